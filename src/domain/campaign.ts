@@ -1,0 +1,114 @@
+import type { Discount } from './discount/discount.ts';
+import { assert } from './errors.ts';
+import type { LintFinding } from './lint.ts';
+
+export type CampaignStatus = 'draft' | 'pending_approval' | 'active' | 'paused' | 'ended' | 'revoked';
+export type CodeMode = 'claim' | 'unique_codes' | 'shared_code';
+export type Audience = { type: 'public' } | { type: 'allowlist'; user_ids: string[] };
+
+/** Redemptions allowed per subject and window; null means no limit. */
+export interface Velocity {
+  per_user_per_minute?: number | null;
+  per_device_per_minute?: number | null;
+  per_ip_per_minute?: number | null;
+  per_user_per_day?: number | null;
+  per_device_per_day?: number | null;
+  per_ip_per_day?: number | null;
+}
+
+/** What a marketer sets; everything else on a campaign is derived or counted. */
+export interface CampaignSpec {
+  name: string;
+  currency: string;
+  discount: Discount;
+  min_spend_minor: number;
+  product_kinds: string[];
+  merchant_ids: string[] | null;
+  audience: Audience;
+  starts_at_ms: number;
+  ends_at_ms: number;
+  coupon_ttl_s: number | null;
+  budget_minor: number;
+  max_redemptions: number | null;
+  per_user_limit: number | null;
+  per_merchant_limit: number | null;
+  code_mode: CodeMode;
+  code: string | null;
+  auto_pause: boolean;
+  velocity: Velocity | null;
+}
+
+/** Money and counts of one campaign: the "budget row" every batch locks. */
+export interface CampaignCounters {
+  reserved_minor: number;
+  /** confirmed + frozen */
+  spent_minor: number;
+  frozen_minor: number;
+  reversed_minor: number;
+  claimed_count: number;
+  reserved_count: number;
+  confirmed_count: number;
+  frozen_count: number;
+  released_count: number;
+  reversed_count: number;
+}
+
+export interface Campaign extends CampaignSpec, CampaignCounters {
+  id: string;
+  status: CampaignStatus;
+  status_reason: string | null;
+  created_at_ms: number;
+  updated_at_ms: number;
+  created_by: string | null;
+  /** The key that last changed the spec; it may not approve. */
+  changed_by: string | null;
+  approved_by: string | null;
+  /** Findings of the last lint run (create, change, submit). */
+  lint: LintFinding[];
+  audit_seq: number;
+  audit_head: string;
+}
+
+export const zeroCounters: CampaignCounters = {
+  reserved_minor: 0,
+  spent_minor: 0,
+  frozen_minor: 0,
+  reversed_minor: 0,
+  claimed_count: 0,
+  reserved_count: 0,
+  confirmed_count: 0,
+  frozen_count: 0,
+  released_count: 0,
+  reversed_count: 0,
+};
+
+export function availableMinor(c: Campaign): number {
+  return c.budget_minor - c.reserved_minor - c.spent_minor;
+}
+
+/** Redemptions that hold or spend money: what max_redemptions counts. */
+export function liveRedemptions(c: CampaignCounters): number {
+  return c.reserved_count + c.confirmed_count + c.frozen_count;
+}
+
+/** Invariant 1 (and the non-negativity of every counter). Throws on a broken one. */
+export function assertConservation(c: Campaign): void {
+  const available = availableMinor(c);
+  assert(c.reserved_minor >= 0 && c.spent_minor >= 0 && available >= 0, `campaign ${c.id}: negative budget part`);
+  assert(c.reserved_minor + c.spent_minor + available === c.budget_minor, `campaign ${c.id}: conservation`);
+  assert(c.frozen_minor >= 0 && c.frozen_minor <= c.spent_minor, `campaign ${c.id}: frozen outside spent`);
+  assert(c.max_redemptions === null || liveRedemptions(c) <= c.max_redemptions, `campaign ${c.id}: max_redemptions`);
+}
+
+const transitions: Record<CampaignStatus, readonly CampaignStatus[]> = {
+  draft: ['pending_approval', 'active', 'revoked'],
+  pending_approval: ['active', 'draft', 'revoked'],
+  active: ['paused', 'ended', 'revoked', 'pending_approval'],
+  paused: ['active', 'ended', 'revoked', 'pending_approval'],
+  ended: [],
+  revoked: [],
+};
+
+export function canTransition(from: CampaignStatus, to: CampaignStatus): boolean {
+  return transitions[from].includes(to);
+}

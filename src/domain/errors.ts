@@ -1,0 +1,63 @@
+/** Every expected outcome that is not a success has one of these codes (API.md error table). */
+export type RejectionCode =
+  | 'invalid_request'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'approval_self_forbidden'
+  | 'not_found'
+  | 'coupon_not_found'
+  | 'coupon_already_redeemed'
+  | 'idempotency_key_reused'
+  | 'invalid_state'
+  | 'already_grabbed'
+  | 'payload_too_large'
+  | 'coupon_expired'
+  | 'coupon_revoked'
+  | 'campaign_not_started'
+  | 'campaign_ended'
+  | 'campaign_not_active'
+  | 'campaign_paused'
+  | 'campaign_revoked'
+  | 'coupon_not_eligible_user'
+  | 'min_spend_not_met'
+  | 'product_kind_not_eligible'
+  | 'merchant_not_eligible'
+  | 'currency_mismatch'
+  | 'budget_exhausted'
+  | 'usage_limit_reached'
+  | 'per_user_limit_reached'
+  | 'per_merchant_limit_reached'
+  | 'campaign_lint_failed'
+  | 'red_envelope_empty'
+  | 'red_envelope_expired'
+  | 'rate_limited'
+  | 'too_many_attempts'
+  | 'internal_error'
+  | 'store_unavailable'
+  | 'overloaded';
+
+/** An expected, typed refusal. Never a bug: bugs are assertion failures. */
+export class Rejection extends Error {
+  constructor(
+    readonly code: RejectionCode,
+    message: string,
+    readonly param?: string,
+    /** Seconds a client should wait before retrying (429 / 503). */
+    readonly retry_after_s?: number,
+  ) {
+    super(message);
+    this.name = 'Rejection';
+  }
+}
+
+/** A broken invariant: a bug. Crash loudly rather than move money wrongly. */
+export class InvariantViolation extends Error {
+  constructor(message: string) {
+    super(`invariant violated: ${message}`);
+    this.name = 'InvariantViolation';
+  }
+}
+
+export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
+  if (!condition) throw new InvariantViolation(message);
+}

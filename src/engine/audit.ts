@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { AuditEntry } from '../store/port.ts';
+
+export const genesisHash = '0'.repeat(64);
+
+/** JSON with object keys sorted, so the same value always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj)
+    .filter((k) => obj[k] !== undefined)
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
+}
+
+export type AuditDraft = Omit<AuditEntry, 'prev_hash' | 'hash' | 'chain_seq'>;
+
+/** hash = sha256(prev_hash || canonical(entry)) */
+export function auditHash(entry: Omit<AuditEntry, 'hash'>): string {
+  const body = canonicalJson([entry.chain, entry.chain_seq, entry.at_ms, entry.actor, entry.action, entry.subject, entry.data]);
+  return createHash('sha256').update(entry.prev_hash).update(body).digest('hex');
+}
+
+/** Links a draft after `prev` in its chain. */
+export function linkAudit(draft: AuditDraft, prev: { seq: number; hash: string }): AuditEntry {
+  const unhashed = { ...draft, chain_seq: prev.seq + 1, prev_hash: prev.hash };
+  return { ...unhashed, hash: auditHash(unhashed) };
+}
+
+export interface ChainCheck {
+  ok: boolean;
+  entries: number;
+  first_bad_seq: number | null;
+}
+
+/** Walks one chain: every link must hash right and point at its predecessor. */
+export function verifyChain(entries: readonly AuditEntry[]): ChainCheck {
+  let prev = { seq: 0, hash: genesisHash };
+  for (const e of entries) {
+    const expected = auditHash({ ...e });
+    if (e.chain_seq !== prev.seq + 1 || e.prev_hash !== prev.hash || e.hash !== expected) {
+      return { ok: false, entries: entries.length, first_bad_seq: e.chain_seq };
+    }
+    prev = { seq: e.chain_seq, hash: e.hash };
+  }
+  return { ok: true, entries: entries.length, first_bad_seq: null };
+}

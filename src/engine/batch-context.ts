@@ -1,0 +1,151 @@
+import type { Campaign } from '../domain/campaign.ts';
+import type { Coupon } from '../domain/coupon.ts';
+import { assert } from '../domain/errors.ts';
+import type { Redemption } from '../domain/redemption.ts';
+import type { BatchSnapshot, BatchWrites, IdempotencyRecord, UsageKey } from '../store/port.ts';
+import { type AuditDraft, linkAudit } from './audit.ts';
+import type { IdGenerator, IdPrefix } from './ids.ts';
+
+/** What a batch may use beyond its snapshot: time, ids, codes. */
+export interface BatchEnv {
+  now_ms: number;
+  ids: IdGenerator;
+  newCode: () => string;
+  hold_ms: number;
+}
+
+/**
+ * The working copy of one batch: handlers read and change it in command order,
+ * and it turns into one set of writes at the end.
+ */
+export class BatchContext {
+  readonly campaign: Campaign;
+  private readonly coupons: Map<string, Coupon>;
+  private readonly redemptions: Map<string, Redemption>;
+  private readonly usage: Map<UsageKey, number>;
+  private readonly idem: Map<string, IdempotencyRecord>;
+  private readonly dirtyCoupons = new Set<string>();
+  private readonly newCoupons: Coupon[] = [];
+  private readonly newCouponIds = new Set<string>();
+  private readonly newRedemptionIds = new Set<string>();
+  private readonly dirtyRedemptions = new Set<string>();
+  readonly writes: BatchWrites;
+  /** Redemptions confirmed in this batch, for the detector once committed. */
+  readonly confirmed: Redemption[] = [];
+
+  constructor(
+    snapshot: BatchSnapshot,
+    readonly env: BatchEnv,
+  ) {
+    this.campaign = { ...snapshot.campaign };
+    this.coupons = snapshot.coupons;
+    this.redemptions = snapshot.redemptions;
+    this.usage = snapshot.usage;
+    this.idem = snapshot.idempotency;
+    this.writes = {
+      campaign: this.campaign,
+      coupons_insert: this.newCoupons,
+      coupons_update: [],
+      redemptions_insert: [],
+      redemptions_update: [],
+      usage_delta: new Map(),
+      idempotency_insert: [],
+      audit: [],
+      outbox: [],
+      bulk: [],
+    };
+  }
+
+  get now_ms(): number {
+    return this.env.now_ms;
+  }
+
+  id(prefix: IdPrefix): string {
+    return this.env.ids.next(prefix, this.env.now_ms);
+  }
+
+  coupon(id: string): Coupon | undefined {
+    return this.coupons.get(id);
+  }
+
+  redemption(id: string): Redemption | undefined {
+    return this.redemptions.get(id);
+  }
+
+  reservedRedemptions(): Redemption[] {
+    return [...this.redemptions.values()].filter((r) => r.status === 'reserved');
+  }
+
+  usageOf(key: UsageKey): number {
+    return this.usage.get(key) ?? 0;
+  }
+
+  addUsage(key: UsageKey, delta: number): void {
+    const now = (this.usage.get(key) ?? 0) + delta;
+    assert(now >= 0, `usage ${key} below zero`);
+    this.usage.set(key, now);
+    this.writes.usage_delta.set(key, (this.writes.usage_delta.get(key) ?? 0) + delta);
+  }
+
+  insertCoupon(c: Coupon): void {
+    this.coupons.set(c.id, c);
+    this.newCoupons.push(c);
+    this.newCouponIds.add(c.id);
+  }
+
+  setCouponStatus(c: Coupon, status: Coupon['status']): void {
+    c.status = status;
+    c.updated_at_ms = this.now_ms;
+    if (!this.newCouponIds.has(c.id)) this.dirtyCoupons.add(c.id);
+  }
+
+  insertRedemption(r: Redemption): void {
+    this.redemptions.set(r.id, r);
+    this.newRedemptionIds.add(r.id);
+  }
+
+  /** Changes a redemption; rows inserted in this batch are simply written in their final state. */
+  updateRedemption(r: Redemption, changes: Partial<Pick<Redemption, 'status' | 'hold_expires_at_ms'>>): void {
+    Object.assign(r, changes, { updated_at_ms: this.now_ms });
+    if (!this.newRedemptionIds.has(r.id)) this.dirtyRedemptions.add(r.id);
+  }
+
+  idempotency(key: string): IdempotencyRecord | undefined {
+    return this.idem.get(key);
+  }
+
+  recordIdempotency(rec: IdempotencyRecord): void {
+    this.idem.set(rec.key, rec);
+    this.writes.idempotency_insert.push(rec);
+  }
+
+  audit(actor: string | null, action: string, subject: string, data: unknown): void {
+    const draft: AuditDraft = { chain: this.campaign.id, at_ms: this.now_ms, actor, action, subject, data };
+    const entry = linkAudit(draft, { seq: this.campaign.audit_seq, hash: this.campaign.audit_head });
+    this.campaign.audit_seq = entry.chain_seq;
+    this.campaign.audit_head = entry.hash;
+    this.writes.audit.push(entry);
+  }
+
+  event(type: string, data: unknown): void {
+    this.writes.outbox.push({ id: this.id('evt'), type, created_at_ms: this.now_ms, data });
+  }
+
+  /** The writes, with every changed row listed once in its final state. */
+  finish(): BatchWrites {
+    this.campaign.updated_at_ms = Math.max(this.campaign.updated_at_ms, this.now_ms);
+    for (const id of this.dirtyCoupons) {
+      const c = this.coupons.get(id);
+      if (c) this.writes.coupons_update.push(c);
+    }
+    for (const id of this.newRedemptionIds) {
+      const r = this.redemptions.get(id);
+      if (r) this.writes.redemptions_insert.push(r);
+    }
+    for (const id of this.dirtyRedemptions) {
+      const r = this.redemptions.get(id);
+      if (r) this.writes.redemptions_update.push(r);
+    }
+    return this.writes;
+  }
+}

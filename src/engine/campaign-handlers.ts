@@ -1,0 +1,117 @@
+import { type CampaignStatus, canTransition } from '../domain/campaign.ts';
+import { Rejection } from '../domain/errors.ts';
+import { maxExposureMinor } from '../domain/exposure.ts';
+import { hasErrors, hasWarnings, lintCampaign } from '../domain/lint.ts';
+import { limits } from '../config/limits.ts';
+import type { BatchContext } from './batch-context.ts';
+import type { Command } from './commands.ts';
+import { releaseHold } from './redeem-handlers.ts';
+
+type Cmd<T extends Command['type']> = Extract<Command, { type: T }>;
+
+const eventByStatus: Partial<Record<CampaignStatus, string>> = {
+  active: 'campaign.activated',
+  paused: 'campaign.paused',
+  revoked: 'campaign.revoked',
+};
+
+function moveTo(ctx: BatchContext, cmd: Cmd<'action'>, to: CampaignStatus, data: Record<string, unknown> = {}): void {
+  const c = ctx.campaign;
+  if (!canTransition(c.status, to)) throw new Rejection('invalid_state', `cannot ${cmd.action} a ${c.status} campaign`);
+  const from = c.status;
+  c.status = to;
+  c.status_reason = cmd.reason;
+  ctx.audit(cmd.actor, `campaign.${cmd.action}`, c.id, { from, to, reason: cmd.reason, ...data });
+  const event = eventByStatus[to];
+  if (event) ctx.event(event, { campaign_id: c.id, from, to, reason: cmd.reason });
+}
+
+function submit(ctx: BatchContext, cmd: Cmd<'action'>): void {
+  const c = ctx.campaign;
+  if (c.status !== 'draft') throw new Rejection('invalid_state', `cannot submit a ${c.status} campaign`);
+  c.lint = lintCampaign(c, { now_ms: ctx.now_ms });
+  if (hasErrors(c.lint)) {
+    const rules = c.lint.filter((f) => f.severity === 'error').map((f) => f.rule);
+    throw new Rejection('campaign_lint_failed', `campaign has lint errors: ${rules.join(', ')}`);
+  }
+  const exposure_minor = maxExposureMinor(c);
+  const risky = hasWarnings(c.lint) || exposure_minor > cmd.approval_threshold_minor;
+  moveTo(ctx, cmd, risky ? 'pending_approval' : 'active', { max_exposure_minor: exposure_minor });
+}
+
+function approve(ctx: BatchContext, cmd: Cmd<'action'>): void {
+  const c = ctx.campaign;
+  if (c.status !== 'pending_approval') throw new Rejection('invalid_state', `cannot approve a ${c.status} campaign`);
+  if (cmd.actor !== null && (cmd.actor === c.created_by || cmd.actor === c.changed_by)) {
+    throw new Rejection('approval_self_forbidden', 'a campaign must be approved by a different key than its maker');
+  }
+  c.approved_by = cmd.actor;
+  moveTo(ctx, cmd, 'active');
+}
+
+function pause(ctx: BatchContext, cmd: Cmd<'action'>): void {
+  if (ctx.campaign.status === 'paused') return; // the kill switch is safe to press twice
+  moveTo(ctx, cmd, 'paused');
+}
+
+/** Ends the campaign for good: every hold is released and every unredeemed coupon revoked. */
+function revoke(ctx: BatchContext, cmd: Cmd<'action'>): void {
+  if (!canTransition(ctx.campaign.status, 'revoked')) {
+    throw new Rejection('invalid_state', `cannot revoke a ${ctx.campaign.status} campaign`);
+  }
+  const holds = ctx.reservedRedemptions();
+  for (const r of holds) releaseHold(ctx, r, cmd.actor, 'campaign_revoked');
+  ctx.writes.bulk.push({ kind: 'revoke_active_coupons', at_ms: ctx.now_ms });
+  moveTo(ctx, cmd, 'revoked', { released_holds: holds.length });
+}
+
+export function campaignAction(ctx: BatchContext, cmd: Cmd<'action'>): unknown {
+  switch (cmd.action) {
+    case 'submit':
+      submit(ctx, cmd);
+      break;
+    case 'approve':
+      approve(ctx, cmd);
+      break;
+    case 'pause':
+      pause(ctx, cmd);
+      break;
+    case 'resume':
+      moveTo(ctx, cmd, 'active');
+      break;
+    case 'revoke':
+      revoke(ctx, cmd);
+      break;
+  }
+  return { ...ctx.campaign };
+}
+
+/** Unique bearer codes for a unique_codes campaign; they live until the campaign ends. */
+export function generateCodes(ctx: BatchContext, cmd: Cmd<'codes'>): unknown {
+  const c = ctx.campaign;
+  if (c.code_mode !== 'unique_codes') {
+    throw new Rejection('invalid_request', 'codes exist only for unique_codes campaigns', 'count');
+  }
+  if (c.status === 'revoked' || c.status === 'ended') throw new Rejection('invalid_state', `campaign is ${c.status}`);
+  if (!Number.isSafeInteger(cmd.count) || cmd.count < 1 || cmd.count > limits.codes_per_request_max) {
+    throw new Rejection('invalid_request', `count must be 1-${limits.codes_per_request_max}`, 'count');
+  }
+  const codes: string[] = [];
+  for (let i = 0; i < cmd.count; i++) {
+    const code = ctx.env.newCode();
+    codes.push(code);
+    ctx.insertCoupon({
+      id: ctx.id('cpn'),
+      campaign_id: c.id,
+      user_id: null,
+      code,
+      kind: 'unique',
+      status: 'active',
+      expires_at_ms: c.ends_at_ms,
+      created_at_ms: ctx.now_ms,
+      updated_at_ms: ctx.now_ms,
+    });
+  }
+  ctx.audit(cmd.actor, 'codes.generated', c.id, { count: cmd.count });
+  return { codes };
+}

@@ -1,0 +1,39 @@
+import type { Order } from '../domain/redemption.ts';
+
+/** An Idempotency-Key (already namespaced by caller) and the fingerprint of its request. */
+export interface IdemKey {
+  key: string;
+  fingerprint: string;
+}
+
+export type CampaignAction = 'submit' | 'approve' | 'pause' | 'resume' | 'revoke';
+
+/** A command applied inside a campaign's batch transaction. */
+export type Command = { actor: string | null; idem?: IdemKey } & (
+  | { type: 'claim'; user_id: string }
+  | {
+      type: 'reserve';
+      coupon_id: string;
+      user_id: string;
+      order: Order;
+      device_id: string | null;
+      ip: string | null;
+      confirm: boolean;
+    }
+  | { type: 'confirm'; redemption_id: string }
+  | { type: 'release'; redemption_id: string; expired: boolean }
+  | { type: 'reverse'; redemption_id: string; restore_coupon: boolean }
+  | { type: 'freeze'; redemption_ids: string[]; incident_id: string }
+  | { type: 'unfreeze'; redemption_ids: string[]; incident_id: string }
+  | { type: 'action'; action: CampaignAction; reason: string | null; approval_threshold_minor: number }
+  | { type: 'codes'; count: number }
+);
+
+export interface RejectionBody {
+  code: string;
+  message: string;
+  param?: string;
+}
+
+/** What a command answered; stored verbatim for idempotent replays. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: RejectionBody };

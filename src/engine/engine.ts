@@ -1,0 +1,441 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { type Campaign, type CampaignSpec, assertConservation, zeroCounters } from '../domain/campaign.ts';
+import { makeCode } from '../domain/codes.ts';
+import type { Coupon } from '../domain/coupon.ts';
+import { evaluateRedemption } from '../domain/eligibility.ts';
+import { Rejection } from '../domain/errors.ts';
+import { lintCampaign } from '../domain/lint.ts';
+import type { Order, Redemption } from '../domain/redemption.ts';
+import { limits } from '../config/limits.ts';
+import {
+  type BatchLoad,
+  type IdempotencyRecord,
+  type ListQuery,
+  type Page,
+  type RedemptionQuery,
+  type Store,
+  UniqueViolation,
+  type UsageKey,
+} from '../store/port.ts';
+import { canonicalJson, genesisHash, linkAudit } from './audit.ts';
+import { BatchContext, type BatchEnv } from './batch-context.ts';
+import { campaignAction, generateCodes } from './campaign-handlers.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { CampaignAction, Command, IdemKey, Outcome } from './commands.ts';
+import { GroupCommit } from './group-commit.ts';
+import { IdGenerator } from './ids.ts';
+import { claim, confirm, freeze, release, reserve, reverse, unfreeze } from './redeem-handlers.ts';
+import { CodeResolver } from './code-resolver.ts';
+
+export interface EngineOptions {
+  clock?: Clock;
+  hold_ms?: number;
+  approval_threshold_minor?: number;
+  batch_commands_max?: number;
+  queue_commands_max?: number;
+  /** Release expired holds in the background every sweep_interval_ms (off in most tests). */
+  sweep?: boolean;
+}
+
+export interface Actor {
+  /** API key id, or null for the system itself. */
+  actor: string | null;
+  /** Idempotency-Key, already namespaced by the caller; fingerprint defaults to a hash of the command. */
+  idem?: { key: string; fingerprint?: string };
+}
+
+export interface RedeemInput {
+  user_id: string;
+  code?: string;
+  coupon_id?: string;
+  order: Order;
+  device_id?: string | null;
+  ip?: string | null;
+  confirm?: boolean;
+}
+
+export type Listener = (campaign: Campaign, confirmed: Redemption[]) => void;
+
+const handlers: { [T in Command['type']]: (ctx: BatchContext, cmd: Extract<Command, { type: T }>) => unknown } = {
+  claim,
+  reserve,
+  confirm,
+  release,
+  reverse,
+  freeze,
+  unfreeze,
+  action: campaignAction,
+  codes: generateCodes,
+};
+
+function fingerprintOf(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+function toOutcomeError(e: Rejection): Outcome {
+  return { ok: false, error: { code: e.code, message: e.message, ...(e.param ? { param: e.param } : {}) } };
+}
+
+/** Turns a stored outcome back into a value or a thrown Rejection. */
+function unwrap<T>(o: Outcome): T {
+  if (o.ok) return o.value as T;
+  throw new Rejection(o.error.code as Rejection['code'], o.error.message, o.error.param);
+}
+
+/**
+ * The only place that mutates state. Commands for one campaign are group-committed:
+ * batched into one store transaction that locks the campaign row once.
+ */
+export class Engine {
+  readonly clock: Clock;
+  readonly ids = new IdGenerator();
+  private readonly queue: GroupCommit<Command, Outcome>;
+  private readonly listeners: Listener[] = [];
+  private readonly hold_ms: number;
+  readonly approval_threshold_minor: number;
+  private sweeper: NodeJS.Timeout | null = null;
+  private closed = false;
+  readonly codes: CodeResolver;
+
+  private constructor(
+    readonly store: Store,
+    private readonly codeKey: string,
+    opts: EngineOptions,
+  ) {
+    this.clock = opts.clock ?? systemClock;
+    this.hold_ms = opts.hold_ms ?? limits.hold_ms_default;
+    this.approval_threshold_minor = opts.approval_threshold_minor ?? 1_000_000;
+    this.queue = new GroupCommit((id, cmds) => this.applyBatch(id, cmds), {
+      batch_commands_max: opts.batch_commands_max ?? limits.batch_commands_max,
+      queue_commands_max: opts.queue_commands_max ?? limits.queue_commands_max,
+    });
+    this.codes = new CodeResolver(store, codeKey);
+    if (opts.sweep) {
+      this.sweeper = setInterval(() => void this.releaseExpiredHolds().catch(() => undefined), limits.sweep_interval_ms);
+      this.sweeper.unref();
+    }
+  }
+
+  static async open(store: Store, opts: EngineOptions = {}): Promise<Engine> {
+    await store.migrate();
+    const key = await store.getOrCreateSecret('code_check_key', () => randomBytes(32).toString('hex'));
+    return new Engine(store, key, opts);
+  }
+
+  onCommit(listener: Listener): void {
+    this.listeners.push(listener);
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  newCode(): string {
+    return makeCode(randomBytes(16), this.codeKey);
+  }
+
+  // ---- campaigns ----------------------------------------------------------
+
+  async createCampaign(spec: CampaignSpec, who: Actor): Promise<Campaign> {
+    const now_ms = this.now();
+    const idem = who.idem ? this.idemKey(who.idem, { op: 'create_campaign', spec }) : null;
+    if (idem) {
+      const prev = await this.store.getIdempotency(idem.key);
+      if (prev) return unwrap(this.replay(prev, idem));
+    }
+    const campaign: Campaign = {
+      ...spec,
+      ...zeroCounters,
+      id: this.ids.next('cmp', now_ms),
+      status: 'draft',
+      status_reason: null,
+      created_at_ms: now_ms,
+      updated_at_ms: now_ms,
+      created_by: who.actor,
+      changed_by: who.actor,
+      approved_by: null,
+      lint: lintCampaign(spec, { now_ms }),
+      audit_seq: 0,
+      audit_head: genesisHash,
+    };
+    const coupons: Coupon[] = [];
+    if (spec.code_mode === 'shared_code' && spec.code !== null) {
+      coupons.push({
+        id: this.ids.next('cpn', now_ms),
+        campaign_id: campaign.id,
+        user_id: null,
+        code: spec.code,
+        kind: 'shared',
+        status: 'active',
+        expires_at_ms: spec.ends_at_ms,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+      });
+    }
+    const entry = linkAudit(
+      { chain: campaign.id, at_ms: now_ms, actor: who.actor, action: 'campaign.created', subject: campaign.id, data: spec },
+      { seq: 0, hash: genesisHash },
+    );
+    campaign.audit_seq = entry.chain_seq;
+    campaign.audit_head = entry.hash;
+    const outcome: Outcome = { ok: true, value: campaign };
+    const rec = idem ? { key: idem.key, fingerprint: idem.fingerprint, result: outcome, created_at_ms: now_ms } : null;
+    try {
+      await this.store.insertCampaign(campaign, entry, coupons, rec);
+    } catch (err) {
+      if (!(err instanceof UniqueViolation)) throw err;
+      const prev = idem ? await this.store.getIdempotency(idem.key) : null;
+      if (prev && idem) return unwrap(this.replay(prev, idem));
+      throw new Rejection('invalid_request', 'this code is already in use', 'code');
+    }
+    return campaign;
+  }
+
+  async getCampaign(id: string): Promise<Campaign> {
+    const c = await this.store.getCampaign(id);
+    if (!c) throw new Rejection('not_found', 'no such campaign');
+    return c;
+  }
+
+  listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>> {
+    return this.store.listCampaigns(q);
+  }
+
+  async campaignAction(id: string, action: CampaignAction, who: Actor, reason: string | null = null): Promise<Campaign> {
+    await this.getCampaign(id);
+    return this.run<Campaign>(id, {
+      type: 'action',
+      action,
+      reason,
+      approval_threshold_minor: this.approval_threshold_minor,
+      actor: who.actor,
+      ...this.idemOf(who, { op: action, id, reason }),
+    });
+  }
+
+  async generateCodes(id: string, count: number, who: Actor): Promise<{ codes: string[] }> {
+    await this.getCampaign(id);
+    return this.run(id, { type: 'codes', count, actor: who.actor, ...this.idemOf(who, { op: 'codes', id, count }) });
+  }
+
+  // ---- coupons and redemptions ---------------------------------------------
+
+  async claim(input: { campaign_id: string; user_id: string }, who: Actor): Promise<Coupon> {
+    await this.getCampaign(input.campaign_id);
+    return this.run(input.campaign_id, {
+      type: 'claim',
+      user_id: input.user_id,
+      actor: who.actor,
+      ...this.idemOf(who, { op: 'claim', ...input }),
+    });
+  }
+
+  /** Dry run: the same rules as a redemption, on a fresh read; writes nothing. */
+  async validate(input: RedeemInput): Promise<{ valid: boolean; discount_minor: number; reason: null | { code: string; message: string } }> {
+    try {
+      const coupon = await this.codes.resolve(input);
+      const campaign = await this.getCampaign(coupon.campaign_id);
+      const keys: UsageKey[] = [`user:${input.user_id}`, `merchant:${input.order.merchant_id}`];
+      const usage = await this.store.getUsage(campaign.id, keys);
+      const verdict = evaluateRedemption({
+        campaign,
+        coupon,
+        user_id: input.user_id,
+        order: input.order,
+        usage: { user_live: usage.get(keys[0] as UsageKey) ?? 0, merchant_live: usage.get(keys[1] as UsageKey) ?? 0 },
+        now_ms: this.now(),
+      });
+      if (verdict instanceof Rejection) throw verdict;
+      return { valid: true, discount_minor: verdict.discount_minor, reason: null };
+    } catch (e) {
+      if (!(e instanceof Rejection)) throw e;
+      return { valid: false, discount_minor: 0, reason: { code: e.code, message: e.message } };
+    }
+  }
+
+  /** Reserves (or with confirm, spends) budget for one order; every rule is checked again here. */
+  async redeem(input: RedeemInput, who: Actor): Promise<Redemption> {
+    const idemPart = this.idemOf(who, { op: 'redeem', ...input });
+    if (idemPart.idem) {
+      // A replay must not depend on the code still resolving (it may have been revoked since).
+      const prev = await this.store.getIdempotency(idemPart.idem.key);
+      if (prev) return unwrap(this.replay(prev, idemPart.idem));
+    }
+    const coupon = await this.codes.resolve(input);
+    return this.run(coupon.campaign_id, {
+      type: 'reserve',
+      coupon_id: coupon.id,
+      user_id: input.user_id,
+      order: input.order,
+      device_id: input.device_id ?? null,
+      ip: input.ip ?? null,
+      confirm: input.confirm ?? false,
+      actor: who.actor,
+      ...idemPart,
+    });
+  }
+
+  async confirm(redemption_id: string, who: Actor): Promise<Redemption> {
+    const r = await this.getRedemption(redemption_id);
+    return this.run(r.campaign_id, { type: 'confirm', redemption_id, actor: who.actor, ...this.idemOf(who, { op: 'confirm', redemption_id }) });
+  }
+
+  async release(redemption_id: string, who: Actor): Promise<Redemption> {
+    const r = await this.getRedemption(redemption_id);
+    return this.run(r.campaign_id, {
+      type: 'release',
+      redemption_id,
+      expired: false,
+      actor: who.actor,
+      ...this.idemOf(who, { op: 'release', redemption_id }),
+    });
+  }
+
+  async reverse(redemption_id: string, restore_coupon: boolean, who: Actor): Promise<Redemption> {
+    const r = await this.getRedemption(redemption_id);
+    return this.run(r.campaign_id, {
+      type: 'reverse',
+      redemption_id,
+      restore_coupon,
+      actor: who.actor,
+      ...this.idemOf(who, { op: 'reverse', redemption_id, restore_coupon }),
+    });
+  }
+
+  async getRedemption(id: string): Promise<Redemption> {
+    const r = await this.store.getRedemption(id);
+    if (!r) throw new Rejection('not_found', 'no such redemption');
+    return r;
+  }
+
+  listRedemptions(q: RedemptionQuery): Promise<Page<Redemption>> {
+    return this.store.listRedemptions(q);
+  }
+
+  async getCoupon(id: string): Promise<Coupon> {
+    const c = await this.store.getCoupon(id);
+    if (!c) throw new Rejection('coupon_not_found', 'no such coupon');
+    return c;
+  }
+
+  /** Releases every hold whose time is up; returns how many. */
+  async releaseExpiredHolds(): Promise<number> {
+    const due = await this.store.expiredHolds(this.now(), limits.expired_holds_per_sweep_max);
+    const outcomes = await Promise.all(
+      due.map((h) =>
+        this.queue.submit(h.campaign_id, { type: 'release', redemption_id: h.id, expired: true, actor: null }),
+      ),
+    );
+    return outcomes.filter((o) => o.ok).length;
+  }
+
+  /** Bulk freeze or honour of redemptions of one campaign (incidents); ids in one batch. */
+  async freezeBatch(campaign_id: string, redemption_ids: string[], incident_id: string, actor: string | null, honour = false) {
+    const outcome = await this.queue.submit(campaign_id, {
+      type: honour ? 'unfreeze' : 'freeze',
+      redemption_ids,
+      incident_id,
+      actor,
+    });
+    return unwrap<{ count: number; discount_minor: number }>(outcome);
+  }
+
+  /** Stops the sweeper and waits for every queued command to be answered. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.sweeper) clearInterval(this.sweeper);
+    await this.queue.idle();
+  }
+
+  get pending(): number {
+    return this.queue.pending;
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  private idemKey(idem: { key: string; fingerprint?: string }, request: unknown): IdemKey {
+    return { key: idem.key, fingerprint: idem.fingerprint ?? fingerprintOf(request) };
+  }
+
+  private idemOf(who: Actor, request: unknown): { idem?: IdemKey } {
+    return who.idem ? { idem: this.idemKey(who.idem, request) } : {};
+  }
+
+  private replay(prev: IdempotencyRecord, idem: IdemKey): Outcome {
+    if (prev.fingerprint !== idem.fingerprint) {
+      return toOutcomeError(new Rejection('idempotency_key_reused', 'this Idempotency-Key was used with another request'));
+    }
+    return prev.result as Outcome;
+  }
+
+  private async run<T>(campaign_id: string, cmd: Command): Promise<T> {
+    if (this.closed) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
+    return unwrap<T>(await this.queue.submit(campaign_id, cmd));
+  }
+
+  private loadFor(cmds: Command[]): BatchLoad {
+    const load: BatchLoad = { coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] };
+    for (const cmd of cmds) {
+      if (cmd.idem) load.idempotency_keys.push(cmd.idem.key);
+      switch (cmd.type) {
+        case 'claim':
+          load.usage_keys.push(`claim:${cmd.user_id}`);
+          break;
+        case 'reserve':
+          load.coupon_ids.push(cmd.coupon_id);
+          load.usage_keys.push(`user:${cmd.user_id}`, `merchant:${cmd.order.merchant_id}`);
+          break;
+        case 'freeze':
+        case 'unfreeze':
+          load.redemption_ids.push(...cmd.redemption_ids);
+          break;
+        case 'action':
+          if (cmd.action === 'revoke') load.all_reserved = true;
+          break;
+        case 'codes':
+          break;
+        default:
+          load.redemption_ids.push(cmd.redemption_id);
+      }
+    }
+    return load;
+  }
+
+  private async applyBatch(campaign_id: string, cmds: Command[]): Promise<Outcome[]> {
+    const load = this.loadFor(cmds);
+    let committed: { campaign: Campaign; confirmed: Redemption[] } | null = null;
+    const outcomes = await this.store.runBatch(campaign_id, load, (snapshot) => {
+      // Coupons of loaded redemptions are needed to return them on release / reverse.
+      const env: BatchEnv = { now_ms: this.now(), ids: this.ids, newCode: () => this.newCode(), hold_ms: this.hold_ms };
+      const ctx = new BatchContext(snapshot, env);
+      const results = cmds.map((cmd) => this.applyOne(ctx, cmd));
+      assertConservation(ctx.campaign);
+      const changed = ctx.writes.audit.length > 0 || ctx.writes.idempotency_insert.length > 0;
+      committed = changed ? { campaign: ctx.campaign, confirmed: ctx.confirmed } : null;
+      return { writes: changed ? ctx.finish() : null, result: results };
+    });
+    const done = committed as { campaign: Campaign; confirmed: Redemption[] } | null;
+    if (done) for (const l of this.listeners) l(done.campaign, done.confirmed);
+    return outcomes;
+  }
+
+  private applyOne(ctx: BatchContext, cmd: Command): Outcome {
+    if (cmd.idem) {
+      const prev = ctx.idempotency(cmd.idem.key);
+      if (prev) return this.replay(prev, cmd.idem);
+    }
+    let outcome: Outcome;
+    try {
+      const handler = handlers[cmd.type] as (ctx: BatchContext, cmd: Command) => unknown;
+      outcome = { ok: true, value: handler(ctx, cmd) };
+    } catch (e) {
+      if (!(e instanceof Rejection)) throw e;
+      outcome = toOutcomeError(e);
+    }
+    if (cmd.idem) {
+      ctx.recordIdempotency({ key: cmd.idem.key, fingerprint: cmd.idem.fingerprint, result: outcome, created_at_ms: ctx.now_ms });
+    }
+    return outcome;
+  }
+}

@@ -1,0 +1,232 @@
+import { liveRedemptions } from '../domain/campaign.ts';
+import { claimedCouponExpiry, isSingleUse } from '../domain/coupon.ts';
+import { checkAudience, checkCampaignOpen, evaluateRedemption } from '../domain/eligibility.ts';
+import { Rejection, assert } from '../domain/errors.ts';
+import type { Redemption } from '../domain/redemption.ts';
+import type { BatchContext } from './batch-context.ts';
+import type { Command } from './commands.ts';
+
+type Cmd<T extends Command['type']> = Extract<Command, { type: T }>;
+
+export function claim(ctx: BatchContext, cmd: Cmd<'claim'>): unknown {
+  const c = ctx.campaign;
+  if (c.code_mode !== 'claim') {
+    throw new Rejection('invalid_request', `campaign issues ${c.code_mode}, not claims`, 'campaign_id');
+  }
+  const refusal = checkCampaignOpen(c, ctx.now_ms) ?? checkAudience(c, cmd.user_id);
+  if (refusal) throw refusal;
+  if (c.per_user_limit !== null && ctx.usageOf(`claim:${cmd.user_id}`) >= c.per_user_limit) {
+    throw new Rejection('per_user_limit_reached', 'this user has claimed the limit already', 'user_id');
+  }
+  const coupon = {
+    id: ctx.id('cpn'),
+    campaign_id: c.id,
+    user_id: cmd.user_id,
+    code: ctx.env.newCode(),
+    kind: 'claimed' as const,
+    status: 'active' as const,
+    expires_at_ms: claimedCouponExpiry(ctx.now_ms, c.coupon_ttl_s, c.ends_at_ms),
+    created_at_ms: ctx.now_ms,
+    updated_at_ms: ctx.now_ms,
+  };
+  ctx.insertCoupon(coupon);
+  ctx.addUsage(`claim:${cmd.user_id}`, 1);
+  c.claimed_count += 1;
+  ctx.audit(cmd.actor, 'coupon.claimed', coupon.id, { user_id: cmd.user_id, expires_at_ms: coupon.expires_at_ms });
+  return { ...coupon };
+}
+
+export function reserve(ctx: BatchContext, cmd: Cmd<'reserve'>): unknown {
+  const c = ctx.campaign;
+  const coupon = ctx.coupon(cmd.coupon_id);
+  if (!coupon || coupon.campaign_id !== c.id) throw new Rejection('coupon_not_found', 'no such coupon');
+  const verdict = evaluateRedemption({
+    campaign: c,
+    coupon,
+    user_id: cmd.user_id,
+    order: cmd.order,
+    usage: {
+      user_live: ctx.usageOf(`user:${cmd.user_id}`),
+      merchant_live: ctx.usageOf(`merchant:${cmd.order.merchant_id}`),
+    },
+    now_ms: ctx.now_ms,
+  });
+  if (verdict instanceof Rejection) throw verdict;
+  const d = verdict.discount_minor;
+  const r: Redemption = {
+    id: ctx.id('rdm'),
+    campaign_id: c.id,
+    coupon_id: coupon.id,
+    user_id: cmd.user_id,
+    merchant_id: cmd.order.merchant_id,
+    order_id: cmd.order.id,
+    order_amount_minor: cmd.order.amount_minor,
+    currency: cmd.order.currency,
+    product_kind: cmd.order.product_kind,
+    discount_minor: d,
+    status: cmd.confirm ? 'confirmed' : 'reserved',
+    hold_expires_at_ms: cmd.confirm ? null : ctx.now_ms + ctx.env.hold_ms,
+    device_id: cmd.device_id,
+    ip: cmd.ip,
+    created_at_ms: ctx.now_ms,
+    updated_at_ms: ctx.now_ms,
+  };
+  ctx.insertRedemption(r);
+  if (cmd.confirm) {
+    c.spent_minor += d;
+    c.confirmed_count += 1;
+    ctx.confirmed.push(r);
+  } else {
+    c.reserved_minor += d;
+    c.reserved_count += 1;
+  }
+  if (isSingleUse(coupon)) ctx.setCouponStatus(coupon, cmd.confirm ? 'redeemed' : 'reserved');
+  ctx.addUsage(`user:${r.user_id}`, 1);
+  ctx.addUsage(`merchant:${r.merchant_id}`, 1);
+  ctx.audit(cmd.actor, `redemption.${r.status}`, r.id, auditData(r));
+  if (cmd.confirm) ctx.event('redemption.confirmed', { ...r });
+  assert(c.max_redemptions === null || liveRedemptions(c) <= c.max_redemptions);
+  return { ...r };
+}
+
+function auditData(r: Redemption) {
+  return {
+    coupon_id: r.coupon_id,
+    user_id: r.user_id,
+    merchant_id: r.merchant_id,
+    order_id: r.order_id,
+    product_kind: r.product_kind,
+    discount_minor: r.discount_minor,
+  };
+}
+
+function redemptionOf(ctx: BatchContext, id: string): Redemption {
+  const r = ctx.redemption(id);
+  if (!r || r.campaign_id !== ctx.campaign.id) throw new Rejection('not_found', 'no such redemption');
+  return r;
+}
+
+function wrongState(r: Redemption, verb: string): Rejection {
+  return new Rejection('invalid_state', `cannot ${verb} a ${r.status} redemption`);
+}
+
+export function confirm(ctx: BatchContext, cmd: Cmd<'confirm'>): unknown {
+  const c = ctx.campaign;
+  const r = redemptionOf(ctx, cmd.redemption_id);
+  if (r.status !== 'reserved') throw wrongState(r, 'confirm');
+  if (r.hold_expires_at_ms !== null && ctx.now_ms >= r.hold_expires_at_ms) {
+    throw new Rejection('invalid_state', 'the hold has expired');
+  }
+  if (c.status === 'paused') throw new Rejection('campaign_paused', 'campaign is paused');
+  if (c.status === 'revoked') throw new Rejection('campaign_revoked', 'campaign is revoked');
+  c.reserved_minor -= r.discount_minor;
+  c.reserved_count -= 1;
+  c.spent_minor += r.discount_minor;
+  c.confirmed_count += 1;
+  ctx.updateRedemption(r, { status: 'confirmed', hold_expires_at_ms: null });
+  const coupon = ctx.coupon(r.coupon_id);
+  if (coupon && isSingleUse(coupon)) ctx.setCouponStatus(coupon, 'redeemed');
+  ctx.confirmed.push(r);
+  ctx.audit(cmd.actor, 'redemption.confirmed', r.id, { discount_minor: r.discount_minor });
+  ctx.event('redemption.confirmed', { ...r });
+  return { ...r };
+}
+
+/** Gives a hold back: budget, limits and a single-use coupon return. */
+export function releaseHold(ctx: BatchContext, r: Redemption, actor: string | null, why: string): void {
+  const c = ctx.campaign;
+  c.reserved_minor -= r.discount_minor;
+  c.reserved_count -= 1;
+  c.released_count += 1;
+  ctx.updateRedemption(r, { status: 'released', hold_expires_at_ms: null });
+  ctx.addUsage(`user:${r.user_id}`, -1);
+  ctx.addUsage(`merchant:${r.merchant_id}`, -1);
+  const coupon = ctx.coupon(r.coupon_id);
+  if (coupon && isSingleUse(coupon) && coupon.status === 'reserved') ctx.setCouponStatus(coupon, 'active');
+  ctx.audit(actor, 'redemption.released', r.id, { discount_minor: r.discount_minor, why });
+}
+
+export function release(ctx: BatchContext, cmd: Cmd<'release'>): unknown {
+  const r = redemptionOf(ctx, cmd.redemption_id);
+  if (r.status !== 'reserved') throw wrongState(r, 'release');
+  if (cmd.expired && (r.hold_expires_at_ms === null || ctx.now_ms < r.hold_expires_at_ms)) {
+    throw wrongState(r, 'expire');
+  }
+  releaseHold(ctx, r, cmd.actor, cmd.expired ? 'hold_expired' : 'requested');
+  return { ...r };
+}
+
+export function reverse(ctx: BatchContext, cmd: Cmd<'reverse'>): unknown {
+  const c = ctx.campaign;
+  const r = redemptionOf(ctx, cmd.redemption_id);
+  if (r.status !== 'confirmed' && r.status !== 'frozen') throw wrongState(r, 'reverse');
+  c.spent_minor -= r.discount_minor;
+  if (r.status === 'frozen') {
+    c.frozen_minor -= r.discount_minor;
+    c.frozen_count -= 1;
+  } else {
+    c.confirmed_count -= 1;
+  }
+  c.reversed_minor += r.discount_minor;
+  c.reversed_count += 1;
+  ctx.updateRedemption(r, { status: 'reversed' });
+  ctx.addUsage(`user:${r.user_id}`, -1);
+  ctx.addUsage(`merchant:${r.merchant_id}`, -1);
+  const coupon = ctx.coupon(r.coupon_id);
+  if (cmd.restore_coupon && coupon && isSingleUse(coupon) && coupon.status === 'redeemed') {
+    ctx.setCouponStatus(coupon, 'active');
+  }
+  ctx.audit(cmd.actor, 'redemption.reversed', r.id, {
+    discount_minor: r.discount_minor,
+    restore_coupon: cmd.restore_coupon,
+  });
+  ctx.event('redemption.reversed', { ...r });
+  return { ...r };
+}
+
+/** Freezes live redemptions in scope: reserved and confirmed become frozen (spent, held for review). */
+export function freeze(ctx: BatchContext, cmd: Cmd<'freeze'>): unknown {
+  const c = ctx.campaign;
+  let count = 0;
+  let minor = 0;
+  for (const id of cmd.redemption_ids) {
+    const r = ctx.redemption(id);
+    if (!r || r.campaign_id !== c.id || (r.status !== 'reserved' && r.status !== 'confirmed')) continue;
+    if (r.status === 'reserved') {
+      c.reserved_minor -= r.discount_minor;
+      c.reserved_count -= 1;
+      c.spent_minor += r.discount_minor;
+      const coupon = ctx.coupon(r.coupon_id);
+      if (coupon && isSingleUse(coupon)) ctx.setCouponStatus(coupon, 'redeemed');
+    } else {
+      c.confirmed_count -= 1;
+    }
+    c.frozen_minor += r.discount_minor;
+    c.frozen_count += 1;
+    ctx.updateRedemption(r, { status: 'frozen', hold_expires_at_ms: null });
+    ctx.event('redemption.frozen', { ...r, incident_id: cmd.incident_id });
+    count += 1;
+    minor += r.discount_minor;
+  }
+  if (count > 0) ctx.audit(cmd.actor, 'redemptions.frozen', cmd.incident_id, { count, discount_minor: minor });
+  return { count, discount_minor: minor };
+}
+
+/** Honours frozen redemptions: they become confirmed. */
+export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
+  const c = ctx.campaign;
+  let count = 0;
+  let minor = 0;
+  for (const id of cmd.redemption_ids) {
+    const r = ctx.redemption(id);
+    if (!r || r.campaign_id !== c.id || r.status !== 'frozen') continue;
+    c.frozen_minor -= r.discount_minor;
+    c.frozen_count -= 1;
+    c.confirmed_count += 1;
+    ctx.updateRedemption(r, { status: 'confirmed' });
+    count += 1;
+    minor += r.discount_minor;
+  }
+  if (count > 0) ctx.audit(cmd.actor, 'redemptions.honoured', cmd.incident_id, { count, discount_minor: minor });
+  return { count, discount_minor: minor };
+}

@@ -1,0 +1,187 @@
+import type { Campaign } from '../domain/campaign.ts';
+import type { Coupon } from '../domain/coupon.ts';
+import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
+
+/** One link of a hash chain: `hash = H(prev_hash || canonical(entry))`. */
+export interface AuditEntry {
+  chain: string;
+  chain_seq: number;
+  at_ms: number;
+  actor: string | null;
+  action: string;
+  subject: string;
+  data: unknown;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface OutboxEvent {
+  id: string;
+  type: string;
+  created_at_ms: number;
+  data: unknown;
+}
+
+/** A replayable answer: what the first request with this key got. */
+export interface IdempotencyRecord {
+  key: string;
+  fingerprint: string;
+  result: unknown;
+  created_at_ms: number;
+}
+
+/** Per-(campaign, subject) counts of live redemptions and claims, kept beside the budget row. */
+export type UsageKey = `user:${string}` | `merchant:${string}` | `claim:${string}`;
+
+/** What a batch needs read inside its transaction, after the campaign row is locked. */
+export interface BatchLoad {
+  coupon_ids: string[];
+  redemption_ids: string[];
+  usage_keys: UsageKey[];
+  idempotency_keys: string[];
+  /** Also load every reserved redemption of the campaign (revoke releases them all). */
+  all_reserved?: boolean;
+}
+
+export interface BatchSnapshot {
+  campaign: Campaign;
+  coupons: Map<string, Coupon>;
+  redemptions: Map<string, Redemption>;
+  usage: Map<UsageKey, number>;
+  idempotency: Map<string, IdempotencyRecord>;
+}
+
+/** Set-wise changes that do not fit in a snapshot (a whole campaign at once). */
+export type BulkOp = { kind: 'revoke_active_coupons'; at_ms: number };
+
+/** Everything one batch writes, applied in the same transaction that read the snapshot. */
+export interface BatchWrites {
+  campaign: Campaign;
+  coupons_insert: Coupon[];
+  coupons_update: Coupon[];
+  redemptions_insert: Redemption[];
+  redemptions_update: Redemption[];
+  usage_delta: Map<UsageKey, number>;
+  idempotency_insert: IdempotencyRecord[];
+  audit: AuditEntry[];
+  outbox: OutboxEvent[];
+  bulk: BulkOp[];
+}
+
+/** Decides a batch from its locked snapshot. Pure with respect to the store: no I/O. */
+export type BatchDecide<R> = (snapshot: BatchSnapshot) => { writes: BatchWrites | null; result: R };
+
+export interface Page<T> {
+  data: T[];
+  has_more: boolean;
+}
+
+export interface ListQuery {
+  limit: number;
+  starting_after?: string;
+}
+
+export interface RedemptionQuery extends ListQuery {
+  campaign_id?: string;
+  merchant_id?: string;
+  status?: RedemptionStatus;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** sha256 of the secret, hex */
+  hash: string;
+  scopes: string[];
+  created_at_ms: number;
+  revoked_at_ms: number | null;
+}
+
+export interface ExposureRow {
+  key: string;
+  status: RedemptionStatus;
+  count: number;
+  discount_minor: number;
+}
+
+/** Thrown by adapters when an insert hits an existing idempotency key or code. */
+export class UniqueViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UniqueViolation';
+  }
+}
+
+/** Thrown by adapters when the database cannot be reached; maps to 503 store_unavailable. */
+export class StoreUnavailable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreUnavailable';
+  }
+}
+
+/**
+ * The storage port. Every money change goes through `runBatch`, which locks the
+ * campaign row, loads what the batch needs, lets the engine decide, and writes it
+ * all in one transaction. Adapters: sqlite/ (embedded), postgres/ (cluster).
+ */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Creates or upgrades the schema. */
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+
+  /** Inserts a new campaign with its first audit entry (and idempotency record). */
+  insertCampaign(
+    campaign: Campaign,
+    audit: AuditEntry,
+    coupons: Coupon[],
+    idempotency: IdempotencyRecord | null,
+  ): Promise<void>;
+  getCampaign(id: string): Promise<Campaign | null>;
+  listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>>;
+  /** Ids of every campaign (for verify and the emergency stop). */
+  campaignIds(): Promise<string[]>;
+
+  /** The one way money moves: lock, load, decide, write, commit. */
+  runBatch<R>(campaign_id: string, load: BatchLoad, decide: BatchDecide<R>): Promise<R>;
+
+  getCoupon(id: string): Promise<Coupon | null>;
+  findCouponByCode(code: string): Promise<Coupon | null>;
+  getRedemption(id: string): Promise<Redemption | null>;
+  listRedemptions(q: RedemptionQuery): Promise<Page<Redemption>>;
+  /** Reserved redemptions whose hold expired, oldest first. */
+  expiredHolds(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>>;
+  /** Counts and sums grouped by status and merchant / product kind. */
+  exposureRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): Promise<ExposureRow[]>;
+  /** Sum of discount_minor and count per status, straight from the redemption rows. */
+  redemptionTotals(campaign_id: string): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>>;
+  /** Per-coupon counts of live redemptions above one, for single-use coupons (invariant 4). */
+  doubleRedeemedCoupons(campaign_id: string): Promise<string[]>;
+  usageCounts(campaign_id: string): Promise<Map<UsageKey, number>>;
+  /** Visits every redemption of a campaign in pages (verify, incidents). */
+  forEachRedemption(campaign_id: string, visit: (page: Redemption[]) => void | Promise<void>): Promise<void>;
+  /** Current usage of a few keys (a read outside any batch, for validations). */
+  getUsage(campaign_id: string, keys: UsageKey[]): Promise<Map<UsageKey, number>>;
+
+  getIdempotency(key: string): Promise<IdempotencyRecord | null>;
+  /** Inserts if absent; returns the record that is stored after the call. */
+  putIdempotency(rec: IdempotencyRecord): Promise<IdempotencyRecord>;
+
+  /** Platform-wide audit chain (keys, webhooks, global stop). */
+  appendPlatformAudit(make: (prev: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry>;
+  listAudit(q: ListQuery): Promise<Page<AuditEntry & { seq: number }>>;
+  /** Every entry of one chain in order. */
+  auditChain(chain: string): Promise<AuditEntry[]>;
+  auditChains(): Promise<string[]>;
+
+  /** Inserts a key and its platform audit entry in one transaction. */
+  insertApiKey(k: ApiKeyRecord, audit: (prev: { seq: number; hash: string }) => AuditEntry): Promise<void>;
+  findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  revokeApiKey(id: string, at_ms: number, audit: (prev: { seq: number; hash: string }) => AuditEntry): Promise<boolean>;
+  countApiKeys(): Promise<number>;
+
+  /** A per-installation secret (e.g. the code-check key), created on first use. */
+  getOrCreateSecret(name: string, make: () => string): Promise<string>;
+}

@@ -1,0 +1,460 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Campaign } from '../../domain/campaign.ts';
+import type { Coupon } from '../../domain/coupon.ts';
+import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
+import {
+  type ApiKeyRecord,
+  type AuditEntry,
+  type BatchDecide,
+  type BatchLoad,
+  type BatchSnapshot,
+  type BatchWrites,
+  type ExposureRow,
+  type IdempotencyRecord,
+  type ListQuery,
+  type Page,
+  type RedemptionQuery,
+  type Store,
+  UniqueViolation,
+  type UsageKey,
+} from '../port.ts';
+import { migrations } from './schema.ts';
+
+type Row = Record<string, unknown>;
+type ChainHead = { seq: number; hash: string };
+
+export interface SqliteOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  /** FULL makes every commit durable (fsync); NORMAL may lose the last commits on power loss. */
+  synchronous?: 'FULL' | 'NORMAL' | 'OFF';
+}
+
+const genesis = '0'.repeat(64);
+const couponCols = 'id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms';
+const redemptionCols =
+  'id, campaign_id, coupon_id, user_id, merchant_id, order_id, order_amount_minor, currency, product_kind, discount_minor, status, hold_expires_at_ms, device_id, ip, created_at_ms, updated_at_ms';
+
+function placeholders(cols: string): string {
+  return cols
+    .split(', ')
+    .map((c) => `@${c}`)
+    .join(', ');
+}
+
+/** The embedded store: better-sqlite3 in WAL mode; one writer, so transactions serialize. */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly stmt: Record<string, Database.Statement>;
+
+  constructor(opts: SqliteOptions) {
+    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    this.db = new Database(opts.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = OFF');
+    this.migrateSync();
+    this.stmt = this.prepareAll();
+  }
+
+  private migrateSync(): void {
+    this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as Row | undefined;
+    const version = row ? Number(row.value) : 0;
+    const apply = this.db.transaction(() => {
+      for (let i = version; i < migrations.length; i++) this.db.exec(migrations[i] ?? '');
+      this.db
+        .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .run(String(migrations.length));
+    });
+    apply.immediate();
+  }
+
+  private prepareAll(): Record<string, Database.Statement> {
+    const p = (sql: string) => this.db.prepare(sql);
+    return {
+      campaignGet: p('SELECT doc FROM campaigns WHERE id = ?'),
+      campaignInsert: p('INSERT INTO campaigns (id, status, code, created_at_ms, doc) VALUES (?, ?, ?, ?, ?)'),
+      campaignUpdate: p('UPDATE campaigns SET status = ?, code = ?, doc = ? WHERE id = ?'),
+      couponGet: p(`SELECT ${couponCols} FROM coupons WHERE id = ?`),
+      couponByCode: p(`SELECT ${couponCols} FROM coupons WHERE code = ?`),
+      couponInsert: p(`INSERT INTO coupons (${couponCols}) VALUES (${placeholders(couponCols)})`),
+      couponUpdate: p('UPDATE coupons SET status = @status, updated_at_ms = @updated_at_ms WHERE id = @id'),
+      couponsRevoke: p(
+        "UPDATE coupons SET status = 'revoked', updated_at_ms = ? WHERE campaign_id = ? AND status = 'active'",
+      ),
+      redemptionGet: p(`SELECT ${redemptionCols} FROM redemptions WHERE id = ?`),
+      redemptionInsert: p(`INSERT INTO redemptions (${redemptionCols}) VALUES (${placeholders(redemptionCols)})`),
+      redemptionUpdate: p(
+        'UPDATE redemptions SET status = @status, hold_expires_at_ms = @hold_expires_at_ms, updated_at_ms = @updated_at_ms WHERE id = @id',
+      ),
+      reservedOfCampaign: p(`SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND status = 'reserved'`),
+      usageGet: p('SELECT count FROM usage WHERE campaign_id = ? AND key = ?'),
+      usageAdd: p(
+        'INSERT INTO usage (campaign_id, key, count) VALUES (?, ?, ?) ON CONFLICT (campaign_id, key) DO UPDATE SET count = count + excluded.count',
+      ),
+      idemGet: p('SELECT key, fingerprint, result, created_at_ms FROM idempotency WHERE key = ?'),
+      idemInsert: p(
+        'INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING',
+      ),
+      idemInsertStrict: p('INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES (?, ?, ?, ?)'),
+      auditInsert: p(
+        'INSERT INTO audit (chain, chain_seq, at_ms, actor, action, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      platformHead: p("SELECT chain_seq, hash FROM audit WHERE chain = 'platform' ORDER BY chain_seq DESC LIMIT 1"),
+      outboxInsert: p('INSERT INTO outbox (id, type, data, created_at_ms) VALUES (?, ?, ?, ?)'),
+    };
+  }
+
+  async migrate(): Promise<void> {
+    this.migrateSync();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async insertCampaign(
+    c: Campaign,
+    audit: AuditEntry,
+    coupons: Coupon[],
+    idem: IdempotencyRecord | null,
+  ): Promise<void> {
+    try {
+      this.db
+        .transaction(() => {
+          this.stmt.campaignInsert?.run(c.id, c.status, c.code, c.created_at_ms, JSON.stringify(c));
+          for (const coupon of coupons) this.stmt.couponInsert?.run(coupon);
+          this.insertAudit(audit);
+          if (idem) this.stmt.idemInsertStrict?.run(idem.key, idem.fingerprint, JSON.stringify(idem.result), idem.created_at_ms);
+        })
+        .immediate();
+    } catch (err) {
+      if (err instanceof Error && 'code' in err && String(err.code).startsWith('SQLITE_CONSTRAINT')) {
+        throw new UniqueViolation(err.message);
+      }
+      throw err;
+    }
+  }
+
+  async getCampaign(id: string): Promise<Campaign | null> {
+    const row = this.stmt.campaignGet?.get(id) as Row | undefined;
+    return row ? (JSON.parse(String(row.doc)) as Campaign) : null;
+  }
+
+  async listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>> {
+    const rows = this.page('campaigns', 'doc', q, q.status ? { status: q.status } : {});
+    return { data: rows.data.map((r) => JSON.parse(String(r.doc)) as Campaign), has_more: rows.has_more };
+  }
+
+  async campaignIds(): Promise<string[]> {
+    return (this.db.prepare('SELECT id FROM campaigns ORDER BY id').all() as Row[]).map((r) => String(r.id));
+  }
+
+  /** Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. */
+  private page(table: string, cols: string, q: ListQuery, where: Record<string, string>): Page<Row> {
+    const conds: string[] = [];
+    const args: unknown[] = [];
+    for (const [k, v] of Object.entries(where)) {
+      conds.push(`${k} = ?`);
+      args.push(v);
+    }
+    if (q.starting_after) {
+      conds.push('id < ?');
+      args.push(q.starting_after);
+    }
+    const sql = `SELECT ${cols} FROM ${table} ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as Row[];
+    return { data: rows.slice(0, q.limit), has_more: rows.length > q.limit };
+  }
+
+  async runBatch<R>(campaign_id: string, load: BatchLoad, decide: BatchDecide<R>): Promise<R> {
+    const run = this.db.transaction((): R => {
+      const snapshot = this.loadSnapshot(campaign_id, load);
+      const { writes, result } = decide(snapshot);
+      if (writes) this.applyWrites(writes);
+      return result;
+    });
+    return run.immediate();
+  }
+
+  private loadSnapshot(campaign_id: string, load: BatchLoad): BatchSnapshot {
+    const row = this.stmt.campaignGet?.get(campaign_id) as Row | undefined;
+    if (!row) throw new Error(`campaign ${campaign_id} vanished`);
+    const snapshot: BatchSnapshot = {
+      campaign: JSON.parse(String(row.doc)) as Campaign,
+      coupons: new Map(),
+      redemptions: new Map(),
+      usage: new Map(),
+      idempotency: new Map(),
+    };
+    const addCoupon = (id: string) => {
+      if (snapshot.coupons.has(id)) return;
+      const c = this.stmt.couponGet?.get(id) as Coupon | undefined;
+      if (c) snapshot.coupons.set(id, c);
+    };
+    for (const id of load.coupon_ids) addCoupon(id);
+    // The coupon of every loaded redemption comes too: releasing or reversing may return it.
+    const addRedemption = (r: Redemption) => {
+      snapshot.redemptions.set(r.id, r);
+      addCoupon(r.coupon_id);
+    };
+    for (const id of load.redemption_ids) {
+      const r = this.stmt.redemptionGet?.get(id) as Redemption | undefined;
+      if (r) addRedemption(r);
+    }
+    if (load.all_reserved) {
+      for (const r of this.stmt.reservedOfCampaign?.all(campaign_id) as Redemption[]) addRedemption(r);
+    }
+    for (const key of load.usage_keys) {
+      const u = this.stmt.usageGet?.get(campaign_id, key) as Row | undefined;
+      snapshot.usage.set(key, u ? Number(u.count) : 0);
+    }
+    for (const key of load.idempotency_keys) {
+      const rec = this.readIdem(key);
+      if (rec) snapshot.idempotency.set(key, rec);
+    }
+    return snapshot;
+  }
+
+  private applyWrites(w: BatchWrites): void {
+    const s = this.stmt;
+    const c = w.campaign;
+    s.campaignUpdate?.run(c.status, c.code, JSON.stringify(c), c.id);
+    for (const coupon of w.coupons_insert) s.couponInsert?.run(coupon);
+    for (const coupon of w.coupons_update) s.couponUpdate?.run(coupon);
+    for (const r of w.redemptions_insert) s.redemptionInsert?.run(r);
+    for (const r of w.redemptions_update) s.redemptionUpdate?.run(r);
+    for (const [key, delta] of w.usage_delta) if (delta !== 0) s.usageAdd?.run(c.id, key, delta);
+    for (const rec of w.idempotency_insert) this.insertIdem(rec);
+    for (const a of w.audit) this.insertAudit(a);
+    for (const e of w.outbox) s.outboxInsert?.run(e.id, e.type, JSON.stringify(e.data), e.created_at_ms);
+    for (const op of w.bulk) {
+      if (op.kind === 'revoke_active_coupons') s.couponsRevoke?.run(op.at_ms, c.id);
+    }
+  }
+
+  private insertAudit(a: AuditEntry): void {
+    this.stmt.auditInsert?.run(
+      a.chain,
+      a.chain_seq,
+      a.at_ms,
+      a.actor,
+      a.action,
+      a.subject,
+      JSON.stringify(a.data),
+      a.prev_hash,
+      a.hash,
+    );
+  }
+
+  private insertIdem(rec: IdempotencyRecord): void {
+    this.stmt.idemInsert?.run(rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms);
+  }
+
+  private readIdem(key: string): IdempotencyRecord | null {
+    const row = this.stmt.idemGet?.get(key) as Row | undefined;
+    if (!row) return null;
+    return {
+      key: String(row.key),
+      fingerprint: String(row.fingerprint),
+      result: JSON.parse(String(row.result)),
+      created_at_ms: Number(row.created_at_ms),
+    };
+  }
+
+  async getCoupon(id: string): Promise<Coupon | null> {
+    return (this.stmt.couponGet?.get(id) as Coupon | undefined) ?? null;
+  }
+
+  async findCouponByCode(code: string): Promise<Coupon | null> {
+    return (this.stmt.couponByCode?.get(code) as Coupon | undefined) ?? null;
+  }
+
+  async getRedemption(id: string): Promise<Redemption | null> {
+    return (this.stmt.redemptionGet?.get(id) as Redemption | undefined) ?? null;
+  }
+
+  async listRedemptions(q: RedemptionQuery): Promise<Page<Redemption>> {
+    const where: Record<string, string> = {};
+    if (q.campaign_id) where.campaign_id = q.campaign_id;
+    if (q.merchant_id) where.merchant_id = q.merchant_id;
+    if (q.status) where.status = q.status;
+    const rows = this.page('redemptions', redemptionCols, q, where);
+    return { data: rows.data as unknown as Redemption[], has_more: rows.has_more };
+  }
+
+  async expiredHolds(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>> {
+    const sql =
+      "SELECT id, campaign_id FROM redemptions WHERE status = 'reserved' AND hold_expires_at_ms <= ? ORDER BY hold_expires_at_ms LIMIT ?";
+    return (this.db.prepare(sql).all(now_ms, limit) as Row[]).map((r) => ({
+      id: String(r.id),
+      campaign_id: String(r.campaign_id),
+    }));
+  }
+
+  async exposureRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): Promise<ExposureRow[]> {
+    const sql = `SELECT ${by} AS key, status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY ${by}, status`;
+    return (this.db.prepare(sql).all(campaign_id) as Row[]).map((r) => ({
+      key: String(r.key),
+      status: r.status as RedemptionStatus,
+      count: Number(r.count),
+      discount_minor: Number(r.discount_minor),
+    }));
+  }
+
+  async redemptionTotals(campaign_id: string): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>> {
+    const sql =
+      'SELECT status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY status';
+    const out = new Map<RedemptionStatus, { count: number; discount_minor: number }>();
+    for (const r of this.db.prepare(sql).all(campaign_id) as Row[]) {
+      out.set(r.status as RedemptionStatus, { count: Number(r.count), discount_minor: Number(r.discount_minor) });
+    }
+    return out;
+  }
+
+  async doubleRedeemedCoupons(campaign_id: string): Promise<string[]> {
+    const sql = `SELECT r.coupon_id AS id FROM redemptions r JOIN coupons c ON c.id = r.coupon_id
+      WHERE r.campaign_id = ? AND c.kind <> 'shared' AND r.status IN ('reserved', 'confirmed', 'frozen')
+      GROUP BY r.coupon_id HAVING COUNT(*) > 1`;
+    return (this.db.prepare(sql).all(campaign_id) as Row[]).map((r) => String(r.id));
+  }
+
+  async usageCounts(campaign_id: string): Promise<Map<UsageKey, number>> {
+    const rows = this.db.prepare('SELECT key, count FROM usage WHERE campaign_id = ?').all(campaign_id) as Row[];
+    return new Map(rows.map((r) => [String(r.key) as UsageKey, Number(r.count)]));
+  }
+
+  async forEachRedemption(campaign_id: string, visit: (page: Redemption[]) => void | Promise<void>): Promise<void> {
+    const stmt = this.db.prepare(`SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT 5000`);
+    let after = '';
+    for (;;) {
+      const page = stmt.all(campaign_id, after) as Redemption[];
+      if (page.length === 0) return;
+      await visit(page);
+      after = page[page.length - 1]?.id ?? after;
+    }
+  }
+
+  async getUsage(campaign_id: string, keys: UsageKey[]): Promise<Map<UsageKey, number>> {
+    const out = new Map<UsageKey, number>();
+    for (const key of keys) {
+      const u = this.stmt.usageGet?.get(campaign_id, key) as Row | undefined;
+      out.set(key, u ? Number(u.count) : 0);
+    }
+    return out;
+  }
+
+  async getIdempotency(key: string): Promise<IdempotencyRecord | null> {
+    return this.readIdem(key);
+  }
+
+  async putIdempotency(rec: IdempotencyRecord): Promise<IdempotencyRecord> {
+    this.insertIdem(rec);
+    return this.readIdem(rec.key) ?? rec;
+  }
+
+  private withPlatformAudit<T>(make: (prev: ChainHead) => AuditEntry, body: () => T): { entry: AuditEntry; value: T } {
+    return this.db
+      .transaction(() => {
+        const head = this.stmt.platformHead?.get() as Row | undefined;
+        const prev = head ? { seq: Number(head.chain_seq), hash: String(head.hash) } : { seq: 0, hash: genesis };
+        const value = body();
+        const entry = make(prev);
+        this.insertAudit(entry);
+        return { entry, value };
+      })
+      .immediate();
+  }
+
+  async appendPlatformAudit(make: (prev: ChainHead) => AuditEntry): Promise<AuditEntry> {
+    return this.withPlatformAudit(make, () => undefined).entry;
+  }
+
+  async listAudit(q: ListQuery): Promise<Page<AuditEntry & { seq: number }>> {
+    const args: unknown[] = [];
+    let where = '';
+    if (q.starting_after) {
+      where = 'WHERE seq < ?';
+      args.push(Number(q.starting_after));
+    }
+    const rows = this.db.prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`).all(...args, q.limit + 1) as Row[];
+    return { data: rows.slice(0, q.limit).map(auditFromRow), has_more: rows.length > q.limit };
+  }
+
+  async auditChain(chain: string): Promise<AuditEntry[]> {
+    return (this.db.prepare('SELECT * FROM audit WHERE chain = ? ORDER BY chain_seq').all(chain) as Row[]).map(
+      auditFromRow,
+    );
+  }
+
+  async auditChains(): Promise<string[]> {
+    return (this.db.prepare('SELECT DISTINCT chain FROM audit ORDER BY chain').all() as Row[]).map((r) =>
+      String(r.chain),
+    );
+  }
+
+  async insertApiKey(k: ApiKeyRecord, audit: (prev: ChainHead) => AuditEntry): Promise<void> {
+    this.withPlatformAudit(audit, () =>
+      this.db
+        .prepare('INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(k.id, k.name, k.hash, JSON.stringify(k.scopes), k.created_at_ms, k.revoked_at_ms),
+    );
+  }
+
+  async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const row = this.db.prepare('SELECT * FROM api_keys WHERE hash = ?').get(hash) as Row | undefined;
+    return row ? apiKeyFromRow(row) : null;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (this.db.prepare('SELECT * FROM api_keys ORDER BY id DESC').all() as Row[]).map(apiKeyFromRow);
+  }
+
+  async revokeApiKey(id: string, at_ms: number, audit: (prev: ChainHead) => AuditEntry): Promise<boolean> {
+    const sql = 'UPDATE api_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL';
+    const { value } = this.withPlatformAudit(audit, () => this.db.prepare(sql).run(at_ms, id).changes > 0);
+    return value;
+  }
+
+  async countApiKeys(): Promise<number> {
+    const row = this.db.prepare('SELECT COUNT(*) AS n FROM api_keys').get() as Row;
+    return Number(row.n);
+  }
+
+  async getOrCreateSecret(name: string, make: () => string): Promise<string> {
+    this.db.prepare('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, make());
+    const row = this.db.prepare('SELECT value FROM secrets WHERE name = ?').get(name) as Row;
+    return String(row.value);
+  }
+}
+
+function auditFromRow(r: Row): AuditEntry & { seq: number } {
+  return {
+    seq: Number(r.seq),
+    chain: String(r.chain),
+    chain_seq: Number(r.chain_seq),
+    at_ms: Number(r.at_ms),
+    actor: r.actor === null ? null : String(r.actor),
+    action: String(r.action),
+    subject: String(r.subject),
+    data: JSON.parse(String(r.data)),
+    prev_hash: String(r.prev_hash),
+    hash: String(r.hash),
+  };
+}
+
+function apiKeyFromRow(r: Row): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    hash: String(r.hash),
+    scopes: JSON.parse(String(r.scopes)) as string[],
+    created_at_ms: Number(r.created_at_ms),
+    revoked_at_ms: r.revoked_at_ms === null ? null : Number(r.revoked_at_ms),
+  };
+}
