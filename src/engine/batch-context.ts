@@ -77,13 +77,18 @@ export class BatchContext {
   }
 
   usageOf(key: UsageKey): number {
-    return this.usage.get(key) ?? 0;
+    const known = this.usage.get(key);
+    assert(known !== undefined, `usage ${key} read but not loaded`);
+    return known;
   }
 
+  /** Usage is written as deltas; a key the batch did not load (a release) needs no current value. */
   addUsage(key: UsageKey, delta: number): void {
-    const now = (this.usage.get(key) ?? 0) + delta;
-    assert(now >= 0, `usage ${key} below zero`);
-    this.usage.set(key, now);
+    const known = this.usage.get(key);
+    if (known !== undefined) {
+      assert(known + delta >= 0, `usage ${key} below zero`);
+      this.usage.set(key, known + delta);
+    }
     this.writes.usage_delta.set(key, (this.writes.usage_delta.get(key) ?? 0) + delta);
   }
 

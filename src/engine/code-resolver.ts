@@ -1,4 +1,4 @@
-import { codeLength, hasValidCheck, normalizeCode } from '../domain/codes.ts';
+import { type CodeKey, codeLength, hasValidCheck, normalizeCode } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Store } from '../store/port.ts';
@@ -23,7 +23,7 @@ export function looksGenerated(code: string): boolean {
 export class CodeResolver {
   constructor(
     private readonly store: Store,
-    private readonly key: string,
+    private readonly key: CodeKey,
   ) {}
 
   async resolve(input: { code?: string; coupon_id?: string }): Promise<Coupon> {

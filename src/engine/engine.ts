@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { type Campaign, type CampaignSpec, assertConservation, zeroCounters } from '../domain/campaign.ts';
-import { makeCode } from '../domain/codes.ts';
+import { type CodeKey, codeKey, codeRandomBytesNeeded, makeCode } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
 import { Rejection } from '../domain/errors.ts';
@@ -25,7 +25,7 @@ import type { CampaignAction, Command, IdemKey, Outcome } from './commands.ts';
 import { GroupCommit } from './group-commit.ts';
 import { IdGenerator } from './ids.ts';
 import { claim, confirm, freeze, release, reserve, reverse, unfreeze } from './redeem-handlers.ts';
-import { CodeResolver } from './code-resolver.ts';
+import { CodeResolver, looksGenerated, normalizeSharedCode } from './code-resolver.ts';
 
 export interface EngineOptions {
   clock?: Clock;
@@ -68,6 +68,20 @@ const handlers: { [T in Command['type']]: (ctx: BatchContext, cmd: Extract<Comma
   codes: generateCodes,
 };
 
+/** A shared code is stored normalized and may not look like a generated one; other modes have none. */
+function checkCodeMode(spec: CampaignSpec): CampaignSpec {
+  if (spec.code_mode !== 'shared_code') {
+    if (spec.code !== null) throw new Rejection('invalid_request', 'code is only for shared_code campaigns', 'code');
+    return spec;
+  }
+  if (spec.code === null) throw new Rejection('invalid_request', 'a shared_code campaign needs a code', 'code');
+  const code = normalizeSharedCode(spec.code);
+  if (code.length === 0 || looksGenerated(code)) {
+    throw new Rejection('invalid_request', 'a shared code must not look like a generated unique code', 'code');
+  }
+  return { ...spec, code };
+}
+
 function fingerprintOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
@@ -96,10 +110,13 @@ export class Engine {
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
   readonly codes: CodeResolver;
+  private readonly codeKey: CodeKey;
+  private randomPool = Buffer.alloc(0);
+  private randomOffset = 0;
 
   private constructor(
     readonly store: Store,
-    private readonly codeKey: string,
+    secret: string,
     opts: EngineOptions,
   ) {
     this.clock = opts.clock ?? systemClock;
@@ -109,7 +126,8 @@ export class Engine {
       batch_commands_max: opts.batch_commands_max ?? limits.batch_commands_max,
       queue_commands_max: opts.queue_commands_max ?? limits.queue_commands_max,
     });
-    this.codes = new CodeResolver(store, codeKey);
+    this.codeKey = codeKey(secret);
+    this.codes = new CodeResolver(store, this.codeKey);
     if (opts.sweep) {
       this.sweeper = setInterval(() => void this.releaseExpiredHolds().catch(() => undefined), limits.sweep_interval_ms);
       this.sweeper.unref();
@@ -130,13 +148,21 @@ export class Engine {
     return this.clock.now();
   }
 
+  /** A fresh unique code: CSPRNG bytes drawn from a pool, plus the keyed check part. */
   newCode(): string {
-    return makeCode(randomBytes(16), this.codeKey);
+    if (this.randomOffset + codeRandomBytesNeeded > this.randomPool.length) {
+      this.randomPool = randomBytes(codeRandomBytesNeeded * 4096);
+      this.randomOffset = 0;
+    }
+    const bytes = this.randomPool.subarray(this.randomOffset, this.randomOffset + codeRandomBytesNeeded);
+    this.randomOffset += codeRandomBytesNeeded;
+    return makeCode(bytes, this.codeKey);
   }
 
   // ---- campaigns ----------------------------------------------------------
 
-  async createCampaign(spec: CampaignSpec, who: Actor): Promise<Campaign> {
+  async createCampaign(input: CampaignSpec, who: Actor): Promise<Campaign> {
+    const spec = checkCodeMode(input);
     const now_ms = this.now();
     const idem = who.idem ? this.idemKey(who.idem, { op: 'create_campaign', spec }) : null;
     if (idem) {

@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { activeCampaign, assertInvariants, harness, order, rejects } from '../support/fixtures.ts';
+
+describe('idempotency keys', () => {
+  test('same key, same request: the first answer again and one effect', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM', per_user_limit: 10 });
+    const who = { actor: 'k', idem: { key: 'k:abc' } };
+    const input = { user_id: 'u1', code: 'IDEM', order: order() };
+    const first = await h.engine.redeem(input, who);
+    const again = await h.engine.redeem(input, who);
+    assert.deepEqual(again, first);
+    assert.equal((await h.engine.getCampaign(c.id)).reserved_count, 1);
+    await assertInvariants(h.store);
+  });
+
+  test('same key, different request: idempotency_key_reused and nothing changes', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM2', per_user_limit: 10 });
+    const who = { actor: 'k', idem: { key: 'k:xyz' } };
+    await h.engine.redeem({ user_id: 'u1', code: 'IDEM2', order: order() }, who);
+    await rejects(h.engine.redeem({ user_id: 'u1', code: 'IDEM2', order: order({ amount_minor: 20_000 }) }, who), 'idempotency_key_reused');
+    assert.equal((await h.engine.getCampaign(c.id)).reserved_count, 1);
+  });
+
+  test('a rejection is replayed too, even after the cause is gone', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM3', per_user_limit: 10 });
+    await h.engine.campaignAction(c.id, 'pause', { actor: 'admin' });
+    const who = { actor: 'k', idem: { key: 'k:paused' } };
+    const input = { user_id: 'u1', code: 'IDEM3', order: order() };
+    await rejects(h.engine.redeem(input, who), 'campaign_paused');
+    await h.engine.campaignAction(c.id, 'resume', { actor: 'admin' });
+    await rejects(h.engine.redeem(input, who), 'campaign_paused');
+  });
+
+  test('concurrent requests with one key take effect once', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM4', per_user_limit: 100 });
+    const who = { actor: 'k', idem: { key: 'k:race' } };
+    const input = { user_id: 'u1', code: 'IDEM4', order: order(), confirm: true };
+    const results = await Promise.all(Array.from({ length: 50 }, () => h.engine.redeem(input, who)));
+    assert.equal(new Set(results.map((r) => r.id)).size, 1);
+    assert.equal((await h.engine.getCampaign(c.id)).confirmed_count, 1);
+    await assertInvariants(h.store);
+  });
+
+  test('campaign creation replays too', async () => {
+    const h = await harness();
+    const { spec } = await import('../support/fixtures.ts');
+    const who = { actor: 'k', idem: { key: 'k:create' } };
+    const [a, b] = await Promise.all([h.engine.createCampaign(spec(), who), h.engine.createCampaign(spec(), who)]);
+    assert.equal(a.id, b.id);
+    assert.equal((await h.engine.listCampaigns({ limit: 10 })).data.length, 1);
+    await rejects(h.engine.createCampaign(spec({ name: 'other' }), who), 'idempotency_key_reused');
+  });
+});

@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Coupon } from '../../src/domain/coupon.ts';
+import type { Redemption } from '../../src/domain/redemption.ts';
+import { activeCampaign, assertInvariants, day_ms, harness, order, rejects, t0 } from '../support/fixtures.ts';
+
+const who = { actor: 'key_checkout' };
+
+describe('claim and redeem', () => {
+  test('claim, reserve, confirm moves money from available to reserved to spent', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h);
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    assert.equal(coupon.status, 'active');
+    assert.equal(coupon.user_id, 'u1');
+    const r = await h.engine.redeem({ user_id: 'u1', code: coupon.code, order: order() }, who);
+    assert.equal(r.status, 'reserved');
+    assert.equal(r.discount_minor, 1000);
+    let now = await h.engine.getCampaign(c.id);
+    assert.equal(now.reserved_minor, 1000);
+    assert.equal(now.spent_minor, 0);
+    const done = await h.engine.confirm(r.id, who);
+    assert.equal(done.status, 'confirmed');
+    now = await h.engine.getCampaign(c.id);
+    assert.equal(now.reserved_minor, 0);
+    assert.equal(now.spent_minor, 1000);
+    assert.equal((await h.engine.getCoupon(coupon.id)).status, 'redeemed');
+    await assertInvariants(h.store);
+  });
+
+  test('a claimed coupon expires at min(claim + ttl, campaign end)', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { coupon_ttl_s: 3600 });
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    assert.equal(coupon.expires_at_ms, h.clock.now() + 3600_000);
+    const c2 = await activeCampaign(h, { coupon_ttl_s: 365 * 24 * 3600, name: 'long' });
+    const coupon2 = await h.engine.claim({ campaign_id: c2.id, user_id: 'u1' }, who);
+    assert.equal(coupon2.expires_at_ms, c2.ends_at_ms);
+  });
+
+  test('an expired coupon does not redeem, even though the claim was valid (the 2019 hole)', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { coupon_ttl_s: 3600 });
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    h.clock.advance(3600_000);
+    await rejects(h.engine.redeem({ user_id: 'u1', code: coupon.code, order: order() }, who), 'coupon_expired');
+    h.clock.advance(-1);
+    const r = await h.engine.redeem({ user_id: 'u1', code: coupon.code, order: order() }, who);
+    assert.equal(r.status, 'reserved');
+    await assertInvariants(h.store);
+  });
+
+  test('the campaign window is checked again at redemption', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { coupon_ttl_s: null });
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    h.clock.set(c.ends_at_ms);
+    await rejects(h.engine.redeem({ user_id: 'u1', code: coupon.code, order: order() }, who), 'campaign_ended');
+    const shared = await activeCampaign(h, { code_mode: 'shared_code', code: 'WINDOW', per_user_limit: 5, starts_at_ms: t0 + 40 * day_ms, ends_at_ms: t0 + 50 * day_ms });
+    h.clock.set(t0 + 39 * day_ms);
+    await rejects(h.engine.redeem({ user_id: 'u1', code: 'window', order: order() }, who), 'campaign_not_started');
+    h.clock.set(t0 + 50 * day_ms);
+    await rejects(h.engine.redeem({ user_id: 'u1', code: 'WINDOW', order: order() }, who), 'campaign_ended');
+    assert.equal((await h.engine.getCampaign(shared.id)).reserved_count, 0);
+  });
+
+  test('claims respect status, window and audience', async () => {
+    const h = await harness();
+    const draft = await h.engine.createCampaign((await import('../support/fixtures.ts')).spec(), who);
+    await rejects(h.engine.claim({ campaign_id: draft.id, user_id: 'u1' }, who), 'campaign_not_active');
+    const vip = await activeCampaign(h, { audience: { type: 'allowlist', user_ids: ['guest1'] } });
+    await rejects(h.engine.claim({ campaign_id: vip.id, user_id: 'stranger' }, who), 'coupon_not_eligible_user');
+    const ok = await h.engine.claim({ campaign_id: vip.id, user_id: 'guest1' }, who);
+    assert.equal(ok.user_id, 'guest1');
+    await rejects(h.engine.claim({ campaign_id: vip.id, user_id: 'guest1' }, who), 'per_user_limit_reached');
+    await rejects(h.engine.claim({ campaign_id: 'cmp_missing', user_id: 'u' }, who), 'not_found');
+  });
+
+  test('a claimed coupon redeems only for its owner', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h);
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    await rejects(h.engine.redeem({ user_id: 'u2', code: coupon.code, order: order() }, who), 'coupon_not_eligible_user');
+  });
+
+  test('order rules: currency, merchant, product kind, min spend', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { merchant_ids: ['m1'], per_user_limit: 10, code_mode: 'shared_code', code: 'RULES' });
+    const redeem = (o: Parameters<typeof order>[0]) => h.engine.redeem({ user_id: 'u1', code: 'RULES', order: order(o) }, who);
+    await rejects(redeem({ currency: 'USD' }), 'currency_mismatch');
+    await rejects(redeem({ merchant_id: 'm2' }), 'merchant_not_eligible');
+    await rejects(redeem({ product_kind: 'phone_top_up' }), 'product_kind_not_eligible');
+    await rejects(redeem({ amount_minor: 4999 }), 'min_spend_not_met');
+    const r = await redeem({ amount_minor: 5000 });
+    assert.equal(r.discount_minor, 1000);
+    assert.equal((await h.engine.getCampaign(c.id)).reserved_count, 1);
+    await assertInvariants(h.store);
+  });
+
+  test('a single-use coupon cannot be redeemed twice; release gives it back', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h);
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    const r = await h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order() }, who);
+    await rejects(h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order({ id: 'o2' }) }, who), 'coupon_already_redeemed');
+    await h.engine.release(r.id, who);
+    assert.equal((await h.engine.getCoupon(coupon.id)).status, 'active');
+    const again = await h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order({ id: 'o3' }) }, who);
+    assert.equal(again.status, 'reserved');
+    await assertInvariants(h.store);
+  });
+
+  test('state machine: wrong moves are invalid_state', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h);
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    const r = await h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order() }, who);
+    await rejects(h.engine.reverse(r.id, false, who), 'invalid_state');
+    await h.engine.confirm(r.id, who);
+    await rejects(h.engine.confirm(r.id, who), 'invalid_state');
+    await rejects(h.engine.release(r.id, who), 'invalid_state');
+    await h.engine.reverse(r.id, false, who);
+    await rejects(h.engine.reverse(r.id, false, who), 'invalid_state');
+    await rejects(h.engine.confirm('rdm_nope', who), 'not_found');
+    await assertInvariants(h.store);
+  });
+
+  test('reverse returns the budget; the coupon is restored only when asked', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { per_user_limit: 5 });
+    const a = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    const b = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    const ra = await h.engine.redeem({ user_id: 'u1', coupon_id: a.id, order: order(), confirm: true }, who);
+    const rb = await h.engine.redeem({ user_id: 'u1', coupon_id: b.id, order: order(), confirm: true }, who);
+    await h.engine.reverse(ra.id, false, who);
+    await h.engine.reverse(rb.id, true, who);
+    assert.equal((await h.engine.getCoupon(a.id)).status, 'redeemed');
+    assert.equal((await h.engine.getCoupon(b.id)).status, 'active');
+    const now = await h.engine.getCampaign(c.id);
+    assert.equal(now.spent_minor, 0);
+    assert.equal(now.reversed_minor, 2000);
+    assert.equal(now.reversed_count, 2);
+    await assertInvariants(h.store);
+  });
+
+  test('holds expire and are released by the sweep; a late confirm is refused', async () => {
+    const h = await harness({ hold_ms: 60_000 });
+    const c = await activeCampaign(h);
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    const r = await h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order() }, who);
+    assert.equal(r.hold_expires_at_ms, h.clock.now() + 60_000);
+    assert.equal(await h.engine.releaseExpiredHolds(), 0);
+    h.clock.advance(60_000);
+    await rejects(h.engine.confirm(r.id, who), 'invalid_state');
+    assert.equal(await h.engine.releaseExpiredHolds(), 1);
+    const now = await h.engine.getCampaign(c.id);
+    assert.equal(now.reserved_minor, 0);
+    assert.equal(now.released_count, 1);
+    assert.equal((await h.engine.getRedemption(r.id)).status, 'released');
+    assert.equal((await h.engine.getCoupon(coupon.id)).status, 'active');
+    await assertInvariants(h.store);
+  });
+});
+
+describe('limits and budget', () => {
+  test('budget is exhausted exactly: the last discount that fits is granted, the next is refused', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'BUDGET', budget_minor: 2500, max_redemptions: null, per_user_limit: null });
+    const ok: Redemption[] = [];
+    for (let i = 0; i < 2; i++) ok.push(await h.engine.redeem({ user_id: `u${i}`, code: 'BUDGET', order: order({ id: `o${i}` }), confirm: true }, who));
+    await rejects(h.engine.redeem({ user_id: 'u9', code: 'BUDGET', order: order() }, who), 'budget_exhausted');
+    const now = await h.engine.getCampaign(c.id);
+    assert.equal(now.spent_minor, 2000);
+    assert.equal(now.budget_minor - now.spent_minor - now.reserved_minor, 500);
+    await assertInvariants(h.store);
+  });
+
+  test('max_redemptions, per_user_limit and per_merchant_limit are exact at the boundary', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'LIMITS', max_redemptions: 4, per_user_limit: 2, per_merchant_limit: 3 });
+    const redeem = (user: string, merchant: string) =>
+      h.engine.redeem({ user_id: user, code: 'LIMITS', order: order({ merchant_id: merchant }) }, who);
+    await redeem('a', 'm1');
+    await redeem('a', 'm1');
+    await rejects(redeem('a', 'm2'), 'per_user_limit_reached');
+    await redeem('b', 'm1');
+    await rejects(redeem('c', 'm1'), 'per_merchant_limit_reached');
+    await redeem('c', 'm2');
+    await rejects(redeem('d', 'm3'), 'usage_limit_reached');
+    assert.equal((await h.engine.getCampaign(c.id)).reserved_count, 4);
+    await assertInvariants(h.store);
+  });
+
+  test('releasing gives the limit back', async () => {
+    const h = await harness();
+    await activeCampaign(h, { code_mode: 'shared_code', code: 'BACK', per_user_limit: 1 });
+    const r = await h.engine.redeem({ user_id: 'a', code: 'BACK', order: order() }, who);
+    await rejects(h.engine.redeem({ user_id: 'a', code: 'BACK', order: order() }, who), 'per_user_limit_reached');
+    await h.engine.release(r.id, who);
+    await h.engine.redeem({ user_id: 'a', code: 'BACK', order: order() }, who);
+    await assertInvariants(h.store);
+  });
+});
+
+describe('kill switch', () => {
+  test('pause stops redemptions and confirms; resume restores them', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PAUSE', per_user_limit: 5 });
+    const r = await h.engine.redeem({ user_id: 'a', code: 'PAUSE', order: order() }, who);
+    await h.engine.campaignAction(c.id, 'pause', { actor: 'key_admin' }, 'suspicious');
+    await h.engine.campaignAction(c.id, 'pause', { actor: 'key_admin' }, 'again');
+    await rejects(h.engine.redeem({ user_id: 'b', code: 'PAUSE', order: order() }, who), 'campaign_paused');
+    await rejects(h.engine.confirm(r.id, who), 'campaign_paused');
+    const resumed = await h.engine.campaignAction(c.id, 'resume', { actor: 'key_admin' });
+    assert.equal(resumed.status, 'active');
+    await h.engine.confirm(r.id, who);
+    await assertInvariants(h.store);
+  });
+
+  test('revoke releases every hold and revokes every unredeemed coupon', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { per_user_limit: 3 });
+    const coupons: Coupon[] = [];
+    for (let i = 0; i < 3; i++) coupons.push(await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who));
+    const [a, b, d] = coupons as [Coupon, Coupon, Coupon];
+    const held = await h.engine.redeem({ user_id: 'u1', coupon_id: a.id, order: order() }, who);
+    await h.engine.redeem({ user_id: 'u1', coupon_id: b.id, order: order(), confirm: true }, who);
+    const revoked = await h.engine.campaignAction(c.id, 'revoke', { actor: 'key_admin' });
+    assert.equal(revoked.status, 'revoked');
+    assert.equal(revoked.reserved_minor, 0);
+    assert.equal(revoked.spent_minor, 1000);
+    assert.equal((await h.engine.getRedemption(held.id)).status, 'released');
+    assert.equal((await h.engine.getCoupon(a.id)).status, 'revoked');
+    assert.equal((await h.engine.getCoupon(b.id)).status, 'redeemed');
+    assert.equal((await h.engine.getCoupon(d.id)).status, 'revoked');
+    await rejects(h.engine.redeem({ user_id: 'u1', coupon_id: d.id, order: order() }, who), 'campaign_revoked');
+    await rejects(h.engine.campaignAction(c.id, 'resume', { actor: 'key_admin' }), 'invalid_state');
+    await assertInvariants(h.store);
+  });
+});
