@@ -14,17 +14,22 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
-export type AuditDraft = Omit<AuditEntry, 'prev_hash' | 'hash' | 'chain_seq'>;
+export type AuditDraft = Omit<AuditEntry, 'prev_hash' | 'hash' | 'chain_seq' | 'data_json'> & { data: unknown };
 
-/** hash = sha256(prev_hash || canonical(entry)) */
+/**
+ * hash = sha256(prev_hash || canonical(entry)). The header fields are serialized
+ * canonically; the data is hashed as the exact JSON text that is stored, so a
+ * verifier needs no re-serialization and any edit of a stored byte shows.
+ */
 export function auditHash(entry: Omit<AuditEntry, 'hash'>): string {
-  const body = canonicalJson([entry.chain, entry.chain_seq, entry.at_ms, entry.actor, entry.action, entry.subject, entry.data]);
-  return createHash('sha256').update(entry.prev_hash).update(body).digest('hex');
+  const header = JSON.stringify([entry.chain, entry.chain_seq, entry.at_ms, entry.actor, entry.action, entry.subject]);
+  return createHash('sha256').update(entry.prev_hash).update(header).update('\n').update(entry.data_json).digest('hex');
 }
 
 /** Links a draft after `prev` in its chain. */
 export function linkAudit(draft: AuditDraft, prev: { seq: number; hash: string }): AuditEntry {
-  const unhashed = { ...draft, chain_seq: prev.seq + 1, prev_hash: prev.hash };
+  const { data, ...header } = draft;
+  const unhashed = { ...header, data_json: JSON.stringify(data) ?? 'null', chain_seq: prev.seq + 1, prev_hash: prev.hash };
   return { ...unhashed, hash: auditHash(unhashed) };
 }
 

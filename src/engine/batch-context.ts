@@ -12,6 +12,8 @@ export interface BatchEnv {
   ids: IdGenerator;
   newCode: () => string;
   hold_ms: number;
+  /** Whether any subscriber (webhook, NATS) wants events of this type; unwanted ones are not written. */
+  wantsEvent: (type: string) => boolean;
 }
 
 /**
@@ -30,6 +32,7 @@ export class BatchContext {
   private readonly newRedemptionIds = new Set<string>();
   private readonly dirtyRedemptions = new Set<string>();
   readonly writes: BatchWrites;
+  private changes: Array<{ actor: string | null; action: string; subject: string }> = [];
   /** Redemptions confirmed in this batch, for the detector once committed. */
   readonly confirmed: Redemption[] = [];
 
@@ -54,6 +57,11 @@ export class BatchContext {
       outbox: [],
       bulk: [],
     };
+  }
+
+  /** True when the batch changed anything that must be written. */
+  get changed(): boolean {
+    return this.writes.audit.length > 0 || this.changes.length > 0 || this.writes.idempotency_insert.length > 0;
   }
 
   get now_ms(): number {
@@ -124,7 +132,31 @@ export class BatchContext {
     this.writes.idempotency_insert.push(rec);
   }
 
+  /** Appends one entry to the campaign's chain (after the changes recorded so far). */
   audit(actor: string | null, action: string, subject: string, data: unknown): void {
+    this.flushChanges();
+    this.appendAudit(actor, action, subject, data);
+  }
+
+  /**
+   * Records one redemption-level change. A batch's changes go into one chain entry
+   * (`batch`), so the audit costs one hash per transaction, not one per redemption,
+   * and every change is still covered by the chain.
+   */
+  change(actor: string | null, action: string, subject: string, data: Record<string, unknown>): void {
+    this.changes.push({ actor, action, subject, ...data });
+  }
+
+  private flushChanges(): void {
+    if (this.changes.length === 0) return;
+    const changes = this.changes;
+    this.changes = [];
+    const actors = new Set(changes.map((c) => c.actor));
+    const actor = actors.size === 1 ? (changes[0]?.actor ?? null) : null;
+    this.appendAudit(actor, 'batch', this.campaign.id, { changes });
+  }
+
+  private appendAudit(actor: string | null, action: string, subject: string, data: unknown): void {
     const draft: AuditDraft = { chain: this.campaign.id, at_ms: this.now_ms, actor, action, subject, data };
     const entry = linkAudit(draft, { seq: this.campaign.audit_seq, hash: this.campaign.audit_head });
     this.campaign.audit_seq = entry.chain_seq;
@@ -133,11 +165,13 @@ export class BatchContext {
   }
 
   event(type: string, data: unknown): void {
+    if (!this.env.wantsEvent(type)) return;
     this.writes.outbox.push({ id: this.id('evt'), type, created_at_ms: this.now_ms, data });
   }
 
   /** The writes, with every changed row listed once in its final state. */
   finish(): BatchWrites {
+    this.flushChanges();
     this.campaign.updated_at_ms = Math.max(this.campaign.updated_at_ms, this.now_ms);
     for (const id of this.dirtyCoupons) {
       const c = this.coupons.get(id);

@@ -21,10 +21,26 @@ export function looksGenerated(code: string): boolean {
  * refused without reading the store; anything else is looked up as a shared code.
  */
 export class CodeResolver {
+  /** Which campaign a coupon (by id or code) belongs to never changes, so it can be remembered. */
+  private readonly routes = new Map<string, { coupon_id: string; campaign_id: string }>();
+
   constructor(
     private readonly store: Store,
     private readonly key: CodeKey,
+    private readonly routes_max = 100_000,
   ) {}
+
+  /** The coupon's id and campaign, for routing a redemption to its campaign's batch. */
+  async route(input: { code?: string; coupon_id?: string }): Promise<{ coupon_id: string; campaign_id: string }> {
+    const cacheKey = input.coupon_id !== undefined ? `id:${input.coupon_id}` : `code:${input.code}`;
+    const hit = this.routes.get(cacheKey);
+    if (hit) return hit;
+    const c = await this.resolve(input);
+    if (this.routes.size >= this.routes_max) this.routes.clear();
+    const route = { coupon_id: c.id, campaign_id: c.campaign_id };
+    this.routes.set(cacheKey, route);
+    return route;
+  }
 
   async resolve(input: { code?: string; coupon_id?: string }): Promise<Coupon> {
     if (input.coupon_id !== undefined) {

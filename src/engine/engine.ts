@@ -35,6 +35,11 @@ export interface EngineOptions {
   queue_commands_max?: number;
   /** Release expired holds in the background every sweep_interval_ms (off in most tests). */
   sweep?: boolean;
+  /**
+   * Which event types to write to the outbox (default: all). The server passes the
+   * types its webhooks and NATS subscribe to: an event nobody receives is not stored.
+   */
+  wantsEvent?: (type: string) => boolean;
 }
 
 export interface Actor {
@@ -106,6 +111,7 @@ export class Engine {
   private readonly queue: GroupCommit<Command, Outcome>;
   private readonly listeners: Listener[] = [];
   private readonly hold_ms: number;
+  wantsEvent: (type: string) => boolean;
   readonly approval_threshold_minor: number;
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
@@ -121,6 +127,7 @@ export class Engine {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.hold_ms = opts.hold_ms ?? limits.hold_ms_default;
+    this.wantsEvent = opts.wantsEvent ?? (() => true);
     this.approval_threshold_minor = opts.approval_threshold_minor ?? 1_000_000;
     this.queue = new GroupCommit((id, cmds) => this.applyBatch(id, cmds), {
       batch_commands_max: opts.batch_commands_max ?? limits.batch_commands_max,
@@ -287,10 +294,10 @@ export class Engine {
       const prev = await this.store.getIdempotency(idemPart.idem.key);
       if (prev) return unwrap(this.replay(prev, idemPart.idem));
     }
-    const coupon = await this.codes.resolve(input);
+    const coupon = await this.codes.route(input);
     return this.run(coupon.campaign_id, {
       type: 'reserve',
-      coupon_id: coupon.id,
+      coupon_id: coupon.coupon_id,
       user_id: input.user_id,
       order: input.order,
       device_id: input.device_id ?? null,
@@ -400,17 +407,19 @@ export class Engine {
     return unwrap<T>(await this.queue.submit(campaign_id, cmd));
   }
 
-  private loadFor(cmds: Command[]): BatchLoad {
+  /** What a batch must read; usage counters only for the limits the campaign sets. */
+  private loadFor(cmds: Command[], c: Campaign): BatchLoad {
     const load: BatchLoad = { coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] };
     for (const cmd of cmds) {
       if (cmd.idem) load.idempotency_keys.push(cmd.idem.key);
       switch (cmd.type) {
         case 'claim':
-          load.usage_keys.push(`claim:${cmd.user_id}`);
+          if (c.per_user_limit !== null) load.usage_keys.push(`claim:${cmd.user_id}`);
           break;
         case 'reserve':
           load.coupon_ids.push(cmd.coupon_id);
-          load.usage_keys.push(`user:${cmd.user_id}`, `merchant:${cmd.order.merchant_id}`);
+          if (c.per_user_limit !== null) load.usage_keys.push(`user:${cmd.user_id}`);
+          if (c.per_merchant_limit !== null) load.usage_keys.push(`merchant:${cmd.order.merchant_id}`);
           break;
         case 'freeze':
         case 'unfreeze':
@@ -429,15 +438,21 @@ export class Engine {
   }
 
   private async applyBatch(campaign_id: string, cmds: Command[]): Promise<Outcome[]> {
-    const load = this.loadFor(cmds);
+    const load = (c: Campaign) => this.loadFor(cmds, c);
     let committed: { campaign: Campaign; confirmed: Redemption[] } | null = null;
     const outcomes = await this.store.runBatch(campaign_id, load, (snapshot) => {
       // Coupons of loaded redemptions are needed to return them on release / reverse.
-      const env: BatchEnv = { now_ms: this.now(), ids: this.ids, newCode: () => this.newCode(), hold_ms: this.hold_ms };
+      const env: BatchEnv = {
+        now_ms: this.now(),
+        ids: this.ids,
+        newCode: () => this.newCode(),
+        hold_ms: this.hold_ms,
+        wantsEvent: this.wantsEvent,
+      };
       const ctx = new BatchContext(snapshot, env);
       const results = cmds.map((cmd) => this.applyOne(ctx, cmd));
       assertConservation(ctx.campaign);
-      const changed = ctx.writes.audit.length > 0 || ctx.writes.idempotency_insert.length > 0;
+      const changed = ctx.changed;
       committed = changed ? { campaign: ctx.campaign, confirmed: ctx.confirmed } : null;
       return { writes: changed ? ctx.finish() : null, result: results };
     });

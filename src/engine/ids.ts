@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 
 const alphabet = '0123456789abcdefghjkmnpqrstvwxyz';
 
-function base32(value: bigint, chars: number): string {
+function base32(value: number, chars: number): string {
   let out = '';
   for (let i = 0; i < chars; i++) {
-    out = alphabet[Number(value & 31n)] + out;
-    value >>= 5n;
+    out = alphabet.charAt(value % 32) + out;
+    value = Math.floor(value / 32);
   }
   return out;
 }
@@ -14,33 +14,36 @@ function base32(value: bigint, chars: number): string {
 export type IdPrefix = 'cmp' | 'cpn' | 'rdm' | 'inc' | 'env' | 'key' | 'alr' | 'whk' | 'evt' | 'req';
 
 /**
- * Time-ordered ids (like ULID): 50 bits of milliseconds then 80 random bits, so
- * sorting by id sorts by creation and lists can page on the id alone.
- * Within one millisecond a process counts up, keeping its own ids ordered.
+ * Time-ordered ids (like ULID): 10 chars of milliseconds, 10 random chars drawn
+ * once per millisecond (50 bits), then a 6-char counter, so sorting by id sorts by
+ * creation, lists page on the id alone, and a process's own ids never collide.
  */
 export class IdGenerator {
-  private last_ms = 0;
-  private seq = 0n;
+  private last_ms = -1;
+  private stem = '';
+  private seq = 0;
   private pool = Buffer.alloc(0);
   private offset = 0;
 
   next(prefix: IdPrefix, now_ms: number): string {
-    if (now_ms > this.last_ms) {
-      this.last_ms = now_ms;
-      this.seq = this.random80() & ~((1n << 20n) - 1n);
+    if (now_ms > this.last_ms || this.seq >= 32 ** 6 - 1) {
+      this.last_ms = Math.max(now_ms, this.last_ms);
+      this.stem = base32(this.last_ms, 10) + this.randomChars(10);
+      this.seq = 0;
     } else {
-      this.seq += 1n;
+      this.seq += 1;
     }
-    return `${prefix}_${base32(BigInt(this.last_ms), 10)}${base32(this.seq, 16)}`;
+    return `${prefix}_${this.stem}${base32(this.seq, 6)}`;
   }
 
-  private random80(): bigint {
-    if (this.offset + 10 > this.pool.length) {
+  private randomChars(n: number): string {
+    if (this.offset + n > this.pool.length) {
       this.pool = randomBytes(4096);
       this.offset = 0;
     }
-    const hex = this.pool.toString('hex', this.offset, this.offset + 10);
-    this.offset += 10;
-    return BigInt(`0x${hex}`);
+    let out = '';
+    for (let i = 0; i < n; i++) out += alphabet.charAt((this.pool[this.offset + i] ?? 0) & 31);
+    this.offset += n;
+    return out;
   }
 }

@@ -30,9 +30,9 @@ export function claim(ctx: BatchContext, cmd: Cmd<'claim'>): unknown {
     updated_at_ms: ctx.now_ms,
   };
   ctx.insertCoupon(coupon);
-  ctx.addUsage(`claim:${cmd.user_id}`, 1);
+  if (c.per_user_limit !== null) ctx.addUsage(`claim:${cmd.user_id}`, 1);
   c.claimed_count += 1;
-  ctx.audit(cmd.actor, 'coupon.claimed', coupon.id, { user_id: cmd.user_id, expires_at_ms: coupon.expires_at_ms });
+  ctx.change(cmd.actor, 'coupon.claimed', coupon.id, { user_id: cmd.user_id, expires_at_ms: coupon.expires_at_ms });
   return { ...coupon };
 }
 
@@ -46,8 +46,8 @@ export function reserve(ctx: BatchContext, cmd: Cmd<'reserve'>): unknown {
     user_id: cmd.user_id,
     order: cmd.order,
     usage: {
-      user_live: ctx.usageOf(`user:${cmd.user_id}`),
-      merchant_live: ctx.usageOf(`merchant:${cmd.order.merchant_id}`),
+      user_live: c.per_user_limit === null ? 0 : ctx.usageOf(`user:${cmd.user_id}`),
+      merchant_live: c.per_merchant_limit === null ? 0 : ctx.usageOf(`merchant:${cmd.order.merchant_id}`),
     },
     now_ms: ctx.now_ms,
   });
@@ -81,12 +81,20 @@ export function reserve(ctx: BatchContext, cmd: Cmd<'reserve'>): unknown {
     c.reserved_count += 1;
   }
   if (isSingleUse(coupon)) ctx.setCouponStatus(coupon, cmd.confirm ? 'redeemed' : 'reserved');
-  ctx.addUsage(`user:${r.user_id}`, 1);
-  ctx.addUsage(`merchant:${r.merchant_id}`, 1);
-  ctx.audit(cmd.actor, `redemption.${r.status}`, r.id, auditData(r));
+  countUsage(ctx, r, 1);
+  ctx.change(cmd.actor, `redemption.${r.status}`, r.id, auditData(r));
   if (cmd.confirm) ctx.event('redemption.confirmed', { ...r });
   assert(c.max_redemptions === null || liveRedemptions(c) <= c.max_redemptions);
   return { ...r };
+}
+
+/**
+ * Usage counters exist only for limits that are set (a limit set later is recounted
+ * from the redemption rows), so an unlimited hot campaign pays no counter writes.
+ */
+function countUsage(ctx: BatchContext, r: Redemption, delta: 1 | -1): void {
+  if (ctx.campaign.per_user_limit !== null) ctx.addUsage(`user:${r.user_id}`, delta);
+  if (ctx.campaign.per_merchant_limit !== null) ctx.addUsage(`merchant:${r.merchant_id}`, delta);
 }
 
 function auditData(r: Redemption) {
@@ -127,7 +135,7 @@ export function confirm(ctx: BatchContext, cmd: Cmd<'confirm'>): unknown {
   const coupon = ctx.coupon(r.coupon_id);
   if (coupon && isSingleUse(coupon)) ctx.setCouponStatus(coupon, 'redeemed');
   ctx.confirmed.push(r);
-  ctx.audit(cmd.actor, 'redemption.confirmed', r.id, { discount_minor: r.discount_minor });
+  ctx.change(cmd.actor, 'redemption.confirmed', r.id, { discount_minor: r.discount_minor });
   ctx.event('redemption.confirmed', { ...r });
   return { ...r };
 }
@@ -139,11 +147,10 @@ export function releaseHold(ctx: BatchContext, r: Redemption, actor: string | nu
   c.reserved_count -= 1;
   c.released_count += 1;
   ctx.updateRedemption(r, { status: 'released', hold_expires_at_ms: null });
-  ctx.addUsage(`user:${r.user_id}`, -1);
-  ctx.addUsage(`merchant:${r.merchant_id}`, -1);
+  countUsage(ctx, r, -1);
   const coupon = ctx.coupon(r.coupon_id);
   if (coupon && isSingleUse(coupon) && coupon.status === 'reserved') ctx.setCouponStatus(coupon, 'active');
-  ctx.audit(actor, 'redemption.released', r.id, { discount_minor: r.discount_minor, why });
+  ctx.change(actor, 'redemption.released', r.id, { discount_minor: r.discount_minor, why });
 }
 
 export function release(ctx: BatchContext, cmd: Cmd<'release'>): unknown {
@@ -170,13 +177,12 @@ export function reverse(ctx: BatchContext, cmd: Cmd<'reverse'>): unknown {
   c.reversed_minor += r.discount_minor;
   c.reversed_count += 1;
   ctx.updateRedemption(r, { status: 'reversed' });
-  ctx.addUsage(`user:${r.user_id}`, -1);
-  ctx.addUsage(`merchant:${r.merchant_id}`, -1);
+  countUsage(ctx, r, -1);
   const coupon = ctx.coupon(r.coupon_id);
   if (cmd.restore_coupon && coupon && isSingleUse(coupon) && coupon.status === 'redeemed') {
     ctx.setCouponStatus(coupon, 'active');
   }
-  ctx.audit(cmd.actor, 'redemption.reversed', r.id, {
+  ctx.change(cmd.actor, 'redemption.reversed', r.id, {
     discount_minor: r.discount_minor,
     restore_coupon: cmd.restore_coupon,
   });

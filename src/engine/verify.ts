@@ -65,7 +65,13 @@ async function verifyCampaign(store: Store, c: Campaign, out: Violation[]): Prom
   checkLimit(c.per_user_limit, perUser, 'per_user_limit', fail);
   checkLimit(c.per_merchant_limit, perMerchant, 'per_merchant_limit', fail);
   const usage = await store.usageCounts(c.id);
-  for (const [user, k] of perUser) if ((usage.get(`user:${user}`) ?? 0) !== k) fail('3', `usage counter of user ${user} is off`);
+  // Counters are kept only for limits that are set; where kept they must match the rows.
+  if (c.per_user_limit !== null) {
+    for (const [user, k] of perUser) if ((usage.get(`user:${user}`) ?? 0) !== k) fail('3', `usage counter of user ${user} is off`);
+  }
+  if (c.per_merchant_limit !== null) {
+    for (const [m, k] of perMerchant) if ((usage.get(`merchant:${m}`) ?? 0) !== k) fail('3', `usage counter of merchant ${m} is off`);
+  }
   for (const coupon of await store.doubleRedeemedCoupons(c.id)) fail('4', `coupon ${coupon} has more than one live redemption`);
   return n;
 }

@@ -10,11 +10,13 @@ export interface AuditEntry {
   actor: string | null;
   action: string;
   subject: string;
-  data: unknown;
+  /** The entry's data as JSON text, stored and hashed byte for byte. */
+  data_json: string;
   prev_hash: string;
   hash: string;
 }
 
+/** An event for webhooks; adapters may pack a batch's events into one outbox row. */
 export interface OutboxEvent {
   id: string;
   type: string;
@@ -143,8 +145,12 @@ export interface Store {
   /** Ids of every campaign (for verify and the emergency stop). */
   campaignIds(): Promise<string[]>;
 
-  /** The one way money moves: lock, load, decide, write, commit. */
-  runBatch<R>(campaign_id: string, load: BatchLoad, decide: BatchDecide<R>): Promise<R>;
+  /**
+   * The one way money moves: lock the campaign row, load what `load(campaign)` asks
+   * for (it sees the locked campaign, so it can skip what its settings make needless),
+   * decide, write, commit.
+   */
+  runBatch<R>(campaign_id: string, load: (campaign: Campaign) => BatchLoad, decide: BatchDecide<R>): Promise<R>;
 
   getCoupon(id: string): Promise<Coupon | null>;
   findCouponByCode(code: string): Promise<Coupon | null>;
@@ -167,6 +173,11 @@ export interface Store {
   getIdempotency(key: string): Promise<IdempotencyRecord | null>;
   /** Inserts if absent; returns the record that is stored after the call. */
   putIdempotency(rec: IdempotencyRecord): Promise<IdempotencyRecord>;
+
+  /** Undispatched outbox events, oldest first: the event dispatcher's feed. */
+  pendingOutbox(limit: number): Promise<OutboxEvent[]>;
+  /** Marks events delivered so that pendingOutbox no longer returns them. */
+  markOutboxDispatched(ids: string[], at_ms: number): Promise<void>;
 
   /** Platform-wide audit chain (keys, webhooks, global stop). */
   appendPlatformAudit(make: (prev: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry>;

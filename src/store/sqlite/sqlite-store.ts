@@ -14,6 +14,7 @@ import {
   type ExposureRow,
   type IdempotencyRecord,
   type ListQuery,
+  type OutboxEvent,
   type Page,
   type RedemptionQuery,
   type Store,
@@ -37,6 +38,13 @@ const couponCols = 'id, campaign_id, user_id, code, kind, status, expires_at_ms,
 const redemptionCols =
   'id, campaign_id, coupon_id, user_id, merchant_id, order_id, order_amount_minor, currency, product_kind, discount_minor, status, hold_expires_at_ms, device_id, ip, created_at_ms, updated_at_ms';
 
+const couponFields = couponCols.split(', ');
+const redemptionFields = redemptionCols.split(', ');
+/** Rows per multi-row INSERT: fewer statement executions, well under SQLite's bound-parameter limit. */
+const rowsPerInsert = 32;
+
+type MultiInsert = { one: Database.Statement; many: Database.Statement };
+
 function placeholders(cols: string): string {
   return cols
     .split(', ')
@@ -49,6 +57,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly stmt: Record<string, Database.Statement>;
+  private readonly couponInserts: MultiInsert;
+  private readonly redemptionInserts: MultiInsert;
 
   constructor(opts: SqliteOptions) {
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
@@ -59,6 +69,35 @@ export class SqliteStore implements Store {
     this.db.pragma('foreign_keys = OFF');
     this.migrateSync();
     this.stmt = this.prepareAll();
+    this.couponInserts = this.multiInsert('coupons', couponCols);
+    this.redemptionInserts = this.multiInsert('redemptions', redemptionCols);
+  }
+
+  private multiInsert(table: string, cols: string): MultiInsert {
+    const row = `(${cols
+      .split(', ')
+      .map(() => '?')
+      .join(', ')})`;
+    const sql = (n: number) => `INSERT INTO ${table} (${cols}) VALUES ${Array(n).fill(row).join(', ')}`;
+    return { one: this.db.prepare(sql(1)), many: this.db.prepare(sql(rowsPerInsert)) };
+  }
+
+  /** Inserts rows 32 at a time; field order follows the column list. */
+  private insertMany<T extends object>(ins: MultiInsert, fields: string[], rows: readonly T[]): void {
+    let i = 0;
+    const args: unknown[] = [];
+    for (; i + rowsPerInsert <= rows.length; i += rowsPerInsert) {
+      args.length = 0;
+      for (let j = i; j < i + rowsPerInsert; j++) {
+        const r = rows[j] as Record<string, unknown>;
+        for (const f of fields) args.push(r[f]);
+      }
+      ins.many.run(args);
+    }
+    for (; i < rows.length; i++) {
+      const r = rows[i] as Record<string, unknown>;
+      ins.one.run(fields.map((f) => r[f]));
+    }
   }
 
   private migrateSync(): void {
@@ -172,7 +211,7 @@ export class SqliteStore implements Store {
     return { data: rows.slice(0, q.limit), has_more: rows.length > q.limit };
   }
 
-  async runBatch<R>(campaign_id: string, load: BatchLoad, decide: BatchDecide<R>): Promise<R> {
+  async runBatch<R>(campaign_id: string, load: (c: Campaign) => BatchLoad, decide: BatchDecide<R>): Promise<R> {
     const run = this.db.transaction((): R => {
       const snapshot = this.loadSnapshot(campaign_id, load);
       const { writes, result } = decide(snapshot);
@@ -182,11 +221,13 @@ export class SqliteStore implements Store {
     return run.immediate();
   }
 
-  private loadSnapshot(campaign_id: string, load: BatchLoad): BatchSnapshot {
+  private loadSnapshot(campaign_id: string, loadFor: (c: Campaign) => BatchLoad): BatchSnapshot {
     const row = this.stmt.campaignGet?.get(campaign_id) as Row | undefined;
     if (!row) throw new Error(`campaign ${campaign_id} vanished`);
+    const campaign = JSON.parse(String(row.doc)) as Campaign;
+    const load = loadFor(campaign);
     const snapshot: BatchSnapshot = {
-      campaign: JSON.parse(String(row.doc)) as Campaign,
+      campaign,
       coupons: new Map(),
       redemptions: new Map(),
       usage: new Map(),
@@ -225,14 +266,16 @@ export class SqliteStore implements Store {
     const s = this.stmt;
     const c = w.campaign;
     s.campaignUpdate?.run(c.status, c.code, JSON.stringify(c), c.id);
-    for (const coupon of w.coupons_insert) s.couponInsert?.run(coupon);
+    this.insertMany(this.couponInserts, couponFields, w.coupons_insert);
     for (const coupon of w.coupons_update) s.couponUpdate?.run(coupon);
-    for (const r of w.redemptions_insert) s.redemptionInsert?.run(r);
+    this.insertMany(this.redemptionInserts, redemptionFields, w.redemptions_insert);
     for (const r of w.redemptions_update) s.redemptionUpdate?.run(r);
     for (const [key, delta] of w.usage_delta) if (delta !== 0) s.usageAdd?.run(c.id, key, delta);
     for (const rec of w.idempotency_insert) this.insertIdem(rec);
     for (const a of w.audit) this.insertAudit(a);
-    for (const e of w.outbox) s.outboxInsert?.run(e.id, e.type, JSON.stringify(e.data), e.created_at_ms);
+    // A batch's events travel as one outbox row; the dispatcher hands them out one by one.
+    const first = w.outbox[0];
+    if (first) s.outboxInsert?.run(first.id, 'batch', JSON.stringify(w.outbox), first.created_at_ms);
     for (const op of w.bulk) {
       if (op.kind === 'revoke_active_coupons') s.couponsRevoke?.run(op.at_ms, c.id);
     }
@@ -246,7 +289,7 @@ export class SqliteStore implements Store {
       a.actor,
       a.action,
       a.subject,
-      JSON.stringify(a.data),
+      a.data_json,
       a.prev_hash,
       a.hash,
     );
@@ -358,6 +401,23 @@ export class SqliteStore implements Store {
     return this.readIdem(rec.key) ?? rec;
   }
 
+  async pendingOutbox(limit: number): Promise<OutboxEvent[]> {
+    const sql = 'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?';
+    return (this.db.prepare(sql).all(limit) as Row[]).map((r) => ({
+      id: String(r.id),
+      type: String(r.type),
+      created_at_ms: Number(r.created_at_ms),
+      data: JSON.parse(String(r.data)),
+    }));
+  }
+
+  async markOutboxDispatched(ids: string[], at_ms: number): Promise<void> {
+    const stmt = this.db.prepare('UPDATE outbox SET dispatched_at_ms = ? WHERE id = ? AND dispatched_at_ms IS NULL');
+    this.db.transaction(() => {
+      for (const id of ids) stmt.run(at_ms, id);
+    })();
+  }
+
   private withPlatformAudit<T>(make: (prev: ChainHead) => AuditEntry, body: () => T): { entry: AuditEntry; value: T } {
     return this.db
       .transaction(() => {
@@ -442,7 +502,7 @@ function auditFromRow(r: Row): AuditEntry & { seq: number } {
     actor: r.actor === null ? null : String(r.actor),
     action: String(r.action),
     subject: String(r.subject),
-    data: JSON.parse(String(r.data)),
+    data_json: String(r.data),
     prev_hash: String(r.prev_hash),
     hash: String(r.hash),
   };

@@ -1,0 +1,77 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { CampaignSpec } from '../src/domain/campaign.ts';
+import { Engine } from '../src/engine/engine.ts';
+import { verifyStore } from '../src/engine/verify.ts';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
+
+const hour_ms = 3_600_000;
+
+export function hotSpec(now_ms: number, over: Partial<CampaignSpec> = {}): CampaignSpec {
+  return {
+    name: 'hot',
+    currency: 'CNY',
+    discount: { type: 'fixed', amount_minor: 100 },
+    min_spend_minor: 1000,
+    product_kinds: ['merchandise'],
+    merchant_ids: null,
+    audience: { type: 'public' },
+    starts_at_ms: now_ms - hour_ms,
+    ends_at_ms: now_ms + 24 * hour_ms,
+    coupon_ttl_s: null,
+    budget_minor: Number.MAX_SAFE_INTEGER / 2,
+    max_redemptions: null,
+    per_user_limit: null,
+    per_merchant_limit: null,
+    code_mode: 'shared_code',
+    code: 'HOTDEAL',
+    auto_pause: false,
+    velocity: null,
+    ...over,
+  };
+}
+
+export interface HotResult {
+  redemptions: number;
+  seconds: number;
+  per_s: number;
+  verify_ok: boolean;
+}
+
+/** Confirmed redemptions per second on one hot campaign, `concurrency` in flight at a time. */
+export async function runHot(batch_commands_max: number, total: number, concurrency: number, events = true): Promise<HotResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-bench-'));
+  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL' });
+  const engine = await Engine.open(store, {
+    batch_commands_max,
+    approval_threshold_minor: Number.MAX_SAFE_INTEGER,
+    wantsEvent: () => events,
+  });
+  const c = await engine.createCampaign(hotSpec(Date.now()), { actor: 'maker' });
+  const s = await engine.campaignAction(c.id, 'submit', { actor: 'maker' });
+  if (s.status !== 'active') await engine.campaignAction(c.id, 'approve', { actor: 'checker' });
+  const coupon = await engine.codes.resolve({ code: 'HOTDEAL' });
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < total; i = next++) {
+      await engine.redeem(
+        {
+          user_id: `u${i % 50_000}`,
+          coupon_id: coupon.id,
+          order: { id: `o${i}`, merchant_id: `m${i % 500}`, amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
+          confirm: true,
+        },
+        { actor: 'bench' },
+      );
+    }
+  };
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const report = await verifyStore(store);
+  await engine.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { redemptions: total, seconds, per_s: total / seconds, verify_ok: report.ok };
+}

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { createHmac, randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  CodeKey,
+  codeAlphabet,
+  codeCheckChars,
+  codeEntropyBits,
+  codeLength,
+  codeRandomBytesNeeded,
+  codeRandomChars,
+  formatCode,
+  hasValidCheck,
+  makeCode,
+  normalizeCode,
+} from './codes.ts';
+
+const seed = Number(process.env.FC_SEED ?? 20_190_119);
+console.log(`fast-check seed: ${seed}`);
+
+const key = randomBytes(32);
+
+/** An independent reading of the spec: BigInt bit slicing and node:crypto's own HMAC. */
+function referenceCode(random: Uint8Array, k: Uint8Array | string): string {
+  let n = 0n;
+  for (const byte of random) n = (n << 8n) | BigInt(byte);
+  let code = '';
+  for (let i = 1; i <= codeRandomChars; i++) {
+    code += codeAlphabet.charAt(Number((n >> BigInt(random.length * 8 - 5 * i)) & 31n));
+  }
+  const bits = createHmac('sha256', k).update(code, 'ascii').digest().readUInt16BE(0) >>> 1;
+  return code + [bits >>> 10, bits >>> 5, bits].map((b) => codeAlphabet.charAt(b & 31)).join('');
+}
+
+function sampleCodes(count: number): string[] {
+  const random = randomBytes(count * codeRandomBytesNeeded);
+  return Array.from({ length: count }, (_, i) =>
+    makeCode(random.subarray(i * codeRandomBytesNeeded, (i + 1) * codeRandomBytesNeeded), key),
+  );
+}
+
+/** Share of `candidates` that pass the check; each candidate is a wrong code. */
+function acceptRate(candidates: readonly string[]): number {
+  return candidates.filter((c) => hasValidCheck(c, key)).length / candidates.length;
+}
+
+describe('code shape', () => {
+  test('alphabet is Crockford base32: 32 distinct symbols, no I, L, O or U', () => {
+    assert.equal(new Set(codeAlphabet).size, 32);
+    assert.doesNotMatch(codeAlphabet, /[ILOU]/);
+  });
+
+  test('the random part carries at least 60 bits', () => {
+    const entropy_bits = codeRandomChars * Math.log2(codeAlphabet.length);
+    assert.ok(entropy_bits >= 60, `${entropy_bits} bits`);
+    assert.equal(entropy_bits, codeEntropyBits);
+    assert.ok(codeRandomBytesNeeded * 8 >= entropy_bits);
+    assert.equal(codeLength, codeRandomChars + codeCheckChars);
+  });
+
+  test('fixed vector (guards alphabet, bit order and check derivation)', () => {
+    const random = Uint8Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    const code = makeCode(random, 'vouchsafe-test-key-0001');
+    assert.equal(code, referenceCode(random, 'vouchsafe-test-key-0001'));
+    // Cross-checked with Python's hmac module.
+    assert.equal(code, '000G40R40M30EWJ2');
+  });
+
+  test('each of the first 65 random bits changes the code; the 7 spare bits do not', () => {
+    const random = randomBytes(codeRandomBytesNeeded);
+    const base = makeCode(random, key);
+    for (let bit = 0; bit < codeRandomBytesNeeded * 8; bit++) {
+      const flipped = Uint8Array.from(random);
+      flipped[bit >> 3] = (flipped[bit >> 3] ?? 0) ^ (0x80 >> (bit & 7));
+      assert.equal(makeCode(flipped, key) !== base, bit < codeEntropyBits, `bit ${bit}`);
+    }
+  });
+
+  test('property: makeCode equals HMAC-SHA256 computed by node:crypto, for any key length', () => {
+    const arb = fc.record({
+      random: fc.uint8Array({ minLength: codeRandomBytesNeeded, maxLength: codeRandomBytesNeeded }),
+      key: fc.oneof(fc.uint8Array({ minLength: 16, maxLength: 200 }), fc.string({ minLength: 16, maxLength: 80 })),
+    });
+    fc.assert(
+      fc.property(arb, ({ random, key: k }) => {
+        const code = makeCode(random, k);
+        assert.equal(code, referenceCode(random, k));
+        assert.ok(hasValidCheck(code, k));
+        assert.ok(hasValidCheck(code, new CodeKey(k)));
+      }),
+      { seed, numRuns: 2000 },
+    );
+  });
+
+  test('refuses short keys and the wrong amount of randomness', () => {
+    assert.throws(() => makeCode(randomBytes(codeRandomBytesNeeded), 'short'), /at least 16 bytes/);
+    assert.throws(() => makeCode(randomBytes(codeRandomBytesNeeded - 1), key), /random bytes/);
+    assert.throws(() => makeCode(randomBytes(codeRandomBytesNeeded + 1), key), /random bytes/);
+  });
+
+  test('a key changed in place is not served from the cache', () => {
+    const k = Uint8Array.from(randomBytes(32));
+    const random = randomBytes(codeRandomBytesNeeded);
+    const before = makeCode(random, k);
+    k[0] = (k[0] ?? 0) ^ 1;
+    assert.equal(makeCode(random, k), referenceCode(random, k));
+    assert.notEqual(makeCode(random, k), before);
+  });
+});
+
+describe('one million codes', () => {
+  test('are unique, valid and fast to make', () => {
+    const count = 1_000_000;
+    const random = randomBytes(count * codeRandomBytesNeeded);
+    const started_ms = performance.now();
+    const codes = new Set<string>();
+    for (let i = 0; i < count; i++) {
+      codes.add(makeCode(random.subarray(i * codeRandomBytesNeeded, (i + 1) * codeRandomBytesNeeded), key));
+    }
+    const elapsed_ms = performance.now() - started_ms;
+    console.log(`1,000,000 codes in ${Math.round(elapsed_ms)} ms (including the uniqueness set)`);
+    assert.equal(codes.size, count);
+    let checked = 0;
+    for (const code of codes) {
+      if (checked++ === 10_000) break;
+      assert.ok(hasValidCheck(code, key), code);
+    }
+    assert.ok(elapsed_ms < 15_000, `too slow: ${elapsed_ms} ms`);
+  });
+});
+
+describe('hasValidCheck', () => {
+  test('rejects every single-character typo at a rate near 1/32768', () => {
+    const typos: string[] = [];
+    for (const code of sampleCodes(300)) {
+      for (let i = 0; i < codeLength; i++) {
+        for (const c of codeAlphabet) if (c !== code[i]) typos.push(code.slice(0, i) + c + code.slice(i + 1));
+      }
+    }
+    assert.equal(typos.length, 300 * codeLength * 31);
+    const rate = acceptRate(typos);
+    assert.ok(rate < 0.001, `typo accept rate ${rate}`);
+  });
+
+  test('rejects every adjacent transposition at a rate near 1/32768', () => {
+    const swaps: string[] = [];
+    for (const code of sampleCodes(2000)) {
+      for (let i = 0; i + 1 < codeLength; i++) {
+        if (code[i] === code[i + 1]) continue;
+        swaps.push(code.slice(0, i) + code.charAt(i + 1) + code.charAt(i) + code.slice(i + 2));
+      }
+    }
+    const rate = acceptRate(swaps);
+    assert.ok(rate < 0.001, `transposition accept rate ${rate}`);
+  });
+
+  test('random guesses pass far less than 1% of the time', () => {
+    const guesses = 200_000;
+    const random = randomBytes(guesses * codeLength);
+    const candidates = Array.from({ length: guesses }, (_, g) =>
+      Array.from(random.subarray(g * codeLength, (g + 1) * codeLength), (b) => codeAlphabet.charAt(b & 31)).join(''),
+    );
+    const rate = acceptRate(candidates);
+    console.log(`guess accept rate ${rate} (expected ${2 ** -15})`);
+    assert.ok(rate < 0.01, `guess accept rate ${rate}`);
+    assert.ok(rate < 0.0005, `guess accept rate ${rate}`);
+  });
+
+  test('a code made with another key does not check', () => {
+    const other = randomBytes(32);
+    const random = randomBytes(5000 * codeRandomBytesNeeded);
+    const foreign = Array.from({ length: 5000 }, (_, i) =>
+      makeCode(random.subarray(i * codeRandomBytesNeeded, (i + 1) * codeRandomBytesNeeded), other),
+    );
+    assert.ok(acceptRate(foreign) < 0.002);
+  });
+
+  test('false for wrong length, characters outside the alphabet, or unnormalized input', () => {
+    const [code = ''] = sampleCodes(1);
+    assert.ok(hasValidCheck(code, key));
+    assert.equal(hasValidCheck('', key), false);
+    assert.equal(hasValidCheck(code.slice(1), key), false);
+    assert.equal(hasValidCheck(`${code}0`, key), false);
+    assert.equal(hasValidCheck(code.toLowerCase(), key), code === code.toLowerCase());
+    assert.equal(hasValidCheck(formatCode(code), key), false);
+    for (const bad of ['I', 'L', 'O', 'U', '-', ' ', 'é', '\u0000']) {
+      assert.equal(hasValidCheck(bad + code.slice(1), key), false, bad);
+    }
+  });
+});
+
+describe('normalizeCode and formatCode', () => {
+  test('upper-cases, strips separators and maps look-alikes like Crockford', () => {
+    assert.equal(normalizeCode(' abcd-efgh\tjkmn-pqrs '), 'ABCDEFGHJKMNPQRS');
+    assert.equal(normalizeCode('oOiIlL'), '001111');
+    assert.equal(normalizeCode('--'), '');
+    assert.equal(normalizeCode('u'), 'U');
+  });
+
+  test('format groups of four; normalize undoes it, also after look-alike typing', () => {
+    for (const code of sampleCodes(200)) {
+      const shown = formatCode(code);
+      assert.match(shown, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/);
+      assert.equal(normalizeCode(shown), code);
+      const typed = shown.toLowerCase().replace(/0/g, 'o').replace(/1/g, 'l').replace(/-/g, ' ');
+      assert.equal(normalizeCode(typed), code);
+      assert.ok(hasValidCheck(normalizeCode(typed), key));
+    }
+  });
+
+  test('property: normalization is idempotent and yields no separators or lower case', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (input) => {
+        const once = normalizeCode(input);
+        assert.equal(normalizeCode(once), once);
+        assert.doesNotMatch(once, /[\s\-a-zOIL]/);
+      }),
+      { seed, numRuns: 1000 },
+    );
+  });
+});
