@@ -30,6 +30,11 @@ export class CodeResolver {
     private readonly routes_max = 100_000,
   ) {}
 
+  /** A remembered route, without waiting for anything. */
+  cachedRoute(input: { code?: string; coupon_id?: string }): { coupon_id: string; campaign_id: string } | undefined {
+    return this.routes.get(input.coupon_id !== undefined ? `id:${input.coupon_id}` : `code:${input.code}`);
+  }
+
   /** The coupon's id and campaign, for routing a redemption to its campaign's batch. */
   async route(input: { code?: string; coupon_id?: string }): Promise<{ coupon_id: string; campaign_id: string }> {
     const cacheKey = input.coupon_id !== undefined ? `id:${input.coupon_id}` : `code:${input.code}`;

@@ -294,7 +294,7 @@ export class Engine {
       const prev = await this.store.getIdempotency(idemPart.idem.key);
       if (prev) return unwrap(this.replay(prev, idemPart.idem));
     }
-    const coupon = await this.codes.route(input);
+    const coupon = this.codes.cachedRoute(input) ?? (await this.codes.route(input));
     return this.run(coupon.campaign_id, {
       type: 'reserve',
       coupon_id: coupon.coupon_id,

@@ -38,8 +38,36 @@ const couponCols = 'id, campaign_id, user_id, code, kind, status, expires_at_ms,
 const redemptionCols =
   'id, campaign_id, coupon_id, user_id, merchant_id, order_id, order_amount_minor, currency, product_kind, discount_minor, status, hold_expires_at_ms, device_id, ip, created_at_ms, updated_at_ms';
 
-const couponFields = couponCols.split(', ');
-const redemptionFields = redemptionCols.split(', ');
+/** Column values in column order; written out so the hot insert path stays monomorphic. */
+const couponValues = (c: Coupon): unknown[] => [
+  c.id,
+  c.campaign_id,
+  c.user_id,
+  c.code,
+  c.kind,
+  c.status,
+  c.expires_at_ms,
+  c.created_at_ms,
+  c.updated_at_ms,
+];
+const redemptionValues = (r: Redemption): unknown[] => [
+  r.id,
+  r.campaign_id,
+  r.coupon_id,
+  r.user_id,
+  r.merchant_id,
+  r.order_id,
+  r.order_amount_minor,
+  r.currency,
+  r.product_kind,
+  r.discount_minor,
+  r.status,
+  r.hold_expires_at_ms,
+  r.device_id,
+  r.ip,
+  r.created_at_ms,
+  r.updated_at_ms,
+];
 /** Rows per multi-row INSERT: fewer statement executions, well under SQLite's bound-parameter limit. */
 const rowsPerInsert = 32;
 
@@ -82,22 +110,15 @@ export class SqliteStore implements Store {
     return { one: this.db.prepare(sql(1)), many: this.db.prepare(sql(rowsPerInsert)) };
   }
 
-  /** Inserts rows 32 at a time; field order follows the column list. */
-  private insertMany<T extends object>(ins: MultiInsert, fields: string[], rows: readonly T[]): void {
+  /** Inserts rows 32 at a time. */
+  private insertMany<T>(ins: MultiInsert, values: (row: T) => unknown[], rows: readonly T[]): void {
     let i = 0;
-    const args: unknown[] = [];
     for (; i + rowsPerInsert <= rows.length; i += rowsPerInsert) {
-      args.length = 0;
-      for (let j = i; j < i + rowsPerInsert; j++) {
-        const r = rows[j] as Record<string, unknown>;
-        for (const f of fields) args.push(r[f]);
-      }
+      const args: unknown[] = [];
+      for (let j = i; j < i + rowsPerInsert; j++) args.push(...values(rows[j] as T));
       ins.many.run(args);
     }
-    for (; i < rows.length; i++) {
-      const r = rows[i] as Record<string, unknown>;
-      ins.one.run(fields.map((f) => r[f]));
-    }
+    for (; i < rows.length; i++) ins.one.run(values(rows[i] as T));
   }
 
   private migrateSync(): void {
@@ -107,7 +128,9 @@ export class SqliteStore implements Store {
     const apply = this.db.transaction(() => {
       for (let i = version; i < migrations.length; i++) this.db.exec(migrations[i] ?? '');
       this.db
-        .prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        .prepare(
+          "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
         .run(String(migrations.length));
     });
     apply.immediate();
@@ -167,9 +190,15 @@ export class SqliteStore implements Store {
       this.db
         .transaction(() => {
           this.stmt.campaignInsert?.run(c.id, c.status, c.code, c.created_at_ms, JSON.stringify(c));
-          for (const coupon of coupons) this.stmt.couponInsert?.run(coupon);
+          this.insertMany(this.couponInserts, couponValues, coupons);
           this.insertAudit(audit);
-          if (idem) this.stmt.idemInsertStrict?.run(idem.key, idem.fingerprint, JSON.stringify(idem.result), idem.created_at_ms);
+          if (idem)
+            this.stmt.idemInsertStrict?.run(
+              idem.key,
+              idem.fingerprint,
+              JSON.stringify(idem.result),
+              idem.created_at_ms,
+            );
         })
         .immediate();
     } catch (err) {
@@ -266,9 +295,9 @@ export class SqliteStore implements Store {
     const s = this.stmt;
     const c = w.campaign;
     s.campaignUpdate?.run(c.status, c.code, JSON.stringify(c), c.id);
-    this.insertMany(this.couponInserts, couponFields, w.coupons_insert);
+    this.insertMany(this.couponInserts, couponValues, w.coupons_insert);
     for (const coupon of w.coupons_update) s.couponUpdate?.run(coupon);
-    this.insertMany(this.redemptionInserts, redemptionFields, w.redemptions_insert);
+    this.insertMany(this.redemptionInserts, redemptionValues, w.redemptions_insert);
     for (const r of w.redemptions_update) s.redemptionUpdate?.run(r);
     for (const [key, delta] of w.usage_delta) if (delta !== 0) s.usageAdd?.run(c.id, key, delta);
     for (const rec of w.idempotency_insert) this.insertIdem(rec);
@@ -350,7 +379,9 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async redemptionTotals(campaign_id: string): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>> {
+  async redemptionTotals(
+    campaign_id: string,
+  ): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>> {
     const sql =
       'SELECT status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY status';
     const out = new Map<RedemptionStatus, { count: number; discount_minor: number }>();
@@ -373,7 +404,9 @@ export class SqliteStore implements Store {
   }
 
   async forEachRedemption(campaign_id: string, visit: (page: Redemption[]) => void | Promise<void>): Promise<void> {
-    const stmt = this.db.prepare(`SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT 5000`);
+    const stmt = this.db.prepare(
+      `SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND id > ? ORDER BY id LIMIT 5000`,
+    );
     let after = '';
     for (;;) {
       const page = stmt.all(campaign_id, after) as Redemption[];
@@ -402,7 +435,8 @@ export class SqliteStore implements Store {
   }
 
   async pendingOutbox(limit: number): Promise<OutboxEvent[]> {
-    const sql = 'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?';
+    const sql =
+      'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?';
     return (this.db.prepare(sql).all(limit) as Row[]).map((r) => ({
       id: String(r.id),
       type: String(r.type),
@@ -442,7 +476,9 @@ export class SqliteStore implements Store {
       where = 'WHERE seq < ?';
       args.push(Number(q.starting_after));
     }
-    const rows = this.db.prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`).all(...args, q.limit + 1) as Row[];
+    const rows = this.db
+      .prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`)
+      .all(...args, q.limit + 1) as Row[];
     return { data: rows.slice(0, q.limit).map(auditFromRow), has_more: rows.length > q.limit };
   }
 
@@ -461,7 +497,9 @@ export class SqliteStore implements Store {
   async insertApiKey(k: ApiKeyRecord, audit: (prev: ChainHead) => AuditEntry): Promise<void> {
     this.withPlatformAudit(audit, () =>
       this.db
-        .prepare('INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?)')
+        .prepare(
+          'INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
+        )
         .run(k.id, k.name, k.hash, JSON.stringify(k.scopes), k.created_at_ms, k.revoked_at_ms),
     );
   }
