@@ -1,0 +1,25 @@
+import { writeFileSync } from 'node:fs';
+import { engineSection } from './engine-hot.ts';
+import { renderResults, type Section } from './report.ts';
+
+/** Every benchmark, in order; `npm run bench -- <name>...` runs a subset (and prints it only). */
+const all: Record<string, () => Promise<Section>> = {
+  engine: engineSection,
+};
+
+const picked = process.argv.slice(2).filter((a) => a in all);
+const names = picked.length > 0 ? picked : Object.keys(all);
+const started = new Date();
+const sections: Section[] = [];
+for (const name of names) {
+  const run = all[name];
+  if (!run) continue;
+  process.stderr.write(`bench: ${name}...\n`);
+  sections.push(await run());
+}
+const text = renderResults(sections, started);
+if (picked.length === 0) {
+  writeFileSync(new URL('./RESULTS.md', import.meta.url), text);
+  process.stderr.write('bench: wrote bench/RESULTS.md\n');
+}
+process.stdout.write(text);

@@ -1,0 +1,53 @@
+import { Command, Option } from 'commander';
+import { linkAudit } from '../engine/audit.ts';
+import { IdGenerator } from '../engine/ids.ts';
+import { type Scope, createApiKey } from '../http/api-keys.ts';
+import type { CliContext } from './main.ts';
+
+const scopes: Scope[] = ['admin', 'approver', 'checkout', 'read'];
+
+/** `vouchsafe keys create|list|revoke`: API keys, stored hashed; a secret is shown once. */
+export function keysCommand(ctx: CliContext): Command {
+  const keys = new Command('keys').description('manage API keys');
+  keys
+    .command('create')
+    .description('create an API key and print its secret once')
+    .requiredOption('--name <name>', 'what the key is for')
+    .addOption(new Option('--scope <scope...>', 'scopes').choices(scopes).default(['read']))
+    .action(async (o: { name: string; scope: Scope[] }) => {
+      const store = await ctx.openStore();
+      const { record, secret } = await createApiKey(store, new IdGenerator(), Date.now(), {
+        name: o.name,
+        scopes: o.scope,
+        actor: 'cli',
+      });
+      await store.close();
+      process.stdout.write(`${JSON.stringify({ id: record.id, key: secret, scopes: record.scopes })}\n`);
+    });
+  keys
+    .command('list')
+    .description('list API keys (never their secrets)')
+    .action(async () => {
+      const store = await ctx.openStore();
+      const list = await store.listApiKeys();
+      await store.close();
+      for (const k of list) {
+        const state = k.revoked_at_ms === null ? 'active' : `revoked ${new Date(k.revoked_at_ms).toISOString()}`;
+        process.stdout.write(`${k.id}\t${k.name}\t${k.scopes.join(',')}\t${state}\n`);
+      }
+    });
+  keys
+    .command('revoke <id>')
+    .description('revoke an API key at once')
+    .action(async (id: string) => {
+      const store = await ctx.openStore();
+      const now_ms = Date.now();
+      const done = await store.revokeApiKey(id, now_ms, (prev) =>
+        linkAudit({ chain: 'platform', at_ms: now_ms, actor: 'cli', action: 'api_key.revoked', subject: id, data: {} }, prev),
+      );
+      await store.close();
+      if (!done) throw new Error(`no active key ${id}`);
+      process.stdout.write(`revoked ${id}\n`);
+    });
+  return keys;
+}

@@ -1,0 +1,66 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { type Config, loadConfig } from '../config/config.ts';
+import { Engine } from '../engine/engine.ts';
+import { openStore } from '../store/open-store.ts';
+import type { Store } from '../store/port.ts';
+import { keysCommand } from './keys.ts';
+import { campaignsCommand } from './campaigns.ts';
+import { serveCommand } from './serve.ts';
+import { verifyCommand } from './verify.ts';
+
+export interface CliContext {
+  config: Config;
+  /** Opens the configured store (DATABASE_URL, or SQLite in the data dir), migrated. */
+  openStore: (over?: { database_url?: string; data_dir?: string }) => Promise<Store>;
+  openEngine: (store: Store, sweep?: boolean) => Promise<Engine>;
+}
+
+export function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('must be a positive integer');
+  return n;
+}
+
+function context(): CliContext {
+  const config = loadConfig();
+  return {
+    config,
+    openStore: async (over = {}) => {
+      const store = openStore({
+        database_url: over.database_url ?? config.database_url,
+        data_dir: over.data_dir ?? config.data_dir,
+      });
+      await store.migrate();
+      return store;
+    },
+    openEngine: (store, sweep = false) =>
+      Engine.open(store, { approval_threshold_minor: config.approval_threshold_minor, sweep }),
+  };
+}
+
+const program = new Command('vouchsafe')
+  .description('Vouchsafe: a coupon and promotion engine that cannot leak money')
+  .showHelpAfterError();
+const ctx = context();
+program.addCommand(serveCommand(ctx));
+program
+  .command('migrate')
+  .description('create or upgrade the schema of the configured store')
+  .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
+  .option('--data-dir <dir>', 'SQLite data dir (default: VOUCHSAFE_DATA_DIR or ./data)')
+  .action(async (o: { databaseUrl?: string; dataDir?: string }) => {
+    const store = await ctx.openStore({
+      ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),
+      ...(o.dataDir ? { data_dir: o.dataDir } : {}),
+    });
+    await store.close();
+    process.stdout.write(`migrated the ${store.kind} store\n`);
+  });
+program.addCommand(keysCommand(ctx));
+program.addCommand(campaignsCommand(ctx));
+program.addCommand(verifyCommand(ctx));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`vouchsafe: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

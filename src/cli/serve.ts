@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { makeLogger } from '../http/logger.ts';
+import { startServer } from '../http/server.ts';
+import type { CliContext } from './main.ts';
+import { positiveInt } from './main.ts';
+
+/** `vouchsafe serve`: the API and console; prints the URL and, on first start, the admin key. */
+export function serveCommand(ctx: CliContext): Command {
+  return new Command('serve')
+    .description('serve the HTTP API and the admin console')
+    .option('-p, --port <port>', 'port (default: PORT or 8080)', positiveInt)
+    .option('--host <host>', 'address to bind (default: HOST or 127.0.0.1)')
+    .action(async (o: { port?: number; host?: string }) => {
+      const { config } = ctx;
+      const store = await ctx.openStore();
+      const engine = await ctx.openEngine(store, true);
+      const server = await startServer({
+        engine,
+        port: o.port ?? config.port,
+        host: o.host ?? config.host,
+        logger: makeLogger(config.log_level),
+        bootstrap: { data_dir: config.data_dir, admin_key: config.admin_key },
+      });
+      const where = store.kind === 'sqlite' ? `SQLite in ${config.data_dir}` : 'PostgreSQL';
+      process.stdout.write(`vouchsafe: serving on ${server.url} (store: ${where}); console at ${server.url}/console\n`);
+    });
+}

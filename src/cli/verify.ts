@@ -1,0 +1,40 @@
+import { SingleBar } from 'cli-progress';
+import { Command } from 'commander';
+import { verifyStore } from '../engine/verify.ts';
+import type { CliContext } from './main.ts';
+
+/** `vouchsafe verify`: every money invariant and every audit chain; exit 1 on any violation. */
+export function verifyCommand(ctx: CliContext): Command {
+  return new Command('verify')
+    .description('check every money invariant and the audit chains of a data dir or database')
+    .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
+    .option('--data-dir <dir>', 'SQLite data dir (default: VOUCHSAFE_DATA_DIR or ./data)')
+    .option('--json', 'print the report as JSON')
+    .action(async (o: { databaseUrl?: string; dataDir?: string; json?: boolean }) => {
+      const store = await ctx.openStore({
+        ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),
+        ...(o.dataDir ? { data_dir: o.dataDir } : {}),
+      });
+      const bar = process.stderr.isTTY && !o.json ? new SingleBar({ format: 'verify [{bar}] {value}/{total} campaigns' }) : null;
+      let started = false;
+      const report = await verifyStore(store, (done, total) => {
+        if (bar && !started) {
+          bar.start(total, 0);
+          started = true;
+        }
+        bar?.update(done);
+      });
+      bar?.stop();
+      await store.close();
+      if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      else {
+        process.stdout.write(
+          `${report.ok ? 'OK' : 'VIOLATIONS'}: ${report.campaigns} campaigns, ${report.redemptions} redemptions, ${report.audit.entries} audit entries in ${report.audit.chains} chains\n`,
+        );
+        for (const v of report.violations) {
+          process.stdout.write(`  invariant ${v.invariant} ${v.campaign_id ?? 'platform'}: ${v.detail}\n`);
+        }
+      }
+      process.exitCode = report.ok ? 0 : 1;
+    });
+}
