@@ -41,7 +41,12 @@ export interface HotResult {
 }
 
 /** Confirmed redemptions per second on one hot campaign, `concurrency` in flight at a time. */
-export async function runHot(batch_commands_max: number, total: number, concurrency: number, events = true): Promise<HotResult> {
+export async function runHot(
+  batch_commands_max: number,
+  total: number,
+  concurrency: number,
+  events = true,
+): Promise<HotResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vs-bench-'));
   const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL' });
   const engine = await Engine.open(store, {
@@ -60,7 +65,13 @@ export async function runHot(batch_commands_max: number, total: number, concurre
         {
           user_id: `u${i % 50_000}`,
           coupon_id: coupon.id,
-          order: { id: `o${i}`, merchant_id: `m${i % 500}`, amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
+          order: {
+            id: `o${i}`,
+            merchant_id: `m${i % 500}`,
+            amount_minor: 5000,
+            currency: 'CNY',
+            product_kind: 'merchandise',
+          },
           confirm: true,
         },
         { actor: 'bench' },
@@ -101,6 +112,8 @@ export async function engineSection(): Promise<Section> {
         ratio: ratio(loud.per_s, naive.per_s),
       },
     ],
-    notes: [`verify after each run: ${[quiet, loud, naive].every((r) => r.verify_ok) ? 'all invariants hold' : 'VIOLATIONS FOUND'}`],
+    notes: [
+      `verify after each run: ${[quiet, loud, naive].every((r) => r.verify_ok) ? 'all invariants hold' : 'VIOLATIONS FOUND'}`,
+    ],
   };
 }

@@ -49,7 +49,14 @@ export function renderResults(sections: Section[], started: Date): string {
     '',
   ];
   for (const s of sections) {
-    lines.push(`## ${s.title}`, '', s.method, '', '| what | figure | same-run baseline | ratio | target |', '|---|---|---|---|---|');
+    lines.push(
+      `## ${s.title}`,
+      '',
+      s.method,
+      '',
+      '| what | figure | same-run baseline | ratio | target |',
+      '|---|---|---|---|---|',
+    );
     for (const r of s.rows) lines.push(`| ${r.what} | ${r.figure} | ${r.baseline} | ${r.ratio} | ${r.target ?? ''} |`);
     lines.push('');
     for (const n of s.notes ?? []) lines.push(`- ${n}`);

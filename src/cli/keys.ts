@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { linkAudit } from '../engine/audit.ts';
 import { IdGenerator } from '../engine/ids.ts';
-import { type Scope, createApiKey } from '../http/api-keys.ts';
+import { createApiKey, type Scope } from '../http/api-keys.ts';
 import type { CliContext } from './main.ts';
 
 const scopes: Scope[] = ['admin', 'approver', 'checkout', 'read'];
@@ -43,7 +43,10 @@ export function keysCommand(ctx: CliContext): Command {
       const store = await ctx.openStore();
       const now_ms = Date.now();
       const done = await store.revokeApiKey(id, now_ms, (prev) =>
-        linkAudit({ chain: 'platform', at_ms: now_ms, actor: 'cli', action: 'api_key.revoked', subject: id, data: {} }, prev),
+        linkAudit(
+          { chain: 'platform', at_ms: now_ms, actor: 'cli', action: 'api_key.revoked', subject: id, data: {} },
+          prev,
+        ),
       );
       await store.close();
       if (!done) throw new Error(`no active key ${id}`);

@@ -3,8 +3,8 @@ import { type Config, loadConfig } from '../config/config.ts';
 import { Engine } from '../engine/engine.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/port.ts';
-import { keysCommand } from './keys.ts';
 import { campaignsCommand } from './campaigns.ts';
+import { keysCommand } from './keys.ts';
 import { serveCommand } from './serve.ts';
 import { verifyCommand } from './verify.ts';
 

@@ -15,7 +15,8 @@ export function verifyCommand(ctx: CliContext): Command {
         ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),
         ...(o.dataDir ? { data_dir: o.dataDir } : {}),
       });
-      const bar = process.stderr.isTTY && !o.json ? new SingleBar({ format: 'verify [{bar}] {value}/{total} campaigns' }) : null;
+      const bar =
+        process.stderr.isTTY && !o.json ? new SingleBar({ format: 'verify [{bar}] {value}/{total} campaigns' }) : null;
       let started = false;
       const report = await verifyStore(store, (done, total) => {
         if (bar && !started) {

@@ -28,7 +28,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redis_url: env.REDIS_URL || undefined,
     nats_url: env.NATS_URL || undefined,
     admin_key: env.VOUCHSAFE_ADMIN_KEY || undefined,
-    approval_threshold_minor: int('VOUCHSAFE_APPROVAL_THRESHOLD_MINOR', env.VOUCHSAFE_APPROVAL_THRESHOLD_MINOR, 1_000_000),
+    approval_threshold_minor: int(
+      'VOUCHSAFE_APPROVAL_THRESHOLD_MINOR',
+      env.VOUCHSAFE_APPROVAL_THRESHOLD_MINOR,
+      1_000_000,
+    ),
     webhook_allow_private: env.VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE === '1',
     log_level: env.LOG_LEVEL || 'info',
   };

@@ -29,7 +29,12 @@ export function auditHash(entry: Omit<AuditEntry, 'hash'>): string {
 /** Links a draft after `prev` in its chain. */
 export function linkAudit(draft: AuditDraft, prev: { seq: number; hash: string }): AuditEntry {
   const { data, ...header } = draft;
-  const unhashed = { ...header, data_json: JSON.stringify(data) ?? 'null', chain_seq: prev.seq + 1, prev_hash: prev.hash };
+  const unhashed = {
+    ...header,
+    data_json: JSON.stringify(data) ?? 'null',
+    chain_seq: prev.seq + 1,
+    prev_hash: prev.hash,
+  };
   return { ...unhashed, hash: auditHash(unhashed) };
 }
 

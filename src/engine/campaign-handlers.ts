@@ -1,8 +1,8 @@
+import { limits } from '../config/limits.ts';
 import { type CampaignStatus, canTransition } from '../domain/campaign.ts';
 import { Rejection } from '../domain/errors.ts';
 import { maxExposureMinor } from '../domain/exposure.ts';
 import { hasErrors, hasWarnings, lintCampaign } from '../domain/lint.ts';
-import { limits } from '../config/limits.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { Command } from './commands.ts';
 import { releaseHold } from './redeem-handlers.ts';

@@ -23,6 +23,7 @@ export function looksGenerated(code: string): boolean {
 export class CodeResolver {
   /** Which campaign a coupon (by id or code) belongs to never changes, so it can be remembered. */
   private readonly routes = new Map<string, { coupon_id: string; campaign_id: string }>();
+  private readonly inflight = new Map<string, Promise<{ coupon_id: string; campaign_id: string }>>();
 
   constructor(
     private readonly store: Store,
@@ -40,11 +41,20 @@ export class CodeResolver {
     const cacheKey = input.coupon_id !== undefined ? `id:${input.coupon_id}` : `code:${input.code}`;
     const hit = this.routes.get(cacheKey);
     if (hit) return hit;
-    const c = await this.resolve(input);
-    if (this.routes.size >= this.routes_max) this.routes.clear();
-    const route = { coupon_id: c.id, campaign_id: c.campaign_id };
-    this.routes.set(cacheKey, route);
-    return route;
+    // One lookup per code at a time: a stampede on a new code costs one store read, not thousands.
+    let pending = this.inflight.get(cacheKey);
+    if (!pending) {
+      pending = this.resolve(input)
+        .then((c) => {
+          if (this.routes.size >= this.routes_max) this.routes.clear();
+          const route = { coupon_id: c.id, campaign_id: c.campaign_id };
+          this.routes.set(cacheKey, route);
+          return route;
+        })
+        .finally(() => this.inflight.delete(cacheKey));
+      this.inflight.set(cacheKey, pending);
+    }
+    return pending;
   }
 
   async resolve(input: { code?: string; coupon_id?: string }): Promise<Coupon> {
@@ -62,7 +72,7 @@ export class CodeResolver {
       return c;
     }
     const c = await this.store.findCouponByCode(normalizeSharedCode(input.code));
-    if (!c || c.kind !== 'shared') throw notFound();
+    if (c?.kind !== 'shared') throw notFound();
     return c;
   }
 }

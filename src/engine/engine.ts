@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Campaign, type CampaignSpec, assertConservation, zeroCounters } from '../domain/campaign.ts';
+import { limits } from '../config/limits.ts';
+import { assertConservation, type Campaign, type CampaignSpec, zeroCounters } from '../domain/campaign.ts';
 import { type CodeKey, codeKey, codeRandomBytesNeeded, makeCode } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
 import { Rejection } from '../domain/errors.ts';
 import { lintCampaign } from '../domain/lint.ts';
 import type { Order, Redemption } from '../domain/redemption.ts';
-import { limits } from '../config/limits.ts';
 import {
   type BatchLoad,
   type IdempotencyRecord,
@@ -21,11 +21,11 @@ import { canonicalJson, genesisHash, linkAudit } from './audit.ts';
 import { BatchContext, type BatchEnv } from './batch-context.ts';
 import { campaignAction, generateCodes } from './campaign-handlers.ts';
 import { type Clock, systemClock } from './clock.ts';
+import { CodeResolver, looksGenerated, normalizeSharedCode } from './code-resolver.ts';
 import type { CampaignAction, Command, IdemKey, Outcome } from './commands.ts';
 import { GroupCommit } from './group-commit.ts';
 import { IdGenerator } from './ids.ts';
 import { claim, confirm, freeze, release, reserve, reverse, unfreeze } from './redeem-handlers.ts';
-import { CodeResolver, looksGenerated, normalizeSharedCode } from './code-resolver.ts';
 
 export interface EngineOptions {
   clock?: Clock;
@@ -136,7 +136,10 @@ export class Engine {
     this.codeKey = codeKey(secret);
     this.codes = new CodeResolver(store, this.codeKey);
     if (opts.sweep) {
-      this.sweeper = setInterval(() => void this.releaseExpiredHolds().catch(() => undefined), limits.sweep_interval_ms);
+      this.sweeper = setInterval(
+        () => void this.releaseExpiredHolds().catch(() => undefined),
+        limits.sweep_interval_ms,
+      );
       this.sweeper.unref();
     }
   }
@@ -206,7 +209,14 @@ export class Engine {
       });
     }
     const entry = linkAudit(
-      { chain: campaign.id, at_ms: now_ms, actor: who.actor, action: 'campaign.created', subject: campaign.id, data: spec },
+      {
+        chain: campaign.id,
+        at_ms: now_ms,
+        actor: who.actor,
+        action: 'campaign.created',
+        subject: campaign.id,
+        data: spec,
+      },
       { seq: 0, hash: genesisHash },
     );
     campaign.audit_seq = entry.chain_seq;
@@ -234,7 +244,12 @@ export class Engine {
     return this.store.listCampaigns(q);
   }
 
-  async campaignAction(id: string, action: CampaignAction, who: Actor, reason: string | null = null): Promise<Campaign> {
+  async campaignAction(
+    id: string,
+    action: CampaignAction,
+    who: Actor,
+    reason: string | null = null,
+  ): Promise<Campaign> {
     await this.getCampaign(id);
     return this.run<Campaign>(id, {
       type: 'action',
@@ -264,7 +279,9 @@ export class Engine {
   }
 
   /** Dry run: the same rules as a redemption, on a fresh read; writes nothing. */
-  async validate(input: RedeemInput): Promise<{ valid: boolean; discount_minor: number; reason: null | { code: string; message: string } }> {
+  async validate(
+    input: RedeemInput,
+  ): Promise<{ valid: boolean; discount_minor: number; reason: null | { code: string; message: string } }> {
     try {
       const coupon = await this.codes.resolve(input);
       const campaign = await this.getCampaign(coupon.campaign_id);
@@ -310,7 +327,12 @@ export class Engine {
 
   async confirm(redemption_id: string, who: Actor): Promise<Redemption> {
     const r = await this.getRedemption(redemption_id);
-    return this.run(r.campaign_id, { type: 'confirm', redemption_id, actor: who.actor, ...this.idemOf(who, { op: 'confirm', redemption_id }) });
+    return this.run(r.campaign_id, {
+      type: 'confirm',
+      redemption_id,
+      actor: who.actor,
+      ...this.idemOf(who, { op: 'confirm', redemption_id }),
+    });
   }
 
   async release(redemption_id: string, who: Actor): Promise<Redemption> {
@@ -363,7 +385,13 @@ export class Engine {
   }
 
   /** Bulk freeze or honour of redemptions of one campaign (incidents); ids in one batch. */
-  async freezeBatch(campaign_id: string, redemption_ids: string[], incident_id: string, actor: string | null, honour = false) {
+  async freezeBatch(
+    campaign_id: string,
+    redemption_ids: string[],
+    incident_id: string,
+    actor: string | null,
+    honour = false,
+  ) {
     const outcome = await this.queue.submit(campaign_id, {
       type: honour ? 'unfreeze' : 'freeze',
       redemption_ids,
@@ -397,7 +425,9 @@ export class Engine {
 
   private replay(prev: IdempotencyRecord, idem: IdemKey): Outcome {
     if (prev.fingerprint !== idem.fingerprint) {
-      return toOutcomeError(new Rejection('idempotency_key_reused', 'this Idempotency-Key was used with another request'));
+      return toOutcomeError(
+        new Rejection('idempotency_key_reused', 'this Idempotency-Key was used with another request'),
+      );
     }
     return prev.result as Outcome;
   }
@@ -475,7 +505,12 @@ export class Engine {
       outcome = toOutcomeError(e);
     }
     if (cmd.idem) {
-      ctx.recordIdempotency({ key: cmd.idem.key, fingerprint: cmd.idem.fingerprint, result: outcome, created_at_ms: ctx.now_ms });
+      ctx.recordIdempotency({
+        key: cmd.idem.key,
+        fingerprint: cmd.idem.fingerprint,
+        result: outcome,
+        created_at_ms: ctx.now_ms,
+      });
     }
     return outcome;
   }

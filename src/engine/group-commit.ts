@@ -78,7 +78,7 @@ export class GroupCommit<C, R> {
           campaign_id,
           batch.map((p) => p.cmd),
         );
-        batch.forEach((p, i) => p.resolve(results[i] as R));
+        for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
       } catch (err) {
         for (const p of batch) p.reject(err);
       } finally {

@@ -1,7 +1,7 @@
 import { liveRedemptions } from '../domain/campaign.ts';
 import { claimedCouponExpiry, isSingleUse } from '../domain/coupon.ts';
 import { checkAudience, checkCampaignOpen, evaluateRedemption } from '../domain/eligibility.ts';
-import { Rejection, assert } from '../domain/errors.ts';
+import { assert, Rejection } from '../domain/errors.ts';
 import type { Redemption } from '../domain/redemption.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { Command } from './commands.ts';

@@ -1,4 +1,4 @@
-import { type Campaign, availableMinor, liveRedemptions } from '../domain/campaign.ts';
+import { availableMinor, type Campaign, liveRedemptions } from '../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { Store } from '../store/port.ts';
 import { type ChainCheck, verifyChain } from './audit.ts';
@@ -20,7 +20,10 @@ export interface VerifyReport {
 const live: readonly RedemptionStatus[] = ['reserved', 'confirmed', 'frozen'];
 
 /** Checks every DESIGN.md invariant against what is stored; reads only. */
-export async function verifyStore(store: Store, onProgress?: (done: number, total: number) => void): Promise<VerifyReport> {
+export async function verifyStore(
+  store: Store,
+  onProgress?: (done: number, total: number) => void,
+): Promise<VerifyReport> {
   const violations: Violation[] = [];
   const ids = await store.campaignIds();
   let redemptions = 0;
@@ -37,18 +40,21 @@ async function verifyCampaign(store: Store, c: Campaign, out: Violation[]): Prom
   const fail = (invariant: string, detail: string) => out.push({ campaign_id: c.id, invariant, detail });
   const available = availableMinor(c);
   if (c.reserved_minor < 0 || c.spent_minor < 0 || available < 0) fail('1', 'a budget part is negative');
-  if (c.reserved_minor + c.spent_minor + available !== c.budget_minor) fail('1', 'reserved + spent + available != budget');
+  if (c.reserved_minor + c.spent_minor + available !== c.budget_minor)
+    fail('1', 'reserved + spent + available != budget');
   const totals = await store.redemptionTotals(c.id);
   const sum = (...ss: RedemptionStatus[]) => ss.reduce((a, s) => a + (totals.get(s)?.discount_minor ?? 0), 0);
   const count = (s: RedemptionStatus) => totals.get(s)?.count ?? 0;
-  if (c.spent_minor !== sum('confirmed', 'frozen')) fail('2', `spent ${c.spent_minor} != confirmed+frozen ${sum('confirmed', 'frozen')}`);
+  if (c.spent_minor !== sum('confirmed', 'frozen'))
+    fail('2', `spent ${c.spent_minor} != confirmed+frozen ${sum('confirmed', 'frozen')}`);
   if (c.reserved_minor !== sum('reserved')) fail('2', `reserved ${c.reserved_minor} != held ${sum('reserved')}`);
   if (c.frozen_minor !== sum('frozen')) fail('2', `frozen ${c.frozen_minor} != frozen rows ${sum('frozen')}`);
   for (const s of ['reserved', 'confirmed', 'frozen', 'released', 'reversed'] as const) {
     if (c[`${s}_count`] !== count(s)) fail('2', `${s}_count ${c[`${s}_count`]} != rows ${count(s)}`);
   }
   const liveRows = live.reduce((a, s) => a + count(s), 0);
-  if (c.max_redemptions !== null && liveRows > c.max_redemptions) fail('3', `${liveRows} live > max ${c.max_redemptions}`);
+  if (c.max_redemptions !== null && liveRows > c.max_redemptions)
+    fail('3', `${liveRows} live > max ${c.max_redemptions}`);
   if (liveRedemptions(c) !== liveRows) fail('3', 'live count differs from rows');
   const perUser = new Map<string, number>();
   const perMerchant = new Map<string, number>();
@@ -67,16 +73,24 @@ async function verifyCampaign(store: Store, c: Campaign, out: Violation[]): Prom
   const usage = await store.usageCounts(c.id);
   // Counters are kept only for limits that are set; where kept they must match the rows.
   if (c.per_user_limit !== null) {
-    for (const [user, k] of perUser) if ((usage.get(`user:${user}`) ?? 0) !== k) fail('3', `usage counter of user ${user} is off`);
+    for (const [user, k] of perUser)
+      if ((usage.get(`user:${user}`) ?? 0) !== k) fail('3', `usage counter of user ${user} is off`);
   }
   if (c.per_merchant_limit !== null) {
-    for (const [m, k] of perMerchant) if ((usage.get(`merchant:${m}`) ?? 0) !== k) fail('3', `usage counter of merchant ${m} is off`);
+    for (const [m, k] of perMerchant)
+      if ((usage.get(`merchant:${m}`) ?? 0) !== k) fail('3', `usage counter of merchant ${m} is off`);
   }
-  for (const coupon of await store.doubleRedeemedCoupons(c.id)) fail('4', `coupon ${coupon} has more than one live redemption`);
+  for (const coupon of await store.doubleRedeemedCoupons(c.id))
+    fail('4', `coupon ${coupon} has more than one live redemption`);
   return n;
 }
 
-function checkLimit(limit: number | null, counts: Map<string, number>, what: string, fail: (i: string, d: string) => void) {
+function checkLimit(
+  limit: number | null,
+  counts: Map<string, number>,
+  what: string,
+  fail: (i: string, d: string) => void,
+) {
   if (limit === null) return;
   for (const [who, k] of counts) if (k > limit) fail('3', `${what}: ${who} has ${k} > ${limit}`);
 }
@@ -84,7 +98,8 @@ function checkLimit(limit: number | null, counts: Map<string, number>, what: str
 /** Invariant 5: each live redemption was within the rules of its campaign when made. */
 function checkRedemptionRules(c: Campaign, r: Redemption, fail: (i: string, d: string) => void): void {
   if (r.created_at_ms < c.starts_at_ms || r.created_at_ms >= c.ends_at_ms) fail('5', `${r.id} outside the window`);
-  if (c.audience.type === 'allowlist' && !c.audience.user_ids.includes(r.user_id)) fail('5', `${r.id} user outside audience`);
+  if (c.audience.type === 'allowlist' && !c.audience.user_ids.includes(r.user_id))
+    fail('5', `${r.id} user outside audience`);
   if (r.order_amount_minor < c.min_spend_minor) fail('5', `${r.id} below min spend`);
   if (!c.product_kinds.includes(r.product_kind)) fail('5', `${r.id} product kind not eligible`);
   if (c.merchant_ids !== null && !c.merchant_ids.includes(r.merchant_id)) fail('5', `${r.id} merchant not eligible`);
@@ -100,15 +115,29 @@ async function verifyAudit(store: Store, campaignIds: string[], out: Violation[]
     const check = verifyChain(list);
     entries += list.length;
     if (!check.ok) {
-      out.push({ campaign_id: chain === 'platform' ? null : chain, invariant: '7', detail: `audit chain ${chain} breaks at ${check.first_bad_seq}` });
+      out.push({
+        campaign_id: chain === 'platform' ? null : chain,
+        invariant: '7',
+        detail: `audit chain ${chain} breaks at ${check.first_bad_seq}`,
+      });
       return { ...check, entries, chains: chains.length, bad_chain: chain };
     }
     if (chain !== 'platform') {
       const c = await store.getCampaign(chain);
       const tail = list[list.length - 1];
       if (!c || !tail || c.audit_head !== tail.hash || c.audit_seq !== tail.chain_seq) {
-        out.push({ campaign_id: chain, invariant: '7', detail: `audit chain ${chain} does not end at the campaign's head` });
-        return { ok: false, entries, first_bad_seq: tail ? tail.chain_seq : 0, chains: chains.length, bad_chain: chain };
+        out.push({
+          campaign_id: chain,
+          invariant: '7',
+          detail: `audit chain ${chain} does not end at the campaign's head`,
+        });
+        return {
+          ok: false,
+          entries,
+          first_bad_seq: tail ? tail.chain_seq : 0,
+          chains: chains.length,
+          bad_chain: chain,
+        };
       }
     }
   }

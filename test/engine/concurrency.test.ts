@@ -33,7 +33,10 @@ describe('group commit under concurrency', () => {
     const amounts = Array.from({ length: 5000 }, (_, i) => 100 + ((i * 7919) % 40_000));
     const { ok, codes } = await settle(
       amounts.map((amount_minor, i) =>
-        h.engine.redeem({ user_id: `u${i}`, code: 'STAMPEDE', order: order({ id: `o${i}`, amount_minor }), confirm: i % 2 === 0 }, { actor: 'k' }),
+        h.engine.redeem(
+          { user_id: `u${i}`, code: 'STAMPEDE', order: order({ id: `o${i}`, amount_minor }), confirm: i % 2 === 0 },
+          { actor: 'k' },
+        ),
       ),
     );
     const granted = ok.reduce((a, r) => a + r.discount_minor, 0);
@@ -47,9 +50,17 @@ describe('group commit under concurrency', () => {
 
   test('confirms, releases and new reservations racing on one campaign keep conservation', async () => {
     const h = await harness({ batch_commands_max: 64 });
-    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'RACE', budget_minor: 500_000, max_redemptions: 300, per_user_limit: 3 });
+    const c = await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'RACE',
+      budget_minor: 500_000,
+      max_redemptions: 300,
+      per_user_limit: 3,
+    });
     const first = await settle(
-      Array.from({ length: 400 }, (_, i) => h.engine.redeem({ user_id: `u${i % 150}`, code: 'RACE', order: order({ id: `o${i}` }) }, { actor: 'k' })),
+      Array.from({ length: 400 }, (_, i) =>
+        h.engine.redeem({ user_id: `u${i % 150}`, code: 'RACE', order: order({ id: `o${i}` }) }, { actor: 'k' }),
+      ),
     );
     assert.equal(first.ok.length, 300);
     assert.equal(first.codes.get('usage_limit_reached'), 100);
@@ -76,7 +87,9 @@ describe('group commit under concurrency', () => {
     const c = await activeCampaign(h);
     const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, { actor: 'k' });
     const { ok, codes } = await settle(
-      Array.from({ length: 100 }, (_, i) => h.engine.redeem({ user_id: 'u1', code: coupon.code, order: order({ id: `o${i}` }) }, { actor: 'k' })),
+      Array.from({ length: 100 }, (_, i) =>
+        h.engine.redeem({ user_id: 'u1', code: coupon.code, order: order({ id: `o${i}` }) }, { actor: 'k' }),
+      ),
     );
     assert.equal(ok.length, 1);
     assert.equal(codes.get('coupon_already_redeemed'), 99);

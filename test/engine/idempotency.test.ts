@@ -20,7 +20,10 @@ describe('idempotency keys', () => {
     const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM2', per_user_limit: 10 });
     const who = { actor: 'k', idem: { key: 'k:xyz' } };
     await h.engine.redeem({ user_id: 'u1', code: 'IDEM2', order: order() }, who);
-    await rejects(h.engine.redeem({ user_id: 'u1', code: 'IDEM2', order: order({ amount_minor: 20_000 }) }, who), 'idempotency_key_reused');
+    await rejects(
+      h.engine.redeem({ user_id: 'u1', code: 'IDEM2', order: order({ amount_minor: 20_000 }) }, who),
+      'idempotency_key_reused',
+    );
     assert.equal((await h.engine.getCampaign(c.id)).reserved_count, 1);
   });
 

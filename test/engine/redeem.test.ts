@@ -56,7 +56,13 @@ describe('claim and redeem', () => {
     const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
     h.clock.set(c.ends_at_ms);
     await rejects(h.engine.redeem({ user_id: 'u1', code: coupon.code, order: order() }, who), 'campaign_ended');
-    const shared = await activeCampaign(h, { code_mode: 'shared_code', code: 'WINDOW', per_user_limit: 5, starts_at_ms: t0 + 40 * day_ms, ends_at_ms: t0 + 50 * day_ms });
+    const shared = await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'WINDOW',
+      per_user_limit: 5,
+      starts_at_ms: t0 + 40 * day_ms,
+      ends_at_ms: t0 + 50 * day_ms,
+    });
     h.clock.set(t0 + 39 * day_ms);
     await rejects(h.engine.redeem({ user_id: 'u1', code: 'window', order: order() }, who), 'campaign_not_started');
     h.clock.set(t0 + 50 * day_ms);
@@ -80,13 +86,22 @@ describe('claim and redeem', () => {
     const h = await harness();
     const c = await activeCampaign(h);
     const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
-    await rejects(h.engine.redeem({ user_id: 'u2', code: coupon.code, order: order() }, who), 'coupon_not_eligible_user');
+    await rejects(
+      h.engine.redeem({ user_id: 'u2', code: coupon.code, order: order() }, who),
+      'coupon_not_eligible_user',
+    );
   });
 
   test('order rules: currency, merchant, product kind, min spend', async () => {
     const h = await harness();
-    const c = await activeCampaign(h, { merchant_ids: ['m1'], per_user_limit: 10, code_mode: 'shared_code', code: 'RULES' });
-    const redeem = (o: Parameters<typeof order>[0]) => h.engine.redeem({ user_id: 'u1', code: 'RULES', order: order(o) }, who);
+    const c = await activeCampaign(h, {
+      merchant_ids: ['m1'],
+      per_user_limit: 10,
+      code_mode: 'shared_code',
+      code: 'RULES',
+    });
+    const redeem = (o: Parameters<typeof order>[0]) =>
+      h.engine.redeem({ user_id: 'u1', code: 'RULES', order: order(o) }, who);
     await rejects(redeem({ currency: 'USD' }), 'currency_mismatch');
     await rejects(redeem({ merchant_id: 'm2' }), 'merchant_not_eligible');
     await rejects(redeem({ product_kind: 'phone_top_up' }), 'product_kind_not_eligible');
@@ -102,7 +117,10 @@ describe('claim and redeem', () => {
     const c = await activeCampaign(h);
     const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
     const r = await h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order() }, who);
-    await rejects(h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order({ id: 'o2' }) }, who), 'coupon_already_redeemed');
+    await rejects(
+      h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order({ id: 'o2' }) }, who),
+      'coupon_already_redeemed',
+    );
     await h.engine.release(r.id, who);
     assert.equal((await h.engine.getCoupon(coupon.id)).status, 'active');
     const again = await h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order({ id: 'o3' }) }, who);
@@ -165,9 +183,18 @@ describe('claim and redeem', () => {
 describe('limits and budget', () => {
   test('budget is exhausted exactly: the last discount that fits is granted, the next is refused', async () => {
     const h = await harness();
-    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'BUDGET', budget_minor: 2500, max_redemptions: null, per_user_limit: null });
+    const c = await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'BUDGET',
+      budget_minor: 2500,
+      max_redemptions: null,
+      per_user_limit: null,
+    });
     const ok: Redemption[] = [];
-    for (let i = 0; i < 2; i++) ok.push(await h.engine.redeem({ user_id: `u${i}`, code: 'BUDGET', order: order({ id: `o${i}` }), confirm: true }, who));
+    for (let i = 0; i < 2; i++)
+      ok.push(
+        await h.engine.redeem({ user_id: `u${i}`, code: 'BUDGET', order: order({ id: `o${i}` }), confirm: true }, who),
+      );
     await rejects(h.engine.redeem({ user_id: 'u9', code: 'BUDGET', order: order() }, who), 'budget_exhausted');
     const now = await h.engine.getCampaign(c.id);
     assert.equal(now.spent_minor, 2000);
@@ -177,7 +204,13 @@ describe('limits and budget', () => {
 
   test('max_redemptions, per_user_limit and per_merchant_limit are exact at the boundary', async () => {
     const h = await harness();
-    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'LIMITS', max_redemptions: 4, per_user_limit: 2, per_merchant_limit: 3 });
+    const c = await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'LIMITS',
+      max_redemptions: 4,
+      per_user_limit: 2,
+      per_merchant_limit: 3,
+    });
     const redeem = (user: string, merchant: string) =>
       h.engine.redeem({ user_id: user, code: 'LIMITS', order: order({ merchant_id: merchant }) }, who);
     await redeem('a', 'm1');

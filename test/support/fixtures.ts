@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { CampaignSpec } from '../../src/domain/campaign.ts';
 import type { Order } from '../../src/domain/redemption.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
@@ -5,7 +6,6 @@ import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
 import type { Store } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import assert from 'node:assert/strict';
 
 export const t0 = Date.parse('2026-01-01T00:00:00Z');
 export const day_ms = 24 * 60 * 60_000;
@@ -45,7 +45,10 @@ export interface Harness {
   clock: ManualClock;
 }
 
-export async function harness(opts: EngineOptions = {}, store: Store = new SqliteStore({ path: ':memory:' })): Promise<Harness> {
+export async function harness(
+  opts: EngineOptions = {},
+  store: Store = new SqliteStore({ path: ':memory:' }),
+): Promise<Harness> {
   const clock = new ManualClock(t0 + 60_000);
   const engine = await Engine.open(store, { clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER, ...opts });
   return { store, engine, clock };
@@ -55,7 +58,8 @@ export async function harness(opts: EngineOptions = {}, store: Store = new Sqlit
 export async function activeCampaign(h: Harness, over: Partial<CampaignSpec> = {}) {
   const c = await h.engine.createCampaign(spec(over), { actor: 'key_maker' });
   const submitted = await h.engine.campaignAction(c.id, 'submit', { actor: 'key_maker' });
-  if (submitted.status === 'pending_approval') return h.engine.campaignAction(c.id, 'approve', { actor: 'key_checker' });
+  if (submitted.status === 'pending_approval')
+    return h.engine.campaignAction(c.id, 'approve', { actor: 'key_checker' });
   return submitted;
 }
 

@@ -1,6 +1,11 @@
-/** Schema migrations, applied in order; `meta.schema_version` records the last one. */
-export const migrations: readonly string[] = [
-  `
+/**
+ * Schema migrations, each applied once and recorded by id in `migrations_applied`;
+ * features add their own entry with a new id (order between independent features is free).
+ */
+export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
+  {
+    id: '001_core',
+    sql: `
   CREATE TABLE campaigns (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -86,4 +91,5 @@ export const migrations: readonly string[] = [
   );
   CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  },
 ];

@@ -84,7 +84,7 @@ function placeholders(cols: string): string {
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
-  private readonly stmt: Record<string, Database.Statement>;
+  private readonly stmt: ReturnType<SqliteStore['prepareAll']>;
   private readonly couponInserts: MultiInsert;
   private readonly redemptionInserts: MultiInsert;
 
@@ -122,21 +122,20 @@ export class SqliteStore implements Store {
   }
 
   private migrateSync(): void {
-    this.db.exec('CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)');
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as Row | undefined;
-    const version = row ? Number(row.value) : 0;
+    this.db.exec('CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
     const apply = this.db.transaction(() => {
-      for (let i = version; i < migrations.length; i++) this.db.exec(migrations[i] ?? '');
-      this.db
-        .prepare(
-          "INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .run(String(migrations.length));
+      const rows = this.db.prepare('SELECT id FROM migrations_applied').all() as Row[];
+      const done = new Set(rows.map((r) => String(r.id)));
+      for (const m of migrations) {
+        if (done.has(m.id)) continue;
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO migrations_applied (id, applied_at_ms) VALUES (?, ?)').run(m.id, Date.now());
+      }
     });
     apply.immediate();
   }
 
-  private prepareAll(): Record<string, Database.Statement> {
+  private prepareAll() {
     const p = (sql: string) => this.db.prepare(sql);
     return {
       campaignGet: p('SELECT doc FROM campaigns WHERE id = ?'),
@@ -189,16 +188,11 @@ export class SqliteStore implements Store {
     try {
       this.db
         .transaction(() => {
-          this.stmt.campaignInsert?.run(c.id, c.status, c.code, c.created_at_ms, JSON.stringify(c));
+          this.stmt.campaignInsert.run(c.id, c.status, c.code, c.created_at_ms, JSON.stringify(c));
           this.insertMany(this.couponInserts, couponValues, coupons);
           this.insertAudit(audit);
           if (idem)
-            this.stmt.idemInsertStrict?.run(
-              idem.key,
-              idem.fingerprint,
-              JSON.stringify(idem.result),
-              idem.created_at_ms,
-            );
+            this.stmt.idemInsertStrict.run(idem.key, idem.fingerprint, JSON.stringify(idem.result), idem.created_at_ms);
         })
         .immediate();
     } catch (err) {
@@ -210,7 +204,7 @@ export class SqliteStore implements Store {
   }
 
   async getCampaign(id: string): Promise<Campaign | null> {
-    const row = this.stmt.campaignGet?.get(id) as Row | undefined;
+    const row = this.stmt.campaignGet.get(id) as Row | undefined;
     return row ? (JSON.parse(String(row.doc)) as Campaign) : null;
   }
 
@@ -251,7 +245,7 @@ export class SqliteStore implements Store {
   }
 
   private loadSnapshot(campaign_id: string, loadFor: (c: Campaign) => BatchLoad): BatchSnapshot {
-    const row = this.stmt.campaignGet?.get(campaign_id) as Row | undefined;
+    const row = this.stmt.campaignGet.get(campaign_id) as Row | undefined;
     if (!row) throw new Error(`campaign ${campaign_id} vanished`);
     const campaign = JSON.parse(String(row.doc)) as Campaign;
     const load = loadFor(campaign);
@@ -264,7 +258,7 @@ export class SqliteStore implements Store {
     };
     const addCoupon = (id: string) => {
       if (snapshot.coupons.has(id)) return;
-      const c = this.stmt.couponGet?.get(id) as Coupon | undefined;
+      const c = this.stmt.couponGet.get(id) as Coupon | undefined;
       if (c) snapshot.coupons.set(id, c);
     };
     for (const id of load.coupon_ids) addCoupon(id);
@@ -274,14 +268,14 @@ export class SqliteStore implements Store {
       addCoupon(r.coupon_id);
     };
     for (const id of load.redemption_ids) {
-      const r = this.stmt.redemptionGet?.get(id) as Redemption | undefined;
+      const r = this.stmt.redemptionGet.get(id) as Redemption | undefined;
       if (r) addRedemption(r);
     }
     if (load.all_reserved) {
-      for (const r of this.stmt.reservedOfCampaign?.all(campaign_id) as Redemption[]) addRedemption(r);
+      for (const r of this.stmt.reservedOfCampaign.all(campaign_id) as Redemption[]) addRedemption(r);
     }
     for (const key of load.usage_keys) {
-      const u = this.stmt.usageGet?.get(campaign_id, key) as Row | undefined;
+      const u = this.stmt.usageGet.get(campaign_id, key) as Row | undefined;
       snapshot.usage.set(key, u ? Number(u.count) : 0);
     }
     for (const key of load.idempotency_keys) {
@@ -294,24 +288,24 @@ export class SqliteStore implements Store {
   private applyWrites(w: BatchWrites): void {
     const s = this.stmt;
     const c = w.campaign;
-    s.campaignUpdate?.run(c.status, c.code, JSON.stringify(c), c.id);
+    s.campaignUpdate.run(c.status, c.code, JSON.stringify(c), c.id);
     this.insertMany(this.couponInserts, couponValues, w.coupons_insert);
-    for (const coupon of w.coupons_update) s.couponUpdate?.run(coupon);
+    for (const coupon of w.coupons_update) s.couponUpdate.run(coupon);
     this.insertMany(this.redemptionInserts, redemptionValues, w.redemptions_insert);
-    for (const r of w.redemptions_update) s.redemptionUpdate?.run(r);
-    for (const [key, delta] of w.usage_delta) if (delta !== 0) s.usageAdd?.run(c.id, key, delta);
+    for (const r of w.redemptions_update) s.redemptionUpdate.run(r);
+    for (const [key, delta] of w.usage_delta) if (delta !== 0) s.usageAdd.run(c.id, key, delta);
     for (const rec of w.idempotency_insert) this.insertIdem(rec);
     for (const a of w.audit) this.insertAudit(a);
     // A batch's events travel as one outbox row; the dispatcher hands them out one by one.
     const first = w.outbox[0];
-    if (first) s.outboxInsert?.run(first.id, 'batch', JSON.stringify(w.outbox), first.created_at_ms);
+    if (first) s.outboxInsert.run(first.id, 'batch', JSON.stringify(w.outbox), first.created_at_ms);
     for (const op of w.bulk) {
-      if (op.kind === 'revoke_active_coupons') s.couponsRevoke?.run(op.at_ms, c.id);
+      if (op.kind === 'revoke_active_coupons') s.couponsRevoke.run(op.at_ms, c.id);
     }
   }
 
   private insertAudit(a: AuditEntry): void {
-    this.stmt.auditInsert?.run(
+    this.stmt.auditInsert.run(
       a.chain,
       a.chain_seq,
       a.at_ms,
@@ -325,11 +319,11 @@ export class SqliteStore implements Store {
   }
 
   private insertIdem(rec: IdempotencyRecord): void {
-    this.stmt.idemInsert?.run(rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms);
+    this.stmt.idemInsert.run(rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms);
   }
 
   private readIdem(key: string): IdempotencyRecord | null {
-    const row = this.stmt.idemGet?.get(key) as Row | undefined;
+    const row = this.stmt.idemGet.get(key) as Row | undefined;
     if (!row) return null;
     return {
       key: String(row.key),
@@ -340,15 +334,15 @@ export class SqliteStore implements Store {
   }
 
   async getCoupon(id: string): Promise<Coupon | null> {
-    return (this.stmt.couponGet?.get(id) as Coupon | undefined) ?? null;
+    return (this.stmt.couponGet.get(id) as Coupon | undefined) ?? null;
   }
 
   async findCouponByCode(code: string): Promise<Coupon | null> {
-    return (this.stmt.couponByCode?.get(code) as Coupon | undefined) ?? null;
+    return (this.stmt.couponByCode.get(code) as Coupon | undefined) ?? null;
   }
 
   async getRedemption(id: string): Promise<Redemption | null> {
-    return (this.stmt.redemptionGet?.get(id) as Redemption | undefined) ?? null;
+    return (this.stmt.redemptionGet.get(id) as Redemption | undefined) ?? null;
   }
 
   async listRedemptions(q: RedemptionQuery): Promise<Page<Redemption>> {
@@ -419,7 +413,7 @@ export class SqliteStore implements Store {
   async getUsage(campaign_id: string, keys: UsageKey[]): Promise<Map<UsageKey, number>> {
     const out = new Map<UsageKey, number>();
     for (const key of keys) {
-      const u = this.stmt.usageGet?.get(campaign_id, key) as Row | undefined;
+      const u = this.stmt.usageGet.get(campaign_id, key) as Row | undefined;
       out.set(key, u ? Number(u.count) : 0);
     }
     return out;
@@ -455,7 +449,7 @@ export class SqliteStore implements Store {
   private withPlatformAudit<T>(make: (prev: ChainHead) => AuditEntry, body: () => T): { entry: AuditEntry; value: T } {
     return this.db
       .transaction(() => {
-        const head = this.stmt.platformHead?.get() as Row | undefined;
+        const head = this.stmt.platformHead.get() as Row | undefined;
         const prev = head ? { seq: Number(head.chain_seq), hash: String(head.hash) } : { seq: 0, hash: genesis };
         const value = body();
         const entry = make(prev);

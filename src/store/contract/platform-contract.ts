@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { linkAudit, verifyChain } from '../../engine/audit.ts';
+import type { ApiKeyRecord, AuditEntry, OutboxEvent } from '../port.ts';
+import { type Build, batch, emptyLoad, type OpenStore, seedCampaign, unpackOutbox, withoutSeq } from './builders.ts';
+import { storeTest } from './campaign-contract.ts';
+
+/** A platform entry maker, as the engine passes to the store. */
+function platform(b: Build, action: string, data: unknown = {}): (prev: { seq: number; hash: string }) => AuditEntry {
+  return (prev) =>
+    linkAudit({ chain: 'platform', at_ms: b.now_ms, actor: 'key_admin', action, subject: 'platform', data }, prev);
+}
+
+function apiKey(b: Build, name: string): ApiKeyRecord {
+  return {
+    id: b.id('key'),
+    name,
+    hash: `hash-${name}`,
+    scopes: ['admin', 'read'],
+    created_at_ms: b.now_ms,
+    revoked_at_ms: null,
+  };
+}
+
+/** Platform-wide state: idempotency records, the platform audit chain, API keys, secrets, outbox. */
+export function platformContract(open: OpenStore): void {
+  storeTest('putIdempotency keeps the first record; getIdempotency reads it back', open, async (store, b) => {
+    assert.equal(await store.getIdempotency('k'), null);
+    const first = b.idem('k', {
+      ok: false,
+      error: { code: 'budget_exhausted', message: 'no', nested: [1, null, 'x'] },
+    });
+    assert.deepEqual(await store.putIdempotency(first), first);
+    const second = { ...b.idem('k', { ok: true }), fingerprint: 'other' };
+    assert.deepEqual(await store.putIdempotency(second), first);
+    assert.deepEqual(await store.getIdempotency('k'), first);
+  });
+
+  storeTest('the platform chain appends in order, also under concurrency, and verifies', open, async (store, b) => {
+    const e1 = await store.appendPlatformAudit(platform(b, 'global.stop', { reason: 'drill' }));
+    assert.equal(e1.chain_seq, 1);
+    const e2 = await store.appendPlatformAudit(platform(b, 'global.resume'));
+    assert.equal(e2.chain_seq, 2);
+    assert.equal(e2.prev_hash, e1.hash);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.appendPlatformAudit(platform(b, 'webhook.created', { i }))),
+    );
+    const chain = await store.auditChain('platform');
+    assert.equal(chain.length, 12);
+    assert.deepEqual(verifyChain(chain), { ok: true, entries: 12, first_bad_seq: null });
+    assert.deepEqual(withoutSeq(chain)[0], e1);
+  });
+
+  storeTest('listAudit pages every chain newest first by seq; auditChains names them', open, async (store, b) => {
+    const campaign = await seedCampaign(store, b);
+    await store.appendPlatformAudit(platform(b, 'a'));
+    await store.appendPlatformAudit(platform(b, 'b'));
+    await batch(store, campaign.id, emptyLoad(), (_, w) => w.audit.push(b.audit(w.campaign, 'campaign.paused', {})));
+    const p1 = await store.listAudit({ limit: 3 });
+    assert.deepEqual(
+      p1.data.map((e) => e.action),
+      ['campaign.paused', 'b', 'a'],
+    );
+    assert.equal(p1.has_more, true);
+    const seqs = p1.data.map((e) => e.seq);
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((x, y) => y - x),
+    );
+    const p2 = await store.listAudit({ limit: 3, starting_after: String(seqs[2]) });
+    assert.deepEqual(
+      p2.data.map((e) => e.action),
+      ['campaign.created'],
+    );
+    assert.equal(p2.has_more, false);
+    assert.deepEqual(await store.auditChains(), [campaign.id, 'platform'].sort());
+    assert.deepEqual(await store.auditChain('nobody'), []);
+  });
+
+  storeTest(
+    'api keys: insert, find by hash, list, revoke once, count; each change is audited',
+    open,
+    async (store, b) => {
+      assert.equal(await store.countApiKeys(), 0);
+      const k1 = apiKey(b, 'ops');
+      const k2 = apiKey(b, 'checkout');
+      await store.insertApiKey(k1, platform(b, 'key.created', { id: k1.id }));
+      await store.insertApiKey(k2, platform(b, 'key.created', { id: k2.id }));
+      assert.deepEqual(await store.findApiKeyByHash('hash-ops'), k1);
+      assert.equal(await store.findApiKeyByHash('hash-none'), null);
+      assert.deepEqual(await store.listApiKeys(), [k2, k1]);
+      assert.equal(await store.revokeApiKey(k1.id, b.now_ms + 5, platform(b, 'key.revoked', { id: k1.id })), true);
+      assert.equal(await store.revokeApiKey(k1.id, b.now_ms + 9, platform(b, 'key.revoked', { id: k1.id })), false);
+      assert.equal(await store.revokeApiKey('key_none', b.now_ms, platform(b, 'key.revoked')), false);
+      assert.equal((await store.findApiKeyByHash('hash-ops'))?.revoked_at_ms, b.now_ms + 5);
+      assert.equal(await store.countApiKeys(), 2);
+      const chain = await store.auditChain('platform');
+      assert.deepEqual(chain.map((e) => e.action).slice(0, 3), ['key.created', 'key.created', 'key.revoked']);
+      assert.equal(verifyChain(chain).ok, true);
+    },
+  );
+
+  storeTest('a duplicate api key hash is refused and leaves no key and no audit entry', open, async (store, b) => {
+    await store.insertApiKey(apiKey(b, 'ops'), platform(b, 'key.created'));
+    const dup = { ...apiKey(b, 'other'), hash: 'hash-ops' };
+    await assert.rejects(store.insertApiKey(dup, platform(b, 'key.created')));
+    assert.equal(await store.countApiKeys(), 1);
+    assert.equal((await store.auditChain('platform')).length, 1);
+  });
+
+  storeTest('getOrCreateSecret creates once and then returns the same value', open, async (store) => {
+    const first = await store.getOrCreateSecret('code_check_key', () => 'secret-1');
+    assert.equal(first, 'secret-1');
+    assert.equal(await store.getOrCreateSecret('code_check_key', () => 'secret-2'), 'secret-1');
+    assert.equal(await store.getOrCreateSecret('other', () => 'secret-3'), 'secret-3');
+  });
+
+  storeTest(
+    'outbox: every event a batch writes is pending, in order, until its row is marked dispatched',
+    open,
+    async (store, b) => {
+      const campaign = await seedCampaign(store, b);
+      const event = (i: number): OutboxEvent => ({
+        id: b.id('evt'),
+        type: 'campaign.paused',
+        created_at_ms: b.now_ms,
+        data: { i },
+      });
+      const first = [event(0), event(1)];
+      await batch(store, campaign.id, emptyLoad(), (_, w) => w.outbox.push(...first));
+      const second = [event(2)];
+      await batch(store, campaign.id, emptyLoad(), (_, w) => w.outbox.push(...second));
+      await batch(store, campaign.id, emptyLoad(), () => undefined);
+      const rows = await store.pendingOutbox(10);
+      assert.deepEqual(unpackOutbox(rows), [...first, ...second]);
+      assert.deepEqual(unpackOutbox(await store.pendingOutbox(1)), unpackOutbox(rows.slice(0, 1)));
+      const [head, ...rest] = rows;
+      assert.ok(head);
+      await store.markOutboxDispatched([head.id], b.now_ms);
+      assert.deepEqual(await store.pendingOutbox(10), rest);
+      await store.markOutboxDispatched([], b.now_ms);
+      await store.markOutboxDispatched(
+        rows.map((r) => r.id),
+        b.now_ms,
+      );
+      assert.deepEqual(await store.pendingOutbox(10), []);
+    },
+  );
+}

@@ -1,0 +1,83 @@
+import type { ApiKeyRecord, AuditEntry, IdempotencyRecord, ListQuery, OutboxEvent, Page } from '../port.ts';
+import { type Db, insertAudit, type Query } from './pg-batch.ts';
+import { auditFromRow, idemFromRow, int, outboxFromRow, type Row } from './rows.ts';
+
+/** Runs a body in one transaction, with errors mapped onto the port's. */
+export type Write = <T>(body: (db: Db) => Promise<T>) => Promise<T>;
+export type MakeAudit = (prev: { seq: number; hash: string }) => AuditEntry;
+
+const genesis = '0'.repeat(64);
+/** pg_advisory_xact_lock key that orders appends to the platform chain across processes. */
+const platformAuditLockKey = 7_305_002;
+
+/** Runs `body` and appends one platform entry in the same transaction; the advisory lock orders the chain. */
+export function withPlatformAudit<T>(
+  write: Write,
+  make: MakeAudit,
+  body: (db: Db) => Promise<T>,
+): Promise<{ entry: AuditEntry; value: T }> {
+  return write(async (db) => {
+    await db.query('SELECT pg_advisory_xact_lock($1)', [platformAuditLockKey]);
+    const sql = "SELECT chain_seq, hash FROM audit WHERE chain = 'platform' ORDER BY chain_seq DESC LIMIT 1";
+    const head = (await db.query<Row>(sql)).rows[0];
+    const prev = head ? { seq: int(head.chain_seq), hash: String(head.hash) } : { seq: 0, hash: genesis };
+    const value = await body(db);
+    const entry = make(prev);
+    await insertAudit(db, [entry]);
+    return { entry, value };
+  });
+}
+
+/** Every chain, newest first by the global seq (the admin audit log). */
+export async function listAudit(q: Query, list: ListQuery): Promise<Page<AuditEntry & { seq: number }>> {
+  const after = list.starting_after ? Number(list.starting_after) : null;
+  const sql = 'SELECT * FROM audit WHERE $1::bigint IS NULL OR seq < $1 ORDER BY seq DESC LIMIT $2';
+  const rows = await q(sql, [after, list.limit + 1]);
+  return { data: rows.slice(0, list.limit).map(auditFromRow), has_more: rows.length > list.limit };
+}
+
+export async function insertApiKey(write: Write, k: ApiKeyRecord, audit: MakeAudit): Promise<void> {
+  const sql =
+    'INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6)';
+  const args = [k.id, k.name, k.hash, JSON.stringify(k.scopes), k.created_at_ms, k.revoked_at_ms];
+  await withPlatformAudit(write, audit, (db) => db.query(sql, args));
+}
+
+/** True when the key was live; the attempt is audited either way, as in SQLite. */
+export async function revokeApiKey(write: Write, id: string, at_ms: number, audit: MakeAudit): Promise<boolean> {
+  const sql = 'UPDATE api_keys SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL';
+  const revoke = async (db: Db) => ((await db.query(sql, [at_ms, id])).rowCount ?? 0) > 0;
+  return (await withPlatformAudit(write, audit, revoke)).value;
+}
+
+export async function getOrCreateSecret(q: Query, name: string, make: () => string): Promise<string> {
+  await q('INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, make()]);
+  const row = (await q('SELECT value FROM secrets WHERE name = $1', [name]))[0];
+  if (!row) throw new Error(`secret ${name} vanished`);
+  return String(row.value);
+}
+
+export async function pendingOutbox(q: Query, limit: number): Promise<OutboxEvent[]> {
+  const sql = `SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL
+    ORDER BY created_at_ms, id LIMIT $1`;
+  return (await q(sql, [limit])).map(outboxFromRow);
+}
+
+export async function markOutboxDispatched(q: Query, ids: string[], at_ms: number): Promise<void> {
+  if (ids.length === 0) return;
+  const sql = 'UPDATE outbox SET dispatched_at_ms = $1 WHERE id = ANY($2::text[]) AND dispatched_at_ms IS NULL';
+  await q(sql, [at_ms, ids]);
+}
+
+export async function getIdempotency(q: Query, key: string): Promise<IdempotencyRecord | null> {
+  const row = (await q('SELECT key, fingerprint, result, created_at_ms FROM idempotency WHERE key = $1', [key]))[0];
+  return row ? idemFromRow(row) : null;
+}
+
+/** Inserts unless the key exists, then reads back whichever record won. */
+export async function putIdempotency(q: Query, rec: IdempotencyRecord): Promise<IdempotencyRecord> {
+  const sql = `INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (key) DO NOTHING`;
+  await q(sql, [rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms]);
+  return (await getIdempotency(q, rec.key)) ?? rec;
+}

@@ -1,0 +1,117 @@
+import type { Campaign } from '../../domain/campaign.ts';
+import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
+import type { ExposureRow, ListQuery, Page, RedemptionQuery, UsageKey } from '../port.ts';
+import type { Query } from './pg-batch.ts';
+import { campaignFromRow, int, type Row, redemptionCols, redemptionFromRow } from './rows.ts';
+
+export type { Query };
+
+/** Rows visited per page by forEachRedemption: bounded memory for verify and incidents. */
+export const redemption_page_rows_max = 5000;
+
+/** Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. */
+async function page(
+  q: Query,
+  table: string,
+  cols: string,
+  list: ListQuery,
+  where: Record<string, string>,
+): Promise<Page<Row>> {
+  const conds: string[] = [];
+  const args: unknown[] = [];
+  for (const [k, v] of Object.entries(where)) {
+    args.push(v);
+    conds.push(`${k} = $${args.length}`);
+  }
+  if (list.starting_after) {
+    args.push(list.starting_after);
+    conds.push(`id < $${args.length}`);
+  }
+  args.push(list.limit + 1);
+  const filter = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
+  const rows = await q(`SELECT ${cols} FROM ${table} ${filter} ORDER BY id DESC LIMIT $${args.length}`, args);
+  return { data: rows.slice(0, list.limit), has_more: rows.length > list.limit };
+}
+
+export async function listCampaigns(q: Query, list: ListQuery & { status?: string }): Promise<Page<Campaign>> {
+  const rows = await page(q, 'campaigns', 'doc', list, list.status ? { status: list.status } : {});
+  return { data: rows.data.map(campaignFromRow), has_more: rows.has_more };
+}
+
+export async function listRedemptions(q: Query, list: RedemptionQuery): Promise<Page<Redemption>> {
+  const where: Record<string, string> = {};
+  if (list.campaign_id) where.campaign_id = list.campaign_id;
+  if (list.merchant_id) where.merchant_id = list.merchant_id;
+  if (list.status) where.status = list.status;
+  const rows = await page(q, 'redemptions', redemptionCols, list, where);
+  return { data: rows.data.map(redemptionFromRow), has_more: rows.has_more };
+}
+
+export async function expiredHolds(
+  q: Query,
+  now_ms: number,
+  limit: number,
+): Promise<Array<{ id: string; campaign_id: string }>> {
+  const sql = `SELECT id, campaign_id FROM redemptions WHERE status = 'reserved' AND hold_expires_at_ms <= $1
+    ORDER BY hold_expires_at_ms LIMIT $2`;
+  const rows = await q(sql, [now_ms, limit]);
+  return rows.map((r) => ({ id: String(r.id), campaign_id: String(r.campaign_id) }));
+}
+
+export async function exposureRows(
+  q: Query,
+  campaign_id: string,
+  by: 'merchant_id' | 'product_kind',
+): Promise<ExposureRow[]> {
+  const column = by === 'merchant_id' ? 'merchant_id' : 'product_kind';
+  const sql = `SELECT ${column} AS key, status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor
+    FROM redemptions WHERE campaign_id = $1 GROUP BY ${column}, status`;
+  return (await q(sql, [campaign_id])).map((r) => ({
+    key: String(r.key),
+    status: r.status as RedemptionStatus,
+    count: int(r.count),
+    discount_minor: int(r.discount_minor),
+  }));
+}
+
+export async function redemptionTotals(
+  q: Query,
+  campaign_id: string,
+): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>> {
+  const sql = `SELECT status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor
+    FROM redemptions WHERE campaign_id = $1 GROUP BY status`;
+  const out = new Map<RedemptionStatus, { count: number; discount_minor: number }>();
+  for (const r of await q(sql, [campaign_id])) {
+    out.set(r.status as RedemptionStatus, { count: int(r.count), discount_minor: int(r.discount_minor) });
+  }
+  return out;
+}
+
+export async function doubleRedeemedCoupons(q: Query, campaign_id: string): Promise<string[]> {
+  const sql = `SELECT r.coupon_id AS id FROM redemptions r JOIN coupons c ON c.id = r.coupon_id
+    WHERE r.campaign_id = $1 AND c.kind <> 'shared' AND r.status IN ('reserved', 'confirmed', 'frozen')
+    GROUP BY r.coupon_id HAVING COUNT(*) > 1 ORDER BY r.coupon_id`;
+  return (await q(sql, [campaign_id])).map((r) => String(r.id));
+}
+
+export async function usageCounts(q: Query, campaign_id: string): Promise<Map<UsageKey, number>> {
+  const rows = await q('SELECT key, count FROM usage WHERE campaign_id = $1', [campaign_id]);
+  return new Map(rows.map((r) => [String(r.key) as UsageKey, int(r.count)]));
+}
+
+/** Keyset paging by id, so a page costs the same at the end as at the start. */
+export async function forEachRedemption(
+  q: Query,
+  campaign_id: string,
+  visit: (page: Redemption[]) => void | Promise<void>,
+): Promise<void> {
+  const sql = `SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = $1 AND id > $2 ORDER BY id LIMIT $3`;
+  let after = '';
+  for (;;) {
+    const rows = (await q(sql, [campaign_id, after, redemption_page_rows_max])).map(redemptionFromRow);
+    const last = rows[rows.length - 1];
+    if (!last) return;
+    await visit(rows);
+    after = last.id;
+  }
+}

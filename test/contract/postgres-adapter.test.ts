@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { Build, emptyLoad } from '../../src/store/contract/builders.ts';
+import { openStore } from '../../src/store/open-store.ts';
+import { StoreUnavailable, UniqueViolation } from '../../src/store/port.ts';
+import { mapPgError } from '../../src/store/postgres/pg-errors.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { int } from '../../src/store/postgres/rows.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+
+/** What only the PostgreSQL adapter has: error mapping, int8 parsing, concurrent migration, lost connections. */
+describe('PostgresStore without a server', () => {
+  test('an unreachable server is StoreUnavailable for reads, batches and migrate', async () => {
+    const store = new PostgresStore({ url: 'postgres://postgres@127.0.0.1:1/none', connect_timeout_ms: 1000 });
+    try {
+      await assert.rejects(store.getCampaign('cmp_x'), StoreUnavailable);
+      await assert.rejects(
+        store.runBatch(
+          'cmp_x',
+          () => emptyLoad(),
+          () => ({ writes: null, result: 1 }),
+        ),
+        StoreUnavailable,
+      );
+      await assert.rejects(store.migrate(), StoreUnavailable);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test('driver errors map onto the port: shutdown and connection classes, unique violations', () => {
+    const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
+    for (const code of ['57P01', '57P03', '08006', '53300', 'ECONNRESET']) {
+      assert.ok(mapPgError(pgError(code)) instanceof StoreUnavailable, code);
+    }
+    assert.ok(mapPgError(new Error('Connection terminated unexpectedly')) instanceof StoreUnavailable);
+    assert.ok(mapPgError(pgError('23505')) instanceof UniqueViolation);
+    const syntax = pgError('42601');
+    assert.equal(mapPgError(syntax), syntax);
+  });
+
+  test('int8 values must be safe integers: money never loses precision silently', () => {
+    assert.equal(int('9007199254740991'), Number.MAX_SAFE_INTEGER);
+    assert.equal(int(12), 12);
+    assert.throws(() => int('9007199254740993'));
+    assert.throws(() => int('1.5'));
+  });
+
+  test('openStore picks the adapter from the URL and refuses an unknown scheme', async () => {
+    const pgStore = openStore({ database_url: 'postgresql://postgres@127.0.0.1:5432/x', data_dir: '/tmp' });
+    assert.equal(pgStore.kind, 'postgres');
+    await pgStore.close();
+    assert.equal(openStore({ database_url: 'postgres://h/x', data_dir: '/tmp' }).kind, 'postgres');
+    assert.throws(
+      () => openStore({ database_url: 'mysql://user:secret@h/x', data_dir: '/tmp' }),
+      (e: Error) => !e.message.includes('secret'),
+    );
+    const data_dir = mkdtempSync(join(tmpdir(), 'vouchsafe-open-store-'));
+    try {
+      const embedded = openStore({ data_dir });
+      assert.ok(embedded instanceof SqliteStore);
+      await embedded.close();
+      assert.ok(existsSync(join(data_dir, 'vouchsafe.db')));
+    } finally {
+      rmSync(data_dir, { recursive: true, force: true });
+    }
+  });
+});
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+
+describe('PostgresStore on a server', () => {
+  if (!db) {
+    test.skip(pg_unavailable_message);
+    return;
+  }
+  const url = db.url;
+
+  test('concurrent migrate from several processes applies the schema once', async () => {
+    const stores = Array.from({ length: 4 }, () => new PostgresStore({ url }));
+    try {
+      await Promise.all(stores.map((s) => s.migrate()));
+      await Promise.all(stores.map((s) => s.migrate()));
+      assert.equal(await stores[0]?.countApiKeys(), 0);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  test('a batch whose connection the server kills (57P01) fails as StoreUnavailable, and the next one works', async () => {
+    const store = new PostgresStore({ url });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await store.migrate();
+      const b = new Build();
+      const { campaign, audit } = b.campaign();
+      await store.insertCampaign(campaign, audit, [], null);
+      // Hold the campaign row so the batch waits on its lock, then kill the waiting backend.
+      await admin.query('BEGIN');
+      await admin.query('SELECT 1 FROM campaigns WHERE id = $1 FOR UPDATE', [campaign.id]);
+      const batch = store.runBatch(
+        campaign.id,
+        () => emptyLoad(),
+        () => ({ writes: null, result: 'ran' }),
+      );
+      const waiting =
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+      for (let i = 0; i < 200 && (await admin.query(waiting)).rowCount === 0; i++) await sleep(10);
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM (${waiting}) w`);
+      await assert.rejects(batch, StoreUnavailable);
+      await admin.query('ROLLBACK');
+      assert.equal(
+        await store.runBatch(
+          campaign.id,
+          () => emptyLoad(),
+          () => ({ writes: null, result: 'ran' }),
+        ),
+        'ran',
+      );
+    } finally {
+      await admin.end();
+      await store.close();
+    }
+  });
+
+  test('connections killed by the server (57P01) are replaced: the store keeps working', async () => {
+    const store = new PostgresStore({ url });
+    try {
+      await store.migrate();
+      await Promise.all(Array.from({ length: 5 }, () => store.campaignIds()));
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const killed = await admin.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      await admin.end();
+      assert.ok(killed.rowCount && killed.rowCount > 0);
+      const outcome = await store.campaignIds().catch((e: unknown) => e);
+      assert.ok(Array.isArray(outcome) || outcome instanceof StoreUnavailable, `got ${String(outcome)}`);
+      assert.ok(Array.isArray(await store.campaignIds()));
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
+import { after, describe, test } from 'node:test';
+import { Rejection } from '../../src/domain/errors.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
+import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+
+const redemptions = 2000;
+const discount_minor = 1000;
+const winners = 500;
+
+describe('engine on PostgreSQL', () => {
+  if (!db) {
+    test.skip(pg_unavailable_message);
+    return;
+  }
+  const url = db.url;
+
+  test(`${redemptions} concurrent redemptions from two engines (two pools): exactly ${winners} succeed`, async (t) => {
+    // Two engines on two pools stand in for two API nodes: only the campaign row lock keeps them honest.
+    const stores = [new PostgresStore({ url }), new PostgresStore({ url })] as const;
+    const h = await harness({ batch_commands_max: 256 }, stores[0]);
+    const other = await Engine.open(stores[1], {
+      clock: h.clock,
+      batch_commands_max: 256,
+      approval_threshold_minor: Number.MAX_SAFE_INTEGER,
+    });
+    try {
+      const c = await activeCampaign(h, {
+        code_mode: 'shared_code',
+        code: 'PGRUSH',
+        discount: { type: 'fixed', amount_minor: discount_minor },
+        budget_minor: winners * discount_minor,
+        max_redemptions: null,
+        per_user_limit: null,
+      });
+      assert.equal(c.status, 'active');
+      const engines = [h.engine, other];
+      const started_ms = performance.now();
+      const settled = await Promise.allSettled(
+        Array.from({ length: redemptions }, (_, i) =>
+          (engines[i % 2] ?? h.engine).redeem(
+            { user_id: `u${i}`, code: 'PGRUSH', order: order({ id: `o${i}` }), confirm: true },
+            { actor: 'key_checkout' },
+          ),
+        ),
+      );
+      const elapsed_ms = performance.now() - started_ms;
+      t.diagnostic(`${redemptions} redemptions on PostgreSQL in ${elapsed_ms.toFixed(0)} ms`);
+      const ok = settled.filter((s) => s.status === 'fulfilled');
+      const refused = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason] : []));
+      assert.equal(ok.length, winners);
+      for (const e of refused)
+        assert.ok(e instanceof Rejection && e.code === 'budget_exhausted', `unexpected ${String(e)}`);
+      const now = await h.engine.getCampaign(c.id);
+      assert.equal(now.spent_minor, winners * discount_minor);
+      assert.equal(now.reserved_minor, 0);
+      assert.equal(now.confirmed_count, winners);
+      await assertInvariants(stores[0]);
+    } finally {
+      await Promise.all([h.engine.close(), other.close()]);
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+});
