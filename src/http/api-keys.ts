@@ -1,0 +1,86 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { linkAudit } from '../engine/audit.ts';
+import type { IdGenerator } from '../engine/ids.ts';
+import type { ApiKeyRecord, Store } from '../store/port.ts';
+
+export type Scope = 'admin' | 'approver' | 'checkout' | 'read';
+
+const base32Alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
+/** 32 bytes = 256 bits from the CSPRNG. */
+const secret_bytes = 32;
+/** Longer Authorization values are refused before hashing. */
+export const api_key_chars_max = 256;
+
+function base32(bytes: Uint8Array): string {
+  let out = '';
+  let bits = 0;
+  let value = 0;
+  for (const byte of bytes) {
+    value = (value << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += base32Alphabet[(value >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += base32Alphabet[(value << (5 - bits)) & 31];
+  return out;
+}
+
+/** A fresh API key secret: `vs_` then 52 base32 characters. */
+export function newApiKeySecret(): string {
+  return `vs_${base32(randomBytes(secret_bytes))}`;
+}
+
+/** Keys are stored only as this hash (sha256, hex). */
+export function hashApiKey(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+/** Constant-time comparison of two hex hashes. */
+export function sameHash(a_hex: string, b_hex: string): boolean {
+  const a = Buffer.from(a_hex, 'hex');
+  const b = Buffer.from(b_hex, 'hex');
+  return a.length === b.length && a.length > 0 && timingSafeEqual(a, b);
+}
+
+export interface NewKey {
+  name: string;
+  scopes: Scope[];
+  /** Who creates it (an API key id), null for the bootstrap. */
+  actor: string | null;
+  /** Use this secret instead of a random one (VOUCHSAFE_ADMIN_KEY). */
+  secret?: string;
+}
+
+/** Stores a new key (as its hash) with its platform audit entry; the secret is returned once. */
+export async function createApiKey(
+  store: Store,
+  ids: IdGenerator,
+  now_ms: number,
+  k: NewKey,
+): Promise<{ record: ApiKeyRecord; secret: string }> {
+  const secret = k.secret ?? newApiKeySecret();
+  const record: ApiKeyRecord = {
+    id: ids.next('key', now_ms),
+    name: k.name,
+    hash: hashApiKey(secret),
+    scopes: [...k.scopes],
+    created_at_ms: now_ms,
+    revoked_at_ms: null,
+  };
+  await store.insertApiKey(record, (prev) =>
+    linkAudit(
+      {
+        chain: 'platform',
+        at_ms: now_ms,
+        actor: k.actor,
+        action: 'api_key.created',
+        subject: record.id,
+        data: { name: record.name, scopes: record.scopes },
+      },
+      prev,
+    ),
+  );
+  return { record, secret };
+}

@@ -1,0 +1,62 @@
+import type { FastifyRequest } from 'fastify';
+import { Rejection } from '../domain/errors.ts';
+import type { ApiKeyRecord, Store } from '../store/port.ts';
+import { api_key_chars_max, hashApiKey, type Scope, sameHash } from './api-keys.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated key; set for every /v1 route. */
+    api_key: ApiKeyRecord | null;
+  }
+  interface FastifyContextConfig {
+    /** Scopes that may call the route besides admin; none listed: admin only. */
+    scopes?: readonly Scope[];
+  }
+}
+
+const bearer = /^Bearer\s+(\S+)$/i;
+
+function presentedKey(request: FastifyRequest): string {
+  const header = request.headers.authorization;
+  const m = typeof header === 'string' ? bearer.exec(header) : null;
+  const key = m?.[1];
+  if (key === undefined) throw new Rejection('unauthenticated', 'send an API key: Authorization: Bearer <key>');
+  if (key.length > api_key_chars_max) throw new Rejection('unauthenticated', 'unknown API key');
+  return key;
+}
+
+/** Finds the key by its hash and compares the hashes in constant time; revoked keys do not count. */
+export async function authenticate(store: Store, request: FastifyRequest): Promise<ApiKeyRecord> {
+  const hash = hashApiKey(presentedKey(request));
+  const record = await store.findApiKeyByHash(hash);
+  if (!record || !sameHash(record.hash, hash) || record.revoked_at_ms !== null) {
+    throw new Rejection('unauthenticated', 'unknown or revoked API key');
+  }
+  return record;
+}
+
+export function hasScope(key: ApiKeyRecord, allowed: readonly Scope[]): boolean {
+  return key.scopes.includes('admin') || allowed.some((s) => key.scopes.includes(s));
+}
+
+/** onRequest: every /v1 route needs a key with one of its scopes (admin always passes). */
+export function authHook(store: Store) {
+  return async (request: FastifyRequest): Promise<void> => {
+    // The matched route's pattern decides, so no spelling of a URL slips past; unmatched URLs fall to 404.
+    const path = request.is404 ? request.url : (request.routeOptions.url ?? request.url);
+    if (!path.startsWith('/v1/')) return;
+    const key = await authenticate(store, request);
+    request.api_key = key;
+    if (request.is404) return;
+    if (!hasScope(key, request.routeOptions.config.scopes ?? [])) {
+      throw new Rejection('forbidden', 'this API key may not call this endpoint');
+    }
+  };
+}
+
+/** The key of an authenticated route; its absence is a wiring bug. */
+export function keyOf(request: FastifyRequest): ApiKeyRecord {
+  const key = request.api_key;
+  if (key === null) throw new Error('route reached without authentication');
+  return key;
+}

@@ -1,0 +1,47 @@
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IdGenerator } from '../engine/ids.ts';
+import type { Store } from '../store/port.ts';
+import { createApiKey } from './api-keys.ts';
+
+export interface BootstrapOptions {
+  store: Store;
+  /** Where admin.key goes when the key is random. */
+  data_dir: string;
+  /** VOUCHSAFE_ADMIN_KEY, if set. */
+  admin_key?: string | undefined;
+  now_ms?: number;
+  ids?: IdGenerator;
+  /** How the random key is shown once; defaults to stdout. */
+  print?: (line: string) => void;
+}
+
+export type BootstrapResult =
+  | { created: false }
+  | { created: true; id: string; source: 'env' }
+  | { created: true; id: string; source: 'random'; secret: string; path: string };
+
+/**
+ * When the store has no API key, creates an admin key: VOUCHSAFE_ADMIN_KEY if set,
+ * otherwise a random one, printed once and written to `<data dir>/admin.key` (0600).
+ */
+export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapResult> {
+  if ((await opts.store.countApiKeys()) > 0) return { created: false };
+  const ids = opts.ids ?? new IdGenerator();
+  const now_ms = opts.now_ms ?? Date.now();
+  const fromEnv = opts.admin_key !== undefined && opts.admin_key.length > 0;
+  const { record, secret } = await createApiKey(opts.store, ids, now_ms, {
+    name: 'bootstrap admin',
+    scopes: ['admin'],
+    actor: null,
+    ...(fromEnv ? { secret: opts.admin_key } : {}),
+  });
+  if (fromEnv) return { created: true, id: record.id, source: 'env' };
+  mkdirSync(opts.data_dir, { recursive: true });
+  const path = join(opts.data_dir, 'admin.key');
+  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  print(`vouchsafe: created the admin API key (shown once, also in ${path}): ${secret}`);
+  return { created: true, id: record.id, source: 'random', secret, path };
+}

@@ -1,0 +1,80 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { availableMinor, type Campaign } from '../domain/campaign.ts';
+import type { Engine } from '../engine/engine.ts';
+
+/** Campaigns with budget gauges; past this many, new campaigns are left out (bounded cardinality). */
+const campaigns_tracked_max = 10_000;
+
+const budgetParts = ['total', 'reserved', 'spent', 'available'] as const;
+
+/** Prometheus metrics of one app: request latency, redemptions by outcome, budget burn per campaign. */
+export class HttpMetrics {
+  readonly registry = new Registry();
+  private readonly latency: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly redemptions: Counter<'outcome'>;
+  private readonly budget: Gauge<'campaign_id' | 'part'>;
+  private readonly tracked = new Set<string>();
+
+  constructor(engine: Engine, opts: { process_metrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.latency = new Histogram({
+      name: 'vouchsafe_http_request_duration_seconds',
+      help: 'HTTP request latency by route and status',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.redemptions = new Counter({
+      name: 'vouchsafe_redemptions_total',
+      help: 'Redemption requests (creations and confirmations) by outcome: reserved, confirmed, or the rejection code',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.budget = new Gauge({
+      name: 'vouchsafe_campaign_budget_minor',
+      help: 'Budget of a campaign by part (total, reserved, spent, available), in minor units',
+      labelNames: ['campaign_id', 'part'],
+      registers,
+    });
+    new Gauge({
+      name: 'vouchsafe_engine_pending_commands',
+      help: 'Commands queued or in flight in the engine',
+      registers,
+      collect() {
+        this.set(engine.pending);
+      },
+    });
+    if (opts.process_metrics) collectDefaultMetrics({ register: this.registry });
+    engine.onCommit((c) => this.observeCampaign(c));
+  }
+
+  observeRequest(method: string, route: string, status_code: number, seconds: number): void {
+    this.latency.observe({ method, route, status_code: String(status_code) }, seconds);
+  }
+
+  redemption(outcome: string): void {
+    this.redemptions.inc({ outcome });
+  }
+
+  observeCampaign(c: Campaign): void {
+    if (!this.tracked.has(c.id)) {
+      if (this.tracked.size >= campaigns_tracked_max) return;
+      this.tracked.add(c.id);
+    }
+    const value: Record<(typeof budgetParts)[number], number> = {
+      total: c.budget_minor,
+      reserved: c.reserved_minor,
+      spent: c.spent_minor,
+      available: availableMinor(c),
+    };
+    for (const part of budgetParts) this.budget.set({ campaign_id: c.id, part }, value[part]);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,97 @@
+import { type TSchema, Type } from '@sinclair/typebox';
+import { limits } from '../config/limits.ts';
+
+/** Money: a safe, non-negative integer in minor units. Floats, negatives and 1e300 are refused. */
+export const Money = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'minor units' });
+
+/** A count or limit: a positive safe integer. */
+export const PositiveInt = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
+
+/** Strings that name things (user, merchant, device, order id, codes). */
+export const Name = Type.String({ minLength: 1, maxLength: limits.name_chars_max });
+
+/** A prefixed id (`cmp_...`). */
+export const Id = Type.String({ minLength: 1, maxLength: limits.name_chars_max });
+
+export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217', examples: ['CNY'] });
+
+/** RFC 3339 date-time; parsed strictly (calendar checked) in time.ts. */
+export const Timestamp = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}[Tt]\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?([Zz]|[+-]\\d{2}:\\d{2})$',
+  maxLength: 40,
+  description: 'RFC 3339, e.g. 2019-01-01T00:00:00Z',
+});
+
+export const Reason = Type.String({ minLength: 1, maxLength: 500 });
+
+export function Nullable<T extends TSchema>(schema: T) {
+  return Type.Union([schema, Type.Null()]);
+}
+
+/** Body objects are closed: a misspelt field is an error, not a silently missing limit. */
+export function Body<P extends Record<string, TSchema>>(properties: P, description?: string) {
+  return Type.Object(properties, { additionalProperties: false, ...(description ? { description } : {}) });
+}
+
+export const IdParams = Type.Object({ id: Id });
+
+export const IdempotencyHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: '^[\\x21-\\x7E]+$',
+      description: 'replays the first answer for 24 h',
+    }),
+  ),
+});
+
+const listLimit = Type.Integer({
+  minimum: 1,
+  maximum: limits.list_limit_max,
+  default: limits.list_limit_default,
+});
+
+/** Paging fields of every list; newest first. */
+export const listFields = { limit: listLimit, starting_after: Type.Optional(Id) };
+
+export function Page<T extends TSchema>(item: T) {
+  return Type.Object({ data: Type.Array(item), has_more: Type.Boolean() });
+}
+
+export const ErrorView = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      param: Type.Optional(Type.String()),
+    }),
+  },
+  { description: 'Every error has this shape.' },
+);
+
+export const ApiScope = Type.Union([
+  Type.Literal('admin'),
+  Type.Literal('approver'),
+  Type.Literal('checkout'),
+  Type.Literal('read'),
+]);
+
+export const ApiKeyCreate = Body({
+  name: Name,
+  scopes: Type.Array(ApiScope, { minItems: 1, maxItems: 4, uniqueItems: true }),
+});
+
+export const ApiKeyCreatedView = Type.Object({
+  id: Type.String(),
+  key: Type.String({ description: 'shown only in this answer' }),
+  name: Type.String(),
+  scopes: Type.Array(ApiScope),
+  created_at: Type.String(),
+});
+
+/** Error answers every authenticated route can give. */
+export const errorResponses = {
+  '4xx': ErrorView,
+  '5xx': ErrorView,
+} as const;

@@ -1,0 +1,81 @@
+import type { AddressInfo } from 'node:net';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Engine } from '../engine/engine.ts';
+import { buildApp } from './app.ts';
+import { type BootstrapResult, ensureAdminKey } from './bootstrap-key.ts';
+
+export interface ServerOptions {
+  engine: Engine;
+  port: number;
+  host: string;
+  logger?: FastifyBaseLogger;
+  /** When given, an admin key is created if the store has none (see bootstrap-key.ts). */
+  bootstrap?: { data_dir: string; admin_key?: string | undefined; print?: (line: string) => void };
+  trust_proxy?: boolean;
+  /** Close on SIGINT / SIGTERM (default true). */
+  handle_signals?: boolean;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  /** The bound port (useful with port 0). */
+  port: number;
+  url: string;
+  bootstrap: BootstrapResult | null;
+  /** Stops accepting, finishes in-flight requests, drains the engine, closes the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Starts the HTTP server with graceful shutdown. */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { engine } = opts;
+  const bootstrap = opts.bootstrap
+    ? await ensureAdminKey({ store: engine.store, ids: engine.ids, now_ms: engine.now(), ...opts.bootstrap })
+    : null;
+  const app = buildApp({
+    engine,
+    process_metrics: true,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    ...(opts.trust_proxy !== undefined ? { trust_proxy: opts.trust_proxy } : {}),
+  });
+  await app.listen({ port: opts.port, host: opts.host });
+  const port = (app.server.address() as AddressInfo).port;
+  let closing: Promise<void> | null = null;
+  let removeSignals = () => {};
+  const close = () => {
+    removeSignals();
+    closing ??= shutdown(app, engine);
+    return closing;
+  };
+  if (opts.handle_signals ?? true) removeSignals = installSignals(app, close);
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return { app, port, url: `http://${host}:${port}`, bootstrap, close };
+}
+
+async function shutdown(app: FastifyInstance, engine: Engine): Promise<void> {
+  app.log.info('shutting down: no new requests, draining the engine');
+  await app.close();
+  await engine.close();
+  await engine.store.close();
+  app.log.info('shut down');
+}
+
+/** Returns a function that removes the handlers again. */
+function installSignals(app: FastifyInstance, close: () => Promise<void>): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    app.log.info({ signal }, 'signal received');
+    close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  };
+}

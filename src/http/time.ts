@@ -1,0 +1,30 @@
+import { Rejection } from '../domain/errors.ts';
+
+const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses an RFC 3339 date-time to epoch ms, refusing impossible dates (Feb 30) that Date.parse rolls over. */
+export function parseTimestampMs(text: string, param: string): number {
+  const m = rfc3339.exec(text);
+  const ms = m ? Date.parse(text.toUpperCase()) : Number.NaN;
+  if (!m || !Number.isSafeInteger(ms)) throw new Rejection('invalid_request', 'must be an RFC 3339 date-time', param);
+  const [, y, mo, d, h, mi, s] = m.map(Number);
+  const local = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
+  const exact =
+    local.getUTCFullYear() === y &&
+    local.getUTCMonth() + 1 === mo &&
+    local.getUTCDate() === d &&
+    local.getUTCHours() === h;
+  if (!exact || (mi ?? 60) > 59 || (s ?? 60) > 59) {
+    throw new Rejection('invalid_request', 'is not a real date and time', param);
+  }
+  return ms;
+}
+
+/** Epoch ms to RFC 3339 UTC, without a fraction when it is zero: `2019-01-01T00:00:00Z`. */
+export function formatTimestamp(ms: number): string {
+  return new Date(ms).toISOString().replace('.000Z', 'Z');
+}
+
+export function formatNullableTimestamp(ms: number | null): string | null {
+  return ms === null ? null : formatTimestamp(ms);
+}

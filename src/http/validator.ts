@@ -1,0 +1,93 @@
+import type { Static, TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler';
+import { Value } from '@sinclair/typebox/value';
+import type {
+  FastifyBaseLogger,
+  FastifyInstance,
+  FastifySchemaCompiler,
+  FastifySchemaValidationError,
+  FastifyTypeProvider,
+  RawReplyDefaultExpression,
+  RawRequestDefaultExpression,
+  RawServerDefault,
+} from 'fastify';
+
+/** Route handlers see the Static type of their TypeBox schemas. */
+export interface TypeBoxProvider extends FastifyTypeProvider {
+  validator: this['schema'] extends TSchema ? Static<this['schema']> : unknown;
+  serializer: this['schema'] extends TSchema ? Static<this['schema']> : unknown;
+}
+
+/** A Fastify instance whose routes are typed by their TypeBox schemas. */
+export type TypedApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  TypeBoxProvider
+>;
+
+/**
+ * Validates with TypeBox. Bodies are checked as sent (no coercion: "100" is not an
+ * amount); query strings and path params are converted from text first.
+ */
+export const typeBoxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
+  const check = TypeCompiler.Compile(schema);
+  const fromText = httpPart !== 'body';
+  return (input: unknown) => {
+    const value = fromText ? fromQueryText(schema, Value.Default(schema, Value.Clone(input ?? {}))) : input;
+    if (check.Check(value)) return { value };
+    const first = check.Errors(value).First();
+    return { error: [toValidationError(first ? explain(first) : null)] };
+  };
+};
+
+const integerText = /^-?(0|[1-9][0-9]{0,15})$/;
+
+/**
+ * Query strings and path params are flat text. Only exact spellings convert:
+ * "20" is 20, but "1.5", "1e3", "0x10" and " 5" stay text and fail validation
+ * (TypeBox's own Convert would quietly turn "1.5" into 1).
+ */
+function fromQueryText(schema: TSchema, input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties ?? {};
+  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+  for (const [name, value] of Object.entries(out)) {
+    const type = properties[name]?.type;
+    if (typeof value !== 'string') continue;
+    if (type === 'integer' && integerText.test(value)) out[name] = Number(value);
+    else if (type === 'boolean' && (value === 'true' || value === 'false')) out[name] = value === 'true';
+  }
+  return out;
+}
+
+/**
+ * A union error says only "expected union value"; the branch the client meant
+ * (its `type` matches, or else the first branch) says what is wrong.
+ */
+function explain(e: ValueError): ValueError {
+  if (e.errors.length === 0) return e;
+  const discriminant = `${e.path}/type`;
+  const branches = e.errors.map((it) => [...it]);
+  const meant = branches.find((errs) => !errs.some((x) => x.path === discriminant)) ?? branches[0] ?? [];
+  const inner = meant[0];
+  return inner ? explain(inner) : e;
+}
+
+function toValidationError(e: ValueError | null): FastifySchemaValidationError {
+  return {
+    keyword: 'typebox',
+    instancePath: e?.path ?? '',
+    schemaPath: '',
+    params: {},
+    message: e?.message ?? 'is invalid',
+  };
+}
+
+/** `/order/amount_minor` -> `order.amount_minor`; `/discount/tiers/0/amount_minor` -> `discount.tiers[0].amount_minor`. */
+export function paramOf(instancePath: string): string | undefined {
+  const parts = instancePath.split('/').filter((p) => p.length > 0);
+  if (parts.length === 0) return undefined;
+  return parts.reduce((acc, p) => (/^\d+$/.test(p) ? `${acc}[${p}]` : acc === '' ? p : `${acc}.${p}`), '');
+}

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CampaignWire } from '../../src/http/views.ts';
+import { activeCampaign, assertError, assertInvariants, campaignBody, httpHarness, type ListWire } from './harness.ts';
+
+describe('POST /v1/campaigns', () => {
+  test('creates a draft and answers 201 with every API.md field', async () => {
+    const h = await httpHarness();
+    const res = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody() });
+    assert.equal(res.status, 201);
+    const c = res.body;
+    assert.match(c.id, /^cmp_/);
+    assert.deepEqual(
+      { ...c, id: '' },
+      {
+        id: '',
+        name: 'spring',
+        status: 'draft',
+        status_reason: null,
+        currency: 'CNY',
+        discount: { type: 'fixed', amount_minor: 1000 },
+        min_spend_minor: 5000,
+        product_kinds: ['merchandise'],
+        merchant_ids: null,
+        audience: { type: 'public' },
+        starts_at: '2026-01-01T00:00:00Z',
+        ends_at: '2026-01-31T00:00:00Z',
+        coupon_ttl_s: 604800,
+        budget_minor: 100_000,
+        max_redemptions: 100,
+        per_user_limit: 1,
+        per_merchant_limit: null,
+        code_mode: 'claim',
+        code: null,
+        auto_pause: true,
+        velocity: null,
+        lint: [],
+        max_exposure_minor: 100_000,
+        budget: { total_minor: 100_000, reserved_minor: 0, spent_minor: 0, available_minor: 100_000 },
+        counts: { claimed: 0, redeemed: 0 },
+        created_at: '2026-01-01T00:01:00Z',
+        updated_at: '2026-01-01T00:01:00Z',
+      },
+    );
+    await assertInvariants(h.store);
+  });
+
+  test('fills the documented defaults and reports lint findings', async () => {
+    const h = await httpHarness();
+    const body = {
+      name: 'minimal',
+      currency: 'CNY',
+      discount: { type: 'percent', percent_bp: 1500 },
+      starts_at: '2026-01-01T08:00:00+08:00',
+      ends_at: '2026-01-10T00:00:00.250Z',
+      budget_minor: 50_000,
+    };
+    const res = await h.call<CampaignWire>('POST', '/v1/campaigns', { body });
+    assert.equal(res.status, 201, JSON.stringify(res.body));
+    const c = res.body;
+    assert.equal(c.min_spend_minor, 0);
+    assert.equal(c.merchant_ids, null);
+    assert.deepEqual(c.audience, { type: 'public' });
+    assert.equal(c.coupon_ttl_s, null);
+    assert.equal(c.max_redemptions, null);
+    assert.equal(c.per_user_limit, null);
+    assert.equal(c.code_mode, 'claim');
+    assert.equal(c.code, null);
+    assert.equal(c.auto_pause, true);
+    assert.equal(c.velocity, null);
+    assert.deepEqual(c.discount, { type: 'percent', percent_bp: 1500, max_discount_minor: null });
+    assert.equal(c.starts_at, '2026-01-01T00:00:00Z');
+    assert.equal(c.ends_at, '2026-01-10T00:00:00.250Z');
+    assert.ok(!c.product_kinds.includes('phone_top_up'), 'cash equivalents are opt-in');
+    const rules = c.lint.map((f) => `${f.severity}:${f.rule}`);
+    assert.ok(rules.includes('warning:no_per_user_limit'));
+    assert.ok(rules.includes('warning:public_high_value'));
+    assert.equal(c.max_exposure_minor, 50_000);
+  });
+
+  test('max_exposure_minor is max_redemptions times the largest discount when that is smaller', async () => {
+    const h = await httpHarness();
+    const body = campaignBody({
+      discount: {
+        type: 'tiered',
+        tiers: [
+          { min_spend_minor: 20_000, amount_minor: 3000 },
+          { min_spend_minor: 50_000, amount_minor: 8000 },
+        ],
+      },
+      max_redemptions: 10,
+      budget_minor: 1_000_000,
+    });
+    const res = await h.call<CampaignWire>('POST', '/v1/campaigns', { body });
+    assert.equal(res.status, 201);
+    assert.equal(res.body.max_exposure_minor, 80_000);
+  });
+
+  test('budget_minor is required; cross-field rules answer 400 with param', async () => {
+    const h = await httpHarness();
+    const { budget_minor: _, ...noBudget } = campaignBody();
+    assertError(await h.call('POST', '/v1/campaigns', { body: noBudget }), 400, 'invalid_request', 'budget_minor');
+    const sharedNoCode = campaignBody({ code_mode: 'shared_code' });
+    assertError(await h.call('POST', '/v1/campaigns', { body: sharedNoCode }), 400, 'invalid_request', 'code');
+    const claimWithCode = campaignBody({ code: 'SPRING' });
+    assertError(await h.call('POST', '/v1/campaigns', { body: claimWithCode }), 400, 'invalid_request', 'code');
+    const badDate = campaignBody({ starts_at: '2026-02-30T00:00:00Z' });
+    assertError(await h.call('POST', '/v1/campaigns', { body: badDate }), 400, 'invalid_request', 'starts_at');
+    const notRfc = campaignBody({ ends_at: '2026-02-01' });
+    assertError(await h.call('POST', '/v1/campaigns', { body: notRfc }), 400, 'invalid_request', 'ends_at');
+    const lowerCurrency = campaignBody({ currency: 'cny' });
+    assertError(await h.call('POST', '/v1/campaigns', { body: lowerCurrency }), 400, 'invalid_request', 'currency');
+    const bp = campaignBody({ discount: { type: 'percent', percent_bp: 10_001, max_discount_minor: 100 } });
+    assertError(await h.call('POST', '/v1/campaigns', { body: bp }), 400, 'invalid_request', 'discount.percent_bp');
+    const tier = campaignBody({ discount: { type: 'tiered', tiers: [{ min_spend_minor: 1, amount_minor: -1 }] } });
+    assertError(
+      await h.call('POST', '/v1/campaigns', { body: tier }),
+      400,
+      'invalid_request',
+      'discount.tiers[0].amount_minor',
+    );
+    const typo = campaignBody({ max_redemption: 5 });
+    assertError(await h.call('POST', '/v1/campaigns', { body: typo }), 400, 'invalid_request', 'max_redemption');
+    const longName = campaignBody({ name: 'x'.repeat(129) });
+    assertError(await h.call('POST', '/v1/campaigns', { body: longName }), 400, 'invalid_request', 'name');
+    const zeroLimit = campaignBody({ per_user_limit: 0 });
+    assertError(await h.call('POST', '/v1/campaigns', { body: zeroLimit }), 400, 'invalid_request', 'per_user_limit');
+    const list = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns');
+    assert.equal(list.body.data.length, 0, 'nothing was created');
+  });
+
+  test('a shared code is stored normalized and must be unique', async () => {
+    const h = await httpHarness();
+    const res = await h.call<CampaignWire>('POST', '/v1/campaigns', {
+      body: campaignBody({ code_mode: 'shared_code', code: 'spring', per_user_limit: 1 }),
+    });
+    assert.equal(res.status, 201);
+    assert.equal(res.body.code, 'SPRING');
+    const again = await h.call('POST', '/v1/campaigns', {
+      body: campaignBody({ code_mode: 'shared_code', code: 'SPRING' }),
+    });
+    assertError(again, 400, 'invalid_request', 'code');
+  });
+});
+
+describe('GET /v1/campaigns', () => {
+  test('lists newest first with limit, starting_after and status', async () => {
+    const h = await httpHarness();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(1000);
+      const res = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody({ name: `c${i}` }) });
+      ids.push(res.body.id);
+    }
+    const first = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns?limit=2', { key: 'read' });
+    assert.equal(first.status, 200);
+    assert.deepEqual(
+      first.body.data.map((c) => c.name),
+      ['c4', 'c3'],
+    );
+    assert.equal(first.body.has_more, true);
+    const next = await h.call<ListWire<CampaignWire>>('GET', `/v1/campaigns?limit=2&starting_after=${ids[3]}`, {
+      key: 'read',
+    });
+    assert.deepEqual(
+      next.body.data.map((c) => c.name),
+      ['c2', 'c1'],
+    );
+    const all = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns', { key: 'read' });
+    assert.equal(all.body.data.length, 5);
+    assert.equal(all.body.has_more, false);
+    await h.call('POST', `/v1/campaigns/${ids[0]}/submit`);
+    const active = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns?status=active', { key: 'read' });
+    assert.deepEqual(
+      active.body.data.map((c) => c.id),
+      [ids[0]],
+    );
+    assertError(await h.call('GET', '/v1/campaigns?limit=101', { key: 'read' }), 400, 'invalid_request', 'limit');
+    assertError(await h.call('GET', '/v1/campaigns?limit=abc', { key: 'read' }), 400, 'invalid_request', 'limit');
+    assertError(await h.call('GET', '/v1/campaigns?status=bogus', { key: 'read' }), 400, 'invalid_request', 'status');
+  });
+
+  test('GET one; unknown id is 404 not_found', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h);
+    const res = await h.call<CampaignWire>('GET', `/v1/campaigns/${c.id}`, { key: 'read' });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, c);
+    assertError(await h.call('GET', '/v1/campaigns/cmp_nope', { key: 'read' }), 404, 'not_found');
+  });
+});

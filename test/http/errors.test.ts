@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { InvariantViolation, Rejection, type RejectionCode } from '../../src/domain/errors.ts';
+import { statusByCode } from '../../src/http/error-status.ts';
+import { makeLogger } from '../../src/http/logger.ts';
+import { StoreUnavailable } from '../../src/store/port.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { activeCampaign, assertError, assertInvariants, httpHarness } from './harness.ts';
+
+/** The API.md error table, verbatim. */
+const apiTable: Record<number, RejectionCode[]> = {
+  400: ['invalid_request'],
+  401: ['unauthenticated'],
+  403: ['forbidden', 'approval_self_forbidden'],
+  404: ['not_found', 'coupon_not_found'],
+  409: ['coupon_already_redeemed', 'idempotency_key_reused', 'invalid_state', 'already_grabbed'],
+  413: ['payload_too_large'],
+  422: [
+    'coupon_expired',
+    'coupon_revoked',
+    'campaign_not_started',
+    'campaign_ended',
+    'campaign_not_active',
+    'campaign_paused',
+    'campaign_revoked',
+    'coupon_not_eligible_user',
+    'min_spend_not_met',
+    'product_kind_not_eligible',
+    'merchant_not_eligible',
+    'currency_mismatch',
+    'budget_exhausted',
+    'usage_limit_reached',
+    'per_user_limit_reached',
+    'per_merchant_limit_reached',
+    'campaign_lint_failed',
+    'red_envelope_empty',
+    'red_envelope_expired',
+  ],
+  429: ['rate_limited', 'too_many_attempts'],
+  500: ['internal_error'],
+  503: ['store_unavailable', 'overloaded'],
+};
+
+function logSink() {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, logger: makeLogger('info', sink) };
+}
+
+describe('error mapping', () => {
+  test('statusByCode is exactly the API.md table', () => {
+    const fromTable = Object.entries(apiTable).flatMap(([status, codes]) =>
+      codes.map((c) => [c, Number(status)] as const),
+    );
+    assert.deepEqual(Object.fromEntries(fromTable), statusByCode);
+  });
+
+  test('a broken invariant is a 500 internal_error, logged loudly, with no detail in the body', async () => {
+    const log = logSink();
+    const h = await httpHarness({}, { logger: log.logger });
+    h.app.get('/v1/test/invariant', { config: { scopes: ['read'] } }, async () => {
+      throw new InvariantViolation('spent went negative');
+    });
+    h.app.get('/v1/test/bug', { config: { scopes: ['read'] } }, async () => {
+      throw new TypeError('cannot read x of undefined');
+    });
+    const res = await h.call('GET', '/v1/test/invariant', { key: 'read' });
+    assertError(res, 500, 'internal_error');
+    assert.ok(!JSON.stringify(res.body).includes('spent went negative'));
+    const bug = await h.call('GET', '/v1/test/bug', { key: 'read' });
+    assertError(bug, 500, 'internal_error');
+    assert.ok(!JSON.stringify(bug.body).includes('undefined'));
+    const entries = log.lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { stack?: string } });
+    const fatal = entries.find((e) => e.level === 60);
+    assert.ok(fatal, 'an invariant violation is logged at fatal');
+    assert.ok(fatal.err?.stack?.includes('spent went negative'), 'the stack goes to the log');
+    assert.ok(entries.some((e) => e.level === 50 && e.err?.stack?.includes('cannot read x')));
+  });
+
+  test('a store outage is 503 store_unavailable with Retry-After', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const h = await httpHarness({}, {}, store);
+    const c = await activeCampaign(h);
+    store.getCampaign = async () => {
+      throw new StoreUnavailable('connection refused');
+    };
+    const res = await h.call('GET', `/v1/campaigns/${c.id}`, { key: 'read' });
+    assertError(res, 503, 'store_unavailable');
+    assert.equal(res.headers['retry-after'], '1');
+    store.findApiKeyByHash = async () => {
+      throw new StoreUnavailable('connection refused');
+    };
+    const auth = await h.call('GET', '/v1/campaigns', { key: 'read' });
+    assertError(auth, 503, 'store_unavailable');
+    assert.equal(auth.headers['retry-after'], '1');
+  });
+
+  test('a Rejection with retry_after_s sets Retry-After; an engine with a full queue answers 503 overloaded', async () => {
+    const h = await httpHarness();
+    h.app.get('/v1/test/slow-down', { config: { scopes: ['read'] } }, async () => {
+      throw new Rejection('rate_limited', 'slow down', undefined, 7);
+    });
+    const res = await h.call('GET', '/v1/test/slow-down', { key: 'read' });
+    assertError(res, 429, 'rate_limited');
+    assert.equal(res.headers['retry-after'], '7');
+
+    const full = await httpHarness({ queue_commands_max: 0 });
+    const c = await full.engine.createCampaign(
+      {
+        name: 'x',
+        currency: 'CNY',
+        discount: { type: 'fixed', amount_minor: 100 },
+        min_spend_minor: 1000,
+        product_kinds: ['merchandise'],
+        merchant_ids: null,
+        audience: { type: 'public' },
+        starts_at_ms: 0,
+        ends_at_ms: Date.parse('2026-02-01T00:00:00Z'),
+        coupon_ttl_s: null,
+        budget_minor: 1000,
+        max_redemptions: 10,
+        per_user_limit: 1,
+        per_merchant_limit: null,
+        code_mode: 'claim',
+        code: null,
+        auto_pause: true,
+        velocity: null,
+      },
+      { actor: null },
+    );
+    const busy = await full.call('POST', `/v1/campaigns/${c.id}/submit`);
+    assertError(busy, 503, 'overloaded');
+    assert.equal(busy.headers['retry-after'], '1');
+    await assertInvariants(full.store);
+  });
+
+  test('unknown routes are 404 not_found; wrong methods too', async () => {
+    const h = await httpHarness();
+    assertError(await h.call('GET', '/v2/anything', { key: null }), 404, 'not_found');
+    assertError(await h.call('GET', '/v1/claims'), 404, 'not_found');
+    assertError(await h.call('DELETE', '/v1/campaigns'), 404, 'not_found');
+  });
+});

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CampaignWire, CouponWire, RedemptionWire } from '../../src/http/views.ts';
+import {
+  type Answer,
+  activeCampaign,
+  assertError,
+  assertInvariants,
+  campaignBody,
+  claim,
+  httpHarness,
+  type ListWire,
+  orderBody,
+} from './harness.ts';
+
+function sameAnswer(a: Answer, b: Answer): void {
+  assert.equal(b.status, a.status);
+  assert.deepEqual(b.body, a.body);
+}
+
+describe('Idempotency-Key', () => {
+  test('campaign create and actions replay the first answer; another body is 409 idempotency_key_reused', async () => {
+    const h = await httpHarness();
+    const first = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody(), idem: 'create-1' });
+    h.clock.advance(5000);
+    const replay = await h.call('POST', '/v1/campaigns', { body: campaignBody(), idem: 'create-1' });
+    sameAnswer(first, replay);
+    const list = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns');
+    assert.equal(list.body.data.length, 1, 'one campaign, not two');
+    assertError(
+      await h.call('POST', '/v1/campaigns', { body: campaignBody({ name: 'other' }), idem: 'create-1' }),
+      409,
+      'idempotency_key_reused',
+    );
+    const submit = await h.call('POST', `/v1/campaigns/${first.body.id}/submit`, { idem: 'submit-1' });
+    sameAnswer(submit, await h.call('POST', `/v1/campaigns/${first.body.id}/submit`, { idem: 'submit-1' }));
+    const pause = await h.call('POST', `/v1/campaigns/${first.body.id}/pause`, {
+      body: { reason: 'x' },
+      idem: 'pause-1',
+    });
+    assertError(
+      await h.call('POST', `/v1/campaigns/${first.body.id}/pause`, { body: { reason: 'y' }, idem: 'pause-1' }),
+      409,
+      'idempotency_key_reused',
+    );
+    await h.call('POST', `/v1/campaigns/${first.body.id}/resume`);
+    sameAnswer(
+      pause,
+      await h.call('POST', `/v1/campaigns/${first.body.id}/pause`, { body: { reason: 'x' }, idem: 'pause-1' }),
+    );
+  });
+
+  test('claims and redemptions replay; the money moves once', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h, { code_mode: 'claim' });
+    const claim1 = await h.call<CouponWire>('POST', '/v1/claims', {
+      key: 'checkout',
+      body: { campaign_id: c.id, user_id: 'u1' },
+      idem: 'claim-1',
+    });
+    assert.equal(claim1.status, 201);
+    sameAnswer(
+      claim1,
+      await h.call('POST', '/v1/claims', {
+        key: 'checkout',
+        body: { campaign_id: c.id, user_id: 'u1' },
+        idem: 'claim-1',
+      }),
+    );
+    const body = { user_id: 'u1', code: claim1.body.code, order: orderBody() };
+    const r1 = await h.call<RedemptionWire>('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'pay-1' });
+    assert.equal(r1.status, 201);
+    h.clock.advance(1000);
+    sameAnswer(r1, await h.call('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'pay-1' }));
+    assertError(
+      await h.call('POST', '/v1/redemptions', {
+        key: 'checkout',
+        body: { ...body, order: orderBody({ amount_minor: 20_000 }) },
+        idem: 'pay-1',
+      }),
+      409,
+      'idempotency_key_reused',
+    );
+    const confirm = await h.call('POST', `/v1/redemptions/${r1.body.id}/confirm`, {
+      key: 'checkout',
+      idem: 'confirm-1',
+    });
+    assert.equal(confirm.status, 200);
+    sameAnswer(
+      confirm,
+      await h.call('POST', `/v1/redemptions/${r1.body.id}/confirm`, { key: 'checkout', idem: 'confirm-1' }),
+    );
+    assertError(
+      await h.call('POST', `/v1/redemptions/${r1.body.id}/confirm`, { key: 'checkout', idem: 'confirm-2' }),
+      409,
+      'invalid_state',
+    );
+    const view = await h.call<CampaignWire>('GET', `/v1/campaigns/${c.id}`);
+    assert.deepEqual(view.body.budget, {
+      total_minor: 100_000,
+      reserved_minor: 0,
+      spent_minor: 1000,
+      available_minor: 99_000,
+    });
+    assert.deepEqual(view.body.counts, { claimed: 1, redeemed: 1 });
+    await assertInvariants(h.store);
+  });
+
+  test('a refusal replays too, even after the cause is gone', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'REFUSE', per_user_limit: 5 });
+    await h.call('POST', `/v1/campaigns/${c.id}/pause`);
+    const body = { user_id: 'u1', code: 'REFUSE', order: orderBody() };
+    const refused = await h.call('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'k' });
+    assertError(refused, 422, 'campaign_paused');
+    await h.call('POST', `/v1/campaigns/${c.id}/resume`);
+    sameAnswer(refused, await h.call('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'k' }));
+    assert.equal((await h.call('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'k2' })).status, 201);
+    await assertInvariants(h.store);
+  });
+
+  test('keys are namespaced per API key: two clients may use the same Idempotency-Key', async () => {
+    const h = await httpHarness();
+    const a = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody({ name: 'a' }), idem: 'same' });
+    const b = await h.call<CampaignWire>('POST', '/v1/campaigns', {
+      key: 'admin2',
+      body: campaignBody({ name: 'b' }),
+      idem: 'same',
+    });
+    assert.equal(a.status, 201);
+    assert.equal(b.status, 201);
+    assert.notEqual(a.body.id, b.body.id);
+  });
+
+  test('concurrent retries with one key create one redemption', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h);
+    const coupon = await claim(h, c.id, 'u1');
+    const body = { user_id: 'u1', code: coupon.code, order: orderBody() };
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => h.call('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'burst' })),
+    );
+    for (const a of answers) sameAnswer(answers[0] as Answer, a);
+    assert.equal(answers[0]?.status, 201);
+    const list = await h.call<ListWire<RedemptionWire>>('GET', `/v1/redemptions?campaign_id=${c.id}`);
+    assert.equal(list.body.data.length, 1);
+    await assertInvariants(h.store);
+  });
+
+  test('validations and api-keys store their first answer', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h);
+    const coupon = await claim(h, c.id, 'u1');
+    const body = { user_id: 'u1', code: coupon.code, order: orderBody() };
+    const v1 = await h.call('POST', '/v1/validations', { key: 'checkout', body, idem: 'v' });
+    await h.call('POST', '/v1/redemptions', { key: 'checkout', body });
+    sameAnswer(v1, await h.call('POST', '/v1/validations', { key: 'checkout', body, idem: 'v' }));
+    const now = await h.call<{ valid: boolean }>('POST', '/v1/validations', { key: 'checkout', body });
+    assert.equal(now.body.valid, false, 'without the key the answer is fresh');
+    assertError(
+      await h.call('POST', '/v1/validations', { key: 'checkout', body: { ...body, user_id: 'u2' }, idem: 'v' }),
+      409,
+      'idempotency_key_reused',
+    );
+
+    const k1 = await h.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { name: 'pos', scopes: ['checkout'] },
+      idem: 'key-1',
+    });
+    assert.equal(k1.status, 201);
+    const k2 = await h.call('POST', '/v1/api-keys', { body: { name: 'pos', scopes: ['checkout'] }, idem: 'key-1' });
+    sameAnswer(k1, k2);
+    assert.equal((await h.store.listApiKeys()).filter((k) => k.name === 'pos').length, 1);
+    assertError(
+      await h.call('POST', '/v1/api-keys', { body: { name: 'pos2', scopes: ['checkout'] }, idem: 'key-1' }),
+      409,
+      'idempotency_key_reused',
+    );
+    const stored = await h.store.getIdempotency(`${h.keys.admin.id}:key-1`);
+    assert.ok(stored);
+    assert.ok(!JSON.stringify(stored.result).includes(k1.body.key), 'the new key is sealed at rest');
+  });
+
+  test('concurrent api-key creations with one Idempotency-Key create one key', async () => {
+    const h = await httpHarness();
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        h.call('POST', '/v1/api-keys', { body: { name: 'burst', scopes: ['read'] }, idem: 'once' }),
+      ),
+    );
+    for (const a of answers) sameAnswer(answers[0] as Answer, a);
+    assert.equal((await h.store.listApiKeys()).filter((k) => k.name === 'burst').length, 1);
+  });
+
+  test('a malformed Idempotency-Key is 400 invalid_request', async () => {
+    const h = await httpHarness();
+    const long = await h.call('POST', '/v1/campaigns', { body: campaignBody(), idem: 'x'.repeat(256) });
+    assertError(long, 400, 'invalid_request', 'Idempotency-Key');
+    const spaced = await h.call('POST', '/v1/campaigns', { body: campaignBody(), idem: 'a b' });
+    assertError(spaced, 400, 'invalid_request', 'Idempotency-Key');
+  });
+});
