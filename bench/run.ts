@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import { engineSection } from './engine-hot.ts';
+import { httpSection } from './http.ts';
 import { renderResults, type Section } from './report.ts';
 
 /** Every benchmark, in order; `npm run bench -- <name>...` runs a subset (and prints it only). */
 const all: Record<string, () => Promise<Section>> = {
   engine: engineSection,
+  http: httpSection,
 };
 
 const picked = process.argv.slice(2).filter((a) => a in all);

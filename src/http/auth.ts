@@ -25,10 +25,33 @@ function presentedKey(request: FastifyRequest): string {
   return key;
 }
 
+/**
+ * Key lookups remembered for a second: a hot checkout path then costs no store read per
+ * request, and a revocation (CLI or another node) takes effect within key_cache_ms.
+ */
+export const key_cache_ms = 1000;
+const key_cache_entries_max = 10_000;
+const keyCache = new WeakMap<Store, Map<string, { record: ApiKeyRecord | null; until_ms: number }>>();
+
+async function findKey(store: Store, hash: string): Promise<ApiKeyRecord | null> {
+  let cache = keyCache.get(store);
+  if (!cache) {
+    cache = new Map();
+    keyCache.set(store, cache);
+  }
+  const now_ms = Date.now();
+  const hit = cache.get(hash);
+  if (hit && hit.until_ms > now_ms) return hit.record;
+  const record = await store.findApiKeyByHash(hash);
+  if (cache.size >= key_cache_entries_max) cache.clear();
+  cache.set(hash, { record, until_ms: now_ms + key_cache_ms });
+  return record;
+}
+
 /** Finds the key by its hash and compares the hashes in constant time; revoked keys do not count. */
 export async function authenticate(store: Store, request: FastifyRequest): Promise<ApiKeyRecord> {
   const hash = hashApiKey(presentedKey(request));
-  const record = await store.findApiKeyByHash(hash);
+  const record = await findKey(store, hash);
   if (!record || !sameHash(record.hash, hash) || record.revoked_at_ms !== null) {
     throw new Rejection('unauthenticated', 'unknown or revoked API key');
   }

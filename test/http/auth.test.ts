@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
+import { key_cache_ms } from '../../src/http/auth.ts';
 import { linkAudit } from '../../src/engine/audit.ts';
 import { hashApiKey } from '../../src/http/api-keys.ts';
 import { ensureAdminKey } from '../../src/http/bootstrap-key.ts';
@@ -58,6 +59,8 @@ describe('authentication', () => {
       data: {},
     };
     await h.store.revokeApiKey(h.keys.read.id, at_ms, (prev) => linkAudit(draft, prev));
+    // Key lookups are cached for key_cache_ms; a revocation counts once that has passed.
+    await new Promise((r) => setTimeout(r, key_cache_ms + 50));
     assertError(await h.call('GET', '/v1/campaigns', { key: 'read' }), 401, 'unauthenticated');
   });
 

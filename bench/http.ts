@@ -1,0 +1,129 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { fmt, ratio, type Section } from './report.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const admin_key = 'vs_bench_admin_key_000000000000000001';
+
+async function start(args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /serving on (http:\/\/\S+)/.exec(out);
+      if (m?.[1]) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${out}`)));
+  });
+  return { url, child };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
+}
+
+interface Load {
+  rps: number;
+  p99_ms: number;
+  p50_ms: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(url: string, path: string, body: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+  const r = await autocannon({
+    url: `${url}${path}`,
+    method: 'POST',
+    connections: 64,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+  });
+  return { rps: r.requests.average, p99_ms: r.latency.p99, p50_ms: r.latency.p50, non2xx: r.non2xx, errors: r.errors };
+}
+
+async function json(url: string, path: string, body: unknown, key = admin_key): Promise<Record<string, unknown>> {
+  const res = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** Sets up a shared-code campaign with a budget that will not run out during the run. */
+async function hotCampaign(url: string): Promise<string> {
+  const now = Date.now();
+  const created = await json(url, '/v1/campaigns', {
+    name: 'http bench',
+    currency: 'CNY',
+    discount: { type: 'fixed', amount_minor: 100 },
+    min_spend_minor: 1000,
+    product_kinds: ['merchandise'],
+    audience: { type: 'public' },
+    starts_at: new Date(now - 3_600_000).toISOString(),
+    ends_at: new Date(now + 86_400_000).toISOString(),
+    budget_minor: 900_000_000_000,
+    max_redemptions: null,
+    per_user_limit: null,
+    code_mode: 'shared_code',
+    code: 'HTTPBENCH',
+  });
+  const id = String(created.id);
+  const submitted = await json(url, `/v1/campaigns/${id}/submit`, {});
+  if (submitted.status !== 'active') {
+    const approver = await json(url, '/v1/api-keys', { name: 'approver', scopes: ['approver'] });
+    await json(url, `/v1/campaigns/${id}/approve`, {}, String(approver.key));
+  }
+  const co = await json(url, '/v1/api-keys', { name: 'checkout', scopes: ['checkout'] });
+  return String(co.key);
+}
+
+/** HTTP end to end: confirmed redemptions against a Fastify hello-world, 64 connections, both in child processes. */
+export async function httpSection(): Promise<Section> {
+  const seconds = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
+  const hello = await start(['--import', 'tsx', 'bench/hello-server.ts'], {});
+  const base = await load(hello.url, '/hello', '{"a":1}', {}, seconds);
+  await stop(hello.child);
+
+  const dir = mkdtempSync(join(tmpdir(), 'vs-bench-http-'));
+  const node = await start(['bin/vouchsafe.js', 'serve'], {
+    PORT: '0',
+    VOUCHSAFE_DATA_DIR: dir,
+    VOUCHSAFE_ADMIN_KEY: admin_key,
+    LOG_LEVEL: 'warn',
+  });
+  const key = await hotCampaign(node.url);
+  const body = JSON.stringify({
+    user_id: 'u1',
+    code: 'HTTPBENCH',
+    confirm: true,
+    order: { id: 'o1', merchant_id: 'm1', amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
+  });
+  const red = await load(node.url, '/v1/redemptions', body, { authorization: `Bearer ${key}` }, seconds);
+  await stop(node.child);
+  rmSync(dir, { recursive: true, force: true });
+  return {
+    title: 'HTTP end to end (SQLite, synchronous=FULL)',
+    method: `autocannon, 64 connections, ${seconds} s each, over loopback; the server and the baseline each run in their own process. Every request is a confirmed redemption (auth, schema validation, group commit, durable commit). Baseline: a bare Fastify hello-world POST in the same run.`,
+    rows: [
+      {
+        what: 'POST /v1/redemptions (confirm: true)',
+        figure: `${fmt(red.rps)} req/s, p50 ${red.p50_ms} ms, p99 ${red.p99_ms} ms`,
+        baseline: `${fmt(base.rps)} req/s, p99 ${base.p99_ms} ms`,
+        ratio: ratio(red.rps, base.rps),
+        target: '>= 0.5x, p99 <= 20 ms',
+      },
+    ],
+    notes: [`non-2xx answers: ${red.non2xx}, socket errors: ${red.errors}`],
+  };
+}
