@@ -1,12 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { engineSection } from './engine-hot.ts';
 import { httpSection } from './http.ts';
+import { clusterSection } from './cluster.ts';
 import { renderResults, type Section } from './report.ts';
 
 /** Every benchmark, in order; `npm run bench -- <name>...` runs a subset (and prints it only). */
 const all: Record<string, () => Promise<Section>> = {
   engine: engineSection,
   http: httpSection,
+  cluster: clusterSection,
 };
 
 const picked = process.argv.slice(2).filter((a) => a in all);
