@@ -2,6 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { engineSection } from './engine-hot.ts';
 import { httpSection } from './http.ts';
 import { clusterSection } from './cluster.ts';
+import { codesSection } from './codes.ts';
+import { scalingSection } from './scaling.ts';
 import { renderResults, type Section } from './report.ts';
 
 /** Every benchmark, in order; `npm run bench -- <name>...` runs a subset (and prints it only). */
@@ -9,6 +11,8 @@ const all: Record<string, () => Promise<Section>> = {
   engine: engineSection,
   http: httpSection,
   cluster: clusterSection,
+  codes: codesSection,
+  scaling: scalingSection,
 };
 
 const picked = process.argv.slice(2).filter((a) => a in all);

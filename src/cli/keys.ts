@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { linkAudit } from '../engine/audit.ts';
 import { IdGenerator } from '../engine/ids.ts';
+import { rotateApiKey } from '../http/api-key-lifecycle.ts';
 import { createApiKey, type Scope } from '../http/api-keys.ts';
 import type { CliContext } from './main.ts';
 
@@ -51,6 +52,19 @@ export function keysCommand(ctx: CliContext): Command {
       await store.close();
       if (!done) throw new Error(`no active key ${id}`);
       process.stdout.write(`revoked ${id}\n`);
+    });
+  keys
+    .command('rotate <id>')
+    .description('replace a key: a new one with the same name and scopes (printed once), the old one revoked')
+    .action(async (id: string) => {
+      const store = await ctx.openStore();
+      try {
+        const { record, secret } = await rotateApiKey(store, new IdGenerator(), Date.now(), id, 'cli');
+        const out = { id: record.id, key: secret, name: record.name, scopes: record.scopes, replaces: id };
+        process.stdout.write(`${JSON.stringify(out)}\n`);
+      } finally {
+        await store.close();
+      }
     });
   return keys;
 }

@@ -1,9 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../config/config.ts';
+import type { Counters } from '../engine/counters.ts';
 import { Engine } from '../engine/engine.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/port.ts';
 import { campaignsCommand } from './campaigns.ts';
+import { codesCommand } from './codes.ts';
 import { keysCommand } from './keys.ts';
 import { serveCommand } from './serve.ts';
 import { verifyCommand } from './verify.ts';
@@ -12,7 +14,8 @@ export interface CliContext {
   config: Config;
   /** Opens the configured store (DATABASE_URL, or SQLite in the data dir), migrated. */
   openStore: (over?: { database_url?: string; data_dir?: string }) => Promise<Store>;
-  openEngine: (store: Store, sweep?: boolean) => Promise<Engine>;
+  /** `counters`: shared velocity counters (Redis); default in process. */
+  openEngine: (store: Store, sweep?: boolean, counters?: Counters) => Promise<Engine>;
 }
 
 export function positiveInt(value: string): number {
@@ -33,8 +36,12 @@ function context(): CliContext {
       await store.migrate();
       return store;
     },
-    openEngine: (store, sweep = false) =>
-      Engine.open(store, { approval_threshold_minor: config.approval_threshold_minor, sweep }),
+    openEngine: (store, sweep = false, counters) =>
+      Engine.open(store, {
+        approval_threshold_minor: config.approval_threshold_minor,
+        sweep,
+        ...(counters ? { counters } : {}),
+      }),
   };
 }
 
@@ -58,6 +65,7 @@ program
   });
 program.addCommand(keysCommand(ctx));
 program.addCommand(campaignsCommand(ctx));
+program.addCommand(codesCommand(ctx));
 program.addCommand(verifyCommand(ctx));
 
 program.parseAsync(process.argv).catch((err: unknown) => {

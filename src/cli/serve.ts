@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { makeLogger } from '../http/logger.ts';
 import { startServer } from '../http/server.ts';
+import { redisCounters } from './counters.ts';
+import { startDetection } from './detection.ts';
 import type { CliContext } from './main.ts';
 import { positiveInt } from './main.ts';
 
@@ -12,14 +14,17 @@ export function serveCommand(ctx: CliContext): Command {
     .option('--host <host>', 'address to bind (default: HOST or 127.0.0.1)')
     .action(async (o: { port?: number; host?: string }) => {
       const { config } = ctx;
+      const logger = makeLogger(config.log_level);
       const store = await ctx.openStore();
-      const engine = await ctx.openEngine(store, true);
+      const engine = await ctx.openEngine(store, true, await redisCounters(config.redis_url, logger));
+      startDetection(engine, config.redis_url, logger);
       const server = await startServer({
         engine,
         port: o.port ?? config.port,
         host: o.host ?? config.host,
-        logger: makeLogger(config.log_level),
+        logger,
         bootstrap: { data_dir: config.data_dir, admin_key: config.admin_key },
+        events: { allow_private: config.webhook_allow_private, nats_url: config.nats_url },
       });
       const where = store.kind === 'sqlite' ? `SQLite in ${config.data_dir}` : 'PostgreSQL';
       process.stdout.write(`vouchsafe: serving on ${server.url} (store: ${where}); console at ${server.url}/console\n`);

@@ -18,13 +18,20 @@ export function verifyCommand(ctx: CliContext): Command {
       const bar =
         process.stderr.isTTY && !o.json ? new SingleBar({ format: 'verify [{bar}] {value}/{total} campaigns' }) : null;
       let started = false;
-      const report = await verifyStore(store, (done, total) => {
-        if (bar && !started) {
-          bar.start(total, 0);
-          started = true;
-        }
-        bar?.update(done);
-      });
+      // One snapshot: a live server's batches committing meanwhile must not look like violations.
+      const report = await store.readSnapshot(() =>
+        verifyStore(
+          store,
+          (done, total) => {
+            if (bar && !started) {
+              bar.start(total, 0);
+              started = true;
+            }
+            bar?.update(done);
+          },
+          { now_ms: Date.now() },
+        ),
+      );
       bar?.stop();
       await store.close();
       if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -17,4 +17,66 @@ export const limits = {
   allowlist_users_max: 100_000,
   merchant_ids_max: 10_000,
   tiers_max: 20,
+  /** Live velocity / attempt counters one process keeps without Redis. */
+  memory_counter_keys_max: 1_000_000,
+  /** A Redis counter command slower than this fails the request (fail closed, fast). */
+  counter_command_timeout_ms: 500,
+  counter_connect_timeout_ms: 2_000,
+  /** How long a node trusts its copy of a campaign's velocity settings (its own changes apply at once). */
+  campaign_settings_ttl_ms: 1_000,
+  campaign_settings_cached_max: 10_000,
+  /** Codes per chunk of `vouchsafe codes generate` (one engine batch each). */
+  codes_chunk_max: 100_000,
+  codes_generate_max: 10_000_000,
+  /** Webhooks: live endpoints, URL length, attempts (~1 h of exponential backoff), per-attempt timeout. */
+  webhooks_max: 100,
+  webhook_url_chars_max: 2048,
+  webhook_attempts_max: 10,
+  webhook_backoff_base_ms: 8_000,
+  webhook_backoff_cap_ms: 40 * 60_000,
+  webhook_timeout_ms: 10_000,
+  /** A claimed delivery is retried by any node once its lease runs out (its node died mid-attempt). */
+  webhook_lease_ms: 60_000,
+  webhook_response_bytes_max: 64 * KiB,
+  webhook_error_chars_max: 500,
+  /** Dispatcher: outbox rows per relay, deliveries per claim (= attempts in flight), idle poll. */
+  outbox_relay_rows_max: 100,
+  deliveries_claim_max: 32,
+  dispatcher_poll_ms: 250,
+  /** How often a node re-reads which event types some webhook wants. */
+  subscriptions_refresh_ms: 1_000,
+  /** Settled deliveries and dispatched outbox rows are kept this long, pruned this often. */
+  event_retention_ms: 7 * 24 * 60 * 60_000,
+  event_prune_interval_ms: 60 * 60_000,
+  /** Packets of one red envelope: every one is split and written at creation. */
+  red_envelope_packets_max: 100_000,
+  /** How far ahead a red envelope may expire (a season, as lint's longest window). */
+  red_envelope_window_ms_max: 90 * 24 * 60 * 60_000,
+  /** Lifetime of a grabbed packet's coupon when the envelope names none. */
+  red_envelope_coupon_ttl_s_default: 7 * 24 * 3600,
+  red_envelope_coupon_ttl_s_max: 366 * 24 * 3600,
+  /** Expired envelopes settled per sweep; the rest wait for the next one. */
+  red_envelopes_per_sweep_max: 500,
+  /** Envelope id -> campaign id routes one process remembers. */
+  red_envelope_routes_max: 100_000,
+  /** Campaigns whose detector one process keeps (LRU); an evicted one warms up again. */
+  detection_campaigns_max: 1_000,
+  /** Observations waiting for the shared (Redis) detector per campaign; beyond it they are dropped and counted. */
+  detection_pending_events_max: 100_000,
+  detection_tick_ms: 1_000,
+  /** Redemption ids per incident batch (freeze, reverse, honour): one campaign transaction each. */
+  incident_batch_ids_max: 4_000,
+  incident_campaigns_max: 1_000,
+  incident_title_chars_max: 200,
+  /** Groups per dimension in an incident report, largest first; the totals always cover everything. */
+  incident_report_groups_max: 1_000,
+  /** On shutdown, requests in flight get this long to finish; then every connection left is cut. */
+  shutdown_grace_ms: 10_000,
+  /** HTTP requests served at once per process; beyond it new ones get 503 overloaded (edge load shedding). */
+  http_inflight_max: 10_000,
+  /** Failed authentications (401) per client IP and window before it gets 429 rate_limited. */
+  auth_failures_per_window_max: 20,
+  auth_failure_window_ms: 60_000,
+  /** Client IPs whose failed authentications one process remembers. */
+  auth_failure_ips_max: 100_000,
 } as const;

@@ -1,9 +1,11 @@
 import type { Discount } from './discount/discount.ts';
 import { assert } from './errors.ts';
 import type { LintFinding } from './lint.ts';
+import type { RedEnvelope } from './red-envelope-campaign.ts';
 
 export type CampaignStatus = 'draft' | 'pending_approval' | 'active' | 'paused' | 'ended' | 'revoked';
-export type CodeMode = 'claim' | 'unique_codes' | 'shared_code';
+/** `red_envelope`: coupons are issued only by grabs of the campaign's red envelope. */
+export type CodeMode = 'claim' | 'unique_codes' | 'shared_code' | 'red_envelope';
 export type Audience = { type: 'public' } | { type: 'allowlist'; user_ids: string[] };
 
 /** Redemptions allowed per subject and window; null means no limit. */
@@ -67,6 +69,8 @@ export interface Campaign extends CampaignSpec, CampaignCounters {
   lint: LintFinding[];
   audit_seq: number;
   audit_head: string;
+  /** The red envelope this campaign backs (code_mode red_envelope only). */
+  red_envelope?: RedEnvelope;
 }
 
 export const zeroCounters: CampaignCounters = {

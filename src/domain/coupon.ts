@@ -11,6 +11,8 @@ export interface Coupon {
   /** Stored status; 'expired' is derived from expires_at_ms, see couponStatusAt. */
   status: Exclude<CouponStatus, 'expired'>;
   expires_at_ms: number;
+  /** A fixed value of its own (a red-envelope packet): the discount is min(value, order); null: the campaign's. */
+  value_minor?: number | null;
   created_at_ms: number;
   updated_at_ms: number;
 }

@@ -1,6 +1,7 @@
 import { type Campaign, availableMinor, liveRedemptions } from './campaign.ts';
 import { type Coupon, isSingleUse } from './coupon.ts';
 import { discountMinor } from './discount/discount.ts';
+import { fixedDiscountMinor } from './discount/fixed.ts';
 import { tieredThresholdMinor } from './discount/tiered.ts';
 import { Rejection } from './errors.ts';
 import type { Order } from './redemption.ts';
@@ -86,6 +87,12 @@ export function checkLimits(c: Campaign, usage: Usage, discount_minor: number): 
   return null;
 }
 
+/** A coupon with a value of its own (a red-envelope packet) gives min(value, order); others the campaign's discount. */
+export function couponDiscountMinor(c: Campaign, coupon: Coupon, order_minor: number): number {
+  if (coupon.value_minor === undefined || coupon.value_minor === null) return discountMinor(c.discount, order_minor);
+  return fixedDiscountMinor(order_minor, coupon.value_minor);
+}
+
 export interface RedeemCheck {
   campaign: Campaign;
   coupon: Coupon;
@@ -106,7 +113,7 @@ export function evaluateRedemption(x: RedeemCheck): Rejection | { discount_minor
     checkAudience(x.campaign, x.user_id) ??
     checkOrder(x.campaign, x.order);
   if (refusal) return refusal;
-  const discount_minor = discountMinor(x.campaign.discount, x.order.amount_minor);
+  const discount_minor = couponDiscountMinor(x.campaign, x.coupon, x.order.amount_minor);
   if (discount_minor === 0) {
     return new Rejection('min_spend_not_met', 'order earns no discount', 'order.amount_minor');
   }

@@ -1,8 +1,10 @@
 import type { Campaign } from '../domain/campaign.ts';
+import type { LiveMax } from '../domain/campaign-change.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { assert } from '../domain/errors.ts';
 import type { Redemption } from '../domain/redemption.ts';
 import type { BatchSnapshot, BatchWrites, IdempotencyRecord, UsageKey } from '../store/port.ts';
+import type { EnvelopePacket } from '../store/port-red-envelopes.ts';
 import { type AuditDraft, linkAudit } from './audit.ts';
 import type { IdGenerator, IdPrefix } from './ids.ts';
 
@@ -35,6 +37,10 @@ export class BatchContext {
   private changes: Array<{ actor: string | null; action: string; subject: string }> = [];
   /** Redemptions confirmed in this batch, for the detector once committed. */
   readonly confirmed: Redemption[] = [];
+  /** Red-envelope packets the batch loaded, by idx: grabs pop them in order. */
+  readonly packets: Map<number, EnvelopePacket>;
+  /** Most live redemptions of one user / merchant, when the batch loaded them (a campaign change). */
+  readonly live_max: LiveMax | undefined;
 
   constructor(
     snapshot: BatchSnapshot,
@@ -45,6 +51,8 @@ export class BatchContext {
     this.redemptions = snapshot.redemptions;
     this.usage = snapshot.usage;
     this.idem = snapshot.idempotency;
+    this.packets = snapshot.packets ?? new Map();
+    this.live_max = snapshot.live_max;
     this.writes = {
       campaign: this.campaign,
       coupons_insert: this.newCoupons,

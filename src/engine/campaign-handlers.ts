@@ -54,6 +54,14 @@ function pause(ctx: BatchContext, cmd: Cmd<'action'>): void {
   moveTo(ctx, cmd, 'paused');
 }
 
+/** Only a paused campaign resumes: from pending_approval that would skip the second key. */
+function resume(ctx: BatchContext, cmd: Cmd<'action'>): void {
+  if (ctx.campaign.status !== 'paused') {
+    throw new Rejection('invalid_state', `cannot resume a ${ctx.campaign.status} campaign`);
+  }
+  moveTo(ctx, cmd, 'active');
+}
+
 /** Ends the campaign for good: every hold is released and every unredeemed coupon revoked. */
 function revoke(ctx: BatchContext, cmd: Cmd<'action'>): void {
   if (!canTransition(ctx.campaign.status, 'revoked')) {
@@ -77,7 +85,7 @@ export function campaignAction(ctx: BatchContext, cmd: Cmd<'action'>): unknown {
       pause(ctx, cmd);
       break;
     case 'resume':
-      moveTo(ctx, cmd, 'active');
+      resume(ctx, cmd);
       break;
     case 'revoke':
       revoke(ctx, cmd);

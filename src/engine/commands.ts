@@ -1,3 +1,5 @@
+import type { CampaignPatch } from '../domain/campaign-change.ts';
+import type { Alarm } from '../domain/detect/detector.ts';
 import type { Order } from '../domain/redemption.ts';
 
 /** An Idempotency-Key (already namespaced by caller) and the fingerprint of its request. */
@@ -27,6 +29,12 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
   | { type: 'unfreeze'; redemption_ids: string[]; incident_id: string }
   | { type: 'action'; action: CampaignAction; reason: string | null; approval_threshold_minor: number }
   | { type: 'codes'; count: number }
+  | { type: 'alert'; alarm: Alarm; pause: boolean }
+  | { type: 'reverse_many'; redemption_ids: string[]; incident_id: string }
+  | { type: 'revoke_coupons'; incident_id: string }
+  | { type: 'grab'; envelope_id: string; user_id: string }
+  | { type: 'settle_envelope'; envelope_id: string }
+  | { type: 'update'; patch: CampaignPatch }
 );
 
 export interface RejectionBody {

@@ -1,14 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import { assertConservation, type Campaign, type CampaignSpec, zeroCounters } from '../domain/campaign.ts';
+import type { CampaignPatch } from '../domain/campaign-change.ts';
 import { type CodeKey, codeKey, codeRandomBytesNeeded, makeCode } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
-import { Rejection } from '../domain/errors.ts';
+import { assert, Rejection } from '../domain/errors.ts';
 import { lintCampaign } from '../domain/lint.ts';
 import type { Order, Redemption } from '../domain/redemption.ts';
+import type { VelocitySubject } from '../domain/velocity.ts';
 import {
   type BatchLoad,
+  type BatchSnapshot,
+  type BatchWrites,
   type IdempotencyRecord,
   type ListQuery,
   type Page,
@@ -23,9 +27,15 @@ import { campaignAction, generateCodes } from './campaign-handlers.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { CodeResolver, looksGenerated, normalizeSharedCode } from './code-resolver.ts';
 import type { CampaignAction, Command, IdemKey, Outcome } from './commands.ts';
+import { type Counters, MemoryCounters } from './counters.ts';
 import { GroupCommit } from './group-commit.ts';
+import { Guards } from './guards.ts';
 import { IdGenerator } from './ids.ts';
+import { raiseAlert, reverseMany, revokeCoupons } from './incident-handlers.ts';
+import { grab, packetsToLoad, settle } from './red-envelope-handlers.ts';
+import { RedEnvelopes } from './red-envelopes.ts';
 import { claim, confirm, freeze, release, reserve, reverse, unfreeze } from './redeem-handlers.ts';
+import { needsLiveMax, updateCampaign } from './update-handler.ts';
 
 export interface EngineOptions {
   clock?: Clock;
@@ -40,6 +50,8 @@ export interface EngineOptions {
    * types its webhooks and NATS subscribe to: an event nobody receives is not stored.
    */
   wantsEvent?: (type: string) => boolean;
+  /** Velocity and failed-attempt counters (default: in process); the engine closes them. Redis for a cluster. */
+  counters?: Counters;
 }
 
 export interface Actor {
@@ -71,10 +83,19 @@ const handlers: { [T in Command['type']]: (ctx: BatchContext, cmd: Extract<Comma
   unfreeze,
   action: campaignAction,
   codes: generateCodes,
+  grab,
+  settle_envelope: settle,
+  alert: raiseAlert,
+  reverse_many: reverseMany,
+  revoke_coupons: revokeCoupons,
+  update: updateCampaign,
 };
 
 /** A shared code is stored normalized and may not look like a generated one; other modes have none. */
 function checkCodeMode(spec: CampaignSpec): CampaignSpec {
+  if (spec.code_mode === 'red_envelope') {
+    throw new Rejection('invalid_request', 'red envelopes are made with POST /v1/red-envelopes', 'code_mode');
+  }
   if (spec.code_mode !== 'shared_code') {
     if (spec.code !== null) throw new Rejection('invalid_request', 'code is only for shared_code campaigns', 'code');
     return spec;
@@ -85,6 +106,11 @@ function checkCodeMode(spec: CampaignSpec): CampaignSpec {
     throw new Rejection('invalid_request', 'a shared code must not look like a generated unique code', 'code');
   }
   return { ...spec, code };
+}
+
+/** Who is asking, for velocity limits and the code-guessing lockout. */
+function subjectOf(input: RedeemInput): VelocitySubject {
+  return { user_id: input.user_id, device_id: input.device_id ?? null, ip: input.ip ?? null };
 }
 
 function fingerprintOf(value: unknown): string {
@@ -116,6 +142,9 @@ export class Engine {
   private sweeper: NodeJS.Timeout | null = null;
   private closed = false;
   readonly codes: CodeResolver;
+  /** Red envelopes: create, grab, read, and the expiry sweep (red-envelopes.ts). */
+  readonly envelopes: RedEnvelopes;
+  readonly guards: Guards;
   private readonly codeKey: CodeKey;
   private randomPool = Buffer.alloc(0);
   private randomOffset = 0;
@@ -129,17 +158,25 @@ export class Engine {
     this.hold_ms = opts.hold_ms ?? limits.hold_ms_default;
     this.wantsEvent = opts.wantsEvent ?? (() => true);
     this.approval_threshold_minor = opts.approval_threshold_minor ?? 1_000_000;
-    this.queue = new GroupCommit((id, cmds) => this.applyBatch(id, cmds), {
+    this.queue = new GroupCommit((batches) => this.applyBatches(batches), {
       batch_commands_max: opts.batch_commands_max ?? limits.batch_commands_max,
       queue_commands_max: opts.queue_commands_max ?? limits.queue_commands_max,
     });
     this.codeKey = codeKey(secret);
     this.codes = new CodeResolver(store, this.codeKey);
+    this.envelopes = new RedEnvelopes({
+      store,
+      ids: this.ids,
+      now: () => this.now(),
+      run: <T>(campaign_id: string, cmd: Command) => this.run<T>(campaign_id, cmd),
+    });
+    this.guards = new Guards(opts.counters ?? new MemoryCounters(this.clock), store, this.clock);
+    this.onCommit((c) => this.guards.note(c));
     if (opts.sweep) {
-      this.sweeper = setInterval(
-        () => void this.releaseExpiredHolds().catch(() => undefined),
-        limits.sweep_interval_ms,
-      );
+      this.sweeper = setInterval(() => {
+        void this.releaseExpiredHolds().catch(() => undefined);
+        void this.envelopes.expireEnvelopes().catch(() => undefined);
+      }, limits.sweep_interval_ms);
       this.sweeper.unref();
     }
   }
@@ -261,6 +298,26 @@ export class Engine {
     });
   }
 
+  /**
+   * Changes a campaign's spec (absent fields stay). Runs as a batch of its own, straight
+   * on the store rather than through the queue: the commands after it must load for the
+   * limits it sets, and the row lock orders it with the queue's batches as with another node's.
+   */
+  async updateCampaign(id: string, patch: CampaignPatch, who: Actor): Promise<Campaign> {
+    await this.getCampaign(id);
+    if (this.closed) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
+    const normalized = typeof patch.code === 'string' ? { ...patch, code: normalizeSharedCode(patch.code) } : patch;
+    const cmd: Command = {
+      type: 'update',
+      patch: normalized,
+      actor: who.actor,
+      ...this.idemOf(who, { op: 'update', id, patch }),
+    };
+    const [outcome] = await this.applyBatch(id, [cmd]);
+    assert(outcome !== undefined, 'a batch of one command answered nothing');
+    return unwrap<Campaign>(outcome);
+  }
+
   async generateCodes(id: string, count: number, who: Actor): Promise<{ codes: string[] }> {
     await this.getCampaign(id);
     return this.run(id, { type: 'codes', count, actor: who.actor, ...this.idemOf(who, { op: 'codes', id, count }) });
@@ -282,8 +339,10 @@ export class Engine {
   async validate(
     input: RedeemInput,
   ): Promise<{ valid: boolean; discount_minor: number; reason: null | { code: string; message: string } }> {
+    const subject = subjectOf(input);
+    await this.guards.checkAttempts(subject);
     try {
-      const coupon = await this.codes.resolve(input);
+      const coupon = await this.guards.lookup(subject, this.codes.resolve(input));
       const campaign = await this.getCampaign(coupon.campaign_id);
       const keys: UsageKey[] = [`user:${input.user_id}`, `merchant:${input.order.merchant_id}`];
       const usage = await this.store.getUsage(campaign.id, keys);
@@ -311,18 +370,27 @@ export class Engine {
       const prev = await this.store.getIdempotency(idemPart.idem.key);
       if (prev) return unwrap(this.replay(prev, idemPart.idem));
     }
-    const coupon = this.codes.cachedRoute(input) ?? (await this.codes.route(input));
-    return this.run(coupon.campaign_id, {
-      type: 'reserve',
-      coupon_id: coupon.coupon_id,
-      user_id: input.user_id,
-      order: input.order,
-      device_id: input.device_id ?? null,
-      ip: input.ip ?? null,
-      confirm: input.confirm ?? false,
-      actor: who.actor,
-      ...idemPart,
-    });
+    const subject = subjectOf(input);
+    await this.guards.checkAttempts(subject);
+    const coupon = this.codes.cachedRoute(input) ?? (await this.guards.lookup(subject, this.codes.route(input)));
+    const ticket = await this.guards.admit(coupon.campaign_id, subject);
+    try {
+      return await this.run<Redemption>(coupon.campaign_id, {
+        type: 'reserve',
+        coupon_id: coupon.coupon_id,
+        user_id: input.user_id,
+        order: input.order,
+        device_id: subject.device_id,
+        ip: subject.ip,
+        confirm: input.confirm ?? false,
+        actor: who.actor,
+        ...idemPart,
+      });
+    } catch (e) {
+      // Velocity counts redemptions the engine accepted: a refused one gives its place back.
+      if (ticket && e instanceof Rejection) await this.guards.giveBack(ticket);
+      throw e;
+    }
   }
 
   async confirm(redemption_id: string, who: Actor): Promise<Redemption> {
@@ -401,12 +469,21 @@ export class Engine {
     return unwrap<{ count: number; discount_minor: number }>(outcome);
   }
 
+  /**
+   * A system command (detector alerts, incident bulk work) in the campaign's next batch.
+   * Not refused while closing, like freezeBatch: started incident work may finish.
+   */
+  async submitCommand<T>(campaign_id: string, cmd: Command): Promise<T> {
+    return unwrap<T>(await this.queue.submit(campaign_id, cmd));
+  }
+
   /** Stops the sweeper and waits for every queued command to be answered. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     await this.queue.idle();
+    await this.guards.counters.close();
   }
 
   get pending(): number {
@@ -440,6 +517,7 @@ export class Engine {
   /** What a batch must read; usage counters only for the limits the campaign sets. */
   private loadFor(cmds: Command[], c: Campaign): BatchLoad {
     const load: BatchLoad = { coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] };
+    let grabs = 0;
     for (const cmd of cmds) {
       if (cmd.idem) load.idempotency_keys.push(cmd.idem.key);
       switch (cmd.type) {
@@ -453,42 +531,84 @@ export class Engine {
           break;
         case 'freeze':
         case 'unfreeze':
+        case 'reverse_many':
           load.redemption_ids.push(...cmd.redemption_ids);
           break;
         case 'action':
           if (cmd.action === 'revoke') load.all_reserved = true;
           break;
         case 'codes':
+        case 'alert':
+        case 'revoke_coupons':
+          break;
+        case 'update':
+          if (needsLiveMax(c, cmd.patch)) load.live_max = true;
+          break;
+        case 'grab':
+          load.usage_keys.push(`claim:${cmd.user_id}`);
+          grabs += 1;
+          break;
+        case 'settle_envelope':
           break;
         default:
           load.redemption_ids.push(cmd.redemption_id);
       }
     }
+    const packets = packetsToLoad(c, grabs);
+    if (packets) load.packets = packets;
     return load;
   }
 
+  /**
+   * Applies the ready batches of several campaigns: in one store transaction when the
+   * store can (SQLite: one fsync for all, each campaign in its own savepoint), otherwise
+   * one transaction per campaign, concurrently (PostgreSQL: separate connections).
+   */
+  private async applyBatches(batches: Array<{ campaign_id: string; cmds: Command[] }>): Promise<Array<Outcome[] | Error>> {
+    const committed: Array<{ campaign: Campaign; confirmed: Redemption[] }> = [];
+    const items = batches.map((b) => ({
+      campaign_id: b.campaign_id,
+      load: (c: Campaign) => this.loadFor(b.cmds, c),
+      decide: (snapshot: BatchSnapshot) => this.decideBatch(snapshot, b.cmds, committed),
+    }));
+    const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
+    const results: Array<Outcome[] | Error> = this.store.runBatches
+      ? await this.store.runBatches(items)
+      : await Promise.all(items.map((i) => this.store.runBatch(i.campaign_id, i.load, i.decide).catch(asError)));
+    for (const done of committed) for (const l of this.listeners) l(done.campaign, done.confirmed);
+    return results;
+  }
+
+  /** One campaign's batch straight on the store, outside the queue. */
   private async applyBatch(campaign_id: string, cmds: Command[]): Promise<Outcome[]> {
-    const load = (c: Campaign) => this.loadFor(cmds, c);
-    let committed: { campaign: Campaign; confirmed: Redemption[] } | null = null;
-    const outcomes = await this.store.runBatch(campaign_id, load, (snapshot) => {
-      // Coupons of loaded redemptions are needed to return them on release / reverse.
-      const env: BatchEnv = {
-        now_ms: this.now(),
-        ids: this.ids,
-        newCode: () => this.newCode(),
-        hold_ms: this.hold_ms,
-        wantsEvent: this.wantsEvent,
-      };
-      const ctx = new BatchContext(snapshot, env);
-      const results = cmds.map((cmd) => this.applyOne(ctx, cmd));
-      assertConservation(ctx.campaign);
-      const changed = ctx.changed;
-      committed = changed ? { campaign: ctx.campaign, confirmed: ctx.confirmed } : null;
-      return { writes: changed ? ctx.finish() : null, result: results };
-    });
-    const done = committed as { campaign: Campaign; confirmed: Redemption[] } | null;
-    if (done) for (const l of this.listeners) l(done.campaign, done.confirmed);
-    return outcomes;
+    const [result] = await this.applyBatches([{ campaign_id, cmds }]);
+    if (result === undefined) throw new Error('a batch answered nothing');
+    if (result instanceof Error) throw result;
+    return result;
+  }
+
+  /** Decides one campaign's batch from its locked snapshot; pure apart from ids and codes. */
+  private decideBatch(
+    snapshot: BatchSnapshot,
+    cmds: Command[],
+    committed: Array<{ campaign: Campaign; confirmed: Redemption[] }>,
+  ): { writes: BatchWrites | null; result: Outcome[] } {
+    const env: BatchEnv = {
+      now_ms: this.now(),
+      ids: this.ids,
+      newCode: () => this.newCode(),
+      hold_ms: this.hold_ms,
+      wantsEvent: this.wantsEvent,
+    };
+    const ctx = new BatchContext(snapshot, env);
+    const results = cmds.map((cmd) => this.applyOne(ctx, cmd));
+    assertConservation(ctx.campaign);
+    if (!ctx.changed) return { writes: null, result: results };
+    // A store may run decide again (a retried transaction): keep only the last decision per campaign.
+    const at = committed.findIndex((d) => d.campaign.id === ctx.campaign.id);
+    if (at >= 0) committed.splice(at, 1);
+    committed.push({ campaign: ctx.campaign, confirmed: ctx.confirmed });
+    return { writes: ctx.finish(), result: results };
   }
 
   private applyOne(ctx: BatchContext, cmd: Command): Outcome {

@@ -13,21 +13,27 @@ export interface GroupCommitLimits {
   queue_commands_max: number;
 }
 
+/** Applies one batch per campaign; each batch's result is one answer per command, or an error. */
+export type ApplyMany<C, R> = (batches: Array<{ campaign_id: string; cmds: C[] }>) => Promise<Array<R[] | Error>>;
+
 /**
  * Group commit: commands for one campaign queue up while that campaign's previous
  * batch is in flight, then the next batch takes them all (up to a bound) into one
  * store transaction. Each caller still gets its own answer. One batch per campaign
  * is in flight per process; across processes the store's row lock serializes them.
+ * Batches of different campaigns that are ready at the same moment are handed to the
+ * store together (`applyMany`), so an embedded store can commit them with one fsync.
  */
 export class GroupCommit<C, R> {
   private readonly queues = new Map<string, Pending<C, R>[]>();
   private readonly busy = new Set<string>();
+  private scheduled = false;
   private queued = 0;
   private inflight = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly apply: (campaign_id: string, cmds: C[]) => Promise<R[]>,
+    private readonly applyMany: ApplyMany<C, R>,
     private readonly limits: GroupCommitLimits,
   ) {}
 
@@ -43,14 +49,11 @@ export class GroupCommit<C, R> {
       }
       queue.push({ cmd, resolve, reject });
       this.queued++;
-      if (!this.busy.has(campaign_id)) {
-        this.busy.add(campaign_id);
-        setImmediate(() => void this.drain(campaign_id));
-      }
+      this.schedule();
     });
   }
 
-  /** Commands waiting plus batches in flight. */
+  /** Commands waiting plus commands in flight. */
   get pending(): number {
     return this.queued + this.inflight;
   }
@@ -61,30 +64,43 @@ export class GroupCommit<C, R> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private async drain(campaign_id: string): Promise<void> {
-    for (;;) {
-      const queue = this.queues.get(campaign_id);
-      if (!queue || queue.length === 0) {
-        this.queues.delete(campaign_id);
-        this.busy.delete(campaign_id);
-        this.notifyIdle();
-        return;
-      }
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  /** Takes one batch from every campaign that has commands and no batch in flight. */
+  private async flush(): Promise<void> {
+    const taken: Array<{ campaign_id: string; batch: Pending<C, R>[] }> = [];
+    for (const [campaign_id, queue] of this.queues) {
+      if (this.busy.has(campaign_id)) continue;
       const batch = queue.splice(0, this.limits.batch_commands_max);
+      if (queue.length === 0) this.queues.delete(campaign_id);
+      this.busy.add(campaign_id);
       this.queued -= batch.length;
       this.inflight += batch.length;
-      try {
-        const results = await this.apply(
-          campaign_id,
-          batch.map((p) => p.cmd),
-        );
-        for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
-      } catch (err) {
-        for (const p of batch) p.reject(err);
-      } finally {
-        this.inflight -= batch.length;
-      }
+      taken.push({ campaign_id, batch });
     }
+    if (taken.length === 0) return;
+    let results: Array<R[] | Error>;
+    try {
+      results = await this.applyMany(taken.map((t) => ({ campaign_id: t.campaign_id, cmds: t.batch.map((p) => p.cmd) })));
+    } catch (err) {
+      results = taken.map(() => (err instanceof Error ? err : new Error(String(err))));
+    }
+    for (const [i, t] of taken.entries()) {
+      const r = results[i];
+      if (r === undefined || r instanceof Error) for (const p of t.batch) p.reject(r ?? new Error('batch lost'));
+      else for (const [j, p] of t.batch.entries()) p.resolve(r[j] as R);
+      this.busy.delete(t.campaign_id);
+      this.inflight -= t.batch.length;
+    }
+    if (this.queues.size > 0) this.schedule();
+    this.notifyIdle();
   }
 
   private notifyIdle(): void {

@@ -92,7 +92,7 @@ export function reserve(ctx: BatchContext, cmd: Cmd<'reserve'>): unknown {
  * Usage counters exist only for limits that are set (a limit set later is recounted
  * from the redemption rows), so an unlimited hot campaign pays no counter writes.
  */
-function countUsage(ctx: BatchContext, r: Redemption, delta: 1 | -1): void {
+export function countUsage(ctx: BatchContext, r: Redemption, delta: 1 | -1): void {
   if (ctx.campaign.per_user_limit !== null) ctx.addUsage(`user:${r.user_id}`, delta);
   if (ctx.campaign.per_merchant_limit !== null) ctx.addUsage(`merchant:${r.merchant_id}`, delta);
 }
@@ -190,11 +190,15 @@ export function reverse(ctx: BatchContext, cmd: Cmd<'reverse'>): unknown {
   return { ...r };
 }
 
-/** Freezes live redemptions in scope: reserved and confirmed become frozen (spent, held for review). */
+/**
+ * Freezes live redemptions in scope: reserved and confirmed become frozen (spent, held for review).
+ * The ids it froze are recorded for the incident, so its resolution acts on exactly those.
+ */
 export function freeze(ctx: BatchContext, cmd: Cmd<'freeze'>): unknown {
   const c = ctx.campaign;
   let count = 0;
   let minor = 0;
+  const frozen: string[] = [];
   for (const id of cmd.redemption_ids) {
     const r = ctx.redemption(id);
     if (!r || r.campaign_id !== c.id || (r.status !== 'reserved' && r.status !== 'confirmed')) continue;
@@ -211,10 +215,13 @@ export function freeze(ctx: BatchContext, cmd: Cmd<'freeze'>): unknown {
     c.frozen_count += 1;
     ctx.updateRedemption(r, { status: 'frozen', hold_expires_at_ms: null });
     ctx.event('redemption.frozen', { ...r, incident_id: cmd.incident_id });
+    frozen.push(r.id);
     count += 1;
     minor += r.discount_minor;
   }
-  if (count > 0) ctx.audit(cmd.actor, 'redemptions.frozen', cmd.incident_id, { count, discount_minor: minor });
+  if (count === 0) return { count, discount_minor: minor };
+  ctx.writes.bulk.push({ kind: 'incident_members', incident_id: cmd.incident_id, redemption_ids: frozen });
+  ctx.audit(cmd.actor, 'redemptions.frozen', cmd.incident_id, { count, discount_minor: minor });
   return { count, discount_minor: minor };
 }
 

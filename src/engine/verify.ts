@@ -1,7 +1,9 @@
 import { availableMinor, type Campaign, liveRedemptions } from '../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { Store } from '../store/port.ts';
-import { type ChainCheck, verifyChain } from './audit.ts';
+import type { ChainCheck } from './audit.ts';
+import { platform_chain, verifyAuditLog } from './audit-log.ts';
+import { verifyRedEnvelope } from './verify-red-envelopes.ts';
 
 export interface Violation {
   campaign_id: string | null;
@@ -23,6 +25,8 @@ const live: readonly RedemptionStatus[] = ['reserved', 'confirmed', 'frozen'];
 export async function verifyStore(
   store: Store,
   onProgress?: (done: number, total: number) => void,
+  /** The time to judge overdue work by (an expired envelope not yet refunded); none: not judged. */
+  opts: { now_ms?: number } = {},
 ): Promise<VerifyReport> {
   const violations: Violation[] = [];
   const ids = await store.campaignIds();
@@ -30,6 +34,8 @@ export async function verifyStore(
   for (const [i, id] of ids.entries()) {
     const c = await store.getCampaign(id);
     if (c) redemptions += await verifyCampaign(store, c, violations);
+    const fail = (invariant: string, detail: string) => violations.push({ campaign_id: id, invariant, detail });
+    if (c) await verifyRedEnvelope(store, c, fail, opts.now_ms ?? null);
     onProgress?.(i + 1, ids.length);
   }
   const audit = await verifyAudit(store, ids, violations);
@@ -106,40 +112,22 @@ function checkRedemptionRules(c: Campaign, r: Redemption, fail: (i: string, d: s
   if (r.discount_minor <= 0 || r.discount_minor > r.order_amount_minor) fail('5', `${r.id} discount out of bounds`);
 }
 
+/** Invariant 7 (audit-log.ts): every chain verifies, is in order and ends at its anchor; seqs are global. */
 async function verifyAudit(store: Store, campaignIds: string[], out: Violation[]): Promise<VerifyReport['audit']> {
-  // Every campaign has a chain (its creation is the first entry), even if all its rows were deleted.
-  const chains = [...new Set([...(await store.auditChains()), ...campaignIds])].sort();
-  let entries = 0;
-  for (const chain of chains) {
-    const list = await store.auditChain(chain);
-    const check = verifyChain(list);
-    entries += list.length;
-    if (!check.ok) {
-      out.push({
-        campaign_id: chain === 'platform' ? null : chain,
-        invariant: '7',
-        detail: `audit chain ${chain} breaks at ${check.first_bad_seq}`,
-      });
-      return { ...check, entries, chains: chains.length, bad_chain: chain };
-    }
-    if (chain !== 'platform') {
-      const c = await store.getCampaign(chain);
-      const tail = list[list.length - 1];
-      if (!c || !tail || c.audit_head !== tail.hash || c.audit_seq !== tail.chain_seq) {
-        out.push({
-          campaign_id: chain,
-          invariant: '7',
-          detail: `audit chain ${chain} does not end at the campaign's head`,
-        });
-        return {
-          ok: false,
-          entries,
-          first_bad_seq: tail ? tail.chain_seq : 0,
-          chains: chains.length,
-          bad_chain: chain,
-        };
-      }
-    }
+  const check = await verifyAuditLog(store, campaignIds);
+  if (!check.ok) {
+    const chain = check.bad_chain;
+    out.push({
+      campaign_id: chain === null || chain === platform_chain ? null : chain,
+      invariant: '7',
+      detail: `${check.detail ?? 'audit log broken'} (seq ${check.first_bad_seq})`,
+    });
   }
-  return { ok: true, entries, first_bad_seq: null, chains: chains.length, bad_chain: null };
+  return {
+    ok: check.ok,
+    entries: check.entries,
+    first_bad_seq: check.first_bad_seq,
+    chains: check.chains,
+    bad_chain: check.bad_chain,
+  };
 }

@@ -3,18 +3,29 @@ import { fastifySwaggerUi } from '@fastify/swagger-ui';
 import { type FastifyBaseLogger, type FastifyInstance, fastify, LogController } from 'fastify';
 import { limits } from '../config/limits.ts';
 import type { Engine } from '../engine/engine.ts';
+import { Webhooks } from '../events/webhooks.ts';
 import { authHook } from './auth.ts';
+import { consoleRoutes } from './console.ts';
 import { installErrorHandling, sendError } from './errors.ts';
+import { type HardeningOptions, installHardening } from './hardening.ts';
 import { StoredReplies } from './idempotency.ts';
 import { HttpMetrics } from './metrics.ts';
 import { requestIdOf } from './request-id.ts';
+import { alertRoutes } from './routes/alerts.ts';
+import { apiKeyRevokeRoutes } from './routes/api-key-revoke.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { auditRoutes } from './routes/audit.ts';
+import { campaignLintRoutes } from './routes/campaign-lint.ts';
+import { campaignUpdateRoutes } from './routes/campaign-update.ts';
 import { campaignRoutes } from './routes/campaigns.ts';
 import { claimRoutes } from './routes/claims.ts';
 import type { RouteDeps } from './routes/deps.ts';
+import { incidentRoutes } from './routes/incidents.ts';
 import { opsRoutes } from './routes/ops.ts';
+import { redEnvelopeRoutes } from './routes/red-envelopes.ts';
 import { redemptionRoutes } from './routes/redemptions.ts';
 import { validationRoutes } from './routes/validations.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { typeBoxValidatorCompiler } from './validator.ts';
 
 export interface AppOptions {
@@ -25,6 +36,10 @@ export interface AppOptions {
   trust_proxy?: boolean;
   /** Node process metrics (event loop, memory, GC) on /metrics. */
   process_metrics?: boolean;
+  /** Edge limits (in-flight requests, failed authentications); defaults from limits.ts. */
+  hardening?: Omit<HardeningOptions, 'clock'>;
+  /** The webhook service (events/); default: one that refuses private addresses and notifies nobody. */
+  webhooks?: Webhooks;
 }
 
 const openapi = {
@@ -64,6 +79,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installErrorHandling(app);
+  installHardening(app, { clock: opts.engine.clock, ...(opts.hardening ?? {}) });
   app.addHook('onRequest', authHook(opts.engine.store));
   app.addHook('preValidation', async (request) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};
@@ -86,9 +102,21 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   app.register(opsRoutes, { ...deps, openapi: () => app.swagger() });
   app.register(campaignRoutes, deps);
+  app.register(campaignLintRoutes, deps);
+  app.register(consoleRoutes, {});
+  app.register(campaignUpdateRoutes, deps);
   app.register(claimRoutes, deps);
   app.register(validationRoutes, deps);
   app.register(redemptionRoutes, deps);
+  app.register(redEnvelopeRoutes, deps);
   app.register(apiKeyRoutes, deps);
+  app.register(apiKeyRevokeRoutes, deps);
+  app.register(alertRoutes, deps);
+  app.register(incidentRoutes, deps);
+  app.register(auditRoutes, deps);
+  app.register(webhookRoutes, {
+    ...deps,
+    webhooks: opts.webhooks ?? new Webhooks(opts.engine, { allow_private: false }),
+  });
   return app;
 }

@@ -33,6 +33,11 @@ export const key_cache_ms = 1000;
 const key_cache_entries_max = 10_000;
 const keyCache = new WeakMap<Store, Map<string, { record: ApiKeyRecord | null; until_ms: number }>>();
 
+/** A key revoked through this node stops working here at once, not a cache second later. */
+export function forgetCachedKey(store: Store, hash: string): void {
+  keyCache.get(store)?.delete(hash);
+}
+
 async function findKey(store: Store, hash: string): Promise<ApiKeyRecord | null> {
   let cache = keyCache.get(store);
   if (!cache) {

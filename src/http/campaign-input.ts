@@ -11,7 +11,7 @@ type CampaignInput = Static<typeof CampaignCreate>;
 /** Without a list, a coupon buys every known kind except the cash-equivalent ones. */
 export const defaultProductKinds: readonly string[] = knownProductKinds.filter((k) => !cashEquivalentKinds.has(k));
 
-function discountOf(d: CampaignInput['discount']): Discount {
+export function discountOf(d: CampaignInput['discount']): Discount {
   switch (d.type) {
     case 'fixed':
       return { type: 'fixed', amount_minor: d.amount_minor };
@@ -25,12 +25,12 @@ function discountOf(d: CampaignInput['discount']): Discount {
   }
 }
 
-function audienceOf(a: CampaignInput['audience']): Audience {
+export function audienceOf(a: CampaignInput['audience']): Audience {
   if (a === undefined || a.type === 'public') return { type: 'public' };
   return { type: 'allowlist', user_ids: [...new Set(a.user_ids)] };
 }
 
-function velocityOf(v: CampaignInput['velocity']): Velocity | null {
+export function velocityOf(v: CampaignInput['velocity']): Velocity | null {
   if (v === undefined || v === null) return null;
   return { ...v };
 }

@@ -37,6 +37,9 @@ export const Velocity = Body({
 
 export const CodeMode = Type.Union([Type.Literal('claim'), Type.Literal('unique_codes'), Type.Literal('shared_code')]);
 
+/** A red envelope's backing campaign shows `red_envelope`; such campaigns are made by POST /v1/red-envelopes only. */
+const CodeModeView = Type.Union([CodeMode, Type.Literal('red_envelope')]);
+
 const coupon_ttl_s_max = 10 * 366 * 24 * 3600;
 
 export const CampaignCreate = Body(
@@ -75,7 +78,7 @@ export const CampaignStatus = Type.Union(
 
 export const CampaignListQuery = Type.Object({ ...listFields, status: Type.Optional(CampaignStatus) });
 
-const LintFinding = Type.Object({
+export const LintFinding = Type.Object({
   rule: Type.String(),
   severity: Type.Union([Type.Literal('error'), Type.Literal('warning'), Type.Literal('info')]),
   message: Type.String(),
@@ -99,7 +102,7 @@ export const CampaignView = Type.Object({
   max_redemptions: Nullable(Type.Integer()),
   per_user_limit: Nullable(Type.Integer()),
   per_merchant_limit: Nullable(Type.Integer()),
-  code_mode: CodeMode,
+  code_mode: CodeModeView,
   code: Nullable(Type.String()),
   auto_pause: Type.Boolean(),
   velocity: Nullable(Velocity),

@@ -1,8 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { limits } from '../config/limits.ts';
 import type { Engine } from '../engine/engine.ts';
+import { EventSystem, type EventsOptions } from '../events/events.ts';
 import { buildApp } from './app.ts';
 import { type BootstrapResult, ensureAdminKey } from './bootstrap-key.ts';
+import { closeWithGrace } from './close-grace.ts';
 
 export interface ServerOptions {
   engine: Engine;
@@ -14,6 +17,8 @@ export interface ServerOptions {
   trust_proxy?: boolean;
   /** Close on SIGINT / SIGTERM (default true). */
   handle_signals?: boolean;
+  /** Webhooks and NATS (events/); default: private webhook addresses refused, no NATS. */
+  events?: Omit<EventsOptions, 'log'>;
 }
 
 export interface RunningServer {
@@ -32,19 +37,25 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const bootstrap = opts.bootstrap
     ? await ensureAdminKey({ store: engine.store, ids: engine.ids, now_ms: engine.now(), ...opts.bootstrap })
     : null;
+  const events = new EventSystem(engine, {
+    ...(opts.events ?? { allow_private: false }),
+    ...(opts.logger ? { log: opts.logger } : {}),
+  });
   const app = buildApp({
     engine,
+    webhooks: events.webhooks,
     process_metrics: true,
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.trust_proxy !== undefined ? { trust_proxy: opts.trust_proxy } : {}),
   });
   await app.listen({ port: opts.port, host: opts.host });
+  await events.start();
   const port = (app.server.address() as AddressInfo).port;
   let closing: Promise<void> | null = null;
   let removeSignals = () => {};
   const close = () => {
     removeSignals();
-    closing ??= shutdown(app, engine);
+    closing ??= shutdown(app, engine, events);
     return closing;
   };
   if (opts.handle_signals ?? true) removeSignals = installSignals(app, close);
@@ -52,10 +63,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   return { app, port, url: `http://${host}:${port}`, bootstrap, close };
 }
 
-async function shutdown(app: FastifyInstance, engine: Engine): Promise<void> {
+async function shutdown(app: FastifyInstance, engine: Engine, events: EventSystem): Promise<void> {
   app.log.info('shutting down: no new requests, draining the engine');
-  await app.close();
+  await closeWithGrace(app, limits.shutdown_grace_ms);
   await engine.close();
+  // Attempts in flight finish (each within its timeout); what is left stays queued for the next start.
+  await events.stop();
   await engine.store.close();
   app.log.info('shut down');
 }

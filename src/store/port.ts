@@ -1,6 +1,13 @@
 import type { Campaign } from '../domain/campaign.ts';
+import type { LiveMax } from '../domain/campaign-change.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
+import type { AuditAnchorStore } from './port-audit.ts';
+import type { CampaignChangeBulkOp } from './port-campaign-change.ts';
+import type { EventStore } from './port-events.ts';
+import type { IncidentBulkOp, IncidentStore } from './port-incidents.ts';
+import type { EnvelopePacket, RedEnvelopeStore } from './port-red-envelopes.ts';
+import type { SnapshotStore } from './port-snapshot.ts';
 
 /** One link of a hash chain: `hash = H(prev_hash || canonical(entry))`. */
 export interface AuditEntry {
@@ -43,6 +50,10 @@ export interface BatchLoad {
   idempotency_keys: string[];
   /** Also load every reserved redemption of the campaign (revoke releases them all). */
   all_reserved?: boolean;
+  /** Also load the most live redemptions of one user and of one merchant (a limit being set or lowered). */
+  live_max?: boolean;
+  /** Also load the campaign's red-envelope packets idx in [from_idx, from_idx + count) (grabs pop them in order). */
+  packets?: { from_idx: number; count: number };
 }
 
 export interface BatchSnapshot {
@@ -51,10 +62,19 @@ export interface BatchSnapshot {
   redemptions: Map<string, Redemption>;
   usage: Map<UsageKey, number>;
   idempotency: Map<string, IdempotencyRecord>;
+  /** Red-envelope packets by idx, when the load asked for them. */
+  packets?: Map<number, EnvelopePacket>;
+  /** When the load asked for `live_max`: counted from the redemption rows, not the usage counters. */
+  live_max?: LiveMax;
 }
 
 /** Set-wise changes that do not fit in a snapshot (a whole campaign at once). */
-export type BulkOp = { kind: 'revoke_active_coupons'; at_ms: number };
+export type BulkOp =
+  | { kind: 'revoke_active_coupons'; at_ms: number }
+  /** Marks the campaign's red envelope refunded, so the sweeper no longer finds it. */
+  | { kind: 'settle_red_envelope'; at_ms: number }
+  | IncidentBulkOp
+  | CampaignChangeBulkOp;
 
 /** Everything one batch writes, applied in the same transaction that read the snapshot. */
 export interface BatchWrites {
@@ -68,6 +88,15 @@ export interface BatchWrites {
   audit: AuditEntry[];
   outbox: OutboxEvent[];
   bulk: BulkOp[];
+  /** Red-envelope packets grabbed in this batch, in their final state. */
+  packets_update?: EnvelopePacket[];
+}
+
+/** One campaign's part of a multi-campaign commit. */
+export interface BatchItem<R> {
+  campaign_id: string;
+  load: (campaign: Campaign) => BatchLoad;
+  decide: BatchDecide<R>;
 }
 
 /** Decides a batch from its locked snapshot. Pure with respect to the store: no I/O. */
@@ -127,7 +156,7 @@ export class StoreUnavailable extends Error {
  * campaign row, loads what the batch needs, lets the engine decide, and writes it
  * all in one transaction. Adapters: sqlite/ (embedded), postgres/ (cluster).
  */
-export interface Store {
+export interface Store extends RedEnvelopeStore, EventStore, AuditAnchorStore, IncidentStore, SnapshotStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or upgrades the schema. */
   migrate(): Promise<void>;
@@ -151,6 +180,12 @@ export interface Store {
    * decide, write, commit.
    */
   runBatch<R>(campaign_id: string, load: (campaign: Campaign) => BatchLoad, decide: BatchDecide<R>): Promise<R>;
+  /**
+   * Optional: several campaigns' batches in one transaction (one durable commit), each
+   * isolated (a failing one is rolled back alone and answered with its Error). Stores
+   * where separate transactions run in parallel (PostgreSQL) need not offer it.
+   */
+  runBatches?<R>(items: Array<BatchItem<R>>): Promise<Array<R | Error>>;
 
   getCoupon(id: string): Promise<Coupon | null>;
   findCouponByCode(code: string): Promise<Coupon | null>;
@@ -182,8 +217,8 @@ export interface Store {
   /** Platform-wide audit chain (keys, webhooks, global stop). */
   appendPlatformAudit(make: (prev: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry>;
   listAudit(q: ListQuery): Promise<Page<AuditEntry & { seq: number }>>;
-  /** Every entry of one chain in order. */
-  auditChain(chain: string): Promise<AuditEntry[]>;
+  /** Every entry of one chain in order, with its global `seq`. */
+  auditChain(chain: string): Promise<Array<AuditEntry & { seq: number }>>;
   auditChains(): Promise<string[]>;
 
   /** Inserts a key and its platform audit entry in one transaction. */

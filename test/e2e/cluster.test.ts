@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { client, launch, type NodeProcess, runCli, startNode, wireCampaign } from '../support/node-process.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
-import { type NodeProcess, client, launch, runCli, startNode, wireCampaign } from '../support/node-process.ts';
 
 const db = await createTestDatabase();
 after(() => db?.drop());
@@ -29,37 +29,60 @@ describe('three API processes on one PostgreSQL', () => {
     nodes.push(...(await Promise.all([startNode(env), startNode(env)])));
     const admins = nodes.map((n) => client(n.url, admin_key));
     const [a0, a1] = admins as [ReturnType<typeof client>, ReturnType<typeof client>];
-    const approver = client(nodes[1]?.url ?? '', String((await a0('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key));
+    const approver = client(
+      nodes[1]?.url ?? '',
+      String((await a0('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key),
+    );
     const co = String((await a1('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key);
     const checkouts = nodes.map((n) => client(n.url, co));
     const on = (i: number) => checkouts[i % checkouts.length] as ReturnType<typeof client>;
-    const orderOf = (i: number) => ({ id: `o${i}`, merchant_id: `m${i % 7}`, amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' });
+    const orderOf = (i: number) => ({
+      id: `o${i}`,
+      merchant_id: `m${i % 7}`,
+      amount_minor: 5000,
+      currency: 'CNY',
+      product_kind: 'merchandise',
+    });
 
     // Budget for exactly 150 redemptions of 100, 600 tries through three nodes.
     const budget = await launch(a0, approver, wireCampaign({ code: 'CLUSTERB', budget_minor: 15_000 }));
     const tries = await Promise.all(
-      Array.from({ length: 600 }, (_, i) => on(i)('POST', '/v1/redemptions', { user_id: `u${i}`, code: 'CLUSTERB', confirm: true, order: orderOf(i) })),
+      Array.from({ length: 600 }, (_, i) =>
+        on(i)('POST', '/v1/redemptions', { user_id: `u${i}`, code: 'CLUSTERB', confirm: true, order: orderOf(i) }),
+      ),
     );
     assert.equal(tries.filter((r) => r.status === 201).length, 150);
     assert.equal(tries.filter((r) => r.body.error?.code === 'budget_exhausted').length, 450);
     const b = await a1('GET', `/v1/campaigns/${String(budget.id)}`);
-    assert.deepEqual(b.body.budget, { total_minor: 15_000, reserved_minor: 0, spent_minor: 15_000, available_minor: 0 });
+    assert.deepEqual(b.body.budget, {
+      total_minor: 15_000,
+      reserved_minor: 0,
+      spent_minor: 15_000,
+      available_minor: 0,
+    });
 
     // max_redemptions exact.
     const capped = await launch(a0, approver, wireCampaign({ code: 'CLUSTERM', max_redemptions: 77 }));
     const capTries = await Promise.all(
-      Array.from({ length: 300 }, (_, i) => on(i)('POST', '/v1/redemptions', { user_id: `u${i}`, code: 'CLUSTERM', order: orderOf(i) })),
+      Array.from({ length: 300 }, (_, i) =>
+        on(i)('POST', '/v1/redemptions', { user_id: `u${i}`, code: 'CLUSTERM', order: orderOf(i) }),
+      ),
     );
     assert.equal(capTries.filter((r) => r.status === 201).length, 77);
     assert.equal(capTries.filter((r) => r.body.error?.code === 'usage_limit_reached').length, 223);
-    assert.equal(((await a0('GET', `/v1/campaigns/${String(capped.id)}`)).body.counts as { claimed: number }).claimed, 0);
+    assert.equal(
+      ((await a0('GET', `/v1/campaigns/${String(capped.id)}`)).body.counts as { claimed: number }).claimed,
+      0,
+    );
 
     // A single-use claimed coupon, 90 tries through three nodes: exactly one.
     const single = await launch(a0, approver, wireCampaign({ code_mode: 'claim', code: undefined, per_user_limit: 1 }));
     const coupon = await on(0)('POST', '/v1/claims', { campaign_id: single.id, user_id: 'solo' });
     assert.equal(coupon.status, 201);
     const singleTries = await Promise.all(
-      Array.from({ length: 90 }, (_, i) => on(i)('POST', '/v1/redemptions', { user_id: 'solo', code: coupon.body.code, order: orderOf(i) })),
+      Array.from({ length: 90 }, (_, i) =>
+        on(i)('POST', '/v1/redemptions', { user_id: 'solo', code: coupon.body.code, order: orderOf(i) }),
+      ),
     );
     assert.equal(singleTries.filter((r) => r.status === 201).length, 1);
 
@@ -67,7 +90,9 @@ describe('three API processes on one PostgreSQL', () => {
     const idem = await launch(a0, approver, wireCampaign({ code: 'CLUSTERI' }));
     const body = { user_id: 'idem-user', code: 'CLUSTERI', confirm: true, order: orderOf(1) };
     const replies = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => on(i)('POST', '/v1/redemptions', body, { 'idempotency-key': 'cluster-key-1' })),
+      Array.from({ length: 30 }, (_, i) =>
+        on(i)('POST', '/v1/redemptions', body, { 'idempotency-key': 'cluster-key-1' }),
+      ),
     );
     assert.ok(replies.every((r) => r.status === 201));
     assert.equal(new Set(replies.map((r) => r.body.id)).size, 1);

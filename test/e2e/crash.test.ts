@@ -15,7 +15,10 @@ test('SIGKILL during concurrent redemptions loses no acknowledged redemption (SQ
     let admin = client(node.url, admin_key);
     const key = await admin('POST', '/v1/api-keys', { name: 'approver', scopes: ['approver'] });
     const approver = client(node.url, String(key.body.key));
-    const checkout = client(node.url, String((await admin('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key));
+    const checkout = client(
+      node.url,
+      String((await admin('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key),
+    );
     const campaign = await launch(admin, approver, wireCampaign({ code: 'CRASH', budget_minor: 10_000_000 }));
 
     const acknowledged: string[] = [];
@@ -27,7 +30,13 @@ test('SIGKILL during concurrent redemptions loses no acknowledged redemption (SQ
             user_id: `u${w}_${i}`,
             code: 'CRASH',
             confirm: i % 2 === 0,
-            order: { id: `o${w}_${i}`, merchant_id: `m${w}`, amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
+            order: {
+              id: `o${w}_${i}`,
+              merchant_id: `m${w}`,
+              amount_minor: 5000,
+              currency: 'CNY',
+              product_kind: 'merchandise',
+            },
           });
           if (res.status === 201) acknowledged.push(String(res.body.id));
         } catch {

@@ -96,6 +96,8 @@ export function wireCampaign(over: Record<string, unknown> = {}): Record<string,
     per_user_limit: 100,
     code_mode: 'shared_code',
     code: 'E2E',
+    // Load tests burst on purpose; the detector would pause them mid-test (detection has its own tests).
+    auto_pause: false,
     ...over,
   };
 }

@@ -91,6 +91,7 @@ export class Build {
       kind: 'claimed',
       status: 'active',
       expires_at_ms: t0_ms + day_ms,
+      value_minor: null,
       created_at_ms: this.now_ms,
       updated_at_ms: this.now_ms,
       ...over,

@@ -3,9 +3,14 @@ import { describe, test } from 'node:test';
 import type { Store } from '../port.ts';
 import { batchContract } from './batch-contract.ts';
 import type { OpenStore } from './builders.ts';
+import { campaignChangeContract } from './campaign-change-contract.ts';
 import { campaignContract } from './campaign-contract.ts';
+import { eventsContract } from './events-contract.ts';
+import { incidentContract } from './incident-contract.ts';
 import { platformContract } from './platform-contract.ts';
 import { readContract } from './read-contract.ts';
+import { redEnvelopeContract } from './red-envelope-contract.ts';
+import { snapshotContract } from './snapshot-contract.ts';
 
 export interface DescribeStoreOptions {
   /** Why the suite is skipped when `open` returns null, e.g. how to point it at a database. */
@@ -34,5 +39,10 @@ export function describeStore(name: string, open: () => Promise<Store | null>, o
     describe('runBatch', () => batchContract(fresh));
     describe('reads', () => readContract(fresh));
     describe('platform', () => platformContract(fresh));
+    describe('campaign changes', () => campaignChangeContract(fresh));
+    describe('events', () => eventsContract(fresh));
+    describe('red envelopes', () => redEnvelopeContract(fresh));
+    describe('incidents', () => incidentContract(fresh));
+    describe('read snapshots', () => snapshotContract(fresh));
   });
 }

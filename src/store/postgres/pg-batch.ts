@@ -11,6 +11,7 @@ import type {
   OutboxEvent,
   UsageKey,
 } from '../port.ts';
+import { applyCampaignChangeWrites, loadLiveMax } from './campaign-change.ts';
 import {
   campaignFromRow,
   columns,
@@ -22,12 +23,14 @@ import {
   redemptionCols,
   redemptionFromRow,
 } from './rows.ts';
+import { applyIncidentWrites } from './pg-incidents.ts';
+import { applyPacketWrites, loadPackets } from './red-envelopes.ts';
 
 export type Db = Pick<PoolClient, 'query'>;
 /** Runs one statement and returns its rows. */
 export type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
 
-const couponTypes = 'text[], text[], text[], text[], text[], text[], bigint[], bigint[], bigint[]';
+const couponTypes = 'text[], text[], text[], text[], text[], text[], bigint[], bigint[], bigint[], bigint[]';
 const redemptionTypes =
   'text[], text[], text[], text[], text[], text[], bigint[], text[], text[], bigint[], text[], bigint[], text[], text[], bigint[], bigint[]';
 
@@ -108,6 +111,8 @@ export async function loadSnapshot(
     load.usage_keys,
     snapshot.usage,
   );
+  if (load.packets) snapshot.packets = await loadPackets(db, campaign_id, load.packets);
+  if (load.live_max) snapshot.live_max = await loadLiveMax(db, campaign_id);
   if (load.idempotency_keys.length > 0) {
     const is = await db.query<Row>(sql.idempotency, [load.idempotency_keys]);
     for (const rec of is.rows.map(idemFromRow)) snapshot.idempotency.set(rec.key, rec);
@@ -143,6 +148,9 @@ export async function applyWrites(db: Db, w: BatchWrites): Promise<void> {
   await insertIdempotency(db, w.idempotency_insert);
   await insertAudit(db, w.audit);
   await insertOutbox(db, w.outbox);
+  await applyPacketWrites(db, w);
+  await applyCampaignChangeWrites(db, w);
+  await applyIncidentWrites(db, w);
   for (const op of w.bulk) {
     if (op.kind === 'revoke_active_coupons') await db.query(sql.couponsRevoke, [op.at_ms, c.id]);
   }

@@ -18,12 +18,17 @@ export function withPlatformAudit<T>(
 ): Promise<{ entry: AuditEntry; value: T }> {
   return write(async (db) => {
     await db.query('SELECT pg_advisory_xact_lock($1)', [platformAuditLockKey]);
-    const sql = "SELECT chain_seq, hash FROM audit WHERE chain = 'platform' ORDER BY chain_seq DESC LIMIT 1";
-    const head = (await db.query<Row>(sql)).rows[0];
-    const prev = head ? { seq: int(head.chain_seq), hash: String(head.hash) } : { seq: 0, hash: genesis };
+    // The head comes from its anchor row, so an entry deleted from the end breaks the next link.
+    const head = (await db.query<Row>("SELECT seq, hash FROM audit_heads WHERE chain = 'platform'")).rows[0];
+    const prev = head ? { seq: int(head.seq), hash: String(head.hash) } : { seq: 0, hash: genesis };
     const value = await body(db);
     const entry = make(prev);
     await insertAudit(db, [entry]);
+    await db.query(
+      `INSERT INTO audit_heads (chain, seq, hash) VALUES ('platform', $1, $2)
+       ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`,
+      [entry.chain_seq, entry.hash],
+    );
     return { entry, value };
   });
 }

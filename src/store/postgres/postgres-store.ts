@@ -1,6 +1,8 @@
 import pg from 'pg';
+import { limits } from '../../config/limits.ts';
 import type { Campaign } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
+import type { Alert, Incident, IncidentStatus } from '../../domain/incident.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import type {
   ApiKeyRecord,
@@ -16,6 +18,10 @@ import type {
   Store,
   UsageKey,
 } from '../port.ts';
+import type { DeliveryAttempt, DeliveryRecord, FanOut, WebhookRecord } from '../port-events.ts';
+import type { IncidentReportRow, MakePlatformAudit, ScopeFilter } from '../port-incidents.ts';
+import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
+import * as events from './events.ts';
 import {
   applyWrites,
   type Db,
@@ -26,9 +32,11 @@ import {
   loadUsage,
 } from './pg-batch.ts';
 import { isUniqueViolation, mapPgError } from './pg-errors.ts';
+import * as incidents from './pg-incidents.ts';
 import type { MakeAudit } from './pg-platform.ts';
 import * as platform from './pg-platform.ts';
 import * as reads from './pg-reads.ts';
+import * as envelopes from './red-envelopes.ts';
 import {
   apiKeyFromRow,
   auditFromRow,
@@ -66,9 +74,11 @@ function portError(err: unknown): unknown {
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
+  /** While readSnapshot runs: the one connection (in a REPEATABLE READ transaction) every read goes to. */
+  private pinned: pg.PoolClient | null = null;
   private readonly q: reads.Query = async (sql, params) => {
     try {
-      return (await this.pool.query<Row>(sql, params)).rows;
+      return (await (this.pinned ?? this.pool).query<Row>(sql, params)).rows;
     } catch (err) {
       throw mapPgError(err);
     }
@@ -138,6 +148,25 @@ export class PostgresStore implements Store {
 
   async close(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
+  }
+
+  async readSnapshot<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.pinned) return fn();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    } catch (err) {
+      throw mapPgError(err);
+    }
+    this.pinned = client;
+    try {
+      return await fn();
+    } finally {
+      this.pinned = null;
+      await client.query('COMMIT').catch(() => undefined);
+      client.release();
+    }
   }
 
   async insertCampaign(
@@ -278,7 +307,7 @@ export class PostgresStore implements Store {
     return platform.listAudit(this.q, q);
   }
 
-  async auditChain(chain: string): Promise<AuditEntry[]> {
+  async auditChain(chain: string): Promise<Array<AuditEntry & { seq: number }>> {
     return (await this.q('SELECT * FROM audit WHERE chain = $1 ORDER BY chain_seq', [chain])).map(auditFromRow);
   }
 
@@ -310,5 +339,130 @@ export class PostgresStore implements Store {
 
   getOrCreateSecret(name: string, make: () => string): Promise<string> {
     return platform.getOrCreateSecret(this.q, name, make);
+  }
+
+  // ---- red envelopes: postgres/red-envelopes.ts ----
+
+  insertRedEnvelope(
+    c: Campaign,
+    audit: AuditEntry,
+    envelope: RedEnvelopeRow,
+    packets_minor: readonly number[],
+    idem: IdempotencyRecord | null,
+  ): Promise<void> {
+    return envelopes.insertRedEnvelope(this.write, c, audit, envelope, packets_minor, idem);
+  }
+
+  redEnvelopeCampaignId(envelope_id: string): Promise<string | null> {
+    return envelopes.redEnvelopeCampaignId(this.q, envelope_id);
+  }
+
+  listRedEnvelopes(q: ListQuery): Promise<Page<Campaign>> {
+    return envelopes.listRedEnvelopes(this.q, q);
+  }
+
+  dueRedEnvelopes(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>> {
+    return envelopes.dueRedEnvelopes(this.q, now_ms, limit);
+  }
+
+  redEnvelopePackets(campaign_id: string): Promise<PacketCheck[]> {
+    return envelopes.redEnvelopePackets(this.q, campaign_id);
+  }
+
+  // ---- webhooks and deliveries: postgres/events.ts ----
+
+  platformAuditHead(): Promise<{ seq: number; hash: string } | null> {
+    return events.platformAuditHead(this.q);
+  }
+
+  insertWebhook(w: WebhookRecord, audit: MakeAudit): Promise<void> {
+    return events.insertWebhook(this.write, w, audit);
+  }
+
+  deleteWebhook(id: string, at_ms: number, audit: MakeAudit): Promise<boolean> {
+    return events.deleteWebhook(this.write, id, at_ms, audit);
+  }
+
+  getWebhook(id: string): Promise<WebhookRecord | null> {
+    return events.getWebhook(this.q, id);
+  }
+
+  listWebhooks(q: ListQuery): Promise<Page<WebhookRecord>> {
+    return events.listWebhooks(this.q, q);
+  }
+
+  liveWebhooks(): Promise<WebhookRecord[]> {
+    return events.liveWebhooks(this.q, limits.webhooks_max);
+  }
+
+  relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number> {
+    return events.relayOutbox(this.write, limit, at_ms, fan);
+  }
+
+  claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]> {
+    return events.claimDeliveries(this.q, now_ms, lease_until_ms, limit);
+  }
+
+  recordAttempt(a: DeliveryAttempt): Promise<void> {
+    return events.recordAttempt(this.q, a);
+  }
+
+  listDeliveries(webhook_id: string, q: ListQuery): Promise<Page<DeliveryRecord>> {
+    return events.listDeliveries(this.q, webhook_id, q);
+  }
+
+  pruneEvents(before_ms: number): Promise<number> {
+    return events.pruneEvents(this.write, before_ms);
+  }
+
+  // ---- alerts and incidents: pg-incidents.ts ----
+
+  listAlerts(q: ListQuery & { campaign_id?: string }): Promise<Page<Alert>> {
+    return incidents.listAlerts(this.q, q);
+  }
+
+  insertIncident(incident: Incident, audit: MakePlatformAudit, outbox: OutboxEvent[]): Promise<void> {
+    return incidents.insertIncident(this.write, incident, audit, outbox);
+  }
+
+  updateIncident(
+    incident: Incident,
+    from: IncidentStatus,
+    audit: MakePlatformAudit | null,
+    outbox: OutboxEvent[],
+  ): Promise<boolean> {
+    return incidents.updateIncident(this.write, incident, from, audit, outbox);
+  }
+
+  getIncident(id: string): Promise<Incident | null> {
+    return incidents.getIncident(this.q, id);
+  }
+
+  listIncidents(q: ListQuery): Promise<Page<Incident>> {
+    return incidents.listIncidents(this.q, q);
+  }
+
+  campaignsWithRedemptionsAt(filter: ScopeFilter): Promise<string[]> {
+    return incidents.campaignsWithRedemptionsAt(this.q, filter);
+  }
+
+  liveRedemptionIdsInScope(campaign_id: string, f: ScopeFilter, after_id: string, limit: number): Promise<string[]> {
+    return incidents.liveRedemptionIdsInScope(this.q, campaign_id, f, after_id, limit);
+  }
+
+  incidentCampaigns(incident_id: string): Promise<string[]> {
+    return incidents.incidentCampaigns(this.q, incident_id);
+  }
+
+  incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): Promise<string[]> {
+    return incidents.incidentMembers(this.q, incident_id, campaign_id, after_id, limit);
+  }
+
+  incidentReportRows(incident_id: string): Promise<IncidentReportRow[]> {
+    return incidents.incidentReportRows(this.q, incident_id);
+  }
+
+  incidentRevokedCoupons(incident_id: string): Promise<number> {
+    return incidents.incidentRevokedCoupons(this.q, incident_id);
   }
 }

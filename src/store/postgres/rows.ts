@@ -7,7 +7,8 @@ import type { ApiKeyRecord, AuditEntry, IdempotencyRecord, OutboxEvent } from '.
 /** A row as node-postgres returns it: BIGINT, COUNT and SUM arrive as strings. */
 export type Row = Record<string, unknown>;
 
-export const couponCols = 'id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms';
+export const couponCols =
+  'id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor';
 export const redemptionCols =
   'id, campaign_id, coupon_id, user_id, merchant_id, order_id, order_amount_minor, currency, product_kind, discount_minor, status, hold_expires_at_ms, device_id, ip, created_at_ms, updated_at_ms';
 
@@ -46,6 +47,7 @@ export function couponFromRow(r: Row): Coupon {
     expires_at_ms: int(r.expires_at_ms),
     created_at_ms: int(r.created_at_ms),
     updated_at_ms: int(r.updated_at_ms),
+    value_minor: intOrNull(r.value_minor),
   };
 }
 

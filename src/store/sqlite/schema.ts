@@ -92,4 +92,102 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   CREATE TABLE secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
   },
+  {
+    // The platform chain's head, written beside each new entry: deleting the newest entries shows.
+    id: '020_audit_heads',
+    sql: `
+  CREATE TABLE audit_heads (chain TEXT PRIMARY KEY, seq INTEGER NOT NULL, hash TEXT NOT NULL);
+  INSERT INTO audit_heads (chain, seq, hash)
+    SELECT chain, chain_seq, hash FROM audit WHERE chain = 'platform' ORDER BY chain_seq DESC LIMIT 1;
+  `,
+  },
+  {
+    id: '021_webhooks',
+    sql: `
+  CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    events TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    deleted_at_ms INTEGER
+  );
+  CREATE TABLE webhook_deliveries (
+    webhook_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    next_attempt_at_ms INTEGER,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (webhook_id, event_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at_ms) WHERE status = 'pending';
+  CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (updated_at_ms) WHERE status <> 'pending';
+  CREATE INDEX outbox_dispatched ON outbox (dispatched_at_ms) WHERE dispatched_at_ms IS NOT NULL;
+  `,
+  },
+  {
+    // Red envelopes: packets are split once at creation; grabs pop them under the campaign row lock.
+    // One packet per user is kept by the claim counter (usage's primary key), not by an index here:
+    // a second unique index cost a random-order index write per grab; verify checks it instead.
+    id: '050_red_envelopes',
+    sql: `
+  ALTER TABLE coupons ADD COLUMN value_minor INTEGER;
+  CREATE TABLE red_envelopes (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL UNIQUE,
+    expires_at_ms INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    settled_at_ms INTEGER
+  );
+  CREATE INDEX red_envelopes_due ON red_envelopes (expires_at_ms) WHERE settled_at_ms IS NULL;
+  CREATE TABLE red_envelope_packets (
+    campaign_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    amount_minor INTEGER NOT NULL,
+    grabbed_by TEXT,
+    coupon_id TEXT,
+    grabbed_at_ms INTEGER,
+    PRIMARY KEY (campaign_id, idx)
+  ) WITHOUT ROWID;
+  `,
+  },
+  {
+    // Detection and incidents. incident_redemptions remembers exactly which rows an incident froze,
+    // so its resolution acts on those and its report sums them; keyed by incident first.
+    id: '040_incidents',
+    sql: `
+  CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    campaign_id TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE INDEX alerts_campaign ON alerts (campaign_id, id);
+  CREATE TABLE incidents (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    doc TEXT NOT NULL
+  );
+  CREATE TABLE incident_redemptions (
+    incident_id TEXT NOT NULL,
+    campaign_id TEXT NOT NULL,
+    redemption_id TEXT NOT NULL,
+    PRIMARY KEY (incident_id, campaign_id, redemption_id)
+  ) WITHOUT ROWID;
+  CREATE TABLE incident_revocations (
+    incident_id TEXT NOT NULL,
+    campaign_id TEXT NOT NULL,
+    coupons INTEGER NOT NULL,
+    at_ms INTEGER NOT NULL,
+    PRIMARY KEY (incident_id, campaign_id)
+  ) WITHOUT ROWID;
+  `,
+  },
 ];

@@ -1,13 +1,16 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { limits } from '../../config/limits.ts';
 import type { Campaign } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
+import type { Alert, Incident, IncidentStatus } from '../../domain/incident.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import {
   type ApiKeyRecord,
   type AuditEntry,
   type BatchDecide,
+  type BatchItem,
   type BatchLoad,
   type BatchSnapshot,
   type BatchWrites,
@@ -21,7 +24,21 @@ import {
   UniqueViolation,
   type UsageKey,
 } from '../port.ts';
+import type {
+  DeliveryAttempt,
+  DeliveryRecord,
+  FanOut,
+  MakePlatformAudit,
+  WebhookRecord,
+} from '../port-events.ts';
+import type { IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
+import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
+import { SqliteCampaignChange } from './campaign-change.ts';
+import { SqliteEvents } from './events.ts';
+import { SqliteIncidents } from './incidents.ts';
+import { SqliteRedEnvelopes } from './red-envelopes.ts';
 import { migrations } from './schema.ts';
+import { readSnapshot } from './snapshot.ts';
 
 type Row = Record<string, unknown>;
 type ChainHead = { seq: number; hash: string };
@@ -34,7 +51,8 @@ export interface SqliteOptions {
 }
 
 const genesis = '0'.repeat(64);
-const couponCols = 'id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms';
+const couponCols =
+  'id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor';
 const redemptionCols =
   'id, campaign_id, coupon_id, user_id, merchant_id, order_id, order_amount_minor, currency, product_kind, discount_minor, status, hold_expires_at_ms, device_id, ip, created_at_ms, updated_at_ms';
 
@@ -49,6 +67,7 @@ const couponValues = (c: Coupon): unknown[] => [
   c.expires_at_ms,
   c.created_at_ms,
   c.updated_at_ms,
+  c.value_minor ?? null,
 ];
 const redemptionValues = (r: Redemption): unknown[] => [
   r.id,
@@ -73,6 +92,23 @@ const rowsPerInsert = 32;
 
 type MultiInsert = { one: Database.Statement; many: Database.Statement };
 
+/**
+ * Prepared statements are reused by SQL text: preparing costs more than running a
+ * point query, and every query here comes from a finite set of texts.
+ */
+function memoizePrepare(db: Database.Database): void {
+  const cache = new Map<string, Database.Statement>();
+  const prepare = db.prepare.bind(db);
+  db.prepare = ((sql: string) => {
+    let stmt = cache.get(sql);
+    if (!stmt) {
+      stmt = prepare(sql);
+      cache.set(sql, stmt);
+    }
+    return stmt;
+  }) as typeof db.prepare;
+}
+
 function placeholders(cols: string): string {
   return cols
     .split(', ')
@@ -87,18 +123,29 @@ export class SqliteStore implements Store {
   private readonly stmt: ReturnType<SqliteStore['prepareAll']>;
   private readonly couponInserts: MultiInsert;
   private readonly redemptionInserts: MultiInsert;
+  private readonly events: SqliteEvents;
+  private readonly envelopes: SqliteRedEnvelopes;
+  private readonly incidents: SqliteIncidents;
+  private readonly change: SqliteCampaignChange;
 
   constructor(opts: SqliteOptions) {
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     this.db = new Database(opts.path);
+    memoizePrepare(this.db);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
+    // 64 MiB of page cache: the redemption indexes of millions of rows stay in memory.
+    this.db.pragma('cache_size = -65536');
     this.db.pragma('foreign_keys = OFF');
     this.migrateSync();
     this.stmt = this.prepareAll();
     this.couponInserts = this.multiInsert('coupons', couponCols);
     this.redemptionInserts = this.multiInsert('redemptions', redemptionCols);
+    this.events = new SqliteEvents(this.db, (make, body) => this.withPlatformAudit(make, body));
+    this.envelopes = new SqliteRedEnvelopes(this.db);
+    this.incidents = new SqliteIncidents(this.db, (make, body) => this.withPlatformAudit(make, body));
+    this.change = new SqliteCampaignChange(this.db);
   }
 
   private multiInsert(table: string, cols: string): MultiInsert {
@@ -166,7 +213,11 @@ export class SqliteStore implements Store {
       auditInsert: p(
         'INSERT INTO audit (chain, chain_seq, at_ms, actor, action, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
-      platformHead: p("SELECT chain_seq, hash FROM audit WHERE chain = 'platform' ORDER BY chain_seq DESC LIMIT 1"),
+      // The head comes from its anchor row, so an entry deleted from the end breaks the next link.
+      platformHead: p("SELECT seq AS chain_seq, hash FROM audit_heads WHERE chain = 'platform'"),
+      platformHeadSet: p(
+        "INSERT INTO audit_heads (chain, seq, hash) VALUES ('platform', ?, ?) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+      ),
       outboxInsert: p('INSERT INTO outbox (id, type, data, created_at_ms) VALUES (?, ?, ?, ?)'),
     };
   }
@@ -177,6 +228,10 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
+  }
+
+  readSnapshot<T>(fn: () => Promise<T>): Promise<T> {
+    return readSnapshot(this.db, fn);
   }
 
   async insertCampaign(
@@ -244,6 +299,26 @@ export class SqliteStore implements Store {
     return run.immediate();
   }
 
+  /** One durable commit for many campaigns; each runs in a savepoint so a failure stays its own. */
+  async runBatches<R>(items: Array<BatchItem<R>>): Promise<Array<R | Error>> {
+    const one = this.db.transaction((item: BatchItem<R>): R => {
+      const snapshot = this.loadSnapshot(item.campaign_id, item.load);
+      const { writes, result } = item.decide(snapshot);
+      if (writes) this.applyWrites(writes);
+      return result;
+    });
+    const all = this.db.transaction((): Array<R | Error> =>
+      items.map((item) => {
+        try {
+          return one(item);
+        } catch (err) {
+          return err instanceof Error ? err : new Error(String(err));
+        }
+      }),
+    );
+    return all.immediate();
+  }
+
   private loadSnapshot(campaign_id: string, loadFor: (c: Campaign) => BatchLoad): BatchSnapshot {
     const row = this.stmt.campaignGet.get(campaign_id) as Row | undefined;
     if (!row) throw new Error(`campaign ${campaign_id} vanished`);
@@ -278,6 +353,8 @@ export class SqliteStore implements Store {
       const u = this.stmt.usageGet.get(campaign_id, key) as Row | undefined;
       snapshot.usage.set(key, u ? Number(u.count) : 0);
     }
+    if (load.packets) snapshot.packets = this.envelopes.packets(campaign_id, load.packets);
+    if (load.live_max) snapshot.live_max = this.change.liveMax(campaign_id);
     for (const key of load.idempotency_keys) {
       const rec = this.readIdem(key);
       if (rec) snapshot.idempotency.set(key, rec);
@@ -299,6 +376,9 @@ export class SqliteStore implements Store {
     // A batch's events travel as one outbox row; the dispatcher hands them out one by one.
     const first = w.outbox[0];
     if (first) s.outboxInsert.run(first.id, 'batch', JSON.stringify(w.outbox), first.created_at_ms);
+    this.envelopes.applyWrites(w);
+    this.incidents.applyWrites(w);
+    this.change.applyWrites(w);
     for (const op of w.bulk) {
       if (op.kind === 'revoke_active_coupons') s.couponsRevoke.run(op.at_ms, c.id);
     }
@@ -454,6 +534,7 @@ export class SqliteStore implements Store {
         const value = body();
         const entry = make(prev);
         this.insertAudit(entry);
+        this.stmt.platformHeadSet.run(entry.chain_seq, entry.hash);
         return { entry, value };
       })
       .immediate();
@@ -476,7 +557,7 @@ export class SqliteStore implements Store {
     return { data: rows.slice(0, q.limit).map(auditFromRow), has_more: rows.length > q.limit };
   }
 
-  async auditChain(chain: string): Promise<AuditEntry[]> {
+  async auditChain(chain: string): Promise<Array<AuditEntry & { seq: number }>> {
     return (this.db.prepare('SELECT * FROM audit WHERE chain = ? ORDER BY chain_seq').all(chain) as Row[]).map(
       auditFromRow,
     );
@@ -522,6 +603,131 @@ export class SqliteStore implements Store {
     this.db.prepare('INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING').run(name, make());
     const row = this.db.prepare('SELECT value FROM secrets WHERE name = ?').get(name) as Row;
     return String(row.value);
+  }
+
+  // ---- red envelopes: sqlite/red-envelopes.ts ----
+
+  async insertRedEnvelope(
+    c: Campaign,
+    audit: AuditEntry,
+    envelope: RedEnvelopeRow,
+    packets_minor: readonly number[],
+    idem: IdempotencyRecord | null,
+  ): Promise<void> {
+    this.envelopes.insert(c, audit, envelope, packets_minor, idem);
+  }
+
+  async redEnvelopeCampaignId(envelope_id: string): Promise<string | null> {
+    return this.envelopes.campaignId(envelope_id);
+  }
+
+  async listRedEnvelopes(q: ListQuery): Promise<Page<Campaign>> {
+    return this.envelopes.list(q);
+  }
+
+  async dueRedEnvelopes(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>> {
+    return this.envelopes.due(now_ms, limit);
+  }
+
+  async redEnvelopePackets(campaign_id: string): Promise<PacketCheck[]> {
+    return this.envelopes.checked(campaign_id);
+  }
+
+  // ---- webhooks and deliveries: sqlite/events.ts ----
+
+  async platformAuditHead(): Promise<ChainHead | null> {
+    const head = this.stmt.platformHead.get() as Row | undefined;
+    return head ? { seq: Number(head.chain_seq), hash: String(head.hash) } : null;
+  }
+
+  async insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): Promise<void> {
+    this.events.insertWebhook(w, audit);
+  }
+
+  async deleteWebhook(id: string, at_ms: number, audit: MakePlatformAudit): Promise<boolean> {
+    return this.events.deleteWebhook(id, at_ms, audit);
+  }
+
+  async getWebhook(id: string): Promise<WebhookRecord | null> {
+    return this.events.getWebhook(id);
+  }
+
+  async listWebhooks(q: ListQuery): Promise<Page<WebhookRecord>> {
+    return this.events.listWebhooks(q);
+  }
+
+  async liveWebhooks(): Promise<WebhookRecord[]> {
+    return this.events.liveWebhooks(limits.webhooks_max);
+  }
+
+  async relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number> {
+    return this.events.relayOutbox(limit, at_ms, fan);
+  }
+
+  async claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]> {
+    return this.events.claimDeliveries(now_ms, lease_until_ms, limit);
+  }
+
+  async recordAttempt(a: DeliveryAttempt): Promise<void> {
+    this.events.recordAttempt(a);
+  }
+
+  async listDeliveries(webhook_id: string, q: ListQuery): Promise<Page<DeliveryRecord>> {
+    return this.events.listDeliveries(webhook_id, q);
+  }
+
+  async pruneEvents(before_ms: number): Promise<number> {
+    return this.events.pruneEvents(before_ms);
+  }
+  // ---- alerts and incidents: sqlite/incidents.ts ----
+
+  async listAlerts(q: ListQuery & { campaign_id?: string }): Promise<Page<Alert>> {
+    return this.incidents.listAlerts(q);
+  }
+
+  async insertIncident(incident: Incident, audit: MakePlatformAudit, events: OutboxEvent[]): Promise<void> {
+    this.incidents.insertIncident(incident, audit, events);
+  }
+
+  async updateIncident(
+    incident: Incident,
+    from: IncidentStatus,
+    audit: MakePlatformAudit | null,
+    events: OutboxEvent[],
+  ): Promise<boolean> {
+    return this.incidents.updateIncident(incident, from, audit, events);
+  }
+
+  async getIncident(id: string): Promise<Incident | null> {
+    return this.incidents.getIncident(id);
+  }
+
+  async listIncidents(q: ListQuery): Promise<Page<Incident>> {
+    return this.incidents.listIncidents(q);
+  }
+
+  async campaignsWithRedemptionsAt(filter: ScopeFilter): Promise<string[]> {
+    return this.incidents.campaignsWithRedemptionsAt(filter);
+  }
+
+  async liveRedemptionIdsInScope(campaign_id: string, f: ScopeFilter, after_id: string, limit: number): Promise<string[]> {
+    return this.incidents.liveRedemptionIdsInScope(campaign_id, f, after_id, limit);
+  }
+
+  async incidentCampaigns(incident_id: string): Promise<string[]> {
+    return this.incidents.incidentCampaigns(incident_id);
+  }
+
+  async incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): Promise<string[]> {
+    return this.incidents.incidentMembers(incident_id, campaign_id, after_id, limit);
+  }
+
+  async incidentReportRows(incident_id: string): Promise<IncidentReportRow[]> {
+    return this.incidents.incidentReportRows(incident_id);
+  }
+
+  async incidentRevokedCoupons(incident_id: string): Promise<number> {
+    return this.incidents.incidentRevokedCoupons(incident_id);
   }
 }
 

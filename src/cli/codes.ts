@@ -1,0 +1,97 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { Presets, SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { limits } from '../config/limits.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { CliContext } from './main.ts';
+import { positiveInt } from './main.ts';
+
+function codeCount(value: string): number {
+  const n = positiveInt(value);
+  if (n > limits.codes_generate_max) throw new InvalidArgumentError(`at most ${limits.codes_generate_max}`);
+  return n;
+}
+
+function chunkSize(value: string): number {
+  const n = positiveInt(value);
+  if (n > limits.codes_chunk_max) throw new InvalidArgumentError(`at most ${limits.codes_chunk_max}`);
+  return n;
+}
+
+/** Writes text and waits when the stream's buffer is full, so a million codes never pile up in memory. */
+async function write(out: Writable, text: string): Promise<void> {
+  if (!out.write(text)) await once(out, 'drain');
+}
+
+/** A progress bar on stderr, only for a person watching (not in pipes, logs or tests). */
+function progressBar(total: number): { update(done: number): void; stop(): void } {
+  if (!process.stderr.isTTY) return { update: () => undefined, stop: () => undefined };
+  const bar = new SingleBar(
+    { format: 'codes [{bar}] {percentage}% {value}/{total} eta {eta}s', stream: process.stderr },
+    Presets.shades_classic,
+  );
+  bar.start(total, 0);
+  return { update: (done) => bar.update(done), stop: () => bar.stop() };
+}
+
+/** Generates `count` codes in engine batches of `chunk` and writes them as CSV: `code` header, one code a line. */
+async function generate(
+  engine: Engine,
+  o: { campaign: string; count: number; chunk: number },
+  out: Writable,
+): Promise<void> {
+  const { campaign: campaign_id, count } = o;
+  const bar = progressBar(count);
+  try {
+    await write(out, 'code\n');
+    let done = 0;
+    while (done < count) {
+      const n = Math.min(o.chunk, count - done);
+      const { codes } = await engine.generateCodes(campaign_id, n, { actor: 'cli' });
+      await write(out, `${codes.join('\n')}\n`);
+      done += codes.length;
+      bar.update(done);
+    }
+  } finally {
+    bar.stop();
+  }
+}
+
+/** `vouchsafe codes generate`: unique bearer codes for a unique_codes campaign, as CSV. */
+export function codesCommand(ctx: CliContext): Command {
+  const codes = new Command('codes').description('unique codes of unique_codes campaigns');
+  codes
+    .command('generate')
+    .description(`generate unique codes through the engine (in batches of ${limits.codes_chunk_max}) as CSV`)
+    .requiredOption('--campaign <id>', 'a unique_codes campaign')
+    .requiredOption('--count <n>', `how many (at most ${limits.codes_generate_max})`, codeCount)
+    .option('--out <file>', 'CSV file to write (default: stdout)')
+    .option(
+      '--chunk <n>',
+      `codes per engine batch (at most ${limits.codes_chunk_max})`,
+      chunkSize,
+      limits.codes_chunk_max,
+    )
+    .action(async (o: { campaign: string; count: number; chunk: number; out?: string }) => {
+      // Codes are bearer secrets: the file is readable by its owner only.
+      const file = o.out ? createWriteStream(o.out, { mode: 0o600 }) : null;
+      if (file) await once(file, 'open');
+      const out = file ?? process.stdout;
+      const store = await ctx.openStore();
+      const engine = await ctx.openEngine(store);
+      try {
+        await generate(engine, o, out);
+      } finally {
+        if (file) {
+          file.end();
+          await once(file, 'close');
+        }
+        await engine.close();
+        await store.close();
+      }
+      process.stderr.write(`generated ${o.count} codes for ${o.campaign}${o.out ? ` into ${o.out}` : ''}\n`);
+    });
+  return codes;
+}

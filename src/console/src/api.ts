@@ -1,0 +1,105 @@
+import { createVouchsafeClient, type paths, type VouchsafeClient } from '../../../client/index.ts';
+
+export type { VouchsafeClient };
+
+/** Wire shapes, taken from the generated client so they follow the server's schemas. */
+type Ok<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  responses: { 200: { content: { 'application/json': infer T } } };
+}
+  ? T
+  : paths[P][M] extends { responses: { 201: { content: { 'application/json': infer T } } } }
+    ? T
+    : never;
+type Body<P extends keyof paths, M extends keyof paths[P]> = paths[P][M] extends {
+  requestBody: { content: { 'application/json': infer B } };
+}
+  ? B
+  : paths[P][M] extends { requestBody?: { content: { 'application/json': infer B } } }
+    ? B
+    : never;
+
+export type Campaign = Ok<'/v1/campaigns/{id}', 'get'>;
+export type CampaignCreate = Body<'/v1/campaigns', 'post'>;
+export type CampaignLint = Ok<'/v1/campaigns/lint', 'post'>;
+export type LintFinding = Campaign['lint'][number];
+export type Exposure = Ok<'/v1/campaigns/{id}/exposure', 'get'>;
+
+const key_storage = 'vouchsafe.api_key';
+
+/** The key lives for this tab only (sessionStorage): closing the tab signs out. */
+export function savedKey(): string | null {
+  return sessionStorage.getItem(key_storage);
+}
+
+export function saveKey(key: string | null): void {
+  if (key === null) sessionStorage.removeItem(key_storage);
+  else sessionStorage.setItem(key_storage, key);
+}
+
+export function clientFor(key: string): VouchsafeClient {
+  return createVouchsafeClient(location.origin, key);
+}
+
+/** An error answer of the API (API.md shape), or a network failure (status 0). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly param?: string,
+  ) {
+    super(message);
+  }
+}
+
+type Answer<T> = { data?: T; error?: unknown; response: Response };
+
+function errorOf(status: number, body: unknown): ApiError {
+  const e = (body as { error?: { code?: unknown; message?: unknown; param?: unknown } } | undefined)?.error;
+  const code = typeof e?.code === 'string' ? e.code : `http_${status}`;
+  const message = typeof e?.message === 'string' ? e.message : `The server answered ${status}.`;
+  return new ApiError(status, code, message, typeof e?.param === 'string' ? e.param : undefined);
+}
+
+const unauthenticated = new EventTarget();
+
+/** Called when any request answers 401: the key was revoked or mistyped. */
+export function onUnauthenticated(listener: () => void): () => void {
+  unauthenticated.addEventListener('signout', listener);
+  return () => unauthenticated.removeEventListener('signout', listener);
+}
+
+/** The body of a 2xx answer, or an ApiError. */
+export async function ok<T>(pending: Promise<Answer<T>>): Promise<T> {
+  let answer: Answer<T>;
+  try {
+    answer = await pending;
+  } catch {
+    throw new ApiError(0, 'network_error', 'The server could not be reached.');
+  }
+  const { data, error, response } = answer;
+  if (response.ok && data !== undefined) return data;
+  if (response.status === 401) unauthenticated.dispatchEvent(new Event('signout'));
+  throw errorOf(response.status, error);
+}
+
+/** Like ok, but a 404 for the route itself (a feature this server does not have yet) is null. */
+export async function optional<T>(pending: Promise<Answer<T>>): Promise<T | null> {
+  try {
+    return await ok(pending);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+export function messageOf(e: unknown): string {
+  if (e instanceof ApiError) return e.status === 0 ? e.message : `${e.message} (${e.code})`;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export type Alert = Ok<'/v1/alerts', 'get'>['data'][number];
+export type Incident = Ok<'/v1/incidents/{id}', 'get'>;
+export type IncidentOpen = Body<'/v1/incidents', 'post'>;
+export type IncidentAction = IncidentOpen['actions'][number];
+export type RedEnvelope = Ok<'/v1/red-envelopes/{id}', 'get'>;

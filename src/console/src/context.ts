@@ -1,0 +1,12 @@
+import { createContext } from 'preact';
+import { useContext } from 'preact/hooks';
+import type { VouchsafeClient } from './api.ts';
+
+export const ApiContext = createContext<VouchsafeClient | null>(null);
+
+/** The signed-in client; pages render only inside the signed-in shell. */
+export function useApi(): VouchsafeClient {
+  const api = useContext(ApiContext);
+  if (api === null) throw new Error('useApi outside the signed-in shell');
+  return api;
+}

@@ -1,0 +1,118 @@
+import './styles.css';
+import { render } from 'preact';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { clientFor, onUnauthenticated, savedKey, saveKey } from './api.ts';
+import { EmergencyStop } from './components/emergency-stop.tsx';
+import { Link } from './components/link.tsx';
+import { ApiContext } from './context.ts';
+import { Approvals } from './pages/approvals.tsx';
+import { CampaignList } from './pages/campaign-list.tsx';
+import { CampaignPage } from './pages/campaign-page.tsx';
+import { CreateCampaign } from './pages/create-campaign.tsx';
+import { IncidentPage } from './pages/incident-page.tsx';
+import { Incidents } from './pages/incidents.tsx';
+import { RedEnvelopePage, RedEnvelopes } from './pages/red-envelopes.tsx';
+import { SignIn } from './pages/sign-in.tsx';
+import { match, usePath } from './router.ts';
+
+const nav = [
+  ['/', 'Campaigns'],
+  ['/campaigns/new', 'New campaign'],
+  ['/approvals', 'Approvals'],
+  ['/incidents', 'Incidents'],
+  ['/red-envelopes', 'Red envelopes'],
+] as const;
+
+function Page({ path }: { path: string }) {
+  if (path === '/' || path === '/campaigns') return <CampaignList />;
+  if (path === '/campaigns/new') return <CreateCampaign />;
+  if (path === '/approvals') return <Approvals />;
+  if (path === '/incidents') return <Incidents />;
+  if (path === '/red-envelopes') return <RedEnvelopes />;
+  const campaign = match('/campaigns/:id', path);
+  if (campaign?.id) return <CampaignPage id={campaign.id} />;
+  const incident = match('/incidents/:id', path);
+  if (incident?.id) return <IncidentPage id={incident.id} />;
+  const envelope = match('/red-envelopes/:id', path);
+  if (envelope?.id) return <RedEnvelopePage id={envelope.id} />;
+  return (
+    <>
+      <h1 tabIndex={-1}>Not found</h1>
+      <p>
+        No console page at this address. <Link href="/">Back to the campaigns</Link>.
+      </p>
+    </>
+  );
+}
+
+function Shell({ onSignOut }: { onSignOut: () => void }) {
+  const path = usePath();
+  const main = useRef<HTMLElement>(null);
+  const first = useRef(true);
+  // After in-app navigation, move focus to the new page's heading so screen readers announce it.
+  useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    main.current?.querySelector<HTMLElement>('h1')?.focus();
+  }, [path]);
+  return (
+    <>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
+      <header class="top">
+        <span class="brand">Vouchsafe</span>
+        <nav aria-label="Console">
+          <ul>
+            {nav.map(([href, text]) => (
+              <li key={href}>
+                <Link href={href} current={path === href}>
+                  {text}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div class="top-actions">
+          <EmergencyStop />
+          <button type="button" class="link" onClick={onSignOut}>
+            Sign out
+          </button>
+        </div>
+      </header>
+      <main id="main" ref={main} tabIndex={-1}>
+        <Page path={path} />
+      </main>
+    </>
+  );
+}
+
+function App() {
+  const [key, setKey] = useState<string | null>(savedKey);
+  const api = useMemo(() => (key === null ? null : clientFor(key)), [key]);
+  const signOut = () => {
+    saveKey(null);
+    setKey(null);
+  };
+  useEffect(() => onUnauthenticated(signOut), []);
+  if (api === null) {
+    return (
+      <SignIn
+        onSignIn={(k) => {
+          saveKey(k);
+          setKey(k);
+        }}
+      />
+    );
+  }
+  return (
+    <ApiContext.Provider value={api}>
+      <Shell onSignOut={signOut} />
+    </ApiContext.Provider>
+  );
+}
+
+const root = document.getElementById('app');
+if (root) render(<App />, root);

@@ -1,0 +1,78 @@
+import { useState } from 'preact/hooks';
+import { type Campaign, messageOf, ok } from '../api.ts';
+import { Link } from '../components/link.tsx';
+import { LintList } from '../components/lint-list.tsx';
+import { useApi } from '../context.ts';
+import { money } from '../format.ts';
+import { usePoll } from '../hooks.ts';
+
+/** Campaigns waiting for a second key: what each risks, and an approve button. */
+export function Approvals() {
+  const api = useApi();
+  const queue = usePoll(
+    () => ok(api.GET('/v1/campaigns', { params: { query: { limit: 100, status: 'pending_approval' } } })),
+    5000,
+    [api],
+  );
+  return (
+    <>
+      <h1 tabIndex={-1}>Approvals</h1>
+      <p>A campaign is approved by a different key than the one that made or last changed it.</p>
+      {queue.error ? (
+        <p class="error" role="alert">
+          {queue.error}
+        </p>
+      ) : null}
+      {queue.loading && queue.data === null ? <p aria-busy="true">Loading the queue…</p> : null}
+      {queue.data !== null && queue.data.data.length === 0 ? <p>Nothing waits for approval.</p> : null}
+      <ul class="approval-list" aria-label="Campaigns pending approval">
+        {queue.data?.data.map((c) => (
+          <Pending key={c.id} c={c} onDone={queue.reload} />
+        ))}
+      </ul>
+    </>
+  );
+}
+
+function Pending({ c, onDone }: { c: Campaign; onDone: () => void }) {
+  const api = useApi();
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const approve = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      await ok(api.POST('/v1/campaigns/{id}/approve', { params: { path: { id: c.id } }, body: {} }));
+      onDone();
+    } catch (e) {
+      setError(messageOf(e));
+    }
+    setBusy(false);
+  };
+  return (
+    <li class="card" data-campaign-id={c.id}>
+      <h2>
+        <Link href={`/campaigns/${encodeURIComponent(c.id)}`}>{c.name}</Link>
+      </h2>
+      <p>
+        Worst case <strong>{money(c.max_exposure_minor, c.currency)}</strong> of a budget of{' '}
+        {money(c.budget_minor, c.currency)}.
+      </p>
+      <LintList lint={c.lint} />
+      <button
+        type="button"
+        class="primary"
+        onClick={approve}
+        disabled={busy}
+        aria-describedby={error ? `${c.id}-error` : undefined}
+      >
+        Approve {c.name}
+      </button>
+      {error ? (
+        <p id={`${c.id}-error`} class="error" role="alert">
+          {error}
+        </p>
+      ) : null}
+    </li>
+  );
+}

@@ -1,0 +1,215 @@
+import { type Incident, ok } from '../api.ts';
+import { ConfirmButton } from '../components/confirm-dialog.tsx';
+import { Link } from '../components/link.tsx';
+import { useApi } from '../context.ts';
+import { count, money, when } from '../format.ts';
+import { usePoll } from '../hooks.ts';
+import { actionLabel } from './incidents.tsx';
+
+type Row = { key: string; count: number; discount_minor: number };
+
+/** One currency for the report when every campaign in scope shares it; else plain minor units. */
+function formatterFor(currencies: Set<string>): (minor: number) => string {
+  const [only] = [...currencies];
+  return currencies.size === 1 && only !== undefined ? (m) => money(m, only) : (m) => `${count(m)} minor units`;
+}
+
+function Breakdown(p: {
+  title: string;
+  column: string;
+  rows: Row[];
+  fmt: (minor: number) => string;
+  label?: (key: string) => string;
+}) {
+  const { title, rows, fmt } = p;
+  if (rows.length === 0) return null;
+  return (
+    <table>
+      <caption>{title}</caption>
+      <thead>
+        <tr>
+          <th scope="col">{p.column}</th>
+          <th scope="col" class="num">
+            Redemptions
+          </th>
+          <th scope="col" class="num">
+            Discount
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={r.key}>
+            <th scope="row">{p.label ? p.label(r.key) : r.key}</th>
+            <td class="num">{count(r.count)}</td>
+            <td class="num">{fmt(r.discount_minor)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** An incident's scope, exposure report and resolution; polled while it is still being applied. */
+export function IncidentPage({ id }: { id: string }) {
+  const api = useApi();
+  const incident = usePoll(() => ok(api.GET('/v1/incidents/{id}', { params: { path: { id } } })), 2000, [api, id]);
+  const campaigns = usePoll(() => ok(api.GET('/v1/campaigns', { params: { query: { limit: 100 } } })), null, [api]);
+  const i = incident.data;
+  if (i === null) {
+    return (
+      <>
+        <h1 tabIndex={-1}>Incident</h1>
+        {incident.error ? <p class="error">{incident.error}</p> : <p aria-busy="true">Loading…</p>}
+      </>
+    );
+  }
+  const byId = new Map((campaigns.data?.data ?? []).map((c) => [c.id, c]));
+  const fmt = formatterFor(new Set(i.campaign_ids.map((c) => byId.get(c)?.currency ?? '?')));
+  return (
+    <article class="incident-page" data-incident-id={i.id} data-status={i.status}>
+      <div class="page-head">
+        <h1 tabIndex={-1}>{i.title}</h1>
+        <span class={`badge incident-${i.status}`}>{i.status}</span>
+      </div>
+      <p class="sub">
+        <code>{i.id}</code> · opened {when(i.created_at)}
+        {i.resolved_at ? ` · resolved ${when(i.resolved_at)} (${i.resolution})` : ''}
+      </p>
+      <section aria-labelledby="scope-title">
+        <h2 id="scope-title">Scope and actions</h2>
+        <ul>
+          {i.campaign_ids.map((c) => (
+            <li key={c}>
+              <Link href={`/campaigns/${encodeURIComponent(c)}`}>{byId.get(c)?.name ?? c}</Link>
+            </li>
+          ))}
+          {i.scope.merchant_ids ? <li>Merchants: {i.scope.merchant_ids.join(', ')}</li> : null}
+          {i.scope.from || i.scope.to ? (
+            <li>
+              Redemptions {i.scope.from ? `from ${when(i.scope.from)}` : ''}{' '}
+              {i.scope.to ? `until ${when(i.scope.to)}` : ''}
+            </li>
+          ) : null}
+        </ul>
+        <ul>
+          {i.actions.map((a) => (
+            <li key={a}>{actionLabel[a]}</li>
+          ))}
+        </ul>
+      </section>
+      {i.progress && (i.status === 'opening' || i.status === 'resolving') ? (
+        <p role="status">
+          {i.progress.phase}: {i.progress.campaigns_done} of {i.progress.campaigns_total} campaigns,{' '}
+          {count(i.progress.redemptions_done)} redemptions so far.
+        </p>
+      ) : null}
+      <Report i={i} fmt={fmt} nameOf={(c) => byId.get(c)?.name ?? c} />
+      <Resolve i={i} fmt={fmt} onDone={incident.reload} />
+    </article>
+  );
+}
+
+function Report({ i, fmt, nameOf }: { i: Incident; fmt: (minor: number) => string; nameOf: (id: string) => string }) {
+  const r = i.report;
+  if (r === null) return <p aria-busy="true">The report is being prepared…</p>;
+  return (
+    <section aria-labelledby="report-title">
+      <h2 id="report-title">Exposure report</h2>
+      <dl
+        class="facts"
+        data-testid="incident-report"
+        data-frozen-count={r.frozen_count}
+        data-frozen-minor={r.frozen_minor}
+      >
+        <div>
+          <dt>Frozen redemptions</dt>
+          <dd>{count(r.frozen_count)}</dd>
+        </div>
+        <div>
+          <dt>Frozen money</dt>
+          <dd>{fmt(r.frozen_minor)}</dd>
+        </div>
+        <div>
+          <dt>Coupons revoked</dt>
+          <dd>{count(r.revoked_coupons)}</dd>
+        </div>
+        <div>
+          <dt>Campaigns paused</dt>
+          <dd>{count(r.paused_campaigns)}</dd>
+        </div>
+      </dl>
+      <div class="two-col">
+        <Breakdown
+          title="By campaign"
+          column="Campaign"
+          rows={r.by_campaign.map((x) => ({ ...x, key: x.campaign_id }))}
+          fmt={fmt}
+          label={nameOf}
+        />
+        <Breakdown
+          title="By merchant"
+          column="Merchant"
+          rows={r.by_merchant.map((x) => ({ ...x, key: x.merchant_id }))}
+          fmt={fmt}
+        />
+        <Breakdown
+          title="By product kind"
+          column="Product kind"
+          rows={r.by_product_kind.map((x) => ({ ...x, key: x.product_kind }))}
+          fmt={fmt}
+        />
+      </div>
+    </section>
+  );
+}
+
+/** Frozen money is decided once: reversed (orders refunded, budget back) or honoured (confirmed). */
+function Resolve({ i, fmt, onDone }: { i: Incident; fmt: (minor: number) => string; onDone: () => void }) {
+  const api = useApi();
+  if (i.status === 'resolved') {
+    return (
+      <section aria-labelledby="resolve-title">
+        <h2 id="resolve-title">Resolution</h2>
+        <p data-testid="incident-resolution">
+          {i.resolution === 'reverse' ? 'Reversed' : 'Honoured'}
+          {i.resolved ? `: ${count(i.resolved.count)} redemptions, ${fmt(i.resolved.discount_minor)}.` : '.'}
+        </p>
+      </section>
+    );
+  }
+  if (i.status !== 'open') return null;
+  const resolve = (resolution: 'reverse' | 'honour') =>
+    ok(api.POST('/v1/incidents/{id}/resolve', { params: { path: { id: i.id } }, body: { resolution } }));
+  const frozen = i.report
+    ? `${count(i.report.frozen_count)} frozen redemptions (${fmt(i.report.frozen_minor)})`
+    : 'the frozen redemptions';
+  return (
+    <section aria-labelledby="resolve-title" class="kill-switch">
+      <h2 id="resolve-title">Resolve</h2>
+      <div class="kill-actions">
+        <ConfirmButton
+          label="Reverse frozen redemptions"
+          class="danger"
+          danger
+          title="Reverse the frozen redemptions?"
+          description={
+            <p>{frozen} are reversed: the orders are refunded or cancelled and the budget gets the money back.</p>
+          }
+          confirm_label="Reverse them"
+          run={() => resolve('reverse')}
+          after={onDone}
+        />
+        <ConfirmButton
+          label="Honour frozen redemptions"
+          class="primary"
+          title="Honour the frozen redemptions?"
+          description={<p>{frozen} are confirmed as they were: the customers keep their discounts.</p>}
+          confirm_label="Honour them"
+          run={() => resolve('honour')}
+          after={onDone}
+        />
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,53 @@
+import { useState } from 'preact/hooks';
+import { clientFor, messageOf, ok } from '../api.ts';
+
+/** Checks the key with one read before keeping it. */
+export function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
+  const [key, setKey] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    const trimmed = key.trim();
+    if (trimmed === '') return;
+    setBusy(true);
+    setError(null);
+    try {
+      await ok(clientFor(trimmed).GET('/v1/campaigns', { params: { query: { limit: 1 } } }));
+      onSignIn(trimmed);
+    } catch (err) {
+      setError(messageOf(err));
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="sign-in" id="main">
+      <form onSubmit={submit} aria-labelledby="sign-in-title">
+        <h1 id="sign-in-title">Vouchsafe console</h1>
+        <p>Sign in with an API key. It is kept in this tab only and sent as a Bearer token.</p>
+        <div class="field">
+          <label for="api-key">API key</label>
+          <input
+            id="api-key"
+            name="api-key"
+            type="password"
+            autoComplete="off"
+            spellcheck={false}
+            required
+            value={key}
+            onInput={(e) => setKey(e.currentTarget.value)}
+            aria-describedby={error ? 'sign-in-error' : undefined}
+          />
+        </div>
+        {error ? (
+          <p id="sign-in-error" class="error" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Signing in…' : 'Sign in'}
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,81 @@
+import type { AlarmKind } from './detect/detector.ts';
+
+/** What the detector did about an alarm: paused the campaign, or only told people. */
+export type AlertAction = 'paused' | 'alerted';
+
+/** One detector finding as stored; observed / baseline mean what detector.ts says per kind. */
+export interface Alert {
+  id: string;
+  kind: AlarmKind;
+  campaign_id: string;
+  merchant_id: string | null;
+  /** `device:<id>` or `ip:<address>` for heavy hitters, otherwise null. */
+  subject: string | null;
+  observed: number;
+  baseline: number;
+  action: AlertAction;
+  created_at_ms: number;
+}
+
+export type IncidentAction = 'pause_campaigns' | 'revoke_unredeemed' | 'freeze_redemptions';
+export const incidentActions: readonly IncidentAction[] = [
+  'pause_campaigns',
+  'revoke_unredeemed',
+  'freeze_redemptions',
+];
+
+/** opening (actions running) -> open -> resolving (reverse / honour running) -> resolved. */
+export type IncidentStatus = 'opening' | 'open' | 'resolving' | 'resolved';
+export type Resolution = 'reverse' | 'honour';
+
+/** Which redemptions an incident covers; null means "no restriction" on that dimension. */
+export interface IncidentScope {
+  campaign_ids: string[] | null;
+  merchant_ids: string[] | null;
+  /** Redemption created_at_ms in [from_ms, to_ms). */
+  from_ms: number | null;
+  to_ms: number | null;
+}
+
+export interface Breakdown {
+  count: number;
+  discount_minor: number;
+}
+
+/** Exposure of an incident, computed from the frozen rows in the store. */
+export interface IncidentReport {
+  frozen_count: number;
+  frozen_minor: number;
+  revoked_coupons: number;
+  paused_campaigns: number;
+  by_campaign: Array<{ campaign_id: string } & Breakdown>;
+  by_merchant: Array<{ merchant_id: string } & Breakdown>;
+  by_product_kind: Array<{ product_kind: string } & Breakdown>;
+}
+
+export interface IncidentProgress {
+  phase: 'scoping' | 'pausing' | 'freezing' | 'revoking' | 'reporting' | 'reversing' | 'honouring' | 'done';
+  campaigns_total: number;
+  campaigns_done: number;
+  /** Redemptions frozen (opening) or resolved (resolving) so far. */
+  redemptions_done: number;
+  updated_at_ms: number;
+}
+
+export interface Incident {
+  id: string;
+  status: IncidentStatus;
+  title: string;
+  scope: IncidentScope;
+  actions: IncidentAction[];
+  /** The campaigns the scope resolved to (listed ones, or those with redemptions at the merchants). */
+  campaign_ids: string[];
+  report: IncidentReport | null;
+  progress: IncidentProgress;
+  resolution: Resolution | null;
+  /** What the resolution moved (frozen -> reversed or confirmed), summed from the batches. */
+  resolved: Breakdown | null;
+  created_by: string | null;
+  created_at_ms: number;
+  resolved_at_ms: number | null;
+}

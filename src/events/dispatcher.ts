@@ -1,0 +1,198 @@
+import { limits } from '../config/limits.ts';
+import type { Clock } from '../engine/clock.ts';
+import type { OutboxEvent, Store } from '../store/port.ts';
+import type { DeliveryRecord, DeliveryStatus, WebhookRecord } from '../store/port-events.ts';
+import { defaultRetryPolicy, type RetryPolicy, retryDelayMs } from './backoff.ts';
+import { type PostResult, postWebhook } from './deliver.ts';
+import { eventPayload, unpackOutbox } from './event-body.ts';
+import { natsTarget } from './event-types.ts';
+import type { NatsSink } from './nats.ts';
+import { signatureHeader } from './signature.ts';
+
+/** What the dispatcher logs through (pino fits). */
+export interface EventLog {
+  warn(obj: object, msg: string): void;
+}
+
+export interface DispatcherOptions {
+  store: Store;
+  clock: Clock;
+  allow_private: boolean;
+  nats?: NatsSink | null;
+  retry?: RetryPolicy;
+  /** In [0, 1): the jitter source (tests pass a fixed one). */
+  random?: () => number;
+  timeout_ms?: number;
+  lease_ms?: number;
+  log?: EventLog;
+}
+
+export interface RoundResult {
+  relayed: number;
+  attempted: number;
+}
+
+/**
+ * Moves events from the outbox to their receivers, at least once: a relay turns each
+ * outbox row into one delivery per matching webhook (and one for NATS), then due
+ * deliveries are claimed (one node gets each), attempted, and settled or rescheduled
+ * with exponential backoff. A node that dies mid-attempt leaves a lease that runs out.
+ */
+export class Dispatcher {
+  private readonly retry: RetryPolicy;
+  private readonly random: () => number;
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private last_prune_ms = 0;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.retry = opts.retry ?? defaultRetryPolicy;
+    this.random = opts.random ?? Math.random;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.stopping = false;
+    this.running = this.loop();
+  }
+
+  /** Stops claiming and waits for the attempts in flight (each bounded by its timeout). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.running;
+    this.running = null;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopping) {
+      let busy = false;
+      try {
+        const r = await this.runOnce();
+        busy = r.relayed > 0 || r.attempted > 0;
+        await this.pruneNow();
+      } catch (err) {
+        this.opts.log?.warn(
+          { err: { name: (err as Error).name, message: (err as Error).message } },
+          'dispatcher round failed',
+        );
+      }
+      if (!busy && !this.stopping) await this.sleep(limits.dispatcher_poll_ms);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** One round: relay a page of the outbox, then attempt a page of due deliveries. */
+  async runOnce(): Promise<RoundResult> {
+    const { store, clock } = this.opts;
+    const hooks = await store.liveWebhooks();
+    const now_ms = clock.now();
+    const relayed = await store.relayOutbox(limits.outbox_relay_rows_max, now_ms, (rows) =>
+      this.fanOut(rows, hooks, now_ms),
+    );
+    const lease_ms = this.opts.lease_ms ?? limits.webhook_lease_ms;
+    const due = await store.claimDeliveries(clock.now(), clock.now() + lease_ms, limits.deliveries_claim_max);
+    const byId = new Map(hooks.map((h) => [h.id, h]));
+    await Promise.all(due.map((d) => this.attempt(d, byId)));
+    return { relayed, attempted: due.length };
+  }
+
+  /** A new webhook gets the events from its creation on (like Stripe); earlier ones are not replayed to it. */
+  private fanOut(rows: OutboxEvent[], hooks: WebhookRecord[], now_ms: number): DeliveryRecord[] {
+    const out: DeliveryRecord[] = [];
+    for (const evt of unpackOutbox(rows)) {
+      const payload = eventPayload(evt);
+      const make = (webhook_id: string): DeliveryRecord => ({
+        event_id: evt.id,
+        webhook_id,
+        event_type: evt.type,
+        payload,
+        attempt: 0,
+        status: 'pending',
+        status_code: null,
+        error: null,
+        next_attempt_at_ms: now_ms,
+        created_at_ms: now_ms,
+        updated_at_ms: now_ms,
+      });
+      for (const h of hooks) {
+        if (h.events.includes(evt.type) && h.created_at_ms <= evt.created_at_ms) out.push(make(h.id));
+      }
+      if (this.opts.nats) out.push(make(natsTarget));
+    }
+    return out;
+  }
+
+  private async attempt(d: DeliveryRecord, hooks: Map<string, WebhookRecord>): Promise<void> {
+    let result: PostResult | 'cancel';
+    if (d.webhook_id === natsTarget) {
+      result = await this.publish(d);
+    } else {
+      // Made on another node after our list was read? Ask the store before giving up on it.
+      const hook = hooks.get(d.webhook_id) ?? (await this.opts.store.getWebhook(d.webhook_id));
+      result = !hook || hook.deleted_at_ms !== null ? 'cancel' : await this.post(d, hook);
+    }
+    await this.settle(d, result);
+  }
+
+  private publish(d: DeliveryRecord): Promise<PostResult | 'cancel'> {
+    const nats = this.opts.nats;
+    if (!nats) return Promise.resolve('cancel');
+    return nats.publish(d.event_type, d.event_id, d.payload).then(
+      () => ({ ok: true, status_code: null, error: null }),
+      (err: unknown) => ({ ok: false, status_code: null, error: `NATS: ${(err as Error).message}`.slice(0, 500) }),
+    );
+  }
+
+  private post(d: DeliveryRecord, hook: WebhookRecord): Promise<PostResult> {
+    const t_s = Math.floor(this.opts.clock.now() / 1000);
+    const headers = {
+      'vouchsafe-signature': signatureHeader(hook.secret, d.payload, t_s),
+      'vouchsafe-event-id': d.event_id,
+    };
+    return postWebhook(new URL(hook.url), d.payload, headers, {
+      timeout_ms: this.opts.timeout_ms ?? limits.webhook_timeout_ms,
+      allow_private: this.opts.allow_private,
+    });
+  }
+
+  private async settle(d: DeliveryRecord, result: PostResult | 'cancel'): Promise<void> {
+    const at_ms = this.opts.clock.now();
+    const attempt = d.attempt + 1;
+    let status: DeliveryStatus = 'cancelled';
+    let next_attempt_at_ms: number | null = null;
+    if (result !== 'cancel') {
+      const delay_ms = result.ok ? null : retryDelayMs(attempt, this.retry, this.random());
+      status = result.ok ? 'delivered' : delay_ms === null ? 'failed' : 'pending';
+      next_attempt_at_ms = delay_ms === null ? null : at_ms + delay_ms;
+    }
+    await this.opts.store.recordAttempt({
+      event_id: d.event_id,
+      webhook_id: d.webhook_id,
+      attempt,
+      status,
+      status_code: result === 'cancel' ? null : result.status_code,
+      error: result === 'cancel' ? 'webhook deleted' : result.error,
+      next_attempt_at_ms,
+      at_ms,
+    });
+  }
+
+  private async pruneNow(): Promise<void> {
+    const now_ms = this.opts.clock.now();
+    if (now_ms - this.last_prune_ms < limits.event_prune_interval_ms) return;
+    this.last_prune_ms = now_ms;
+    await this.opts.store.pruneEvents(now_ms - limits.event_retention_ms);
+  }
+}

@@ -1,0 +1,35 @@
+import { formatTimestamp } from '../http/time.ts';
+import type { OutboxEvent } from '../store/port.ts';
+
+/** Nesting deeper than this is passed through as is (event data is shallow; this only bounds recursion). */
+const depth_max = 8;
+
+/** Internal `*_at_ms` numbers become RFC 3339 `*_at` strings, as everywhere on the wire. */
+export function wireData(value: unknown, depth = 0): unknown {
+  if (depth > depth_max || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => wireData(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k.endsWith('_at_ms') && (typeof v === 'number' || v === null)) {
+      out[k.slice(0, -3)] = v === null ? null : formatTimestamp(v);
+    } else {
+      out[k] = wireData(v, depth + 1);
+    }
+  }
+  return out;
+}
+
+/** The exact body every delivery of an event sends: `{id, type, created_at, data}`. */
+export function eventPayload(evt: OutboxEvent): string {
+  return JSON.stringify({
+    id: evt.id,
+    type: evt.type,
+    created_at: formatTimestamp(evt.created_at_ms),
+    data: wireData(evt.data),
+  });
+}
+
+/** The events in outbox rows: an adapter may pack a batch's events into one row of type `batch`. */
+export function unpackOutbox(rows: readonly OutboxEvent[]): OutboxEvent[] {
+  return rows.flatMap((row) => (row.type === 'batch' && Array.isArray(row.data) ? (row.data as OutboxEvent[]) : [row]));
+}

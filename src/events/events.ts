@@ -1,0 +1,71 @@
+import type { Clock } from '../engine/clock.ts';
+import type { Engine } from '../engine/engine.ts';
+import { Dispatcher, type DispatcherOptions, type EventLog } from './dispatcher.ts';
+import { NatsSink } from './nats.ts';
+import { Subscriptions } from './subscriptions.ts';
+import { Webhooks } from './webhooks.ts';
+
+export interface EventsOptions {
+  /** VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE=1 */
+  allow_private: boolean;
+  /** NATS_URL: also publish every event to JetStream. */
+  nats_url?: string | undefined;
+  log?: EventLog;
+  /** Defaults to the engine's clock. */
+  clock?: Clock;
+  /** Retry policy, jitter source, timeouts (tests shorten them). */
+  tuning?: Pick<DispatcherOptions, 'retry' | 'random' | 'timeout_ms' | 'lease_ms'>;
+}
+
+/**
+ * The events layer of one node: the webhook service the routes use, the subscribed-types
+ * cache behind engine.wantsEvent, and the dispatcher. start() after the store is open,
+ * stop() before it closes.
+ */
+export class EventSystem {
+  readonly webhooks: Webhooks;
+  readonly subscriptions: Subscriptions;
+  readonly dispatcher: Dispatcher;
+  private readonly nats: NatsSink | null;
+  private readonly log: EventLog | undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    opts: EventsOptions,
+  ) {
+    this.nats = opts.nats_url ? new NatsSink(opts.nats_url) : null;
+    this.subscriptions = new Subscriptions(engine.store, this.nats !== null);
+    this.webhooks = new Webhooks(engine, {
+      allow_private: opts.allow_private,
+      onChange: () => this.subscriptions.refresh(),
+    });
+    this.dispatcher = new Dispatcher({
+      store: engine.store,
+      clock: opts.clock ?? engine.clock,
+      allow_private: opts.allow_private,
+      nats: this.nats,
+      ...opts.tuning,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    this.log = opts.log;
+  }
+
+  /** Loads the subscribed types and lets the engine write only those to the outbox. */
+  async wire(): Promise<void> {
+    await this.subscriptions.refresh();
+    this.engine.wantsEvent = this.subscriptions.wants;
+  }
+
+  /** wire(), then keeps the types fresh and starts dispatching. */
+  async start(): Promise<void> {
+    await this.wire();
+    this.subscriptions.start((err) => this.log?.warn({ err: String(err) }, 'refreshing webhook subscriptions failed'));
+    this.dispatcher.start();
+  }
+
+  async stop(): Promise<void> {
+    this.subscriptions.stop();
+    await this.dispatcher.stop();
+    await this.nats?.close();
+  }
+}

@@ -1,0 +1,51 @@
+import { Rejection } from '../domain/errors.ts';
+import { linkAudit } from '../engine/audit.ts';
+import type { IdGenerator } from '../engine/ids.ts';
+import type { ApiKeyRecord, Store } from '../store/port.ts';
+import { createApiKey, type Scope } from './api-keys.ts';
+
+async function activeKey(store: Store, id: string): Promise<ApiKeyRecord> {
+  const key = (await store.listApiKeys()).find((k) => k.id === id);
+  if (!key) throw new Rejection('not_found', 'no such API key');
+  if (key.revoked_at_ms !== null) throw new Rejection('invalid_state', 'this API key is already revoked');
+  return key;
+}
+
+/** Revokes a key at once (this node; others within the key cache's second), with its platform audit entry. */
+export async function revokeApiKey(
+  store: Store,
+  id: string,
+  now_ms: number,
+  actor: string | null,
+  data: Record<string, unknown> = {},
+): Promise<ApiKeyRecord> {
+  const key = await activeKey(store, id);
+  const done = await store.revokeApiKey(id, now_ms, (prev) =>
+    linkAudit({ chain: 'platform', at_ms: now_ms, actor, action: 'api_key.revoked', subject: id, data }, prev),
+  );
+  // Another caller revoked it between the read and the write.
+  if (!done) throw new Rejection('invalid_state', 'this API key is already revoked');
+  return { ...key, revoked_at_ms: now_ms };
+}
+
+/**
+ * Rotation: a new key with the same name and scopes, then the old one revoked. The new
+ * secret is returned once; if the revocation fails the new key still stands and the
+ * rotation can be retried (the old key is revoked by the retry).
+ */
+export async function rotateApiKey(
+  store: Store,
+  ids: IdGenerator,
+  now_ms: number,
+  id: string,
+  actor: string | null,
+): Promise<{ record: ApiKeyRecord; secret: string; revoked: ApiKeyRecord }> {
+  const old = await activeKey(store, id);
+  const { record, secret } = await createApiKey(store, ids, now_ms, {
+    name: old.name,
+    scopes: old.scopes as Scope[],
+    actor,
+  });
+  const revoked = await revokeApiKey(store, id, now_ms, actor, { replaced_by: record.id });
+  return { record, secret, revoked };
+}

@@ -1,0 +1,71 @@
+import { Type } from '@sinclair/typebox';
+import { limits } from '../config/limits.ts';
+import { eventTypes } from '../events/event-types.ts';
+import { Body, Id, listFields, Nullable } from './schemas.ts';
+
+export const AuditListQuery = Type.Object({
+  limit: listFields.limit,
+  starting_after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'a seq from the last page' })),
+});
+
+export const AuditEntryView = Type.Object({
+  seq: Type.Integer({ description: 'global order of the audit log' }),
+  chain: Type.String({ description: 'a campaign id, or "platform"' }),
+  chain_seq: Type.Integer(),
+  at: Type.String(),
+  actor: Nullable(Type.String()),
+  action: Type.String(),
+  subject: Type.String(),
+  data: Type.Unknown({ description: 'parsed from the stored, hashed JSON text' }),
+  prev_hash: Type.String(),
+  hash: Type.String(),
+});
+
+export const AuditVerifyView = Type.Object({
+  ok: Type.Boolean(),
+  entries: Type.Integer(),
+  chains: Type.Integer(),
+  first_bad_seq: Nullable(Type.Integer()),
+  bad_chain: Nullable(Type.String()),
+});
+
+export const EventType = Type.Union(eventTypes.map((t) => Type.Literal(t)));
+
+export const WebhookCreate = Body({
+  url: Type.String({ minLength: 1, maxLength: limits.webhook_url_chars_max, description: 'http(s) URL' }),
+  events: Type.Array(EventType, { minItems: 1, maxItems: eventTypes.length, uniqueItems: true }),
+});
+
+export const WebhookView = Type.Object({
+  id: Type.String(),
+  url: Type.String(),
+  events: Type.Array(Type.String()),
+  created_at: Type.String(),
+});
+
+export const WebhookCreatedView = Type.Object({
+  ...WebhookView.properties,
+  secret: Type.String({ description: 'signs deliveries; shown only in this answer' }),
+});
+
+export const WebhookDeletedView = Type.Object({ id: Type.String(), deleted: Type.Literal(true) });
+
+export const DeliveryListQuery = Type.Object({ limit: listFields.limit, starting_after: Type.Optional(Id) });
+
+export const DeliveryView = Type.Object({
+  event_id: Type.String(),
+  webhook_id: Type.String(),
+  event_type: Type.String(),
+  status: Type.Union([
+    Type.Literal('pending'),
+    Type.Literal('delivered'),
+    Type.Literal('failed'),
+    Type.Literal('cancelled'),
+  ]),
+  attempt: Type.Integer({ description: 'attempts made so far' }),
+  status_code: Nullable(Type.Integer({ description: 'HTTP status of the last attempt' })),
+  error: Nullable(Type.String()),
+  next_attempt_at: Nullable(Type.String()),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+});

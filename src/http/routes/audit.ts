@@ -1,0 +1,50 @@
+import type { FastifyInstance } from 'fastify';
+import { verifyAuditLog } from '../../engine/audit-log.ts';
+import { AuditEntryView, AuditListQuery, AuditVerifyView } from '../event-schemas.ts';
+import { auditEntryView } from '../event-views.ts';
+import { errorResponses, Page } from '../schemas.ts';
+import type { TypeBoxProvider } from '../validator.ts';
+import { pageView } from '../views.ts';
+import type { RouteDeps } from './deps.ts';
+
+const tags = ['audit'];
+
+/** The hash-chained audit log (admin only): read it, and check every chain. */
+export async function auditRoutes(base: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const app = base.withTypeProvider<TypeBoxProvider>();
+  const { store } = deps.engine;
+
+  app.get(
+    '/v1/audit',
+    {
+      schema: {
+        tags,
+        summary: 'Audit entries of every chain, newest first; starting_after is a seq',
+        querystring: AuditListQuery,
+        response: { 200: Page(AuditEntryView), ...errorResponses },
+      },
+    },
+    async (request) => pageView(await store.listAudit(request.query), auditEntryView),
+  );
+
+  app.get(
+    '/v1/audit/verify',
+    {
+      schema: {
+        tags,
+        summary: 'Walk every audit chain: links, hashes, order and heads; first_bad_seq is a global seq',
+        response: { 200: AuditVerifyView, ...errorResponses },
+      },
+    },
+    async () => {
+      const check = await verifyAuditLog(store);
+      return {
+        ok: check.ok,
+        entries: check.entries,
+        chains: check.chains,
+        first_bad_seq: check.first_bad_seq,
+        bad_chain: check.bad_chain,
+      };
+    },
+  );
+}

@@ -1,0 +1,185 @@
+import type Database from 'better-sqlite3';
+import type { ListQuery, OutboxEvent, Page } from '../port.ts';
+import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
+
+type Row = Record<string, unknown>;
+/** The adapter's platform-audit transaction: runs `body`, then appends the entry `make` links. */
+export type WithPlatformAudit = <T>(make: MakePlatformAudit, body: () => T) => { value: T };
+
+const deliveryCols =
+  'webhook_id, event_id, event_type, payload, attempt, status, status_code, error, next_attempt_at_ms, created_at_ms, updated_at_ms';
+
+/** Webhooks, deliveries and the outbox relay on SQLite: one process, so a plain transaction claims. */
+export class SqliteEvents {
+  private readonly stmt;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly withAudit: WithPlatformAudit,
+  ) {
+    const p = (sql: string) => db.prepare(sql);
+    this.stmt = {
+      webhookInsert: p(
+        'INSERT INTO webhooks (id, url, events, secret, created_at_ms, deleted_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      webhookGet: p('SELECT * FROM webhooks WHERE id = ?'),
+      webhookDelete: p('UPDATE webhooks SET deleted_at_ms = ? WHERE id = ? AND deleted_at_ms IS NULL'),
+      cancelPending: p(
+        "UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at_ms = NULL, updated_at_ms = ? WHERE webhook_id = ? AND status = 'pending'",
+      ),
+      live: p('SELECT * FROM webhooks WHERE deleted_at_ms IS NULL ORDER BY id DESC LIMIT ?'),
+      pending: p(
+        'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?',
+      ),
+      markDispatched: p('UPDATE outbox SET dispatched_at_ms = ? WHERE id = ? AND dispatched_at_ms IS NULL'),
+      deliveryInsert: p(
+        `INSERT INTO webhook_deliveries (${deliveryCols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      due: p(
+        `SELECT ${deliveryCols} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms LIMIT ?`,
+      ),
+      lease: p('UPDATE webhook_deliveries SET next_attempt_at_ms = ? WHERE webhook_id = ? AND event_id = ?'),
+      attempt: p(
+        `UPDATE webhook_deliveries SET attempt = ?, status = ?, status_code = ?, error = ?, next_attempt_at_ms = ?, updated_at_ms = ?
+         WHERE webhook_id = ? AND event_id = ? AND status = 'pending' AND attempt = ?`,
+      ),
+      pruneDeliveries: p("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND updated_at_ms < ?"),
+      pruneOutbox: p('DELETE FROM outbox WHERE dispatched_at_ms IS NOT NULL AND dispatched_at_ms < ?'),
+    };
+  }
+
+  insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): void {
+    this.withAudit(audit, () =>
+      this.stmt.webhookInsert.run(w.id, w.url, JSON.stringify(w.events), w.secret, w.created_at_ms, w.deleted_at_ms),
+    );
+  }
+
+  deleteWebhook(id: string, at_ms: number, audit: MakePlatformAudit): boolean {
+    return this.withAudit(audit, () => {
+      const deleted = this.stmt.webhookDelete.run(at_ms, id).changes > 0;
+      if (deleted) this.stmt.cancelPending.run(at_ms, id);
+      return deleted;
+    }).value;
+  }
+
+  getWebhook(id: string): WebhookRecord | null {
+    const row = this.stmt.webhookGet.get(id) as Row | undefined;
+    return row ? webhookFromRow(row) : null;
+  }
+
+  listWebhooks(q: ListQuery): Page<WebhookRecord> {
+    const after = q.starting_after ?? null;
+    const sql = 'SELECT * FROM webhooks WHERE deleted_at_ms IS NULL AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?';
+    const rows = this.db.prepare(sql).all(after, after, q.limit + 1) as Row[];
+    return { data: rows.slice(0, q.limit).map(webhookFromRow), has_more: rows.length > q.limit };
+  }
+
+  liveWebhooks(limit: number): WebhookRecord[] {
+    return (this.stmt.live.all(limit) as Row[]).map(webhookFromRow);
+  }
+
+  relayOutbox(limit: number, at_ms: number, fan: FanOut): number {
+    return this.db
+      .transaction(() => {
+        const rows = (this.stmt.pending.all(limit) as Row[]).map(outboxFromRow);
+        if (rows.length === 0) return 0;
+        for (const d of fan(rows)) this.stmt.deliveryInsert.run(deliveryValues(d));
+        for (const r of rows) this.stmt.markDispatched.run(at_ms, r.id);
+        return rows.length;
+      })
+      .immediate();
+  }
+
+  claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): DeliveryRecord[] {
+    return this.db
+      .transaction(() => {
+        const due = (this.stmt.due.all(now_ms, limit) as Row[]).map(deliveryFromRow);
+        for (const d of due) {
+          this.stmt.lease.run(lease_until_ms, d.webhook_id, d.event_id);
+          d.next_attempt_at_ms = lease_until_ms;
+        }
+        return due;
+      })
+      .immediate();
+  }
+
+  recordAttempt(a: DeliveryAttempt): void {
+    this.stmt.attempt.run(
+      a.attempt,
+      a.status,
+      a.status_code,
+      a.error,
+      a.next_attempt_at_ms,
+      a.at_ms,
+      a.webhook_id,
+      a.event_id,
+      a.attempt - 1,
+    );
+  }
+
+  listDeliveries(webhook_id: string, q: ListQuery): Page<DeliveryRecord> {
+    const after = q.starting_after ?? null;
+    const sql = `SELECT ${deliveryCols} FROM webhook_deliveries WHERE webhook_id = ? AND (? IS NULL OR event_id < ?)
+      ORDER BY event_id DESC LIMIT ?`;
+    const rows = this.db.prepare(sql).all(webhook_id, after, after, q.limit + 1) as Row[];
+    return { data: rows.slice(0, q.limit).map(deliveryFromRow), has_more: rows.length > q.limit };
+  }
+
+  pruneEvents(before_ms: number): number {
+    return this.db.transaction(
+      () => this.stmt.pruneDeliveries.run(before_ms).changes + this.stmt.pruneOutbox.run(before_ms).changes,
+    )();
+  }
+}
+
+function webhookFromRow(r: Row): WebhookRecord {
+  return {
+    id: String(r.id),
+    url: String(r.url),
+    events: JSON.parse(String(r.events)) as string[],
+    secret: String(r.secret),
+    created_at_ms: Number(r.created_at_ms),
+    deleted_at_ms: r.deleted_at_ms === null ? null : Number(r.deleted_at_ms),
+  };
+}
+
+function outboxFromRow(r: Row): OutboxEvent {
+  return {
+    id: String(r.id),
+    type: String(r.type),
+    created_at_ms: Number(r.created_at_ms),
+    data: JSON.parse(String(r.data)),
+  };
+}
+
+function deliveryValues(d: DeliveryRecord): unknown[] {
+  return [
+    d.webhook_id,
+    d.event_id,
+    d.event_type,
+    d.payload,
+    d.attempt,
+    d.status,
+    d.status_code,
+    d.error,
+    d.next_attempt_at_ms,
+    d.created_at_ms,
+    d.updated_at_ms,
+  ];
+}
+
+function deliveryFromRow(r: Row): DeliveryRecord {
+  return {
+    webhook_id: String(r.webhook_id),
+    event_id: String(r.event_id),
+    event_type: String(r.event_type),
+    payload: String(r.payload),
+    attempt: Number(r.attempt),
+    status: String(r.status) as DeliveryRecord['status'],
+    status_code: r.status_code === null ? null : Number(r.status_code),
+    error: r.error === null ? null : String(r.error),
+    next_attempt_at_ms: r.next_attempt_at_ms === null ? null : Number(r.next_attempt_at_ms),
+    created_at_ms: Number(r.created_at_ms),
+    updated_at_ms: Number(r.updated_at_ms),
+  };
+}

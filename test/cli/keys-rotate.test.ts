@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { hashApiKey } from '../../src/http/api-keys.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { runCli } from '../support/node-process.ts';
+
+test('vouchsafe keys rotate <id>: a new key with the same name and scopes, shown once; the old one revoked', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-rotate-'));
+  const env = { VOUCHSAFE_DATA_DIR: dir };
+  try {
+    const created = await runCli(['keys', 'create', '--name', 'pos', '--scope', 'checkout', 'read'], env);
+    assert.equal(created.code, 0, created.out);
+    const old = JSON.parse(created.out) as { id: string; key: string };
+    const rotated = await runCli(['keys', 'rotate', old.id], env);
+    assert.equal(rotated.code, 0, rotated.out);
+    const fresh = JSON.parse(rotated.out) as {
+      id: string;
+      key: string;
+      name: string;
+      scopes: string[];
+      replaces: string;
+    };
+    assert.notEqual(fresh.id, old.id);
+    assert.notEqual(fresh.key, old.key);
+    assert.equal(fresh.name, 'pos');
+    assert.deepEqual(fresh.scopes, ['checkout', 'read']);
+    assert.equal(fresh.replaces, old.id);
+
+    const list = await runCli(['keys', 'list'], env);
+    assert.ok(!list.out.includes(fresh.key) && !list.out.includes(old.key), 'list never shows secrets');
+    const line = (id: string) => list.out.split('\n').find((l) => l.startsWith(id)) ?? '';
+    assert.match(line(old.id), /\tpos\tcheckout,read\trevoked /);
+    assert.match(line(fresh.id), /\tpos\tcheckout,read\tactive$/);
+
+    const again = await runCli(['keys', 'rotate', old.id], env);
+    assert.equal(again.code, 1, 'a revoked key cannot be rotated');
+    assert.match(again.out, /already revoked/);
+    assert.equal((await runCli(['keys', 'rotate', 'key_nope'], env)).code, 1);
+
+    const store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
+    assert.notEqual((await store.findApiKeyByHash(hashApiKey(old.key)))?.revoked_at_ms ?? null, null);
+    assert.equal((await store.findApiKeyByHash(hashApiKey(fresh.key)))?.revoked_at_ms, null);
+    const chain = await store.auditChain('platform');
+    assert.ok(
+      chain.some((e) => e.action === 'api_key.revoked' && e.subject === old.id && e.data_json.includes(fresh.id)),
+    );
+    await store.close();
+    const verify = await runCli(['verify', '--data-dir', dir], {});
+    assert.equal(verify.code, 0, verify.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

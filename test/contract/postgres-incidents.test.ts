@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { Alert } from '../../src/domain/incident.ts';
+import { Incidents } from '../../src/engine/incidents/incidents.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { assertInvariants, harness } from '../support/fixtures.ts';
+import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+import { bulkCampaign, seedRedemptions } from '../support/seed.ts';
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+
+describe('detection and incidents on PostgreSQL', () => {
+  if (!db) {
+    test.skip(pg_unavailable_message);
+    return;
+  }
+  const url = db.url;
+
+  test('a detector alarm pauses through the batch; an incident freezes by merchant and reverses exactly', async () => {
+    const h = await harness({}, new PostgresStore({ url }));
+    try {
+      const a = await bulkCampaign(h.engine, 'PGLEAKA');
+      const b = await bulkCampaign(h.engine, 'PGLEAKB');
+      await seedRedemptions(h.engine, 'PGLEAKA', 3000, { merchants: 10 });
+      await seedRedemptions(h.engine, 'PGLEAKB', 1000, { merchants: 10, offset: 3000 });
+
+      const alarm = {
+        kind: 'merchant_spike' as const,
+        merchant_id: 'm7',
+        subject: null,
+        observed: 40,
+        baseline: 1,
+        at_ms: h.clock.now(),
+      };
+      const alert = await h.engine.submitCommand<Alert>(a.id, {
+        type: 'alert',
+        actor: 'system:detector',
+        alarm,
+        pause: true,
+      });
+      assert.equal(alert.action, 'alerted', 'bulk campaigns have auto_pause off');
+      assert.deepEqual((await h.store.listAlerts({ limit: 5, campaign_id: a.id })).data, [alert]);
+
+      const incidents = new Incidents(h.engine);
+      const scope = { campaign_ids: null, merchant_ids: ['m3', 'm7'], from_ms: null, to_ms: null };
+      const inc = await incidents.open(
+        { title: 'pg', scope, actions: ['pause_campaigns', 'freeze_redemptions'] },
+        { actor: 'key_admin' },
+      );
+      assert.deepEqual(inc.campaign_ids, [a.id, b.id].sort());
+      let count = 0;
+      let minor = 0;
+      for (const id of [a.id, b.id]) {
+        const frozen = (await h.store.redemptionTotals(id)).get('frozen');
+        count += frozen?.count ?? 0;
+        minor += frozen?.discount_minor ?? 0;
+        assert.equal((await h.engine.getCampaign(id)).status, 'paused');
+      }
+      assert.equal(count, 800, 'two merchants of ten, 4,000 rows');
+      assert.deepEqual([inc.report?.frozen_count, inc.report?.frozen_minor], [count, minor]);
+      assert.deepEqual(inc.report?.by_merchant.map((m) => m.merchant_id).sort(), ['m3', 'm7']);
+      await assertInvariants(h.store);
+      const done = await incidents.resolve(inc.id, 'reverse', { actor: 'key_admin' });
+      assert.deepEqual(done.resolved, { count, discount_minor: minor });
+      await assertInvariants(h.store);
+    } finally {
+      await h.engine.close();
+      await h.store.close();
+    }
+  });
+});

@@ -1,0 +1,347 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
+import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
+import { type RunningServer, startServer } from '../../src/http/server.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import {
+  type Browser,
+  browserUnavailable,
+  collectErrors,
+  horizontalOverflowPx,
+  launchBrowser,
+} from '../support/browser.ts';
+
+const admin_key = 'vs_test_admin_key_for_console_e2e_0001';
+const campaign_name = 'E2E spring sale';
+const shared_code = 'E2ESPRING';
+/** 2.50 CNY off each order. */
+const discount_minor = 250;
+
+const unavailable = browserUnavailable();
+
+describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-console-'));
+  let server: RunningServer;
+  let store: SqliteStore;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[];
+  let admin: VouchsafeClient;
+  let checkout: VouchsafeClient;
+  let campaign_id = '';
+
+  before(async () => {
+    assert.ok(await ensureConsoleBuilt(), 'the console must build');
+    store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
+    const engine = await Engine.open(store);
+    server = await startServer({
+      engine,
+      port: 0,
+      host: '127.0.0.1',
+      handle_signals: false,
+      bootstrap: { data_dir: dir, admin_key, print: () => {} },
+    });
+    admin = createVouchsafeClient(server.url, admin_key);
+    const key = await admin.POST('/v1/api-keys', { body: { name: 'checkout', scopes: ['checkout'] } });
+    assert.ok(key.data, JSON.stringify(key.error));
+    checkout = createVouchsafeClient(server.url, key.data.key);
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    errors = collectErrors(page);
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (server) {
+      // Every money invariant and audit chain still holds after what the console did.
+      const report = await verifyStore(store);
+      await server.close();
+      assert.deepEqual(report.violations, []);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('sign in with the keyboard: label, key, Enter', async () => {
+    await page.goto(`${server.url}/console`);
+    const input = page.getByLabel('API key');
+    await input.focus();
+    await page.keyboard.type(admin_key);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('vouchsafe.api_key')), admin_key);
+  });
+
+  test('the create form shows lint and worst case as you type, then creates a draft', async () => {
+    await page.getByRole('link', { name: 'New campaign' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'New campaign' }).waitFor();
+    await page.getByLabel('Name').fill(campaign_name);
+    await page.getByLabel('Amount off').fill('4500');
+    const outcome = page.getByTestId('dry-run-outcome');
+    // 45.00 off a 50.00 minimum spend: nearly free, so a warning and a second key's approval.
+    await page.locator('[data-rule="discount_near_min_spend"]').waitFor();
+    assert.equal(await outcome.getAttribute('data-outcome'), 'pending_approval');
+    await page.getByLabel('Amount off').fill(String(discount_minor));
+    await page.getByLabel('Per user limit (optional)').fill('100');
+    await page.getByLabel('Max redemptions (optional)').fill('');
+    await page.getByLabel('How users get coupons').selectOption('shared_code');
+    await page.getByLabel('Shared code').fill(shared_code);
+    await page.locator('[data-testid="dry-run-outcome"][data-outcome="active"]').waitFor();
+    assert.equal(await page.locator('[data-rule]').count(), 0, 'a clean campaign has no findings');
+    // No max_redemptions: the worst case is the whole budget (100000 minor units).
+    await page.locator('[data-testid="dry-run-exposure"][data-minor="100000"]').waitFor();
+    await page.getByRole('button', { name: 'Create draft' }).click();
+    await page.getByRole('heading', { level: 1, name: campaign_name }).waitFor();
+    campaign_id = (await page.locator('article.campaign-page').getAttribute('data-campaign-id')) ?? '';
+    assert.match(campaign_id, /^cmp_/);
+    await page.getByRole('button', { name: 'Submit campaign' }).click();
+    await page.locator('article.campaign-page[data-status="active"]').waitFor();
+  });
+
+  test('the campaign is in the list with its status, budget and exposure', async () => {
+    await nav(page, 'Campaigns');
+    const card = page.locator(`li[data-campaign-id="${campaign_id}"]`);
+    await card.waitFor();
+    assert.equal(await card.getAttribute('data-status'), 'active');
+    const text = (await card.textContent()) ?? '';
+    assert.match(text, /1,000\.00 CNY/);
+    assert.match(text, /No lint findings/);
+    await card.getByRole('link', { name: campaign_name }).click();
+    await page.getByRole('heading', { level: 1, name: campaign_name }).waitFor();
+  });
+
+  test('the live chart and top merchants follow redemptions made through the API', async () => {
+    const chart = page.getByTestId('live-chart');
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="live-chart"]')?.getAttribute('data-samples')) >= 2,
+    );
+    assert.equal(await chart.getAttribute('data-redeemed'), '0');
+    // Three bursts of different sizes a second or more apart; every fourth one only holds budget.
+    let confirmed = 0;
+    let made = 0;
+    for (const [burst, size] of [6, 14, 10].entries()) {
+      const answers = await Promise.all(
+        Array.from({ length: size }, (_, i) => redeem(checkout, `u${burst}_${i}`, `m${i % 3}`, i % 4 !== 3)),
+      );
+      assert.deepEqual(new Set(answers), new Set([201]));
+      confirmed += Array.from({ length: size }, (_, i) => i % 4 !== 3).filter(Boolean).length;
+      made += size;
+      await new Promise((r) => setTimeout(r, 1200));
+    }
+    await page.locator(`[data-testid="live-chart"][data-redeemed="${confirmed}"]`).waitFor();
+    assert.ok(Number(await chart.getAttribute('data-peak-rate')) > 0, 'the chart shows a rate above zero');
+    assert.equal(await chart.getAttribute('data-committed-minor'), String(made * discount_minor));
+    assert.equal(await page.getByTestId('redeemed-total').textContent(), String(confirmed));
+    // Top merchants counts holds and confirmed redemptions alike.
+    await page.locator(`[data-testid="top-merchants"][data-total-count="${made}"]`).waitFor();
+    assert.equal(await page.locator('table.merchants tbody tr').count(), 3);
+    assert.equal(await page.locator('tr[data-merchant-id="m0"]').getAttribute('data-count'), '11');
+    assert.ok((await page.locator('.live-chart canvas').count()) > 0, 'uPlot drew a canvas');
+    await page.getByRole('heading', { name: 'Alerts' }).waitFor();
+    await page.getByText('No alerts.').waitFor();
+  });
+
+  test('a dialog asks before the kill switch acts; Escape cancels', async () => {
+    const revoke = page.getByRole('button', { name: 'Revoke campaign' });
+    await revoke.click();
+    const dialog = page.getByRole('dialog', { name: 'Revoke this campaign for good?' });
+    await dialog.waitFor();
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Revoke campaign');
+    assert.equal(await page.locator('article.campaign-page').getAttribute('data-status'), 'active');
+  });
+
+  test('pause with the kill switch stops redemptions', async () => {
+    await page.getByRole('button', { name: 'Pause campaign' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Pause this campaign?' });
+    await dialog.getByLabel('Reason (optional)').fill('e2e: suspicious spike');
+    await dialog.getByRole('button', { name: 'Pause now' }).click();
+    await page.locator('article.campaign-page[data-status="paused"]').waitFor();
+    await page.getByRole('status').getByText('Campaign paused.').waitFor();
+    assert.equal(
+      await page.evaluate(() => document.activeElement?.textContent),
+      'Kill switch',
+      'focus stays in the panel',
+    );
+    const refused = await redeem(checkout, 'late_user', 'm0');
+    assert.equal(refused, 422);
+    const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: campaign_id } } });
+    assert.equal(got.data?.status, 'paused');
+    assert.equal(got.data?.status_reason, 'e2e: suspicious spike');
+  });
+
+  test('open an incident from a scope, read its report, resolve it by reversing', async () => {
+    const before = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: campaign_id } } });
+    const committed = (b?: { spent_minor: number; reserved_minor: number }) =>
+      b ? b.spent_minor + b.reserved_minor : -1;
+    const committed_before = committed(before.data?.budget);
+    assert.ok(committed_before > 0);
+    await nav(page, 'Incidents');
+    await page.getByLabel('Title').fill('E2E leak');
+    await page.getByLabel(`${campaign_name} (paused)`).check();
+    await page.getByRole('button', { name: 'Open incident' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Open this incident?' });
+    await dialog.getByRole('button', { name: 'Open incident now' }).click();
+    const article = page.locator('article.incident-page[data-status="open"]');
+    await article.waitFor();
+    const incident_id = (await article.getAttribute('data-incident-id')) ?? '';
+    const wire = await admin.GET('/v1/incidents/{id}', { params: { path: { id: incident_id } } });
+    const report = wire.data?.report;
+    assert.ok(report, 'the incident has its report');
+    assert.ok(report.frozen_count > 0);
+    const shown = page.getByTestId('incident-report');
+    assert.equal(await shown.getAttribute('data-frozen-count'), String(report.frozen_count));
+    assert.equal(await shown.getAttribute('data-frozen-minor'), String(report.frozen_minor));
+    await page.getByRole('button', { name: 'Reverse frozen redemptions' }).click();
+    const resolve = page.getByRole('dialog', { name: 'Reverse the frozen redemptions?' });
+    await resolve.getByRole('button', { name: 'Reverse them' }).click();
+    await page.locator('article.incident-page[data-status="resolved"]').waitFor();
+    assert.match((await page.getByTestId('incident-resolution').textContent()) ?? '', /^Reversed/);
+    const after = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: campaign_id } } });
+    // The freeze took holds and confirmed redemptions alike; reversing gave all of it back to the budget.
+    assert.equal(committed(after.data?.budget), committed_before - report.frozen_minor);
+  });
+
+  test('red envelopes show how far they have been grabbed', async () => {
+    const expires_at = new Date(Date.now() + 86_400_000).toISOString();
+    const made = await admin.POST('/v1/red-envelopes', {
+      body: { currency: 'CNY', total_minor: 10_000, count: 10, expires_at },
+    });
+    assert.ok(made.data, JSON.stringify(made.error));
+    const id = made.data.id;
+    for (const user_id of ['g1', 'g2']) {
+      const grab = await checkout.POST('/v1/red-envelopes/{id}/grab', { params: { path: { id } }, body: { user_id } });
+      assert.equal(grab.response.status, 201, JSON.stringify(grab.error));
+    }
+    await nav(page, 'Red envelopes');
+    const card = page.locator(`li[data-envelope-id="${id}"]`);
+    await card.getByText('Packets grabbed: 2 of 10').waitFor();
+    await card.getByRole('link').click();
+    await page.locator(`article[data-envelope-id="${id}"] [data-grabbed-count="2"]`).waitFor();
+  });
+
+  test('the approval queue approves a risky campaign made by another key', async () => {
+    const maker_key = await admin.POST('/v1/api-keys', { body: { name: 'maker', scopes: ['admin'] } });
+    assert.ok(maker_key.data, JSON.stringify(maker_key.error));
+    const maker = createVouchsafeClient(server.url, maker_key.data.key);
+    // No per-user limit is a lint warning: submitting sends it for approval.
+    const id = await launchCampaign(
+      maker,
+      'E2E risky campaign',
+      'E2ERISKY',
+      { per_user_limit: null },
+      'pending_approval',
+    );
+    await nav(page, 'Approvals');
+    const card = page.locator(`li[data-campaign-id="${id}"]`);
+    await card.locator('[data-rule="no_per_user_limit"]').waitFor();
+    await card.getByRole('button', { name: 'Approve E2E risky campaign' }).click();
+    await card.waitFor({ state: 'detached' });
+    const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id } } });
+    assert.equal(got.data?.status, 'active');
+  });
+
+  test('the global emergency stop needs a reason and pauses every active campaign', async () => {
+    const other = await launchCampaign(admin, 'E2E other campaign', 'E2EOTHER');
+    await page.getByRole('button', { name: 'Emergency stop' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Stop every campaign?' });
+    const confirm = dialog.getByRole('button', { name: 'Stop everything' });
+    assert.equal(await confirm.isDisabled(), true, 'no reason, no stop');
+    await dialog.getByLabel('Reason (required)').fill('e2e: drill');
+    await confirm.click();
+    await page
+      .getByTestId('emergency-result')
+      .getByText(/campaigns? paused/)
+      .waitFor();
+    const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: other } } });
+    assert.equal(got.data?.status, 'paused');
+  });
+
+  test('no horizontal overflow at 1280x800 and at a phone width (390x844)', async () => {
+    for (const viewport of [
+      { width: 1280, height: 800 },
+      { width: 390, height: 844 },
+    ]) {
+      await page.setViewportSize(viewport);
+      for (const path of [
+        '',
+        '/campaigns/new',
+        `/campaigns/${campaign_id}`,
+        '/approvals',
+        '/incidents',
+        '/red-envelopes',
+      ]) {
+        await page.goto(`${server.url}/console${path}`);
+        await page.locator('main h1').waitFor();
+        await page.waitForFunction(() => document.querySelector('[aria-busy="true"]') === null);
+        assert.equal(await horizontalOverflowPx(page), 0, `${viewport.width}px wide: /console${path} scrolls sideways`);
+      }
+    }
+  });
+
+  test('no errors in the browser console', () => {
+    assert.deepEqual(errors, []);
+  });
+});
+
+if (unavailable) test.skip(`admin console browser tests: ${unavailable}`);
+
+async function redeem(client: VouchsafeClient, user_id: string, merchant_id: string, confirm = true): Promise<number> {
+  const res = await client.POST('/v1/redemptions', {
+    body: {
+      user_id,
+      code: shared_code,
+      confirm,
+      order: { id: `o_${user_id}`, merchant_id, amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
+    },
+  });
+  return res.response.status;
+}
+
+/** Follows a link of the console's main navigation. */
+async function nav(page: Page, name: string): Promise<void> {
+  await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name }).click();
+  await page.getByRole('heading', { level: 1, name }).waitFor();
+}
+
+/** Creates and submits a campaign (one that lints clean goes live at once); returns its id. */
+async function launchCampaign(
+  admin: VouchsafeClient,
+  name: string,
+  code: string,
+  over: { per_user_limit?: number | null } = {},
+  status = 'active',
+): Promise<string> {
+  const now_ms = Date.now();
+  const created = await admin.POST('/v1/campaigns', {
+    body: {
+      name,
+      currency: 'CNY',
+      discount: { type: 'fixed', amount_minor: 100 },
+      min_spend_minor: 1000,
+      product_kinds: ['merchandise'],
+      audience: { type: 'public' },
+      starts_at: new Date(now_ms - 3_600_000).toISOString(),
+      ends_at: new Date(now_ms + 7 * 86_400_000).toISOString(),
+      budget_minor: 100_000,
+      per_user_limit: 1,
+      code_mode: 'shared_code',
+      code,
+      ...over,
+    },
+  });
+  assert.ok(created.data, JSON.stringify(created.error));
+  const submitted = await admin.POST('/v1/campaigns/{id}/submit', {
+    params: { path: { id: created.data.id } },
+    body: {},
+  });
+  assert.equal(submitted.data?.status, status, JSON.stringify(submitted.error));
+  return created.data.id;
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { codeAlphabet, codeLength } from '../../src/domain/codes.ts';
+import { Rejection } from '../../src/domain/errors.ts';
+import { attemptLockout } from '../../src/domain/velocity.ts';
+import type { RedeemInput } from '../../src/engine/engine.ts';
+import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
+
+const who = { actor: 'key_checkout' };
+const { failures_max, ip_failures_max, window_ms } = attemptLockout;
+let seq = 0;
+
+/** A code with the generated shape whose check part is (almost surely) wrong: refused without a store read. */
+function guess(): string {
+  seq += 1;
+  let s = '';
+  for (let i = 0; i < codeLength; i++) s += codeAlphabet.charAt((seq * 7 + i * 13 + i * i) % 32);
+  return s;
+}
+
+function input(code: string, over: Partial<RedeemInput> = {}): RedeemInput {
+  return { user_id: 'u1', code, order: order({ id: `o${++seq}` }), device_id: null, ip: '203.0.113.7', ...over };
+}
+
+async function codeOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof Rejection, String(e));
+    return e.code;
+  }
+  return 'ok';
+}
+
+async function setup() {
+  const h = await harness();
+  const c = await activeCampaign(h, { code_mode: 'unique_codes', per_user_limit: 100, max_redemptions: null });
+  const { codes } = await h.engine.generateCodes(c.id, 10, who);
+  return { h, codes };
+}
+
+describe('code-guessing lockout', () => {
+  test('exactly failures_max wrong codes are looked up, then too_many_attempts even for a correct code', async () => {
+    const { h, codes } = await setup();
+    for (let i = 0; i < failures_max; i++) {
+      const wrong = i % 2 === 0 ? guess() : 'NO-SUCH-SHARED-CODE';
+      assert.equal(await codeOf(h.engine.redeem(input(wrong), who)), 'coupon_not_found', `guess ${i + 1}`);
+    }
+    const locked = h.engine.redeem(input(codes[0] ?? ''), who);
+    await assert.rejects(locked, (e: unknown) => {
+      assert.ok(e instanceof Rejection);
+      assert.equal(e.code, 'too_many_attempts');
+      assert.equal(e.retry_after_s, (window_ms - 60_000) / 1000, 'until the 15-minute window resets');
+      return true;
+    });
+    // Another user on the same IP is not locked: the IP allows many more failures.
+    const other = await h.engine.redeem(input(codes[1] ?? '', { user_id: 'u2' }), who);
+    assert.equal(other.status, 'reserved');
+    h.clock.advance(window_ms);
+    assert.equal((await h.engine.redeem(input(codes[0] ?? ''), who)).status, 'reserved');
+    await assertInvariants(h.store);
+  });
+
+  test('validations count failures and are locked out too', async () => {
+    const { h, codes } = await setup();
+    for (let i = 0; i < failures_max; i++) {
+      const v = await h.engine.validate(input(guess(), { user_id: 'v1' }));
+      assert.equal(v.reason?.code, 'coupon_not_found');
+    }
+    assert.equal(await codeOf(h.engine.validate(input(codes[0] ?? '', { user_id: 'v1' }))), 'too_many_attempts');
+    assert.equal(await codeOf(h.engine.redeem(input(codes[0] ?? '', { user_id: 'v1' }), who)), 'too_many_attempts');
+    assert.equal((await h.engine.validate(input(codes[0] ?? '', { user_id: 'v2' }))).valid, true);
+  });
+
+  test('one device is locked across users; an unknown coupon_id counts as a failure', async () => {
+    const { h, codes } = await setup();
+    for (let i = 0; i < failures_max; i++) {
+      const ip = `198.51.100.${i}`;
+      const failed = i === 0 ? { coupon_id: 'cpn_nope', code: undefined } : {};
+      const attempt = input(guess(), { user_id: `d-user-${i}`, device_id: 'dev-1', ip, ...failed });
+      if (i === 0) delete attempt.code;
+      assert.equal(await codeOf(h.engine.redeem(attempt, who)), 'coupon_not_found');
+    }
+    const fresh = input(codes[0] ?? '', { user_id: 'new-user', device_id: 'dev-1', ip: '198.51.100.99' });
+    assert.equal(await codeOf(h.engine.redeem(fresh, who)), 'too_many_attempts');
+    assert.equal(await codeOf(h.engine.redeem({ ...fresh, device_id: 'dev-2' }, who)), 'ok');
+  });
+
+  test('the IP limit is higher: ip_failures_max failures from many users lock the IP', async () => {
+    const { h, codes } = await setup();
+    const ip = '192.0.2.44';
+    for (let i = 0; i < ip_failures_max; i++) {
+      const user_id = `nat-${Math.floor(i / failures_max)}`;
+      assert.equal(await codeOf(h.engine.redeem(input(guess(), { user_id, ip }), who)), 'coupon_not_found');
+      if (i === failures_max) {
+        // Past one user's limit the IP still lets others in.
+        assert.equal(await codeOf(h.engine.redeem(input(codes[0] ?? '', { user_id: 'nat-ok', ip }), who)), 'ok');
+      }
+    }
+    assert.equal(
+      await codeOf(h.engine.redeem(input(codes[1] ?? '', { user_id: 'late', ip }), who)),
+      'too_many_attempts',
+    );
+    assert.equal(
+      await codeOf(h.engine.redeem(input(codes[1] ?? '', { user_id: 'late', ip: '192.0.2.45' }), who)),
+      'ok',
+    );
+  });
+
+  test('correct codes never count, however many', async () => {
+    const { h, codes } = await setup();
+    for (const code of codes) assert.equal(await codeOf(h.engine.redeem(input(code), who)), 'ok');
+    assert.equal(await codeOf(h.engine.redeem(input(codes[0] ?? ''), who)), 'coupon_already_redeemed');
+    assert.equal(await codeOf(h.engine.redeem(input(guess()), who)), 'coupon_not_found');
+  });
+});

@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import type { CampaignSpec } from '../../src/domain/campaign.ts';
+import { Rejection } from '../../src/domain/errors.ts';
+import type { Alert } from '../../src/domain/incident.ts';
+import { Detection } from '../../src/engine/detection/detection.ts';
+import { RedisDetectors } from '../../src/engine/detection/shared-detectors.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { activeCampaign, assertInvariants, type Harness, harness, order } from '../support/fixtures.ts';
+import { Traffic } from '../support/traffic.ts';
+
+const seed = Number(process.env.DETECT_SEED ?? 20_190_120);
+console.log(`detection engine test seed: ${seed}`);
+
+/** A shared-code campaign big enough that only the rate detectors can object. */
+const detectSpec: Partial<CampaignSpec> = {
+  code_mode: 'shared_code',
+  code: 'SPRING',
+  per_user_limit: null,
+  max_redemptions: null,
+  budget_minor: 1_000_000_000,
+};
+
+function redeemer(engine: Engine) {
+  return async (merchant_id: string, seq: number): Promise<string> => {
+    try {
+      await engine.redeem(
+        {
+          user_id: `u${seq}`,
+          code: 'SPRING',
+          order: order({ id: `o${seq}`, merchant_id }),
+          device_id: `d${seq}`,
+          ip: `10.${seq % 200}.${Math.floor(seq / 200) % 250}.7`,
+          confirm: true,
+        },
+        { actor: 'key_checkout' },
+      );
+      return 'ok';
+    } catch (e) {
+      if (e instanceof Rejection) return e.code;
+      throw e;
+    }
+  };
+}
+
+async function setup(over: Partial<CampaignSpec> = {}) {
+  const h = await harness();
+  const detection = new Detection(h.engine, { timer: false }).start();
+  const c = await activeCampaign(h, { ...detectSpec, ...over });
+  const traffic = new Traffic({
+    clock: h.clock,
+    seed,
+    redeem: redeemer(h.engine),
+    tick: (now_ms) => detection.tickNow(now_ms),
+  });
+  return { h, detection, c, traffic };
+}
+
+async function alertsOf(h: Harness, campaign_id: string): Promise<Alert[]> {
+  return (await h.store.listAlerts({ campaign_id, limit: 100 })).data;
+}
+
+/** The burst: 300 a second at one merchant on top of the ordinary traffic, for ten seconds. */
+const burst_per_s = 300;
+const burst_s = 10;
+
+describe('detection wired into the engine (ManualClock, SQLite in memory)', () => {
+  test('a burst at one merchant pauses the campaign within 1,000 burst redemptions', async () => {
+    const { h, detection, c, traffic } = await setup();
+    await traffic.quiet(120);
+    assert.deepEqual(await alertsOf(h, c.id), [], 'quiet traffic raises nothing');
+    let paused_refusals = 0;
+    for (let s = 0; s < burst_s; s++) {
+      const r = await traffic.second(traffic.quietCount(), burst_per_s);
+      paused_refusals += r.refused.get('campaign_paused') ?? 0;
+    }
+    await detection.settled();
+    const burst_ok = traffic.totals.burst_ok;
+    console.log(`burst: campaign paused after ${burst_ok} burst redemptions (${burst_per_s * burst_s} attempted)`);
+    assert.ok(burst_ok > 0 && burst_ok <= 1000, `${burst_ok} burst redemptions went through`);
+    assert.ok(paused_refusals > 0);
+    const now = await h.engine.getCampaign(c.id);
+    assert.equal(now.status, 'paused');
+    assert.match(now.status_reason ?? '', /^detector: /);
+    const alerts = await alertsOf(h, c.id);
+    const pausing = alerts.filter((a) => a.action === 'paused');
+    assert.equal(pausing.length, 1, JSON.stringify(alerts));
+    assert.ok(
+      alerts.every((a) => a.kind === 'merchant_spike' || a.kind === 'rate_spike'),
+      JSON.stringify(alerts),
+    );
+    assert.ok(alerts.some((a) => a.kind === 'merchant_spike' && a.merchant_id === 'm7'));
+    assert.equal(now.spent_minor, traffic.totals.ok * 1000);
+    await assertInvariants(h.store);
+  });
+
+  test('a smooth ramp of the same volume over many merchants is not paused', async () => {
+    const { h, c, traffic } = await setup();
+    await traffic.quiet(120);
+    const target = burst_s * (burst_per_s + 12);
+    let sent = 0;
+    for (let s = 0; sent < target; s++) {
+      const rate = 12.5 * 2 ** (s / 60);
+      const n = Math.round(rate * (0.8 + 0.4 * traffic.rand()));
+      await traffic.second(n);
+      sent += n;
+    }
+    console.log(
+      `ramp: ${sent} redemptions over ${traffic.second_index - 120} s, peak ${Math.round(12.5 * 2 ** ((traffic.second_index - 121) / 60))}/s`,
+    );
+    assert.deepEqual(await alertsOf(h, c.id), []);
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'active');
+    assert.equal(traffic.totals.ok, traffic.totals.attempts);
+    await assertInvariants(h.store);
+  });
+
+  test('auto_pause false: the burst is alerted once per kind (cooldown), the campaign keeps running', async () => {
+    const { h, detection, c, traffic } = await setup({ auto_pause: false });
+    await traffic.quiet(90);
+    for (let s = 0; s < burst_s; s++) await traffic.second(traffic.quietCount(), burst_per_s);
+    await detection.settled();
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'active');
+    const alerts = await alertsOf(h, c.id);
+    assert.ok(alerts.length >= 1 && alerts.every((a) => a.action === 'alerted'), JSON.stringify(alerts));
+    const keys = alerts.map((a) => `${a.kind}|${a.merchant_id ?? ''}`);
+    assert.equal(new Set(keys).size, keys.length, `one alert per kind and subject: ${keys.join(', ')}`);
+    assert.equal(traffic.totals.ok, traffic.totals.attempts);
+    await assertInvariants(h.store);
+  });
+
+  test('memory is bounded: at most campaigns_max detectors (LRU)', async () => {
+    const h = await harness();
+    const detection = new Detection(h.engine, { timer: false, campaigns_max: 2 }).start();
+    for (const code of ['ONE', 'TWO', 'THREE']) {
+      await activeCampaign(h, { ...detectSpec, code });
+      await h.engine.redeem({ user_id: 'u1', code, order: order(), confirm: true }, { actor: 'k' });
+    }
+    assert.equal(detection.size, 2);
+    await detection.close();
+    await assertInvariants(h.store);
+  });
+});
+
+const redis_url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** Whether a Redis answers; the shared-state test skips (with a message) when none does. */
+async function redisUp(): Promise<boolean> {
+  const probe = new Redis(redis_url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000 });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+describe('detection shared through Redis (two nodes on one store)', async () => {
+  const up = await redisUp();
+  const prefix = `vs-test:${randomBytes(6).toString('hex')}:`;
+  after(async () => {
+    if (!up) return;
+    const r = new Redis(redis_url);
+    const keys = await r.keys(`${prefix}*`);
+    if (keys.length > 0) await r.del(...keys);
+    r.disconnect();
+  });
+
+  test('a burst split across two nodes is judged as one: paused within 1,000, one alert per kind', {
+    skip: up ? false : `no Redis at ${redis_url}`,
+  }, async () => {
+    const a = await harness();
+    const b = {
+      ...a,
+      engine: await Engine.open(a.store, { clock: a.clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER }),
+    };
+    const nodes = [a, b].map((n) =>
+      new Detection(n.engine, {
+        timer: false,
+        shared: new RedisDetectors({ url: redis_url, key_prefix: prefix }),
+      }).start(),
+    );
+    const c = await activeCampaign(a, detectSpec);
+    const redeem = [redeemer(a.engine), redeemer(b.engine)];
+    const traffic = new Traffic({
+      clock: a.clock,
+      seed,
+      redeem: (merchant, seq) => (redeem[seq % 2] as (m: string, s: number) => Promise<string>)(merchant, seq),
+      tick: (now_ms) => Promise.all(nodes.map((d) => d.tickNow(now_ms))),
+    });
+    await traffic.quiet(120);
+    assert.deepEqual(await alertsOf(a, c.id), []);
+    for (let s = 0; s < burst_s; s++) await traffic.second(traffic.quietCount(), burst_per_s);
+    await Promise.all(nodes.map((d) => d.flush()));
+    const burst_ok = traffic.totals.burst_ok;
+    console.log(`shared: paused after ${burst_ok} burst redemptions over two nodes`);
+    assert.ok(burst_ok > 0 && burst_ok <= 1000, `${burst_ok}`);
+    assert.equal((await a.engine.getCampaign(c.id)).status, 'paused');
+    const alerts = await alertsOf(a, c.id);
+    const keys = alerts.map((x) => `${x.kind}|${x.merchant_id ?? ''}`);
+    assert.equal(new Set(keys).size, keys.length, `the shared cooldown deduplicates across nodes: ${keys.join(', ')}`);
+    assert.equal(alerts.filter((x) => x.action === 'paused').length, 1);
+    await Promise.all(nodes.map((d) => d.close()));
+    await assertInvariants(a.store);
+  });
+});

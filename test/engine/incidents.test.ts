@@ -1,0 +1,276 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { Campaign } from '../../src/domain/campaign.ts';
+import type { Coupon } from '../../src/domain/coupon.ts';
+import type { Redemption } from '../../src/domain/redemption.ts';
+import { emergencyStop } from '../../src/engine/incidents/emergency-stop.ts';
+import type { IncidentInput } from '../../src/engine/incidents/incident-input.ts';
+import { Incidents } from '../../src/engine/incidents/incidents.ts';
+import { unpackOutbox } from '../../src/store/contract/builders.ts';
+import { activeCampaign, assertInvariants, type Harness, harness, order, rejects } from '../support/fixtures.ts';
+
+const admin = { actor: 'key_admin' };
+const who = { actor: 'key_checkout' };
+const kinds = ['merchandise', 'virtual'];
+
+/** A claim campaign where `redeemed` of `claimed` users redeem, every third one left as a hold. */
+async function claimCampaign(h: Harness, claimed: number, redeemed: number, merchants = ['m1', 'm2', 'm3']) {
+  const c = await activeCampaign(h, { product_kinds: kinds, max_redemptions: 1000, budget_minor: 10_000_000 });
+  const held: Redemption[] = [];
+  const unredeemed: Coupon[] = [];
+  for (let i = 0; i < claimed; i++) {
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: `u${i}` }, who);
+    if (i >= redeemed) {
+      unredeemed.push(coupon);
+      continue;
+    }
+    const merchant_id = merchants[i % merchants.length] ?? 'm1';
+    const o = order({
+      id: `${c.id}-o${i}`,
+      merchant_id,
+      product_kind: kinds[i % 2] ?? 'merchandise',
+      amount_minor: 10_000 + i,
+    });
+    const r = await h.engine.redeem({ user_id: `u${i}`, code: coupon.code, order: o, confirm: i % 3 !== 0 }, who);
+    if (r.status === 'reserved') held.push(r);
+  }
+  return { c, held, unredeemed };
+}
+
+function input(
+  over: Omit<Partial<IncidentInput>, 'scope'> & { scope?: Partial<IncidentInput['scope']> } = {},
+): IncidentInput {
+  return {
+    title: 'coupon leak',
+    actions: ['pause_campaigns', 'revoke_unredeemed', 'freeze_redemptions'],
+    ...over,
+    scope: { campaign_ids: null, merchant_ids: null, from_ms: null, to_ms: null, ...over.scope },
+  };
+}
+
+/** Live rows in a campaign's store, by status: what the report must equal. */
+async function totals(h: Harness, c: Campaign) {
+  return h.store.redemptionTotals(c.id);
+}
+
+describe('incidents (engine, SQLite in memory)', () => {
+  test('the full story: pause, revoke, freeze, report, then reverse restores the budget', async () => {
+    const h = await harness();
+    const incidents = new Incidents(h.engine);
+    const { c: a, held, unredeemed } = await claimCampaign(h, 60, 40);
+    const { c: b } = await claimCampaign(h, 10, 10);
+    const before_b = await h.engine.getCampaign(b.id);
+    const inc = await incidents.open(input({ scope: { campaign_ids: [a.id] } }), admin);
+    assert.equal(inc.status, 'open');
+    assert.deepEqual(inc.campaign_ids, [a.id]);
+    const report = inc.report;
+    assert.ok(report);
+    const frozen = (await totals(h, a)).get('frozen');
+    assert.equal(report.frozen_count, 40);
+    assert.equal(report.frozen_count, frozen?.count);
+    assert.equal(report.frozen_minor, frozen?.discount_minor);
+    assert.equal(report.frozen_minor, 40 * 1000);
+    assert.equal(report.revoked_coupons, 20);
+    assert.equal(report.paused_campaigns, 1);
+    assert.deepEqual(report.by_campaign, [{ campaign_id: a.id, count: 40, discount_minor: 40_000 }]);
+    const byMerchant = await h.store.exposureRows(a.id, 'merchant_id');
+    for (const m of report.by_merchant) {
+      const row = byMerchant.find((r) => r.key === m.merchant_id && r.status === 'frozen');
+      assert.deepEqual(
+        { count: m.count, discount_minor: m.discount_minor },
+        { count: row?.count, discount_minor: row?.discount_minor },
+      );
+    }
+    assert.deepEqual(report.by_product_kind.map((k) => k.product_kind).sort(), kinds);
+
+    const paused = await h.engine.getCampaign(a.id);
+    assert.equal(paused.status, 'paused');
+    assert.equal(paused.reserved_minor, 0);
+    assert.equal(paused.spent_minor, 40_000);
+    assert.equal(paused.frozen_minor, 40_000);
+    const hold = held[0];
+    assert.ok(hold);
+    await rejects(h.engine.confirm(hold.id, who), 'invalid_state');
+    // Unredeemed coupons are revoked: even once the campaign resumes they do not redeem.
+    await h.engine.campaignAction(a.id, 'resume', admin);
+    for (const coupon of unredeemed) assert.equal((await h.engine.getCoupon(coupon.id)).status, 'revoked');
+    const late = unredeemed[0];
+    assert.ok(late);
+    await rejects(
+      h.engine.redeem({ user_id: late.user_id ?? '', code: late.code, order: order() }, who),
+      'coupon_revoked',
+    );
+    assert.deepEqual(await h.engine.getCampaign(b.id), before_b, 'a campaign outside the scope is untouched');
+    await assertInvariants(h.store);
+
+    const resolved = await incidents.resolve(inc.id, 'reverse', admin);
+    assert.equal(resolved.status, 'resolved');
+    assert.deepEqual(resolved.resolved, { count: 40, discount_minor: 40_000 });
+    const after = await h.engine.getCampaign(a.id);
+    assert.equal(after.spent_minor, 0);
+    assert.equal(after.frozen_minor, 0);
+    assert.equal(after.reversed_minor, 40_000);
+    assert.equal(after.reversed_count, 40);
+    assert.equal(after.budget_minor - after.reserved_minor - after.spent_minor, after.budget_minor);
+    const events = unpackOutbox(await h.store.pendingOutbox(10_000));
+    const count = (type: string) => events.filter((e) => e.type === type).length;
+    assert.equal(count('redemption.frozen'), 40);
+    assert.equal(count('redemption.reversed'), 40);
+    assert.equal(count('incident.opened'), 1);
+    assert.equal(count('incident.resolved'), 1);
+    await rejects(incidents.resolve(inc.id, 'reverse', admin), 'invalid_state');
+    await rejects(incidents.resolve(inc.id, 'honour', admin), 'invalid_state');
+    const platform = (await h.store.auditChain('platform')).map((e) => e.action);
+    assert.deepEqual(platform, ['incident.opening', 'incident.opened', 'incident.resolved']);
+    await assertInvariants(h.store);
+  });
+
+  test('honour: frozen redemptions become confirmed and the money stays spent', async () => {
+    const h = await harness();
+    const incidents = new Incidents(h.engine);
+    const { c } = await claimCampaign(h, 30, 30);
+    const before = await h.engine.getCampaign(c.id);
+    const inc = await incidents.open(
+      input({ scope: { campaign_ids: [c.id] }, actions: ['freeze_redemptions'] }),
+      admin,
+    );
+    assert.equal(inc.report?.frozen_count, 30);
+    assert.equal(inc.report?.paused_campaigns, 0);
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'active');
+    await assertInvariants(h.store);
+    const done = await incidents.resolve(inc.id, 'honour', admin);
+    assert.deepEqual(done.resolved, { count: 30, discount_minor: 30_000 });
+    const after = await h.engine.getCampaign(c.id);
+    assert.equal(after.confirmed_count, before.confirmed_count + before.reserved_count);
+    assert.equal(after.spent_minor, 30_000);
+    assert.equal(after.frozen_count, 0);
+    assert.equal((await totals(h, c)).get('confirmed')?.count, 30);
+    await assertInvariants(h.store);
+  });
+
+  test('merchant scope with a time window: only those rows, in every campaign that has them', async () => {
+    const h = await harness();
+    const incidents = new Incidents(h.engine);
+    const { c: a } = await claimCampaign(h, 12, 12, ['m1', 'm2']);
+    const from_ms = h.clock.now() + 1;
+    h.clock.advance(10);
+    const { c: b } = await claimCampaign(h, 12, 12, ['m1', 'm2']);
+    const { c: other } = await claimCampaign(h, 6, 6, ['m3']);
+    const to_ms = h.clock.now() + 1;
+    h.clock.advance(10);
+    const { c: late } = await claimCampaign(h, 4, 4, ['m1']);
+    const scope = { merchant_ids: ['m1'], from_ms, to_ms };
+    const inc = await incidents.open(input({ scope, actions: ['freeze_redemptions'] }), admin);
+    assert.deepEqual(inc.campaign_ids, [b.id], 'a has m1 rows only before the window, late only after it');
+    assert.equal(inc.report?.frozen_count, 6);
+    for (const untouched of [a, other, late]) assert.equal((await h.engine.getCampaign(untouched.id)).frozen_count, 0);
+    const rows = await h.store.listRedemptions({ campaign_id: b.id, status: 'frozen', limit: 100 });
+    assert.ok(rows.data.every((r) => r.merchant_id === 'm1'));
+    await incidents.resolve(inc.id, 'reverse', admin);
+    assert.equal((await h.engine.getCampaign(b.id)).reversed_count, 6);
+    await assertInvariants(h.store);
+  });
+
+  test('bad input changes nothing; unknown incidents are not_found; two resolvers, one wins', async () => {
+    const h = await harness();
+    const incidents = new Incidents(h.engine);
+    const { c } = await claimCampaign(h, 6, 6);
+    await rejects(incidents.open(input(), admin), 'invalid_request');
+    await rejects(incidents.open(input({ scope: { campaign_ids: ['cmp_nope'] } }), admin), 'not_found');
+    await rejects(incidents.open(input({ scope: { campaign_ids: [c.id, c.id] } }), admin), 'invalid_request');
+    await rejects(incidents.open(input({ title: ' ', scope: { campaign_ids: [c.id] } }), admin), 'invalid_request');
+    const backwards = { campaign_ids: [c.id], from_ms: 2000, to_ms: 1000 };
+    await rejects(incidents.open(input({ scope: backwards }), admin), 'invalid_request');
+    assert.deepEqual((await incidents.list({ limit: 10 })).data, []);
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'active');
+    await rejects(incidents.get('inc_nope'), 'not_found');
+    await rejects(incidents.resolve('inc_nope', 'reverse', admin), 'not_found');
+    const inc = await incidents.open(input({ scope: { campaign_ids: [c.id] } }), admin);
+    const both = await Promise.allSettled([
+      incidents.resolve(inc.id, 'reverse', admin),
+      incidents.resolve(inc.id, 'honour', admin),
+    ]);
+    assert.equal(both.filter((x) => x.status === 'fulfilled').length, 1);
+    const lost = both.find((x) => x.status === 'rejected');
+    assert.equal((lost as PromiseRejectedResult | undefined)?.reason?.code, 'invalid_state');
+    assert.equal((await incidents.get(inc.id)).status, 'resolved');
+    await assertInvariants(h.store);
+  });
+
+  test('freezing while redemptions keep arriving: the report is exactly the rows it froze', async () => {
+    const h = await harness();
+    const incidents = new Incidents(h.engine);
+    const c = await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'RUSH',
+      budget_minor: 100_000_000,
+      per_user_limit: null,
+      max_redemptions: null,
+    });
+    let sent = 0;
+    const wave = (n: number) => {
+      const from = sent;
+      sent += n;
+      return Promise.all(
+        Array.from({ length: n }, (_, i) => {
+          const o = order({ id: `f${from + i}` });
+          return h.engine.redeem({ user_id: `f${from + i}`, code: 'RUSH', order: o, confirm: i % 4 !== 0 }, who);
+        }),
+      );
+    };
+    await wave(4500); // more than one freeze batch, so waves commit between the incident's batches
+    let opened = false;
+    const flooding = (async () => {
+      while (!opened) await wave(50);
+      await wave(50);
+    })();
+    const inc = await incidents.open(
+      input({ scope: { campaign_ids: [c.id] }, actions: ['freeze_redemptions'] }),
+      admin,
+    );
+    opened = true;
+    await flooding;
+    const frozen = (await totals(h, c)).get('frozen');
+    const report = inc.report;
+    assert.ok(
+      report && report.frozen_count >= 4500 && report.frozen_count < sent,
+      `${report?.frozen_count} of ${sent}`,
+    );
+    assert.deepEqual([report.frozen_count, report.frozen_minor], [frozen?.count, frozen?.discount_minor]);
+    await assertInvariants(h.store);
+    const done = await incidents.resolve(inc.id, 'reverse', admin);
+    assert.deepEqual(done.resolved, { count: frozen?.count, discount_minor: frozen?.discount_minor });
+    const after = await h.engine.getCampaign(c.id);
+    assert.equal(after.frozen_count, 0);
+    assert.equal(after.reversed_count, frozen?.count);
+    assert.equal(after.confirmed_count + after.reserved_count + after.reversed_count, sent);
+    await assertInvariants(h.store);
+  });
+
+  test('emergency stop pauses every active campaign, each on its own chain, and audits the stop', async () => {
+    const h = await harness();
+    const { c: a } = await claimCampaign(h, 2, 2);
+    const { c: b } = await claimCampaign(h, 2, 2);
+    const draft = await h.engine.createCampaign((await import('../support/fixtures.ts')).spec(), admin);
+    const out = await emergencyStop(h.engine, 'drill', admin);
+    assert.deepEqual(out, { paused: 2, campaign_ids: [b.id, a.id] });
+    for (const id of [a.id, b.id]) {
+      const c = await h.engine.getCampaign(id);
+      assert.equal(c.status, 'paused');
+      assert.equal(c.status_reason, 'drill');
+      const chain = await h.store.auditChain(id);
+      assert.equal(chain[chain.length - 1]?.action, 'campaign.pause');
+    }
+    assert.equal((await h.engine.getCampaign(draft.id)).status, 'draft');
+    const platform = await h.store.auditChain('platform');
+    assert.equal(platform.length, 1);
+    assert.equal(platform[0]?.action, 'platform.emergency_stop');
+    assert.deepEqual(JSON.parse(platform[0]?.data_json ?? 'null'), {
+      reason: 'drill',
+      paused: 2,
+      campaign_ids: [b.id, a.id],
+    });
+    assert.deepEqual(await emergencyStop(h.engine, 'again', admin), { paused: 0, campaign_ids: [] });
+    await assertInvariants(h.store);
+  });
+});

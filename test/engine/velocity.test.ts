@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CampaignSpec, Velocity } from '../../src/domain/campaign.ts';
+import { Rejection } from '../../src/domain/errors.ts';
+import type { RedeemInput } from '../../src/engine/engine.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { RedisCounters } from '../../src/engine/redis-counters.ts';
+import { activeCampaign, assertInvariants, type Harness, harness, order } from '../support/fixtures.ts';
+import {
+  connected,
+  dead_redis_url,
+  freshPrefix,
+  redis_unavailable_message,
+  redisAvailable,
+  testRedisCounters,
+} from '../support/redis.ts';
+
+const who = { actor: 'key_checkout' };
+let order_seq = 0;
+
+/** A shared-code campaign with room for many redemptions, so only velocity refuses. */
+function velocityCampaign(velocity: Velocity | null, over: Partial<CampaignSpec> = {}): Partial<CampaignSpec> {
+  return {
+    code_mode: 'shared_code',
+    code: `FAST${++order_seq}`,
+    budget_minor: 10_000_000,
+    max_redemptions: null,
+    per_user_limit: 1000,
+    velocity,
+    ...over,
+  };
+}
+
+function input(code: string, over: Partial<RedeemInput> = {}): RedeemInput {
+  return { user_id: 'u1', code, order: order({ id: `o${++order_seq}` }), device_id: 'd1', ip: '203.0.113.1', ...over };
+}
+
+async function refusal(p: Promise<unknown>): Promise<Rejection> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof Rejection, `expected a Rejection, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('expected a refusal');
+}
+
+async function codeOf(h: Harness, over: Partial<CampaignSpec>): Promise<string> {
+  const c = await activeCampaign(h, over);
+  assert.ok(c.code);
+  return c.code;
+}
+
+describe('velocity limits on redemptions', () => {
+  test('per user per minute: the limit-th passes, the next gets rate_limited with a retry time; a new minute resets', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 3 }));
+    for (let i = 0; i < 3; i++) await h.engine.redeem(input(code), who);
+    const refused = await refusal(h.engine.redeem(input(code), who));
+    assert.equal(refused.code, 'rate_limited');
+    assert.equal(refused.retry_after_s, 60, 'the harness clock sits at the start of a minute');
+    await h.engine.redeem(input(code, { user_id: 'u2', device_id: 'd2', ip: '203.0.113.2' }), who);
+    h.clock.advance(60_000);
+    await h.engine.redeem(input(code), who);
+    await assertInvariants(h.store);
+  });
+
+  test('per device and per ip count across users; a request without a device or ip skips those', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_device_per_minute: 2, per_ip_per_day: 3 }));
+    await h.engine.redeem(input(code, { user_id: 'a', ip: '198.51.100.1' }), who);
+    await h.engine.redeem(input(code, { user_id: 'b', ip: '198.51.100.2' }), who);
+    assert.equal(
+      (await refusal(h.engine.redeem(input(code, { user_id: 'c', ip: '198.51.100.3' }), who))).code,
+      'rate_limited',
+    );
+    await h.engine.redeem(input(code, { user_id: 'c', device_id: null, ip: '198.51.100.9' }), who);
+    await h.engine.redeem(input(code, { user_id: 'd', device_id: 'd8', ip: '198.51.100.9' }), who);
+    await h.engine.redeem(input(code, { user_id: 'e', device_id: 'd9', ip: '198.51.100.9' }), who);
+    const byIp = await refusal(
+      h.engine.redeem(input(code, { user_id: 'f', device_id: 'd10', ip: '198.51.100.9' }), who),
+    );
+    assert.equal(byIp.code, 'rate_limited');
+    assert.ok((byIp.retry_after_s ?? 0) > 60, 'the day window resets later than a minute');
+    await h.engine.redeem(input(code, { user_id: 'f', device_id: 'd10', ip: null }), who);
+  });
+
+  test('refused redemptions take no place: neither by the limiter nor by the engine', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 2 }));
+    for (let i = 0; i < 4; i++) {
+      const low = input(code, { order: order({ id: `low${i}`, amount_minor: 1 }) });
+      assert.equal((await refusal(h.engine.redeem(low, who))).code, 'min_spend_not_met');
+    }
+    await h.engine.redeem(input(code), who);
+    await h.engine.redeem(input(code), who);
+    for (let i = 0; i < 3; i++) assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+    h.clock.advance(60_000);
+    await h.engine.redeem(input(code), who);
+    await assertInvariants(h.store);
+  });
+
+  test('50 concurrent redemptions at a limit of 5 admit exactly 5', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 5 }));
+    const rs = await Promise.allSettled(Array.from({ length: 50 }, () => h.engine.redeem(input(code), who)));
+    assert.equal(rs.filter((r) => r.status === 'fulfilled').length, 5);
+    for (const r of rs) if (r.status === 'rejected') assert.equal((r.reason as Rejection).code, 'rate_limited');
+    await assertInvariants(h.store);
+  });
+
+  test('a velocity change applies at once on the node that made it', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, velocityCampaign({ per_user_per_minute: 1 }));
+    const code = c.code ?? '';
+    await h.engine.redeem(input(code), who);
+    assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+    await h.engine.updateCampaign(c.id, { velocity: { per_user_per_minute: 1, per_ip_per_minute: 100 } }, who);
+    assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+    await h.engine.updateCampaign(c.id, { velocity: null }, { actor: 'key_maker' });
+    await h.engine.campaignAction(c.id, 'approve', { actor: 'key_checker' });
+    await h.engine.redeem(input(code), who);
+  });
+
+  describe('with Redis shared by two nodes', async () => {
+    if (!(await redisAvailable())) {
+      test.skip(redis_unavailable_message);
+      return;
+    }
+    test('two engines on one store and one Redis admit exactly the limit between them', async () => {
+      const prefix = freshPrefix();
+      const a = await harness({ counters: testRedisCounters(prefix) });
+      const b = { ...a, engine: await Engine.open(a.store, { clock: a.clock, counters: testRedisCounters(prefix) }) };
+      for (const n of [a, b]) await connected(n.engine.guards.counters as RedisCounters);
+      const code = await codeOf(a, velocityCampaign({ per_user_per_minute: 7 }));
+      const rs = await Promise.allSettled(
+        Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? a : b).engine.redeem(input(code), who)),
+      );
+      assert.equal(rs.filter((r) => r.status === 'fulfilled').length, 7);
+      for (const r of rs) if (r.status === 'rejected') assert.equal((r.reason as Rejection).code, 'rate_limited');
+      await assertInvariants(a.store);
+      await a.engine.close();
+      await b.engine.close();
+    });
+  });
+
+  test('Redis down: velocity-limited campaigns fail closed with 503 store_unavailable; others keep working', async () => {
+    const h = await harness({ counters: new RedisCounters({ url: dead_redis_url }) });
+    const limited = await codeOf(h, velocityCampaign({ per_user_per_minute: 100 }));
+    const open = await codeOf(h, velocityCampaign(null));
+    const down = await refusal(h.engine.redeem(input(limited), who));
+    assert.equal(down.code, 'store_unavailable');
+    assert.ok((down.retry_after_s ?? 0) >= 1);
+    assert.match(down.message, /velocity limits/);
+    const r = await h.engine.redeem(input(open), who);
+    assert.equal(r.status, 'reserved');
+    // The lockout fails open: a wrong code is still just not found.
+    assert.equal((await refusal(h.engine.redeem(input('NOPE'), who))).code, 'coupon_not_found');
+    await assertInvariants(h.store);
+    await h.engine.close();
+  });
+});

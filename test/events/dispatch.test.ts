@@ -1,0 +1,297 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { linkAudit } from '../../src/engine/audit.ts';
+import { unpackOutbox } from '../../src/events/event-body.ts';
+import { verifySignature } from '../../src/events/signature.ts';
+import type { WebhookRecord } from '../../src/store/port-events.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { ListWire } from '../http/harness.ts';
+import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
+import { type EventsHarness, eventsHarness, type Receiver, receiver } from './support.ts';
+
+type Delivery = {
+  event_id: string;
+  event_type: string;
+  status: string;
+  attempt: number;
+  status_code: number | null;
+  error: string | null;
+  next_attempt_at: string | null;
+};
+
+async function hook(h: EventsHarness, url: string, events: string[]): Promise<{ id: string; secret: string }> {
+  const res = await h.call<{ id: string; secret: string }>('POST', '/v1/webhooks', { url, events });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body;
+}
+
+async function deliveries(h: EventsHarness, id: string): Promise<Delivery[]> {
+  const res = await h.call<ListWire<Delivery>>('GET', `/v1/webhooks/${id}/deliveries`);
+  assert.equal(res.status, 200, JSON.stringify(res.body));
+  return res.body.data;
+}
+
+/** A confirmed redemption of a fresh claim: one `redemption.confirmed` event. */
+async function confirmedRedemption(h: EventsHarness, campaign_id: string, user_id: string) {
+  const coupon = await h.engine.claim({ campaign_id, user_id }, { actor: 'key_checkout' });
+  return h.engine.redeem(
+    { user_id, coupon_id: coupon.id, order: order({ id: `o-${user_id}` }), confirm: true },
+    { actor: 'key_checkout' },
+  );
+}
+
+async function withReceivers(n: number, body: (rs: Receiver[]) => Promise<void>): Promise<void> {
+  const rs = await Promise.all(Array.from({ length: n }, () => receiver()));
+  try {
+    await body(rs);
+  } finally {
+    await Promise.all(rs.map((r) => r.close()));
+  }
+}
+
+test('a delivery is signed so that a receiver can verify it: t=<unix>,v1=hmac_sha256(secret, t.body)', async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    const w = await hook(h, r.url, ['campaign.activated']);
+    const c = await activeCampaign(h);
+    assert.deepEqual(await h.events.dispatcher.runOnce(), { relayed: 1, attempted: 1 });
+    const [got] = r.received;
+    assert.ok(got);
+    const header = String(got.headers['vouchsafe-signature']);
+    const m = /^t=(\d+),v1=([0-9a-f]{64})$/.exec(header);
+    assert.ok(m, header);
+    const t = Number(m[1]);
+    assert.equal(t, Math.floor(h.clock.now() / 1000));
+    const expected = createHmac('sha256', Buffer.from(w.secret, 'utf8')).update(`${t}.`).update(got.raw).digest('hex');
+    assert.equal(m[2], expected);
+    assert.equal(verifySignature(header, w.secret, got.raw, t), true);
+    assert.equal(verifySignature(header, w.secret, Buffer.concat([got.raw, Buffer.from(' ')]), t), false);
+    assert.equal(verifySignature(header, 'whsec_wrong', got.raw, t), false);
+    assert.equal(verifySignature(header, w.secret, got.raw, t + 3600), false, 'an old signature is a replay');
+    assert.equal(got.headers['content-type'], 'application/json');
+    assert.deepEqual(Object.keys(got.body), ['id', 'type', 'created_at', 'data']);
+    assert.match(got.body.id, /^evt_/);
+    assert.equal(got.headers['vouchsafe-event-id'], got.body.id);
+    assert.equal(got.body.type, 'campaign.activated');
+    assert.equal(got.body.created_at, '2026-01-01T00:01:00Z');
+    assert.deepEqual(got.body.data, { campaign_id: c.id, from: 'draft', to: 'active', reason: null });
+    const [d] = await deliveries(h, w.id);
+    assert.deepEqual(
+      { ...d, next_attempt_at: d?.next_attempt_at },
+      {
+        event_id: got.body.id,
+        webhook_id: w.id,
+        event_type: 'campaign.activated',
+        status: 'delivered',
+        attempt: 1,
+        status_code: 200,
+        error: null,
+        next_attempt_at: null,
+        created_at: '2026-01-01T00:01:00Z',
+        updated_at: '2026-01-01T00:01:00Z',
+      },
+    );
+    await assertInvariants(h.store);
+  });
+  await h.close();
+});
+
+test('a failing receiver is retried with exponential backoff until it answers 2xx', async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    r.script.push(500, 503);
+    const w = await hook(h, r.url, ['campaign.activated']);
+    await activeCampaign(h);
+    await h.events.dispatcher.runOnce();
+    let [d] = await deliveries(h, w.id);
+    // base 1 s, equal jitter with random 0.5: 750 ms, then 1,500 ms.
+    const first_retry_ms = h.clock.now() + 750;
+    assert.deepEqual([d?.status, d?.attempt, d?.status_code, d?.error], ['pending', 1, 500, 'HTTP 500']);
+    assert.equal(d?.next_attempt_at, new Date(first_retry_ms).toISOString().replace('.000Z', 'Z'));
+    assert.deepEqual(await h.events.dispatcher.runOnce(), { relayed: 0, attempted: 0 }, 'not due yet');
+    h.clock.advance(750);
+    await h.events.dispatcher.runOnce();
+    [d] = await deliveries(h, w.id);
+    assert.deepEqual([d?.status, d?.attempt, d?.status_code], ['pending', 2, 503]);
+    h.clock.advance(1_499);
+    assert.equal((await h.events.dispatcher.runOnce()).attempted, 0);
+    h.clock.advance(1);
+    await h.events.dispatcher.runOnce();
+    [d] = await deliveries(h, w.id);
+    assert.deepEqual([d?.status, d?.attempt, d?.status_code, d?.error], ['delivered', 3, 200, null]);
+    assert.equal(r.received.length, 3);
+    assert.equal(new Set(r.received.map((x) => x.raw.toString())).size, 1, 'every attempt sends the same bytes');
+  });
+  await h.close();
+});
+
+test('attempts are bounded: after the last one the delivery is failed and left alone', async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    r.script.push(500, 500, 500, 500, 500);
+    const w = await hook(h, r.url, ['campaign.activated']);
+    await activeCampaign(h);
+    for (let i = 0; i < 6; i++) {
+      await h.events.dispatcher.runOnce();
+      h.clock.advance(10_000);
+    }
+    const [d] = await deliveries(h, w.id);
+    assert.deepEqual([d?.status, d?.attempt, d?.next_attempt_at], ['failed', 4, null]);
+    assert.equal(r.received.length, 4, 'attempts_max of the test policy');
+  });
+  await h.close();
+});
+
+test('only subscribed types reach the outbox, and each webhook gets only its types', async () => {
+  const h = await eventsHarness();
+  await withReceivers(2, async ([ra, rb]) => {
+    assert.ok(ra && rb);
+    const a = await hook(h, ra.url, ['campaign.paused']);
+    const b = await hook(h, rb.url, ['redemption.confirmed']);
+    const c = await activeCampaign(h);
+    assert.deepEqual(unpackOutbox(await h.store.pendingOutbox(100)), [], 'campaign.activated is wanted by nobody');
+    const rdm = await confirmedRedemption(h, c.id, 'u1');
+    await h.engine.campaignAction(c.id, 'pause', { actor: 'key_ops' }, 'drill');
+    const pending = unpackOutbox(await h.store.pendingOutbox(100)).map((e) => e.type);
+    assert.deepEqual(pending, ['redemption.confirmed', 'campaign.paused']);
+    await h.events.dispatcher.runOnce();
+    assert.deepEqual(
+      ra.received.map((x) => x.body.type),
+      ['campaign.paused'],
+    );
+    assert.deepEqual(
+      rb.received.map((x) => x.body.type),
+      ['redemption.confirmed'],
+    );
+    const data = rb.received[0]?.body.data;
+    assert.equal(data?.id, rdm.id);
+    assert.equal(data?.discount_minor, 1000);
+    assert.equal(data?.created_at, '2026-01-01T00:01:00Z', '*_at_ms become RFC 3339 *_at');
+    assert.equal((await deliveries(h, a.id)).length, 1);
+    assert.equal((await deliveries(h, b.id)).length, 1);
+    await assertInvariants(h.store);
+  });
+  await h.close();
+});
+
+test('a new webhook gets events from its creation on; a deleted one gets nothing more', async () => {
+  const h = await eventsHarness();
+  await withReceivers(2, async ([rx, ry]) => {
+    assert.ok(rx && ry);
+    await hook(h, rx.url, ['campaign.paused']);
+    const c1 = await activeCampaign(h);
+    await h.engine.campaignAction(c1.id, 'pause', { actor: 'key_ops' });
+    h.clock.advance(1);
+    const y = await hook(h, ry.url, ['campaign.paused']);
+    const c2 = await activeCampaign(h);
+    await h.engine.campaignAction(c2.id, 'pause', { actor: 'key_ops' });
+    ry.script.push(500);
+    await h.events.dispatcher.runOnce();
+    assert.deepEqual(
+      rx.received.map((x) => x.body.data.campaign_id),
+      [c1.id, c2.id],
+    );
+    assert.deepEqual(
+      ry.received.map((x) => x.body.data.campaign_id),
+      [c2.id],
+    );
+    assert.equal((await deliveries(h, y.id))[0]?.status, 'pending');
+    const [pending] = (await h.store.listDeliveries(y.id, { limit: 1 })).data;
+    assert.equal(pending?.status, 'pending');
+    assert.equal((await h.call('DELETE', `/v1/webhooks/${y.id}`)).status, 200);
+    assert.equal((await h.store.listDeliveries(y.id, { limit: 1 })).data[0]?.status, 'cancelled');
+    h.clock.advance(60_000);
+    await h.events.dispatcher.runOnce();
+    assert.equal(ry.received.length, 1, 'nothing after the delete');
+  });
+  await h.close();
+});
+
+test('the dispatcher checks addresses again when it sends (a stored private URL is refused)', async () => {
+  const h = await eventsHarness({ allow_private: false });
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    const w: WebhookRecord = {
+      id: h.engine.ids.next('whk', h.clock.now()),
+      url: r.url,
+      events: ['campaign.activated'],
+      secret: 'whsec_x',
+      created_at_ms: h.clock.now(),
+      deleted_at_ms: null,
+    };
+    const entry = { chain: 'platform', at_ms: w.created_at_ms, actor: null, action: 'webhook.created', subject: w.id };
+    await h.store.insertWebhook(w, (prev) => linkAudit({ ...entry, data: {} }, prev));
+    await h.events.wire();
+    await activeCampaign(h);
+    await h.events.dispatcher.runOnce();
+    assert.equal(r.received.length, 0);
+    const [d] = (await h.store.listDeliveries(w.id, { limit: 1 })).data;
+    assert.equal(d?.status, 'pending');
+    assert.match(d?.error ?? '', /refused/);
+  });
+  await h.close();
+});
+
+test('at least once across a restart: a node dies mid-attempt and another one delivers after the lease', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-events-'));
+  const path = join(dir, 'vouchsafe.db');
+  const h1 = await eventsHarness({}, new SqliteStore({ path }));
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    r.script.push('hang');
+    const w = await hook(h1, r.url, ['campaign.activated']);
+    await activeCampaign(h1);
+    // Node 1 claims and sends; the receiver never answers; node 1 "dies" (is abandoned).
+    const stuck = h1.events.dispatcher.runOnce();
+    for (let i = 0; i < 500 && r.received.length === 0; i++) await sleep(10);
+    assert.equal(r.received.length, 1);
+    // Node 2 starts on the same database; before the lease runs out it leaves the delivery alone.
+    const h2 = await eventsHarness({}, new SqliteStore({ path }), h1.clock.now() + 1_000);
+    assert.deepEqual(await h2.events.dispatcher.runOnce(), { relayed: 0, attempted: 0 });
+    h2.clock.advance(60_000);
+    assert.deepEqual(await h2.events.dispatcher.runOnce(), { relayed: 0, attempted: 1 });
+    assert.equal(r.received.length, 2);
+    assert.equal(r.received[1]?.body.id, r.received[0]?.body.id, 'the same event, delivered again');
+    const [d] = await deliveries(h2, w.id);
+    assert.deepEqual([d?.status, d?.attempt, d?.status_code], ['delivered', 1, 200]);
+    await assertInvariants(h2.store);
+    await h2.close();
+    // The first node's attempt ends when the receiver goes away; its late answer changes nothing.
+    await r.close();
+    await stuck;
+    const [after] = (await h1.store.listDeliveries(w.id, { limit: 1 })).data;
+    assert.equal(after?.status, 'delivered');
+  });
+  await h1.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('events written while no dispatcher runs are delivered after a restart', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-events-'));
+  const path = join(dir, 'vouchsafe.db');
+  const h1 = await eventsHarness({}, new SqliteStore({ path }));
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    await hook(h1, r.url, ['campaign.activated', 'redemption.confirmed']);
+    const c = await activeCampaign(h1);
+    await confirmedRedemption(h1, c.id, 'u1');
+    await h1.close();
+    const h2 = await eventsHarness({}, new SqliteStore({ path }), h1.clock.now() + 5_000);
+    await h2.events.dispatcher.runOnce();
+    assert.deepEqual(
+      r.received.map((x) => x.body.type),
+      ['campaign.activated', 'redemption.confirmed'],
+    );
+    await assertInvariants(h2.store);
+    await h2.close();
+  });
+  rmSync(dir, { recursive: true, force: true });
+});

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
+import { createTestDatabase, freshPostgresStore, pg_unavailable_message } from '../support/pg.ts';
+import { eventsHarness, receiver } from './support.ts';
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+
+test('two nodes on one PostgreSQL relay and deliver every event exactly once between them', {
+  skip: db ? false : pg_unavailable_message,
+}, async () => {
+  assert.ok(db);
+  const r = await receiver();
+  const h1 = await eventsHarness({}, await freshPostgresStore(db));
+  const h2 = await eventsHarness({}, new PostgresStore({ url: db.url }), h1.clock.now());
+  try {
+    const hook = await h1.call('POST', '/v1/webhooks', {
+      url: r.url,
+      events: ['redemption.confirmed', 'campaign.activated'],
+    });
+    assert.equal(hook.status, 201);
+    await h2.events.wire();
+    const c = await activeCampaign(h1, { per_user_limit: null, max_redemptions: null });
+    const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
+    await Promise.all(
+      users.map(async (user_id, i) => {
+        const h = i % 2 === 0 ? h1 : h2;
+        const coupon = await h.engine.claim({ campaign_id: c.id, user_id }, { actor: 'k' });
+        await h.engine.redeem(
+          { user_id, coupon_id: coupon.id, order: order({ id: `o${i}` }), confirm: true },
+          { actor: 'k' },
+        );
+      }),
+    );
+    const drain = async (h: typeof h1) => {
+      for (let i = 0; i < 100; i++) {
+        const round = await h.events.dispatcher.runOnce();
+        if (round.relayed === 0 && round.attempted === 0) return;
+      }
+    };
+    await Promise.all([drain(h1), drain(h2), drain(h1), drain(h2)]);
+    await drain(h1);
+    const ids = r.received.map((x) => x.body.id);
+    assert.equal(ids.length, users.length + 1, 'every confirmation and the activation');
+    assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
+    await assertInvariants(h1.store);
+  } finally {
+    await h2.close();
+    await h1.close();
+    await r.close();
+  }
+});

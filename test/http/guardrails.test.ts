@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { attemptLockout } from '../../src/domain/velocity.ts';
+import { RedisCounters } from '../../src/engine/redis-counters.ts';
+import type { CampaignWire } from '../../src/http/views.ts';
+import { dead_redis_url } from '../support/redis.ts';
+import { activeCampaign, assertError, assertInvariants, httpHarness, orderBody } from './harness.ts';
+
+let seq = 0;
+
+function redemption(code: string, over: Record<string, unknown> = {}) {
+  return { user_id: 'u1', code, order: orderBody({ id: `o${++seq}` }), device_id: 'd1', ip: '203.0.113.9', ...over };
+}
+
+describe('HTTP guardrails', () => {
+  test('velocity: the limit-th redemption passes, the next is 429 rate_limited with Retry-After', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'VELO',
+      per_user_limit: 100,
+      velocity: { per_user_per_minute: 2, per_device_per_minute: 10, per_ip_per_minute: 30 },
+    });
+    assert.deepEqual(c.velocity, { per_user_per_minute: 2, per_device_per_minute: 10, per_ip_per_minute: 30 });
+    for (let i = 0; i < 2; i++) {
+      const ok = await h.call('POST', '/v1/redemptions', { key: 'checkout', body: redemption('VELO') });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    }
+    const limited = await h.call('POST', '/v1/redemptions', { key: 'checkout', body: redemption('VELO') });
+    assertError(limited, 429, 'rate_limited');
+    assert.equal(limited.headers['retry-after'], '60');
+    const other = await h.call('POST', '/v1/redemptions', {
+      key: 'checkout',
+      body: redemption('VELO', { user_id: 'u2' }),
+    });
+    assert.equal(other.status, 201);
+    await assertInvariants(h.store);
+  });
+
+  test('lockout: failures_max wrong codes on validations and redemptions, then 429 too_many_attempts with Retry-After', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h, { code_mode: 'unique_codes', per_user_limit: 10 });
+    const codes = await h.call<{ codes: string[] }>('POST', `/v1/campaigns/${c.id}/codes`, { body: { count: 2 } });
+    const good = codes.body.codes[0] ?? '';
+    for (let i = 0; i < attemptLockout.failures_max; i++) {
+      const wrong = `${'Z'.repeat(15)}${i}`;
+      if (i % 2 === 0) {
+        const v = await h.call<{ valid: boolean; reason: { code: string } }>('POST', '/v1/validations', {
+          key: 'checkout',
+          body: redemption(wrong),
+        });
+        assert.equal(v.status, 200);
+        assert.equal(v.body.reason.code, 'coupon_not_found');
+      } else {
+        assertError(
+          await h.call('POST', '/v1/redemptions', { key: 'checkout', body: redemption(wrong) }),
+          404,
+          'coupon_not_found',
+        );
+      }
+    }
+    for (const url of ['/v1/validations', '/v1/redemptions']) {
+      const locked = await h.call('POST', url, { key: 'checkout', body: redemption(good) });
+      assertError(locked, 429, 'too_many_attempts');
+      assert.ok(Number(locked.headers['retry-after']) > 0);
+    }
+    const other = await h.call('POST', '/v1/redemptions', {
+      key: 'checkout',
+      body: redemption(good, { user_id: 'u2', device_id: 'd2' }),
+    });
+    assert.equal(other.status, 201, 'a correct code from another user on the same IP still works');
+  });
+
+  test('Redis down: a velocity-limited campaign answers 503 store_unavailable with Retry-After; others keep working', async () => {
+    const h = await httpHarness({ counters: new RedisCounters({ url: dead_redis_url }) });
+    await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'LIMITED',
+      per_user_limit: 5,
+      velocity: { per_ip_per_minute: 5 },
+    });
+    const open: CampaignWire = await activeCampaign(h, { code_mode: 'shared_code', code: 'OPEN', per_user_limit: 5 });
+    assert.equal(open.velocity, null);
+    const down = await h.call('POST', '/v1/redemptions', { key: 'checkout', body: redemption('LIMITED') });
+    assertError(down, 503, 'store_unavailable');
+    assert.ok(Number(down.headers['retry-after']) >= 1);
+    const fine = await h.call('POST', '/v1/redemptions', { key: 'checkout', body: redemption('OPEN') });
+    assert.equal(fine.status, 201);
+    const health = await h.call('GET', '/healthz', { key: null });
+    assert.equal(health.status, 200);
+    await h.engine.close();
+  });
+});

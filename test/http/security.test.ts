@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { limits } from '../../src/config/limits.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { slowStore } from '../faults/slow-store.ts';
+import { assertError, httpHarness } from './harness.ts';
+
+describe('security headers and CORS', () => {
+  test('API answers carry nosniff, DENY framing, no-referrer and a deny-all CSP; no CORS header ever', async () => {
+    const h = await httpHarness();
+    const origin = { origin: 'https://evil.example' };
+    const answers = [
+      await h.call('GET', '/v1/campaigns', { key: 'read', headers: origin }),
+      await h.call('GET', '/v1/campaigns', { key: null, headers: origin }),
+      await h.call('GET', '/v1/nowhere', { key: 'read' }),
+      await h.call('POST', '/v1/campaigns', { raw: '{oops' }),
+      await h.call('GET', '/healthz', { key: null, headers: origin }),
+      await h.call('GET', '/metrics', { key: null }),
+    ];
+    const preflight = await h.app.inject({
+      method: 'OPTIONS',
+      url: '/v1/campaigns',
+      headers: { ...origin, 'access-control-request-method': 'POST' },
+    });
+    answers.push({ status: preflight.statusCode, body: preflight.body, headers: preflight.headers });
+    for (const res of answers) {
+      const what = `${res.status} ${JSON.stringify(res.body).slice(0, 80)}`;
+      assert.equal(res.headers['x-content-type-options'], 'nosniff', what);
+      assert.equal(res.headers['x-frame-options'], 'DENY', what);
+      assert.equal(res.headers['referrer-policy'], 'no-referrer', what);
+      assert.match(String(res.headers['content-security-policy']), /default-src 'none'/, what);
+      assert.match(String(res.headers['x-request-id']), /\S/, what);
+      for (const name of Object.keys(res.headers)) assert.ok(!name.startsWith('access-control-'), `${name} on ${what}`);
+    }
+    await h.app.close();
+  });
+});
+
+describe('failed authentication limit', () => {
+  test('repeated 401s from one IP become 429 rate_limited with Retry-After; other IPs and later windows are unaffected', async () => {
+    const h = await httpHarness();
+    const from = (ip: string, key: string) =>
+      h.app.inject({
+        method: 'GET',
+        url: '/v1/campaigns',
+        remoteAddress: ip,
+        headers: { authorization: `Bearer ${key}` },
+      });
+    const max = limits.auth_failures_per_window_max;
+    for (let i = 0; i < max; i++) assert.equal((await from('10.0.0.1', `vs_wrong_${i}`)).statusCode, 401);
+    const locked = await from('10.0.0.1', 'vs_wrong_again');
+    assert.equal(locked.statusCode, 429);
+    assert.equal(locked.json().error.code, 'rate_limited');
+    assert.ok(Number(locked.headers['retry-after']) >= 1);
+    // Even a good key waits: the address is refused before any key is looked up.
+    assert.equal((await from('10.0.0.1', h.keys.read.secret)).statusCode, 429);
+    assert.equal((await from('10.0.0.2', h.keys.read.secret)).statusCode, 200, 'another address is not affected');
+    assert.equal((await from('10.0.0.2', 'vs_wrong')).statusCode, 401);
+    h.clock.advance(limits.auth_failure_window_ms);
+    assert.equal((await from('10.0.0.1', h.keys.read.secret)).statusCode, 200, 'the next window starts clean');
+    await h.app.close();
+  });
+});
+
+describe('edge load shedding', () => {
+  test('beyond inflight_max requests at once, new ones get 503 overloaded with Retry-After', async () => {
+    const slowness = { batch_ms: 0, read_ms: 0 };
+    const h = await httpHarness(
+      {},
+      { hardening: { inflight_max: 4 } },
+      slowStore(new SqliteStore({ path: ':memory:' }), slowness),
+    );
+    slowness.read_ms = 200;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => h.call('GET', '/v1/campaigns', { key: 'read' })),
+    );
+    const statuses = answers.map((a) => a.status);
+    assert.equal(statuses.filter((s) => s === 200).length, 4, String(statuses));
+    for (const a of answers.filter((x) => x.status !== 200)) {
+      assertError(a, 503, 'overloaded');
+      assert.equal(a.headers['retry-after'], '1');
+    }
+    slowness.read_ms = 0;
+    assert.equal((await h.call('GET', '/v1/campaigns', { key: 'read' })).status, 200, 'the count comes back down');
+    // Over a real keep-alive socket too: every finished response gives its place back.
+    const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+    for (let i = 0; i < 12; i++) assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    await h.app.close();
+  });
+});
+
+describe('API key revocation', () => {
+  test('POST /v1/api-keys/{id}/revoke (admin): the key is 401 at once; twice is 409; unknown 404; others 403', async () => {
+    const h = await httpHarness();
+    const made = await h.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { name: 'pos', scopes: ['read'] },
+    });
+    assert.equal(made.status, 201);
+    const use = () =>
+      h.app.inject({ method: 'GET', url: '/v1/campaigns', headers: { authorization: `Bearer ${made.body.key}` } });
+    assert.equal((await use()).statusCode, 200);
+    assertError(await h.call('POST', `/v1/api-keys/${made.body.id}/revoke`, { key: 'read' }), 403, 'forbidden');
+    const revoked = await h.call<Record<string, unknown>>('POST', `/v1/api-keys/${made.body.id}/revoke`);
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.equal(revoked.body.id, made.body.id);
+    assert.equal(typeof revoked.body.revoked_at, 'string');
+    assert.ok(!JSON.stringify(revoked.body).includes(made.body.key), 'no secret in the answer');
+    assert.ok(!('hash' in revoked.body), 'no hash in the answer');
+    assert.equal((await use()).statusCode, 401, 'revoked at once, not a cache second later');
+    assertError(await h.call('POST', `/v1/api-keys/${made.body.id}/revoke`), 409, 'invalid_state');
+    assertError(await h.call('POST', '/v1/api-keys/key_nope/revoke'), 404, 'not_found');
+    const chain = await h.store.auditChain('platform');
+    assert.ok(chain.some((e) => e.action === 'api_key.revoked' && e.subject === made.body.id));
+    await h.app.close();
+  });
+});
