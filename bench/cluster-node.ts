@@ -22,7 +22,13 @@ const worker = async () => {
         {
           user_id: `n${node}u${n % 10_000}`,
           coupon_id: route.coupon_id,
-          order: { id: `n${node}o${n}`, merchant_id: `m${n % 50}`, amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
+          order: {
+            id: `n${node}o${n}`,
+            merchant_id: `m${n % 50}`,
+            amount_minor: 5000,
+            currency: 'CNY',
+            product_kind: 'merchandise',
+          },
           confirm: true,
         },
         { actor: `bench-node-${node}` },

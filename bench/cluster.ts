@@ -25,14 +25,19 @@ async function freshDatabase(): Promise<{ url: string; drop: () => Promise<void>
   await withClient(base, (c) => c.query(`CREATE DATABASE ${name}`));
   const u = new URL(base);
   u.pathname = `/${name}`;
-  return { url: u.toString(), drop: () => withClient(base, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
+  return {
+    url: u.toString(),
+    drop: () => withClient(base, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
 }
 
 /** The naive pattern: one transaction per redemption with SELECT ... FOR UPDATE on the budget row. */
 async function naive(url: string, seconds: number, connections: number): Promise<number> {
   await withClient(url, async (c) => {
     await c.query('CREATE TABLE naive_budget (id INT PRIMARY KEY, available_minor BIGINT NOT NULL)');
-    await c.query('CREATE TABLE naive_redemptions (id BIGSERIAL PRIMARY KEY, user_id TEXT, order_id TEXT, discount_minor BIGINT)');
+    await c.query(
+      'CREATE TABLE naive_redemptions (id BIGSERIAL PRIMARY KEY, user_id TEXT, order_id TEXT, discount_minor BIGINT)',
+    );
     await c.query('INSERT INTO naive_budget VALUES (1, 900000000000)');
   });
   const pool = new pg.Pool({ connectionString: url, max: connections });
@@ -45,7 +50,10 @@ async function naive(url: string, seconds: number, connections: number): Promise
         await c.query('BEGIN');
         const row = await c.query('SELECT available_minor FROM naive_budget WHERE id = 1 FOR UPDATE');
         if (Number(row.rows[0]?.available_minor) >= 100) {
-          await c.query('INSERT INTO naive_redemptions (user_id, order_id, discount_minor) VALUES ($1, $2, 100)', [`u${w}`, `o${w}_${i}`]);
+          await c.query('INSERT INTO naive_redemptions (user_id, order_id, discount_minor) VALUES ($1, $2, 100)', [
+            `u${w}`,
+            `o${w}_${i}`,
+          ]);
           await c.query('UPDATE naive_budget SET available_minor = available_minor - 100 WHERE id = 1');
         }
         await c.query('COMMIT');
@@ -64,7 +72,13 @@ function runNode(url: string, code: string, seconds: number, node: number): Prom
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'bench/cluster-node.ts'], {
       cwd: root,
-      env: { ...process.env, BENCH_PG_URL: url, BENCH_CODE: code, BENCH_SECONDS: String(seconds), BENCH_NODE: String(node) },
+      env: {
+        ...process.env,
+        BENCH_PG_URL: url,
+        BENCH_CODE: code,
+        BENCH_SECONDS: String(seconds),
+        BENCH_NODE: String(node),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';

@@ -15,7 +15,8 @@ export async function codesSection(): Promise<Section> {
   const pool = randomBytes(n * codeRandomBytesNeeded);
   const codes: string[] = new Array(n);
   const ours = perSecond(n, () => {
-    for (let i = 0; i < n; i++) codes[i] = makeCode(pool.subarray(i * codeRandomBytesNeeded, (i + 1) * codeRandomBytesNeeded), key);
+    for (let i = 0; i < n; i++)
+      codes[i] = makeCode(pool.subarray(i * codeRandomBytesNeeded, (i + 1) * codeRandomBytesNeeded), key);
   });
   const unique = new Set(codes).size;
   const uuid = perSecond(n, () => {
@@ -23,7 +24,10 @@ export async function codesSection(): Promise<Section> {
   });
   const secret = randomBytes(32);
   const hmac = perSecond(n / 10, () => {
-    for (let i = 0; i < n / 10; i++) createHmac('sha256', secret).update(pool.subarray(i * 9, i * 9 + 9)).digest();
+    for (let i = 0; i < n / 10; i++)
+      createHmac('sha256', secret)
+        .update(pool.subarray(i * 9, i * 9 + 9))
+        .digest();
   });
   const guesses = 1_000_000;
   let accepted = 0;
@@ -39,10 +43,28 @@ export async function codesSection(): Promise<Section> {
     title: 'Unique codes',
     method: `${fmt(n)} codes of 13 random Crockford base32 characters (65 bits from the CSPRNG) plus a 3-character keyed check (HMAC-SHA256 over a prepared key). Baselines in the same run: crypto.randomUUID() (no check part) and a per-code createHmac (what the check would cost done naively).`,
     rows: [
-      { what: 'generate code + check part', figure: `${fmt(ours)} /s`, baseline: `${fmt(uuid)} /s randomUUID`, ratio: ratio(ours, uuid), target: '1M in a few seconds' },
-      { what: 'generate code + check part', figure: `${fmt(ours)} /s`, baseline: `${fmt(hmac)} /s createHmac per code`, ratio: ratio(ours, hmac) },
-      { what: 'reject a guess without a store read', figure: `${fmt(check)} /s`, baseline: `${fmt(hmac)} /s createHmac per code`, ratio: ratio(check, hmac) },
+      {
+        what: 'generate code + check part',
+        figure: `${fmt(ours)} /s`,
+        baseline: `${fmt(uuid)} /s randomUUID`,
+        ratio: ratio(ours, uuid),
+        target: '1M in a few seconds',
+      },
+      {
+        what: 'generate code + check part',
+        figure: `${fmt(ours)} /s`,
+        baseline: `${fmt(hmac)} /s createHmac per code`,
+        ratio: ratio(ours, hmac),
+      },
+      {
+        what: 'reject a guess without a store read',
+        figure: `${fmt(check)} /s`,
+        baseline: `${fmt(hmac)} /s createHmac per code`,
+        ratio: ratio(check, hmac),
+      },
     ],
-    notes: [`${fmt(unique)} distinct codes out of ${fmt(n)}; ${fmt(accepted)} of ${fmt(guesses)} systematic guesses passed the check (expected about 1 in 32,768)`],
+    notes: [
+      `${fmt(unique)} distinct codes out of ${fmt(n)}; ${fmt(accepted)} of ${fmt(guesses)} systematic guesses passed the check (expected about 1 in 32,768)`,
+    ],
   };
 }

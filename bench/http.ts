@@ -11,7 +11,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const admin_key = 'vs_bench_admin_key_000000000000000001';
 
 async function start(args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout?.on('data', (d: Buffer) => {
@@ -39,7 +43,13 @@ interface Load {
   errors: number;
 }
 
-async function load(url: string, path: string, body: string, headers: Record<string, string>, seconds: number): Promise<Load> {
+async function load(
+  url: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+  seconds: number,
+): Promise<Load> {
   const r = await autocannon({
     url: `${url}${path}`,
     method: 'POST',

@@ -1,10 +1,12 @@
 import { writeFileSync } from 'node:fs';
-import { engineSection } from './engine-hot.ts';
-import { httpSection } from './http.ts';
 import { clusterSection } from './cluster.ts';
 import { codesSection } from './codes.ts';
-import { scalingSection } from './scaling.ts';
+import { engineSection } from './engine-hot.ts';
+import { httpSection } from './http.ts';
+import { incidentSection } from './incident.ts';
+import { redEnvelopeSection } from './red-envelope.ts';
 import { renderResults, type Section } from './report.ts';
+import { scalingSection } from './scaling.ts';
 
 /** Every benchmark, in order; `npm run bench -- <name>...` runs a subset (and prints it only). */
 const all: Record<string, () => Promise<Section>> = {
@@ -12,6 +14,8 @@ const all: Record<string, () => Promise<Section>> = {
   http: httpSection,
   cluster: clusterSection,
   codes: codesSection,
+  'red-envelope': redEnvelopeSection,
+  incident: incidentSection,
   scaling: scalingSection,
 };
 

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { Engine } from '../src/engine/engine.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { hotSpec } from './engine-hot.ts';
-import { fmt, ratio, type Row, type Section } from './report.ts';
+import { fmt, type Row, ratio, type Section } from './report.ts';
 
 interface Run {
   per_s: number;
@@ -28,7 +28,13 @@ async function fire(engine: Engine, codes: string[], total: number): Promise<Run
         {
           user_id: `u${i}`,
           code: codes[i % codes.length] ?? '',
-          order: { id: `o${i}`, merchant_id: `m${i % 100}`, amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
+          order: {
+            id: `o${i}`,
+            merchant_id: `m${i % 100}`,
+            amount_minor: 5000,
+            currency: 'CNY',
+            product_kind: 'merchandise',
+          },
           confirm: true,
         },
         { actor: 'bench' },
@@ -47,7 +53,10 @@ async function withEngine<T>(body: (engine: Engine, path: string) => Promise<T>)
   const dir = mkdtempSync(join(tmpdir(), 'vs-scale-'));
   const path = join(dir, 'scale.db');
   const store = new SqliteStore({ path, synchronous: 'FULL' });
-  const engine = await Engine.open(store, { approval_threshold_minor: Number.MAX_SAFE_INTEGER, wantsEvent: () => false });
+  const engine = await Engine.open(store, {
+    approval_threshold_minor: Number.MAX_SAFE_INTEGER,
+    wantsEvent: () => false,
+  });
   try {
     return await body(engine, path);
   } finally {
@@ -88,7 +97,24 @@ async function byStored(rows: number, total: number): Promise<Run> {
       for (let i = from; i < from + 100_000 && i < rows; i += 50) {
         const args: unknown[] = [];
         for (let j = i; j < i + 50; j++) {
-          args.push(`rdm_0hist${j.toString(36).padStart(12, '0')}`, history.campaign_id, history.coupon_id, `h${j % 100_000}`, `m${j % 100}`, `ho${j}`, 5000, 'CNY', 'merchandise', 100, 'released', null, null, null, 1, 1);
+          args.push(
+            `rdm_0hist${j.toString(36).padStart(12, '0')}`,
+            history.campaign_id,
+            history.coupon_id,
+            `h${j % 100_000}`,
+            `m${j % 100}`,
+            `ho${j}`,
+            5000,
+            'CNY',
+            'merchandise',
+            100,
+            'released',
+            null,
+            null,
+            null,
+            1,
+            1,
+          );
         }
         ins.run(args);
       }

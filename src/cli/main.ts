@@ -8,6 +8,7 @@ import { campaignsCommand } from './campaigns.ts';
 import { codesCommand } from './codes.ts';
 import { keysCommand } from './keys.ts';
 import { serveCommand } from './serve.ts';
+import { simulateCommand } from './simulate.ts';
 import { verifyCommand } from './verify.ts';
 
 export interface CliContext {
@@ -67,6 +68,7 @@ program.addCommand(keysCommand(ctx));
 program.addCommand(campaignsCommand(ctx));
 program.addCommand(codesCommand(ctx));
 program.addCommand(verifyCommand(ctx));
+program.addCommand(simulateCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`vouchsafe: ${err instanceof Error ? err.message : String(err)}\n`);

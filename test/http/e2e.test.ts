@@ -154,6 +154,12 @@ describe('end to end over a socket', () => {
       await gate;
       return runBatch(campaign_id, load, decide);
     }) as Store['runBatch'];
+    // The engine hands ready batches of several campaigns to runBatches when the store has it.
+    const runBatches = store.runBatches.bind(store) as NonNullable<Store['runBatches']>;
+    store.runBatches = (async (items) => {
+      await gate;
+      return runBatches(items);
+    }) as NonNullable<Store['runBatches']>;
     const inflight = Array.from({ length: 30 }, (_, i) =>
       send(l, l.checkout, 'POST', '/v1/redemptions', {
         user_id: `u${i}`,
