@@ -109,13 +109,6 @@ function memoizePrepare(db: Database.Database): void {
   }) as typeof db.prepare;
 }
 
-function placeholders(cols: string): string {
-  return cols
-    .split(', ')
-    .map((c) => `@${c}`)
-    .join(', ');
-}
-
 /** The embedded store: better-sqlite3 in WAL mode; one writer, so transactions serialize. */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
@@ -190,13 +183,11 @@ export class SqliteStore implements Store {
       campaignUpdate: p('UPDATE campaigns SET status = ?, code = ?, doc = ? WHERE id = ?'),
       couponGet: p(`SELECT ${couponCols} FROM coupons WHERE id = ?`),
       couponByCode: p(`SELECT ${couponCols} FROM coupons WHERE code = ?`),
-      couponInsert: p(`INSERT INTO coupons (${couponCols}) VALUES (${placeholders(couponCols)})`),
       couponUpdate: p('UPDATE coupons SET status = @status, updated_at_ms = @updated_at_ms WHERE id = @id'),
       couponsRevoke: p(
         "UPDATE coupons SET status = 'revoked', updated_at_ms = ? WHERE campaign_id = ? AND status = 'active'",
       ),
       redemptionGet: p(`SELECT ${redemptionCols} FROM redemptions WHERE id = ?`),
-      redemptionInsert: p(`INSERT INTO redemptions (${redemptionCols}) VALUES (${placeholders(redemptionCols)})`),
       redemptionUpdate: p(
         'UPDATE redemptions SET status = @status, hold_expires_at_ms = @hold_expires_at_ms, updated_at_ms = @updated_at_ms WHERE id = @id',
       ),
