@@ -24,13 +24,7 @@ import {
   UniqueViolation,
   type UsageKey,
 } from '../port.ts';
-import type {
-  DeliveryAttempt,
-  DeliveryRecord,
-  FanOut,
-  MakePlatformAudit,
-  WebhookRecord,
-} from '../port-events.ts';
+import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
 import { SqliteCampaignChange } from './campaign-change.ts';
@@ -298,14 +292,15 @@ export class SqliteStore implements Store {
       if (writes) this.applyWrites(writes);
       return result;
     });
-    const all = this.db.transaction((): Array<R | Error> =>
-      items.map((item) => {
-        try {
-          return one(item);
-        } catch (err) {
-          return err instanceof Error ? err : new Error(String(err));
-        }
-      }),
+    const all = this.db.transaction(
+      (): Array<R | Error> =>
+        items.map((item) => {
+          try {
+            return one(item);
+          } catch (err) {
+            return err instanceof Error ? err : new Error(String(err));
+          }
+        }),
     );
     return all.immediate();
   }
@@ -701,7 +696,12 @@ export class SqliteStore implements Store {
     return this.incidents.campaignsWithRedemptionsAt(filter);
   }
 
-  async liveRedemptionIdsInScope(campaign_id: string, f: ScopeFilter, after_id: string, limit: number): Promise<string[]> {
+  async liveRedemptionIdsInScope(
+    campaign_id: string,
+    f: ScopeFilter,
+    after_id: string,
+    limit: number,
+  ): Promise<string[]> {
     return this.incidents.liveRedemptionIdsInScope(campaign_id, f, after_id, limit);
   }
 
