@@ -22,6 +22,17 @@ export function isSingleUse(c: Coupon): boolean {
   return c.kind !== 'shared';
 }
 
+/**
+ * Whether a request may name this coupon by its id. A unique code is a bearer secret (whoever
+ * holds it redeems), while ids are not secret: they appear in redemptions, events and audit
+ * entries, and one batch's ids differ only in a counter. So a unique coupon is named by its code
+ * only; a claimed coupon (red-envelope packets too) is bound to its owner, and a shared code is
+ * one public coupon, so their ids grant nothing more than their codes.
+ */
+export function nameableById(c: Coupon): boolean {
+  return c.kind !== 'unique';
+}
+
 export function couponStatusAt(c: Coupon, now_ms: number): CouponStatus {
   if (c.status === 'active' && now_ms >= c.expires_at_ms) return 'expired';
   return c.status;

@@ -1,5 +1,5 @@
 import { type CodeKey, codeLength, hasValidCheck, normalizeCode } from '../domain/codes.ts';
-import type { Coupon } from '../domain/coupon.ts';
+import { type Coupon, nameableById } from '../domain/coupon.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Store } from '../store/port.ts';
 
@@ -19,6 +19,7 @@ export function looksGenerated(code: string): boolean {
 /**
  * Finds the coupon a request names. A generated code that fails its check part is
  * refused without reading the store; anything else is looked up as a shared code.
+ * An id names claimed and shared coupons only, never a unique code's (see nameableById).
  */
 export class CodeResolver {
   /** Which campaign a coupon (by id or code) belongs to never changes, so it can be remembered. */
@@ -57,10 +58,14 @@ export class CodeResolver {
     return pending;
   }
 
+  /**
+   * A unique (bearer) coupon named by its id answers exactly as an unknown id: 404, and a failed
+   * attempt toward the lockout, so an id neither redeems it nor tells that it exists.
+   */
   async resolve(input: { code?: string; coupon_id?: string }): Promise<Coupon> {
     if (input.coupon_id !== undefined) {
       const c = await this.store.getCoupon(input.coupon_id);
-      if (!c) throw new Rejection('coupon_not_found', 'no such coupon', 'coupon_id');
+      if (!c || !nameableById(c)) throw new Rejection('coupon_not_found', 'no such coupon', 'coupon_id');
       return c;
     }
     if (input.code === undefined) throw new Rejection('invalid_request', 'code or coupon_id is required', 'code');

@@ -4,9 +4,16 @@ import type { Expect } from './reference-types.ts';
 
 export type Json = Record<string, unknown>;
 
+/** A model coupon's server id and code; `code_only`: a unique (bearer) code, which only its code may name. */
+export interface BoundCoupon {
+  id: string;
+  code: string;
+  code_only: boolean;
+}
+
 /** What the comparison needs of a sequence: id bindings, first answers, and the trace for messages. */
 export interface Bindings {
-  coupons: Map<string, { id: string; code: string }>;
+  coupons: Map<string, BoundCoupon>;
   redemptions: Map<string, string>;
   incidentIds: Map<string, string>;
   /** What the server answered first under each recorded (API key, Idempotency-Key). */
@@ -67,7 +74,7 @@ export function compare(b: Bindings, e: Expect, res: Answer<Json>): void {
       check(res.status === 201 && body.status === 'active' && body.user_id === e.coupon.user_id, 'claim');
       check(Date.parse(String(body.expires_at)) === e.coupon.expires_at_ms, 'coupon expires_at');
       check(![...b.coupons.values()].some((c) => c.id === body.id), 'a new coupon id');
-      b.coupons.set(e.coupon.ref, { id: String(body.id), code: String(body.code) });
+      b.coupons.set(e.coupon.ref, { id: String(body.id), code: String(body.code), code_only: false });
       return;
     }
     case 'redemption': {
@@ -117,7 +124,7 @@ export function compare(b: Bindings, e: Expect, res: Answer<Json>): void {
       );
       check(Date.parse(String(coupon.expires_at)) === e.coupon.expires_at_ms, 'grabbed coupon expires_at');
       check(![...b.coupons.values()].some((c) => c.id === coupon.id), 'a new coupon id');
-      b.coupons.set(e.coupon.ref, { id: String(coupon.id), code: String(coupon.code) });
+      b.coupons.set(e.coupon.ref, { id: String(coupon.id), code: String(coupon.code), code_only: false });
       return;
     }
     case 'resolved': {

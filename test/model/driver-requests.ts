@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { KeyName } from '../http/harness.ts';
-import type { Json } from './driver-compare.ts';
+import type { BoundCoupon, Json } from './driver-compare.ts';
 import type { RefModel } from './reference.ts';
 import type { RefEnvelope } from './reference-envelope.ts';
 import type { IncidentAction, RefIncidents } from './reference-incidents.ts';
@@ -13,7 +13,7 @@ export interface RequestContext {
   campaign_id: string;
   model: RefModel;
   incidents: RefIncidents;
-  coupons: Map<string, { id: string; code: string }>;
+  coupons: Map<string, BoundCoupon>;
   redemptions: Map<string, string>;
   incidentIds: Map<string, string>;
   /** red_envelope mode: the envelope backing the campaign. */
@@ -53,10 +53,15 @@ function pick<T>(items: T[], i: number): T | undefined {
   return items.length === 0 ? undefined : items[i % items.length];
 }
 
+/**
+ * How a request names a coupon. A unique code is a bearer secret that only its code names (API.md:
+ * "Unique codes are bearer codes"); its id is refused like an unknown one, which the engine and
+ * HTTP tests check, so here it is always sent by code and `by_id` varies claimed and shared ones.
+ */
 function couponArg(c: RequestContext, ref: string, by_id: boolean): Json {
   const bound = c.coupons.get(ref);
   assert.ok(bound, `coupon ${ref} is bound`);
-  return by_id ? { coupon_id: bound.id } : { code: bound.code };
+  return by_id && !bound.code_only ? { coupon_id: bound.id } : { code: bound.code };
 }
 
 function checkout(c: RequestContext, step: Extract<Step, { t: 'redeem' | 'validate' }>): Request | null {

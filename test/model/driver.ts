@@ -144,11 +144,12 @@ export async function startSequence(h: HttpHarness, cfg: CampaignConfig, run: nu
     const made = await must(h, 'admin', `/v1/campaigns/${id}/codes`, { count: cfg.unique_codes }, 201);
     codes.push(...(made.codes as string[]));
   }
+  const unique = spec.code_mode === 'unique_codes';
   for (const code of codes) {
     const coupon = await h.store.findCouponByCode(code);
     assert.ok(coupon, `coupon for ${code}`);
-    const ref = model.addCoupon(null, spec.code_mode === 'unique_codes', spec.ends_at_ms);
-    s.coupons.set(ref.ref, { id: coupon.id, code });
+    const ref = model.addCoupon(null, unique, spec.ends_at_ms);
+    s.coupons.set(ref.ref, { id: coupon.id, code, code_only: unique });
   }
   return s;
 }
