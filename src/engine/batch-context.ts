@@ -12,7 +12,10 @@ import type { IdGenerator, IdPrefix } from './ids.ts';
 export interface BatchEnv {
   now_ms: number;
   ids: IdGenerator;
+  /** A bearer code (unique codes). */
   newCode: () => string;
+  /** A code issued to one user (claims, grabs): time-prefixed, see issuedCodePrefix. */
+  newIssuedCode: () => string;
   hold_ms: number;
   /** Whether any subscriber (webhook, NATS) wants events of this type; unwanted ones are not written. */
   wantsEvent: (type: string) => boolean;

@@ -1,4 +1,4 @@
-import { type CodeKey, codeLength, hasValidCheck, normalizeCode } from '../domain/codes.ts';
+import { type CodeKey, codeLength, hasValidCheck, issuedCodeLength, normalizeCode } from '../domain/codes.ts';
 import { type Coupon, nameableById } from '../domain/coupon.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Store } from '../store/port.ts';
@@ -13,7 +13,7 @@ export function normalizeSharedCode(code: string): string {
 /** True when the text has the shape of a generated code, so it is never taken for a shared one. */
 export function looksGenerated(code: string): boolean {
   const n = normalizeCode(code);
-  return n.length === codeLength && /^[0-9A-HJKMNP-TV-Z]+$/.test(n);
+  return (n.length === codeLength || n.length === issuedCodeLength) && /^[0-9A-HJKMNP-TV-Z]+$/.test(n);
 }
 
 /**

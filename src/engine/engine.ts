@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import { assertConservation, type Campaign, type CampaignSpec, zeroCounters } from '../domain/campaign.ts';
 import type { CampaignPatch } from '../domain/campaign-change.ts';
-import { type CodeKey, codeKey, codeRandomBytesNeeded, makeCode } from '../domain/codes.ts';
+import { type CodeKey, codeKey, codeRandomBytesNeeded, issuedCodePrefix, makeCode } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
 import { assert, Rejection } from '../domain/errors.ts';
@@ -195,15 +195,18 @@ export class Engine {
     return this.clock.now();
   }
 
-  /** A fresh unique code: CSPRNG bytes drawn from a pool, plus the keyed check part. */
-  newCode(): string {
+  /**
+   * A fresh code: CSPRNG bytes drawn from a pool, plus the keyed check part; an issued code
+   * (a claim's, a grab's) starts with the time prefix (see issuedCodePrefix).
+   */
+  newCode(issued_at_ms: number | null = null): string {
     if (this.randomOffset + codeRandomBytesNeeded > this.randomPool.length) {
       this.randomPool = randomBytes(codeRandomBytesNeeded * 4096);
       this.randomOffset = 0;
     }
     const bytes = this.randomPool.subarray(this.randomOffset, this.randomOffset + codeRandomBytesNeeded);
     this.randomOffset += codeRandomBytesNeeded;
-    return makeCode(bytes, this.codeKey);
+    return makeCode(bytes, this.codeKey, issued_at_ms === null ? '' : issuedCodePrefix(issued_at_ms));
   }
 
   // ---- campaigns ----------------------------------------------------------
@@ -564,7 +567,9 @@ export class Engine {
    * store can (SQLite: one fsync for all, each campaign in its own savepoint), otherwise
    * one transaction per campaign, concurrently (PostgreSQL: separate connections).
    */
-  private async applyBatches(batches: Array<{ campaign_id: string; cmds: Command[] }>): Promise<Array<Outcome[] | Error>> {
+  private async applyBatches(
+    batches: Array<{ campaign_id: string; cmds: Command[] }>,
+  ): Promise<Array<Outcome[] | Error>> {
     const committed: Array<{ campaign: Campaign; confirmed: Redemption[] }> = [];
     const items = batches.map((b) => ({
       campaign_id: b.campaign_id,
@@ -593,10 +598,12 @@ export class Engine {
     cmds: Command[],
     committed: Array<{ campaign: Campaign; confirmed: Redemption[] }>,
   ): { writes: BatchWrites | null; result: Outcome[] } {
+    const now_ms = this.now();
     const env: BatchEnv = {
-      now_ms: this.now(),
+      now_ms,
       ids: this.ids,
       newCode: () => this.newCode(),
+      newIssuedCode: () => this.newCode(now_ms),
       hold_ms: this.hold_ms,
       wantsEvent: this.wantsEvent,
     };

@@ -88,7 +88,9 @@ export class GroupCommit<C, R> {
     if (taken.length === 0) return;
     let results: Array<R[] | Error>;
     try {
-      results = await this.applyMany(taken.map((t) => ({ campaign_id: t.campaign_id, cmds: t.batch.map((p) => p.cmd) })));
+      results = await this.applyMany(
+        taken.map((t) => ({ campaign_id: t.campaign_id, cmds: t.batch.map((p) => p.cmd) })),
+      );
     } catch (err) {
       results = taken.map(() => (err instanceof Error ? err : new Error(String(err))));
     }

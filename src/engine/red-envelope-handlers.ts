@@ -49,7 +49,7 @@ export function grab(ctx: BatchContext, cmd: Cmd<'grab'>): GrabResult {
     id: ctx.id('cpn'),
     campaign_id: c.id,
     user_id: cmd.user_id,
-    code: ctx.env.newCode(),
+    code: ctx.env.newIssuedCode(),
     kind: 'claimed',
     status: 'active',
     expires_at_ms: claimedCouponExpiry(ctx.now_ms, c.coupon_ttl_s, c.ends_at_ms),

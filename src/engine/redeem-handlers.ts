@@ -22,7 +22,7 @@ export function claim(ctx: BatchContext, cmd: Cmd<'claim'>): unknown {
     id: ctx.id('cpn'),
     campaign_id: c.id,
     user_id: cmd.user_id,
-    code: ctx.env.newCode(),
+    code: ctx.env.newIssuedCode(),
     kind: 'claimed' as const,
     status: 'active' as const,
     expires_at_ms: claimedCouponExpiry(ctx.now_ms, c.coupon_ttl_s, c.ends_at_ms),
