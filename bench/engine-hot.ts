@@ -48,7 +48,7 @@ export async function runHot(
   events = true,
 ): Promise<HotResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vs-bench-'));
-  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL' });
+  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL', background_checkpoint: true });
   const engine = await Engine.open(store, {
     batch_commands_max,
     approval_threshold_minor: Number.MAX_SAFE_INTEGER,

@@ -32,7 +32,7 @@ async function statusSum(store: Store, ids: string[], status: 'frozen' | 'revers
 export async function incidentSection(): Promise<Section> {
   const total = Number(process.env.BENCH_INCIDENT_TOTAL ?? 430_000);
   const dir = mkdtempSync(join(tmpdir(), 'vs-bench-incident-'));
-  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL' });
+  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL', background_checkpoint: true });
   const engine = await Engine.open(store, { approval_threshold_minor: Number.MAX_SAFE_INTEGER });
   const codes = ['LEAKA', 'LEAKB', 'LEAKC'];
   const campaigns = [];

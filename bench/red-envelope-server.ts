@@ -6,7 +6,7 @@ import { buildApp } from '../src/http/app.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 
 const count = Number(process.env.BENCH_PACKETS ?? 20_000);
-const store = new SqliteStore({ path: process.env.BENCH_DB ?? '', synchronous: 'FULL' });
+const store = new SqliteStore({ path: process.env.BENCH_DB ?? '', synchronous: 'FULL', background_checkpoint: true });
 const engine = await Engine.open(store, {
   batch_commands_max: Number(process.env.BENCH_BATCH ?? 1024),
   wantsEvent: () => false,

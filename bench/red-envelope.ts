@@ -35,7 +35,7 @@ interface Bed {
 /** A durable SQLite store (synchronous=FULL, as the engine bench) with one envelope of `count` packets. */
 async function bed(batch_commands_max: number, count: number): Promise<Bed> {
   const dir = mkdtempSync(join(tmpdir(), 'vs-bench-env-'));
-  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL' });
+  const store = new SqliteStore({ path: join(dir, 'bench.db'), synchronous: 'FULL', background_checkpoint: true });
   const engine = await Engine.open(store, { batch_commands_max, wantsEvent: () => false });
   const c = await engine.envelopes.create(terms(count), { actor: 'bench' });
   const envelope_id = c.red_envelope?.id ?? '';

@@ -52,7 +52,7 @@ async function fire(engine: Engine, codes: string[], total: number): Promise<Run
 async function withEngine<T>(body: (engine: Engine, path: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'vs-scale-'));
   const path = join(dir, 'scale.db');
-  const store = new SqliteStore({ path, synchronous: 'FULL' });
+  const store = new SqliteStore({ path, synchronous: 'FULL', background_checkpoint: true });
   const engine = await Engine.open(store, {
     approval_threshold_minor: Number.MAX_SAFE_INTEGER,
     wantsEvent: () => false,

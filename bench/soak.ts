@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { percentile, SoakClient } from './soak-client.ts';
 import { prng, setUp, worker } from './soak-workload.ts';
 
+// The server runs as `npm start` runs it (see package.json).
+process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=64`.trim();
 const bin = fileURLToPath(new URL('../bin/vouchsafe.js', import.meta.url));
 const seconds = Number(process.env.SOAK_SECONDS ?? 600);
 const workers = Number(process.env.SOAK_WORKERS ?? 16);

@@ -14,7 +14,7 @@ import { verifyCommand } from './verify.ts';
 export interface CliContext {
   config: Config;
   /** Opens the configured store (DATABASE_URL, or SQLite in the data dir), migrated. */
-  openStore: (over?: { database_url?: string; data_dir?: string }) => Promise<Store>;
+  openStore: (over?: { database_url?: string; data_dir?: string; serving?: boolean }) => Promise<Store>;
   /** `counters`: shared velocity counters (Redis); default in process. */
   openEngine: (store: Store, sweep?: boolean, counters?: Counters) => Promise<Engine>;
 }
@@ -33,6 +33,7 @@ function context(): CliContext {
       const store = openStore({
         database_url: over.database_url ?? config.database_url,
         data_dir: over.data_dir ?? config.data_dir,
+        background_checkpoint: over.serving ?? false,
       });
       await store.migrate();
       return store;

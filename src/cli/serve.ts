@@ -15,7 +15,7 @@ export function serveCommand(ctx: CliContext): Command {
     .action(async (o: { port?: number; host?: string }) => {
       const { config } = ctx;
       const logger = makeLogger(config.log_level);
-      const store = await ctx.openStore();
+      const store = await ctx.openStore({ serving: true });
       const engine = await ctx.openEngine(store, true, await redisCounters(config.redis_url, logger));
       startDetection(engine, config.redis_url, logger);
       const server = await startServer({

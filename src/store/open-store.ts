@@ -8,6 +8,8 @@ export interface OpenStoreOptions {
   database_url?: string | undefined;
   /** Where the embedded SQLite file lives when no PostgreSQL URL is given. */
   data_dir: string;
+  /** SQLite: checkpoint the WAL on a worker thread (a long-running server; not short CLI commands). */
+  background_checkpoint?: boolean;
 }
 
 /**
@@ -19,7 +21,10 @@ export function openStore(opts: OpenStoreOptions): Store {
   const url = opts.database_url?.trim() ?? '';
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore({ url });
   if (url !== '') throw new Error(`DATABASE_URL must start with postgres:// or postgresql://, got ${redact(url)}`);
-  return new SqliteStore({ path: join(opts.data_dir, 'vouchsafe.db') });
+  return new SqliteStore({
+    path: join(opts.data_dir, 'vouchsafe.db'),
+    background_checkpoint: opts.background_checkpoint ?? false,
+  });
 }
 
 /** Only the scheme: a URL may carry a password, which never goes into a message. */

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
 import type { Campaign } from '../../src/domain/campaign.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
 
 describe('SQLite: several campaigns in one commit (runBatches)', () => {
   test('each campaign is isolated: a failing decide rolls back only its own writes', async () => {
@@ -47,12 +47,21 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
     const h = await harness();
     const codes: string[] = [];
     for (let i = 0; i < 40; i++) {
-      await activeCampaign(h, { code_mode: 'shared_code', code: `MANY${i}`, per_user_limit: null, budget_minor: 5000, max_redemptions: null });
+      await activeCampaign(h, {
+        code_mode: 'shared_code',
+        code: `MANY${i}`,
+        per_user_limit: null,
+        budget_minor: 5000,
+        max_redemptions: null,
+      });
       codes.push(`MANY${i}`);
     }
     const tries = await Promise.allSettled(
       Array.from({ length: 800 }, (_, i) =>
-        h.engine.redeem({ user_id: `u${i}`, code: codes[i % codes.length] ?? '', order: order({ id: `o${i}` }), confirm: true }, { actor: 'k' }),
+        h.engine.redeem(
+          { user_id: `u${i}`, code: codes[i % codes.length] ?? '', order: order({ id: `o${i}` }), confirm: true },
+          { actor: 'k' },
+        ),
       ),
     );
     // Budget 5,000 = 5 discounts of 1,000 per campaign: exactly 5 x 40 succeed.

@@ -12,6 +12,8 @@ import type {
   UsageKey,
 } from '../port.ts';
 import { applyCampaignChangeWrites, loadLiveMax } from './campaign-change.ts';
+import { applyIncidentWrites } from './pg-incidents.ts';
+import { applyPacketWrites, loadPackets } from './red-envelopes.ts';
 import {
   campaignFromRow,
   columns,
@@ -23,8 +25,6 @@ import {
   redemptionCols,
   redemptionFromRow,
 } from './rows.ts';
-import { applyIncidentWrites } from './pg-incidents.ts';
-import { applyPacketWrites, loadPackets } from './red-envelopes.ts';
 
 export type Db = Pick<PoolClient, 'query'>;
 /** Runs one statement and returns its rows. */

@@ -28,6 +28,7 @@ import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, Webhoo
 import type { IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
 import { SqliteCampaignChange } from './campaign-change.ts';
+import { BackgroundCheckpointer } from './checkpointer.ts';
 import { SqliteEvents } from './events.ts';
 import { SqliteIncidents } from './incidents.ts';
 import { SqliteRedEnvelopes } from './red-envelopes.ts';
@@ -42,6 +43,8 @@ export interface SqliteOptions {
   path: string;
   /** FULL makes every commit durable (fsync); NORMAL may lose the last commits on power loss. */
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
+  /** Run WAL checkpoints on a worker thread instead of inside commits (see BackgroundCheckpointer). */
+  background_checkpoint?: boolean;
 }
 
 const genesis = '0'.repeat(64);
@@ -114,6 +117,7 @@ export class SqliteStore implements Store {
   private readonly envelopes: SqliteRedEnvelopes;
   private readonly incidents: SqliteIncidents;
   private readonly change: SqliteCampaignChange;
+  private readonly checkpointer: BackgroundCheckpointer | null = null;
 
   constructor(opts: SqliteOptions) {
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
@@ -126,6 +130,11 @@ export class SqliteStore implements Store {
     this.db.pragma('cache_size = -65536');
     this.db.pragma('foreign_keys = OFF');
     this.migrateSync();
+    if (opts.background_checkpoint && opts.path !== ':memory:') {
+      // Checkpoints move to a worker thread; the writer's own only bounds the WAL (32 MiB).
+      this.db.pragma('wal_autocheckpoint = 8000');
+      this.checkpointer = new BackgroundCheckpointer(opts.path);
+    }
     this.stmt = this.prepareAll();
     this.couponInserts = this.multiInsert('coupons', couponCols);
     this.redemptionInserts = this.multiInsert('redemptions', redemptionCols);
@@ -212,6 +221,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 
