@@ -11,7 +11,10 @@ export const limits = {
   list_limit_default: 20,
   name_chars_max: 128,
   hold_ms_default: 15 * 60_000,
+  /** Idempotency records are kept at least this long (as Stripe's keys), pruned hourly, a chunk at a time. */
   idempotency_ttl_ms: 24 * 60 * 60_000,
+  idempotency_prune_interval_ms: 60 * 60_000,
+  idempotency_prune_chunk_max: 10_000,
   expired_holds_per_sweep_max: 5_000,
   sweep_interval_ms: 1_000,
   allowlist_users_max: 100_000,

@@ -140,6 +140,7 @@ export class Engine {
   wantsEvent: (type: string) => boolean;
   readonly approval_threshold_minor: number;
   private sweeper: NodeJS.Timeout | null = null;
+  private last_idempotency_prune_ms = Number.NEGATIVE_INFINITY;
   private closed = false;
   readonly codes: CodeResolver;
   /** Red envelopes: create, grab, read, and the expiry sweep (red-envelopes.ts). */
@@ -176,6 +177,10 @@ export class Engine {
       this.sweeper = setInterval(() => {
         void this.releaseExpiredHolds().catch(() => undefined);
         void this.envelopes.expireEnvelopes().catch(() => undefined);
+        if (this.now() - this.last_idempotency_prune_ms >= limits.idempotency_prune_interval_ms) {
+          this.last_idempotency_prune_ms = this.now();
+          void this.pruneIdempotency().catch(() => undefined);
+        }
       }, limits.sweep_interval_ms);
       this.sweeper.unref();
     }
@@ -442,6 +447,20 @@ export class Engine {
     const c = await this.store.getCoupon(id);
     if (!c) throw new Rejection('coupon_not_found', 'no such coupon');
     return c;
+  }
+
+  /**
+   * Forgets idempotency records older than limits.idempotency_ttl_ms (24 h, as Stripe does): a key
+   * reused after that is a new request. Deletes in chunks so no one transaction holds the store long.
+   */
+  async pruneIdempotency(): Promise<number> {
+    const before_ms = this.now() - limits.idempotency_ttl_ms;
+    let pruned = 0;
+    for (;;) {
+      const n = await this.store.pruneIdempotency(before_ms, limits.idempotency_prune_chunk_max);
+      pruned += n;
+      if (n < limits.idempotency_prune_chunk_max) return pruned;
+    }
   }
 
   /** Releases every hold whose time is up; returns how many. */

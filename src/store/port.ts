@@ -208,6 +208,8 @@ export interface Store extends RedEnvelopeStore, EventStore, AuditAnchorStore, I
   getIdempotency(key: string): Promise<IdempotencyRecord | null>;
   /** Inserts if absent; returns the record that is stored after the call. */
   putIdempotency(rec: IdempotencyRecord): Promise<IdempotencyRecord>;
+  /** Deletes up to `limit` records created before `before_ms`, oldest first; returns how many. */
+  pruneIdempotency(before_ms: number, limit: number): Promise<number>;
 
   /** Undispatched outbox events, oldest first: the event dispatcher's feed. */
   pendingOutbox(limit: number): Promise<OutboxEvent[]>;

@@ -38,6 +38,23 @@ describe('idempotency keys', () => {
     await rejects(h.engine.redeem(input, who), 'campaign_paused');
   });
 
+  test('records are kept 24 hours, then pruned: the key is then a new request', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM5', per_user_limit: 10 });
+    const who = { actor: 'k', idem: { key: 'k:day' } };
+    const input = { user_id: 'u1', code: 'IDEM5', order: order(), confirm: true };
+    const first = await h.engine.redeem(input, who);
+    h.clock.advance(24 * 3_600_000 - 1);
+    assert.equal(await h.engine.pruneIdempotency(), 0, 'not yet 24 hours old');
+    assert.deepEqual(await h.engine.redeem(input, who), first);
+    h.clock.advance(2);
+    assert.equal(await h.engine.pruneIdempotency(), 1);
+    const second = await h.engine.redeem(input, who);
+    assert.notEqual(second.id, first.id);
+    assert.equal((await h.engine.getCampaign(c.id)).confirmed_count, 2);
+    await assertInvariants(h.store);
+  });
+
   test('concurrent requests with one key take effect once', async () => {
     const h = await harness();
     const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM4', per_user_limit: 100 });

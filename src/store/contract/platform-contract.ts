@@ -35,6 +35,24 @@ export function platformContract(open: OpenStore): void {
     assert.deepEqual(await store.getIdempotency('k'), first);
   });
 
+  storeTest(
+    'pruneIdempotency deletes records older than the cutoff, oldest first, up to the limit',
+    open,
+    async (store, b) => {
+      for (let i = 0; i < 5; i++) await store.putIdempotency({ ...b.idem(`old${i}`), created_at_ms: 1_000 + i });
+      await store.putIdempotency({ ...b.idem('edge'), created_at_ms: 2_000 });
+      await store.putIdempotency({ ...b.idem('new'), created_at_ms: 3_000 });
+      assert.equal(await store.pruneIdempotency(2_000, 3), 3);
+      for (let i = 0; i < 3; i++) assert.equal(await store.getIdempotency(`old${i}`), null, `old${i} pruned first`);
+      assert.notEqual(await store.getIdempotency('old3'), null);
+      assert.equal(await store.pruneIdempotency(2_000, 10), 2);
+      assert.equal(await store.getIdempotency('old4'), null);
+      assert.notEqual(await store.getIdempotency('edge'), null, 'created at the cutoff: kept');
+      assert.notEqual(await store.getIdempotency('new'), null);
+      assert.equal(await store.pruneIdempotency(2_000, 10), 0);
+    },
+  );
+
   storeTest('the platform chain appends in order, also under concurrency, and verifies', open, async (store, b) => {
     const e1 = await store.appendPlatformAudit(platform(b, 'global.stop', { reason: 'drill' }));
     assert.equal(e1.chain_seq, 1);

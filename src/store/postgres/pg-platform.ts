@@ -79,6 +79,13 @@ export async function getIdempotency(q: Query, key: string): Promise<Idempotency
   return row ? idemFromRow(row) : null;
 }
 
+/** Deletes up to `limit` records older than `before_ms`, oldest first. */
+export function pruneIdempotency(write: Write, before_ms: number, limit: number): Promise<number> {
+  const sql = `DELETE FROM idempotency WHERE key IN
+    (SELECT key FROM idempotency WHERE created_at_ms < $1 ORDER BY created_at_ms LIMIT $2)`;
+  return write(async (db) => (await db.query(sql, [before_ms, limit])).rowCount ?? 0);
+}
+
 /** Inserts unless the key exists, then reads back whichever record won. */
 export async function putIdempotency(q: Query, rec: IdempotencyRecord): Promise<IdempotencyRecord> {
   const sql = `INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES ($1, $2, $3, $4)

@@ -283,6 +283,10 @@ export class PostgresStore implements Store {
     return out;
   }
 
+  pruneIdempotency(before_ms: number, limit: number): Promise<number> {
+    return platform.pruneIdempotency(this.write, before_ms, limit);
+  }
+
   getIdempotency(key: string): Promise<IdempotencyRecord | null> {
     return platform.getIdempotency(this.q, key);
   }

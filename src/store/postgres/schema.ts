@@ -195,6 +195,11 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
   );
   `,
   },
+  {
+    // Idempotency records are kept 24 hours (limits.idempotency_ttl_ms), then pruned oldest first.
+    id: '060_idempotency_expiry',
+    sql: 'CREATE INDEX idempotency_created ON idempotency (created_at_ms);',
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */

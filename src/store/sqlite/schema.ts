@@ -190,4 +190,9 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   ) WITHOUT ROWID;
   `,
   },
+  {
+    // Idempotency records are kept 24 hours (limits.idempotency_ttl_ms), then pruned oldest first.
+    id: '060_idempotency_expiry',
+    sql: 'CREATE INDEX idempotency_created ON idempotency (created_at_ms);',
+  },
 ];

@@ -499,6 +499,12 @@ export class SqliteStore implements Store {
     return this.readIdem(key);
   }
 
+  async pruneIdempotency(before_ms: number, limit: number): Promise<number> {
+    const sql = `DELETE FROM idempotency WHERE key IN
+      (SELECT key FROM idempotency WHERE created_at_ms < ? ORDER BY created_at_ms LIMIT ?)`;
+    return this.db.prepare(sql).run(before_ms, limit).changes;
+  }
+
   async putIdempotency(rec: IdempotencyRecord): Promise<IdempotencyRecord> {
     this.insertIdem(rec);
     return this.readIdem(rec.key) ?? rec;
