@@ -1,31 +1,13 @@
 import { writeFileSync } from 'node:fs';
-import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
 import { positiveInt } from './main.ts';
-import { type RunResult, runPinduoduo, type ScenarioOptions } from './simulate/pinduoduo.ts';
+import { bruteForceCommand } from './simulate/brute-force-command.ts';
+import { flashSaleCommand } from './simulate/flash-sale-command.ts';
+import { type RunResult, runPinduoduo } from './simulate/pinduoduo.ts';
+import { bar, yuan } from './simulate/progress.ts';
 import { lossHtml } from './simulate/report-html.ts';
 
-const yuan = (minor: number) => `${(minor / 100).toLocaleString('en-US', { minimumFractionDigits: 2 })} yuan`;
-
-function bar(label: string, quiet: boolean): { opts: Pick<ScenarioOptions, 'onProgress'>; stop: () => void } {
-  if (quiet || !process.stderr.isTTY) return { opts: {}, stop: () => undefined };
-  const b = new SingleBar({ format: `${label} [{bar}] {value}/{total} attack redemptions` });
-  let started = false;
-  return {
-    opts: {
-      onProgress: (done, total) => {
-        if (!started) {
-          b.start(total, 0);
-          started = true;
-        }
-        b.update(done);
-      },
-    },
-    stop: () => b.stop(),
-  };
-}
-
-/** `vouchsafe simulate pinduoduo`: the 2019 leak replayed against the naive setup and Vouchsafe's defaults. */
+/** `vouchsafe simulate pinduoduo | brute-force | flash-sale`: each on a real engine over a fresh store. */
 export function simulateCommand(): Command {
   const simulate = new Command('simulate').description('replay incidents against a real engine on a fresh store');
   simulate
@@ -39,7 +21,7 @@ export function simulateCommand(): Command {
       const base = { attack_redemptions: o.attack, attack_per_s: o.rate, one_shop_share: 0.86 };
       const runs: Record<string, RunResult> = {};
       for (const mode of ['naive', 'as_2019', 'guarded'] as const) {
-        const b = bar(mode, Boolean(o.json));
+        const b = bar(mode, 'attack redemptions', Boolean(o.json));
         runs[mode] = await runPinduoduo(mode, { ...base, ...b.opts });
         b.stop();
       }
@@ -103,5 +85,7 @@ export function simulateCommand(): Command {
       }
       process.exitCode = summary.invariants_ok ? 0 : 1;
     });
+  simulate.addCommand(bruteForceCommand());
+  simulate.addCommand(flashSaleCommand());
   return simulate;
 }

@@ -87,7 +87,6 @@ export async function runPinduoduo(mode: 'naive' | 'as_2019' | 'guarded', o: Sce
     if (submitted.status === 'pending_approval') await engine.campaignAction(c.id, 'approve', { actor: 'key_manager' });
     clock.set(t0);
     const refused: Record<string, number> = {};
-    let ok = 0;
     let attack_ok = 0;
     let attack_minor = 0;
     let seq = 0;
@@ -112,7 +111,6 @@ export async function runPinduoduo(mode: 'naive' | 'as_2019' | 'guarded', o: Sce
           },
           { actor: 'key_checkout' },
         );
-        ok++;
         if (attack) {
           attack_ok++;
           attack_minor += r.discount_minor;

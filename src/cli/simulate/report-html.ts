@@ -1,8 +1,12 @@
-/** A self-contained HTML report: loss over time for both runs as inline SVG lines. */
+const lossCaption = (max: number) =>
+  `Attack loss (yuan) after each simulated second. Peak: ${(max / 100).toLocaleString('en-US')} yuan.`;
+
+/** A self-contained HTML report: one value per simulated second for each run, as inline SVG lines. */
 export function lossHtml(
   title: string,
   series: Array<{ name: string; color: string; points: number[] }>,
   summary: string,
+  caption: (max: number) => string = lossCaption,
 ): string {
   const w = 800;
   const h = 320;
@@ -13,7 +17,7 @@ export function lossHtml(
   const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
   return `<!doctype html><html lang="en"><meta charset="utf-8"><title>${esc(title)}</title>
 <body style="font-family:system-ui;margin:2rem"><h1>${esc(title)}</h1>
-<p>Attack loss (yuan) after each simulated second. Peak: ${(max / 100).toLocaleString('en-US')} yuan.</p>
+<p>${esc(caption(max))}</p>
 <svg role="img" aria-label="loss over time" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" style="border:1px solid #ccc">
 ${series.map((s) => `<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${line(s.points)}"/>`).join('\n')}
 </svg>

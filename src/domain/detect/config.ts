@@ -1,6 +1,7 @@
 import { assert } from '../errors.ts';
 import { assertBurnParams, type BurnParams } from './burn.ts';
 import type { CashShareParams } from './cash-share.ts';
+import { assertConcentrationParams, type ConcentrationParams } from './concentration.ts';
 import { assertRateParams, type RateParams } from './rate-series.ts';
 
 /** Space-Saving settings for devices and IPs: who takes an outsized share of recent redemptions. */
@@ -26,6 +27,8 @@ export interface DetectorConfig {
   cooldowns_max: number;
   campaign_rate: RateParams;
   merchant_rate: RateParams;
+  /** A merchant spike counts only when the merchant's share jumped, not when the whole campaign rose with it. */
+  merchant_concentration: ConcentrationParams;
   /** Merchants with their own baseline, chosen by a decayed Space-Saving sketch: the busiest recent ones. */
   merchants_max: number;
   merchant_half_life_s: number;
@@ -44,6 +47,7 @@ export const defaultDetectorConfig: DetectorConfig = {
   cooldowns_max: 1024,
   campaign_rate: { ...rateDefaults, cusum: { ...rateDefaults.cusum }, floor_per_interval: 20 },
   merchant_rate: { ...rateDefaults, cusum: { ...rateDefaults.cusum }, floor_per_interval: 10 },
+  merchant_concentration: { share_delta: 0.25, z_min: 4 },
   merchants_max: 256,
   merchant_half_life_s: 300,
   heavy_hitters: { capacity: 100, half_life_s: 60, count_min: 50, share_min: 0.05 },
@@ -66,6 +70,7 @@ export function assertDetectorConfig(config: DetectorConfig): void {
   assertCount(config.heavy_hitters.capacity, 'heavy_hitters.capacity', 1);
   assertRateParams(config.campaign_rate);
   assertRateParams(config.merchant_rate);
+  assertConcentrationParams(config.merchant_concentration);
   assertBurnParams(config.burn);
   const { heavy_hitters: heavy, cash_share: cash } = config;
   const half_lives_s = [config.merchant_half_life_s, heavy.half_life_s, cash.recent_half_life_s, cash.long_half_life_s];

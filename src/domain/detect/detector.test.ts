@@ -163,6 +163,65 @@ describe('CampaignDetector acceptance', () => {
 
 const kinds = (alarms: Alarm[]): string[] => [...new Set(alarms.map((a) => a.kind))];
 
+describe('CampaignDetector: a flash sale is not a leak', () => {
+  /** 30x the quiet rate within 10 seconds, every merchant in its usual proportion, for three minutes. */
+  function flashSale(traffic: Traffic, from_s: number, extra: (s: number) => RedemptionObservation[] = () => []) {
+    for (let s = from_s; s < from_s + 190; s++) {
+      const rate = 12.5 * Math.min(30, 1 + (29 * (s - from_s + 1)) / 10);
+      const n = Math.round(rate * (0.8 + 0.4 * traffic.rand()));
+      const sale = Array.from({ length: n }, () => (now_ms: number) => traffic.normal(now_ms, false));
+      const more = extra(s).map((e) => (now_ms: number) => ({ ...e, now_ms }));
+      traffic.second(s, traffic.shuffle([...sale, ...more]));
+    }
+  }
+
+  test('a 30x sale over every merchant raises the campaign rate_spike only, no merchant_spike', () => {
+    const traffic = new Traffic(new CampaignDetector(), seed);
+    traffic.quiet(0, quiet_s);
+    flashSale(traffic, quiet_s);
+    assert.ok(traffic.alarms.length >= 1, 'the surge itself is reported');
+    assert.deepEqual(kinds(traffic.alarms), ['rate_spike']);
+  });
+
+  test('a burst at one shop during the sale is still its own merchant_spike', () => {
+    const traffic = new Traffic(new CampaignDetector(), seed);
+    traffic.quiet(0, quiet_s);
+    const leak_from_s = quiet_s + 60;
+    let leaked = 0;
+    let alarmed_after: number | null = null;
+    flashSale(traffic, quiet_s, (s) => {
+      if (s < leak_from_s) return [];
+      if (alarmed_after === null && traffic.alarms.some((a) => a.kind === 'merchant_spike')) alarmed_after = leaked;
+      leaked += 300;
+      return Array.from({ length: 300 }, () => ({ ...traffic.normal(0, false), merchant_id: 'shop_leak' }));
+    });
+    const spikes = traffic.alarms.filter((a) => a.kind === 'merchant_spike');
+    assert.deepEqual([...new Set(spikes.map((a) => a.merchant_id))], ['shop_leak']);
+    assert.ok(alarmed_after !== null && alarmed_after <= 1000, `merchant_spike after ${alarmed_after} leaked`);
+  });
+
+  test('a campaign at one merchant has no share to jump: its surge is the rate_spike alone', () => {
+    const traffic = new Traffic(new CampaignDetector(), seed);
+    for (let s = 0; s < quiet_s; s++) {
+      const n = 5 + Math.floor(traffic.rand() * 16);
+      traffic.second(
+        s,
+        Array.from({ length: n }, () => (now_ms: number) => ({ ...traffic.normal(now_ms, false), merchant_id: 'm0' })),
+      );
+    }
+    for (let s = quiet_s; s < quiet_s + 30; s++) {
+      traffic.second(
+        s,
+        Array.from({ length: 300 }, () => (now_ms: number) => ({
+          ...traffic.normal(now_ms, false),
+          merchant_id: 'm0',
+        })),
+      );
+    }
+    assert.deepEqual(kinds(traffic.alarms), ['rate_spike']);
+  });
+});
+
 describe('CampaignDetector sub-detectors, both ways', () => {
   test('heavy hitters: one device and one IP taking 3 redemptions a second are named', () => {
     const traffic = new Traffic(new CampaignDetector(), seed);

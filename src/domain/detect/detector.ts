@@ -1,6 +1,7 @@
 import { assert } from '../errors.ts';
 import { type BudgetSnapshot, checkBurn } from './burn.ts';
 import { type CashShareState, cashShareAdd, cashShareDecay, cashShareEmpty, checkCashShare } from './cash-share.ts';
+import { isConcentrated, usualShare } from './concentration.ts';
 import { assertDetectorConfig, type DetectorConfig, defaultDetectorConfig } from './config.ts';
 import { halfLifeFactor } from './decay.ts';
 import { type DetectorState, parseDetectorState } from './detector-state.ts';
@@ -183,15 +184,27 @@ export class CampaignDetector {
   private closeInterval(alarms: Alarm[], end_ms: number): void {
     const warm = this.isWarm();
     const { campaign_rate, merchant_rate } = this.config;
-    const campaign = closeRateInterval(this.campaign, campaign_rate, warm);
+    const open = this.campaign;
+    const campaign = closeRateInterval(open, campaign_rate, warm);
     this.campaign = campaign.series;
     if (campaign.verdict.spike) this.emitVerdict(alarms, 'rate_spike', null, campaign.verdict, end_ms);
     for (const [id, series] of this.merchant_series) {
       const merchant = closeRateInterval(series, merchant_rate, warm);
       this.merchant_series.set(id, merchant.series);
-      if (merchant.verdict.spike) this.emitVerdict(alarms, 'merchant_spike', id, merchant.verdict, end_ms);
+      if (merchant.verdict.spike && this.concentrated(series, open)) {
+        this.emitVerdict(alarms, 'merchant_spike', id, merchant.verdict, end_ms);
+      }
     }
     this.intervals_closed += 1;
+  }
+
+  /**
+   * Whether the merchant's count in the open interval is its own surge: its share of the campaign's traffic
+   * jumped. A flash sale lifts every merchant together and is the campaign's rate_spike, not a merchant's.
+   */
+  private concentrated(merchant: RateSeries, campaign: RateSeries): boolean {
+    const usual = usualShare(merchant.baseline.mean, campaign.baseline.mean);
+    return isConcentrated(merchant.count, campaign.count, usual, this.config.merchant_concentration);
   }
 
   private decay(elapsed_s: number): void {
@@ -218,7 +231,7 @@ export class CampaignDetector {
     if (partialSpike(this.campaign, this.config.campaign_rate)) {
       this.emitRate(alarms, 'rate_spike', null, this.campaign, at_ms);
     }
-    if (partialSpike(series, this.config.merchant_rate))
+    if (partialSpike(series, this.config.merchant_rate) && this.concentrated(series, this.campaign))
       this.emitRate(alarms, 'merchant_spike', merchant_id, series, at_ms);
   }
 

@@ -20,10 +20,12 @@ export const detectorActor = 'system:detector';
 
 /**
  * Alarm kinds that pause an auto_pause campaign. A heavy hitter is one device or IP: velocity
- * limits are the tool for that, so it only alerts instead of stopping everyone's campaign.
+ * limits are the tool for that, so it only alerts instead of stopping everyone's campaign. A
+ * campaign-wide rate_spike only alerts too: by itself it cannot tell a leak from a flash sale
+ * (`vouchsafe simulate flash-sale`), so what pauses is a sign of abuse on top of volume: one
+ * merchant's share jumping, cash equivalents, or the budget burning ahead of plan.
  */
 export const pausingKinds: ReadonlySet<AlarmKind> = new Set<AlarmKind>([
-  'rate_spike',
   'merchant_spike',
   'budget_burn',
   'cash_equivalent_share',
