@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { linkAudit } from '../engine/audit.ts';
 import type { IdGenerator } from '../engine/ids.ts';
 import type { ApiKeyRecord, Store } from '../store/port.ts';
@@ -32,9 +33,15 @@ export function newApiKeySecret(): string {
   return `vs_${base32(randomBytes(secret_bytes))}`;
 }
 
+/** One-shot hashing (Node >= 20.12) skips a Hash object per call; every request hashes its key. */
+const sha256Hex: (text: string) => string =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'hex')
+    : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
+
 /** Keys are stored only as this hash (sha256, hex). */
 export function hashApiKey(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  return sha256Hex(secret);
 }
 
 /** Constant-time comparison of two hex hashes. */

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Rejection } from '../domain/errors.ts';
 import type { ApiKeyRecord, Store } from '../store/port.ts';
 import { api_key_chars_max, hashApiKey, type Scope, sameHash } from './api-keys.ts';
@@ -38,47 +38,80 @@ export function forgetCachedKey(store: Store, hash: string): void {
   keyCache.get(store)?.delete(hash);
 }
 
-async function findKey(store: Store, hash: string): Promise<ApiKeyRecord | null> {
+type CacheEntry = { record: ApiKeyRecord | null; until_ms: number };
+
+function cacheOf(store: Store): Map<string, CacheEntry> {
   let cache = keyCache.get(store);
   if (!cache) {
     cache = new Map();
     keyCache.set(store, cache);
   }
+  return cache;
+}
+
+/** The key record for a hash: at once from the cache (the hot path), or a promise of the store read. */
+function findKey(store: Store, hash: string): ApiKeyRecord | null | Promise<ApiKeyRecord | null> {
+  const cache = cacheOf(store);
   const now_ms = Date.now();
   const hit = cache.get(hash);
   if (hit && hit.until_ms > now_ms) return hit.record;
-  const record = await store.findApiKeyByHash(hash);
-  if (cache.size >= key_cache_entries_max) cache.clear();
-  cache.set(hash, { record, until_ms: now_ms + key_cache_ms });
-  return record;
+  return store.findApiKeyByHash(hash).then((record) => {
+    if (cache.size >= key_cache_entries_max) cache.clear();
+    cache.set(hash, { record, until_ms: now_ms + key_cache_ms });
+    return record;
+  });
 }
 
-/** Finds the key by its hash and compares the hashes in constant time; revoked keys do not count. */
-export async function authenticate(store: Store, request: FastifyRequest): Promise<ApiKeyRecord> {
-  const hash = hashApiKey(presentedKey(request));
-  const record = await findKey(store, hash);
+function verified(record: ApiKeyRecord | null, hash: string): ApiKeyRecord {
   if (!record || !sameHash(record.hash, hash) || record.revoked_at_ms !== null) {
     throw new Rejection('unauthenticated', 'unknown or revoked API key');
   }
   return record;
 }
 
+/**
+ * Finds the key by its hash and compares the hashes in constant time; revoked keys do not count.
+ * Answers at once when the key is cached, so the hot path waits for nothing.
+ */
+export function authenticate(store: Store, request: FastifyRequest): ApiKeyRecord | Promise<ApiKeyRecord> {
+  const hash = hashApiKey(presentedKey(request));
+  const found = findKey(store, hash);
+  return found instanceof Promise ? found.then((record) => verified(record, hash)) : verified(found, hash);
+}
+
 export function hasScope(key: ApiKeyRecord, allowed: readonly Scope[]): boolean {
   return key.scopes.includes('admin') || allowed.some((s) => key.scopes.includes(s));
 }
 
-/** onRequest: every /v1 route needs a key with one of its scopes (admin always passes). */
+/**
+ * onRequest: every /v1 route needs a key with one of its scopes (admin always passes).
+ * A callback hook, not an async one: a cached key is checked without a promise per request.
+ */
 export function authHook(store: Store) {
-  return async (request: FastifyRequest): Promise<void> => {
+  return (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
     // The matched route's pattern decides, so no spelling of a URL slips past; unmatched URLs fall to 404.
-    const path = request.is404 ? request.url : (request.routeOptions.url ?? request.url);
-    if (!path.startsWith('/v1/')) return;
-    const key = await authenticate(store, request);
-    request.api_key = key;
-    if (request.is404) return;
-    if (!hasScope(key, request.routeOptions.config.scopes ?? [])) {
-      throw new Rejection('forbidden', 'this API key may not call this endpoint');
+    const route = request.is404 ? null : request.routeOptions;
+    const path = route?.url ?? request.url;
+    if (!path.startsWith('/v1/')) {
+      done();
+      return;
     }
+    const admit = (key: ApiKeyRecord): void => {
+      request.api_key = key;
+      if (route !== null && !hasScope(key, route.config.scopes ?? [])) {
+        throw new Rejection('forbidden', 'this API key may not call this endpoint');
+      }
+    };
+    let key: ApiKeyRecord | Promise<ApiKeyRecord>;
+    try {
+      key = authenticate(store, request);
+      if (!(key instanceof Promise)) admit(key);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    if (key instanceof Promise) key.then(admit).then(() => done(), done);
+    else done();
   };
 }
 

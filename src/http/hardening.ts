@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Clock } from '../engine/clock.ts';
@@ -17,20 +17,20 @@ export interface HardeningOptions {
  * referrer leaks. A header a route already set (the console's helmet CSP, Swagger UI's) stays.
  * No CORS header is ever added: browsers on other origins cannot call the API.
  */
-const apiHeaders: Record<string, string> = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer',
-  'cross-origin-resource-policy': 'same-origin',
-  'cross-origin-opener-policy': 'same-origin',
-  'strict-transport-security': 'max-age=15552000; includeSubDomains',
-};
+const apiHeaders: ReadonlyArray<readonly [string, string]> = [
+  ['x-content-type-options', 'nosniff'],
+  ['x-frame-options', 'DENY'],
+  ['referrer-policy', 'no-referrer'],
+  ['cross-origin-resource-policy', 'same-origin'],
+  ['cross-origin-opener-policy', 'same-origin'],
+  ['strict-transport-security', 'max-age=15552000; includeSubDomains'],
+];
 
 /** JSON and plain text never run scripts or load anything; HTML pages (console, docs) bring their own policy. */
 const dataPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 function setSecurityHeaders(reply: FastifyReply): void {
-  for (const [name, value] of Object.entries(apiHeaders)) if (!reply.hasHeader(name)) reply.header(name, value);
+  for (const [name, value] of apiHeaders) if (!reply.hasHeader(name)) reply.header(name, value);
   const type = String(reply.getHeader('content-type') ?? '');
   if (!reply.hasHeader('content-security-policy') && !type.startsWith('text/html')) {
     reply.header('content-security-policy', dataPolicy);
@@ -46,20 +46,20 @@ function authWindowKey(ip: string, now_ms: number): { key: string; window_ms: nu
 /**
  * Load shedding at the edge: every request counts until its response is finished or its
  * client is gone, so a slow store cannot pile up requests without bound in front of the
- * engine's own bounded queue.
+ * engine's own bounded queue. A response emits 'close' exactly once, either way.
  */
 function limitInflight(app: FastifyInstance, inflight_max: number): void {
   let inflight = 0;
-  const counted = new WeakSet<FastifyRequest>();
-  app.addHook('onRequest', async (request, reply) => {
+  const finished = () => {
+    inflight--;
+  };
+  app.addHook('onRequest', (_request, reply, done) => {
     if (inflight >= inflight_max) {
-      throw new Rejection('overloaded', 'too many requests in progress; retry shortly', undefined, 1);
+      return done(new Rejection('overloaded', 'too many requests in progress; retry shortly', undefined, 1));
     }
     inflight++;
-    counted.add(request);
-    reply.raw.once('close', () => {
-      if (counted.delete(request)) inflight--;
-    });
+    reply.raw.on('close', finished);
+    done();
   });
 }
 
@@ -67,19 +67,29 @@ function limitInflight(app: FastifyInstance, inflight_max: number): void {
  * Refuses an IP that keeps presenting wrong keys (429 rate_limited, Retry-After until its
  * window resets). Counts 401 answers per IP in fixed windows; memory is bounded by
  * MemoryCounters' key cap. Behind a proxy, set trust_proxy so the client's IP is counted.
+ * These counters are this app's alone, so while no 401 has been counted in the current
+ * window every count in it is zero and a request needs no lookup.
  */
 function limitAuthFailures(app: FastifyInstance, clock: Clock, failures_max: number): void {
   const counters = new MemoryCounters(clock, limits.auth_failure_ips_max);
-  app.addHook('onRequest', async (request) => {
-    if (!request.url.startsWith('/v1/')) return;
+  let last_failure_ms = Number.NEGATIVE_INFINITY;
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!request.url.startsWith('/v1/')) return done();
     const w = authWindowKey(request.ip, clock.now());
-    const [failures = 0] = await counters.get([w]);
-    if (failures < failures_max) return;
-    const retry_after_s = Math.max(1, Math.ceil((w.resets_at_ms - clock.now()) / 1000));
-    throw new Rejection('rate_limited', 'too many failed authentications from this address', undefined, retry_after_s);
+    if (last_failure_ms < w.resets_at_ms - w.window_ms) return done();
+    counters.get([w]).then(([failures = 0]) => {
+      if (failures < failures_max) return done();
+      const retry_after_s = Math.max(1, Math.ceil((w.resets_at_ms - clock.now()) / 1000));
+      done(
+        new Rejection('rate_limited', 'too many failed authentications from this address', undefined, retry_after_s),
+      );
+    }, done);
   });
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode === 401) await counters.incr([authWindowKey(request.ip, clock.now())]);
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode !== 401) return done();
+    const now_ms = clock.now();
+    last_failure_ms = Math.max(last_failure_ms, now_ms);
+    counters.incr([authWindowKey(request.ip, now_ms)]).then(() => done(), done);
   });
 }
 
@@ -87,7 +97,8 @@ function limitAuthFailures(app: FastifyInstance, clock: Clock, failures_max: num
 export function installHardening(app: FastifyInstance, opts: HardeningOptions): void {
   limitInflight(app, opts.inflight_max ?? limits.http_inflight_max);
   limitAuthFailures(app, opts.clock, opts.auth_failures_max ?? limits.auth_failures_per_window_max);
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     setSecurityHeaders(reply);
+    done(null, payload);
   });
 }

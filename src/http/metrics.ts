@@ -1,6 +1,7 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { availableMinor, type Campaign } from '../domain/campaign.ts';
 import type { Engine } from '../engine/engine.ts';
+import { LatencyHistogram } from './latency-histogram.ts';
 
 /** Campaigns with budget gauges; past this many, new campaigns are left out (bounded cardinality). */
 const campaigns_tracked_max = 10_000;
@@ -10,20 +11,19 @@ const budgetParts = ['total', 'reserved', 'spent', 'available'] as const;
 /** Prometheus metrics of one app: request latency, redemptions by outcome, budget burn per campaign. */
 export class HttpMetrics {
   readonly registry = new Registry();
-  private readonly latency: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly latency: LatencyHistogram;
   private readonly redemptions: Counter<'outcome'>;
   private readonly budget: Gauge<'campaign_id' | 'part'>;
   private readonly tracked = new Set<string>();
 
   constructor(engine: Engine, opts: { process_metrics?: boolean } = {}) {
     const registers = [this.registry];
-    this.latency = new Histogram({
-      name: 'vouchsafe_http_request_duration_seconds',
-      help: 'HTTP request latency by route and status',
-      labelNames: ['method', 'route', 'status_code'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers,
-    });
+    // Observed on every request, so not a prom-client Histogram (see LatencyHistogram); rendered first, as before.
+    this.latency = new LatencyHistogram(
+      'vouchsafe_http_request_duration_seconds',
+      'HTTP request latency by route and status',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    );
     this.redemptions = new Counter({
       name: 'vouchsafe_redemptions_total',
       help: 'Redemption requests (creations and confirmations) by outcome: reserved, confirmed, or the rejection code',
@@ -49,7 +49,7 @@ export class HttpMetrics {
   }
 
   observeRequest(method: string, route: string, status_code: number, seconds: number): void {
-    this.latency.observe({ method, route, status_code: String(status_code) }, seconds);
+    this.latency.observe(method, route, status_code, seconds);
   }
 
   redemption(outcome: string): void {
@@ -70,8 +70,8 @@ export class HttpMetrics {
     for (const part of budgetParts) this.budget.set({ campaign_id: c.id, part }, value[part]);
   }
 
-  text(): Promise<string> {
-    return this.registry.metrics();
+  async text(): Promise<string> {
+    return `${this.latency.text()}\n\n${await this.registry.metrics()}`;
   }
 
   get contentType(): string {

@@ -20,9 +20,23 @@ export function parseTimestampMs(text: string, param: string): number {
   return ms;
 }
 
+// The last two instants formatted: the redemptions of one batch share their created and
+// updated instant (and their hold expiry), so most answers format nothing.
+let last_ms = Number.NaN;
+let last_text = '';
+let prev_ms = Number.NaN;
+let prev_text = '';
+
 /** Epoch ms to RFC 3339 UTC, without a fraction when it is zero: `2019-01-01T00:00:00Z`. */
 export function formatTimestamp(ms: number): string {
-  return new Date(ms).toISOString().replace('.000Z', 'Z');
+  if (ms === last_ms) return last_text;
+  if (ms === prev_ms) return prev_text;
+  const text = new Date(ms).toISOString().replace('.000Z', 'Z');
+  prev_ms = last_ms;
+  prev_text = last_text;
+  last_ms = ms;
+  last_text = text;
+  return text;
 }
 
 export function formatNullableTimestamp(ms: number | null): string | null {

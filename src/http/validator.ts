@@ -29,18 +29,37 @@ export type TypedApp = FastifyInstance<
 
 /**
  * Validates with TypeBox. Bodies are checked as sent (no coercion: "100" is not an
- * amount); query strings and path params are converted from text first.
+ * amount); query strings and path params are converted from text first. A part with
+ * nothing to convert (the Idempotency-Key header) is checked in place and answers no
+ * `value`: Fastify then keeps the request's own object (a new headers object would be
+ * merged into a fresh copy on every later read of request.headers).
  */
 export const typeBoxValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const check = TypeCompiler.Compile(schema);
-  const fromText = httpPart !== 'body';
-  return (input: unknown) => {
-    const value = fromText ? fromQueryText(schema, Value.Default(schema, Value.Clone(input ?? {}))) : input;
-    if (check.Check(value)) return { value };
+  const failure = (value: unknown) => {
     const first = check.Errors(value).First();
     return { error: [toValidationError(first ? explain(first) : null)] };
   };
+  if (httpPart === 'body') return (input: unknown) => (check.Check(input) ? { value: input } : failure(input));
+  if (!convertsFromText(schema)) {
+    return (input: unknown) => {
+      if (input === undefined || input === null) return check.Check({}) ? { value: {} } : failure({});
+      return check.Check(input) ? true : failure(input);
+    };
+  }
+  return (input: unknown) => {
+    const value = fromQueryText(schema, Value.Default(schema, Value.Clone(input ?? {})));
+    return check.Check(value) ? { value } : failure(value);
+  };
 };
+
+/** True when a text part has a default to fill (anywhere) or a field fromQueryText converts. */
+function convertsFromText(schema: TSchema): boolean {
+  if (JSON.stringify(schema).includes('"default"')) return true;
+  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties;
+  if (properties === undefined) return true;
+  return Object.values(properties).some((p) => p.type === 'integer' || p.type === 'boolean');
+}
 
 const integerText = /^-?(0|[1-9][0-9]{0,15})$/;
 
