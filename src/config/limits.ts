@@ -73,6 +73,14 @@ export const limits = {
   incident_title_chars_max: 200,
   /** Groups per dimension in an incident report, largest first; the totals always cover everything. */
   incident_report_groups_max: 1_000,
+  /**
+   * How long an opening or resolving incident stays with the process working on it after its last
+   * save (it saves after every batch); then another process may take the work over.
+   */
+  incident_lease_ms: 60_000,
+  /** How often a sweeping engine looks for incidents whose process died; how many it takes per look. */
+  incident_resume_check_ms: 5_000,
+  incidents_resumed_per_check_max: 10,
   /** On shutdown, requests in flight get this long to finish; then every connection left is cut. */
   shutdown_grace_ms: 10_000,
   /** HTTP requests served at once per process; beyond it new ones get 503 overloaded (edge load shedding). */

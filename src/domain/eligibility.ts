@@ -1,4 +1,4 @@
-import { type Campaign, availableMinor, liveRedemptions } from './campaign.ts';
+import { availableMinor, type Campaign, liveRedemptions } from './campaign.ts';
 import { type Coupon, isSingleUse } from './coupon.ts';
 import { discountMinor } from './discount/discount.ts';
 import { fixedDiscountMinor } from './discount/fixed.ts';

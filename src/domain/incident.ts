@@ -62,6 +62,26 @@ export interface IncidentProgress {
   updated_at_ms: number;
 }
 
+/**
+ * What a process needs to carry an opening or resolving incident on where another one stopped
+ * (it crashed, or stalled past its lease). Stored with the incident; not part of its wire view.
+ */
+export interface IncidentWork {
+  /** Whose request the running work is (the opener, then the resolver): its batches are audited as theirs. */
+  actor: string | null;
+  /** Freezing covers redemption ids up to this one (those that existed when freezing began); set then. */
+  freeze_through_id: string | null;
+  /** Revoking covers coupon ids up to this one (those that existed when revoking began); set then. */
+  revoke_through_id: string | null;
+  /** Campaigns the pause step has paused so far (the report's paused_campaigns). */
+  paused: number;
+  /** How often another process took the work over (each audited); a failed takeover waits longer each time. */
+  resumes: number;
+}
+
+/** What a resolution did with one redemption the incident froze; null in the store until it gets there. */
+export type MemberOutcome = 'reversed' | 'honoured' | 'skipped';
+
 export interface Incident {
   id: string;
   status: IncidentStatus;
@@ -78,4 +98,5 @@ export interface Incident {
   created_by: string | null;
   created_at_ms: number;
   resolved_at_ms: number | null;
+  work: IncidentWork;
 }

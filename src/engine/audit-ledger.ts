@@ -3,7 +3,7 @@ import type { AuditEntry, Store } from '../store/port.ts';
 type Stored = AuditEntry & { seq: number };
 
 /** What a campaign's chain says about one redemption: its discount, and the entry that first said so. */
-interface Recorded {
+export interface Recorded {
   discount_minor: number;
   seq: number;
 }
@@ -18,7 +18,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 }
 
 /** Redemption-level changes ride in `batch` entries (data.changes); each names its redemption and discount. */
-function recordedDiscounts(chain: readonly Stored[]): Map<string, Recorded> {
+export function recordedDiscounts(chain: readonly Stored[]): Map<string, Recorded> {
   const out = new Map<string, Recorded>();
   for (const e of chain) {
     if (e.action !== 'batch') continue;
@@ -44,8 +44,8 @@ export async function checkRedemptionLedger(
   store: Store,
   campaign_id: string,
   chain: readonly Stored[],
+  recorded: Map<string, Recorded> = recordedDiscounts(chain),
 ): Promise<LedgerFault | null> {
-  const recorded = recordedDiscounts(chain);
   const tail_seq = chain[chain.length - 1]?.seq ?? 0;
   let fault: LedgerFault | null = null;
   await store.forEachRedemption(campaign_id, (page) => {

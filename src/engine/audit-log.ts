@@ -1,6 +1,7 @@
 import type { AuditEntry, Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
-import { checkRedemptionLedger } from './audit-ledger.ts';
+import { checkIncidentMembers, checkIncidentTables, IncidentAudit } from './audit-incidents.ts';
+import { checkRedemptionLedger, recordedDiscounts } from './audit-ledger.ts';
 
 export const platform_chain = 'platform';
 
@@ -54,10 +55,21 @@ async function anchorOf(store: Store, chain: string): Promise<{ seq: number; has
   return c ? { seq: c.audit_seq, hash: c.audit_head } : 'missing';
 }
 
+/** A campaign chain's ledger: its redemptions and discounts, and what its incident entries say each incident did. */
+async function ledgerFault(store: Store, chain: string, list: readonly Stored[], incidents: IncidentAudit) {
+  const recorded = recordedDiscounts(list);
+  const redemption = await checkRedemptionLedger(store, chain, list, recorded);
+  const incident = await checkIncidentMembers(store, chain, list, recorded, incidents);
+  if (redemption === null || incident === null) return redemption ?? incident;
+  return incident.seq < redemption.seq ? incident : redemption;
+}
+
 /**
  * Walks every chain (each campaign's and the platform's) and checks that each verifies,
- * is in global order and ends at its anchor, and that every stored redemption is one its
- * campaign's chain recorded, with that discount. Reads only; one chain in memory at a time.
+ * is in global order and ends at its anchor, that every stored redemption is one its
+ * campaign's chain recorded, with that discount, and that the redemptions stored as an
+ * incident's members are exactly those its freeze entries name (settled as its resolution
+ * entries say). Reads only; one chain in memory at a time.
  */
 export async function verifyAuditLog(store: Store, campaign_ids?: readonly string[]): Promise<AuditLogCheck> {
   const ids = campaign_ids ?? (await store.campaignIds());
@@ -65,18 +77,22 @@ export async function verifyAuditLog(store: Store, campaign_ids?: readonly strin
   const chains = [...new Set([...(await store.auditChains()), ...ids, platform_chain])].sort();
   let entries = 0;
   let worst: (ChainFault & { chain: string }) | null = null;
+  const incidents = new IncidentAudit();
   for (const chain of chains) {
     const list = await store.auditChain(chain);
     entries += list.length;
+    incidents.tails.set(chain, list[list.length - 1]?.seq ?? 0);
     const anchor = await anchorOf(store, chain);
     const fault =
       linkFault(chain, list) ??
       (anchor === 'missing'
         ? { seq: list[0]?.seq ?? 0, detail: `audit chain ${chain} has no campaign` }
         : anchorFault(chain, list, anchor)) ??
-      (chain === platform_chain ? null : await checkRedemptionLedger(store, chain, list));
+      (chain === platform_chain ? null : await ledgerFault(store, chain, list, incidents));
     if (fault && (worst === null || fault.seq < worst.seq)) worst = { ...fault, chain };
   }
+  const tables = await checkIncidentTables(store, incidents);
+  if (tables && (worst === null || tables.seq < worst.seq)) worst = { ...tables, chain: tables.campaign_id };
   return {
     ok: worst === null,
     entries,

@@ -4,6 +4,7 @@ import type { Coupon } from '../domain/coupon.ts';
 import { assert } from '../domain/errors.ts';
 import type { Redemption } from '../domain/redemption.ts';
 import type { BatchSnapshot, BatchWrites, IdempotencyRecord, UsageKey } from '../store/port.ts';
+import type { IncidentFence } from '../store/port-incidents.ts';
 import type { EnvelopePacket } from '../store/port-red-envelopes.ts';
 import { type AuditDraft, linkAudit } from './audit.ts';
 import type { IdGenerator, IdPrefix } from './ids.ts';
@@ -44,6 +45,7 @@ export class BatchContext {
   readonly packets: Map<number, EnvelopePacket>;
   /** Most live redemptions of one user / merchant, when the batch loaded them (a campaign change). */
   readonly live_max: LiveMax | undefined;
+  private readonly incidents: Map<string, IncidentFence>;
 
   constructor(
     snapshot: BatchSnapshot,
@@ -56,6 +58,7 @@ export class BatchContext {
     this.idem = snapshot.idempotency;
     this.packets = snapshot.packets ?? new Map();
     this.live_max = snapshot.live_max;
+    this.incidents = snapshot.incidents ?? new Map();
     this.writes = {
       campaign: this.campaign,
       coupons_insert: this.newCoupons,
@@ -89,6 +92,11 @@ export class BatchContext {
 
   redemption(id: string): Redemption | undefined {
     return this.redemptions.get(id);
+  }
+
+  /** An incident the batch loaded for its bulk work (undefined if not loaded or not found). */
+  incidentFence(id: string): IncidentFence | undefined {
+    return this.incidents.get(id);
   }
 
   reservedRedemptions(): Redemption[] {

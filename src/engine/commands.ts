@@ -10,6 +10,12 @@ export interface IdemKey {
 
 export type CampaignAction = 'submit' | 'approve' | 'pause' | 'resume' | 'revoke';
 
+/**
+ * Incident bulk work: `owner` is the lease holder it runs for; the batch applies it only while
+ * that process holds the incident (see heldFence in incident-handlers.ts).
+ */
+type IncidentWork = { incident_id: string; owner: string };
+
 /** A command applied inside a campaign's batch transaction. */
 export type Command = { actor: string | null; idem?: IdemKey } & (
   | { type: 'claim'; user_id: string }
@@ -25,13 +31,13 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
   | { type: 'confirm'; redemption_id: string }
   | { type: 'release'; redemption_id: string; expired: boolean }
   | { type: 'reverse'; redemption_id: string; restore_coupon: boolean }
-  | { type: 'freeze'; redemption_ids: string[]; incident_id: string }
-  | { type: 'unfreeze'; redemption_ids: string[]; incident_id: string }
+  | ({ type: 'freeze'; redemption_ids: string[] } & IncidentWork)
+  | ({ type: 'unfreeze'; redemption_ids: string[] } & IncidentWork)
   | { type: 'action'; action: CampaignAction; reason: string | null; approval_threshold_minor: number }
   | { type: 'codes'; count: number }
   | { type: 'alert'; alarm: Alarm; pause: boolean }
-  | { type: 'reverse_many'; redemption_ids: string[]; incident_id: string }
-  | { type: 'revoke_coupons'; incident_id: string }
+  | ({ type: 'reverse_many'; redemption_ids: string[] } & IncidentWork)
+  | ({ type: 'revoke_coupons'; coupon_ids: string[] } & IncidentWork)
   | { type: 'grab'; envelope_id: string; user_id: string }
   | { type: 'settle_envelope'; envelope_id: string }
   | { type: 'update'; patch: CampaignPatch }

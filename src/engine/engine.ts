@@ -21,6 +21,7 @@ import {
   UniqueViolation,
   type UsageKey,
 } from '../store/port.ts';
+import type { IncidentFenceLoad } from '../store/port-incidents.ts';
 import { canonicalJson, genesisHash, linkAudit } from './audit.ts';
 import { BatchContext, type BatchEnv } from './batch-context.ts';
 import { campaignAction, generateCodes } from './campaign-handlers.ts';
@@ -31,10 +32,11 @@ import { type Counters, MemoryCounters } from './counters.ts';
 import { GroupCommit } from './group-commit.ts';
 import { Guards } from './guards.ts';
 import { IdGenerator } from './ids.ts';
-import { raiseAlert, reverseMany, revokeCoupons } from './incident-handlers.ts';
+import { freeze, raiseAlert, reverseMany, revokeCoupons, unfreeze } from './incident-handlers.ts';
+import { Incidents } from './incidents/incidents.ts';
 import { grab, packetsToLoad, settle } from './red-envelope-handlers.ts';
 import { RedEnvelopes } from './red-envelopes.ts';
-import { claim, confirm, freeze, release, reserve, reverse, unfreeze } from './redeem-handlers.ts';
+import { claim, confirm, release, reserve, reverse } from './redeem-handlers.ts';
 import { needsLiveMax, updateCampaign } from './update-handler.ts';
 
 export interface EngineOptions {
@@ -43,7 +45,10 @@ export interface EngineOptions {
   approval_threshold_minor?: number;
   batch_commands_max?: number;
   queue_commands_max?: number;
-  /** Release expired holds in the background every sweep_interval_ms (off in most tests). */
+  /**
+   * Background work every sweep_interval_ms (off in most tests): release expired holds, refund
+   * expired red envelopes, prune idempotency records, and carry on incidents whose process died.
+   */
   sweep?: boolean;
   /**
    * Which event types to write to the outbox (default: all). The server passes the
@@ -141,6 +146,8 @@ export class Engine {
   readonly approval_threshold_minor: number;
   private sweeper: NodeJS.Timeout | null = null;
   private last_idempotency_prune_ms = Number.NEGATIVE_INFINITY;
+  private last_incident_check_ms = Number.NEGATIVE_INFINITY;
+  private resuming: Promise<number> | null = null;
   private closed = false;
   readonly codes: CodeResolver;
   /** Red envelopes: create, grab, read, and the expiry sweep (red-envelopes.ts). */
@@ -180,6 +187,10 @@ export class Engine {
         if (this.now() - this.last_idempotency_prune_ms >= limits.idempotency_prune_interval_ms) {
           this.last_idempotency_prune_ms = this.now();
           void this.pruneIdempotency().catch(() => undefined);
+        }
+        if (this.now() - this.last_incident_check_ms >= limits.incident_resume_check_ms) {
+          this.last_incident_check_ms = this.now();
+          void this.resumeIncidents().catch(() => undefined);
         }
       }, limits.sweep_interval_ms);
       this.sweeper.unref();
@@ -350,7 +361,7 @@ export class Engine {
     const subject = subjectOf(input);
     await this.guards.checkAttempts(subject);
     try {
-      const coupon = await this.guards.lookup(subject, this.codes.resolve(input));
+      const coupon = await this.guards.lookup(subject, () => this.codes.resolve(input));
       const campaign = await this.getCampaign(coupon.campaign_id);
       const keys: UsageKey[] = [`user:${input.user_id}`, `merchant:${input.order.merchant_id}`];
       const usage = await this.store.getUsage(campaign.id, keys);
@@ -372,16 +383,20 @@ export class Engine {
 
   /** Reserves (or with confirm, spends) budget for one order; every rule is checked again here. */
   async redeem(input: RedeemInput, who: Actor): Promise<Redemption> {
-    const idemPart = this.idemOf(who, { op: 'redeem', ...input });
+    const idemPart = who.idem ? this.idemOf(who, { op: 'redeem', ...input }) : {};
     if (idemPart.idem) {
       // A replay must not depend on the code still resolving (it may have been revoked since).
       const prev = await this.store.getIdempotency(idemPart.idem.key);
       if (prev) return unwrap(this.replay(prev, idemPart.idem));
     }
     const subject = subjectOf(input);
-    await this.guards.checkAttempts(subject);
-    const coupon = this.codes.cachedRoute(input) ?? (await this.guards.lookup(subject, this.codes.route(input)));
-    const ticket = await this.guards.admit(coupon.campaign_id, subject);
+    // The guards and the code route answer at once when they have nothing to wait for (in-process
+    // counters, cached settings and route): the hot path then awaits only its batch.
+    const attempts = this.guards.checkAttempts(subject);
+    if (attempts) await attempts;
+    const coupon = this.codes.cachedRoute(input) ?? (await this.guards.lookup(subject, () => this.codes.route(input)));
+    const admitted = this.guards.admit(coupon.campaign_id, subject);
+    const ticket = admitted instanceof Promise ? await admitted : admitted;
     try {
       return await this.run<Redemption>(coupon.campaign_id, {
         type: 'reserve',
@@ -474,26 +489,24 @@ export class Engine {
     return outcomes.filter((o) => o.ok).length;
   }
 
-  /** Bulk freeze or honour of redemptions of one campaign (incidents); ids in one batch. */
-  async freezeBatch(
-    campaign_id: string,
-    redemption_ids: string[],
-    incident_id: string,
-    actor: string | null,
-    honour = false,
-  ) {
-    const outcome = await this.queue.submit(campaign_id, {
-      type: honour ? 'unfreeze' : 'freeze',
-      redemption_ids,
-      incident_id,
-      actor,
-    });
-    return unwrap<{ count: number; discount_minor: number }>(outcome);
+  /**
+   * Carries on every incident left opening or resolving by a process that died (its lease ran
+   * out): see Incidents.resumeStuck. One run at a time per engine; answers how many it finished.
+   */
+  resumeIncidents(): Promise<number> {
+    if (this.resuming) return this.resuming;
+    this.resuming = new Incidents(this)
+      .resumeStuck()
+      .then((done) => done.length)
+      .finally(() => {
+        this.resuming = null;
+      });
+    return this.resuming;
   }
 
   /**
    * A system command (detector alerts, incident bulk work) in the campaign's next batch.
-   * Not refused while closing, like freezeBatch: started incident work may finish.
+   * Not refused while closing: started incident work may finish.
    */
   async submitCommand<T>(campaign_id: string, cmd: Command): Promise<T> {
     return unwrap<T>(await this.queue.submit(campaign_id, cmd));
@@ -539,6 +552,7 @@ export class Engine {
   /** What a batch must read; usage counters only for the limits the campaign sets. */
   private loadFor(cmds: Command[], c: Campaign): BatchLoad {
     const load: BatchLoad = { coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] };
+    const incidents: IncidentFenceLoad[] = [];
     let grabs = 0;
     for (const cmd of cmds) {
       if (cmd.idem) load.idempotency_keys.push(cmd.idem.key);
@@ -553,15 +567,22 @@ export class Engine {
           break;
         case 'freeze':
         case 'unfreeze':
-        case 'reverse_many':
+        case 'reverse_many': {
           load.redemption_ids.push(...cmd.redemption_ids);
+          // A resolution moves only members still pending; a freeze needs only the incident's state.
+          const pending = cmd.type === 'freeze' ? [] : cmd.redemption_ids;
+          incidents.push({ incident_id: cmd.incident_id, redemption_ids: pending });
+          break;
+        }
+        case 'revoke_coupons':
+          load.coupon_ids.push(...cmd.coupon_ids);
+          incidents.push({ incident_id: cmd.incident_id, redemption_ids: [] });
           break;
         case 'action':
           if (cmd.action === 'revoke') load.all_reserved = true;
           break;
         case 'codes':
         case 'alert':
-        case 'revoke_coupons':
           break;
         case 'update':
           if (needsLiveMax(c, cmd.patch)) load.live_max = true;
@@ -578,6 +599,7 @@ export class Engine {
     }
     const packets = packetsToLoad(c, grabs);
     if (packets) load.packets = packets;
+    if (incidents.length > 0) load.incidents = incidents;
     return load;
   }
 

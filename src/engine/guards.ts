@@ -3,11 +3,13 @@ import type { Campaign, Velocity } from '../domain/campaign.ts';
 import { assert, Rejection } from '../domain/errors.ts';
 import {
   attemptBuckets,
+  attemptLockout,
   checkAttempts,
   checkVelocity,
   type VelocityBucket,
   type VelocitySubject,
   velocityBuckets,
+  windowStartMs,
 } from '../domain/velocity.ts';
 import type { Store } from '../store/port.ts';
 import type { Clock } from './clock.ts';
@@ -19,6 +21,13 @@ export interface VelocityTicket {
 }
 
 const counters_retry_after_s = 2;
+
+/**
+ * When each in-process counter store last counted a failed code lookup. Only Guards count
+ * failures, and every Guards on the same counters records here, so a store with no failure
+ * since the lockout window began holds only zeros for it.
+ */
+const lastFailureMs = new WeakMap<Counters, number>();
 
 function countersDown(): Rejection {
   return new Rejection(
@@ -47,9 +56,29 @@ export class Guards {
     private readonly clock: Clock,
   ) {}
 
-  /** Refuses a subject locked out for wrong codes, before any lookup. */
-  async checkAttempts(subject: VelocitySubject): Promise<void> {
+  /**
+   * This node's code lookups by failure-window key: joined (admitted or deciding), and running
+   * (admitted); and who waits for a running one to settle.
+   */
+  private readonly lookupsInFlight = new Map<string, number>();
+  private readonly lookupsRunning = new Map<string, number>();
+  private lookupWaiters: Array<() => void> = [];
+
+  /**
+   * Refuses a subject locked out for wrong codes, before any lookup. Answers null (nothing to
+   * wait for) when in-process counters have counted no failure since the lockout window began:
+   * every count in it is then zero, so no subject can be locked out.
+   */
+  checkAttempts(subject: VelocitySubject): Promise<void> | null {
     const now_ms = this.clock.now();
+    if (this.counters.kind === 'memory') {
+      const last_ms = lastFailureMs.get(this.counters) ?? Number.NEGATIVE_INFINITY;
+      if (last_ms < windowStartMs(now_ms, attemptLockout.window_ms)) return null;
+    }
+    return this.countAttempts(subject, now_ms);
+  }
+
+  private async countAttempts(subject: VelocitySubject, now_ms: number): Promise<void> {
     const buckets = attemptBuckets(subject, now_ms);
     let counts: number[];
     try {
@@ -62,30 +91,122 @@ export class Guards {
     if (refusal) throw refusal;
   }
 
-  /** Awaits a code lookup; a coupon_not_found counts as a failed attempt for the subject. */
-  async lookup<T>(subject: VelocitySubject, work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (err) {
-      if (err instanceof Rejection && err.code === 'coupon_not_found') await this.countFailure(subject);
-      throw err;
+  /**
+   * Runs a code lookup under the lockout, so that however many guesses a subject sends at once,
+   * a node looks up at most failures_max of them in a window (counting failures only after the
+   * lookups would let every guess in flight pass the check before the first failure landed).
+   * A lookup is admitted when the failures counted so far plus this node's lookups for the
+   * subject in flight when it joined them (itself included) stay within the limit; the failure
+   * count is read after joining, so a lookup that failed before that is in the count and one
+   * still in flight is in the in-flight number. Over the limit with lookups of this node still in
+   * flight, it waits for them and tries again: a burst of correct codes is served, a burst of
+   * guesses ends at the limit. Across nodes sharing Redis each node admits its own in-flight
+   * share, so a burst sprayed over N nodes may see N x failures_max lookups before the shared
+   * count locks the subject out. Without reachable counters lookups go on unguarded (the check
+   * part still refuses most guesses without a store read), as the lockout always has.
+   */
+  async lookup<T>(subject: VelocitySubject, work: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const now_ms = this.clock.now();
+      const buckets = attemptBuckets(subject, now_ms);
+      const joined = buckets.map((b) => this.joinLookup(b.key));
+      let failures: number[];
+      try {
+        failures = await this.counters.get(buckets);
+      } catch (err) {
+        this.leaveLookups(buckets);
+        if (!(err instanceof CountersUnavailable)) throw err;
+        return work();
+      }
+      const over = buckets.some((b, i) => (failures[i] ?? 0) + (joined[i] ?? 0) > b.limit);
+      if (!over) return this.heldLookup(subject, buckets, work);
+      this.leaveLookups(buckets);
+      const locked = checkAttempts(buckets, failures, now_ms);
+      if (locked) throw locked;
+      // Not locked, but too many in flight: wait for a running lookup to settle, or (only other
+      // lookups joining at this moment) for the next turn; the first of those is always admitted.
+      if (buckets.some((b) => (this.lookupsRunning.get(b.key) ?? 0) > 0)) {
+        await new Promise<void>((wake) => this.lookupWaiters.push(wake));
+      } else {
+        await new Promise<void>((next) => setImmediate(next));
+      }
     }
   }
 
-  private async countFailure(subject: VelocitySubject): Promise<void> {
+  private async heldLookup<T>(subject: VelocitySubject, buckets: VelocityBucket[], work: () => Promise<T>): Promise<T> {
+    for (const b of buckets) this.lookupsRunning.set(b.key, (this.lookupsRunning.get(b.key) ?? 0) + 1);
     try {
-      await this.counters.incr(attemptBuckets(subject, this.clock.now()));
+      return await work();
+    } catch (err) {
+      if (err instanceof Rejection && err.code === 'coupon_not_found') await this.countFailure(subject);
+      throw err;
+    } finally {
+      for (const b of buckets) {
+        const n = (this.lookupsRunning.get(b.key) ?? 1) - 1;
+        if (n <= 0) this.lookupsRunning.delete(b.key);
+        else this.lookupsRunning.set(b.key, n);
+      }
+      this.leaveLookups(buckets, true);
+    }
+  }
+
+  /** Counts this lookup in flight under `key`; returns how many are in flight with it. */
+  private joinLookup(key: string): number {
+    const n = (this.lookupsInFlight.get(key) ?? 0) + 1;
+    this.lookupsInFlight.set(key, n);
+    return n;
+  }
+
+  /** Ends this lookup's count; a lookup that ran (not one refused on joining) wakes who waits. */
+  private leaveLookups(buckets: readonly VelocityBucket[], ran = false): void {
+    for (const b of buckets) {
+      const n = (this.lookupsInFlight.get(b.key) ?? 1) - 1;
+      if (n <= 0) this.lookupsInFlight.delete(b.key);
+      else this.lookupsInFlight.set(b.key, n);
+    }
+    if (!ran) return;
+    const waiters = this.lookupWaiters;
+    this.lookupWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private async countFailure(subject: VelocitySubject): Promise<void> {
+    const now_ms = this.clock.now();
+    if (this.counters.kind === 'memory') {
+      lastFailureMs.set(this.counters, Math.max(now_ms, lastFailureMs.get(this.counters) ?? now_ms));
+    }
+    try {
+      await this.counters.incr(attemptBuckets(subject, now_ms));
     } catch (err) {
       if (!(err instanceof CountersUnavailable)) throw err;
     }
   }
 
-  /** Takes a place in every velocity window of the campaign, or refuses (429, or 503 without counters). */
-  async admit(campaign_id: string, subject: VelocitySubject): Promise<VelocityTicket | null> {
-    const { v: velocity } = this.cachedVelocity(campaign_id) ?? (await this.loadVelocity(campaign_id));
+  /**
+   * Takes a place in every velocity window of the campaign, or refuses (429, or 503 without
+   * counters). Answers at once, with nothing to wait for, when the campaign's settings are
+   * cached and it sets no velocity limit.
+   */
+  admit(campaign_id: string, subject: VelocitySubject): VelocityTicket | null | Promise<VelocityTicket | null> {
+    const cached = this.cachedVelocity(campaign_id);
+    if (cached === undefined) {
+      return this.loadVelocity(campaign_id).then(({ v }) => this.admitUnder(v, campaign_id, subject));
+    }
+    return this.admitUnder(cached.v, campaign_id, subject);
+  }
+
+  private admitUnder(
+    velocity: Velocity | null,
+    campaign_id: string,
+    subject: VelocitySubject,
+  ): VelocityTicket | null | Promise<VelocityTicket | null> {
     const now_ms = this.clock.now();
     const buckets = velocityBuckets(velocity, subject, campaign_id, now_ms);
     if (buckets.length === 0) return null;
+    return this.take(buckets, now_ms);
+  }
+
+  private async take(buckets: VelocityBucket[], now_ms: number): Promise<VelocityTicket> {
     let take: Awaited<ReturnType<Counters['take']>>;
     try {
       take = await this.counters.take(buckets);

@@ -1,4 +1,8 @@
-import type { Alert } from '../domain/incident.ts';
+import { isSingleUse } from '../domain/coupon.ts';
+import { Rejection } from '../domain/errors.ts';
+import type { Alert, Breakdown, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
+import type { Redemption } from '../domain/redemption.ts';
+import type { IncidentFence } from '../store/port-incidents.ts';
 import type { BatchContext } from './batch-context.ts';
 import { campaignAction } from './campaign-handlers.ts';
 import type { Command } from './commands.ts';
@@ -46,14 +50,116 @@ export function raiseAlert(ctx: BatchContext, cmd: Cmd<'alert'>): unknown {
   return alert;
 }
 
+/**
+ * The incident as this batch sees it, under the campaign row lock: it must be in `status` and
+ * held by the process that sent the command. A process that lost the work (it stalled past its
+ * lease and another took over) or is late (the incident moved on) applies nothing.
+ */
+function heldFence(ctx: BatchContext, cmd: { incident_id: string; owner: string }, status: IncidentStatus) {
+  const fence = ctx.incidentFence(cmd.incident_id);
+  if (!fence || fence.status !== status || fence.lease_owner !== cmd.owner) {
+    throw new Rejection('invalid_state', `incident ${cmd.incident_id} is not ${status} under this process`);
+  }
+  return fence;
+}
+
+/**
+ * One chain entry per bulk batch that names every redemption it moved with its discount (and,
+ * for a resolution, the members it found no longer frozen), so the chain itself says which rows
+ * an incident froze and settled; verify holds incident_redemptions to it.
+ */
+function auditBulk(
+  ctx: BatchContext,
+  cmd: { actor: string | null; incident_id: string },
+  action: string,
+  moved: readonly Redemption[],
+  skipped: readonly string[] = [],
+): Breakdown {
+  const discount_minor = moved.reduce((sum, r) => sum + r.discount_minor, 0);
+  const data = {
+    count: moved.length,
+    discount_minor,
+    redemption_ids: moved.map((r) => r.id),
+    discounts_minor: moved.map((r) => r.discount_minor),
+    ...(skipped.length > 0 ? { skipped_ids: skipped } : {}),
+  };
+  if (moved.length > 0 || skipped.length > 0) ctx.audit(cmd.actor, action, cmd.incident_id, data);
+  return { count: moved.length, discount_minor };
+}
+
+/**
+ * Freezes live redemptions in scope: reserved and confirmed become frozen (spent, held for review).
+ * The ids it froze are recorded for the incident, so its resolution acts on exactly those. A row
+ * already frozen (a repeated batch after a crash) is not live, so nothing is frozen twice.
+ */
+export function freeze(ctx: BatchContext, cmd: Cmd<'freeze'>): unknown {
+  heldFence(ctx, cmd, 'opening');
+  const c = ctx.campaign;
+  const frozen: Redemption[] = [];
+  for (const id of cmd.redemption_ids) {
+    const r = ctx.redemption(id);
+    if (!r || r.campaign_id !== c.id || (r.status !== 'reserved' && r.status !== 'confirmed')) continue;
+    if (r.status === 'reserved') {
+      c.reserved_minor -= r.discount_minor;
+      c.reserved_count -= 1;
+      c.spent_minor += r.discount_minor;
+      const coupon = ctx.coupon(r.coupon_id);
+      if (coupon && isSingleUse(coupon)) ctx.setCouponStatus(coupon, 'redeemed');
+    } else {
+      c.confirmed_count -= 1;
+    }
+    c.frozen_minor += r.discount_minor;
+    c.frozen_count += 1;
+    ctx.updateRedemption(r, { status: 'frozen', hold_expires_at_ms: null });
+    ctx.event('redemption.frozen', { ...r, incident_id: cmd.incident_id });
+    frozen.push(r);
+  }
+  if (frozen.length > 0) {
+    const redemption_ids = frozen.map((r) => r.id);
+    ctx.writes.bulk.push({ kind: 'incident_members', incident_id: cmd.incident_id, redemption_ids });
+  }
+  return auditBulk(ctx, cmd, 'redemptions.frozen', frozen);
+}
+
+/**
+ * Settles members of a resolving incident: each pending one still frozen is moved (and marked
+ * `outcome`), each pending one no longer frozen (reversed one by one meanwhile) is marked skipped.
+ * A member settled before (a batch repeated after a crash) is not pending, so none is moved twice,
+ * and a row another incident froze since (after this one honoured it) is not this one's to move.
+ */
+function settle(
+  ctx: BatchContext,
+  cmd: Cmd<'unfreeze'> | Cmd<'reverse_many'>,
+  outcome: Exclude<MemberOutcome, 'skipped'>,
+  move: (r: Redemption) => void,
+): Breakdown {
+  const fence: IncidentFence = heldFence(ctx, cmd, 'resolving');
+  const moved: Redemption[] = [];
+  const skipped: string[] = [];
+  for (const id of cmd.redemption_ids) {
+    if (!fence.pending.delete(id)) continue;
+    const r = ctx.redemption(id);
+    if (!r || r.campaign_id !== ctx.campaign.id || r.status !== 'frozen') {
+      skipped.push(id);
+      continue;
+    }
+    move(r);
+    moved.push(r);
+  }
+  const incident_id = cmd.incident_id;
+  if (moved.length > 0) {
+    ctx.writes.bulk.push({ kind: 'incident_outcomes', incident_id, outcome, redemption_ids: moved.map((r) => r.id) });
+  }
+  if (skipped.length > 0) {
+    ctx.writes.bulk.push({ kind: 'incident_outcomes', incident_id, outcome: 'skipped', redemption_ids: skipped });
+  }
+  return auditBulk(ctx, cmd, `redemptions.${outcome}`, moved, skipped);
+}
+
 /** Reverses an incident's frozen redemptions: the budget gets the money back; the order system refunds. */
 export function reverseMany(ctx: BatchContext, cmd: Cmd<'reverse_many'>): unknown {
   const c = ctx.campaign;
-  let count = 0;
-  let minor = 0;
-  for (const id of cmd.redemption_ids) {
-    const r = ctx.redemption(id);
-    if (!r || r.campaign_id !== c.id || r.status !== 'frozen') continue;
+  return settle(ctx, cmd, 'reversed', (r) => {
     c.spent_minor -= r.discount_minor;
     c.frozen_minor -= r.discount_minor;
     c.frozen_count -= 1;
@@ -62,16 +168,36 @@ export function reverseMany(ctx: BatchContext, cmd: Cmd<'reverse_many'>): unknow
     ctx.updateRedemption(r, { status: 'reversed' });
     countUsage(ctx, r, -1);
     ctx.event('redemption.reversed', { ...r, incident_id: cmd.incident_id });
-    count += 1;
-    minor += r.discount_minor;
-  }
-  if (count > 0) ctx.audit(cmd.actor, 'redemptions.reversed', cmd.incident_id, { count, discount_minor: minor });
-  return { count, discount_minor: minor };
+  });
 }
 
-/** Revokes every active coupon of the campaign for an incident; the store counts them for the report. */
+/** Honours an incident's frozen redemptions: they become confirmed and the money stays spent. */
+export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
+  const c = ctx.campaign;
+  return settle(ctx, cmd, 'honoured', (r) => {
+    c.frozen_minor -= r.discount_minor;
+    c.frozen_count -= 1;
+    c.confirmed_count += 1;
+    ctx.updateRedemption(r, { status: 'confirmed' });
+  });
+}
+
+/**
+ * Revokes the listed coupons of the campaign that are still active, for an incident: the entry
+ * names each one, and the store adds the count to the incident's (its report's revoked_coupons).
+ */
 export function revokeCoupons(ctx: BatchContext, cmd: Cmd<'revoke_coupons'>): unknown {
-  ctx.writes.bulk.push({ kind: 'incident_revoke_coupons', incident_id: cmd.incident_id, at_ms: ctx.now_ms });
-  ctx.audit(cmd.actor, 'coupons.revoked', cmd.incident_id, { incident_id: cmd.incident_id });
-  return null;
+  heldFence(ctx, cmd, 'opening');
+  const revoked: string[] = [];
+  for (const id of cmd.coupon_ids) {
+    const coupon = ctx.coupon(id);
+    if (!coupon || coupon.campaign_id !== ctx.campaign.id || coupon.status !== 'active') continue;
+    ctx.setCouponStatus(coupon, 'revoked');
+    revoked.push(id);
+  }
+  if (revoked.length === 0) return { count: 0 };
+  const incident_id = cmd.incident_id;
+  ctx.writes.bulk.push({ kind: 'incident_revoked', incident_id, coupons: revoked.length, at_ms: ctx.now_ms });
+  ctx.audit(cmd.actor, 'coupons.revoked', incident_id, { count: revoked.length, coupon_ids: revoked });
+  return { count: revoked.length };
 }

@@ -1,4 +1,4 @@
-import type { Alert, Incident, IncidentStatus } from '../domain/incident.ts';
+import type { Alert, Incident, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
 import type { AuditEntry, ListQuery, OutboxEvent, Page } from './port.ts';
 
 /**
@@ -9,8 +9,10 @@ export type IncidentBulkOp =
   | { kind: 'insert_alert'; alert: Alert }
   /** The redemptions this batch froze for the incident: what its resolution will act on. */
   | { kind: 'incident_members'; incident_id: string; redemption_ids: string[] }
-  /** Revokes the campaign's active coupons and records how many for the incident's report. */
-  | { kind: 'incident_revoke_coupons'; incident_id: string; at_ms: number };
+  /** What the incident's resolution did with these members (each settled once: see IncidentFence.pending). */
+  | { kind: 'incident_outcomes'; incident_id: string; outcome: MemberOutcome; redemption_ids: string[] }
+  /** Adds the coupons this batch revoked for the incident (changed as snapshot rows) to its count. */
+  | { kind: 'incident_revoked'; incident_id: string; coupons: number; at_ms: number };
 
 /** Redemption filters of an incident scope inside one campaign; null: no restriction. */
 export interface ScopeFilter {
@@ -30,23 +32,77 @@ export interface IncidentReportRow {
 
 export type MakePlatformAudit = (prev: { seq: number; hash: string }) => AuditEntry;
 
+/**
+ * Who works on an opening or resolving incident, and until when: the holder renews it with every
+ * save; once it runs out (the holder crashed or stalled) any process may take the work over.
+ */
+export interface IncidentLease {
+  owner: string;
+  until_ms: number;
+}
+
+/** Incident work a campaign batch asks about: the incident's state, and which of these redemptions are pending members. */
+export interface IncidentFenceLoad {
+  incident_id: string;
+  redemption_ids: string[];
+}
+
+/**
+ * An incident as a batch sees it under the campaign row lock: its status and lease holder (so a
+ * process that lost the work applies nothing), and which of the asked redemptions it froze and
+ * its resolution has not settled yet (so no member is resolved twice, even across a crash).
+ */
+export interface IncidentFence {
+  status: IncidentStatus;
+  lease_owner: string | null;
+  pending: Set<string>;
+}
+
+/** One row of incident_redemptions: a redemption the incident froze, and what its resolution did with it. */
+export interface IncidentMember {
+  redemption_id: string;
+  outcome: MemberOutcome | null;
+}
+
 /** Alerts and incidents (Store extends this; adapters implement it in their incidents file). */
 export interface IncidentStore {
   /** Alerts newest first, optionally of one campaign. */
   listAlerts(q: ListQuery & { campaign_id?: string }): Promise<Page<Alert>>;
 
-  /** Inserts an incident with its platform audit entry and events in one transaction. */
-  insertIncident(incident: Incident, audit: MakePlatformAudit, events: OutboxEvent[]): Promise<void>;
+  /** Inserts an incident, held by `lease`, with its platform audit entry and events in one transaction. */
+  insertIncident(
+    incident: Incident,
+    lease: IncidentLease,
+    audit: MakePlatformAudit,
+    events: OutboxEvent[],
+  ): Promise<void>;
   /**
-   * Overwrites the stored incident if its status is still `from` (false when another request
-   * moved it first); the audit entry and events, if any, commit in the same transaction.
+   * As the holder of `lease`: overwrites the stored incident if its status is still `from` and
+   * lease.owner still holds it (false otherwise: another process took the work over). Renews the
+   * lease while the new status is opening or resolving, and drops it otherwise; the audit entry
+   * and events, if any, commit in the same transaction.
    */
   updateIncident(
     incident: Incident,
     from: IncidentStatus,
+    lease: IncidentLease,
     audit: MakePlatformAudit | null,
     events: OutboxEvent[],
   ): Promise<boolean>;
+  /**
+   * Takes the work of an incident over: overwrites it and gives `lease` if its status is still
+   * `from` and nobody holds it (no lease, or one that ran out by now_ms). Exactly one of several
+   * concurrent claimers wins; the audit entry, if any, commits with the claim.
+   */
+  claimIncident(
+    incident: Incident,
+    from: IncidentStatus,
+    lease: IncidentLease,
+    now_ms: number,
+    audit: MakePlatformAudit | null,
+  ): Promise<boolean>;
+  /** Ids of opening or resolving incidents nobody holds by now_ms (their process died), oldest first. */
+  stuckIncidents(now_ms: number, limit: number): Promise<string[]>;
   getIncident(id: string): Promise<Incident | null>;
   listIncidents(q: ListQuery): Promise<Page<Incident>>;
 
@@ -61,10 +117,18 @@ export interface IncidentStore {
   ): Promise<string[]>;
   /** Campaigns with redemptions frozen by the incident. */
   incidentCampaigns(incident_id: string): Promise<string[]>;
-  /** Redemptions the incident froze in one campaign, in id order after `after_id`. */
-  incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): Promise<string[]>;
+  /** Redemptions the incident froze in one campaign, with their outcomes, in id order after `after_id`. */
+  incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): Promise<IncidentMember[]>;
+  /** Every (incident, campaign) that has member rows (verify: each must be one the campaign's chain lists). */
+  incidentMemberCampaigns(): Promise<Array<{ incident_id: string; campaign_id: string }>>;
+  /** What the resolution moved (members settled as reversed or honoured), summed from the redemption rows. */
+  incidentResolvedTotals(incident_id: string): Promise<{ count: number; discount_minor: number }>;
   /** The incident's frozen rows, grouped; sums come from the redemption rows themselves. */
   incidentReportRows(incident_id: string): Promise<IncidentReportRow[]>;
-  /** Coupons revoked by the incident, as counted by the revoking statements. */
+  /** Coupons revoked by the incident, as counted by the revoking batches. */
   incidentRevokedCoupons(incident_id: string): Promise<number>;
+  /** Every (incident, campaign) revocation count (verify: each must be what the campaign's chain lists). */
+  incidentRevocations(): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>>;
+  /** Ids of a campaign's active coupons up to `through_id` (coupon ids are time-ordered), at most `limit`. */
+  activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]>;
 }

@@ -5,7 +5,7 @@ import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { AuditAnchorStore } from './port-audit.ts';
 import type { CampaignChangeBulkOp } from './port-campaign-change.ts';
 import type { EventStore } from './port-events.ts';
-import type { IncidentBulkOp, IncidentStore } from './port-incidents.ts';
+import type { IncidentBulkOp, IncidentFence, IncidentFenceLoad, IncidentStore } from './port-incidents.ts';
 import type { EnvelopePacket, RedEnvelopeStore } from './port-red-envelopes.ts';
 import type { SnapshotStore } from './port-snapshot.ts';
 
@@ -54,6 +54,8 @@ export interface BatchLoad {
   live_max?: boolean;
   /** Also load the campaign's red-envelope packets idx in [from_idx, from_idx + count) (grabs pop them in order). */
   packets?: { from_idx: number; count: number };
+  /** Also load these incidents' fences (incident bulk work): state, lease holder, pending members among the ids. */
+  incidents?: IncidentFenceLoad[];
 }
 
 export interface BatchSnapshot {
@@ -66,6 +68,8 @@ export interface BatchSnapshot {
   packets?: Map<number, EnvelopePacket>;
   /** When the load asked for `live_max`: counted from the redemption rows, not the usage counters. */
   live_max?: LiveMax;
+  /** When the load asked for `incidents`: by incident id; an incident that does not exist is absent. */
+  incidents?: Map<string, IncidentFence>;
 }
 
 /** Set-wise changes that do not fit in a snapshot (a whole campaign at once). */

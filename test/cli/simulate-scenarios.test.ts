@@ -18,8 +18,9 @@ describe('vouchsafe simulate brute-force', () => {
     assert.equal(r.locked_out_attackers, r.attackers);
     assert.equal(r.attackers, 53);
     for (const g of [r.groups.few, r.groups.distributed]) assert.equal(g.locked_out, g.identities, g.description);
-    // Each distributed account sends one guess at a time, so exactly the limit is looked up before its 429.
+    // However many guesses an account has in flight at once, exactly the limit is looked up before its 429.
     assert.equal(r.groups.distributed.answered_before_lockout_max, attemptLockout.failures_max);
+    assert.equal(r.groups.few.answered_before_lockout_max, attemptLockout.failures_max);
     assert.ok(r.refused_locked_out > 0);
     // Sybil identities guess once each: nothing locks them, every guess is answered coupon_not_found.
     assert.equal(r.groups.sybil.not_found, r.groups.sybil.guesses);

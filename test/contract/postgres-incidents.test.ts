@@ -4,7 +4,14 @@ import type { Alert } from '../../src/domain/incident.ts';
 import { Incidents } from '../../src/engine/incidents/incidents.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { assertInvariants, harness } from '../support/fixtures.ts';
-import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+import {
+  honourCrashThenRefreeze,
+  type OpenStore,
+  openCrashThenResume,
+  resolveCrashThenResume,
+  stalledOpenerLosesTheWork,
+} from '../support/incident-faults.ts';
+import { createTestDatabase, pg_unavailable_message, type TestDatabase } from '../support/pg.ts';
 import { bulkCampaign, seedRedemptions } from '../support/seed.ts';
 
 const db = await createTestDatabase();
@@ -69,4 +76,44 @@ describe('detection and incidents on PostgreSQL', () => {
       await h.store.close();
     }
   });
+});
+
+/**
+ * Incident work across processes on one PostgreSQL: each scenario gets its own database, and
+ * every node (engine) its own pool, as separate API processes would.
+ */
+describe('incident work survives its process on PostgreSQL (several nodes, one database)', () => {
+  if (!db) {
+    test.skip(pg_unavailable_message);
+    return;
+  }
+  const scenario = (name: string, run: (open: OpenStore) => Promise<void>) =>
+    test(name, async () => {
+      const own: TestDatabase | null = await createTestDatabase();
+      assert.ok(own, 'the server answered a moment ago');
+      try {
+        await run(async () => new PostgresStore({ url: own.url }));
+      } finally {
+        await own.drop();
+      }
+    });
+
+  scenario('opening crashes after a freeze batch committed: two nodes race to resume, one does, exactly', (open) =>
+    openCrashThenResume(open, { at: 'freeze', nth: 2, committed: true }),
+  );
+  scenario('opening crashes after the first campaign revoked: resumed exactly', (open) =>
+    openCrashThenResume(open, { at: 'revoke_coupons', nth: 1, committed: true }),
+  );
+  scenario('resolving (reverse) crashes after a batch: two nodes race, every row reversed once', (open) =>
+    resolveCrashThenResume(open, { at: 'reverse_many', nth: 2, committed: true }),
+  );
+  scenario('a resumed honour leaves alone the rows another incident froze since', (open) =>
+    honourCrashThenRefreeze(open),
+  );
+  scenario('an opener that stalls past its lease on one node: its batch is refused once another took over', (open) =>
+    stalledOpenerLosesTheWork(open, 'batch'),
+  );
+  scenario('an opener that stalls past its lease on one node: its save is refused once another took over', (open) =>
+    stalledOpenerLosesTheWork(open, 'save'),
+  );
 });

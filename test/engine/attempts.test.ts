@@ -40,6 +40,38 @@ async function setup() {
 }
 
 describe('code-guessing lockout', () => {
+  test('guesses sent all at once: still exactly failures_max are looked up, the rest are too_many_attempts', async () => {
+    const { h, codes } = await setup();
+    const sent = 40;
+    // Half wrong shared codes (each costs a store read), half generated-looking guesses; all in flight together.
+    const answers = await Promise.all(
+      Array.from({ length: sent }, (_, i) =>
+        codeOf(h.engine.redeem(input(i % 2 === 0 ? guess() : `NO-SUCH-SHARED-${i}`), who)),
+      ),
+    );
+    const tally = (code: string) => answers.filter((a) => a === code).length;
+    assert.equal(tally('coupon_not_found'), failures_max, answers.join(','));
+    assert.equal(tally('too_many_attempts'), sent - failures_max);
+    // Locked out now, even for a correct code; another user on the same IP is not.
+    assert.equal(await codeOf(h.engine.redeem(input(codes[0] ?? ''), who)), 'too_many_attempts');
+    assert.equal(await codeOf(h.engine.redeem(input(codes[1] ?? '', { user_id: 'u2' }), who)), 'ok');
+  });
+
+  test('correct codes looked up together give their places back: a user with many valid codes is not locked', async () => {
+    const { h, codes } = await setup();
+    const answers = await Promise.all(codes.map((code) => codeOf(h.engine.redeem(input(code), who))));
+    assert.deepEqual(
+      answers,
+      codes.map(() => 'ok'),
+      'every one of more than failures_max valid codes at once is served',
+    );
+    // Once they are answered nothing is held: the next failures_max - 1 wrong guesses are still looked up.
+    for (let i = 0; i < failures_max - 1; i++) {
+      assert.equal(await codeOf(h.engine.redeem(input(guess()), who)), 'coupon_not_found');
+    }
+    await assertInvariants(h.store);
+  });
+
   test('exactly failures_max wrong codes are looked up, then too_many_attempts even for a correct code', async () => {
     const { h, codes } = await setup();
     for (let i = 0; i < failures_max; i++) {

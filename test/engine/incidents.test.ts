@@ -197,6 +197,51 @@ describe('incidents (engine, SQLite in memory)', () => {
     await assertInvariants(h.store);
   });
 
+  test('incident batches apply only for the holder, and settle each member exactly once', async () => {
+    const h = await harness();
+    const incidents = new Incidents(h.engine);
+    const { c } = await claimCampaign(h, 12, 12);
+    const inc = await incidents.open(
+      input({ scope: { campaign_ids: [c.id] }, actions: ['freeze_redemptions'] }),
+      admin,
+    );
+    const rows = (await h.store.listRedemptions({ campaign_id: c.id, status: 'frozen', limit: 100 })).data;
+    const ids = rows.map((r) => r.id);
+    const minor = rows.reduce((s, r) => s + r.discount_minor, 0);
+    const base = { incident_id: inc.id, actor: 'key_admin' };
+    // Opening is over: a late freeze is refused, whoever sends it.
+    const late = { type: 'freeze' as const, redemption_ids: ids, owner: 'anyone', ...base };
+    await rejects(h.engine.submitCommand(c.id, late), 'invalid_state');
+    // Take the resolution as node-t (as resolve does), then send its batches by hand.
+    const resolving = {
+      ...(await incidents.get(inc.id)),
+      status: 'resolving' as const,
+      resolution: 'reverse' as const,
+    };
+    const lease = { owner: 'node-t', until_ms: h.clock.now() + 60_000 };
+    assert.equal(await h.store.claimIncident(resolving, 'open', lease, h.clock.now(), null), true);
+    const reverse = (owner: string, redemption_ids: string[]) =>
+      h.engine.submitCommand<{ count: number; discount_minor: number }>(c.id, {
+        type: 'reverse_many',
+        redemption_ids,
+        owner,
+        ...base,
+      });
+    await rejects(reverse('node-u', ids), 'invalid_state');
+    // The same batch twice at once (a repeated send), then once more: each member moves once.
+    const twice = await Promise.all([reverse('node-t', ids), reverse('node-t', ids)]);
+    assert.deepEqual(twice.map((d) => d.count).sort(), [0, ids.length]);
+    assert.deepEqual(await reverse('node-t', ids), { count: 0, discount_minor: 0 });
+    const after = await h.engine.getCampaign(c.id);
+    assert.deepEqual([after.reversed_count, after.reversed_minor, after.frozen_count], [ids.length, minor, 0]);
+    // node-t "dies"; after its lease a resumption finishes with nothing left to move, totals from the rows.
+    h.clock.advance(60_001);
+    const [done] = await incidents.resumeStuck();
+    assert.equal(done?.status, 'resolved');
+    assert.deepEqual(done?.resolved, { count: ids.length, discount_minor: minor });
+    await assertInvariants(h.store);
+  });
+
   test('freezing while redemptions keep arriving: the report is exactly the rows it froze', async () => {
     const h = await harness();
     const incidents = new Incidents(h.engine);

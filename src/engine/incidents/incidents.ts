@@ -1,26 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { limits } from '../../config/limits.ts';
 import { Rejection } from '../../domain/errors.ts';
-import type { Breakdown, Incident, IncidentProgress, IncidentReport, Resolution } from '../../domain/incident.ts';
-import type { ListQuery, OutboxEvent, Page } from '../../store/port.ts';
-import type { MakePlatformAudit, ScopeFilter } from '../../store/port-incidents.ts';
+import type { Incident, IncidentWork, Resolution } from '../../domain/incident.ts';
+import type { ListQuery, Page } from '../../store/port.ts';
+import type { MakePlatformAudit } from '../../store/port-incidents.ts';
 import { linkAudit } from '../audit.ts';
 import type { Actor, Engine } from '../engine.ts';
 import { checkIncidentInput, type IncidentInput } from './incident-input.ts';
-import { incidentReport } from './incident-report.ts';
+import { type IncidentLog, IncidentWorker, newProgress } from './incident-work.ts';
 
-export type IncidentLog = (msg: string, data: Record<string, unknown>) => void;
-
-/** Progress is logged about every this many redemptions (and at the end of each campaign). */
-const log_every = 50_000;
+export type { IncidentLog } from './incident-work.ts';
 
 /**
  * Incidents: contain a leak in one call (pause, freeze, revoke, report), then resolve it
  * (reverse or honour the frozen redemptions). Every money move is a campaign batch of at
- * most incident_batch_ids_max ids, audited on the campaign's chain; the incident itself is
- * audited on the platform chain. Which rows an incident froze is stored with each freeze,
- * so the report and the resolution act on exactly those.
+ * most incident_batch_ids_max ids, audited on the campaign's chain with the ids it moved;
+ * the incident itself is audited on the platform chain. Which rows an incident froze is
+ * stored with each freeze, so the report and the resolution act on exactly those.
+ *
+ * The work survives its process: whoever runs it holds a lease on the incident (renewed with
+ * every save); if the process dies, any process's resumeStuck (the sweeping engine calls it)
+ * takes the incident over once the lease runs out and carries each step on to the end.
  */
 export class Incidents {
+  /** This process's name as a lease holder: where, which process, and which Incidents. */
+  private readonly owner = `${hostname()}/${process.pid}/${randomBytes(6).toString('hex')}`;
+
   constructor(
     private readonly engine: Engine,
     private readonly log: IncidentLog = () => undefined,
@@ -53,198 +59,103 @@ export class Incidents {
       actions: input.actions,
       campaign_ids: [],
       report: null,
-      progress: this.progress('scoping', 0),
+      progress: newProgress('scoping', 0, now_ms),
       resolution: null,
       resolved: null,
       created_by: who.actor,
       created_at_ms: now_ms,
       resolved_at_ms: null,
+      work: { actor: who.actor, freeze_through_id: null, revoke_through_id: null, paused: 0, resumes: 0 },
     };
     const { title, scope, actions } = input;
-    await this.engine.store.insertIncident(
-      incident,
-      this.audit(who, 'incident.opening', incident.id, { title, scope, actions }),
-      [],
-    );
-    const filter: ScopeFilter = { merchant_ids: scope.merchant_ids, from_ms: scope.from_ms, to_ms: scope.to_ms };
-    incident.campaign_ids = scope.campaign_ids ?? (await this.campaignsAtMerchants(filter));
-    incident.progress = this.progress('pausing', incident.campaign_ids.length);
-    await this.save(incident);
-    const paused = actions.includes('pause_campaigns') ? await this.pauseAll(incident, who) : 0;
-    if (actions.includes('freeze_redemptions')) await this.freezeAll(incident, filter, who);
-    if (actions.includes('revoke_unredeemed')) await this.revokeAll(incident, who);
-    const report = await this.report(incident, paused);
-    incident.report = report;
-    incident.status = 'open';
-    incident.progress = { ...incident.progress, phase: 'done', updated_at_ms: this.engine.now() };
-    const { frozen_count, frozen_minor, revoked_coupons } = report;
-    const totals = { frozen_count, frozen_minor, revoked_coupons, paused };
-    const audit = this.audit(who, 'incident.opened', incident.id, totals);
-    await this.moveOrFail(incident, 'opening', audit, 'incident.opened');
-    this.log('incident opened', { incident_id: incident.id, ...totals });
-    return incident;
+    const worker = this.worker(incident);
+    const audit = this.audit(who.actor, 'incident.opening', incident.id, { title, scope, actions });
+    await this.engine.store.insertIncident(incident, worker.lease(), audit, []);
+    return worker.open();
   }
 
   /** reverse: frozen -> reversed (budget restored, orders refunded); honour: frozen -> confirmed. */
   async resolve(id: string, resolution: Resolution, who: Actor): Promise<Incident> {
-    const incident = await this.get(id);
+    const incident = withWork(await this.get(id));
     if (incident.status !== 'open')
       throw new Rejection('invalid_state', `cannot resolve a ${incident.status} incident`);
     incident.status = 'resolving';
     incident.resolution = resolution;
+    incident.work = { ...incident.work, actor: who.actor };
     const campaigns = await this.engine.store.incidentCampaigns(id);
-    incident.progress = this.progress(resolution === 'reverse' ? 'reversing' : 'honouring', campaigns.length);
+    const phase = resolution === 'reverse' ? 'reversing' : 'honouring';
+    incident.progress = newProgress(phase, campaigns.length, this.engine.now());
+    const worker = this.worker(incident);
     // Only one resolver wins the move from open; a concurrent second one gets invalid_state.
-    if (!(await this.engine.store.updateIncident(incident, 'open', null, []))) {
+    if (!(await this.engine.store.claimIncident(incident, 'open', worker.lease(), this.engine.now(), null))) {
       throw new Rejection('invalid_state', 'the incident is already being resolved');
     }
-    const resolved: Breakdown = { count: 0, discount_minor: 0 };
-    for (const campaign_id of campaigns) {
-      let after = '';
-      for (;;) {
-        const ids = await this.engine.store.incidentMembers(id, campaign_id, after, limits.incident_batch_ids_max);
-        const last = ids[ids.length - 1];
-        if (last === undefined) break;
-        after = last;
-        const done = await this.resolveBatch(campaign_id, ids, incident, who);
-        resolved.count += done.count;
-        resolved.discount_minor += done.discount_minor;
-        await this.advance(incident, done.count);
-      }
-      await this.campaignDone(incident);
-    }
-    incident.status = 'resolved';
-    incident.resolved = resolved;
-    incident.resolved_at_ms = this.engine.now();
-    incident.progress = { ...incident.progress, phase: 'done', updated_at_ms: incident.resolved_at_ms };
-    const audit = this.audit(who, 'incident.resolved', id, { resolution, ...resolved });
-    await this.moveOrFail(incident, 'resolving', audit, 'incident.resolved');
-    this.log('incident resolved', { incident_id: id, resolution, ...resolved });
-    return incident;
-  }
-
-  /** From the store: the rows this incident froze (joined to their redemptions) and the coupons it revoked. */
-  private async report(incident: Incident, paused: number): Promise<IncidentReport> {
-    await this.setPhase(incident, 'reporting');
-    const store = this.engine.store;
-    const [rows, revoked] = await Promise.all([
-      store.incidentReportRows(incident.id),
-      store.incidentRevokedCoupons(incident.id),
-    ]);
-    return incidentReport(rows, revoked, paused);
-  }
-
-  private resolveBatch(campaign_id: string, ids: string[], incident: Incident, who: Actor): Promise<Breakdown> {
-    if (incident.resolution === 'honour')
-      return this.engine.freezeBatch(campaign_id, ids, incident.id, who.actor, true);
-    const cmd = { type: 'reverse_many' as const, redemption_ids: ids, incident_id: incident.id, actor: who.actor };
-    return this.engine.submitCommand<Breakdown>(campaign_id, cmd);
-  }
-
-  /** Merchant-only scope: the campaigns with redemptions at those merchants, found by one scan. */
-  private async campaignsAtMerchants(filter: ScopeFilter): Promise<string[]> {
-    const merchant_ids = filter.merchant_ids ?? [];
-    return this.engine.store.campaignsWithRedemptionsAt({ ...filter, merchant_ids });
-  }
-
-  /** Pauses each campaign in scope through its batch; ones that cannot pause (draft, ended, revoked) are skipped. */
-  private async pauseAll(incident: Incident, who: Actor): Promise<number> {
-    let paused = 0;
-    const reason = `incident ${incident.id}: ${incident.title}`;
-    for (const campaign_id of incident.campaign_ids) {
-      try {
-        const c = await this.engine.campaignAction(campaign_id, 'pause', { actor: who.actor }, reason);
-        if (c.status === 'paused') paused += 1;
-      } catch (e) {
-        if (!(e instanceof Rejection) || e.code !== 'invalid_state') throw e;
-      }
-      await this.campaignDone(incident);
-    }
-    return paused;
+    return worker.resolve();
   }
 
   /**
-   * Freezes the live redemptions in scope, a few thousand ids per campaign batch, with progress.
-   * Only rows that existed when freezing began (ids are time-ordered): on a campaign that is not
-   * paused, new redemptions would otherwise keep the scan chasing the traffic forever.
+   * Takes over the incidents left opening or resolving by a process that died (nobody has held
+   * them for incident_lease_ms) and carries each on to the end, one at a time. A claim is one
+   * conditional write, so of several nodes looking at once exactly one gets each incident; the
+   * takeover is audited on the platform chain. Answers the incidents it finished.
    */
-  private async freezeAll(incident: Incident, filter: ScopeFilter, who: Actor): Promise<void> {
-    await this.setPhase(incident, 'freezing');
-    const last_id = this.engine.ids.next('rdm', this.engine.now());
-    for (const campaign_id of incident.campaign_ids) {
-      let after = '';
-      for (;;) {
-        const store = this.engine.store;
-        const page = await store.liveRedemptionIdsInScope(campaign_id, filter, after, limits.incident_batch_ids_max);
-        const ids = page.filter((id) => id <= last_id);
-        const last = ids[ids.length - 1];
-        if (last === undefined) break;
-        after = last;
-        const done = await this.engine.freezeBatch(campaign_id, ids, incident.id, who.actor);
-        await this.advance(incident, done.count);
-        if (ids.length < page.length) break;
-      }
-      await this.campaignDone(incident);
-    }
-  }
-
-  /**
-   * Revokes the active coupons of every campaign in scope. A coupon is not tied to a merchant,
-   * so a merchant scope cannot narrow this: it revokes whole campaigns (those the scope resolved to).
-   */
-  private async revokeAll(incident: Incident, who: Actor): Promise<void> {
-    await this.setPhase(incident, 'revoking');
-    for (const campaign_id of incident.campaign_ids) {
-      const cmd = { type: 'revoke_coupons' as const, incident_id: incident.id, actor: who.actor };
-      await this.engine.submitCommand(campaign_id, cmd);
-      await this.campaignDone(incident);
-    }
-  }
-
-  private progress(phase: IncidentProgress['phase'], campaigns_total: number): IncidentProgress {
-    return { phase, campaigns_total, campaigns_done: 0, redemptions_done: 0, updated_at_ms: this.engine.now() };
-  }
-
-  private async setPhase(incident: Incident, phase: IncidentProgress['phase']): Promise<void> {
-    incident.progress = { ...incident.progress, phase, campaigns_done: 0 };
-    await this.save(incident);
-  }
-
-  private async advance(incident: Incident, redemptions: number): Promise<void> {
-    const before = incident.progress.redemptions_done;
-    incident.progress.redemptions_done += redemptions;
-    await this.save(incident);
-    if (Math.floor(before / log_every) !== Math.floor(incident.progress.redemptions_done / log_every)) {
-      this.log('incident progress', { incident_id: incident.id, ...incident.progress });
-    }
-  }
-
-  private async campaignDone(incident: Incident): Promise<void> {
-    incident.progress.campaigns_done += 1;
-    await this.save(incident);
-    if (incident.progress.phase === 'pausing' || incident.progress.phase === 'revoking') return;
-    this.log('incident progress', { incident_id: incident.id, ...incident.progress });
-  }
-
-  /** Stores progress (GET shows it while the work runs); the status does not change here. */
-  private async save(incident: Incident): Promise<void> {
-    incident.progress.updated_at_ms = this.engine.now();
-    await this.engine.store.updateIncident(incident, incident.status, null, []);
-  }
-
-  private async moveOrFail(incident: Incident, from: Incident['status'], audit: MakePlatformAudit, event: string) {
-    const events: OutboxEvent[] = [];
+  async resumeStuck(): Promise<Incident[]> {
+    const done: Incident[] = [];
     const now_ms = this.engine.now();
-    if (this.engine.wantsEvent(event)) {
-      events.push({ id: this.engine.ids.next('evt', now_ms), type: event, created_at_ms: now_ms, data: incident });
+    for (const id of await this.engine.store.stuckIncidents(now_ms, limits.incidents_resumed_per_check_max)) {
+      const finished = await this.resume(id);
+      if (finished) done.push(finished);
     }
-    if (!(await this.engine.store.updateIncident(incident, from, audit, events))) {
-      throw new Error(`incident ${incident.id} left ${from} while this process was working on it`);
+    return done;
+  }
+
+  /**
+   * Claims one incident nobody holds and carries it on. If that fails too, the failure is logged
+   * and the incident waits twice as long as last time before the next try (up to 64 leases), so a
+   * fault that repeats does not write a takeover entry every minute.
+   */
+  private async resume(id: string): Promise<Incident | null> {
+    const store = this.engine.store;
+    const found = await store.getIncident(id);
+    if (!found || (found.status !== 'opening' && found.status !== 'resolving')) return null;
+    const incident = withWork(found);
+    incident.work.resumes += 1;
+    const worker = this.worker(incident);
+    const { status, progress, work } = incident;
+    const data = { status, phase: progress.phase, campaigns_done: progress.campaigns_done, resumes: work.resumes };
+    const audit = this.audit(null, 'incident.resumed', id, { ...data, owner: this.owner });
+    if (!(await store.claimIncident(incident, status, worker.lease(), this.engine.now(), audit))) return null;
+    this.log('incident resumed', { incident_id: id, ...data });
+    try {
+      return status === 'opening' ? await worker.open() : await worker.resolve();
+    } catch (e) {
+      const wait_ms = limits.incident_lease_ms * 2 ** Math.min(work.resumes - 1, 6);
+      this.log('incident resume failed', { incident_id: id, error: String(e), retry_in_ms: wait_ms });
+      const lease = { owner: this.owner, until_ms: this.engine.now() + wait_ms };
+      await store.updateIncident(incident, incident.status, lease, null, []).catch(() => false);
+      return null;
     }
   }
 
-  private audit(who: Actor, action: string, subject: string, data: unknown): MakePlatformAudit {
-    const at_ms = this.engine.now();
-    return (prev) => linkAudit({ chain: 'platform', at_ms, actor: who.actor, action, subject, data }, prev);
+  private worker(incident: Incident): IncidentWorker {
+    return new IncidentWorker(this.engine, incident, this.owner, this.log);
   }
+
+  private audit(actor: string | null, action: string, subject: string, data: unknown): MakePlatformAudit {
+    const at_ms = this.engine.now();
+    return (prev) => linkAudit({ chain: 'platform', at_ms, actor, action, subject, data }, prev);
+  }
+}
+
+/** An incident stored before work state existed: its opener's, nothing frozen or paused on record. */
+function withWork(incident: Incident): Incident {
+  const stored: Partial<Pick<Incident, 'work'>> = incident;
+  const work: IncidentWork = stored.work ?? {
+    actor: incident.created_by,
+    freeze_through_id: null,
+    revoke_through_id: null,
+    paused: 0,
+    resumes: 0,
+  };
+  return { ...incident, work };
 }

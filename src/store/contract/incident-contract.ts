@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Alert, Incident } from '../../domain/incident.ts';
 import { linkAudit, verifyChain } from '../../engine/audit.ts';
-import type { AuditEntry, Store } from '../port.ts';
+import type { AuditEntry, BatchSnapshot, BatchWrites, Store } from '../port.ts';
+import type { IncidentLease } from '../port-incidents.ts';
 import { type Build, batch, emptyLoad, type OpenStore, seedCampaign, unpackOutbox } from './builders.ts';
 import { storeTest } from './campaign-contract.ts';
 
@@ -40,8 +41,15 @@ function incident(b: Build, over: Partial<Incident> = {}): Incident {
     created_by: 'key_admin',
     created_at_ms: b.now_ms,
     resolved_at_ms: null,
+    work: { actor: 'key_admin', freeze_through_id: null, revoke_through_id: null, paused: 0, resumes: 0 },
     ...over,
   };
+}
+
+const lease_ms = 60_000;
+
+function lease(b: Build, owner: string, at_ms = b.now_ms): IncidentLease {
+  return { owner, until_ms: at_ms + lease_ms };
 }
 
 /** A campaign with redemptions at m1 / m2 in several states, written through one batch. */
@@ -88,15 +96,20 @@ export function incidentContract(open: OpenStore): void {
     async (store, b) => {
       const inc = incident(b);
       const event = { id: b.id('evt'), type: 'incident.opened', created_at_ms: b.now_ms, data: { id: inc.id } };
-      await store.insertIncident(inc, platform(b, 'incident.opening'), []);
+      const mine = lease(b, 'node-a');
+      await store.insertIncident(inc, mine, platform(b, 'incident.opening'), []);
       assert.deepEqual(await store.getIncident(inc.id), inc);
       assert.equal(await store.getIncident('inc_missing'), null);
       const progressed = { ...inc, progress: { ...inc.progress, redemptions_done: 5 } };
-      assert.equal(await store.updateIncident(progressed, 'opening', null, []), true);
+      assert.equal(await store.updateIncident(progressed, 'opening', mine, null, []), true);
       const opened = { ...progressed, status: 'open' as const };
-      assert.equal(await store.updateIncident(opened, 'resolving', platform(b, 'wrong'), [event]), false);
+      assert.equal(await store.updateIncident(opened, 'resolving', mine, platform(b, 'wrong'), [event]), false);
+      assert.equal(
+        await store.updateIncident(opened, 'opening', lease(b, 'node-b'), platform(b, 'wrong'), [event]),
+        false,
+      );
       assert.deepEqual(await store.getIncident(inc.id), progressed);
-      assert.equal(await store.updateIncident(opened, 'opening', platform(b, 'incident.opened'), [event]), true);
+      assert.equal(await store.updateIncident(opened, 'opening', mine, platform(b, 'incident.opened'), [event]), true);
       assert.deepEqual(await store.getIncident(inc.id), opened);
       const chain = await store.auditChain('platform');
       assert.deepEqual(
@@ -109,7 +122,7 @@ export function incidentContract(open: OpenStore): void {
         ['incident.opened'],
       );
       const second = incident(b);
-      await store.insertIncident(second, platform(b, 'incident.opening'), []);
+      await store.insertIncident(second, lease(b, 'node-a'), platform(b, 'incident.opening'), []);
       assert.deepEqual(await store.listIncidents({ limit: 1 }), { data: [second], has_more: true });
       assert.deepEqual(await store.listIncidents({ limit: 5, starting_after: second.id }), {
         data: [opened],
@@ -144,17 +157,42 @@ export function incidentContract(open: OpenStore): void {
       const [r1, r2, , r4] = rs;
       assert.ok(r1 && r2 && r4);
       const inc = incident(b);
-      await batch(store, campaign.id, emptyLoad(), (_, w) => {
+      // Four coupons are active, one redeemed; the newest active one is past the bound.
+      const active = (await Promise.all(rs.map((r) => store.getCoupon(r.coupon_id))))
+        .filter((c) => c?.status === 'active')
+        .map((c) => c?.id ?? '')
+        .sort();
+      assert.equal(active.length, 4);
+      const bound = active[2] ?? '';
+      assert.deepEqual((await store.activeCouponIds(campaign.id, bound, 10)).sort(), active.slice(0, 3));
+      assert.equal((await store.activeCouponIds(campaign.id, bound, 2)).length, 2);
+      const revoke = (ids: string[], w: BatchWrites, s: BatchSnapshot) => {
+        for (const id of ids) {
+          const c = s.coupons.get(id);
+          if (c) w.coupons_update.push({ ...c, status: 'revoked' });
+        }
+        w.bulk.push({ kind: 'incident_revoked', incident_id: inc.id, coupons: ids.length, at_ms: b.now_ms });
+      };
+      const [x, y, z] = active;
+      assert.ok(x && y && z);
+      await batch(store, campaign.id, emptyLoad({ coupon_ids: [x, y] }), (s, w) => {
         w.bulk.push({ kind: 'incident_members', incident_id: inc.id, redemption_ids: [r1.id, r4.id] });
-        w.bulk.push({ kind: 'incident_revoke_coupons', incident_id: inc.id, at_ms: b.now_ms });
+        revoke([x, y], w, s);
       });
-      await batch(store, campaign.id, emptyLoad(), (_, w) => {
+      await batch(store, campaign.id, emptyLoad({ coupon_ids: [z] }), (s, w) => {
         w.bulk.push({ kind: 'incident_members', incident_id: inc.id, redemption_ids: [r2.id, r1.id] });
+        revoke([z], w, s);
       });
+      assert.deepEqual(await store.activeCouponIds(campaign.id, bound, 10), []);
       assert.deepEqual(await store.incidentCampaigns(inc.id), [campaign.id]);
-      assert.deepEqual(await store.incidentMembers(inc.id, campaign.id, '', 10), [r1.id, r2.id, r4.id]);
-      assert.deepEqual(await store.incidentMembers(inc.id, campaign.id, r1.id, 1), [r2.id]);
+      const pending = (id: string) => ({ redemption_id: id, outcome: null });
+      assert.deepEqual(
+        await store.incidentMembers(inc.id, campaign.id, '', 10),
+        [r1, r2, r4].map((r) => pending(r.id)),
+      );
+      assert.deepEqual(await store.incidentMembers(inc.id, campaign.id, r1.id, 1), [pending(r2.id)]);
       assert.deepEqual(await store.incidentMembers('inc_other', campaign.id, '', 10), []);
+      assert.deepEqual(await store.incidentMemberCampaigns(), [{ incident_id: inc.id, campaign_id: campaign.id }]);
       const rows = (await store.incidentReportRows(inc.id)).sort((x, y) =>
         (x.merchant_id + x.product_kind).localeCompare(y.merchant_id + y.product_kind),
       );
@@ -163,11 +201,94 @@ export function incidentContract(open: OpenStore): void {
         { campaign_id: campaign.id, merchant_id: 'm1', product_kind: 'virtual', count: 1, discount_minor: 1499 },
         { campaign_id: campaign.id, merchant_id: 'm2', product_kind: 'merchandise', count: 1, discount_minor: 1500 },
       ]);
-      // Four coupons were active, one redeemed: the statement revoked and counted four.
-      assert.equal(await store.incidentRevokedCoupons(inc.id), 4);
+      // Two batches revoked two and one: the counts add up per (incident, campaign).
+      assert.equal(await store.incidentRevokedCoupons(inc.id), 3);
       assert.equal(await store.incidentRevokedCoupons('inc_other'), 0);
-      const coupon = await store.getCoupon(r1.coupon_id);
-      assert.equal(coupon?.status, 'revoked');
+      assert.deepEqual(await store.incidentRevocations(), [
+        { incident_id: inc.id, campaign_id: campaign.id, coupons: 3 },
+      ]);
+      assert.equal((await store.getCoupon(x))?.status, 'revoked');
+    },
+  );
+
+  storeTest(
+    'a lease: its holder saves and renews, nobody else; once it runs out exactly one claimer takes over',
+    open,
+    async (store, b) => {
+      const t = b.now_ms;
+      const inc = incident(b);
+      await store.insertIncident(inc, lease(b, 'node-a', t), platform(b, 'incident.opening'), []);
+      const other = incident(b, { status: 'open' });
+      await store.insertIncident(other, lease(b, 'node-a', t), platform(b, 'incident.opening'), []);
+      assert.deepEqual(await store.stuckIncidents(t, 10), [], 'held until t + lease; an open one is never stuck');
+      // Not yet run out: no claim; the holder renews with a save.
+      const taken = { ...inc, work: { ...inc.work, actor: null } };
+      assert.equal(await store.claimIncident(taken, 'opening', lease(b, 'node-b', t), t + lease_ms - 1, null), false);
+      assert.equal(await store.updateIncident(inc, 'opening', lease(b, 'node-a', t + 1000), null, []), true);
+      assert.deepEqual(await store.stuckIncidents(t + lease_ms, 10), [], 'renewed to t + 1000 + lease');
+      assert.deepEqual(await store.stuckIncidents(t + 1000 + lease_ms, 10), [inc.id]);
+      // Run out: of two concurrent claimers exactly one wins, and its audit entry is the only one.
+      const at = t + 1000 + lease_ms;
+      const claims = await Promise.all(
+        ['node-b', 'node-c'].map((owner) =>
+          store.claimIncident(taken, 'opening', lease(b, owner, at), at, platform(b, `incident.resumed ${owner}`)),
+        ),
+      );
+      assert.equal(claims.filter(Boolean).length, 1, `claims: ${claims}`);
+      const winner = claims[0] ? 'node-b' : 'node-c';
+      assert.deepEqual(await store.getIncident(inc.id), taken);
+      assert.deepEqual(await store.stuckIncidents(at, 10), []);
+      assert.equal(
+        await store.updateIncident(inc, 'opening', lease(b, 'node-a', at), null, []),
+        false,
+        'node-a lost its lease',
+      );
+      const opened = { ...taken, status: 'open' as const };
+      assert.equal(await store.updateIncident(opened, 'opening', lease(b, winner, at), null, []), true);
+      // Open: no lease left, so a resolver's claim from open needs no expiry.
+      const resolving = { ...opened, status: 'resolving' as const, resolution: 'honour' as const };
+      assert.equal(await store.claimIncident(resolving, 'open', lease(b, 'node-d', at), at, null), true);
+      assert.equal(await store.claimIncident(resolving, 'open', lease(b, 'node-e', at), at, null), false);
+      assert.deepEqual(await store.stuckIncidents(at + lease_ms, 10), [inc.id]);
+      const actions = (await store.auditChain('platform')).map((e) => e.action);
+      assert.deepEqual(actions, ['incident.opening', 'incident.opening', `incident.resumed ${winner}`]);
+    },
+  );
+
+  storeTest(
+    'a batch sees each incident it asks about: state, holder, pending members; outcomes settle them',
+    open,
+    async (store, b) => {
+      const { campaign, rs } = await seeded(store, b);
+      const [r1, r2, , r4] = rs;
+      assert.ok(r1 && r2 && r4);
+      const inc = incident(b, { status: 'resolving' });
+      await store.insertIncident(inc, lease(b, 'node-a'), platform(b, 'incident.opening'), []);
+      await batch(store, campaign.id, emptyLoad(), (_, w) => {
+        w.bulk.push({ kind: 'incident_members', incident_id: inc.id, redemption_ids: [r1.id, r2.id, r4.id] });
+      });
+      const ask = (ids: string[]) => emptyLoad({ incidents: [{ incident_id: inc.id, redemption_ids: ids }] });
+      const first = await batch(store, campaign.id, ask([r1.id, r2.id, 'rdm_not_a_member']), (_, w) => {
+        w.bulk.push({ kind: 'incident_outcomes', incident_id: inc.id, outcome: 'reversed', redemption_ids: [r1.id] });
+        w.bulk.push({ kind: 'incident_outcomes', incident_id: inc.id, outcome: 'skipped', redemption_ids: [r2.id] });
+      });
+      assert.deepEqual(first.incidents?.get(inc.id), {
+        status: 'resolving',
+        lease_owner: 'node-a',
+        pending: new Set([r1.id, r2.id]),
+      });
+      const missing = emptyLoad({ incidents: [{ incident_id: 'inc_missing', redemption_ids: [r4.id] }] });
+      assert.equal((await batch(store, campaign.id, missing, () => undefined)).incidents?.has('inc_missing'), false);
+      const second = await batch(store, campaign.id, ask([r1.id, r2.id, r4.id]), () => undefined);
+      assert.deepEqual(second.incidents?.get(inc.id)?.pending, new Set([r4.id]), 'settled members are not pending');
+      assert.deepEqual(await store.incidentMembers(inc.id, campaign.id, '', 10), [
+        { redemption_id: r1.id, outcome: 'reversed' },
+        { redemption_id: r2.id, outcome: 'skipped' },
+        { redemption_id: r4.id, outcome: null },
+      ]);
+      // Moved members only, summed from the redemption rows.
+      assert.deepEqual(await store.incidentResolvedTotals(inc.id), { count: 1, discount_minor: 1001 });
+      assert.deepEqual(await store.incidentResolvedTotals('inc_other'), { count: 0, discount_minor: 0 });
     },
   );
 }

@@ -12,7 +12,7 @@ import type {
   UsageKey,
 } from '../port.ts';
 import { applyCampaignChangeWrites, loadLiveMax } from './campaign-change.ts';
-import { applyIncidentWrites } from './pg-incidents.ts';
+import { applyIncidentWrites, loadFences } from './pg-incidents.ts';
 import { applyPacketWrites, loadPackets } from './red-envelopes.ts';
 import {
   campaignFromRow,
@@ -113,6 +113,7 @@ export async function loadSnapshot(
   );
   if (load.packets) snapshot.packets = await loadPackets(db, campaign_id, load.packets);
   if (load.live_max) snapshot.live_max = await loadLiveMax(db, campaign_id);
+  if (load.incidents) snapshot.incidents = await loadFences(db, campaign_id, load.incidents);
   if (load.idempotency_keys.length > 0) {
     const is = await db.query<Row>(sql.idempotency, [load.idempotency_keys]);
     for (const rec of is.rows.map(idemFromRow)) snapshot.idempotency.set(rec.key, rec);

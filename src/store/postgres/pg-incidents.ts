@@ -1,6 +1,14 @@
-import type { Alert, Incident, IncidentStatus } from '../../domain/incident.ts';
+import type { Alert, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
 import type { BatchWrites, ListQuery, OutboxEvent, Page } from '../port.ts';
-import type { IncidentReportRow, MakePlatformAudit, ScopeFilter } from '../port-incidents.ts';
+import type {
+  IncidentFence,
+  IncidentFenceLoad,
+  IncidentLease,
+  IncidentMember,
+  IncidentReportRow,
+  MakePlatformAudit,
+  ScopeFilter,
+} from '../port-incidents.ts';
 import type { Db, Query } from './pg-batch.ts';
 import { type Write, withPlatformAudit } from './pg-platform.ts';
 import { int, type Row } from './rows.ts';
@@ -15,17 +23,36 @@ function scopeArgs(f: ScopeFilter): unknown[] {
   return [f.merchant_ids, f.from_ms, f.to_ms];
 }
 
+/** The lease columns an incident is stored with: held while opening or resolving, none otherwise. */
+function leaseArgs(incident: Incident, lease: IncidentLease): [string | null, number | null] {
+  const working = incident.status === 'opening' || incident.status === 'resolving';
+  return working ? [lease.owner, lease.until_ms] : [null, null];
+}
+
 const sql = {
   alertInsert: `INSERT INTO alerts (id, campaign_id, created_at_ms, doc)
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])`,
   members: `INSERT INTO incident_redemptions (incident_id, campaign_id, redemption_id)
     SELECT $1, $2, unnest($3::text[]) ON CONFLICT DO NOTHING`,
-  revoke: "UPDATE coupons SET status = 'revoked', updated_at_ms = $1 WHERE campaign_id = $2 AND status = 'active'",
   revoked: `INSERT INTO incident_revocations (incident_id, campaign_id, coupons, at_ms) VALUES ($1, $2, $3, $4)
     ON CONFLICT (incident_id, campaign_id) DO UPDATE
     SET coupons = incident_revocations.coupons + excluded.coupons, at_ms = excluded.at_ms`,
+  outcomes: `UPDATE incident_redemptions SET outcome = $4
+    WHERE incident_id = $1 AND campaign_id = $2 AND redemption_id = ANY($3::text[])`,
   outboxInsert: "INSERT INTO outbox (id, type, data, created_at_ms) VALUES ($1, 'batch', $2, $3)",
-  incidentUpdate: 'UPDATE incidents SET status = $1, doc = $2 WHERE id = $3 AND status = $4',
+  incidentInsert: `INSERT INTO incidents (id, status, created_at_ms, doc, lease_owner, lease_until_ms)
+    VALUES ($1, $2, $3, $4, $5, $6)`,
+  incidentUpdate: `UPDATE incidents SET status = $1, doc = $2, lease_owner = $3, lease_until_ms = $4
+    WHERE id = $5 AND status = $6 AND lease_owner = $7`,
+  // One statement: under READ COMMITTED a concurrent claimer waits for the row and then re-checks
+  // the lease on the version the winner wrote, so exactly one claim succeeds.
+  incidentClaim: `UPDATE incidents SET status = $1, doc = $2, lease_owner = $3, lease_until_ms = $4
+    WHERE id = $5 AND status = $6 AND (lease_until_ms IS NULL OR lease_until_ms <= $7)`,
+  stuck: `SELECT id FROM incidents WHERE status IN ('opening', 'resolving')
+    AND (lease_until_ms IS NULL OR lease_until_ms <= $1) ORDER BY id LIMIT $2`,
+  fence: 'SELECT id, status, lease_owner FROM incidents WHERE id = ANY($1::text[])',
+  pending: `SELECT redemption_id FROM incident_redemptions
+    WHERE incident_id = $1 AND campaign_id = $2 AND redemption_id = ANY($3::text[]) AND outcome IS NULL`,
 } as const;
 
 /** The incident ops of a batch, inside its transaction: at most one statement per kind. */
@@ -36,14 +63,36 @@ export async function applyIncidentWrites(db: Db, w: BatchWrites): Promise<void>
     if (op.kind === 'insert_alert') alerts.push(op.alert);
     else if (op.kind === 'incident_members') {
       await db.query(sql.members, [op.incident_id, campaign_id, op.redemption_ids]);
-    } else if (op.kind === 'incident_revoke_coupons') {
-      const n = (await db.query(sql.revoke, [op.at_ms, campaign_id])).rowCount ?? 0;
-      await db.query(sql.revoked, [op.incident_id, campaign_id, n, op.at_ms]);
+    } else if (op.kind === 'incident_outcomes') {
+      await db.query(sql.outcomes, [op.incident_id, campaign_id, op.redemption_ids, op.outcome]);
+    } else if (op.kind === 'incident_revoked') {
+      await db.query(sql.revoked, [op.incident_id, campaign_id, op.coupons, op.at_ms]);
     }
   }
   if (alerts.length === 0) return;
   const cols = [alerts.map((a) => a.id), alerts.map((a) => a.campaign_id), alerts.map((a) => a.created_at_ms)];
   await db.query(sql.alertInsert, [...cols, alerts.map((a) => JSON.stringify(a))]);
+}
+
+/** Each incident's fence for a batch, inside its transaction (under the campaign's lock). */
+export async function loadFences(
+  db: Db,
+  campaign_id: string,
+  loads: readonly IncidentFenceLoad[],
+): Promise<Map<string, IncidentFence>> {
+  const out = new Map<string, IncidentFence>();
+  const rows = (await db.query<Row>(sql.fence, [loads.map((l) => l.incident_id)])).rows;
+  for (const r of rows) {
+    const lease_owner = r.lease_owner === null ? null : String(r.lease_owner);
+    out.set(String(r.id), { status: String(r.status) as IncidentStatus, lease_owner, pending: new Set() });
+  }
+  for (const load of loads) {
+    const fence = out.get(load.incident_id);
+    if (!fence || load.redemption_ids.length === 0) continue;
+    const pending = await db.query<Row>(sql.pending, [load.incident_id, campaign_id, load.redemption_ids]);
+    for (const r of pending.rows) fence.pending.add(String(r.redemption_id));
+  }
+  return out;
 }
 
 export async function listAlerts(q: Query, list: ListQuery & { campaign_id?: string }): Promise<Page<Alert>> {
@@ -65,28 +114,60 @@ async function insertEvents(db: Db, events: OutboxEvent[]): Promise<void> {
 export async function insertIncident(
   write: Write,
   incident: Incident,
+  lease: IncidentLease,
   audit: MakePlatformAudit,
   events: OutboxEvent[],
 ): Promise<void> {
-  const text = 'INSERT INTO incidents (id, status, created_at_ms, doc) VALUES ($1, $2, $3, $4)';
+  const doc = JSON.stringify(incident);
+  const args = [incident.id, incident.status, incident.created_at_ms, doc, ...leaseArgs(incident, lease)];
   await withPlatformAudit(write, audit, async (db) => {
-    await db.query(text, [incident.id, incident.status, incident.created_at_ms, JSON.stringify(incident)]);
+    await db.query(sql.incidentInsert, args);
     await insertEvents(db, events);
   });
 }
 
 const lostRace = new Error('incident moved meanwhile');
 
-export async function updateIncident(
+export function updateIncident(
   write: Write,
   incident: Incident,
   from: IncidentStatus,
+  lease: IncidentLease,
+  audit: MakePlatformAudit | null,
+  events: OutboxEvent[],
+): Promise<boolean> {
+  const doc = JSON.stringify(incident);
+  const args = [incident.status, doc, ...leaseArgs(incident, lease), incident.id, from, lease.owner];
+  return moveIncident(write, sql.incidentUpdate, args, audit, events);
+}
+
+export function claimIncident(
+  write: Write,
+  incident: Incident,
+  from: IncidentStatus,
+  lease: IncidentLease,
+  now_ms: number,
+  audit: MakePlatformAudit | null,
+): Promise<boolean> {
+  const doc = JSON.stringify(incident);
+  const args = [incident.status, doc, ...leaseArgs(incident, lease), incident.id, from, now_ms];
+  return moveIncident(write, sql.incidentClaim, args, audit, []);
+}
+
+export async function stuckIncidents(q: Query, now_ms: number, limit: number): Promise<string[]> {
+  return (await q(sql.stuck, [now_ms, limit])).map((r) => String(r.id));
+}
+
+/** Runs a conditional incident write with its events and audit entry, all or nothing. */
+async function moveIncident(
+  write: Write,
+  text: string,
+  args: unknown[],
   audit: MakePlatformAudit | null,
   events: OutboxEvent[],
 ): Promise<boolean> {
   const update = async (db: Db): Promise<boolean> => {
-    const args = [incident.status, JSON.stringify(incident), incident.id, from];
-    const moved = ((await db.query(sql.incidentUpdate, args)).rowCount ?? 0) > 0;
+    const moved = ((await db.query(text, args)).rowCount ?? 0) > 0;
     if (moved) await insertEvents(db, events);
     return moved;
   };
@@ -147,10 +228,29 @@ export async function incidentMembers(
   campaign_id: string,
   after_id: string,
   limit: number,
-): Promise<string[]> {
-  const text = `SELECT redemption_id FROM incident_redemptions
+): Promise<IncidentMember[]> {
+  const text = `SELECT redemption_id, outcome FROM incident_redemptions
     WHERE incident_id = $1 AND campaign_id = $2 AND redemption_id > $3 ORDER BY redemption_id LIMIT $4`;
-  return (await q(text, [incident_id, campaign_id, after_id, limit])).map((r) => String(r.redemption_id));
+  return (await q(text, [incident_id, campaign_id, after_id, limit])).map((r) => ({
+    redemption_id: String(r.redemption_id),
+    outcome: r.outcome === null ? null : (String(r.outcome) as MemberOutcome),
+  }));
+}
+
+export async function incidentMemberCampaigns(q: Query): Promise<Array<{ incident_id: string; campaign_id: string }>> {
+  const text = 'SELECT DISTINCT incident_id, campaign_id FROM incident_redemptions ORDER BY incident_id, campaign_id';
+  return (await q(text)).map((r) => ({ incident_id: String(r.incident_id), campaign_id: String(r.campaign_id) }));
+}
+
+export async function incidentResolvedTotals(
+  q: Query,
+  incident_id: string,
+): Promise<{ count: number; discount_minor: number }> {
+  const text = `SELECT COUNT(*) AS count, COALESCE(SUM(r.discount_minor), 0) AS discount_minor
+    FROM incident_redemptions m JOIN redemptions r ON r.id = m.redemption_id
+    WHERE m.incident_id = $1 AND m.outcome IN ('reversed', 'honoured')`;
+  const row = (await q(text, [incident_id]))[0];
+  return { count: row ? int(row.count) : 0, discount_minor: row ? int(row.discount_minor) : 0 };
 }
 
 export async function incidentReportRows(q: Query, incident_id: string): Promise<IncidentReportRow[]> {
@@ -164,6 +264,27 @@ export async function incidentReportRows(q: Query, incident_id: string): Promise
     count: int(r.count),
     discount_minor: int(r.discount_minor),
   }));
+}
+
+export async function incidentRevocations(
+  q: Query,
+): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>> {
+  const text = 'SELECT incident_id, campaign_id, coupons FROM incident_revocations ORDER BY incident_id, campaign_id';
+  return (await q(text)).map((r) => ({
+    incident_id: String(r.incident_id),
+    campaign_id: String(r.campaign_id),
+    coupons: int(r.coupons),
+  }));
+}
+
+export async function activeCouponIds(
+  q: Query,
+  campaign_id: string,
+  through_id: string,
+  limit: number,
+): Promise<string[]> {
+  const text = "SELECT id FROM coupons WHERE campaign_id = $1 AND status = 'active' AND id <= $2 LIMIT $3";
+  return (await q(text, [campaign_id, through_id, limit])).map((r) => String(r.id));
 }
 
 export async function incidentRevokedCoupons(q: Query, incident_id: string): Promise<number> {

@@ -19,7 +19,13 @@ import type {
   UsageKey,
 } from '../port.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, WebhookRecord } from '../port-events.ts';
-import type { IncidentReportRow, MakePlatformAudit, ScopeFilter } from '../port-incidents.ts';
+import type {
+  IncidentLease,
+  IncidentMember,
+  IncidentReportRow,
+  MakePlatformAudit,
+  ScopeFilter,
+} from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
 import * as events from './events.ts';
 import {
@@ -425,17 +431,37 @@ export class PostgresStore implements Store {
     return incidents.listAlerts(this.q, q);
   }
 
-  insertIncident(incident: Incident, audit: MakePlatformAudit, outbox: OutboxEvent[]): Promise<void> {
-    return incidents.insertIncident(this.write, incident, audit, outbox);
+  insertIncident(
+    incident: Incident,
+    lease: IncidentLease,
+    audit: MakePlatformAudit,
+    outbox: OutboxEvent[],
+  ): Promise<void> {
+    return incidents.insertIncident(this.write, incident, lease, audit, outbox);
   }
 
   updateIncident(
     incident: Incident,
     from: IncidentStatus,
+    lease: IncidentLease,
     audit: MakePlatformAudit | null,
     outbox: OutboxEvent[],
   ): Promise<boolean> {
-    return incidents.updateIncident(this.write, incident, from, audit, outbox);
+    return incidents.updateIncident(this.write, incident, from, lease, audit, outbox);
+  }
+
+  claimIncident(
+    incident: Incident,
+    from: IncidentStatus,
+    lease: IncidentLease,
+    now_ms: number,
+    audit: MakePlatformAudit | null,
+  ): Promise<boolean> {
+    return incidents.claimIncident(this.write, incident, from, lease, now_ms, audit);
+  }
+
+  stuckIncidents(now_ms: number, limit: number): Promise<string[]> {
+    return incidents.stuckIncidents(this.q, now_ms, limit);
   }
 
   getIncident(id: string): Promise<Incident | null> {
@@ -458,8 +484,21 @@ export class PostgresStore implements Store {
     return incidents.incidentCampaigns(this.q, incident_id);
   }
 
-  incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): Promise<string[]> {
+  incidentMembers(
+    incident_id: string,
+    campaign_id: string,
+    after_id: string,
+    limit: number,
+  ): Promise<IncidentMember[]> {
     return incidents.incidentMembers(this.q, incident_id, campaign_id, after_id, limit);
+  }
+
+  incidentMemberCampaigns(): Promise<Array<{ incident_id: string; campaign_id: string }>> {
+    return incidents.incidentMemberCampaigns(this.q);
+  }
+
+  incidentResolvedTotals(incident_id: string): Promise<{ count: number; discount_minor: number }> {
+    return incidents.incidentResolvedTotals(this.q, incident_id);
   }
 
   incidentReportRows(incident_id: string): Promise<IncidentReportRow[]> {
@@ -468,5 +507,13 @@ export class PostgresStore implements Store {
 
   incidentRevokedCoupons(incident_id: string): Promise<number> {
     return incidents.incidentRevokedCoupons(this.q, incident_id);
+  }
+
+  incidentRevocations(): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>> {
+    return incidents.incidentRevocations(this.q);
+  }
+
+  activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
+    return incidents.activeCouponIds(this.q, campaign_id, through_id, limit);
   }
 }

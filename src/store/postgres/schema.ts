@@ -200,6 +200,18 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
     id: '060_idempotency_expiry',
     sql: 'CREATE INDEX idempotency_created ON idempotency (created_at_ms);',
   },
+  {
+    // Incident work survives its process: a lease (who works on an opening or resolving incident,
+    // until when; another node takes over once it runs out) and, per member, what the resolution
+    // did with it, so a resumed resolution settles every member exactly once.
+    id: '070_incident_resume',
+    sql: `
+  ALTER TABLE incidents ADD COLUMN lease_owner TEXT;
+  ALTER TABLE incidents ADD COLUMN lease_until_ms BIGINT;
+  CREATE INDEX incidents_working ON incidents (status, lease_until_ms);
+  ALTER TABLE incident_redemptions ADD COLUMN outcome TEXT;
+  `,
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */

@@ -1,7 +1,15 @@
 import type Database from 'better-sqlite3';
-import type { Alert, Incident, IncidentStatus } from '../../domain/incident.ts';
+import type { Alert, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
 import type { BatchWrites, ListQuery, OutboxEvent, Page } from '../port.ts';
-import type { IncidentReportRow, MakePlatformAudit, ScopeFilter } from '../port-incidents.ts';
+import type {
+  IncidentFence,
+  IncidentFenceLoad,
+  IncidentLease,
+  IncidentMember,
+  IncidentReportRow,
+  MakePlatformAudit,
+  ScopeFilter,
+} from '../port-incidents.ts';
 
 type Row = Record<string, unknown>;
 /** The adapter's platform-audit transaction: runs `body`, then appends the entry `make` links. */
@@ -23,6 +31,12 @@ function scopeArgs(f: ScopeFilter): unknown[] {
   return [merchants, merchants, f.from_ms, f.from_ms, f.to_ms, f.to_ms];
 }
 
+/** The lease columns an incident is stored with: held while opening or resolving, none otherwise. */
+function leaseArgs(incident: Incident, lease: IncidentLease): [string | null, number | null] {
+  const working = incident.status === 'opening' || incident.status === 'resolving';
+  return working ? [lease.owner, lease.until_ms] : [null, null];
+}
+
 /** Alerts, incidents and incident membership on SQLite. */
 export class SqliteIncidents {
   private readonly stmt;
@@ -36,13 +50,35 @@ export class SqliteIncidents {
       alertInsert: p('INSERT INTO alerts (id, campaign_id, created_at_ms, doc) VALUES (?, ?, ?, ?)'),
       member: p(memberInsert(1)),
       members64: p(memberInsert(members_per_insert)),
-      revoke: p("UPDATE coupons SET status = 'revoked', updated_at_ms = ? WHERE campaign_id = ? AND status = 'active'"),
       revoked: p(
         `INSERT INTO incident_revocations (incident_id, campaign_id, coupons, at_ms) VALUES (?, ?, ?, ?)
          ON CONFLICT (incident_id, campaign_id) DO UPDATE SET coupons = coupons + excluded.coupons, at_ms = excluded.at_ms`,
       ),
-      incidentInsert: p('INSERT INTO incidents (id, status, created_at_ms, doc) VALUES (?, ?, ?, ?)'),
-      incidentUpdate: p('UPDATE incidents SET status = ?, doc = ? WHERE id = ? AND status = ?'),
+      incidentInsert: p(
+        'INSERT INTO incidents (id, status, created_at_ms, doc, lease_owner, lease_until_ms) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      incidentUpdate: p(
+        `UPDATE incidents SET status = ?, doc = ?, lease_owner = ?, lease_until_ms = ?
+         WHERE id = ? AND status = ? AND lease_owner = ?`,
+      ),
+      incidentClaim: p(
+        `UPDATE incidents SET status = ?, doc = ?, lease_owner = ?, lease_until_ms = ?
+         WHERE id = ? AND status = ? AND (lease_until_ms IS NULL OR lease_until_ms <= ?)`,
+      ),
+      stuck: p(
+        `SELECT id FROM incidents WHERE status IN ('opening', 'resolving')
+         AND (lease_until_ms IS NULL OR lease_until_ms <= ?) ORDER BY id LIMIT ?`,
+      ),
+      fence: p('SELECT status, lease_owner FROM incidents WHERE id = ?'),
+      // Ids travel as one JSON array: one statement per batch, a primary-key lookup per id.
+      pending: p(
+        `SELECT redemption_id FROM incident_redemptions WHERE incident_id = ? AND campaign_id = ?
+         AND redemption_id IN (SELECT value FROM json_each(?)) AND outcome IS NULL`,
+      ),
+      outcome: p(
+        `UPDATE incident_redemptions SET outcome = ? WHERE incident_id = ? AND campaign_id = ?
+         AND redemption_id IN (SELECT value FROM json_each(?))`,
+      ),
       incidentGet: p('SELECT doc FROM incidents WHERE id = ?'),
       outboxInsert: p("INSERT INTO outbox (id, type, data, created_at_ms) VALUES (?, 'batch', ?, ?)"),
       liveInScope: p(
@@ -52,8 +88,16 @@ export class SqliteIncidents {
       campaignsAt: p(`SELECT DISTINCT campaign_id FROM redemptions WHERE ${scopeSql} ORDER BY campaign_id`),
       campaigns: p('SELECT DISTINCT campaign_id FROM incident_redemptions WHERE incident_id = ? ORDER BY campaign_id'),
       members: p(
-        `SELECT redemption_id FROM incident_redemptions WHERE incident_id = ? AND campaign_id = ? AND redemption_id > ?
-         ORDER BY redemption_id LIMIT ?`,
+        `SELECT redemption_id, outcome FROM incident_redemptions
+         WHERE incident_id = ? AND campaign_id = ? AND redemption_id > ? ORDER BY redemption_id LIMIT ?`,
+      ),
+      memberCampaigns: p(
+        'SELECT DISTINCT incident_id, campaign_id FROM incident_redemptions ORDER BY incident_id, campaign_id',
+      ),
+      resolvedTotals: p(
+        `SELECT COUNT(*) AS count, COALESCE(SUM(r.discount_minor), 0) AS discount_minor
+         FROM incident_redemptions m JOIN redemptions r ON r.id = m.redemption_id
+         WHERE m.incident_id = ? AND m.outcome IN ('reversed', 'honoured')`,
       ),
       report: p(
         `SELECT r.campaign_id, r.merchant_id, r.product_kind, COUNT(*) AS count, SUM(r.discount_minor) AS discount_minor
@@ -61,6 +105,10 @@ export class SqliteIncidents {
          WHERE m.incident_id = ? GROUP BY r.campaign_id, r.merchant_id, r.product_kind`,
       ),
       revokedTotal: p('SELECT COALESCE(SUM(coupons), 0) AS n FROM incident_revocations WHERE incident_id = ?'),
+      revocations: p(
+        'SELECT incident_id, campaign_id, coupons FROM incident_revocations ORDER BY incident_id, campaign_id',
+      ),
+      activeCoupons: p("SELECT id FROM coupons WHERE campaign_id = ? AND status = 'active' AND id <= ? LIMIT ?"),
     };
   }
 
@@ -73,9 +121,10 @@ export class SqliteIncidents {
         this.stmt.alertInsert.run(a.id, a.campaign_id, a.created_at_ms, JSON.stringify(a));
       } else if (op.kind === 'incident_members') {
         this.insertMembers(op.incident_id, campaign_id, op.redemption_ids);
-      } else if (op.kind === 'incident_revoke_coupons') {
-        const n = this.stmt.revoke.run(op.at_ms, campaign_id).changes;
-        this.stmt.revoked.run(op.incident_id, campaign_id, n, op.at_ms);
+      } else if (op.kind === 'incident_outcomes') {
+        this.stmt.outcome.run(op.outcome, op.incident_id, campaign_id, JSON.stringify(op.redemption_ids));
+      } else if (op.kind === 'incident_revoked') {
+        this.stmt.revoked.run(op.incident_id, campaign_id, op.coupons, op.at_ms);
       }
     }
   }
@@ -92,17 +141,72 @@ export class SqliteIncidents {
     };
   }
 
-  insertIncident(incident: Incident, audit: MakePlatformAudit, events: OutboxEvent[]): void {
+  /** Each incident's fence for a batch, inside its transaction (under the campaign's lock). */
+  fences(campaign_id: string, loads: readonly IncidentFenceLoad[]): Map<string, IncidentFence> {
+    const out = new Map<string, IncidentFence>();
+    for (const load of loads) {
+      const row = this.stmt.fence.get(load.incident_id) as Row | undefined;
+      if (!row) continue;
+      const fence = out.get(load.incident_id) ?? {
+        status: String(row.status) as IncidentStatus,
+        lease_owner: row.lease_owner === null ? null : String(row.lease_owner),
+        pending: new Set<string>(),
+      };
+      if (load.redemption_ids.length > 0) {
+        const rows = this.stmt.pending.all(load.incident_id, campaign_id, JSON.stringify(load.redemption_ids)) as Row[];
+        for (const r of rows) fence.pending.add(String(r.redemption_id));
+      }
+      out.set(load.incident_id, fence);
+    }
+    return out;
+  }
+
+  insertIncident(incident: Incident, lease: IncidentLease, audit: MakePlatformAudit, events: OutboxEvent[]): void {
     this.withAudit(audit, () => {
-      this.stmt.incidentInsert.run(incident.id, incident.status, incident.created_at_ms, JSON.stringify(incident));
+      const doc = JSON.stringify(incident);
+      this.stmt.incidentInsert.run(
+        incident.id,
+        incident.status,
+        incident.created_at_ms,
+        doc,
+        ...leaseArgs(incident, lease),
+      );
       this.insertEvents(events);
     });
   }
 
-  updateIncident(incident: Incident, from: IncidentStatus, audit: MakePlatformAudit | null, events: OutboxEvent[]) {
+  updateIncident(
+    incident: Incident,
+    from: IncidentStatus,
+    lease: IncidentLease,
+    audit: MakePlatformAudit | null,
+    events: OutboxEvent[],
+  ): boolean {
+    const doc = JSON.stringify(incident);
+    const args = [incident.status, doc, ...leaseArgs(incident, lease), incident.id, from, lease.owner];
+    return this.moveIncident(() => this.stmt.incidentUpdate.run(...args).changes > 0, audit, events);
+  }
+
+  claimIncident(
+    incident: Incident,
+    from: IncidentStatus,
+    lease: IncidentLease,
+    now_ms: number,
+    audit: MakePlatformAudit | null,
+  ): boolean {
+    const doc = JSON.stringify(incident);
+    const args = [incident.status, doc, ...leaseArgs(incident, lease), incident.id, from, now_ms];
+    return this.moveIncident(() => this.stmt.incidentClaim.run(...args).changes > 0, audit, []);
+  }
+
+  stuckIncidents(now_ms: number, limit: number): string[] {
+    return (this.stmt.stuck.all(now_ms, limit) as Row[]).map((r) => String(r.id));
+  }
+
+  /** Runs a conditional incident write with its events and audit entry, all or nothing. */
+  private moveIncident(write: () => boolean, audit: MakePlatformAudit | null, events: OutboxEvent[]): boolean {
     const update = (): boolean => {
-      const doc = JSON.stringify(incident);
-      const moved = this.stmt.incidentUpdate.run(incident.status, doc, incident.id, from).changes > 0;
+      const moved = write();
       if (moved) this.insertEvents(events);
       return moved;
     };
@@ -147,9 +251,24 @@ export class SqliteIncidents {
     return (this.stmt.campaigns.all(incident_id) as Row[]).map((r) => String(r.campaign_id));
   }
 
-  incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): string[] {
+  incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): IncidentMember[] {
     const rows = this.stmt.members.all(incident_id, campaign_id, after_id, limit) as Row[];
-    return rows.map((r) => String(r.redemption_id));
+    return rows.map((r) => ({
+      redemption_id: String(r.redemption_id),
+      outcome: r.outcome === null ? null : (String(r.outcome) as MemberOutcome),
+    }));
+  }
+
+  incidentMemberCampaigns(): Array<{ incident_id: string; campaign_id: string }> {
+    return (this.stmt.memberCampaigns.all() as Row[]).map((r) => ({
+      incident_id: String(r.incident_id),
+      campaign_id: String(r.campaign_id),
+    }));
+  }
+
+  incidentResolvedTotals(incident_id: string): { count: number; discount_minor: number } {
+    const row = this.stmt.resolvedTotals.get(incident_id) as Row;
+    return { count: Number(row.count), discount_minor: Number(row.discount_minor) };
   }
 
   incidentReportRows(incident_id: string): IncidentReportRow[] {
@@ -164,6 +283,18 @@ export class SqliteIncidents {
 
   incidentRevokedCoupons(incident_id: string): number {
     return Number((this.stmt.revokedTotal.get(incident_id) as Row).n);
+  }
+
+  incidentRevocations(): Array<{ incident_id: string; campaign_id: string; coupons: number }> {
+    return (this.stmt.revocations.all() as Row[]).map((r) => ({
+      incident_id: String(r.incident_id),
+      campaign_id: String(r.campaign_id),
+      coupons: Number(r.coupons),
+    }));
+  }
+
+  activeCouponIds(campaign_id: string, through_id: string, limit: number): string[] {
+    return (this.stmt.activeCoupons.all(campaign_id, through_id, limit) as Row[]).map((r) => String(r.id));
   }
 
   /** Members 64 rows per statement: a freeze of thousands costs tens of statements, not thousands. */

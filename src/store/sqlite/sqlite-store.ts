@@ -25,7 +25,7 @@ import {
   type UsageKey,
 } from '../port.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
-import type { IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
+import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
 import { SqliteCampaignChange } from './campaign-change.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
@@ -351,6 +351,7 @@ export class SqliteStore implements Store {
     }
     if (load.packets) snapshot.packets = this.envelopes.packets(campaign_id, load.packets);
     if (load.live_max) snapshot.live_max = this.change.liveMax(campaign_id);
+    if (load.incidents) snapshot.incidents = this.incidents.fences(campaign_id, load.incidents);
     for (const key of load.idempotency_keys) {
       const rec = this.readIdem(key);
       if (rec) snapshot.idempotency.set(key, rec);
@@ -687,17 +688,37 @@ export class SqliteStore implements Store {
     return this.incidents.listAlerts(q);
   }
 
-  async insertIncident(incident: Incident, audit: MakePlatformAudit, events: OutboxEvent[]): Promise<void> {
-    this.incidents.insertIncident(incident, audit, events);
+  async insertIncident(
+    incident: Incident,
+    lease: IncidentLease,
+    audit: MakePlatformAudit,
+    events: OutboxEvent[],
+  ): Promise<void> {
+    this.incidents.insertIncident(incident, lease, audit, events);
   }
 
   async updateIncident(
     incident: Incident,
     from: IncidentStatus,
+    lease: IncidentLease,
     audit: MakePlatformAudit | null,
     events: OutboxEvent[],
   ): Promise<boolean> {
-    return this.incidents.updateIncident(incident, from, audit, events);
+    return this.incidents.updateIncident(incident, from, lease, audit, events);
+  }
+
+  async claimIncident(
+    incident: Incident,
+    from: IncidentStatus,
+    lease: IncidentLease,
+    now_ms: number,
+    audit: MakePlatformAudit | null,
+  ): Promise<boolean> {
+    return this.incidents.claimIncident(incident, from, lease, now_ms, audit);
+  }
+
+  async stuckIncidents(now_ms: number, limit: number): Promise<string[]> {
+    return this.incidents.stuckIncidents(now_ms, limit);
   }
 
   async getIncident(id: string): Promise<Incident | null> {
@@ -725,8 +746,21 @@ export class SqliteStore implements Store {
     return this.incidents.incidentCampaigns(incident_id);
   }
 
-  async incidentMembers(incident_id: string, campaign_id: string, after_id: string, limit: number): Promise<string[]> {
+  async incidentMembers(
+    incident_id: string,
+    campaign_id: string,
+    after_id: string,
+    limit: number,
+  ): Promise<IncidentMember[]> {
     return this.incidents.incidentMembers(incident_id, campaign_id, after_id, limit);
+  }
+
+  async incidentMemberCampaigns(): Promise<Array<{ incident_id: string; campaign_id: string }>> {
+    return this.incidents.incidentMemberCampaigns();
+  }
+
+  async incidentResolvedTotals(incident_id: string): Promise<{ count: number; discount_minor: number }> {
+    return this.incidents.incidentResolvedTotals(incident_id);
   }
 
   async incidentReportRows(incident_id: string): Promise<IncidentReportRow[]> {
@@ -735,6 +769,14 @@ export class SqliteStore implements Store {
 
   async incidentRevokedCoupons(incident_id: string): Promise<number> {
     return this.incidents.incidentRevokedCoupons(incident_id);
+  }
+
+  async incidentRevocations(): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>> {
+    return this.incidents.incidentRevocations();
+  }
+
+  async activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
+    return this.incidents.activeCouponIds(campaign_id, through_id, limit);
   }
 }
 

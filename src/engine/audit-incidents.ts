@@ -1,0 +1,256 @@
+import type { MemberOutcome } from '../domain/incident.ts';
+import type { AuditEntry, Store } from '../store/port.ts';
+import type { LedgerFault, Recorded } from './audit-ledger.ts';
+
+type Stored = AuditEntry & { seq: number };
+
+/** What one campaign's chain says an incident did with its redemptions. */
+interface Listed {
+  /** Redemptions its freeze entries name, each with the seq of the entry that froze it. */
+  frozen: Map<string, number>;
+  /** What its resolution entries say each member became. */
+  settled: Map<string, MemberOutcome>;
+  /** Entries written before entries named their ids: then only the count can be checked. */
+  unlisted: boolean;
+  count: number;
+  /** Coupons its revocation entries name; unlisted_revoked when some entry named none (older entries). */
+  revoked: number;
+  unlisted_revoked: boolean;
+}
+
+/**
+ * What the campaign chains say about incidents, gathered chain by chain, for the checks that span
+ * tables rather than one chain: member rows of pairs no chain lists, and revocation counts.
+ */
+export class IncidentAudit {
+  /** (incident, campaign) pairs whose member rows were held to their chain. */
+  readonly members = new Set<string>();
+  /** Coupons each (incident, campaign) revoked, as its chain counts them. */
+  readonly revoked = new Map<string, { coupons: number; unlisted: boolean }>();
+  /**
+   * Each chain's last global seq (the caller notes every chain it walks): where a fault nothing
+   * else locates is reported, after any fault found inside that chain.
+   */
+  readonly tails = new Map<string, number>();
+}
+
+const page_rows = 4_000;
+const settleActions = new Map<string, Exclude<MemberOutcome, 'skipped'>>([
+  ['redemptions.reversed', 'reversed'],
+  ['redemptions.honoured', 'honoured'],
+]);
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function strings(v: unknown): string[] | null {
+  return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : null;
+}
+
+function listedOf(out: Map<string, Listed>, incident_id: string): Listed {
+  const found = out.get(incident_id);
+  if (found) return found;
+  const fresh: Listed = {
+    frozen: new Map(),
+    settled: new Map(),
+    unlisted: false,
+    count: 0,
+    revoked: 0,
+    unlisted_revoked: false,
+  };
+  out.set(incident_id, fresh);
+  return fresh;
+}
+
+/** A freeze entry: its ids and discounts must add up to its totals and match what the chain recorded. */
+function readFreeze(e: Stored, data: Record<string, unknown>, into: Listed, recorded: Map<string, Recorded>) {
+  const ids = strings(data.redemption_ids);
+  const discounts = data.discounts_minor;
+  if (ids === null) {
+    into.unlisted = true;
+    into.count += typeof data.count === 'number' ? data.count : 0;
+    return null;
+  }
+  const fault = (detail: string): LedgerFault => ({ seq: e.seq, detail: `${e.action} of ${e.subject}: ${detail}` });
+  if (!Array.isArray(discounts) || discounts.length !== ids.length || data.count !== ids.length) {
+    return fault('its ids, discounts and count disagree');
+  }
+  let sum = 0;
+  for (const [i, id] of ids.entries()) {
+    const d = discounts[i];
+    if (typeof d !== 'number' || recorded.get(id)?.discount_minor !== d) return fault(`${id} is not as recorded`);
+    if (into.frozen.has(id)) return fault(`${id} frozen twice`);
+    into.frozen.set(id, e.seq);
+    sum += d;
+  }
+  into.count += ids.length;
+  return sum === data.discount_minor ? null : fault(`discounts sum to ${sum}, not ${String(data.discount_minor)}`);
+}
+
+/** A resolution entry: every member it names (moved or skipped) was frozen by the incident and settled once. */
+function readSettle(
+  e: Stored,
+  data: Record<string, unknown>,
+  into: Listed,
+  outcome: Exclude<MemberOutcome, 'skipped'>,
+) {
+  const ids = strings(data.redemption_ids);
+  if (ids === null) {
+    into.unlisted = true;
+    return null;
+  }
+  const marks: Array<[string, MemberOutcome]> = [
+    ...ids.map((id): [string, MemberOutcome] => [id, outcome]),
+    ...(strings(data.skipped_ids) ?? []).map((id): [string, MemberOutcome] => [id, 'skipped']),
+  ];
+  for (const [id, mark] of marks) {
+    if (into.settled.has(id) || (!into.unlisted && !into.frozen.has(id))) {
+      return { seq: e.seq, detail: `${e.action} of ${e.subject}: ${id} was not a pending member` };
+    }
+    into.settled.set(id, mark);
+  }
+  return null;
+}
+
+/** A revocation entry: the coupons it names, as many as it counts. */
+function readRevoke(e: Stored, data: Record<string, unknown>, into: Listed): LedgerFault | null {
+  const ids = strings(data.coupon_ids);
+  if (ids === null) {
+    into.unlisted_revoked = true;
+    return null;
+  }
+  into.revoked += ids.length;
+  return data.count === ids.length ? null : { seq: e.seq, detail: `${e.action} of ${e.subject}: count disagrees` };
+}
+
+/** Reads a campaign chain's incident entries: per incident, what it froze and how it settled each. */
+function incidentsListed(
+  chain: readonly Stored[],
+  recorded: Map<string, Recorded>,
+): { listed: Map<string, Listed>; fault: LedgerFault | null } {
+  const listed = new Map<string, Listed>();
+  for (const e of chain) {
+    const settles = settleActions.get(e.action);
+    const freezes = e.action === 'redemptions.frozen';
+    const revokes = e.action === 'coupons.revoked';
+    if (!freezes && !revokes && settles === undefined) continue;
+    const data: unknown = JSON.parse(e.data_json);
+    if (!isRecord(data)) return { listed, fault: { seq: e.seq, detail: `${e.action} has no data` } };
+    const into = listedOf(listed, e.subject);
+    const fault = freezes
+      ? readFreeze(e, data, into, recorded)
+      : settles === undefined
+        ? readRevoke(e, data, into)
+        : readSettle(e, data, into, settles);
+    if (fault) return { listed, fault };
+  }
+  return { listed, fault: null };
+}
+
+/** Streams the stored members of one incident in one campaign and holds them to what the chain lists. */
+async function compareMembers(
+  store: Store,
+  campaign_id: string,
+  incident_id: string,
+  listed: Listed,
+  tail_seq: number,
+): Promise<LedgerFault | null> {
+  const where = `incident ${incident_id} in ${campaign_id}`;
+  const found = new Set<string>();
+  let rows = 0;
+  let after = '';
+  // A row no entry explains: the fault is at the chain's end (the entries never said it).
+  let extra: LedgerFault | null = null;
+  for (;;) {
+    const page = await store.incidentMembers(incident_id, campaign_id, after, page_rows);
+    for (const m of page) {
+      rows += 1;
+      found.add(m.redemption_id);
+      if (listed.unlisted || extra) continue;
+      const expected = listed.settled.get(m.redemption_id) ?? null;
+      if (!listed.frozen.has(m.redemption_id)) {
+        extra = { seq: tail_seq, detail: `${where}: member ${m.redemption_id} is in no freeze entry` };
+      } else if (m.outcome !== expected) {
+        const detail = `${where}: member ${m.redemption_id} is ${m.outcome ?? 'pending'}, audited ${expected ?? 'pending'}`;
+        extra = { seq: tail_seq, detail };
+      }
+    }
+    const last = page[page.length - 1];
+    if (last === undefined || page.length < page_rows) break;
+    after = last.redemption_id;
+  }
+  // A listed id with no row: the fault is at the entry that froze it.
+  for (const [id, seq] of listed.unlisted ? [] : listed.frozen) {
+    if (!found.has(id)) return { seq, detail: `${where}: ${id} was frozen (audited) but is not a member` };
+  }
+  if (extra || rows === listed.count) return extra;
+  return { seq: tail_seq, detail: `${where}: ${rows} member rows, its freeze entries count ${listed.count}` };
+}
+
+/**
+ * Incident membership is held to the chain: for every incident whose entries appear in this
+ * campaign's chain, the stored incident_redemptions rows (and their outcomes) must be exactly the
+ * ids its freeze entries list (and what its resolution entries say). Notes in `audit` what it
+ * checked and what the chain says was revoked, for checkIncidentTables. Call only on a chain
+ * that verified.
+ */
+export async function checkIncidentMembers(
+  store: Store,
+  campaign_id: string,
+  chain: readonly Stored[],
+  recorded: Map<string, Recorded>,
+  audit: IncidentAudit,
+): Promise<LedgerFault | null> {
+  const { listed, fault } = incidentsListed(chain, recorded);
+  const tail_seq = chain[chain.length - 1]?.seq ?? 0;
+  let worst = fault;
+  for (const [incident_id, l] of listed) {
+    const key = pairKey(incident_id, campaign_id);
+    audit.members.add(key);
+    audit.revoked.set(key, { coupons: l.revoked, unlisted: l.unlisted_revoked });
+    const f = await compareMembers(store, campaign_id, incident_id, l, tail_seq);
+    if (f && (worst === null || f.seq < worst.seq)) worst = f;
+  }
+  return worst;
+}
+
+/**
+ * After every chain: member rows of an (incident, campaign) that no chain mentions (inserted behind
+ * the audit's back), and revocation counts that differ from the coupons the chains name.
+ */
+export async function checkIncidentTables(
+  store: Store,
+  audit: IncidentAudit,
+): Promise<(LedgerFault & { campaign_id: string }) | null> {
+  const at = (campaign_id: string, detail: string) => ({ seq: audit.tails.get(campaign_id) ?? 0, detail, campaign_id });
+  let worst: (LedgerFault & { campaign_id: string }) | null = null;
+  const note = (f: LedgerFault & { campaign_id: string }) => {
+    if (worst === null || f.seq < worst.seq) worst = f;
+  };
+  for (const { incident_id, campaign_id } of await store.incidentMemberCampaigns()) {
+    if (audit.members.has(pairKey(incident_id, campaign_id))) continue;
+    note(at(campaign_id, `incident ${incident_id} has members in ${campaign_id} that no freeze entry lists`));
+  }
+  const stored = new Map<string, number>();
+  for (const r of await store.incidentRevocations()) {
+    const key = pairKey(r.incident_id, r.campaign_id);
+    stored.set(key, r.coupons);
+    const listed = audit.revoked.get(key);
+    if (listed?.unlisted) continue;
+    if ((listed?.coupons ?? 0) !== r.coupons) {
+      const says = `incident ${r.incident_id} revoked ${r.coupons} coupons in ${r.campaign_id}`;
+      note(at(r.campaign_id, `${says}; its entries name ${listed?.coupons ?? 0}`));
+    }
+  }
+  for (const [key, listed] of audit.revoked) {
+    if (listed.unlisted || listed.coupons === 0 || stored.has(key)) continue;
+    const [incident_id = '', campaign_id = ''] = key.split('\u0000');
+    note(at(campaign_id, `incident ${incident_id} revoked ${listed.coupons} coupons in ${campaign_id}, none counted`));
+  }
+  return worst;
+}
+
+function pairKey(incident_id: string, campaign_id: string): string {
+  return `${incident_id}\u0000${campaign_id}`;
+}

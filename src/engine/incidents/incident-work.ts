@@ -1,0 +1,286 @@
+import { limits } from '../../config/limits.ts';
+import { Rejection } from '../../domain/errors.ts';
+import type { Breakdown, Incident, IncidentProgress, IncidentReport } from '../../domain/incident.ts';
+import type { OutboxEvent, Store } from '../../store/port.ts';
+import type { IncidentLease, MakePlatformAudit, ScopeFilter } from '../../store/port-incidents.ts';
+import { linkAudit } from '../audit.ts';
+import type { Engine } from '../engine.ts';
+import { incidentReport } from './incident-report.ts';
+
+export type IncidentLog = (msg: string, data: Record<string, unknown>) => void;
+
+/** Progress is logged about every this many redemptions (and at the end of each campaign). */
+const log_every = 50_000;
+
+/** The steps of opening, in order; progress.phase says which one the incident is in. */
+const openPhases: ReadonlyArray<IncidentProgress['phase']> = [
+  'scoping',
+  'pausing',
+  'freezing',
+  'revoking',
+  'reporting',
+];
+
+export function newProgress(
+  phase: IncidentProgress['phase'],
+  campaigns_total: number,
+  now_ms: number,
+): IncidentProgress {
+  return { phase, campaigns_total, campaigns_done: 0, redemptions_done: 0, updated_at_ms: now_ms };
+}
+
+/** An incident as events carry it: without the work state, which is the engine's own. */
+export function incidentEventData(incident: Incident): Omit<Incident, 'work'> {
+  const { work: _work, ...shown } = incident;
+  return shown;
+}
+
+/**
+ * Carries one opening or resolving incident to its end, as the holder of its lease. Every save
+ * renews the lease and fails once another process has taken the work over, and every batch is
+ * fenced the same way (heldFence), so a process that stalled past its lease stops, applying nothing.
+ *
+ * Each step can start again where a crash stopped it: progress (phase, campaigns_done) is saved
+ * after every campaign, each step is idempotent for the campaign it was on (a frozen row is not
+ * live, a paused campaign stays paused, a settled member is not pending), and the report and the
+ * resolved totals are computed from the rows, never from counts kept in memory.
+ */
+export class IncidentWorker {
+  private readonly store: Store;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly incident: Incident,
+    private readonly owner: string,
+    private readonly log: IncidentLog,
+  ) {
+    this.store = engine.store;
+  }
+
+  /** The lease this worker holds from now on; given with every save. */
+  lease(): IncidentLease {
+    return { owner: this.owner, until_ms: this.engine.now() + limits.incident_lease_ms };
+  }
+
+  /** Opening: the steps not done yet, pause, freeze, revoke, then the report from the rows. */
+  async open(): Promise<Incident> {
+    const incident = this.incident;
+    const { scope, actions } = incident;
+    const filter: ScopeFilter = { merchant_ids: scope.merchant_ids, from_ms: scope.from_ms, to_ms: scope.to_ms };
+    if (incident.progress.phase === 'scoping') {
+      incident.campaign_ids =
+        scope.campaign_ids ??
+        (await this.store.campaignsWithRedemptionsAt({ ...filter, merchant_ids: filter.merchant_ids ?? [] }));
+      incident.progress = newProgress('pausing', incident.campaign_ids.length, this.engine.now());
+      await this.save();
+    }
+    if (actions.includes('pause_campaigns')) await this.pauseAll();
+    if (actions.includes('freeze_redemptions')) await this.freezeAll(filter);
+    if (actions.includes('revoke_unredeemed')) await this.revokeAll();
+    const report = await this.report();
+    incident.report = report;
+    incident.status = 'open';
+    incident.progress = { ...incident.progress, phase: 'done', updated_at_ms: this.engine.now() };
+    const { frozen_count, frozen_minor, revoked_coupons, paused_campaigns: paused } = report;
+    const totals = { frozen_count, frozen_minor, revoked_coupons, paused };
+    await this.finish('opening', this.audit('incident.opened', totals), 'incident.opened');
+    this.log('incident opened', { incident_id: incident.id, ...totals });
+    return incident;
+  }
+
+  /** Resolving: every member still pending, campaign by campaign; the totals from the settled rows. */
+  async resolve(): Promise<Incident> {
+    const incident = this.incident;
+    const phase = incident.resolution === 'honour' ? 'honouring' : 'reversing';
+    const campaigns = await this.store.incidentCampaigns(incident.id);
+    const start = incident.progress.phase === phase ? incident.progress.campaigns_done : 0;
+    for (const campaign_id of campaigns.slice(start)) {
+      let after = '';
+      for (;;) {
+        const page = await this.store.incidentMembers(incident.id, campaign_id, after, limits.incident_batch_ids_max);
+        const last = page[page.length - 1];
+        if (last === undefined) break;
+        after = last.redemption_id;
+        const ids = page.filter((m) => m.outcome === null).map((m) => m.redemption_id);
+        if (ids.length > 0) await this.advance((await this.settleBatch(campaign_id, ids)).count);
+      }
+      await this.campaignDone();
+    }
+    const resolved = await this.store.incidentResolvedTotals(incident.id);
+    incident.status = 'resolved';
+    incident.resolved = resolved;
+    incident.resolved_at_ms = this.engine.now();
+    incident.progress = { ...incident.progress, phase: 'done', updated_at_ms: incident.resolved_at_ms };
+    const audit = this.audit('incident.resolved', { resolution: incident.resolution, ...resolved });
+    await this.finish('resolving', audit, 'incident.resolved');
+    this.log('incident resolved', { incident_id: incident.id, resolution: incident.resolution, ...resolved });
+    return incident;
+  }
+
+  /** Where an opening step starts: 0 if not reached yet, the campaign it stopped at if in it, null if past it. */
+  private startOf(phase: IncidentProgress['phase']): number | null {
+    const at = openPhases.indexOf(this.incident.progress.phase);
+    const step = openPhases.indexOf(phase);
+    if (at > step) return null;
+    return at === step ? this.incident.progress.campaigns_done : 0;
+  }
+
+  /** Moves progress to a step (saved, with whatever the step set up in the work state). */
+  private async enter(phase: IncidentProgress['phase']): Promise<void> {
+    if (this.incident.progress.phase === phase) return;
+    this.incident.progress = { ...this.incident.progress, phase, campaigns_done: 0 };
+    await this.save();
+  }
+
+  /** Pauses each campaign in scope through its batch; ones that cannot pause (draft, ended, revoked) are skipped. */
+  private async pauseAll(): Promise<void> {
+    const start = this.startOf('pausing');
+    if (start === null) return;
+    await this.enter('pausing');
+    const reason = `incident ${this.incident.id}: ${this.incident.title}`;
+    for (const campaign_id of this.incident.campaign_ids.slice(start)) {
+      if (await this.pauseOne(campaign_id, reason)) this.incident.work.paused += 1;
+      await this.campaignDone();
+    }
+  }
+
+  /** Pausing is idempotent (a paused campaign stays paused and counts), so a resumed run may repeat one. */
+  private async pauseOne(campaign_id: string, reason: string): Promise<boolean> {
+    try {
+      const c = await this.engine.campaignAction(campaign_id, 'pause', { actor: this.incident.work.actor }, reason);
+      return c.status === 'paused';
+    } catch (e) {
+      if (!(e instanceof Rejection) || e.code !== 'invalid_state') throw e;
+      return false;
+    }
+  }
+
+  /**
+   * Freezes the live redemptions in scope, a few thousand ids per campaign batch, with progress.
+   * Only rows that existed when freezing began (ids are time-ordered; the bound is saved, so a
+   * resumed run freezes the same population): on a campaign that is not paused, new redemptions
+   * would otherwise keep the scan chasing the traffic forever.
+   */
+  private async freezeAll(filter: ScopeFilter): Promise<void> {
+    const start = this.startOf('freezing');
+    if (start === null) return;
+    const work = this.incident.work;
+    if (this.incident.progress.phase !== 'freezing' || work.freeze_through_id === null) {
+      work.freeze_through_id = this.engine.ids.next('rdm', this.engine.now());
+    }
+    const last_id = work.freeze_through_id;
+    await this.enter('freezing');
+    for (const campaign_id of this.incident.campaign_ids.slice(start)) {
+      let after = '';
+      for (;;) {
+        const page = await this.store.liveRedemptionIdsInScope(
+          campaign_id,
+          filter,
+          after,
+          limits.incident_batch_ids_max,
+        );
+        const ids = page.filter((id) => id <= last_id);
+        const last = ids[ids.length - 1];
+        if (last === undefined) break;
+        after = last;
+        const cmd = { type: 'freeze' as const, redemption_ids: ids, ...this.commandBase() };
+        await this.advance((await this.engine.submitCommand<Breakdown>(campaign_id, cmd)).count);
+        if (ids.length < page.length) break;
+      }
+      await this.campaignDone();
+    }
+  }
+
+  /**
+   * Revokes the active coupons of every campaign in scope, a few thousand per batch, each named in
+   * its audit entry. A coupon is not tied to a merchant, so a merchant scope cannot narrow this: it
+   * revokes whole campaigns (those the scope resolved to). Only coupons that existed when revoking
+   * began (the bound is saved, as for freezing); each batch leaves its coupons not active, so the
+   * next page is new ones.
+   */
+  private async revokeAll(): Promise<void> {
+    const start = this.startOf('revoking');
+    if (start === null) return;
+    const work = this.incident.work;
+    if (this.incident.progress.phase !== 'revoking' || work.revoke_through_id === null) {
+      work.revoke_through_id = this.engine.ids.next('cpn', this.engine.now());
+    }
+    const last_id = work.revoke_through_id;
+    await this.enter('revoking');
+    for (const campaign_id of this.incident.campaign_ids.slice(start)) {
+      for (;;) {
+        const max = limits.incident_batch_ids_max;
+        const coupon_ids = await this.store.activeCouponIds(campaign_id, last_id, max);
+        if (coupon_ids.length === 0) break;
+        await this.engine.submitCommand(campaign_id, { type: 'revoke_coupons', coupon_ids, ...this.commandBase() });
+        if (coupon_ids.length < max) break;
+      }
+      await this.campaignDone();
+    }
+  }
+
+  /** From the store: the rows this incident froze (joined to their redemptions) and the coupons it revoked. */
+  private async report(): Promise<IncidentReport> {
+    await this.enter('reporting');
+    const [rows, revoked] = await Promise.all([
+      this.store.incidentReportRows(this.incident.id),
+      this.store.incidentRevokedCoupons(this.incident.id),
+    ]);
+    return incidentReport(rows, revoked, this.incident.work.paused);
+  }
+
+  private settleBatch(campaign_id: string, ids: string[]): Promise<Breakdown> {
+    const type = this.incident.resolution === 'honour' ? ('unfreeze' as const) : ('reverse_many' as const);
+    return this.engine.submitCommand<Breakdown>(campaign_id, { type, redemption_ids: ids, ...this.commandBase() });
+  }
+
+  private commandBase() {
+    return { incident_id: this.incident.id, owner: this.owner, actor: this.incident.work.actor };
+  }
+
+  private async advance(redemptions: number): Promise<void> {
+    const progress = this.incident.progress;
+    const before = progress.redemptions_done;
+    progress.redemptions_done += redemptions;
+    await this.save();
+    if (Math.floor(before / log_every) !== Math.floor(progress.redemptions_done / log_every)) {
+      this.log('incident progress', { incident_id: this.incident.id, ...progress });
+    }
+  }
+
+  private async campaignDone(): Promise<void> {
+    this.incident.progress.campaigns_done += 1;
+    await this.save();
+    const phase = this.incident.progress.phase;
+    if (phase === 'pausing' || phase === 'revoking') return;
+    this.log('incident progress', { incident_id: this.incident.id, ...this.incident.progress });
+  }
+
+  /** Stores progress and renews the lease (GET shows progress while the work runs); the status does not change. */
+  private async save(): Promise<void> {
+    this.incident.progress.updated_at_ms = this.engine.now();
+    const incident = this.incident;
+    if (!(await this.store.updateIncident(incident, incident.status, this.lease(), null, []))) this.lost();
+  }
+
+  private async finish(from: Incident['status'], audit: MakePlatformAudit, event: string): Promise<void> {
+    const events: OutboxEvent[] = [];
+    const now_ms = this.engine.now();
+    if (this.engine.wantsEvent(event)) {
+      const data = incidentEventData(this.incident);
+      events.push({ id: this.engine.ids.next('evt', now_ms), type: event, created_at_ms: now_ms, data });
+    }
+    if (!(await this.store.updateIncident(this.incident, from, this.lease(), audit, events))) this.lost();
+  }
+
+  private lost(): never {
+    const { id, status } = this.incident;
+    throw new Error(`incident ${id}: this process no longer holds it (${status}); another one carries the work on`);
+  }
+
+  private audit(action: string, data: unknown): MakePlatformAudit {
+    const at_ms = this.engine.now();
+    const actor = this.incident.work.actor;
+    return (prev) => linkAudit({ chain: 'platform', at_ms, actor, action, subject: this.incident.id, data }, prev);
+  }
+}

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import Database from 'better-sqlite3';
+import { verifyAuditLog } from '../../src/engine/audit-log.ts';
+import { ManualClock } from '../../src/engine/clock.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { Incidents } from '../../src/engine/incidents/incidents.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { activeCampaign, order, t0 } from '../support/fixtures.ts';
+
+type Member = { incident_id: string; campaign_id: string; redemption_id: string; outcome: string | null };
+type Entry = { seq: number; chain: string; action: string; subject: string; data: string };
+
+const root = mkdtempSync(join(tmpdir(), 'vs-incident-audit-'));
+const baseline = join(root, 'baseline');
+const ids = { reversed: '', open: '', outsider: '' };
+let members: Member[] = [];
+let entries: Entry[] = [];
+
+/**
+ * Two incidents on one campaign each: one frozen and resolved by reversing (one member reversed
+ * by hand first, so the resolution skips it), one frozen (and three unredeemed coupons revoked)
+ * and still open; plus a redemption in a third campaign that no incident touched.
+ */
+before(async () => {
+  const store = new SqliteStore({ path: join(baseline, 'vouchsafe.db'), synchronous: 'NORMAL' });
+  const clock = new ManualClock(t0 + 60_000);
+  const engine = await Engine.open(store, { clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER });
+  const h = { store, engine, clock };
+  const who = { actor: 'key_admin' };
+  const redeem = async (campaign_id: string, n: number) => {
+    for (let i = 0; i < n; i++) {
+      const user_id = `${campaign_id}-u${i}`;
+      const coupon = await engine.claim({ campaign_id, user_id }, { actor: 'key_checkout' });
+      const o = order({ id: `${campaign_id}-o${i}`, amount_minor: 10_000 + 37 * i });
+      await engine.redeem({ user_id, coupon_id: coupon.id, order: o, confirm: i % 4 !== 0 }, { actor: 'key_checkout' });
+    }
+  };
+  const [a, b, c] = [await activeCampaign(h), await activeCampaign(h), await activeCampaign(h)];
+  await redeem(a.id, 12);
+  await redeem(b.id, 9);
+  await redeem(c.id, 3);
+  for (const user_id of ['idle1', 'idle2', 'idle3']) await engine.claim({ campaign_id: b.id, user_id }, who);
+  const incidents = new Incidents(engine);
+  const scope = (id: string) => ({ campaign_ids: [id], merchant_ids: null, from_ms: null, to_ms: null });
+  const one = await incidents.open({ title: 'one', scope: scope(a.id), actions: ['freeze_redemptions'] }, who);
+  const first = (await store.listRedemptions({ campaign_id: a.id, status: 'frozen', limit: 1 })).data[0];
+  assert.ok(first);
+  await engine.reverse(first.id, false, who);
+  await incidents.resolve(one.id, 'reverse', who);
+  const actions = ['freeze_redemptions' as const, 'revoke_unredeemed' as const];
+  const two = await incidents.open({ title: 'two', scope: scope(b.id), actions }, who);
+  assert.equal(two.report?.revoked_coupons, 3);
+  ids.reversed = one.id;
+  ids.open = two.id;
+  ids.outsider = (await store.listRedemptions({ campaign_id: c.id, limit: 1 })).data[0]?.id ?? '';
+  await engine.close();
+  await store.close();
+  const db = new Database(join(baseline, 'vouchsafe.db'), { readonly: true });
+  members = db.prepare('SELECT * FROM incident_redemptions ORDER BY redemption_id').all() as Member[];
+  entries = db.prepare('SELECT seq, chain, action, subject, data FROM audit ORDER BY seq').all() as Entry[];
+  db.close();
+});
+
+after(() => rmSync(root, { recursive: true, force: true }));
+
+function member(pred: (m: Member) => boolean): Member {
+  const m = members.find(pred);
+  assert.ok(m, 'the baseline has such a member');
+  return m;
+}
+
+/** The freeze entry that names a redemption. */
+function frozeIt(redemption_id: string): number {
+  const e = entries.find((x) => x.action === 'redemptions.frozen' && x.data.includes(`"${redemption_id}"`));
+  assert.ok(e);
+  return e.seq;
+}
+
+function tailOf(chain: string): number {
+  const list = entries.filter((e) => e.chain === chain);
+  return list[list.length - 1]?.seq ?? 0;
+}
+
+function tampered(name: string, tamper: (db: Database.Database) => void): string {
+  const file = join(root, name, 'vouchsafe.db');
+  const src = join(baseline, 'vouchsafe.db');
+  mkdirSync(join(root, name), { recursive: true });
+  copyFileSync(src, file);
+  if (existsSync(`${src}-wal`)) copyFileSync(`${src}-wal`, `${file}-wal`);
+  const db = new Database(file);
+  tamper(db);
+  db.close();
+  return file;
+}
+
+async function verify(file: string) {
+  const store = new SqliteStore({ path: file });
+  try {
+    return { store: await verifyStore(store), log: await verifyAuditLog(store) };
+  } finally {
+    await store.close();
+  }
+}
+
+const insert =
+  'INSERT INTO incident_redemptions (incident_id, campaign_id, redemption_id, outcome) VALUES (?, ?, ?, ?)';
+const remove = 'DELETE FROM incident_redemptions WHERE incident_id = ? AND redemption_id = ?';
+
+test('the baseline verifies, and its freeze and resolution entries name every id with its discount', async () => {
+  const v = await verify(tampered('clean', () => undefined));
+  assert.deepEqual(v.store.violations, []);
+  assert.equal(v.log.ok, true);
+  const outcomes = members.map((m) => m.outcome ?? 'pending').sort();
+  assert.deepEqual([...new Set(outcomes)], ['pending', 'reversed', 'skipped']);
+  for (const m of members) assert.ok(frozeIt(m.redemption_id) > 0);
+  const reversed = entries.filter((e) => e.action === 'redemptions.reversed');
+  assert.equal(reversed.length, 1);
+  const data = JSON.parse(reversed[0]?.data ?? '{}');
+  assert.equal(data.redemption_ids.length, data.count);
+  assert.equal(data.skipped_ids.length, 1);
+  assert.equal(
+    data.discounts_minor.reduce((s: number, d: number) => s + d, 0),
+    data.discount_minor,
+  );
+  const revoked = entries.filter((e) => e.action === 'coupons.revoked').map((e) => JSON.parse(e.data));
+  assert.deepEqual(
+    revoked.map((d) => [d.count, d.coupon_ids.length]),
+    [[3, 3]],
+  );
+});
+
+const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad: () => number; says: RegExp }> = [
+  {
+    name: 'a member row deleted (the incident would no longer resolve that redemption)',
+    tamper: (db) => db.prepare(remove).run(ids.open, member((m) => m.incident_id === ids.open).redemption_id),
+    bad: () => frozeIt(member((m) => m.incident_id === ids.open).redemption_id),
+    says: /frozen \(audited\) but is not a member/,
+  },
+  {
+    name: 'a member row inserted for a redemption the incident never froze',
+    tamper: (db) => {
+      const m = member((x) => x.incident_id === ids.open);
+      db.prepare(insert).run(ids.open, m.campaign_id, ids.outsider, null);
+    },
+    bad: () => tailOf(member((x) => x.incident_id === ids.open).campaign_id),
+    says: /is in no freeze entry/,
+  },
+  {
+    name: 'one member swapped for another redemption (the count still matches)',
+    tamper: (db) => {
+      const m = member((x) => x.incident_id === ids.reversed && x.outcome === 'reversed');
+      db.prepare(remove).run(ids.reversed, m.redemption_id);
+      db.prepare(insert).run(ids.reversed, m.campaign_id, ids.outsider, 'reversed');
+    },
+    bad: () => frozeIt(member((x) => x.incident_id === ids.reversed && x.outcome === 'reversed').redemption_id),
+    says: /frozen \(audited\) but is not a member/,
+  },
+  {
+    name: 'member rows inserted for an incident in a campaign no chain lists it in',
+    tamper: (db) => {
+      const outsider = entries.find(
+        (e) => e.action === 'campaign.created' && !members.some((m) => m.campaign_id === e.chain),
+      );
+      db.prepare(insert).run('inc_forged', outsider?.chain ?? '', ids.outsider, null);
+    },
+    bad: () =>
+      tailOf(
+        entries.find((e) => e.action === 'campaign.created' && !members.some((m) => m.campaign_id === e.chain))
+          ?.chain ?? '',
+      ),
+    says: /no freeze entry lists/,
+  },
+  {
+    name: 'a pending member marked settled (its resolution would skip it, leaving it frozen)',
+    tamper: (db) =>
+      db
+        .prepare('UPDATE incident_redemptions SET outcome = ? WHERE incident_id = ? AND redemption_id = ?')
+        .run('honoured', ids.open, member((m) => m.incident_id === ids.open).redemption_id),
+    bad: () => tailOf(member((m) => m.incident_id === ids.open).campaign_id),
+    says: /is honoured, audited pending/,
+  },
+  {
+    name: 'a revocation count raised (the report would claim a coupon more)',
+    tamper: (db) => db.prepare('UPDATE incident_revocations SET coupons = coupons + 1').run(),
+    bad: () => tailOf(member((m) => m.incident_id === ids.open).campaign_id),
+    says: /revoked 4 coupons .* its entries name 3/,
+  },
+  {
+    name: 'an id dropped from a freeze entry (with the row, to match)',
+    tamper: (db) => {
+      const m = member((x) => x.incident_id === ids.open);
+      const seq = frozeIt(m.redemption_id);
+      const e = entries.find((x) => x.seq === seq);
+      db.prepare('UPDATE audit SET data = ? WHERE seq = ?').run(e?.data.replace(`"${m.redemption_id}",`, ''), seq);
+      db.prepare(remove).run(ids.open, m.redemption_id);
+    },
+    bad: () => frozeIt(member((x) => x.incident_id === ids.open).redemption_id),
+    says: /breaks at link/,
+  },
+];
+
+for (const [i, c] of cases.entries()) {
+  test(`incident membership tampering is caught: ${c.name}`, async () => {
+    const v = await verify(tampered(`case-${i}`, c.tamper));
+    assert.equal(v.log.ok, false);
+    assert.equal(v.log.first_bad_seq, c.bad(), JSON.stringify(v.log));
+    assert.match(v.log.detail ?? '', c.says);
+    assert.equal(v.store.ok, false);
+    assert.ok(
+      v.store.violations.some((x) => x.invariant === '7'),
+      JSON.stringify(v.store.violations),
+    );
+  });
+}

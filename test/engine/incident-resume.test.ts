@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { limits } from '../../src/config/limits.ts';
+import { ManualClock } from '../../src/engine/clock.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { Incidents } from '../../src/engine/incidents/incidents.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { assertInvariants, t0 } from '../support/fixtures.ts';
+import {
+  afterLease,
+  assertReport,
+  type CrashPoint,
+  closeNode,
+  crashing,
+  honourCrashThenRefreeze,
+  leakInput,
+  type OpenStore,
+  openCrashThenResume,
+  openNode,
+  resolveCrashThenResume,
+  rowsWith,
+  seedLeak,
+  stalledOpenerLosesTheWork,
+} from '../support/incident-faults.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'vs-incident-resume-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+let files = 0;
+
+/** A fresh database file; every node of one scenario opens its own connection to it. */
+function sqliteFile(): OpenStore {
+  const path = join(root, `case-${files++}`, 'vouchsafe.db');
+  return async () => new SqliteStore({ path, synchronous: 'NORMAL' });
+}
+
+describe('incident work survives its process (SQLite file, several engines on it)', () => {
+  const openPoints: Array<[string, CrashPoint]> = [
+    ['after the first campaign paused', { at: 'pause', nth: 1, committed: true }],
+    ['after the second freeze batch committed', { at: 'freeze', nth: 2, committed: true }],
+    ['before the third freeze batch', { at: 'freeze', nth: 3, committed: false }],
+    ['after the first campaign revoked', { at: 'revoke_coupons', nth: 1, committed: true }],
+    ['while computing the report', { at: 'report', nth: 1, committed: false }],
+  ];
+  for (const [when, point] of openPoints) {
+    test(`opening crashes ${when}: resumed once, report exact, each row frozen once`, () =>
+      openCrashThenResume(sqliteFile(), point));
+  }
+
+  test('resolving (reverse) crashes after its second batch: every row reversed once, budget exact', () =>
+    resolveCrashThenResume(sqliteFile(), { at: 'reverse_many', nth: 2, committed: true }));
+
+  test('resolving (reverse) crashes before its first batch', () =>
+    resolveCrashThenResume(sqliteFile(), { at: 'reverse_many', nth: 1, committed: false }));
+
+  test('a resumed honour leaves alone the rows another incident froze since', () =>
+    honourCrashThenRefreeze(sqliteFile()));
+
+  test('an opener that stalls before a batch past its lease: its batch is refused', () =>
+    stalledOpenerLosesTheWork(sqliteFile(), 'batch'));
+
+  test('an opener that stalls before a save past its lease: its save is refused', () =>
+    stalledOpenerLosesTheWork(sqliteFile(), 'save'));
+
+  test('a takeover that fails too waits twice as long before the next; a healthy one then finishes', async () => {
+    const open = sqliteFile();
+    const first = await openNode(open, t0 + 60_000);
+    const { a, b } = await seedLeak(first);
+    const live = await rowsWith(first.store, [a, b], ['reserved', 'confirmed']);
+    const boom = { at: 'freeze' as const, nth: 1, committed: false };
+    await assert.rejects(new Incidents(crashing(first.engine, boom)).open(leakInput([a, b]), { actor: 'key_admin' }));
+    const id = (await first.incidents.list({ limit: 1 })).data[0]?.id ?? '';
+    await closeNode(first);
+    const node = await openNode(open, afterLease(first));
+    try {
+      const lease_ms = limits.incident_lease_ms;
+      for (const [attempt, wait_ms] of [
+        [1, lease_ms],
+        [2, 2 * lease_ms],
+      ] as const) {
+        const t = node.clock.now();
+        assert.deepEqual(await new Incidents(crashing(node.engine, boom)).resumeStuck(), [], `attempt ${attempt}`);
+        assert.deepEqual(await node.store.stuckIncidents(t + wait_ms - 1, 10), [], 'backing off');
+        assert.deepEqual(await node.store.stuckIncidents(t + wait_ms, 10), [id]);
+        node.clock.set(t + wait_ms);
+      }
+      const [done] = await node.incidents.resumeStuck();
+      assert.equal(done?.status, 'open');
+      assertReport(done?.report ?? null, live);
+      assert.equal(done?.work.resumes, 3);
+      const taken = (await node.store.auditChain('platform')).filter((e) => e.action === 'incident.resumed');
+      assert.deepEqual(
+        taken.map((e) => JSON.parse(e.data_json).resumes),
+        [1, 2, 3],
+      );
+      await assertInvariants(node.store);
+    } finally {
+      await closeNode(node);
+    }
+  });
+
+  test('a sweeping engine (serve) takes a dead process’s incident over by itself', async () => {
+    const open = sqliteFile();
+    const first = await openNode(open, t0 + 60_000);
+    const { a, b } = await seedLeak(first);
+    const live = await rowsWith(first.store, [a, b], ['reserved', 'confirmed']);
+    const dying = new Incidents(crashing(first.engine, { at: 'freeze', nth: 1, committed: true }));
+    await assert.rejects(dying.open(leakInput([a, b]), { actor: 'key_admin' }), /injected crash/);
+    const id = (await first.incidents.list({ limit: 1 })).data[0]?.id ?? '';
+    await closeNode(first);
+
+    const store = await open();
+    const clock = new ManualClock(afterLease(first));
+    const engine = await Engine.open(store, { clock, sweep: true });
+    try {
+      const incidents = new Incidents(engine);
+      const deadline = Date.now() + 10 * limits.sweep_interval_ms;
+      while ((await incidents.get(id)).status !== 'open' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const done = await incidents.get(id);
+      assert.equal(done.status, 'open', 'resumed by the sweeper');
+      assertReport(done.report, live);
+      await assertInvariants(store);
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  });
+});
