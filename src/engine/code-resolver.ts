@@ -26,6 +26,13 @@ export class CodeResolver {
   private readonly routes = new Map<string, { coupon_id: string; campaign_id: string }>();
   private readonly inflight = new Map<string, Promise<{ coupon_id: string; campaign_id: string }>>();
 
+  /**
+   * Shared codes created before issued codes grew to 20 symbols that have the shape of one
+   * (e.g. `BLACKFRIDAY2024DEALS`). Creation refuses such codes now, so this set only shrinks;
+   * Engine.open fills it once, and those codes keep resolving as the shared codes they are.
+   */
+  readonly legacySharedCodes = new Set<string>();
+
   constructor(
     private readonly store: Store,
     private readonly key: CodeKey,
@@ -69,7 +76,7 @@ export class CodeResolver {
       return c;
     }
     if (input.code === undefined) throw new Rejection('invalid_request', 'code or coupon_id is required', 'code');
-    if (looksGenerated(input.code)) {
+    if (looksGenerated(input.code) && !this.legacySharedCodes.has(normalizeSharedCode(input.code))) {
       const code = normalizeCode(input.code);
       if (!hasValidCheck(code, this.key)) throw notFound();
       const c = await this.store.findCouponByCode(code);

@@ -200,7 +200,18 @@ export class Engine {
   static async open(store: Store, opts: EngineOptions = {}): Promise<Engine> {
     await store.migrate();
     const key = await store.getOrCreateSecret('code_check_key', () => randomBytes(32).toString('hex'));
-    return new Engine(store, key, opts);
+    const engine = new Engine(store, key, opts);
+    for (let after: string | undefined; ; ) {
+      const page = await store.listCampaigns({ limit: 100, ...(after ? { starting_after: after } : {}) });
+      for (const c of page.data) {
+        if (c.code_mode === 'shared_code' && c.code !== null && looksGenerated(c.code)) {
+          engine.codes.legacySharedCodes.add(c.code);
+        }
+      }
+      if (!page.has_more || page.data.length === 0) break;
+      after = page.data[page.data.length - 1]?.id;
+    }
+    return engine;
   }
 
   onCommit(listener: Listener): void {
@@ -475,6 +486,8 @@ export class Engine {
       const n = await this.store.pruneIdempotency(before_ms, limits.idempotency_prune_chunk_max);
       pruned += n;
       if (n < limits.idempotency_prune_chunk_max) return pruned;
+      // An embedded store answers at once: let requests and timers run between chunks.
+      await new Promise<void>((next) => setImmediate(next));
     }
   }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
+import { BackgroundCheckpointer } from '../../src/store/sqlite/checkpointer.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
 
@@ -25,6 +26,13 @@ function rowsSeenByAnotherConnection(path: string): number {
     db.close();
   }
 }
+
+test('close returns at once when the checkpoint thread has already died (here: no such database)', async () => {
+  const c = new BackgroundCheckpointer(join(tmpdir(), 'vs-no-such-dir', 'x.db'));
+  await sleep(300);
+  const hung = sleep(10_000).then(() => 'hung');
+  assert.equal(await Promise.race([c.close().then(() => 'closed'), hung]), 'closed');
+});
 
 test('background checkpoints: pages reach the database file without the writer checkpointing, and close is clean', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vs-ckpt-'));

@@ -1,9 +1,15 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import { codeAlphabet, codeLength } from '../../src/domain/codes.ts';
 import { Rejection } from '../../src/domain/errors.ts';
 import { attemptLockout } from '../../src/domain/velocity.ts';
+import { looksGenerated } from '../../src/engine/code-resolver.ts';
 import type { RedeemInput } from '../../src/engine/engine.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
 
 const who = { actor: 'key_checkout' };
@@ -144,5 +150,43 @@ describe('code-guessing lockout', () => {
     for (const code of codes) assert.equal(await codeOf(h.engine.redeem(input(code), who)), 'ok');
     assert.equal(await codeOf(h.engine.redeem(input(codes[0] ?? ''), who)), 'coupon_already_redeemed');
     assert.equal(await codeOf(h.engine.redeem(input(guess()), who)), 'coupon_not_found');
+  });
+});
+
+describe('shared codes from before issued codes had 20 symbols', () => {
+  test('a stored 20-symbol shared code that looks generated still redeems, and locks nobody out', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vs-legacy-'));
+    const path = join(dir, 'v.db');
+    try {
+      const store = new SqliteStore({ path });
+      const h = await harness({}, store);
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PLACEHOLDER', per_user_limit: 100 });
+      await h.engine.close();
+      await store.close();
+      // As an older server could have stored it: creation refuses this shape now.
+      const legacy = 'HAPPYNEWYEAR2025SAVE';
+      assert.equal(looksGenerated(legacy), true);
+      const db = new Database(path);
+      db.prepare('UPDATE coupons SET code = ? WHERE code = ?').run(legacy, 'PLACEHOLDER');
+      const row = db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(c.id) as { doc: string };
+      db.prepare('UPDATE campaigns SET code = ?, doc = ? WHERE id = ?').run(
+        legacy,
+        JSON.stringify({ ...JSON.parse(row.doc), code: legacy }),
+        c.id,
+      );
+      db.close();
+      const again = new SqliteStore({ path });
+      const h2 = await harness({}, again);
+      for (let i = 0; i < failures_max + 2; i++) {
+        assert.equal(await codeOf(h2.engine.redeem(input(legacy.toLowerCase()), who)), 'ok', `redemption ${i + 1}`);
+      }
+      // A 20-symbol guess that is not a stored shared code is still refused by its check part.
+      assert.equal(await codeOf(h2.engine.redeem(input(`${guess()}ABCD`), who)), 'coupon_not_found');
+      await assertInvariants(again);
+      await h2.engine.close();
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

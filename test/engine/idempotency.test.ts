@@ -55,6 +55,21 @@ describe('idempotency keys', () => {
     await assertInvariants(h.store);
   });
 
+  test('a large prune lets the event loop run between its chunks', async () => {
+    const h = await harness();
+    const old = h.clock.now() - 25 * 3_600_000;
+    const count = 25_000; // more than two chunks of limits.idempotency_prune_chunk_max
+    for (let i = 0; i < count; i++) {
+      await h.store.putIdempotency({ key: `k:old${i}`, fingerprint: 'f', result: { ok: true }, created_at_ms: old });
+    }
+    let ran = false;
+    setImmediate(() => {
+      ran = true;
+    });
+    assert.equal(await h.engine.pruneIdempotency(), count);
+    assert.equal(ran, true, 'a callback queued before the prune ran before it finished');
+  });
+
   test('concurrent requests with one key take effect once', async () => {
     const h = await harness();
     const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM4', per_user_limit: 100 });

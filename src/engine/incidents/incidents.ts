@@ -132,7 +132,9 @@ export class Incidents {
       const wait_ms = limits.incident_lease_ms * 2 ** Math.min(work.resumes - 1, 6);
       this.log('incident resume failed', { incident_id: id, error: String(e), retry_in_ms: wait_ms });
       const lease = { owner: this.owner, until_ms: this.engine.now() + wait_ms };
-      await store.updateIncident(incident, incident.status, lease, null, []).catch(() => false);
+      // The work may have moved the status on before it failed; the stored row still has the old one.
+      incident.status = status;
+      await store.updateIncident(incident, status, lease, null, []).catch(() => false);
       return null;
     }
   }
