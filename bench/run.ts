@@ -5,7 +5,7 @@ import { engineSection } from './engine-hot.ts';
 import { httpSection } from './http.ts';
 import { incidentSection } from './incident.ts';
 import { redEnvelopeSection } from './red-envelope.ts';
-import { renderResults, type Section } from './report.ts';
+import { renderResults, runChildrenAsNpmStart, type Section } from './report.ts';
 import { scalingSection } from './scaling.ts';
 
 /** Every benchmark, in order; `npm run bench -- <name>...` runs a subset (and prints it only). */
@@ -19,9 +19,7 @@ const all: Record<string, () => Promise<Section>> = {
   scaling: scalingSection,
 };
 
-// Servers and nodes the benchmarks spawn run as `npm start` does: a 64 MiB young generation
-// (the engine allocates per command; fewer scavenges are worth ~10% of throughput).
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=64`.trim();
+runChildrenAsNpmStart();
 
 const picked = process.argv.slice(2).filter((a) => a in all);
 const names = picked.length > 0 ? picked : Object.keys(all);

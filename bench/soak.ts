@@ -10,11 +10,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runChildrenAsNpmStart } from './report.ts';
 import { percentile, SoakClient } from './soak-client.ts';
 import { prng, setUp, worker } from './soak-workload.ts';
 
-// The server runs as `npm start` runs it (see package.json).
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --max-semi-space-size=64`.trim();
+runChildrenAsNpmStart();
 const bin = fileURLToPath(new URL('../bin/vouchsafe.js', import.meta.url));
 const seconds = Number(process.env.SOAK_SECONDS ?? 600);
 const workers = Number(process.env.SOAK_WORKERS ?? 16);

@@ -22,6 +22,14 @@ export interface VelocityTicket {
 
 const counters_retry_after_s = 2;
 
+/** Adds `delta` to `key`'s count (a count of zero is no entry); returns the new count. */
+function addCount(counts: Map<string, number>, key: string, delta: 1 | -1): number {
+  const n = (counts.get(key) ?? 0) + delta;
+  if (n <= 0) counts.delete(key);
+  else counts.set(key, n);
+  return n;
+}
+
 /**
  * When each in-process counter store last counted a failed code lookup. Only Guards count
  * failures, and every Guards on the same counters records here, so a store with no failure
@@ -109,7 +117,7 @@ export class Guards {
     for (;;) {
       const now_ms = this.clock.now();
       const buckets = attemptBuckets(subject, now_ms);
-      const joined = buckets.map((b) => this.joinLookup(b.key));
+      const joined = buckets.map((b) => addCount(this.lookupsInFlight, b.key, 1));
       let failures: number[];
       try {
         failures = await this.counters.get(buckets);
@@ -134,36 +142,21 @@ export class Guards {
   }
 
   private async heldLookup<T>(subject: VelocitySubject, buckets: VelocityBucket[], work: () => Promise<T>): Promise<T> {
-    for (const b of buckets) this.lookupsRunning.set(b.key, (this.lookupsRunning.get(b.key) ?? 0) + 1);
+    for (const b of buckets) addCount(this.lookupsRunning, b.key, 1);
     try {
       return await work();
     } catch (err) {
       if (err instanceof Rejection && err.code === 'coupon_not_found') await this.countFailure(subject);
       throw err;
     } finally {
-      for (const b of buckets) {
-        const n = (this.lookupsRunning.get(b.key) ?? 1) - 1;
-        if (n <= 0) this.lookupsRunning.delete(b.key);
-        else this.lookupsRunning.set(b.key, n);
-      }
+      for (const b of buckets) addCount(this.lookupsRunning, b.key, -1);
       this.leaveLookups(buckets, true);
     }
   }
 
-  /** Counts this lookup in flight under `key`; returns how many are in flight with it. */
-  private joinLookup(key: string): number {
-    const n = (this.lookupsInFlight.get(key) ?? 0) + 1;
-    this.lookupsInFlight.set(key, n);
-    return n;
-  }
-
   /** Ends this lookup's count; a lookup that ran (not one refused on joining) wakes who waits. */
   private leaveLookups(buckets: readonly VelocityBucket[], ran = false): void {
-    for (const b of buckets) {
-      const n = (this.lookupsInFlight.get(b.key) ?? 1) - 1;
-      if (n <= 0) this.lookupsInFlight.delete(b.key);
-      else this.lookupsInFlight.set(b.key, n);
-    }
+    for (const b of buckets) addCount(this.lookupsInFlight, b.key, -1);
     if (!ran) return;
     const waiters = this.lookupWaiters;
     this.lookupWaiters = [];

@@ -3,10 +3,8 @@ import { Command } from 'commander';
 import { positiveInt } from '../main.ts';
 import { bruteForceDefaults, runBruteForce } from './brute-force.ts';
 import { naiveBaseline } from './brute-force-naive.ts';
-import { bar, yuan } from './progress.ts';
+import { bar, count as n, yuan } from './progress.ts';
 import { lossHtml } from './report-html.ts';
-
-const n = (x: number) => x.toLocaleString('en-US');
 
 interface Options {
   codes: number;

@@ -2,10 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { positiveInt } from '../main.ts';
 import { flashSaleDefaults, runFlashSale } from './flash-sale.ts';
-import { bar, yuan } from './progress.ts';
+import { bar, count as n, yuan } from './progress.ts';
 import { lossHtml } from './report-html.ts';
-
-const n = (x: number) => x.toLocaleString('en-US');
 
 interface Options {
   quiet: number;

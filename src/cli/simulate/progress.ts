@@ -1,5 +1,8 @@
 import { SingleBar } from 'cli-progress';
 
+/** A count with thousands separators. */
+export const count = (x: number) => x.toLocaleString('en-US');
+
 export const yuan = (minor: number) => `${(minor / 100).toLocaleString('en-US', { minimumFractionDigits: 2 })} yuan`;
 
 /** A progress bar on stderr when it is a terminal and the output is not JSON; otherwise nothing. */
