@@ -36,17 +36,26 @@ export type RejectionCode =
   | 'store_unavailable'
   | 'overloaded';
 
-/** An expected, typed refusal. Never a bug: bugs are assertion failures. */
+/**
+ * An expected, typed refusal. Never a bug: bugs are assertion failures. It carries no stack
+ * trace: nobody reads one, and capturing it cost more than the rest of a refused request
+ * (a flood of guesses or of requests past the budget is made of these).
+ */
 export class Rejection extends Error {
-  constructor(
-    readonly code: RejectionCode,
-    message: string,
-    readonly param?: string,
-    /** Seconds a client should wait before retrying (429 / 503). */
-    readonly retry_after_s?: number,
-  ) {
+  readonly code: RejectionCode;
+  readonly param?: string;
+  /** Seconds a client should wait before retrying (429 / 503). */
+  readonly retry_after_s?: number;
+
+  constructor(code: RejectionCode, message: string, param?: string, retry_after_s?: number) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = 'Rejection';
+    this.code = code;
+    if (param !== undefined) this.param = param;
+    if (retry_after_s !== undefined) this.retry_after_s = retry_after_s;
   }
 }
 
