@@ -13,7 +13,7 @@ import {
 } from '../domain/velocity.ts';
 import type { Store } from '../store/port.ts';
 import type { Clock } from './clock.ts';
-import { type Counters, CountersUnavailable } from './counters.ts';
+import { type CounterKey, type Counters, CountersUnavailable, MemoryCounters } from './counters.ts';
 
 /** The places a redemption took in its velocity windows; given back if the engine refuses it. */
 export interface VelocityTicket {
@@ -52,17 +52,26 @@ function countersDown(): Rejection {
  * Velocity counts redemptions the engine accepts: a request refused by the limiter takes
  * no place (the take is atomic), and one the engine then refuses gives its place back.
  * Without the counter store, velocity-limited campaigns fail closed (503) while the
- * lockout fails open: it guards every redemption, and an outage must not stop campaigns
- * that set no velocity (guesses still face the codes' check part).
+ * lockout falls back to this node's own counts: it guards every redemption, so an outage
+ * must not stop campaigns that set no velocity, nor open them to unbounded guessing.
  */
 export class Guards {
   private readonly velocity = new Map<string, { velocity: Velocity | null; fetched_at_ms: number }>();
+
+  /**
+   * Failed lookups are also counted here when the shared counters are remote (Redis): while
+   * those cannot be reached, the lockout goes on with what this node counted (failures before
+   * the outage included), per node instead of cluster-wide, rather than stopping.
+   */
+  private readonly localFailures: MemoryCounters | null;
 
   constructor(
     readonly counters: Counters,
     private readonly store: Store,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.localFailures = counters.kind === 'memory' ? null : new MemoryCounters(clock);
+  }
 
   /**
    * This node's code lookups by failure-window key: joined (admitted or deciding), and running
@@ -88,15 +97,18 @@ export class Guards {
 
   private async countAttempts(subject: VelocitySubject, now_ms: number): Promise<void> {
     const buckets = attemptBuckets(subject, now_ms);
-    let counts: number[];
-    try {
-      counts = await this.counters.get(buckets);
-    } catch (err) {
-      if (err instanceof CountersUnavailable) return;
-      throw err;
-    }
-    const refusal = checkAttempts(buckets, counts, now_ms);
+    const refusal = checkAttempts(buckets, await this.failureCounts(buckets), now_ms);
     if (refusal) throw refusal;
+  }
+
+  /** Failed lookups counted in these windows: the shared counts, or this node's while they are unreachable. */
+  private async failureCounts(buckets: readonly CounterKey[]): Promise<number[]> {
+    try {
+      return await this.counters.get(buckets);
+    } catch (err) {
+      if (!(err instanceof CountersUnavailable) || this.localFailures === null) throw err;
+      return this.localFailures.get(buckets);
+    }
   }
 
   /**
@@ -110,8 +122,8 @@ export class Guards {
    * flight, it waits for them and tries again: a burst of correct codes is served, a burst of
    * guesses ends at the limit. Across nodes sharing Redis each node admits its own in-flight
    * share, so a burst sprayed over N nodes may see N x failures_max lookups before the shared
-   * count locks the subject out. Without reachable counters lookups go on unguarded (the check
-   * part still refuses most guesses without a store read), as the lockout always has.
+   * count locks the subject out. Without reachable shared counters this node's own count
+   * decides (see localFailures).
    */
   async lookup<T>(subject: VelocitySubject, work: () => Promise<T>): Promise<T> {
     for (;;) {
@@ -120,11 +132,10 @@ export class Guards {
       const joined = buckets.map((b) => addCount(this.lookupsInFlight, b.key, 1));
       let failures: number[];
       try {
-        failures = await this.counters.get(buckets);
+        failures = await this.failureCounts(buckets);
       } catch (err) {
         this.leaveLookups(buckets);
-        if (!(err instanceof CountersUnavailable)) throw err;
-        return work();
+        throw err;
       }
       const over = buckets.some((b, i) => (failures[i] ?? 0) + (joined[i] ?? 0) > b.limit);
       if (!over) return this.heldLookup(subject, buckets, work);
@@ -168,8 +179,10 @@ export class Guards {
     if (this.counters.kind === 'memory') {
       lastFailureMs.set(this.counters, Math.max(now_ms, lastFailureMs.get(this.counters) ?? now_ms));
     }
+    const buckets = attemptBuckets(subject, now_ms);
+    await this.localFailures?.incr(buckets);
     try {
-      await this.counters.incr(attemptBuckets(subject, now_ms));
+      await this.counters.incr(buckets);
     } catch (err) {
       if (!(err instanceof CountersUnavailable)) throw err;
     }

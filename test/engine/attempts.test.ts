@@ -2,15 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { codeAlphabet, codeLength } from '../../src/domain/codes.ts';
 import { Rejection } from '../../src/domain/errors.ts';
 import { attemptLockout } from '../../src/domain/velocity.ts';
 import { looksGenerated } from '../../src/engine/code-resolver.ts';
 import type { RedeemInput } from '../../src/engine/engine.ts';
+import { RedisCounters } from '../../src/engine/redis-counters.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
+import { dead_redis_url } from '../support/redis.ts';
 
 const who = { actor: 'key_checkout' };
 const { failures_max, ip_failures_max, window_ms } = attemptLockout;
@@ -96,6 +98,23 @@ describe('code-guessing lockout', () => {
     assert.equal(other.status, 'reserved');
     h.clock.advance(window_ms);
     assert.equal((await h.engine.redeem(input(codes[0] ?? ''), who)).status, 'reserved');
+    await assertInvariants(h.store);
+  });
+
+  test("shared counters (Redis) unreachable: the lockout goes on with this node's own counts", async () => {
+    const reported: Error[] = [];
+    const counters = new RedisCounters({ url: dead_redis_url, onError: (e) => reported.push(e) });
+    const h = await harness({ counters });
+    after(() => h.engine.close());
+    const c = await activeCampaign(h, { code_mode: 'unique_codes', per_user_limit: 100, max_redemptions: null });
+    const { codes } = await h.engine.generateCodes(c.id, 2, who);
+    const sent = 20;
+    const answers = await Promise.all(Array.from({ length: sent }, () => codeOf(h.engine.redeem(input(guess()), who))));
+    assert.equal(answers.filter((a) => a === 'coupon_not_found').length, failures_max, answers.join(','));
+    assert.equal(answers.filter((a) => a === 'too_many_attempts').length, sent - failures_max);
+    assert.equal(await codeOf(h.engine.redeem(input(codes[0] ?? ''), who)), 'too_many_attempts');
+    assert.equal(await codeOf(h.engine.redeem(input(codes[1] ?? '', { user_id: 'u2' }), who)), 'ok');
+    assert.ok(reported.length >= 1, 'the outage itself was reported');
     await assertInvariants(h.store);
   });
 
