@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +41,22 @@ interface Load {
   p50_ms: number;
   non2xx: number;
   errors: number;
+  /** CPU time (user + system, every thread) per answered request: the server's, and this process's (the load generator). */
+  server_cpu_us: number | null;
+  client_cpu_us: number;
+}
+
+/** A process's CPU time so far in ms, from /proc (Linux); null elsewhere. */
+function cpuMs(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 per second)
+    return Number.isFinite(ticks) ? ticks * 10 : null;
+  } catch {
+    return null;
+  }
 }
 
 async function load(
@@ -49,7 +65,10 @@ async function load(
   body: string,
   headers: Record<string, string>,
   seconds: number,
+  server_pid: number | undefined,
 ): Promise<Load> {
+  const server0 = cpuMs(server_pid);
+  const client0 = process.cpuUsage();
   const r = await autocannon({
     url: `${url}${path}`,
     method: 'POST',
@@ -58,7 +77,18 @@ async function load(
     headers: { 'content-type': 'application/json', ...headers },
     body,
   });
-  return { rps: r.requests.average, p99_ms: r.latency.p99, p50_ms: r.latency.p50, non2xx: r.non2xx, errors: r.errors };
+  const client = process.cpuUsage(client0);
+  const server1 = cpuMs(server_pid);
+  const answered = Math.max(1, r.requests.total);
+  return {
+    rps: r.requests.average,
+    p99_ms: r.latency.p99,
+    p50_ms: r.latency.p50,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    server_cpu_us: server0 === null || server1 === null ? null : ((server1 - server0) * 1000) / answered,
+    client_cpu_us: (client.user + client.system) / answered,
+  };
 }
 
 async function json(url: string, path: string, body: unknown, key = admin_key): Promise<Record<string, unknown>> {
@@ -102,7 +132,7 @@ async function hotCampaign(url: string): Promise<string> {
 export async function httpSection(): Promise<Section> {
   const seconds = Number(process.env.BENCH_HTTP_SECONDS ?? 10);
   const hello = await start(['--import', 'tsx', 'bench/hello-server.ts'], {});
-  const base = await load(hello.url, '/hello', '{"a":1}', {}, seconds);
+  const base = await load(hello.url, '/hello', '{"a":1}', {}, seconds, hello.child.pid);
   await stop(hello.child);
 
   const dir = mkdtempSync(join(tmpdir(), 'vs-bench-http-'));
@@ -119,7 +149,14 @@ export async function httpSection(): Promise<Section> {
     confirm: true,
     order: { id: 'o1', merchant_id: 'm1', amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' },
   });
-  const red = await load(node.url, '/v1/redemptions', body, { authorization: `Bearer ${key}` }, seconds);
+  const red = await load(
+    node.url,
+    '/v1/redemptions',
+    body,
+    { authorization: `Bearer ${key}` },
+    seconds,
+    node.child.pid,
+  );
   await stop(node.child);
   rmSync(dir, { recursive: true, force: true });
   return {
@@ -134,6 +171,13 @@ export async function httpSection(): Promise<Section> {
         target: '>= 0.5x, p99 <= 20 ms',
       },
     ],
-    notes: [`non-2xx answers: ${red.non2xx}, socket errors: ${red.errors}`],
+    notes: [
+      `non-2xx answers: ${red.non2xx}, socket errors: ${red.errors}`,
+      `CPU per answered request (all threads, from /proc): server ${cpu(red.server_cpu_us)} vs hello-world ${cpu(base.server_cpu_us)}; load generator ${cpu(red.client_cpu_us)} vs ${cpu(base.client_cpu_us)}. Both servers are bound by their one JavaScript thread, so the ratio of server CPU per request is about the inverse of the throughput ratio.`,
+    ],
   };
+}
+
+function cpu(us: number | null): string {
+  return us === null ? 'n/a' : `${fmt(us, 1)} us`;
 }
