@@ -48,6 +48,8 @@ export interface AppOptions {
   hardening?: Omit<HardeningOptions, 'clock'>;
   /** The webhook service (events/); default: one that refuses private addresses and notifies nobody. */
   webhooks?: Webhooks;
+  /** Audit data per GET /v1/audit page (default limits.audit_page_data_chars_max). */
+  audit_page_data_chars_max?: number;
 }
 
 const openapi = {
@@ -157,7 +159,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(apiKeyRevokeRoutes, deps);
   app.register(alertRoutes, deps);
   app.register(incidentRoutes, deps);
-  app.register(auditRoutes, deps);
+  app.register(auditRoutes, {
+    ...deps,
+    page_data_chars_max: opts.audit_page_data_chars_max ?? limits.audit_page_data_chars_max,
+  });
   app.register(webhookRoutes, {
     ...deps,
     webhooks: opts.webhooks ?? new Webhooks(opts.engine, { allow_private: false }),

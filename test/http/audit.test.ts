@@ -75,3 +75,35 @@ test('GET /v1/audit/verify walks every chain', async () => {
   assert.equal(v.status, 200);
   assert.deepEqual(v.body, { ok: true, entries, chains: 2, first_bad_seq: null, bad_chain: null });
 });
+
+test('GET /v1/audit ends a page early once its entries carry the data cap; the cursor still visits every entry once', async () => {
+  const cap = 600;
+  const h = await httpHarness({}, { audit_page_data_chars_max: cap });
+  const c = await activeCampaign(h);
+  for (let i = 0; i < 8; i++) await claim(h, c.id, `user-${i}`);
+  const stored = await h.store.listAudit({ limit: 100 });
+  const chars = new Map(stored.data.map((e) => [e.seq, e.data_json.length]));
+  assert.ok(stored.data.reduce((n, e) => n + e.data_json.length, 0) > 3 * cap, 'enough data for several pages');
+  const seen: number[] = [];
+  let after: number | undefined;
+  for (let pages = 1; ; pages++) {
+    const url = `/v1/audit?limit=100${after === undefined ? '' : `&starting_after=${after}`}`;
+    const page = await h.call<ListWire<EntryWire>>('GET', url);
+    assert.equal(page.status, 200);
+    const sizes = page.body.data.map((e) => chars.get(e.seq) ?? Number.NaN);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    assert.ok(page.body.data.length === 1 || total <= cap, `page ${pages}: ${sizes.join('+')} chars`);
+    seen.push(...page.body.data.map((e) => e.seq));
+    const last = page.body.data.at(-1);
+    if (!page.body.has_more || last === undefined) break;
+    assert.ok(
+      total + (chars.get(stored.data[seen.length]?.seq ?? -1) ?? 0) > cap,
+      'a page ends only when the next entry would pass the cap',
+    );
+    after = last.seq;
+  }
+  assert.deepEqual(
+    seen,
+    stored.data.map((e) => e.seq),
+  );
+});
