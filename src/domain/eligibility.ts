@@ -33,15 +33,16 @@ export function checkAudience(c: Campaign, user_id: string): Rejection | null {
   return null;
 }
 
+/** Ownership comes first: someone else's coupon tells nothing of its state (redeemed, revoked, expired). */
 export function checkCoupon(coupon: Coupon, user_id: string, now_ms: number): Rejection | null {
+  if (coupon.user_id !== null && coupon.user_id !== user_id) {
+    return new Rejection('coupon_not_eligible_user', 'coupon belongs to another user', 'user_id');
+  }
   if (coupon.status === 'revoked') return new Rejection('coupon_revoked', 'coupon is revoked');
   if (isSingleUse(coupon) && (coupon.status === 'reserved' || coupon.status === 'redeemed')) {
     return new Rejection('coupon_already_redeemed', 'coupon has already been redeemed');
   }
   if (now_ms >= coupon.expires_at_ms) return new Rejection('coupon_expired', 'coupon has expired');
-  if (coupon.user_id !== null && coupon.user_id !== user_id) {
-    return new Rejection('coupon_not_eligible_user', 'coupon belongs to another user', 'user_id');
-  }
   return null;
 }
 

@@ -111,6 +111,10 @@ describe('red envelopes in the engine', () => {
     assert.equal(big.discount_minor, 1_000, 'never more than the packet');
     await rejects(
       h.engine.redeem({ user_id: 'b', coupon_id: a.coupon.id, order: order({ id: 'o-x' }) }, { actor: 'k' }),
+      'coupon_not_eligible_user',
+    );
+    await rejects(
+      h.engine.redeem({ user_id: 'a', coupon_id: a.coupon.id, order: order({ id: 'o-y' }) }, { actor: 'k' }),
       'coupon_already_redeemed',
     );
     const spent = await h.engine.getCampaign(c.id);

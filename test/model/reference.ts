@@ -161,12 +161,12 @@ export class RefModel {
     const s = this.spec;
     const open = this.campaignOpen();
     if (open) return { code: open };
+    if (coupon.user_id !== null && coupon.user_id !== user_id) return { code: 'coupon_not_eligible_user' };
     if (coupon.status === 'revoked') return { code: 'coupon_revoked' };
     if (coupon.single_use && (coupon.status === 'reserved' || coupon.status === 'redeemed')) {
       return { code: 'coupon_already_redeemed' };
     }
     if (this.now_ms >= coupon.expires_at_ms) return { code: 'coupon_expired' };
-    if (coupon.user_id !== null && coupon.user_id !== user_id) return { code: 'coupon_not_eligible_user' };
     if (!this.inAudience(user_id)) return { code: 'coupon_not_eligible_user' };
     if (order.currency !== s.currency) return { code: 'currency_mismatch' };
     if (s.merchant_ids !== null && !s.merchant_ids.includes(order.merchant_id))

@@ -97,4 +97,29 @@ describe('a unique (bearer) coupon is named by its code, never by its coupon_id'
     assert.equal(mine.body.coupon_id, coupon.id);
     await assertInvariants(h.store);
   });
+
+  test("someone else's claimed coupon tells nothing of its state: redeemed or expired, the answer is the same", async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h);
+    const used = await claim(h, c.id, 'owner');
+    const spent = await h.call('POST', '/v1/redemptions', {
+      key: 'checkout',
+      body: body({ coupon_id: used.id }, { user_id: 'owner', confirm: true }),
+    });
+    assert.equal(spent.status, 201, JSON.stringify(spent.body));
+    const idle = await claim(h, c.id, 'owner-2');
+    const asOwner = (coupon_id: string, user_id: string) =>
+      h.call('POST', '/v1/redemptions', { key: 'checkout', body: body({ coupon_id }, { user_id }) });
+    assertError(await asOwner(used.id, 'owner'), 409, 'coupon_already_redeemed');
+    assertError(await asOwner(used.id, 'not-owner'), 422, 'coupon_not_eligible_user', 'user_id');
+    h.clock.advance(8 * 24 * 3600_000); // past the coupon's 7-day ttl, inside the campaign
+    assertError(await asOwner(idle.id, 'owner-2'), 422, 'coupon_expired');
+    assertError(await asOwner(idle.id, 'not-owner'), 422, 'coupon_not_eligible_user', 'user_id');
+    const v = await h.call<{ valid: boolean; reason: { code: string } | null }>('POST', '/v1/validations', {
+      key: 'checkout',
+      body: body({ coupon_id: used.id }, { user_id: 'not-owner' }),
+    });
+    assert.deepEqual([v.status, v.body.valid, v.body.reason?.code], [200, false, 'coupon_not_eligible_user']);
+    await assertInvariants(h.store);
+  });
 });
