@@ -24,6 +24,8 @@ export const limits = {
   tiers_max: 20,
   /** Live velocity / attempt counters one process keeps without Redis. */
   memory_counter_keys_max: 1_000_000,
+  /** Failed-code counters a process keeps beside Redis, for when Redis cannot be reached (see Guards). */
+  local_failure_keys_max: 100_000,
   /** A Redis counter command slower than this fails the request (fail closed, fast). */
   counter_command_timeout_ms: 500,
   counter_connect_timeout_ms: 2_000,

@@ -50,8 +50,11 @@ export class Rejection extends Error {
   constructor(code: RejectionCode, message: string, param?: string, retry_after_s?: number) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    super(message);
-    Error.stackTraceLimit = limit;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'Rejection';
     this.code = code;
     if (param !== undefined) this.param = param;

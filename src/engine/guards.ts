@@ -60,8 +60,9 @@ export class Guards {
 
   /**
    * Failed lookups are also counted here when the shared counters are remote (Redis): while
-   * those cannot be reached, the lockout goes on with what this node counted (failures before
-   * the outage included), per node instead of cluster-wide, rather than stopping.
+   * those cannot be reached or written, the lockout goes on with what this node counted
+   * (failures before the outage included), per node instead of cluster-wide, rather than
+   * stopping. See failureCounts.
    */
   private readonly localFailures: MemoryCounters | null;
 
@@ -70,7 +71,7 @@ export class Guards {
     private readonly store: Store,
     private readonly clock: Clock,
   ) {
-    this.localFailures = counters.kind === 'memory' ? null : new MemoryCounters(clock);
+    this.localFailures = counters.kind === 'memory' ? null : new MemoryCounters(clock, limits.local_failure_keys_max);
   }
 
   /**
@@ -101,13 +102,20 @@ export class Guards {
     if (refusal) throw refusal;
   }
 
-  /** Failed lookups counted in these windows: the shared counts, or this node's while they are unreachable. */
+  /**
+   * Failed lookups counted in these windows: the higher of the shared count and this node's own
+   * (which alone decides while the shared counters cannot be read). With healthy shared counters
+   * this node's failures are a part of their count; the maximum still counts them when Redis
+   * reads but refuses writes (out of memory, a read-only replica) or has lost them (a restart).
+   */
   private async failureCounts(buckets: readonly CounterKey[]): Promise<number[]> {
+    const local = this.localFailures === null ? null : await this.localFailures.get(buckets);
     try {
-      return await this.counters.get(buckets);
+      const shared = await this.counters.get(buckets);
+      return local === null ? shared : shared.map((n, i) => Math.max(n, local[i] ?? 0));
     } catch (err) {
-      if (!(err instanceof CountersUnavailable) || this.localFailures === null) throw err;
-      return this.localFailures.get(buckets);
+      if (!(err instanceof CountersUnavailable) || local === null) throw err;
+      return local;
     }
   }
 

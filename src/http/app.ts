@@ -100,12 +100,14 @@ function baseInstance(opts: AppOptions): FastifyInstance {
  * list; its stack is never read, and capturing one (Fastify's default) cost more than the
  * rest of a rejected request.
  */
-function schemaError(errors: FastifySchemaValidationError[], part: string): Error {
+export function schemaError(errors: FastifySchemaValidationError[], part: string): Error {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
-  const err = new Error(`${part}: ${errors[0]?.message ?? 'is invalid'}`);
-  Error.stackTraceLimit = limit;
-  return err;
+  try {
+    return new Error(`${part}: ${errors[0]?.message ?? 'is invalid'}`);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
 }
 
 /** The HTTP app over one engine. Routes get the engine as a plugin option, never a global. */

@@ -7,12 +7,58 @@ import Database from 'better-sqlite3';
 import { codeAlphabet, codeLength } from '../../src/domain/codes.ts';
 import { Rejection } from '../../src/domain/errors.ts';
 import { attemptLockout } from '../../src/domain/velocity.ts';
+import { ManualClock } from '../../src/engine/clock.ts';
 import { looksGenerated } from '../../src/engine/code-resolver.ts';
+import {
+  type CounterKey,
+  type CounterLimit,
+  type Counters,
+  CountersUnavailable,
+  MemoryCounters,
+} from '../../src/engine/counters.ts';
 import type { RedeemInput } from '../../src/engine/engine.ts';
 import { RedisCounters } from '../../src/engine/redis-counters.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
+import { activeCampaign, assertInvariants, harness, order, t0 } from '../support/fixtures.ts';
 import { dead_redis_url } from '../support/redis.ts';
+
+/**
+ * Shared counters in the states a Redis can be in: up, down, answering reads but refusing
+ * writes (out of memory, a read-only replica), or restarted empty. Real counting underneath.
+ */
+class SharedCounters implements Counters {
+  readonly kind = 'redis' as const;
+  state: 'up' | 'down' | 'read-only' = 'up';
+  constructor(
+    private readonly clock: ManualClock,
+    private inner = new MemoryCounters(clock),
+  ) {}
+  restartEmpty(): void {
+    this.inner = new MemoryCounters(this.clock);
+  }
+  private gate(write: boolean): void {
+    if (this.state === 'down' || (write && this.state === 'read-only')) {
+      throw new CountersUnavailable(`Redis counters unavailable: ${this.state}`);
+    }
+  }
+  async get(keys: readonly CounterKey[]) {
+    this.gate(false);
+    return this.inner.get(keys);
+  }
+  async incr(keys: readonly CounterKey[]) {
+    this.gate(true);
+    return this.inner.incr(keys);
+  }
+  async take(keys: readonly CounterLimit[]) {
+    this.gate(true);
+    return this.inner.take(keys);
+  }
+  async giveBack(keys: readonly CounterKey[]) {
+    this.gate(true);
+    return this.inner.giveBack(keys);
+  }
+  async close() {}
+}
 
 const who = { actor: 'key_checkout' };
 const { failures_max, ip_failures_max, window_ms } = attemptLockout;
@@ -115,6 +161,37 @@ describe('code-guessing lockout', () => {
     assert.equal(await codeOf(h.engine.redeem(input(codes[0] ?? ''), who)), 'too_many_attempts');
     assert.equal(await codeOf(h.engine.redeem(input(codes[1] ?? '', { user_id: 'u2' }), who)), 'ok');
     assert.ok(reported.length >= 1, 'the outage itself was reported');
+    await assertInvariants(h.store);
+  });
+
+  test('failures counted before a Redis outage, or lost by it, or refused by a read-only Redis still lock out', async () => {
+    const clock = new ManualClock(t0 + 60_000);
+    const shared = new SharedCounters(clock);
+    const h = await harness({ clock, counters: shared });
+    const c = await activeCampaign(h, { code_mode: 'unique_codes', per_user_limit: 100, max_redemptions: null });
+    const { codes } = await h.engine.generateCodes(c.id, 4, who);
+    const wrongTimes = async (user_id: string, n: number) => {
+      for (let i = 0; i < n; i++) {
+        assert.equal(await codeOf(h.engine.redeem(input(guess(), { user_id }), who)), 'coupon_not_found');
+      }
+    };
+    const good = (user_id: string, i: number) => codeOf(h.engine.redeem(input(codes[i] ?? '', { user_id }), who));
+    // Counted while up, then Redis goes down: the count goes on.
+    await wrongTimes('before-outage', failures_max - 2);
+    shared.state = 'down';
+    await wrongTimes('before-outage', 2);
+    assert.equal(await good('before-outage', 0), 'too_many_attempts');
+    // Locked while up, then Redis restarts empty: still locked.
+    shared.state = 'up';
+    await wrongTimes('before-restart', failures_max);
+    shared.restartEmpty();
+    assert.equal(await good('before-restart', 1), 'too_many_attempts');
+    // Redis answers reads but refuses writes: its counts never grow, this node's do.
+    shared.state = 'read-only';
+    await wrongTimes('read-only', failures_max);
+    assert.equal(await good('read-only', 2), 'too_many_attempts');
+    shared.state = 'up';
+    assert.equal(await good('never-failed', 3), 'ok');
     await assertInvariants(h.store);
   });
 

@@ -154,7 +154,7 @@ describe('velocity limits on redemptions', () => {
     assert.match(down.message, /velocity limits/);
     const r = await h.engine.redeem(input(open), who);
     assert.equal(r.status, 'reserved');
-    // The lockout fails open: a wrong code is still just not found.
+    // The lockout goes on with this node's own counts: a first wrong code is just not found.
     assert.equal((await refusal(h.engine.redeem(input('NOPE'), who))).code, 'coupon_not_found');
     await assertInvariants(h.store);
     await h.engine.close();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { InvariantViolation, Rejection, type RejectionCode } from '../../src/domain/errors.ts';
+import { schemaError } from '../../src/http/app.ts';
 import { statusByCode } from '../../src/http/error-status.ts';
 import { makeLogger } from '../../src/http/logger.ts';
 import { StoreUnavailable } from '../../src/store/port.ts';
@@ -54,6 +55,18 @@ function logSink() {
 }
 
 describe('error mapping', () => {
+  test('a schema failure is raised without a stack trace, and stack traces stay on for everything else', () => {
+    const before = Error.stackTraceLimit;
+    const err = schemaError(
+      [{ keyword: 'typebox', instancePath: '/confirm', schemaPath: '', params: {}, message: 'Expected boolean' }],
+      'body',
+    );
+    assert.equal(err.message, 'body: Expected boolean');
+    assert.doesNotMatch(err.stack ?? '', /\n\s+at /);
+    assert.equal(Error.stackTraceLimit, before);
+    assert.match(new Error('other').stack ?? '', /\n\s+at /);
+  });
+
   test('statusByCode is exactly the API.md table', () => {
     const fromTable = Object.entries(apiTable).flatMap(([status, codes]) =>
       codes.map((c) => [c, Number(status)] as const),
