@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../config/config.ts';
 import type { Counters } from '../engine/counters.ts';
 import { Engine } from '../engine/engine.ts';
+import type { IncidentLog } from '../engine/incidents/incidents.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/port.ts';
 import { campaignsCommand } from './campaigns.ts';
@@ -16,7 +17,7 @@ export interface CliContext {
   /** Opens the configured store (DATABASE_URL, or SQLite in the data dir), migrated. */
   openStore: (over?: { database_url?: string; data_dir?: string; serving?: boolean }) => Promise<Store>;
   /** `counters`: shared velocity counters (Redis); default in process. */
-  openEngine: (store: Store, sweep?: boolean, counters?: Counters) => Promise<Engine>;
+  openEngine: (store: Store, sweep?: boolean, counters?: Counters, log?: IncidentLog) => Promise<Engine>;
 }
 
 export function positiveInt(value: string): number {
@@ -38,11 +39,12 @@ function context(): CliContext {
       await store.migrate();
       return store;
     },
-    openEngine: (store, sweep = false, counters) =>
+    openEngine: (store, sweep = false, counters, log) =>
       Engine.open(store, {
         approval_threshold_minor: config.approval_threshold_minor,
         sweep,
         ...(counters ? { counters } : {}),
+        ...(log ? { log } : {}),
       }),
   };
 }

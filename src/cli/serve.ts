@@ -16,7 +16,8 @@ export function serveCommand(ctx: CliContext): Command {
       const { config } = ctx;
       const logger = makeLogger(config.log_level);
       const store = await ctx.openStore({ serving: true });
-      const engine = await ctx.openEngine(store, true, await redisCounters(config.redis_url, logger));
+      const counters = await redisCounters(config.redis_url, logger);
+      const engine = await ctx.openEngine(store, true, counters, (msg, data) => logger.info(data, msg));
       startDetection(engine, config.redis_url, logger);
       const server = await startServer({
         engine,

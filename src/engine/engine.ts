@@ -33,7 +33,7 @@ import { GroupCommit } from './group-commit.ts';
 import { Guards } from './guards.ts';
 import { IdGenerator } from './ids.ts';
 import { freeze, raiseAlert, reverseMany, revokeCoupons, unfreeze } from './incident-handlers.ts';
-import { Incidents } from './incidents/incidents.ts';
+import { type IncidentLog, Incidents } from './incidents/incidents.ts';
 import { grab, packetsToLoad, settle } from './red-envelope-handlers.ts';
 import { RedEnvelopes } from './red-envelopes.ts';
 import { claim, confirm, release, reserve, reverse } from './redeem-handlers.ts';
@@ -57,6 +57,8 @@ export interface EngineOptions {
   wantsEvent?: (type: string) => boolean;
   /** Velocity and failed-attempt counters (default: in process); the engine closes them. Redis for a cluster. */
   counters?: Counters;
+  /** Where background work says what it did (the sweeper's incident resumes); default: nowhere. */
+  log?: IncidentLog;
 }
 
 export interface Actor {
@@ -149,6 +151,7 @@ export class Engine {
   private last_incident_check_ms = Number.NEGATIVE_INFINITY;
   private resuming: Promise<number> | null = null;
   private closed = false;
+  private readonly log: IncidentLog;
   readonly codes: CodeResolver;
   /** Red envelopes: create, grab, read, and the expiry sweep (red-envelopes.ts). */
   readonly envelopes: RedEnvelopes;
@@ -164,6 +167,7 @@ export class Engine {
   ) {
     this.clock = opts.clock ?? systemClock;
     this.hold_ms = opts.hold_ms ?? limits.hold_ms_default;
+    this.log = opts.log ?? (() => undefined);
     this.wantsEvent = opts.wantsEvent ?? (() => true);
     this.approval_threshold_minor = opts.approval_threshold_minor ?? 1_000_000;
     this.queue = new GroupCommit((batches) => this.applyBatches(batches), {
@@ -508,7 +512,7 @@ export class Engine {
    */
   resumeIncidents(): Promise<number> {
     if (this.resuming) return this.resuming;
-    this.resuming = new Incidents(this)
+    this.resuming = new Incidents(this, this.log)
       .resumeStuck()
       .then((done) => done.length)
       .finally(() => {

@@ -113,7 +113,8 @@ describe('incident work survives its process (SQLite file, several engines on it
 
     const store = await open();
     const clock = new ManualClock(afterLease(first));
-    const engine = await Engine.open(store, { clock, sweep: true });
+    const logged: Array<{ msg: string; data: Record<string, unknown> }> = [];
+    const engine = await Engine.open(store, { clock, sweep: true, log: (msg, data) => logged.push({ msg, data }) });
     try {
       const incidents = new Incidents(engine);
       const deadline = Date.now() + 10 * limits.sweep_interval_ms;
@@ -122,6 +123,10 @@ describe('incident work survives its process (SQLite file, several engines on it
       }
       const done = await incidents.get(id);
       assert.equal(done.status, 'open', 'resumed by the sweeper');
+      assert.ok(
+        logged.some((l) => l.msg === 'incident resumed' && l.data.incident_id === id),
+        `the sweeper says it resumed the incident: ${JSON.stringify(logged)}`,
+      );
       assertReport(done.report, live);
       await assertInvariants(store);
     } finally {
