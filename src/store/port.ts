@@ -222,7 +222,12 @@ export interface Store extends RedEnvelopeStore, EventStore, AuditAnchorStore, I
 
   /** Platform-wide audit chain (keys, webhooks, global stop). */
   appendPlatformAudit(make: (prev: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry>;
-  listAudit(q: ListQuery): Promise<Page<AuditEntry & { seq: number }>>;
+  /**
+   * Newest first. With `data_chars_max` a page ends early (has_more: true) once its entries'
+   * data_json would pass that many characters; the first entry always comes. Entries past the
+   * cap are not read into memory (one entry records a whole batch: up to hundreds of KiB).
+   */
+  listAudit(q: ListQuery & { data_chars_max?: number }): Promise<Page<AuditEntry & { seq: number }>>;
   /** Every entry of one chain in order, with its global `seq`. */
   auditChain(chain: string): Promise<Array<AuditEntry & { seq: number }>>;
   auditChains(): Promise<string[]>;

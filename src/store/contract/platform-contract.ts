@@ -94,6 +94,34 @@ export function platformContract(open: OpenStore): void {
     assert.deepEqual(await store.auditChain('nobody'), []);
   });
 
+  storeTest('listAudit with data_chars_max ends a page before the entry that would pass it', open, async (store, b) => {
+    for (const [i, size] of [100, 300, 200, 50, 400].entries()) {
+      await store.appendPlatformAudit(platform(b, `e${i}`, { pad: 'x'.repeat(size) }));
+    }
+    const all = await store.listAudit({ limit: 100 });
+    const chars = all.data.map((e) => e.data_json.length); // newest first: e4, e3, e2, e1, e0
+    const page = (limit: number, data_chars_max: number, starting_after?: number) =>
+      store.listAudit({
+        limit,
+        data_chars_max,
+        ...(starting_after === undefined ? {} : { starting_after: String(starting_after) }),
+      });
+    const actions = (p: { data: Array<{ action: string }> }) => p.data.map((e) => e.action);
+    const [c4 = 0, c3 = 0, c2 = 0] = chars;
+    // e4 alone is over a tiny cap but always comes; e4 + e3 fit exactly, e2 would pass.
+    const tiny = await page(100, 1);
+    assert.deepEqual([actions(tiny), tiny.has_more], [['e4'], true]);
+    const two = await page(100, c4 + c3);
+    assert.deepEqual([actions(two), two.has_more], [['e4', 'e3'], true]);
+    const rest = await page(100, c2 + 10_000, two.data[1]?.seq);
+    assert.deepEqual([actions(rest), rest.has_more], [['e2', 'e1', 'e0'], false]);
+    // The limit still applies under a large cap; a cap that fits everything leaves has_more to the limit.
+    const limited = await page(2, 1_000_000);
+    assert.deepEqual([actions(limited), limited.has_more], [['e4', 'e3'], true]);
+    const everything = await page(100, 1_000_000);
+    assert.deepEqual([everything.data, everything.has_more], [all.data, false]);
+  });
+
   storeTest(
     'api keys: insert, find by hash, list, revoke once, count; each change is audited',
     open,

@@ -34,11 +34,23 @@ export function withPlatformAudit<T>(
 }
 
 /** Every chain, newest first by the global seq (the admin audit log). */
-export async function listAudit(q: Query, list: ListQuery): Promise<Page<AuditEntry & { seq: number }>> {
+/** Newest first; the data cap is applied in the query, so rows past it never leave the server. */
+export async function listAudit(
+  q: Query,
+  list: ListQuery & { data_chars_max?: number },
+): Promise<Page<AuditEntry & { seq: number }>> {
   const after = list.starting_after ? Number(list.starting_after) : null;
-  const sql = 'SELECT * FROM audit WHERE $1::bigint IS NULL OR seq < $1 ORDER BY seq DESC LIMIT $2';
-  const rows = await q(sql, [after, list.limit + 1]);
-  return { data: rows.slice(0, list.limit).map(auditFromRow), has_more: rows.length > list.limit };
+  const sql = `SELECT * FROM (
+      SELECT *, ROW_NUMBER() OVER w AS row_no, SUM(char_length(data_json)) OVER w AS chars_through,
+        COUNT(*) OVER () AS rows_newest
+      FROM (SELECT * FROM audit WHERE $1::bigint IS NULL OR seq < $1 ORDER BY seq DESC LIMIT $2) newest
+      WINDOW w AS (ORDER BY seq DESC)
+    ) page
+    WHERE row_no = 1 OR ($3::bigint IS NULL OR chars_through <= $3)
+    ORDER BY seq DESC`;
+  const rows = await q(sql, [after, list.limit + 1, list.data_chars_max ?? null]);
+  const data = rows.slice(0, list.limit).map(auditFromRow);
+  return { data, has_more: Number(rows[0]?.rows_newest ?? 0) > data.length };
 }
 
 export async function insertApiKey(write: Write, k: ApiKeyRecord, audit: MakeAudit): Promise<void> {

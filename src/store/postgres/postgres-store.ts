@@ -313,7 +313,7 @@ export class PostgresStore implements Store {
     return (await platform.withPlatformAudit(this.write, make, async () => undefined)).entry;
   }
 
-  listAudit(q: ListQuery): Promise<Page<AuditEntry & { seq: number }>> {
+  listAudit(q: ListQuery & { data_chars_max?: number }): Promise<Page<AuditEntry & { seq: number }>> {
     return platform.listAudit(this.q, q);
   }
 
