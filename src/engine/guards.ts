@@ -80,7 +80,8 @@ export class Guards {
    */
   private readonly lookupsInFlight = new Map<string, number>();
   private readonly lookupsRunning = new Map<string, number>();
-  private lookupWaiters: Array<() => void> = [];
+  /** Lookups waiting for one of this key's running lookups to settle (a settling lookup wakes its keys' waiters only). */
+  private readonly lookupWaiters = new Map<string, Array<() => void>>();
 
   /**
    * Refuses a subject locked out for wrong codes, before any lookup. Answers null (nothing to
@@ -152,8 +153,15 @@ export class Guards {
       if (locked) throw locked;
       // Not locked, but too many in flight: wait for a running lookup to settle, or (only other
       // lookups joining at this moment) for the next turn; the first of those is always admitted.
-      if (buckets.some((b) => (this.lookupsRunning.get(b.key) ?? 0) > 0)) {
-        await new Promise<void>((wake) => this.lookupWaiters.push(wake));
+      const running = buckets.filter((b) => (this.lookupsRunning.get(b.key) ?? 0) > 0);
+      if (running.length > 0) {
+        await new Promise<void>((wake) => {
+          for (const b of running) {
+            const waiters = this.lookupWaiters.get(b.key);
+            if (waiters) waiters.push(wake);
+            else this.lookupWaiters.set(b.key, [wake]);
+          }
+        });
       } else {
         await new Promise<void>((next) => setImmediate(next));
       }
@@ -177,9 +185,14 @@ export class Guards {
   private leaveLookups(buckets: readonly VelocityBucket[], ran = false): void {
     for (const b of buckets) addCount(this.lookupsInFlight, b.key, -1);
     if (!ran) return;
-    const waiters = this.lookupWaiters;
-    this.lookupWaiters = [];
-    for (const wake of waiters) wake();
+    // Only lookups sharing a window key with this one can be waiting on it: waking every waiter on
+    // every settle made a flood of guesses from many subjects cost waiters x lookups retries.
+    for (const b of buckets) {
+      const waiters = this.lookupWaiters.get(b.key);
+      if (!waiters) continue;
+      this.lookupWaiters.delete(b.key);
+      for (const wake of waiters) wake();
+    }
   }
 
   private async countFailure(subject: VelocitySubject): Promise<void> {

@@ -195,6 +195,54 @@ describe('code-guessing lockout', () => {
     await assertInvariants(h.store);
   });
 
+  test('a flood of guesses from many subjects at once: each stops at failures_max, at a cost linear in the guesses', async () => {
+    // Counts the failure-count reads: every admission check and every retry of a waiting lookup makes one.
+    const inner = new MemoryCounters(new ManualClock(t0 + 60_000));
+    let reads = 0;
+    let writes = 0;
+    const counting: Counters = {
+      kind: 'memory',
+      // A round trip, as to a counter store: lookups then settle over many turns, not all in one.
+      get: async (keys) => {
+        reads++;
+        await new Promise((r) => setImmediate(r));
+        return inner.get(keys);
+      },
+      // Failures land over many turns (up to 40), so lookups settle at different times.
+      incr: async (keys) => {
+        for (let turns = writes++ % 40; turns > 0; turns--) await new Promise((r) => setImmediate(r));
+        return inner.incr(keys);
+      },
+      take: (keys) => inner.take(keys),
+      giveBack: (keys) => inner.giveBack(keys),
+      close: () => inner.close(),
+    };
+    const h = await harness({ counters: counting, clock: new ManualClock(t0 + 60_000) });
+    await activeCampaign(h, { code_mode: 'unique_codes', per_user_limit: 100, max_redemptions: null });
+    const subjects = 60;
+    const each = 20;
+    reads = 0;
+    const answers = await Promise.all(
+      Array.from({ length: subjects * each }, (_, i) => {
+        const s = i % subjects;
+        return codeOf(
+          h.engine.redeem(input(guess(), { user_id: `flood-${s}`, ip: `198.18.${s >> 8}.${s & 255}` }), who),
+        );
+      }),
+    );
+    for (let s = 0; s < subjects; s++) {
+      const mine = answers.filter((_, i) => i % subjects === s);
+      assert.equal(
+        mine.filter((a) => a === 'coupon_not_found').length,
+        failures_max,
+        `subject ${s}: ${mine.join(',')}`,
+      );
+      assert.equal(mine.filter((a) => a === 'too_many_attempts').length, each - failures_max);
+    }
+    // Waking every waiter on every settled lookup made this about 30,000 reads; per key it is about 4,200.
+    assert.ok(reads <= 10 * subjects * each, `${reads} failure-count reads for ${subjects * each} guesses`);
+  });
+
   test('validations count failures and are locked out too', async () => {
     const { h, codes } = await setup();
     for (let i = 0; i < failures_max; i++) {
