@@ -529,11 +529,16 @@ export class Engine {
     return unwrap<T>(await this.queue.submit(campaign_id, cmd));
   }
 
-  /** Stops the sweeper and waits for every queued command to be answered. */
+  /**
+   * Stops the sweeper and waits for an incident resume it started (its batches are still
+   * admitted, so it finishes rather than meeting a closed store halfway) and for every queued
+   * command to be answered.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
+    await this.resuming?.catch(() => undefined);
     await this.queue.idle();
     await this.guards.counters.close();
   }

@@ -101,6 +101,33 @@ describe('incident work survives its process (SQLite file, several engines on it
     }
   });
 
+  test('closing an engine while it resumes an incident waits for the resume: the incident ends open, not half done', async () => {
+    const open = sqliteFile();
+    const first = await openNode(open, t0 + 60_000);
+    const { a, b } = await seedLeak(first);
+    const live = await rowsWith(first.store, [a, b], ['reserved', 'confirmed']);
+    const dying = new Incidents(crashing(first.engine, { at: 'freeze', nth: 1, committed: true }));
+    await assert.rejects(dying.open(leakInput([a, b]), { actor: 'key_admin' }), /injected crash/);
+    const id = (await first.incidents.list({ limit: 1 })).data[0]?.id ?? '';
+    await closeNode(first);
+
+    const node = await openNode(open, afterLease(first));
+    const resumed = node.engine.resumeIncidents().catch((err: unknown) => err);
+    // As serve shuts down: the engine, then the store, at once with the resume's batches still to run.
+    await node.engine.close();
+    await node.store.close();
+    assert.equal(await resumed, 1, 'the resume finished before the store closed');
+    const after = await openNode(open, afterLease(first));
+    try {
+      const done = await after.incidents.get(id);
+      assert.equal(done.status, 'open');
+      assertReport(done.report, live);
+      await assertInvariants(after.store);
+    } finally {
+      await closeNode(after);
+    }
+  });
+
   test('a sweeping engine (serve) takes a dead process’s incident over by itself', async () => {
     const open = sqliteFile();
     const first = await openNode(open, t0 + 60_000);
