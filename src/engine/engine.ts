@@ -378,14 +378,19 @@ export class Engine {
     try {
       const coupon = await this.guards.lookup(subject, () => this.codes.resolve(input));
       const campaign = await this.getCampaign(coupon.campaign_id);
-      const keys: UsageKey[] = [`user:${input.user_id}`, `merchant:${input.order.merchant_id}`];
-      const usage = await this.store.getUsage(campaign.id, keys);
+      // Only the counts a limit of the campaign looks at are read.
+      const user: UsageKey = `user:${input.user_id}`;
+      const merchant: UsageKey = `merchant:${input.order.merchant_id}`;
+      const keys: UsageKey[] = [];
+      if (campaign.per_user_limit !== null) keys.push(user);
+      if (campaign.per_merchant_limit !== null) keys.push(merchant);
+      const usage = keys.length === 0 ? new Map<UsageKey, number>() : await this.store.getUsage(campaign.id, keys);
       const verdict = evaluateRedemption({
         campaign,
         coupon,
         user_id: input.user_id,
         order: input.order,
-        usage: { user_live: usage.get(keys[0] as UsageKey) ?? 0, merchant_live: usage.get(keys[1] as UsageKey) ?? 0 },
+        usage: { user_live: usage.get(user) ?? 0, merchant_live: usage.get(merchant) ?? 0 },
         now_ms: this.now(),
       });
       if (verdict instanceof Rejection) throw verdict;

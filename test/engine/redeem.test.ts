@@ -224,6 +224,44 @@ describe('limits and budget', () => {
     await assertInvariants(h.store);
   });
 
+  test('validate answers each limit as a redemption would, whichever limits are set', async () => {
+    const h = await harness();
+    await activeCampaign(h, { code_mode: 'shared_code', code: 'BOTH', per_user_limit: 1, per_merchant_limit: 2 });
+    await activeCampaign(h, { code_mode: 'shared_code', code: 'USER', per_user_limit: 1, per_merchant_limit: null });
+    await activeCampaign(h, { code_mode: 'shared_code', code: 'SHOP', per_user_limit: null, per_merchant_limit: 1 });
+    await activeCampaign(h, { code_mode: 'shared_code', code: 'NONE', per_user_limit: null, per_merchant_limit: null });
+    const input = (code: string, user: string, merchant: string) => ({
+      user_id: user,
+      code,
+      order: order({ merchant_id: merchant }),
+    });
+    const verdict = async (code: string, user: string, merchant: string) =>
+      (await h.engine.validate(input(code, user, merchant))).reason?.code ?? 'valid';
+    for (const code of ['BOTH', 'USER', 'SHOP', 'NONE']) await h.engine.redeem(input(code, 'a', 'm1'), who);
+    assert.deepEqual(
+      [
+        await verdict('BOTH', 'a', 'm2'),
+        await verdict('BOTH', 'b', 'm1'),
+        await verdict('USER', 'a', 'm1'),
+        await verdict('USER', 'b', 'm1'),
+        await verdict('SHOP', 'b', 'm1'),
+        await verdict('SHOP', 'a', 'm2'),
+        await verdict('NONE', 'a', 'm1'),
+      ],
+      [
+        'per_user_limit_reached',
+        'valid',
+        'per_user_limit_reached',
+        'valid',
+        'per_merchant_limit_reached',
+        'valid',
+        'valid',
+      ],
+    );
+    await h.engine.redeem(input('BOTH', 'b', 'm1'), who);
+    assert.equal(await verdict('BOTH', 'c', 'm1'), 'per_merchant_limit_reached');
+  });
+
   test('releasing gives the limit back', async () => {
     const h = await harness();
     await activeCampaign(h, { code_mode: 'shared_code', code: 'BACK', per_user_limit: 1 });
