@@ -2,7 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import { assertConservation, type Campaign, type CampaignSpec, zeroCounters } from '../domain/campaign.ts';
 import type { CampaignPatch } from '../domain/campaign-change.ts';
-import { type CodeKey, codeKey, codeRandomBytesNeeded, issuedCodePrefix, makeCode } from '../domain/codes.ts';
+import {
+  type CodeKey,
+  codeKey,
+  codeLength,
+  codeRandomBytesNeeded,
+  issuedCodePrefix,
+  makeCode,
+} from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
 import { assert, Rejection } from '../domain/errors.ts';
@@ -205,15 +212,9 @@ export class Engine {
     await store.migrate();
     const key = await store.getOrCreateSecret('code_check_key', () => randomBytes(32).toString('hex'));
     const engine = new Engine(store, key, opts);
-    for (let after: string | undefined; ; ) {
-      const page = await store.listCampaigns({ limit: 100, ...(after ? { starting_after: after } : {}) });
-      for (const c of page.data) {
-        if (c.code_mode === 'shared_code' && c.code !== null && looksGenerated(c.code)) {
-          engine.codes.legacySharedCodes.add(c.code);
-        }
-      }
-      if (!page.has_more || page.data.length === 0) break;
-      after = page.data[page.data.length - 1]?.id;
+    // Normalizing a code only drops characters, so none shorter than a bearer code can look generated.
+    for (const code of await store.sharedCodes(codeLength)) {
+      if (looksGenerated(code)) engine.codes.legacySharedCodes.add(code);
     }
     return engine;
   }

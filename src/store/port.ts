@@ -177,6 +177,8 @@ export interface Store extends RedEnvelopeStore, EventStore, AuditAnchorStore, I
   listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>>;
   /** Ids of every campaign (for verify and the emergency stop). */
   campaignIds(): Promise<string[]>;
+  /** The shared codes (only shared_code campaigns have one) of at least `min_chars` characters. */
+  sharedCodes(min_chars: number): Promise<string[]>;
 
   /**
    * The one way money moves: lock the campaign row, load what `load(campaign)` asks

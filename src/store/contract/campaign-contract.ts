@@ -75,6 +75,17 @@ export function campaignContract(open: OpenStore): void {
     assert.deepEqual(await store.campaignIds(), made.map((c) => c.id).sort());
   });
 
+  storeTest('sharedCodes lists the shared codes of at least min_chars characters', open, async (store, b) => {
+    await seedCampaign(store, b, { code_mode: 'shared_code', code: 'SPRING' });
+    await seedCampaign(store, b, { code_mode: 'shared_code', code: 'BLACKFRIDAY2024DEALS' });
+    await seedCampaign(store, b, { code_mode: 'shared_code', code: 'ABCD-EFGH-JKMN-PQRS' });
+    await seedCampaign(store, b, { code_mode: 'unique_codes', code: null });
+    const codes = async (min: number) => (await store.sharedCodes(min)).sort();
+    assert.deepEqual(await codes(16), ['ABCD-EFGH-JKMN-PQRS', 'BLACKFRIDAY2024DEALS']);
+    assert.deepEqual(await codes(20), ['BLACKFRIDAY2024DEALS']);
+    assert.deepEqual(await codes(1), ['ABCD-EFGH-JKMN-PQRS', 'BLACKFRIDAY2024DEALS', 'SPRING']);
+  });
+
   storeTest('listCampaigns filters by status', open, async (store, b) => {
     const made = [];
     for (let i = 0; i < 5; i++) made.push(await seedCampaign(store, b, { status: i % 2 === 0 ? 'active' : 'paused' }));

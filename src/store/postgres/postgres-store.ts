@@ -203,6 +203,11 @@ export class PostgresStore implements Store {
     return (await this.q('SELECT id FROM campaigns ORDER BY id')).map((r) => String(r.id));
   }
 
+  async sharedCodes(min_chars: number): Promise<string[]> {
+    const sql = 'SELECT code FROM campaigns WHERE code IS NOT NULL AND char_length(code) >= $1';
+    return (await this.q(sql, [min_chars])).map((r) => String(r.code));
+  }
+
   /**
    * Lock, load, decide, write, commit. If another campaign's batch took one of our
    * idempotency keys meanwhile, the batch runs once more: decide is pure, and the

@@ -267,6 +267,11 @@ export class SqliteStore implements Store {
     return (this.db.prepare('SELECT id FROM campaigns ORDER BY id').all() as Row[]).map((r) => String(r.id));
   }
 
+  async sharedCodes(min_chars: number): Promise<string[]> {
+    const sql = 'SELECT code FROM campaigns WHERE code IS NOT NULL AND length(code) >= ?';
+    return (this.db.prepare(sql).all(min_chars) as Row[]).map((r) => String(r.code));
+  }
+
   /** Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. */
   private page(table: string, cols: string, q: ListQuery, where: Record<string, string>): Page<Row> {
     const conds: string[] = [];
