@@ -3699,7 +3699,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true) once its entries carry 1 MiB of data */
+        /** Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true) once its entries carry 1 MiB of data (UTF-8) */
         get: {
             parameters: {
                 query: {

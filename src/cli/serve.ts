@@ -17,7 +17,10 @@ export function serveCommand(ctx: CliContext): Command {
       const logger = makeLogger(config.log_level);
       const store = await ctx.openStore({ serving: true });
       const counters = await redisCounters(config.redis_url, logger);
-      const engine = await ctx.openEngine(store, true, counters, (msg, data) => logger.info(data, msg));
+      // Background work's lines: a failure (it carries its error) is a warning, the rest information.
+      const log = (msg: string, data: Record<string, unknown>) =>
+        'error' in data ? logger.warn(data, msg) : logger.info(data, msg);
+      const engine = await ctx.openEngine(store, true, counters, log);
       startDetection(engine, config.redis_url, logger);
       const server = await startServer({
         engine,

@@ -10,7 +10,7 @@ export const limits = {
   list_limit_max: 100,
   list_limit_default: 20,
   /** Audit entry data (JSON text) per page of GET /v1/audit: one batch's entry can run to hundreds of KiB. */
-  audit_page_data_chars_max: 1 * MiB,
+  audit_page_data_bytes_max: 1 * MiB,
   name_chars_max: 128,
   hold_ms_default: 15 * 60_000,
   /** Idempotency records are kept at least this long (as Stripe's keys), pruned hourly, a chunk at a time. */

@@ -158,6 +158,7 @@ export class Engine {
   private last_incident_check_ms = Number.NEGATIVE_INFINITY;
   private resuming: Promise<number> | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private readonly log: IncidentLog;
   readonly codes: CodeResolver;
   /** Red envelopes: create, grab, read, and the expiry sweep (red-envelopes.ts). */
@@ -330,6 +331,20 @@ export class Engine {
       approval_threshold_minor: this.approval_threshold_minor,
       actor: who.actor,
       ...this.idemOf(who, { op: action, id, reason }),
+    });
+  }
+
+  /**
+   * An incident's pause: a system command like its other batches, so it is still admitted
+   * while the engine closes (campaignAction is refused then) and a resume can finish.
+   */
+  pauseForIncident(id: string, who: Actor, reason: string): Promise<Campaign> {
+    return this.submitCommand<Campaign>(id, {
+      type: 'action',
+      action: 'pause',
+      reason,
+      approval_threshold_minor: this.approval_threshold_minor,
+      actor: who.actor,
     });
   }
 
@@ -540,8 +555,17 @@ export class Engine {
    * admitted, so it finishes rather than meeting a closed store halfway) and for every queued
    * command to be answered.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  /** True once close() was called: background work starts nothing new. */
+  get isClosing(): boolean {
+    return this.closed;
+  }
+
+  private async shutDown(): Promise<void> {
     this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     await this.resuming?.catch(() => undefined);

@@ -48,8 +48,8 @@ export interface AppOptions {
   hardening?: Omit<HardeningOptions, 'clock'>;
   /** The webhook service (events/); default: one that refuses private addresses and notifies nobody. */
   webhooks?: Webhooks;
-  /** Audit data per GET /v1/audit page (default limits.audit_page_data_chars_max). */
-  audit_page_data_chars_max?: number;
+  /** Audit data per GET /v1/audit page (default limits.audit_page_data_bytes_max). */
+  audit_page_data_bytes_max?: number;
 }
 
 const openapi = {
@@ -163,7 +163,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(incidentRoutes, deps);
   app.register(auditRoutes, {
     ...deps,
-    page_data_chars_max: opts.audit_page_data_chars_max ?? limits.audit_page_data_chars_max,
+    page_data_bytes_max: opts.audit_page_data_bytes_max ?? limits.audit_page_data_bytes_max,
   });
   app.register(webhookRoutes, {
     ...deps,

@@ -225,11 +225,11 @@ export interface Store extends RedEnvelopeStore, EventStore, AuditAnchorStore, I
   /** Platform-wide audit chain (keys, webhooks, global stop). */
   appendPlatformAudit(make: (prev: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry>;
   /**
-   * Newest first. With `data_chars_max` a page ends early (has_more: true) once its entries'
-   * data_json would pass that many characters; the first entry always comes. Entries past the
-   * cap are not read into memory (one entry records a whole batch: up to hundreds of KiB).
+   * Newest first. With `data_bytes_max` a page ends early (has_more: true) once its entries'
+   * data_json would pass that many UTF-8 bytes; the first entry always comes. At most one
+   * entry past the cap is read (one entry records a whole batch: up to hundreds of KiB).
    */
-  listAudit(q: ListQuery & { data_chars_max?: number }): Promise<Page<AuditEntry & { seq: number }>>;
+  listAudit(q: ListQuery & { data_bytes_max?: number }): Promise<Page<AuditEntry & { seq: number }>>;
   /** Every entry of one chain in order, with its global `seq`. */
   auditChain(chain: string): Promise<Array<AuditEntry & { seq: number }>>;
   auditChains(): Promise<string[]>;

@@ -101,31 +101,67 @@ describe('incident work survives its process (SQLite file, several engines on it
     }
   });
 
-  test('closing an engine while it resumes an incident waits for the resume: the incident ends open, not half done', async () => {
+  for (const [where, point] of [
+    ['pausing', { at: 'pause', nth: 1, committed: true }],
+    ['freezing', { at: 'freeze', nth: 1, committed: true }],
+  ] as Array<[string, CrashPoint]>) {
+    test(`closing an engine while it resumes an incident (died ${where}) waits for it: the incident ends open`, async () => {
+      const open = sqliteFile();
+      const first = await openNode(open, t0 + 60_000);
+      const { a, b } = await seedLeak(first);
+      const live = await rowsWith(first.store, [a, b], ['reserved', 'confirmed']);
+      const dying = new Incidents(crashing(first.engine, point));
+      await assert.rejects(dying.open(leakInput([a, b]), { actor: 'key_admin' }), /injected crash/);
+      const id = (await first.incidents.list({ limit: 1 })).data[0]?.id ?? '';
+      await closeNode(first);
+
+      const store = await open();
+      let claimed: () => void = () => undefined;
+      const taken = new Promise<void>((resolve) => {
+        claimed = resolve;
+      });
+      const engine = await Engine.open(store, {
+        clock: new ManualClock(afterLease(first)),
+        log: (msg) => {
+          if (msg === 'incident resumed') claimed();
+        },
+      });
+      const resumed = engine.resumeIncidents().catch((err: unknown) => err);
+      await taken;
+      // As serve shuts down, right after the takeover: the engine, then the store, with the resume's batches still to run.
+      const closing = engine.close();
+      assert.equal(engine.close(), closing, 'a second close waits for the same shutdown');
+      await closing;
+      await store.close();
+      assert.equal(await resumed, 1, 'the resume finished before the store closed');
+      const after = await openNode(open, afterLease(first));
+      try {
+        const done = await after.incidents.get(id);
+        assert.equal(done.status, 'open');
+        assert.equal(done.work.resumes, 1);
+        assertReport(done.report, live);
+        await assertInvariants(after.store);
+      } finally {
+        await closeNode(after);
+      }
+    });
+  }
+
+  test('an engine that is closing claims no stuck incident: it stays for the next node, untouched', async () => {
     const open = sqliteFile();
     const first = await openNode(open, t0 + 60_000);
     const { a, b } = await seedLeak(first);
-    const live = await rowsWith(first.store, [a, b], ['reserved', 'confirmed']);
     const dying = new Incidents(crashing(first.engine, { at: 'freeze', nth: 1, committed: true }));
     await assert.rejects(dying.open(leakInput([a, b]), { actor: 'key_admin' }), /injected crash/);
     const id = (await first.incidents.list({ limit: 1 })).data[0]?.id ?? '';
     await closeNode(first);
-
     const node = await openNode(open, afterLease(first));
-    const resumed = node.engine.resumeIncidents().catch((err: unknown) => err);
-    // As serve shuts down: the engine, then the store, at once with the resume's batches still to run.
-    await node.engine.close();
+    const resumed = node.engine.resumeIncidents();
+    await node.engine.close(); // before the resume has claimed anything
+    assert.equal(await resumed, 0);
+    assert.deepEqual(await node.store.stuckIncidents(node.clock.now(), 10), [id]);
+    assert.equal((await node.incidents.get(id)).work.resumes, 0);
     await node.store.close();
-    assert.equal(await resumed, 1, 'the resume finished before the store closed');
-    const after = await openNode(open, afterLease(first));
-    try {
-      const done = await after.incidents.get(id);
-      assert.equal(done.status, 'open');
-      assertReport(done.report, live);
-      await assertInvariants(after.store);
-    } finally {
-      await closeNode(after);
-    }
   });
 
   test('a sweeping engine (serve) takes a dead process’s incident over by itself', async () => {

@@ -100,8 +100,9 @@ export function crashing(engine: Engine, point: CrashPoint, hold?: Hold): Engine
         return <T>(campaign_id: string, cmd: Command) =>
           around(cmd.type, () => target.submitCommand<T>(campaign_id, cmd));
       }
-      if (prop === 'campaignAction') {
-        return (...args: Parameters<Engine['campaignAction']>) => around('pause', () => target.campaignAction(...args));
+      if (prop === 'pauseForIncident') {
+        return (...args: Parameters<Engine['pauseForIncident']>) =>
+          around('pause', () => target.pauseForIncident(...args));
       }
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? value.bind(target) : value;

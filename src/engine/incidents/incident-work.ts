@@ -147,7 +147,7 @@ export class IncidentWorker {
   /** Pausing is idempotent (a paused campaign stays paused and counts), so a resumed run may repeat one. */
   private async pauseOne(campaign_id: string, reason: string): Promise<boolean> {
     try {
-      const c = await this.engine.campaignAction(campaign_id, 'pause', { actor: this.incident.work.actor }, reason);
+      const c = await this.engine.pauseForIncident(campaign_id, { actor: this.incident.work.actor }, reason);
       return c.status === 'paused';
     } catch (e) {
       if (!(e instanceof Rejection) || e.code !== 'invalid_state') throw e;

@@ -103,6 +103,8 @@ export class Incidents {
     const done: Incident[] = [];
     const now_ms = this.engine.now();
     for (const id of await this.engine.store.stuckIncidents(now_ms, limits.incidents_resumed_per_check_max)) {
+      // A closing engine finishes the incident in hand and claims no more: shutdown stays short.
+      if (this.engine.isClosing) break;
       const finished = await this.resume(id);
       if (finished) done.push(finished);
     }

@@ -12,7 +12,7 @@ const tags = ['audit'];
 /** The hash-chained audit log (admin only): read it, and check every chain. */
 export async function auditRoutes(
   base: FastifyInstance,
-  deps: RouteDeps & { page_data_chars_max: number },
+  deps: RouteDeps & { page_data_bytes_max: number },
 ): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
   const { store } = deps.engine;
@@ -23,13 +23,13 @@ export async function auditRoutes(
       schema: {
         tags,
         summary:
-          'Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true) once its entries carry 1 MiB of data',
+          'Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true) once its entries carry 1 MiB of data (UTF-8)',
         querystring: AuditListQuery,
         response: { 200: Page(AuditEntryView), ...errorResponses },
       },
     },
     async (request) =>
-      pageView(await store.listAudit({ ...request.query, data_chars_max: deps.page_data_chars_max }), auditEntryView),
+      pageView(await store.listAudit({ ...request.query, data_bytes_max: deps.page_data_bytes_max }), auditEntryView),
   );
 
   app.get(

@@ -94,26 +94,28 @@ export function platformContract(open: OpenStore): void {
     assert.deepEqual(await store.auditChain('nobody'), []);
   });
 
-  storeTest('listAudit with data_chars_max ends a page before the entry that would pass it', open, async (store, b) => {
-    for (const [i, size] of [100, 300, 200, 50, 400].entries()) {
-      await store.appendPlatformAudit(platform(b, `e${i}`, { pad: 'x'.repeat(size) }));
-    }
+  storeTest('listAudit with data_bytes_max ends a page before the entry that would pass it', open, async (store, b) => {
+    // The cap counts UTF-8 bytes on every store: e3 and e4 are mostly 3- and 4-byte characters.
+    const pads = ['x'.repeat(100), 'x'.repeat(300), 'x'.repeat(200), '🧧'.repeat(75), '红'.repeat(400)];
+    for (const [i, pad] of pads.entries()) await store.appendPlatformAudit(platform(b, `e${i}`, { pad }));
     const all = await store.listAudit({ limit: 100 });
-    const chars = all.data.map((e) => e.data_json.length); // newest first: e4, e3, e2, e1, e0
-    const page = (limit: number, data_chars_max: number, starting_after?: number) =>
+    const bytes = all.data.map((e) => Buffer.byteLength(e.data_json, 'utf8')); // newest first: e4, e3, e2, e1, e0
+    const page = (limit: number, data_bytes_max: number, starting_after?: number) =>
       store.listAudit({
         limit,
-        data_chars_max,
+        data_bytes_max,
         ...(starting_after === undefined ? {} : { starting_after: String(starting_after) }),
       });
     const actions = (p: { data: Array<{ action: string }> }) => p.data.map((e) => e.action);
-    const [c4 = 0, c3 = 0, c2 = 0] = chars;
+    const [b4 = 0, b3 = 0, b2 = 0] = bytes;
     // e4 alone is over a tiny cap but always comes; e4 + e3 fit exactly, e2 would pass.
     const tiny = await page(100, 1);
     assert.deepEqual([actions(tiny), tiny.has_more], [['e4'], true]);
-    const two = await page(100, c4 + c3);
+    const underTwo = await page(100, b4 + b3 - 1);
+    assert.deepEqual([actions(underTwo), underTwo.has_more], [['e4'], true]);
+    const two = await page(100, b4 + b3);
     assert.deepEqual([actions(two), two.has_more], [['e4', 'e3'], true]);
-    const rest = await page(100, c2 + 10_000, two.data[1]?.seq);
+    const rest = await page(100, b2 + 10_000, two.data[1]?.seq);
     assert.deepEqual([actions(rest), rest.has_more], [['e2', 'e1', 'e0'], false]);
     // The limit still applies under a large cap; a cap that fits everything leaves has_more to the limit.
     const limited = await page(2, 1_000_000);

@@ -37,18 +37,18 @@ export function withPlatformAudit<T>(
 /** Newest first; the data cap is applied in the query, so rows past it never leave the server. */
 export async function listAudit(
   q: Query,
-  list: ListQuery & { data_chars_max?: number },
+  list: ListQuery & { data_bytes_max?: number },
 ): Promise<Page<AuditEntry & { seq: number }>> {
   const after = list.starting_after ? Number(list.starting_after) : null;
   const sql = `SELECT * FROM (
-      SELECT *, ROW_NUMBER() OVER w AS row_no, SUM(char_length(data_json)) OVER w AS chars_through,
+      SELECT *, ROW_NUMBER() OVER w AS row_no, SUM(octet_length(data_json)) OVER w AS bytes_through,
         COUNT(*) OVER () AS rows_newest
       FROM (SELECT * FROM audit WHERE $1::bigint IS NULL OR seq < $1 ORDER BY seq DESC LIMIT $2) newest
       WINDOW w AS (ORDER BY seq DESC)
     ) page
-    WHERE row_no = 1 OR ($3::bigint IS NULL OR chars_through <= $3)
+    WHERE row_no < $2 AND (row_no = 1 OR $3::bigint IS NULL OR bytes_through <= $3)
     ORDER BY seq DESC`;
-  const rows = await q(sql, [after, list.limit + 1, list.data_chars_max ?? null]);
+  const rows = await q(sql, [after, list.limit + 1, list.data_bytes_max ?? null]);
   const data = rows.slice(0, list.limit).map(auditFromRow);
   return { data, has_more: Number(rows[0]?.rows_newest ?? 0) > data.length };
 }

@@ -318,7 +318,7 @@ export class PostgresStore implements Store {
     return (await platform.withPlatformAudit(this.write, make, async () => undefined)).entry;
   }
 
-  listAudit(q: ListQuery & { data_chars_max?: number }): Promise<Page<AuditEntry & { seq: number }>> {
+  listAudit(q: ListQuery & { data_bytes_max?: number }): Promise<Page<AuditEntry & { seq: number }>> {
     return platform.listAudit(this.q, q);
   }
 

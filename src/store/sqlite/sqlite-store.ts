@@ -552,22 +552,22 @@ export class SqliteStore implements Store {
     return this.withPlatformAudit(make, () => undefined).entry;
   }
 
-  async listAudit(q: ListQuery & { data_chars_max?: number }): Promise<Page<AuditEntry & { seq: number }>> {
+  async listAudit(q: ListQuery & { data_bytes_max?: number }): Promise<Page<AuditEntry & { seq: number }>> {
     const args: unknown[] = [];
     let where = '';
     if (q.starting_after) {
       where = 'WHERE seq < ?';
       args.push(Number(q.starting_after));
     }
-    const max = q.data_chars_max ?? Number.POSITIVE_INFINITY;
+    const max = q.data_bytes_max ?? Number.POSITIVE_INFINITY;
     const rows = this.db.prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`);
     const data: Array<AuditEntry & { seq: number }> = [];
-    let chars = 0;
-    // Row by row, so that nothing past the cap is read into memory.
+    let bytes = 0;
+    // Row by row, so that at most one row past the cap is read into memory.
     for (const row of rows.iterate(...args, q.limit + 1) as IterableIterator<Row>) {
       const entry = auditFromRow(row);
-      chars += entry.data_json.length;
-      if (data.length === q.limit || (data.length > 0 && chars > max)) return { data, has_more: true };
+      bytes += Buffer.byteLength(entry.data_json, 'utf8');
+      if (data.length === q.limit || (data.length > 0 && bytes > max)) return { data, has_more: true };
       data.push(entry);
     }
     return { data, has_more: false };
