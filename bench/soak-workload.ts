@@ -12,18 +12,6 @@ export interface SoakSetup {
   claims: string;
 }
 
-/** A small seeded PRNG (mulberry32), so a soak's mix is reproducible from SOAK_SEED. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function campaignBody(name: string, over: Record<string, unknown>): Record<string, unknown> {
   const now = Date.now();
   return {

@@ -10,9 +10,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { prng } from '../src/cli/simulate/prng.ts';
 import { runChildrenAsNpmStart } from './report.ts';
 import { percentile, SoakClient } from './soak-client.ts';
-import { prng, setUp, worker } from './soak-workload.ts';
+import { setUp, worker } from './soak-workload.ts';
 
 runChildrenAsNpmStart();
 const bin = fileURLToPath(new URL('../bin/vouchsafe.js', import.meta.url));

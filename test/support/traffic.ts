@@ -1,16 +1,5 @@
+import { prng } from '../../src/cli/simulate/prng.ts';
 import type { ManualClock } from '../../src/engine/clock.ts';
-
-/** mulberry32: seeded, so every simulated minute is reproducible. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** One redemption attempt: 'ok', or the rejection code it got. */
 export type RedeemAttempt = (merchant_id: string, seq: number) => Promise<string>;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { prng } from '../../cli/simulate/prng.ts';
 import { InvariantViolation } from '../errors.ts';
 import type { BudgetSnapshot } from './burn.ts';
 import { type DetectorConfig, defaultDetectorConfig } from './config.ts';
@@ -12,18 +13,6 @@ const t0_ms = Date.UTC(2019, 0, 20);
 const day_ms = 24 * 3600 * 1000;
 const merchant_count = 50;
 const quiet_s = 600;
-
-/** mulberry32: seeded, so every simulated minute is reproducible. */
-function prng(state: number): () => number {
-  let s = state >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** Simulated traffic: merchants of uneven size (weight 1/sqrt(rank)), fresh devices, a large pool of IPs. */
 class Traffic {
