@@ -157,7 +157,6 @@ export class Engine {
   private last_idempotency_prune_ms = Number.NEGATIVE_INFINITY;
   private last_incident_check_ms = Number.NEGATIVE_INFINITY;
   private resuming: Promise<number> | null = null;
-  private closed = false;
   private closing: Promise<void> | null = null;
   private readonly log: IncidentLog;
   readonly codes: CodeResolver;
@@ -355,7 +354,7 @@ export class Engine {
    */
   async updateCampaign(id: string, patch: CampaignPatch, who: Actor): Promise<Campaign> {
     await this.getCampaign(id);
-    if (this.closed) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
+    if (this.isClosing) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
     const normalized = typeof patch.code === 'string' ? { ...patch, code: normalizeSharedCode(patch.code) } : patch;
     const cmd: Command = {
       type: 'update',
@@ -562,11 +561,10 @@ export class Engine {
 
   /** True once close() was called: background work starts nothing new. */
   get isClosing(): boolean {
-    return this.closed;
+    return this.closing !== null;
   }
 
   private async shutDown(): Promise<void> {
-    this.closed = true;
     if (this.sweeper) clearInterval(this.sweeper);
     await this.resuming?.catch(() => undefined);
     await this.queue.idle();
@@ -597,7 +595,7 @@ export class Engine {
   }
 
   private async run<T>(campaign_id: string, cmd: Command): Promise<T> {
-    if (this.closed) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
+    if (this.isClosing) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
     return unwrap<T>(await this.queue.submit(campaign_id, cmd));
   }
 

@@ -49,7 +49,7 @@ export async function listAudit(
     WHERE row_no < $2 AND (row_no = 1 OR $3::bigint IS NULL OR bytes_through <= $3)
     ORDER BY seq DESC`;
   const rows = await q(sql, [after, list.limit + 1, list.data_bytes_max ?? null]);
-  const data = rows.slice(0, list.limit).map(auditFromRow);
+  const data = rows.map(auditFromRow); // at most `limit` rows: the query drops the extra one
   return { data, has_more: Number(rows[0]?.rows_newest ?? 0) > data.length };
 }
 
