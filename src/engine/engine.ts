@@ -655,7 +655,7 @@ export class Engine {
 
   /**
    * Applies the ready batches of several campaigns: in one store transaction when the
-   * store can (SQLite: one fsync for all, each campaign in its own savepoint), otherwise
+   * store can (SQLite: one fsync for all, each campaign isolated), otherwise
    * one transaction per campaign, concurrently (PostgreSQL: separate connections).
    */
   private async applyBatches(
@@ -671,7 +671,12 @@ export class Engine {
     const results: Array<Outcome[] | Error> = this.store.runBatches
       ? await this.store.runBatches(items)
       : await Promise.all(items.map((i) => this.store.runBatch(i.campaign_id, i.load, i.decide).catch(asError)));
-    for (const done of committed) for (const l of this.listeners) l(done.campaign, done.confirmed);
+    // A campaign whose batch failed was decided but rolled back: its listeners hear nothing.
+    const failed = new Set(batches.filter((_, i) => results[i] instanceof Error).map((b) => b.campaign_id));
+    for (const done of committed) {
+      if (failed.has(done.campaign.id)) continue;
+      for (const l of this.listeners) l(done.campaign, done.confirmed);
+    }
     return results;
   }
 

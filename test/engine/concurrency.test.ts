@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Rejection } from '../../src/domain/errors.ts';
 import type { Redemption } from '../../src/domain/redemption.ts';
+import type { BatchItem, BatchSnapshot } from '../../src/store/port.ts';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
 
 async function settle<T>(ps: Promise<T>[]) {
@@ -93,6 +95,51 @@ describe('group commit under concurrency', () => {
     );
     assert.equal(ok.length, 1);
     assert.equal(codes.get('coupon_already_redeemed'), 99);
+    await assertInvariants(h.store);
+  });
+});
+
+describe('a campaign batch that fails while writing', () => {
+  test('is answered with its error, stays unwritten and is not announced; the batch beside it commits', async () => {
+    const h = await harness();
+    const shared = { code_mode: 'shared_code' as const, per_user_limit: null, max_redemptions: null };
+    const a = await activeCampaign(h, { ...shared, code: 'GOODONE' });
+    const b = await activeCampaign(h, { ...shared, code: 'BADONE' });
+    const heard: string[] = [];
+    h.engine.onCommit((c, confirmed) => heard.push(`${c.id}:${confirmed.length}`));
+    // Campaign b's writes gain a second copy of a coupon it inserts, so they fail part-way.
+    const store = h.store as SqliteStore;
+    const runBatches = store.runBatches.bind(store);
+    let together = 0;
+    store.runBatches = (async (items: Array<BatchItem<unknown>>) => {
+      if (items.length > 1) together++;
+      return runBatches(
+        items.map((item) =>
+          item.campaign_id !== b.id
+            ? item
+            : {
+                ...item,
+                decide: (snap: BatchSnapshot) => {
+                  const d = item.decide(snap);
+                  const w = d.writes;
+                  if (w) w.redemptions_insert = [...w.redemptions_insert, ...w.redemptions_insert.slice(0, 1)];
+                  return d;
+                },
+              },
+        ),
+      );
+    }) as typeof store.runBatches;
+    const [ra, rb] = await Promise.allSettled([
+      h.engine.redeem({ user_id: 'u1', code: 'GOODONE', order: order({ id: 'oa' }), confirm: true }, { actor: 'k' }),
+      h.engine.redeem({ user_id: 'u1', code: 'BADONE', order: order({ id: 'ob' }), confirm: true }, { actor: 'k' }),
+    ]);
+    assert.equal(together, 1, 'both campaigns were in one commit');
+    assert.equal(ra.status, 'fulfilled');
+    assert.equal(rb.status, 'rejected');
+    assert.match(String((rb as PromiseRejectedResult).reason), /UNIQUE|PRIMARY KEY/i);
+    assert.deepEqual(heard, [`${a.id}:1`], 'listeners hear only the committed campaign');
+    assert.equal((await h.store.getCampaign(a.id))?.spent_minor, 1000);
+    assert.equal((await h.store.getCampaign(b.id))?.spent_minor, 0);
     await assertInvariants(h.store);
   });
 });

@@ -299,25 +299,54 @@ export class SqliteStore implements Store {
     return run.immediate();
   }
 
-  /** One durable commit for many campaigns; each runs in a savepoint so a failure stays its own. */
+  /**
+   * One durable commit for many campaigns, each isolated: a failing one is answered with its
+   * Error and none of its writes stay. Loading and deciding only read, so a failure there leaves
+   * nothing to undo, and the first pass runs without a savepoint per campaign (with a hundred
+   * campaigns ready at once, a SAVEPOINT and RELEASE each cost ~13% of the CPU). Should a write
+   * fail, that pass rolls back whole and the batches run again, each in its own savepoint, so
+   * only the failing campaign is refused. Deciding again is safe: the engine's decide is pure
+   * apart from fresh ids and codes.
+   */
   async runBatches<R>(items: Array<BatchItem<R>>): Promise<Array<R | Error>> {
+    const first = this.db.transaction(
+      (): Array<R | Error> =>
+        items.map((item) => {
+          let decided: ReturnType<BatchItem<R>['decide']>;
+          try {
+            decided = item.decide(this.loadSnapshot(item.campaign_id, item.load));
+          } catch (err) {
+            return asError(err);
+          }
+          try {
+            if (decided.writes) this.applyWrites(decided.writes);
+          } catch (err) {
+            throw new WritesFailed(err);
+          }
+          return decided.result;
+        }),
+    );
+    try {
+      return first.immediate();
+    } catch (err) {
+      if (!(err instanceof WritesFailed)) throw err;
+    }
     const one = this.db.transaction((item: BatchItem<R>): R => {
-      const snapshot = this.loadSnapshot(item.campaign_id, item.load);
-      const { writes, result } = item.decide(snapshot);
+      const { writes, result } = item.decide(this.loadSnapshot(item.campaign_id, item.load));
       if (writes) this.applyWrites(writes);
       return result;
     });
-    const all = this.db.transaction(
+    const isolated = this.db.transaction(
       (): Array<R | Error> =>
         items.map((item) => {
           try {
             return one(item);
           } catch (err) {
-            return err instanceof Error ? err : new Error(String(err));
+            return asError(err);
           }
         }),
     );
-    return all.immediate();
+    return isolated.immediate();
   }
 
   private loadSnapshot(campaign_id: string, loadFor: (c: Campaign) => BatchLoad): BatchSnapshot {
@@ -790,6 +819,17 @@ export class SqliteStore implements Store {
 
   async activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
     return this.incidents.activeCouponIds(campaign_id, through_id, limit);
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A batch's writes failed part-way in runBatches' first pass: roll it back and isolate. */
+class WritesFailed extends Error {
+  constructor(cause: unknown) {
+    super('a batch failed while writing', { cause });
   }
 }
 
