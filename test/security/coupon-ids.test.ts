@@ -122,4 +122,29 @@ describe('a unique (bearer) coupon is named by its code, never by its coupon_id'
     assert.deepEqual([v.status, v.body.valid, v.body.reason?.code], [200, false, 'coupon_not_eligible_user']);
     await assertInvariants(h.store);
   });
+
+  test("someone else's claimed coupon that an incident revoked: the same answer, once the campaign resumes", async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h);
+    const kept = await claim(h, c.id, 'owner');
+    const opened = await h.call<{ status: string; report: { revoked_coupons: number } }>('POST', '/v1/incidents', {
+      body: { title: 'leak', scope: { campaign_ids: [c.id] }, actions: ['pause_campaigns', 'revoke_unredeemed'] },
+    });
+    assert.equal(opened.status, 201, JSON.stringify(opened.body));
+    assert.equal(opened.body.report.revoked_coupons, 1);
+    const asUser = (user_id: string) =>
+      h.call('POST', '/v1/redemptions', { key: 'checkout', body: body({ coupon_id: kept.id }, { user_id }) });
+    // While paused, the campaign answers first, for everyone alike.
+    assertError(await asUser('owner'), 422, 'campaign_paused');
+    assertError(await asUser('not-owner'), 422, 'campaign_paused');
+    assert.equal((await h.call('POST', `/v1/campaigns/${c.id}/resume`, { body: {} })).status, 200);
+    assertError(await asUser('owner'), 422, 'coupon_revoked');
+    assertError(await asUser('not-owner'), 422, 'coupon_not_eligible_user', 'user_id');
+    const v = await h.call<{ valid: boolean; reason: { code: string } | null }>('POST', '/v1/validations', {
+      key: 'checkout',
+      body: body({ coupon_id: kept.id }, { user_id: 'not-owner' }),
+    });
+    assert.deepEqual([v.status, v.body.valid, v.body.reason?.code], [200, false, 'coupon_not_eligible_user']);
+    await assertInvariants(h.store);
+  });
 });
