@@ -703,13 +703,14 @@ export class Engine {
       hold_ms: this.hold_ms,
       wantsEvent: this.wantsEvent,
     };
+    // A store may run decide again (a retried or re-run transaction): only the last decision per
+    // campaign counts, even when that one changes nothing.
+    const at = committed.findIndex((d) => d.campaign.id === snapshot.campaign.id);
+    if (at >= 0) committed.splice(at, 1);
     const ctx = new BatchContext(snapshot, env);
     const results = cmds.map((cmd) => this.applyOne(ctx, cmd));
     assertConservation(ctx.campaign);
     if (!ctx.changed) return { writes: null, result: results };
-    // A store may run decide again (a retried transaction): keep only the last decision per campaign.
-    const at = committed.findIndex((d) => d.campaign.id === ctx.campaign.id);
-    if (at >= 0) committed.splice(at, 1);
     committed.push({ campaign: ctx.campaign, confirmed: ctx.confirmed });
     return { writes: ctx.finish(), result: results };
   }

@@ -4,7 +4,7 @@ import { Rejection } from '../../src/domain/errors.ts';
 import type { Redemption } from '../../src/domain/redemption.ts';
 import type { BatchItem, BatchSnapshot } from '../../src/store/port.ts';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
+import { activeCampaign, assertInvariants, harness, order, rejects } from '../support/fixtures.ts';
 
 async function settle<T>(ps: Promise<T>[]) {
   const rs = await Promise.allSettled(ps);
@@ -140,6 +140,36 @@ describe('a campaign batch that fails while writing', () => {
     assert.deepEqual(heard, [`${a.id}:1`], 'listeners hear only the committed campaign');
     assert.equal((await h.store.getCampaign(a.id))?.spent_minor, 1000);
     assert.equal((await h.store.getCampaign(b.id))?.spent_minor, 0);
+    await assertInvariants(h.store);
+  });
+});
+
+describe('a batch the store decides twice', () => {
+  test('only the last decision is announced, even when it changes nothing', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'TWICE', per_user_limit: null });
+    const heard: number[] = [];
+    h.engine.onCommit((_, confirmed) => heard.push(confirmed.length));
+    // As a retried transaction would: decide once (thrown away), then again after the campaign ended.
+    const store = h.store as SqliteStore;
+    const runBatches = store.runBatches.bind(store);
+    store.runBatches = (async (items: Array<BatchItem<unknown>>) =>
+      runBatches(
+        items.map((item) => ({
+          ...item,
+          decide: (snap: BatchSnapshot) => {
+            item.decide(structuredClone(snap));
+            h.clock.advance(31 * 24 * 3600_000);
+            return item.decide(snap);
+          },
+        })),
+      )) as typeof store.runBatches;
+    await rejects(
+      h.engine.redeem({ user_id: 'u1', code: 'TWICE', order: order(), confirm: true }, { actor: 'k' }),
+      'campaign_ended',
+    );
+    assert.deepEqual(heard, [], 'the thrown-away decision confirmed one redemption; nobody hears of it');
+    assert.equal((await h.store.getCampaign(c.id))?.spent_minor, 0);
     await assertInvariants(h.store);
   });
 });
