@@ -31,6 +31,7 @@ import {
 import type { IncidentFenceLoad } from '../store/port-incidents.ts';
 import { canonicalJson, genesisHash, linkAudit } from './audit.ts';
 import { BatchContext, type BatchEnv } from './batch-context.ts';
+import { CampaignCache } from './campaign-cache.ts';
 import { campaignAction, generateCodes } from './campaign-handlers.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { CodeResolver, looksGenerated, normalizeSharedCode } from './code-resolver.ts';
@@ -163,6 +164,8 @@ export class Engine {
   /** Red envelopes: create, grab, read, and the expiry sweep (red-envelopes.ts). */
   readonly envelopes: RedEnvelopes;
   readonly guards: Guards;
+  /** Campaigns as last committed or read here, for validations and velocity settings (campaign-cache.ts). */
+  private readonly campaigns: CampaignCache;
   private readonly codeKey: CodeKey;
   private randomPool = Buffer.alloc(0);
   private randomOffset = 0;
@@ -189,8 +192,9 @@ export class Engine {
       now: () => this.now(),
       run: <T>(campaign_id: string, cmd: Command) => this.run<T>(campaign_id, cmd),
     });
-    this.guards = new Guards(opts.counters ?? new MemoryCounters(this.clock), store, this.clock);
-    this.onCommit((c) => this.guards.note(c));
+    this.campaigns = new CampaignCache(store, this.clock);
+    this.guards = new Guards(opts.counters ?? new MemoryCounters(this.clock), this.campaigns, this.clock);
+    this.onCommit((c) => this.campaigns.note(c));
     if (opts.sweep) {
       this.sweeper = setInterval(() => {
         void this.releaseExpiredHolds().catch(() => undefined);
@@ -392,7 +396,10 @@ export class Engine {
     await this.guards.checkAttempts(subject);
     try {
       const coupon = await this.guards.lookup(subject, () => this.codes.resolve(input));
-      const campaign = await this.getCampaign(coupon.campaign_id);
+      // The campaign as this node last committed or read it (CampaignCache): a validation only
+      // advises, and the redemption decides again from the locked row.
+      const campaign = await this.campaigns.get(coupon.campaign_id);
+      if (!campaign) throw new Rejection('not_found', 'no such campaign');
       // Only the counts a limit of the campaign looks at are read.
       const user: UsageKey = `user:${input.user_id}`;
       const merchant: UsageKey = `merchant:${input.order.merchant_id}`;

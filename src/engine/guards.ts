@@ -11,7 +11,7 @@ import {
   velocityBuckets,
   windowStartMs,
 } from '../domain/velocity.ts';
-import type { Store } from '../store/port.ts';
+import type { CampaignCache } from './campaign-cache.ts';
 import type { Clock } from './clock.ts';
 import { type CounterKey, type Counters, CountersUnavailable, MemoryCounters } from './counters.ts';
 
@@ -56,8 +56,6 @@ function countersDown(): Rejection {
  * must not stop campaigns that set no velocity, nor open them to unbounded guessing.
  */
 export class Guards {
-  private readonly velocity = new Map<string, { velocity: Velocity | null; fetched_at_ms: number }>();
-
   /**
    * Failed lookups are also counted here when the shared counters are remote (Redis): while
    * those cannot be reached or written, the lockout goes on with what this node counted
@@ -68,7 +66,7 @@ export class Guards {
 
   constructor(
     readonly counters: Counters,
-    private readonly store: Store,
+    private readonly campaigns: CampaignCache,
     private readonly clock: Clock,
   ) {
     this.localFailures = counters.kind === 'memory' ? null : new MemoryCounters(clock, limits.local_failure_keys_max);
@@ -256,26 +254,14 @@ export class Guards {
     }
   }
 
-  /** A campaign as committed by this node: its velocity applies here at once. */
-  note(c: Campaign): void {
-    this.remember(c.id, c.velocity);
-  }
-
+  /** The campaign's velocity settings while cached; this node's own changes apply at once (CampaignCache). */
   private cachedVelocity(campaign_id: string): { v: Velocity | null } | undefined {
-    const hit = this.velocity.get(campaign_id);
-    if (hit === undefined || this.clock.now() - hit.fetched_at_ms >= limits.campaign_settings_ttl_ms) return undefined;
-    return { v: hit.velocity };
+    const c = this.campaigns.fresh(campaign_id);
+    return c === undefined ? undefined : { v: c.velocity };
   }
 
   private async loadVelocity(campaign_id: string): Promise<{ v: Velocity | null }> {
-    const c = await this.store.getCampaign(campaign_id);
-    const velocity = c?.velocity ?? null;
-    this.remember(campaign_id, velocity);
-    return { v: velocity };
-  }
-
-  private remember(campaign_id: string, velocity: Velocity | null): void {
-    if (this.velocity.size >= limits.campaign_settings_cached_max) this.velocity.clear();
-    this.velocity.set(campaign_id, { velocity, fetched_at_ms: this.clock.now() });
+    const c = await this.campaigns.get(campaign_id);
+    return { v: c?.velocity ?? null };
   }
 }

@@ -1,0 +1,49 @@
+import { limits } from '../config/limits.ts';
+import type { Campaign } from '../domain/campaign.ts';
+import type { Store } from '../store/port.ts';
+import type { Clock } from './clock.ts';
+
+/**
+ * Campaigns as this node last committed or read them, trusted for limits.campaign_settings_ttl_ms.
+ * Only what advises or guards in front of the batch queue reads them here: a validation's answer
+ * and the velocity settings. Nothing that moves money decides from it: a redemption's batch
+ * reads the locked row.
+ *
+ * This node's own commits replace an entry at once (Engine.onCommit), so with one node (the
+ * embedded store) nothing here is stale; another node's changes show within the TTL. A newer
+ * campaign is never replaced by an older one: every committed change moves the campaign's audit
+ * chain on, so `audit_seq` orders them (a store read that started before a commit may finish
+ * after it).
+ */
+export class CampaignCache {
+  private readonly entries = new Map<string, { campaign: Campaign; fetched_at_ms: number }>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  /** The cached campaign while fresh; undefined: not cached, or older than the TTL. */
+  fresh(id: string): Campaign | undefined {
+    const hit = this.entries.get(id);
+    if (hit === undefined || this.clock.now() - hit.fetched_at_ms >= limits.campaign_settings_ttl_ms) return undefined;
+    return hit.campaign;
+  }
+
+  /** The fresh cached campaign, or the store's (then cached); null: no such campaign. */
+  async get(id: string): Promise<Campaign | null> {
+    const hit = this.fresh(id);
+    if (hit !== undefined) return hit;
+    const c = await this.store.getCampaign(id);
+    if (c) this.note(c);
+    return c;
+  }
+
+  /** A campaign as this node committed or read it. */
+  note(c: Campaign): void {
+    const held = this.entries.get(c.id);
+    if (held && held.campaign.audit_seq > c.audit_seq) return;
+    if (!held && this.entries.size >= limits.campaign_settings_cached_max) this.entries.clear();
+    this.entries.set(c.id, { campaign: c, fetched_at_ms: this.clock.now() });
+  }
+}

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { limits } from '../../src/config/limits.ts';
+import type { Campaign } from '../../src/domain/campaign.ts';
+import { CampaignCache } from '../../src/engine/campaign-cache.ts';
+import { ManualClock } from '../../src/engine/clock.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { activeCampaign, assertInvariants, harness, order, rejects } from '../support/fixtures.ts';
+
+const who = { actor: 'key_checkout' };
+const input = (user_id: string) => ({ user_id, code: 'CACHED', order: order({ id: `o-${user_id}` }) });
+
+describe('campaigns cached for validations and velocity settings', () => {
+  test('validations read no campaign while it is cached, and this node’s own changes answer at once', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'CACHED', per_user_limit: null });
+    let reads = 0;
+    const getCampaign = h.store.getCampaign.bind(h.store);
+    h.store.getCampaign = (id) => {
+      reads++;
+      return getCampaign(id);
+    };
+    const verdict = async (user: string) => (await h.engine.validate(input(user))).reason?.code ?? 'valid';
+    const action = async (a: 'pause' | 'resume') => {
+      const before = reads;
+      await h.engine.campaignAction(c.id, a, { actor: 'key_admin' });
+      reads = before; // campaignAction reads the campaign it answers with; only validations count here
+    };
+    assert.deepEqual([await verdict('a'), await verdict('b'), await verdict('c')], ['valid', 'valid', 'valid']);
+    assert.equal(reads, 0, 'the campaign came from the submit this node committed');
+    await action('pause');
+    assert.equal(await verdict('d'), 'campaign_paused');
+    await action('resume');
+    assert.equal(await verdict('e'), 'valid');
+    assert.equal(reads, 0);
+    h.clock.advance(limits.campaign_settings_ttl_ms);
+    assert.equal(await verdict('f'), 'valid');
+    assert.equal(reads, 1, 'past its TTL the campaign is read again, once');
+    assert.equal(await verdict('g'), 'valid');
+    assert.equal(reads, 1);
+  });
+
+  test('another node’s change shows in validations within the TTL, and never lets a redemption through', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'CACHED', per_user_limit: null });
+    const other = await Engine.open(h.store, { clock: h.clock });
+    try {
+      assert.equal((await h.engine.validate(input('a'))).valid, true);
+      await other.campaignAction(c.id, 'pause', { actor: 'key_admin' });
+      // This node's copy may still say active, but a redemption decides from the locked row.
+      await rejects(h.engine.redeem(input('b'), who), 'campaign_paused');
+      h.clock.advance(limits.campaign_settings_ttl_ms);
+      assert.equal((await h.engine.validate(input('c'))).reason?.code, 'campaign_paused');
+      assert.equal((await h.engine.getCampaign(c.id)).spent_minor, 0);
+      await assertInvariants(h.store);
+    } finally {
+      await other.close();
+    }
+  });
+
+  test('a read that finishes after a newer commit does not put the older campaign back', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { name: 'v1' });
+    const clock = new ManualClock(0);
+    const cache = new CampaignCache(h.store, clock);
+    const older: Campaign = { ...c, name: 'older' };
+    const newer: Campaign = { ...c, name: 'newer', audit_seq: c.audit_seq + 1 };
+    cache.note(newer);
+    cache.note(older);
+    assert.equal(cache.fresh(c.id)?.name, 'newer');
+    cache.note({ ...newer, audit_seq: newer.audit_seq + 1, name: 'newest' });
+    assert.equal(cache.fresh(c.id)?.name, 'newest');
+    clock.advance(limits.campaign_settings_ttl_ms);
+    assert.equal(cache.fresh(c.id), undefined, 'too old to trust');
+  });
+});
