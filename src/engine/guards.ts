@@ -1,5 +1,5 @@
 import { limits } from '../config/limits.ts';
-import type { Campaign, Velocity } from '../domain/campaign.ts';
+import type { Velocity } from '../domain/campaign.ts';
 import { assert, Rejection } from '../domain/errors.ts';
 import {
   attemptBuckets,

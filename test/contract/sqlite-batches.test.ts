@@ -2,8 +2,47 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Campaign } from '../../src/domain/campaign.ts';
 import type { Coupon } from '../../src/domain/coupon.ts';
+import type { BatchWrites } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order, t0 } from '../support/fixtures.ts';
+
+const none = () => ({ coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] });
+
+function coupon(campaign_id: string, id: string): Coupon {
+  return {
+    id,
+    campaign_id,
+    user_id: null,
+    code: `CODE${id}`,
+    kind: 'shared',
+    status: 'active',
+    expires_at_ms: t0 + 86_400_000,
+    created_at_ms: t0,
+    updated_at_ms: t0,
+  };
+}
+
+/** A batch's writes: the campaign renamed (written first), then these coupons inserted. */
+function renamed(campaign: Campaign, name: string, coupon_ids: string[] = []): BatchWrites {
+  return {
+    campaign: { ...campaign, name },
+    coupons_insert: coupon_ids.map((id) => coupon(campaign.id, id)),
+    coupons_update: [],
+    redemptions_insert: [],
+    redemptions_update: [],
+    usage_delta: new Map(),
+    idempotency_insert: [],
+    audit: [],
+    outbox: [],
+    bulk: [],
+  };
+}
+
+/** Decides to rename the campaign and insert these coupons (an id twice: the write fails part-way). */
+const write = (name: string, coupon_ids: string[]) => (snap: { campaign: Campaign }) => ({
+  writes: renamed(snap.campaign, name, coupon_ids),
+  result: name,
+});
 
 describe('SQLite: several campaigns in one commit (runBatches)', () => {
   test('each campaign is isolated: a failing decide rolls back only its own writes', async () => {
@@ -11,29 +50,13 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
     const h = await harness({}, store);
     const a = await activeCampaign(h, { name: 'a' });
     const b = await activeCampaign(h, { name: 'b' });
-    const none = () => ({ coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] });
-    const rename = (name: string) => (snap: { campaign: Campaign }) => ({
-      writes: {
-        campaign: { ...snap.campaign, name },
-        coupons_insert: [],
-        coupons_update: [],
-        redemptions_insert: [],
-        redemptions_update: [],
-        usage_delta: new Map(),
-        idempotency_insert: [],
-        audit: [],
-        outbox: [],
-        bulk: [],
-      },
-      result: name,
-    });
     const results = await store.runBatches([
-      { campaign_id: a.id, load: none, decide: rename('a2') },
+      { campaign_id: a.id, load: none, decide: write('a2', []) },
       {
         campaign_id: b.id,
         load: none,
         decide: (snap) => {
-          rename('b2')(snap);
+          write('b2', [])(snap);
           throw new Error('boom');
         },
       },
@@ -52,43 +75,16 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
       await activeCampaign(h, { name: 'b' }),
       await activeCampaign(h, { name: 'c' }),
     ];
-    const none = () => ({ coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] });
-    const coupon = (campaign_id: string, id: string): Coupon => ({
-      id,
-      campaign_id,
-      user_id: null,
-      code: `CODE${id}`,
-      kind: 'shared',
-      status: 'active',
-      expires_at_ms: t0 + 86_400_000,
-      created_at_ms: t0,
-      updated_at_ms: t0,
-    });
     const decided = new Map<string, number>();
-    // Renames the campaign (written first), then inserts coupons: `dup` inserts one id twice,
-    // so the write fails after the campaign row and the first coupon are written.
-    const write = (name: string, ids: string[]) => (snap: { campaign: Campaign }) => {
+    // b's write fails after its campaign row and its first coupon are written.
+    const counted = (name: string, ids: string[]) => (snap: { campaign: Campaign }) => {
       decided.set(name, (decided.get(name) ?? 0) + 1);
-      return {
-        writes: {
-          campaign: { ...snap.campaign, name },
-          coupons_insert: ids.map((id) => coupon(snap.campaign.id, id)),
-          coupons_update: [],
-          redemptions_insert: [],
-          redemptions_update: [],
-          usage_delta: new Map(),
-          idempotency_insert: [],
-          audit: [],
-          outbox: [],
-          bulk: [],
-        },
-        result: name,
-      };
+      return write(name, ids)(snap);
     };
     const results = await store.runBatches([
-      { campaign_id: a.id, load: none, decide: write('a2', ['cpn_a']) },
-      { campaign_id: b.id, load: none, decide: write('b2', ['cpn_b', 'cpn_b']) },
-      { campaign_id: c.id, load: none, decide: write('c2', ['cpn_c']) },
+      { campaign_id: a.id, load: none, decide: counted('a2', ['cpn_a']) },
+      { campaign_id: b.id, load: none, decide: counted('b2', ['cpn_b', 'cpn_b']) },
+      { campaign_id: c.id, load: none, decide: counted('c2', ['cpn_c']) },
     ]);
     assert.equal(results[0], 'a2');
     assert.ok(results[1] instanceof Error, 'the failing campaign is answered with its error');
@@ -105,22 +101,61 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
     assert.deepEqual(Object.fromEntries(decided), { a2: 2, b2: 2, c2: 1 });
   });
 
-  test('a decide that throws needs no second pass: nothing was written for it', async () => {
+  test('an error that makes SQLite roll back the whole transaction rejects every batch and stores none', async () => {
+    // SQLite ends the transaction by itself on I/O errors, a full disk or no memory; simulated
+    // here by a load that rolls back and throws, in the first pass and in the rerun.
+    for (const pass of ['first', 'rerun'] as const) {
+      const store = new SqliteStore({ path: ':memory:' });
+      const h = await harness({}, store);
+      const [a, b, c] = [
+        await activeCampaign(h, { name: 'a' }),
+        await activeCampaign(h, { name: 'b' }),
+        await activeCampaign(h, { name: 'c' }),
+      ];
+      const inside = store as unknown as {
+        db: { exec(sql: string): void };
+        loadSnapshot(id: string, load: unknown): unknown;
+      };
+      const loadSnapshot = inside.loadSnapshot.bind(store);
+      let loadsOfC = 0;
+      inside.loadSnapshot = (id, load) => {
+        if (id === c.id && ++loadsOfC === 1) {
+          inside.db.exec('ROLLBACK');
+          throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+        }
+        return loadSnapshot(id, load);
+      };
+      const calls = store.runBatches([
+        { campaign_id: a.id, load: none, decide: write('a2', ['cpn_a']) },
+        // A write failing part-way here stops the first pass before c, so c is loaded in the rerun.
+        { campaign_id: b.id, load: none, decide: write('b2', pass === 'first' ? ['cpn_b'] : ['cpn_b', 'cpn_b']) },
+        { campaign_id: c.id, load: none, decide: write('c2', ['cpn_c']) },
+      ]);
+      await assert.rejects(calls, /disk I\/O error/);
+      assert.equal(loadsOfC, 1);
+      const names = await Promise.all([a, b, c].map(async (x) => (await store.getCampaign(x.id))?.name));
+      assert.deepEqual(names, ['a', 'b', 'c'], `aborted in the ${pass} pass: nothing stored`);
+      for (const id of ['cpn_a', 'cpn_b', 'cpn_c']) assert.equal(await store.getCoupon(id), null);
+      // The store goes on: the next call commits.
+      assert.deepEqual(await store.runBatches([{ campaign_id: a.id, load: none, decide: write('a3', []) }]), ['a3']);
+    }
+  });
+
+  test('a decide that throws after others wrote is answered alone: they commit, decided once', async () => {
     const store = new SqliteStore({ path: ':memory:' });
     const h = await harness({}, store);
-    const a = await activeCampaign(h, { name: 'a' });
-    const b = await activeCampaign(h, { name: 'b' });
-    const none = () => ({ coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] });
+    const [a, b, c] = [
+      await activeCampaign(h, { name: 'a' }),
+      await activeCampaign(h, { name: 'b' }),
+      await activeCampaign(h, { name: 'c' }),
+    ];
     let decides = 0;
+    const once = (name: string) => (snap: { campaign: Campaign }) => {
+      decides++;
+      return write(name, [`cpn_${name}`])(snap);
+    };
     const results = await store.runBatches([
-      {
-        campaign_id: a.id,
-        load: none,
-        decide: (snap: { campaign: Campaign }) => {
-          decides++;
-          return { writes: null, result: snap.campaign.name };
-        },
-      },
+      { campaign_id: a.id, load: none, decide: once('a2') },
       {
         campaign_id: b.id,
         load: none,
@@ -129,10 +164,19 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
           throw new Error('boom');
         },
       },
+      { campaign_id: c.id, load: none, decide: once('c2') },
     ]);
-    assert.equal(results[0], 'a');
+    assert.equal(results[0], 'a2');
     assert.equal((results[1] as Error).message, 'boom');
-    assert.equal(decides, 2);
+    assert.equal(results[2], 'c2');
+    assert.deepEqual(await Promise.all([a, b, c].map(async (x) => (await store.getCampaign(x.id))?.name)), [
+      'a2',
+      'b',
+      'c2',
+    ]);
+    assert.ok(await store.getCoupon('cpn_a2'));
+    assert.ok(await store.getCoupon('cpn_c2'));
+    assert.equal(decides, 3, 'a refused decision wrote nothing, so nothing ran twice');
   });
 
   test('redemptions across many campaigns at once keep every invariant', async () => {

@@ -307,6 +307,10 @@ export class SqliteStore implements Store {
    * fail, that pass rolls back whole and the batches run again, each in its own savepoint, so
    * only the failing campaign is refused. Deciding again is safe: the engine's decide is pure
    * apart from fresh ids and codes.
+   *
+   * Some errors (I/O, disk full, out of memory) make SQLite roll the whole transaction back by
+   * itself. Then no batch may go on (it would run outside any transaction, each statement
+   * committing on its own): the error rejects every batch of the call, and none is stored.
    */
   async runBatches<R>(items: Array<BatchItem<R>>): Promise<Array<R | Error>> {
     const first = this.db.transaction(
@@ -316,11 +320,13 @@ export class SqliteStore implements Store {
           try {
             decided = item.decide(this.loadSnapshot(item.campaign_id, item.load));
           } catch (err) {
+            if (!this.db.inTransaction) throw err;
             return asError(err);
           }
           try {
             if (decided.writes) this.applyWrites(decided.writes);
           } catch (err) {
+            if (!this.db.inTransaction) throw err;
             throw new WritesFailed(err);
           }
           return decided.result;
@@ -342,6 +348,7 @@ export class SqliteStore implements Store {
           try {
             return one(item);
           } catch (err) {
+            if (!this.db.inTransaction) throw err;
             return asError(err);
           }
         }),
