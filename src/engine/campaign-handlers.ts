@@ -29,11 +29,14 @@ function moveTo(ctx: BatchContext, cmd: Cmd<'action'>, to: CampaignStatus, data:
 function submit(ctx: BatchContext, cmd: Cmd<'action'>): void {
   const c = ctx.campaign;
   if (c.status !== 'draft') throw new Rejection('invalid_state', `cannot submit a ${c.status} campaign`);
-  c.lint = lintCampaign(c, { now_ms: ctx.now_ms });
-  if (hasErrors(c.lint)) {
-    const rules = c.lint.filter((f) => f.severity === 'error').map((f) => f.rule);
+  // A refused submit changes nothing: the findings go into its error, not onto the campaign (whose
+  // every stored change is audited; an Idempotency-Key would otherwise store this one unaudited).
+  const lint = lintCampaign(c, { now_ms: ctx.now_ms });
+  if (hasErrors(lint)) {
+    const rules = lint.filter((f) => f.severity === 'error').map((f) => f.rule);
     throw new Rejection('campaign_lint_failed', `campaign has lint errors: ${rules.join(', ')}`);
   }
+  c.lint = lint;
   const exposure_minor = maxExposureMinor(c);
   const risky = hasWarnings(c.lint) || exposure_minor > cmd.approval_threshold_minor;
   moveTo(ctx, cmd, risky ? 'pending_approval' : 'active', { max_exposure_minor: exposure_minor });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { activeCampaign, assertInvariants, harness, order, rejects } from '../support/fixtures.ts';
+import { activeCampaign, assertInvariants, harness, order, rejects, spec } from '../support/fixtures.ts';
 
 describe('idempotency keys', () => {
   test('same key, same request: the first answer again and one effect', async () => {
@@ -36,6 +36,20 @@ describe('idempotency keys', () => {
     await rejects(h.engine.redeem(input, who), 'campaign_paused');
     await h.engine.campaignAction(c.id, 'resume', { actor: 'admin' });
     await rejects(h.engine.redeem(input, who), 'campaign_paused');
+  });
+
+  test('a submit refused by lint changes nothing on the campaign, with a key too (its answer is recorded)', async () => {
+    const h = await harness();
+    const c = await h.engine.createCampaign(spec(), { actor: 'maker' });
+    h.clock.set(c.ends_at_ms + 1); // the window has ended: an error finding on submit
+    const who = { actor: 'maker', idem: { key: 'k:submit' } };
+    await rejects(h.engine.campaignAction(c.id, 'submit', who), 'campaign_lint_failed');
+    await rejects(h.engine.campaignAction(c.id, 'submit', who), 'campaign_lint_failed');
+    const after = await h.engine.getCampaign(c.id);
+    assert.deepEqual(after.lint, c.lint, 'the refused findings are not stored unaudited');
+    assert.equal(after.audit_seq, c.audit_seq);
+    assert.equal(after.status, 'draft');
+    await assertInvariants(h.store);
   });
 
   test('records are kept 24 hours, then pruned: the key is then a new request', async () => {
