@@ -14,6 +14,10 @@ import type { Clock } from './clock.ts';
  * campaign is never replaced by an older one: every committed change moves the campaign's audit
  * chain on, so `audit_seq` orders them (a store read that started before a commit may finish
  * after it).
+ *
+ * What it holds is frozen, nested fields too: the committed campaign it is given is shared with
+ * the handlers' answers (shallow copies) and the other commit listeners, and a later change
+ * through any of them would otherwise change what validations answer.
  */
 export class CampaignCache {
   private readonly entries = new Map<string, { campaign: Campaign; fetched_at_ms: number }>();
@@ -44,6 +48,12 @@ export class CampaignCache {
     const held = this.entries.get(c.id);
     if (held && held.campaign.audit_seq > c.audit_seq) return;
     if (!held && this.entries.size >= limits.campaign_settings_cached_max) this.entries.clear();
-    this.entries.set(c.id, { campaign: c, fetched_at_ms: this.clock.now() });
+    this.entries.set(c.id, { campaign: deepFreeze(c), fetched_at_ms: this.clock.now() });
   }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return value;
+  for (const v of Object.values(value)) deepFreeze(v);
+  return Object.freeze(value);
 }

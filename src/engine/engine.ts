@@ -388,7 +388,10 @@ export class Engine {
     });
   }
 
-  /** Dry run: the same rules as a redemption, on a fresh read; writes nothing. */
+  /**
+   * Dry run: the same rules as a redemption; writes nothing. The coupon and usage counts are read
+   * fresh, the campaign comes from this node's cache (CampaignCache).
+   */
   async validate(
     input: RedeemInput,
   ): Promise<{ valid: boolean; discount_minor: number; reason: null | { code: string; message: string } }> {

@@ -40,6 +40,34 @@ describe('campaigns cached for validations and velocity settings', () => {
     assert.equal(reads, 1);
   });
 
+  test('a change to the campaign on this node (update, approval) answers validations at once', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'CACHED', per_user_limit: null });
+    const discount = async (user: string) => {
+      const v = await h.engine.validate(input(user));
+      return v.valid ? v.discount_minor : v.reason?.code;
+    };
+    assert.equal(await discount('a'), 1000);
+    // A bigger discount is a risky change: pending approval until another key approves it.
+    await h.engine.updateCampaign(c.id, { discount: { type: 'fixed', amount_minor: 2000 } }, { actor: 'key_checker' });
+    assert.equal(await discount('b'), 'campaign_not_active');
+    await h.engine.campaignAction(c.id, 'approve', { actor: 'key_third' });
+    assert.equal(await discount('c'), 2000);
+  });
+
+  test('what the engine answers with cannot change what validations see', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'CACHED', per_user_limit: null });
+    const paused = await h.engine.campaignAction(c.id, 'pause', { actor: 'key_admin' });
+    const resumed = await h.engine.campaignAction(c.id, 'resume', { actor: 'key_admin' });
+    for (const answer of [paused, resumed]) {
+      assert.throws(() => {
+        if (answer.discount.type === 'fixed') answer.discount.amount_minor = 1;
+      }, TypeError);
+    }
+    assert.equal((await h.engine.validate(input('a'))).discount_minor, 1000);
+  });
+
   test('another node’s change shows in validations within the TTL, and never lets a redemption through', async () => {
     const h = await harness();
     const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'CACHED', per_user_limit: null });
