@@ -685,7 +685,14 @@ export class Engine {
     const failed = new Set(batches.filter((_, i) => results[i] instanceof Error).map((b) => b.campaign_id));
     for (const done of committed) {
       if (failed.has(done.campaign.id)) continue;
-      for (const l of this.listeners) l(done.campaign, done.confirmed);
+      for (const l of this.listeners) {
+        // The batch is committed: a failing listener must not turn its answers into errors.
+        try {
+          l(done.campaign, done.confirmed);
+        } catch (err) {
+          this.log('commit listener failed', { campaign_id: done.campaign.id, error: String(err) });
+        }
+      }
     }
     return results;
   }

@@ -176,3 +176,24 @@ describe('a batch the store decides twice', () => {
     await assertInvariants(h.store);
   });
 });
+
+describe('commit listeners', () => {
+  test('a listener that throws is logged; the committed redemption is answered and later listeners still hear', async () => {
+    const logged: Array<{ msg: string; data: Record<string, unknown> }> = [];
+    const h = await harness({ log: (msg, data) => logged.push({ msg, data }) });
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'LOUD', per_user_limit: null });
+    const heard: number[] = [];
+    h.engine.onCommit(() => {
+      throw new Error('listener bug');
+    });
+    h.engine.onCommit((_, confirmed) => heard.push(confirmed.length));
+    const r = await h.engine.redeem({ user_id: 'u1', code: 'LOUD', order: order(), confirm: true }, { actor: 'k' });
+    assert.equal(r.status, 'confirmed');
+    assert.deepEqual(heard, [1]);
+    assert.deepEqual(logged, [
+      { msg: 'commit listener failed', data: { campaign_id: c.id, error: 'Error: listener bug' } },
+    ]);
+    assert.equal((await h.engine.getCampaign(c.id)).confirmed_count, 1);
+    await assertInvariants(h.store);
+  });
+});
