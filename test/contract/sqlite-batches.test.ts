@@ -2,11 +2,24 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Campaign } from '../../src/domain/campaign.ts';
 import type { Coupon } from '../../src/domain/coupon.ts';
+import { emptyLoad, emptyWrites } from '../../src/store/contract/builders.ts';
 import type { BatchWrites } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order, t0 } from '../support/fixtures.ts';
 
-const none = () => ({ coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] });
+const none = () => emptyLoad();
+
+/** A SQLite store in memory with three active campaigns named a, b and c. */
+async function threeCampaigns() {
+  const store = new SqliteStore({ path: ':memory:' });
+  const h = await harness({}, store);
+  const [a, b, c] = [
+    await activeCampaign(h, { name: 'a' }),
+    await activeCampaign(h, { name: 'b' }),
+    await activeCampaign(h, { name: 'c' }),
+  ];
+  return { store, a, b, c };
+}
 
 function coupon(campaign_id: string, id: string): Coupon {
   return {
@@ -25,16 +38,8 @@ function coupon(campaign_id: string, id: string): Coupon {
 /** A batch's writes: the campaign renamed (written first), then these coupons inserted. */
 function renamed(campaign: Campaign, name: string, coupon_ids: string[] = []): BatchWrites {
   return {
-    campaign: { ...campaign, name },
+    ...emptyWrites({ ...campaign, name }),
     coupons_insert: coupon_ids.map((id) => coupon(campaign.id, id)),
-    coupons_update: [],
-    redemptions_insert: [],
-    redemptions_update: [],
-    usage_delta: new Map(),
-    idempotency_insert: [],
-    audit: [],
-    outbox: [],
-    bulk: [],
   };
 }
 
@@ -68,13 +73,7 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
   });
 
   test('a write that fails part-way rolls back only its own campaign, before and after the others', async () => {
-    const store = new SqliteStore({ path: ':memory:' });
-    const h = await harness({}, store);
-    const [a, b, c] = [
-      await activeCampaign(h, { name: 'a' }),
-      await activeCampaign(h, { name: 'b' }),
-      await activeCampaign(h, { name: 'c' }),
-    ];
+    const { store, a, b, c } = await threeCampaigns();
     const decided = new Map<string, number>();
     // b's write fails after its campaign row and its first coupon are written.
     const counted = (name: string, ids: string[]) => (snap: { campaign: Campaign }) => {
@@ -105,13 +104,7 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
     // SQLite ends the transaction by itself on I/O errors, a full disk or no memory; simulated
     // here by a load that rolls back and throws, in the first pass and in the rerun.
     for (const pass of ['first', 'rerun'] as const) {
-      const store = new SqliteStore({ path: ':memory:' });
-      const h = await harness({}, store);
-      const [a, b, c] = [
-        await activeCampaign(h, { name: 'a' }),
-        await activeCampaign(h, { name: 'b' }),
-        await activeCampaign(h, { name: 'c' }),
-      ];
+      const { store, a, b, c } = await threeCampaigns();
       const inside = store as unknown as {
         db: { exec(sql: string): void };
         loadSnapshot(id: string, load: unknown): unknown;
@@ -142,13 +135,7 @@ describe('SQLite: several campaigns in one commit (runBatches)', () => {
   });
 
   test('a decide that throws after others wrote is answered alone: they commit, decided once', async () => {
-    const store = new SqliteStore({ path: ':memory:' });
-    const h = await harness({}, store);
-    const [a, b, c] = [
-      await activeCampaign(h, { name: 'a' }),
-      await activeCampaign(h, { name: 'b' }),
-      await activeCampaign(h, { name: 'c' }),
-    ];
+    const { store, a, b, c } = await threeCampaigns();
     let decides = 0;
     const once = (name: string) => (snap: { campaign: Campaign }) => {
       decides++;
