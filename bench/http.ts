@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { fmt, type Section } from './report.ts';
+import { fmt, procCpuMs, type Section } from './report.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const admin_key = 'vs_bench_admin_key_000000000000000001';
@@ -46,17 +46,9 @@ interface Load {
   client_cpu_us: number;
 }
 
-/** A process's CPU time so far in ms, from /proc (Linux); null elsewhere. */
+/** A process's CPU time so far in ms; null elsewhere than Linux. */
 function cpuMs(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 per second)
-    return Number.isFinite(ticks) ? ticks * 10 : null;
-  } catch {
-    return null;
-  }
+  return pid === undefined ? null : procCpuMs(`/proc/${pid}/stat`);
 }
 
 async function load(

@@ -1,4 +1,5 @@
 import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 
 /** One benchmark's outcome: a figure beside its same-run baseline. */
@@ -71,4 +72,19 @@ export function renderResults(sections: Section[], started: Date): string {
     if (s.notes?.length) lines.push('');
   }
   return lines.join('\n');
+}
+
+/**
+ * CPU time (user + system) so far in ms of the process or thread whose /proc stat file this is
+ * (`/proc/<pid>/stat`, `/proc/self/task/<tid>/stat`); null where there is no such file (not Linux).
+ */
+export function procCpuMs(stat_path: string): number | null {
+  try {
+    const stat = readFileSync(stat_path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 per second)
+    return Number.isFinite(ticks) ? ticks * 10 : null;
+  } catch {
+    return null;
+  }
 }

@@ -1,11 +1,11 @@
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Engine } from '../src/engine/engine.ts';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.ts';
 import { hotSpec } from './engine-hot.ts';
-import { fmt, type Row, ratio, type Section } from './report.ts';
+import { fmt, procCpuMs, type Row, ratio, type Section } from './report.ts';
 
 interface Run {
   per_s: number;
@@ -17,16 +17,9 @@ interface Run {
   main_cpu_us: number | null;
 }
 
-/** The main thread's CPU time so far in ms, from /proc (Linux); null elsewhere. */
+/** The main thread's CPU time so far in ms; null elsewhere than Linux. */
 function mainThreadCpuMs(): number | null {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (100 per second)
-    return Number.isFinite(ticks) ? ticks * 10 : null;
-  } catch {
-    return null;
-  }
+  return procCpuMs(`/proc/self/task/${process.pid}/stat`);
 }
 
 function percentile(sorted: number[], p: number): number {
