@@ -73,3 +73,8 @@ export class InvariantViolation extends Error {
 export function assert(condition: unknown, message = 'assertion failed'): asserts condition {
   if (!condition) throw new InvariantViolation(message);
 }
+
+/** What was thrown, as an Error (a thrown non-Error becomes one with its text). */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

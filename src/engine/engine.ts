@@ -12,7 +12,7 @@ import {
 } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
-import { assert, Rejection } from '../domain/errors.ts';
+import { asError, assert, Rejection } from '../domain/errors.ts';
 import { lintCampaign } from '../domain/lint.ts';
 import type { Order, Redemption } from '../domain/redemption.ts';
 import type { VelocitySubject } from '../domain/velocity.ts';
@@ -677,7 +677,6 @@ export class Engine {
       load: (c: Campaign) => this.loadFor(b.cmds, c),
       decide: (snapshot: BatchSnapshot) => this.decideBatch(snapshot, b.cmds, committed),
     }));
-    const asError = (e: unknown) => (e instanceof Error ? e : new Error(String(e)));
     const results: Array<Outcome[] | Error> = this.store.runBatches
       ? await this.store.runBatches(items)
       : await Promise.all(items.map((i) => this.store.runBatch(i.campaign_id, i.load, i.decide).catch(asError)));

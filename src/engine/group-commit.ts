@@ -1,4 +1,4 @@
-import { Rejection } from '../domain/errors.ts';
+import { asError, Rejection } from '../domain/errors.ts';
 
 interface Pending<C, R> {
   cmd: C;
@@ -92,7 +92,7 @@ export class GroupCommit<C, R> {
         taken.map((t) => ({ campaign_id: t.campaign_id, cmds: t.batch.map((p) => p.cmd) })),
       );
     } catch (err) {
-      results = taken.map(() => (err instanceof Error ? err : new Error(String(err))));
+      results = taken.map(() => asError(err));
     }
     for (const [i, t] of taken.entries()) {
       const r = results[i];

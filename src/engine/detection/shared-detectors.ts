@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { type DetectorConfig, defaultDetectorConfig } from '../../domain/detect/config.ts';
 import { type Alarm, CampaignDetector } from '../../domain/detect/detector.ts';
+import { asError } from '../../domain/errors.ts';
 
 /** Runs one step on a campaign's detector with exclusive access, across every node. */
 export interface SharedDetectors {
@@ -111,7 +112,7 @@ export class RedisDetectors implements SharedDetectors {
     try {
       return CampaignDetector.fromJSON(JSON.parse(raw), this.config);
     } catch (err) {
-      this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
+      this.opts.onError?.(asError(err));
       return new CampaignDetector(this.config);
     }
   }

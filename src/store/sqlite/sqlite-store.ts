@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { limits } from '../../config/limits.ts';
 import type { Campaign } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
+import { asError } from '../../domain/errors.ts';
 import type { Alert, Incident, IncidentStatus } from '../../domain/incident.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import {
@@ -827,10 +828,6 @@ export class SqliteStore implements Store {
   async activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
     return this.incidents.activeCouponIds(campaign_id, through_id, limit);
   }
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** A batch's writes failed part-way in runBatches' first pass: roll it back and isolate. */
