@@ -6,6 +6,29 @@ import { storeTest } from './campaign-contract.ts';
 
 /** runBatch: what it loads, what it writes, and that it writes all of it or nothing. */
 export function batchContract(open: OpenStore): void {
+  storeTest('runBatch keeps the status and code columns in step with the campaign', open, async (store, b) => {
+    const campaign = await seedCampaign(store, b, { status: 'active', code_mode: 'shared_code', code: 'OLDCODE' });
+    const listed = async (status: string) => (await store.listCampaigns({ limit: 10, status })).data.map((c) => c.id);
+    await batch(store, campaign.id, emptyLoad(), (_, w) => {
+      w.campaign.spent_minor += 1;
+    });
+    assert.deepEqual(await listed('active'), [campaign.id], 'a batch that leaves them alone keeps them');
+    assert.deepEqual(await store.sharedCodes(1), ['OLDCODE']);
+    await batch(store, campaign.id, emptyLoad(), (_, w) => {
+      w.campaign.status = 'paused';
+      w.campaign.code = 'NEWCODE';
+    });
+    assert.deepEqual(await listed('active'), []);
+    assert.deepEqual(await listed('paused'), [campaign.id]);
+    assert.deepEqual(await store.sharedCodes(1), ['NEWCODE']);
+    await batch(store, campaign.id, emptyLoad(), (_, w) => {
+      w.campaign.status = 'active';
+    });
+    assert.deepEqual(await listed('active'), [campaign.id], 'the status alone changes too');
+    assert.deepEqual(await store.sharedCodes(1), ['NEWCODE']);
+    assert.equal((await store.getCampaign(campaign.id))?.spent_minor, campaign.spent_minor + 1);
+  });
+
   storeTest('runBatch writes coupons, redemptions, usage, idempotency, audit and outbox', open, async (store, b) => {
     const c1 = b.coupon('');
     const campaign = await seedCampaign(store, b, {}, [c1]);

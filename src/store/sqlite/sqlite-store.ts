@@ -184,7 +184,12 @@ export class SqliteStore implements Store {
     return {
       campaignGet: p('SELECT doc FROM campaigns WHERE id = ?'),
       campaignInsert: p('INSERT INTO campaigns (id, status, code, created_at_ms, doc) VALUES (?, ?, ?, ?, ?)'),
-      campaignUpdate: p('UPDATE campaigns SET status = ?, code = ?, doc = ? WHERE id = ?'),
+      // Setting `code` rewrites its unique index entry even when it is unchanged (one more WAL
+      // page per commit), so the columns are set only when they change.
+      campaignUpdate: p('UPDATE campaigns SET doc = ? WHERE id = ?'),
+      campaignColumnsUpdate: p(
+        'UPDATE campaigns SET status = ?, code = ? WHERE id = ? AND (status IS NOT ? OR code IS NOT ?)',
+      ),
       couponGet: p(`SELECT ${couponCols} FROM coupons WHERE id = ?`),
       couponByCode: p(`SELECT ${couponCols} FROM coupons WHERE code = ?`),
       couponUpdate: p('UPDATE coupons SET status = @status, updated_at_ms = @updated_at_ms WHERE id = @id'),
@@ -404,7 +409,8 @@ export class SqliteStore implements Store {
   private applyWrites(w: BatchWrites): void {
     const s = this.stmt;
     const c = w.campaign;
-    s.campaignUpdate.run(c.status, c.code, JSON.stringify(c), c.id);
+    s.campaignUpdate.run(JSON.stringify(c), c.id);
+    s.campaignColumnsUpdate.run(c.status, c.code, c.id, c.status, c.code);
     this.insertMany(this.couponInserts, couponValues, w.coupons_insert);
     for (const coupon of w.coupons_update) s.couponUpdate.run(coupon);
     this.insertMany(this.redemptionInserts, redemptionValues, w.redemptions_insert);
