@@ -188,7 +188,7 @@ export class SqliteStore implements Store {
       // page per commit), so the columns are set only when they change.
       campaignUpdate: p('UPDATE campaigns SET doc = ? WHERE id = ?'),
       campaignColumnsUpdate: p(
-        'UPDATE campaigns SET status = ?, code = ? WHERE id = ? AND (status IS NOT ? OR code IS NOT ?)',
+        'UPDATE campaigns SET status = @status, code = @code WHERE id = @id AND (status IS NOT @status OR code IS NOT @code)',
       ),
       couponGet: p(`SELECT ${couponCols} FROM coupons WHERE id = ?`),
       couponByCode: p(`SELECT ${couponCols} FROM coupons WHERE code = ?`),
@@ -410,7 +410,7 @@ export class SqliteStore implements Store {
     const s = this.stmt;
     const c = w.campaign;
     s.campaignUpdate.run(JSON.stringify(c), c.id);
-    s.campaignColumnsUpdate.run(c.status, c.code, c.id, c.status, c.code);
+    s.campaignColumnsUpdate.run(c);
     this.insertMany(this.couponInserts, couponValues, w.coupons_insert);
     for (const coupon of w.coupons_update) s.couponUpdate.run(coupon);
     this.insertMany(this.redemptionInserts, redemptionValues, w.redemptions_insert);
