@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyReply, FastifyRequest } from 'fastify';
 import { Rejection } from '../domain/errors.ts';
 import type { ApiKeyRecord, Store } from '../store/port.ts';
 import { api_key_chars_max, hashApiKey, type Scope, sameHash } from './api-keys.ts';
@@ -28,17 +28,19 @@ function presentedKey(request: FastifyRequest): string {
 /**
  * Key lookups remembered for a second: a hot checkout path then costs no store read per
  * request, and a revocation (CLI or another node) takes effect within key_cache_ms.
+ * An entry holds the verdict on the stored record (hash compared in constant time, not
+ * revoked), reached again only by the same hash, so a cached request compares nothing more.
  */
 export const key_cache_ms = 1000;
 const key_cache_entries_max = 10_000;
-const keyCache = new WeakMap<Store, Map<string, { record: ApiKeyRecord | null; until_ms: number }>>();
+
+type CacheEntry = { key: ApiKeyRecord | null; until_ms: number };
+const keyCache = new WeakMap<Store, Map<string, CacheEntry>>();
 
 /** A key revoked through this node stops working here at once, not a cache second later. */
 export function forgetCachedKey(store: Store, hash: string): void {
   keyCache.get(store)?.delete(hash);
 }
-
-type CacheEntry = { record: ApiKeyRecord | null; until_ms: number };
 
 function cacheOf(store: Store): Map<string, CacheEntry> {
   let cache = keyCache.get(store);
@@ -49,24 +51,14 @@ function cacheOf(store: Store): Map<string, CacheEntry> {
   return cache;
 }
 
-/** The key record for a hash: at once from the cache (the hot path), or a promise of the store read. */
-function findKey(store: Store, hash: string): ApiKeyRecord | null | Promise<ApiKeyRecord | null> {
-  const cache = cacheOf(store);
-  const now_ms = Date.now();
-  const hit = cache.get(hash);
-  if (hit && hit.until_ms > now_ms) return hit.record;
-  return store.findApiKeyByHash(hash).then((record) => {
-    if (cache.size >= key_cache_entries_max) cache.clear();
-    cache.set(hash, { record, until_ms: now_ms + key_cache_ms });
-    return record;
-  });
+/** The stored record if it is this hash's and not revoked; null otherwise. */
+function verified(record: ApiKeyRecord | null, hash: string): ApiKeyRecord | null {
+  return record && sameHash(record.hash, hash) && record.revoked_at_ms === null ? record : null;
 }
 
-function verified(record: ApiKeyRecord | null, hash: string): ApiKeyRecord {
-  if (!record || !sameHash(record.hash, hash) || record.revoked_at_ms !== null) {
-    throw new Rejection('unauthenticated', 'unknown or revoked API key');
-  }
-  return record;
+function known(key: ApiKeyRecord | null): ApiKeyRecord {
+  if (key === null) throw new Rejection('unauthenticated', 'unknown or revoked API key');
+  return key;
 }
 
 /**
@@ -75,12 +67,28 @@ function verified(record: ApiKeyRecord | null, hash: string): ApiKeyRecord {
  */
 export function authenticate(store: Store, request: FastifyRequest): ApiKeyRecord | Promise<ApiKeyRecord> {
   const hash = hashApiKey(presentedKey(request));
-  const found = findKey(store, hash);
-  return found instanceof Promise ? found.then((record) => verified(record, hash)) : verified(found, hash);
+  const cache = cacheOf(store);
+  const now_ms = Date.now();
+  const hit = cache.get(hash);
+  if (hit && hit.until_ms > now_ms) return known(hit.key);
+  return store.findApiKeyByHash(hash).then((record) => {
+    const key = verified(record, hash);
+    if (cache.size >= key_cache_entries_max) cache.clear();
+    cache.set(hash, { key, until_ms: now_ms + key_cache_ms });
+    return known(key);
+  });
 }
 
 export function hasScope(key: ApiKeyRecord, allowed: readonly Scope[]): boolean {
   return key.scopes.includes('admin') || allowed.some((s) => key.scopes.includes(s));
+}
+
+/** Sets the request's key, or throws when the matched route (null: none) does not allow its scopes. */
+function admit(request: FastifyRequest, route: { config: FastifyContextConfig } | null, key: ApiKeyRecord): void {
+  request.api_key = key;
+  if (route !== null && !hasScope(key, route.config.scopes ?? [])) {
+    throw new Rejection('forbidden', 'this API key may not call this endpoint');
+  }
 }
 
 /**
@@ -96,21 +104,15 @@ export function authHook(store: Store) {
       done();
       return;
     }
-    const admit = (key: ApiKeyRecord): void => {
-      request.api_key = key;
-      if (route !== null && !hasScope(key, route.config.scopes ?? [])) {
-        throw new Rejection('forbidden', 'this API key may not call this endpoint');
-      }
-    };
     let key: ApiKeyRecord | Promise<ApiKeyRecord>;
     try {
       key = authenticate(store, request);
-      if (!(key instanceof Promise)) admit(key);
+      if (!(key instanceof Promise)) admit(request, route, key);
     } catch (err) {
       done(err as Error);
       return;
     }
-    if (key instanceof Promise) key.then(admit).then(() => done(), done);
+    if (key instanceof Promise) key.then((k) => admit(request, route, k)).then(() => done(), done);
     else done();
   };
 }
