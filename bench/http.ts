@@ -169,43 +169,56 @@ export async function httpSection(): Promise<Section> {
     VOUCHSAFE_ADMIN_KEY: admin_key,
     LOG_LEVEL: 'warn',
   });
+  const layerDir = mkdtempSync(join(tmpdir(), 'vs-bench-http-layer-'));
+  const layer = await start(['--import', 'tsx', 'bench/http-layer-server.ts'], {
+    VOUCHSAFE_DATA_DIR: layerDir,
+    VOUCHSAFE_ADMIN_KEY: admin_key,
+    LOG_LEVEL: 'warn',
+  });
   const key = await hotCampaign(node.url);
+  const layerKey = await hotCampaign(layer.url);
   const order = { id: 'o1', merchant_id: 'm1', amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' };
   const redeem = JSON.stringify({ user_id: 'u1', code: 'HTTPBENCH', confirm: true, order });
   // A validation (dry run) of the same order: read only, no commit.
   const validate = JSON.stringify({ user_id: 'u1', code: 'HTTPBENCH', order });
   const auth = { authorization: `Bearer ${key}` };
-  const runs: Array<{ base: Load; red: Load; val: Load }> = [];
+  const runs: Array<{ base: Load; red: Load; val: Load; layer: Load }> = [];
   const workloads = {
     base: () => load(hello.url, '/hello', '{"a":1}', {}, seconds, hello.child.pid),
     red: () => load(node.url, '/v1/redemptions', redeem, auth, seconds, node.child.pid),
     val: () => load(node.url, '/v1/validations', validate, auth, seconds, node.child.pid),
+    layer: () =>
+      load(layer.url, '/v1/redemptions', redeem, { authorization: `Bearer ${layerKey}` }, seconds, layer.child.pid),
   };
-  const order3 = ['base', 'red', 'val'] as const;
+  const turns = ['base', 'red', 'val', 'layer'] as const;
   for (let i = 0; i < rounds; i++) {
     // The order turns each round, so no workload always follows the same one.
-    const got: Partial<Record<(typeof order3)[number], Load>> = {};
-    for (let j = 0; j < order3.length; j++) {
-      const name = order3[(i + j) % order3.length] ?? 'base';
+    const got: Partial<Record<(typeof turns)[number], Load>> = {};
+    for (let j = 0; j < turns.length; j++) {
+      const name = turns[(i + j) % turns.length] ?? 'base';
       got[name] = await workloads[name]();
     }
-    const { base, red, val } = got;
-    if (!base || !red || !val) throw new Error('a workload did not run');
-    runs.push({ base, red, val });
+    const { base, red, val, layer: only } = got;
+    if (!base || !red || !val || !only) throw new Error('a workload did not run');
+    runs.push({ base, red, val, layer: only });
   }
   await stop(hello.child);
   await stop(node.child);
+  await stop(layer.child);
   rmSync(dir, { recursive: true, force: true });
+  rmSync(layerDir, { recursive: true, force: true });
   const base = summarize(runs.map((r) => r.base));
   const red = summarize(runs.map((r) => r.red));
   const val = summarize(runs.map((r) => r.val));
+  const only = summarize(runs.map((r) => r.layer));
+  const layerRatio = median(runs.map((r) => r.layer.rps / r.base.rps));
   const redRatio = median(runs.map((r) => r.red.rps / r.base.rps));
   const valRatio = median(runs.map((r) => r.val.rps / r.base.rps));
-  const each = (pick: (r: { base: Load; red: Load; val: Load }) => number) =>
+  const each = (pick: (r: { base: Load; red: Load; val: Load; layer: Load }) => number) =>
     runs.map((r) => fmt(pick(r), 2)).join(', ');
   return {
     title: 'HTTP end to end (SQLite, synchronous=FULL)',
-    method: `autocannon, 64 connections, over loopback; the server and the baseline each run in their own process. ${rounds} rounds of ${seconds} s per workload, alternating (baseline, redemptions, validations, in an order that turns each round); figures are medians over the rounds, p99 the worst round's, and each ratio the median of its rounds' ratios. Redemptions are confirmed (auth, schema validation, group commit, durable commit); validations are dry runs of the same order. Baseline: a bare Fastify hello-world POST.`,
+    method: `autocannon, 64 connections, over loopback; the server and the baseline each run in their own process. ${rounds} rounds of ${seconds} s per workload, alternating (baseline, redemptions, validations, HTTP layer only, in an order that turns each round); figures are medians over the rounds, p99 the worst round's, and each ratio the median of its rounds' ratios. Redemptions are confirmed (auth, schema validation, group commit, durable commit); validations are dry runs of the same order. HTTP layer only: a third server, the same app, hooks, logger and store as \`vouchsafe serve\`, whose redemption route answers every request after the first with that first redemption (no queue, decision or commit), so it bounds what the route could serve if the engine cost nothing. Baseline: a bare Fastify hello-world POST.`,
     rows: [
       {
         what: 'POST /v1/redemptions (confirm: true)',
@@ -220,11 +233,17 @@ export async function httpSection(): Promise<Section> {
         baseline: `${fmt(base.rps)} req/s, p99 ${base.p99_worst_ms} ms`,
         ratio: `${fmt(valRatio, 2)}x`,
       },
+      {
+        what: 'POST /v1/redemptions, HTTP layer only (engine answers a stored redemption)',
+        figure: `${fmt(only.rps)} req/s, p50 ${only.p50_ms} ms, p99 ${only.p99_worst_ms} ms`,
+        baseline: `${fmt(base.rps)} req/s, p99 ${base.p99_worst_ms} ms`,
+        ratio: `${fmt(layerRatio, 2)}x`,
+      },
     ],
     notes: [
-      `ratio in each round: redemptions ${each((r) => r.red.rps / r.base.rps)}; validations ${each((r) => r.val.rps / r.base.rps)}`,
-      `non-2xx answers: ${red.non2xx + val.non2xx + base.non2xx}, socket errors: ${red.errors + val.errors + base.errors}`,
-      `CPU per answered request (all threads, from /proc; medians): server ${cpu(red.server_cpu_us)} per redemption, ${cpu(val.server_cpu_us)} per validation, ${cpu(base.server_cpu_us)} for hello-world; load generator ${cpu(red.client_cpu_us)}, ${cpu(val.client_cpu_us)} and ${cpu(base.client_cpu_us)}. Both servers are bound by their one JavaScript thread, so the ratio of server CPU per request is about the inverse of the throughput ratio.`,
+      `ratio in each round: redemptions ${each((r) => r.red.rps / r.base.rps)}; validations ${each((r) => r.val.rps / r.base.rps)}; HTTP layer only ${each((r) => r.layer.rps / r.base.rps)}`,
+      `non-2xx answers: ${red.non2xx + val.non2xx + base.non2xx + only.non2xx}, socket errors: ${red.errors + val.errors + base.errors + only.errors}`,
+      `CPU per answered request (all threads, from /proc; medians): server ${cpu(red.server_cpu_us)} per redemption, ${cpu(val.server_cpu_us)} per validation, ${cpu(only.server_cpu_us)} per HTTP-layer-only redemption, ${cpu(base.server_cpu_us)} for hello-world; load generator ${cpu(red.client_cpu_us)}, ${cpu(val.client_cpu_us)}, ${cpu(only.client_cpu_us)} and ${cpu(base.client_cpu_us)}. Both servers are bound by their one JavaScript thread, so the ratio of server CPU per request is about the inverse of the throughput ratio.`,
       'Validations answer one at a time as requests arrive, while redemptions answer in bursts after each group commit; on this VM a socket write that must wake an idle client costs the most.',
     ],
   };
