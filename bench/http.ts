@@ -151,8 +151,9 @@ function summarize(loads: Load[]): Summary {
 }
 
 /**
- * HTTP end to end: confirmed redemptions and validations against a Fastify hello-world, 64
- * connections, each server in its own process. The three alternate over several rounds and each
+ * HTTP end to end: confirmed redemptions, validations and the HTTP layer alone (see
+ * http-layer-server.ts) against a Fastify hello-world, 64 connections, each server in its own
+ * process. The workloads alternate over several rounds and each
  * ratio is the median of its rounds' ratios, so a burst of load from a neighbour on this shared
  * VM moves one round, not the figure.
  */
