@@ -3,6 +3,11 @@ import { type Coupon, nameableById } from '../domain/coupon.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Store } from '../store/port.ts';
 
+/** How a request names its coupon: by id, or by the code as typed. */
+function cacheKeyOf(input: { code?: string; coupon_id?: string }): string {
+  return input.coupon_id !== undefined ? `id:${input.coupon_id}` : `code:${input.code}`;
+}
+
 const notFound = () => new Rejection('coupon_not_found', 'no such coupon', 'code');
 
 /** A shared code is what its creator typed, compared case-insensitively. */
@@ -39,14 +44,50 @@ export class CodeResolver {
     private readonly routes_max = 100_000,
   ) {}
 
+  /**
+   * Shared coupons as validations last read them, each with its campaign's audit_seq as this
+   * node's CampaignCache held it before the read (see cachedShared).
+   */
+  private readonly shared = new Map<string, { coupon: Coupon; audit_seq: number }>();
+
   /** A remembered route, without waiting for anything. */
   cachedRoute(input: { code?: string; coupon_id?: string }): { coupon_id: string; campaign_id: string } | undefined {
-    return this.routes.get(input.coupon_id !== undefined ? `id:${input.coupon_id}` : `code:${input.code}`);
+    return this.routes.get(cacheKeyOf(input));
+  }
+
+  /**
+   * The shared coupon a validation read before, if its campaign's audit_seq is still the one
+   * seen before that read. Every change to a coupon commits an entry on its campaign's audit
+   * chain, and this node's commits reach its CampaignCache at once, another node's within the
+   * cache's TTL: so this is as fresh as the campaign validations already answer from. A shared
+   * coupon is one per campaign and changes only when revoked, so it is the one worth keeping;
+   * claimed and unique coupons are read every time.
+   */
+  cachedShared(input: { code?: string; coupon_id?: string }, audit_seq: number): Coupon | undefined {
+    const hit = this.shared.get(cacheKeyOf(input));
+    return hit !== undefined && hit.audit_seq === audit_seq ? hit.coupon : undefined;
+  }
+
+  /**
+   * resolve, for a validation: remembers the route, and a shared coupon with `seen`, the
+   * campaign's audit_seq read before this store read began (undefined: not known, keep nothing).
+   * A commit landing during the read only makes the coupon newer than `seen` says, never older.
+   */
+  async resolveForValidation(input: { code?: string; coupon_id?: string }, seen: number | undefined): Promise<Coupon> {
+    const c = await this.resolve(input);
+    const key = cacheKeyOf(input);
+    if (this.routes.size >= this.routes_max) this.routes.clear();
+    this.routes.set(key, { coupon_id: c.id, campaign_id: c.campaign_id });
+    if (c.kind === 'shared' && seen !== undefined) {
+      if (this.shared.size >= this.routes_max) this.shared.clear();
+      this.shared.set(key, { coupon: Object.freeze({ ...c }), audit_seq: seen });
+    }
+    return c;
   }
 
   /** The coupon's id and campaign, for routing a redemption to its campaign's batch. */
   async route(input: { code?: string; coupon_id?: string }): Promise<{ coupon_id: string; campaign_id: string }> {
-    const cacheKey = input.coupon_id !== undefined ? `id:${input.coupon_id}` : `code:${input.code}`;
+    const cacheKey = cacheKeyOf(input);
     const hit = this.routes.get(cacheKey);
     if (hit) return hit;
     // One lookup per code at a time: a stampede on a new code costs one store read, not thousands.

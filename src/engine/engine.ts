@@ -389,8 +389,9 @@ export class Engine {
   }
 
   /**
-   * Dry run: the same rules as a redemption; writes nothing. The coupon and usage counts are read
-   * fresh, the campaign comes from this node's cache (CampaignCache).
+   * Dry run: the same rules as a redemption; writes nothing. Usage counts and claimed or unique
+   * coupons are read fresh; the campaign comes from this node's cache (CampaignCache), and a
+   * shared code's coupon from CodeResolver's while that campaign's audit_seq has not moved.
    */
   async validate(
     input: RedeemInput,
@@ -398,7 +399,12 @@ export class Engine {
     const subject = subjectOf(input);
     await this.guards.checkAttempts(subject);
     try {
-      const coupon = await this.guards.lookup(subject, () => this.codes.resolve(input));
+      // The campaign's audit_seq as cached before any store read (see CodeResolver.cachedShared).
+      const route = this.codes.cachedRoute(input);
+      const seen = route === undefined ? undefined : this.campaigns.fresh(route.campaign_id)?.audit_seq;
+      const coupon =
+        (seen === undefined ? undefined : this.codes.cachedShared(input, seen)) ??
+        (await this.guards.lookup(subject, () => this.codes.resolveForValidation(input, seen)));
       // The campaign as this node last committed or read it (CampaignCache): a validation only
       // advises, and the redemption decides again from the locked row.
       const campaign = await this.campaigns.get(coupon.campaign_id);
