@@ -3,6 +3,8 @@ import { describe, test } from 'node:test';
 import type { Campaign } from '../../src/domain/campaign.ts';
 import type { Coupon } from '../../src/domain/coupon.ts';
 import type { Redemption } from '../../src/domain/redemption.ts';
+import { ManualClock } from '../../src/engine/clock.ts';
+import { Engine } from '../../src/engine/engine.ts';
 import { emergencyStop } from '../../src/engine/incidents/emergency-stop.ts';
 import type { IncidentInput } from '../../src/engine/incidents/incident-input.ts';
 import { Incidents } from '../../src/engine/incidents/incidents.ts';
@@ -195,6 +197,32 @@ describe('incidents (engine, SQLite in memory)', () => {
     assert.equal((lost as PromiseRejectedResult | undefined)?.reason?.code, 'invalid_state');
     assert.equal((await incidents.get(inc.id)).status, 'resolved');
     await assertInvariants(h.store);
+  });
+
+  test('rows another node stored before the incident are frozen and revoked, though its clock runs ahead', async () => {
+    const h = await harness();
+    // Node B's clock runs 50 ms ahead of node A's: every id B makes sorts after an id A makes now.
+    const b = await Engine.open(h.store, { clock: new ManualClock(h.clock.now() + 50) });
+    try {
+      const c = await activeCampaign(h, { product_kinds: kinds, max_redemptions: 1000, budget_minor: 10_000_000 });
+      let live = 0;
+      for (let i = 0; i < 6; i++) {
+        const coupon = await b.claim({ campaign_id: c.id, user_id: `u${i}` }, who);
+        if (i >= 4) continue; // two stay unredeemed
+        await b.redeem(
+          { user_id: `u${i}`, code: coupon.code, order: order({ id: `o${i}` }), confirm: i % 2 === 0 },
+          who,
+        );
+        live++;
+      }
+      const inc = await new Incidents(h.engine).open(input({ scope: { campaign_ids: [c.id] } }), admin);
+      assert.equal(inc.report?.frozen_count, live, 'every live redemption B stored was frozen');
+      assert.equal(inc.report?.revoked_coupons, 2, 'both unredeemed coupons B issued were revoked');
+      assert.equal((await totals(h, c)).get('frozen')?.count, live);
+      await assertInvariants(h.store);
+    } finally {
+      await b.close();
+    }
   });
 
   test('incident batches apply only for the holder, and settle each member exactly once', async () => {

@@ -157,16 +157,16 @@ export class IncidentWorker {
 
   /**
    * Freezes the live redemptions in scope, a few thousand ids per campaign batch, with progress.
-   * Only rows that existed when freezing began (ids are time-ordered; the bound is saved, so a
-   * resumed run freezes the same population): on a campaign that is not paused, new redemptions
-   * would otherwise keep the scan chasing the traffic forever.
+   * Only rows that existed when freezing began (ids are time-ordered, see bound; the bound is
+   * saved, so a resumed run freezes the same population): on a campaign that is not paused, new
+   * redemptions would otherwise keep the scan chasing the traffic forever.
    */
   private async freezeAll(filter: ScopeFilter): Promise<void> {
     const start = this.startOf('freezing');
     if (start === null) return;
     const work = this.incident.work;
     if (this.incident.progress.phase !== 'freezing' || work.freeze_through_id === null) {
-      work.freeze_through_id = this.engine.ids.next('rdm', this.engine.now());
+      work.freeze_through_id = await this.bound('rdm');
     }
     const last_id = work.freeze_through_id;
     await this.enter('freezing');
@@ -203,7 +203,7 @@ export class IncidentWorker {
     if (start === null) return;
     const work = this.incident.work;
     if (this.incident.progress.phase !== 'revoking' || work.revoke_through_id === null) {
-      work.revoke_through_id = this.engine.ids.next('cpn', this.engine.now());
+      work.revoke_through_id = await this.bound('cpn');
     }
     const last_id = work.revoke_through_id;
     await this.enter('revoking');
@@ -217,6 +217,19 @@ export class IncidentWorker {
       }
       await this.campaignDone();
     }
+  }
+
+  /**
+   * The id that bounds a phase's population: this node's next id, or the newest one stored in
+   * scope when that is higher. Ids order by the clock of the node that made them, so this node's
+   * own would leave out rows that another node stored before now with its clock ahead, or in the
+   * same millisecond with a greater random part.
+   */
+  private async bound(prefix: 'rdm' | 'cpn'): Promise<string> {
+    const own = this.engine.ids.next(prefix, this.engine.now());
+    const newest = await this.store.newestIds(this.incident.campaign_ids);
+    const stored = prefix === 'rdm' ? newest.redemption_id : newest.coupon_id;
+    return stored !== null && stored > own ? stored : own;
   }
 
   /** From the store: the rows this incident froze (joined to their redemptions) and the coupons it revoked. */

@@ -147,6 +147,16 @@ export function incidentContract(open: OpenStore): void {
     assert.deepEqual(await store.campaignsWithRedemptionsAt({ ...all, merchant_ids: ['m9'] }), []);
     assert.deepEqual(await store.campaignsWithRedemptionsAt({ ...m1, from_ms: r4.created_at_ms + 1 }), []);
     assert.equal((await store.liveRedemptionIdsInScope(other.id, all, '', 10)).length, 0);
+    // The newest ids stored: any status for redemptions, active coupons only (the fifth, redeemed, is newer).
+    const active = (await Promise.all(rs.map((r) => store.getCoupon(r.coupon_id))))
+      .filter((c) => c?.status === 'active')
+      .map((c) => c?.id ?? '')
+      .sort();
+    const newest = { redemption_id: rs.map((r) => r.id).sort()[rs.length - 1], coupon_id: active[active.length - 1] };
+    assert.deepEqual(await store.newestIds([campaign.id]), newest);
+    assert.deepEqual(await store.newestIds([other.id, campaign.id]), newest);
+    assert.equal((await store.newestIds([other.id])).redemption_id, null);
+    assert.deepEqual(await store.newestIds([]), { redemption_id: null, coupon_id: null });
   });
 
   storeTest(

@@ -287,6 +287,17 @@ export async function activeCouponIds(
   return (await q(text, [campaign_id, through_id, limit])).map((r) => String(r.id));
 }
 
+export async function newestIds(
+  q: Query,
+  campaign_ids: readonly string[],
+): Promise<{ redemption_id: string | null; coupon_id: string | null }> {
+  const text = `SELECT (SELECT max(id) FROM redemptions WHERE campaign_id = ANY($1::text[])) AS redemption_id,
+    (SELECT max(id) FROM coupons WHERE campaign_id = ANY($1::text[]) AND status = 'active') AS coupon_id`;
+  const row = (await q(text, [campaign_ids]))[0];
+  const id = (v: unknown) => (v === null || v === undefined ? null : String(v));
+  return { redemption_id: id(row?.redemption_id), coupon_id: id(row?.coupon_id) };
+}
+
 export async function incidentRevokedCoupons(q: Query, incident_id: string): Promise<number> {
   const row = (
     await q('SELECT COALESCE(SUM(coupons), 0) AS n FROM incident_revocations WHERE incident_id = $1', [incident_id])

@@ -521,4 +521,8 @@ export class PostgresStore implements Store {
   activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
     return incidents.activeCouponIds(this.q, campaign_id, through_id, limit);
   }
+
+  newestIds(campaign_ids: readonly string[]): Promise<{ redemption_id: string | null; coupon_id: string | null }> {
+    return incidents.newestIds(this.q, campaign_ids);
+  }
 }

@@ -109,6 +109,8 @@ export class SqliteIncidents {
         'SELECT incident_id, campaign_id, coupons FROM incident_revocations ORDER BY incident_id, campaign_id',
       ),
       activeCoupons: p("SELECT id FROM coupons WHERE campaign_id = ? AND status = 'active' AND id <= ? LIMIT ?"),
+      newestRedemption: p('SELECT max(id) AS id FROM redemptions WHERE campaign_id = ?'),
+      newestActiveCoupon: p("SELECT max(id) AS id FROM coupons WHERE campaign_id = ? AND status = 'active'"),
     };
   }
 
@@ -297,6 +299,16 @@ export class SqliteIncidents {
     return (this.stmt.activeCoupons.all(campaign_id, through_id, limit) as Row[]).map((r) => String(r.id));
   }
 
+  newestIds(campaign_ids: readonly string[]): { redemption_id: string | null; coupon_id: string | null } {
+    let redemption_id: string | null = null;
+    let coupon_id: string | null = null;
+    for (const id of campaign_ids) {
+      redemption_id = greater(redemption_id, (this.stmt.newestRedemption.get(id) as Row).id);
+      coupon_id = greater(coupon_id, (this.stmt.newestActiveCoupon.get(id) as Row).id);
+    }
+    return { redemption_id, coupon_id };
+  }
+
   /** Members 64 rows per statement: a freeze of thousands costs tens of statements, not thousands. */
   private insertMembers(incident_id: string, campaign_id: string, ids: readonly string[]): void {
     let i = 0;
@@ -316,3 +328,9 @@ export class SqliteIncidents {
 }
 
 const lostRace = new Error('incident moved meanwhile');
+
+function greater(held: string | null, found: unknown): string | null {
+  if (found === null || found === undefined) return held;
+  const id = String(found);
+  return held === null || id > held ? id : held;
+}

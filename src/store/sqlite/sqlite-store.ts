@@ -834,6 +834,12 @@ export class SqliteStore implements Store {
   async activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
     return this.incidents.activeCouponIds(campaign_id, through_id, limit);
   }
+
+  async newestIds(
+    campaign_ids: readonly string[],
+  ): Promise<{ redemption_id: string | null; coupon_id: string | null }> {
+    return this.incidents.newestIds(campaign_ids);
+  }
 }
 
 /** A batch's writes failed part-way in runBatches' first pass: roll it back and isolate. */
