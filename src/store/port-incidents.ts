@@ -134,7 +134,7 @@ export interface IncidentStore {
   /**
    * The greatest redemption id and the greatest active coupon id over the campaigns, as stored
    * now (null: none). Ids order by the clock of the node that made them, so an incident bounds
-   * its work no lower than these (see IncidentWork).
+   * its work no lower than these (see IncidentWorker.bound).
    */
   newestIds(campaign_ids: readonly string[]): Promise<{ redemption_id: string | null; coupon_id: string | null }>;
 }

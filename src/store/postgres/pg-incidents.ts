@@ -291,8 +291,10 @@ export async function newestIds(
   q: Query,
   campaign_ids: readonly string[],
 ): Promise<{ redemption_id: string | null; coupon_id: string | null }> {
-  const text = `SELECT (SELECT max(id) FROM redemptions WHERE campaign_id = ANY($1::text[])) AS redemption_id,
-    (SELECT max(id) FROM coupons WHERE campaign_id = ANY($1::text[]) AND status = 'active') AS coupon_id`;
+  // One max per campaign, so each is an index lookup ((campaign_id, id), (campaign_id, status)).
+  const text = `SELECT max(r.id) AS redemption_id, max(c.id) AS coupon_id FROM unnest($1::text[]) AS s(campaign_id)
+    CROSS JOIN LATERAL (SELECT max(id) AS id FROM redemptions WHERE campaign_id = s.campaign_id) r
+    CROSS JOIN LATERAL (SELECT max(id) AS id FROM coupons WHERE campaign_id = s.campaign_id AND status = 'active') c`;
   const row = (await q(text, [campaign_ids]))[0];
   const id = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return { redemption_id: id(row?.redemption_id), coupon_id: id(row?.coupon_id) };
