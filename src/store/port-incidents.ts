@@ -132,9 +132,9 @@ export interface IncidentStore {
   /** Ids of a campaign's active coupons up to `through_id` (coupon ids are time-ordered), at most `limit`. */
   activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]>;
   /**
-   * The greatest redemption id and the greatest active coupon id over the campaigns, as stored
-   * now (null: none). Ids order by the clock of the node that made them, so an incident bounds
-   * its work no lower than these (see IncidentWorker.bound).
+   * The greatest redemption id (any status), or the greatest active coupon id, over the campaigns
+   * as stored now (null: none). Ids order by the clock of the node that made them, so an
+   * incident bounds its work no lower than this (see IncidentWorker.bound).
    */
-  newestIds(campaign_ids: readonly string[]): Promise<{ redemption_id: string | null; coupon_id: string | null }>;
+  newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): Promise<string | null>;
 }

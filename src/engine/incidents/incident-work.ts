@@ -227,8 +227,7 @@ export class IncidentWorker {
    */
   private async bound(prefix: 'rdm' | 'cpn'): Promise<string> {
     const own = this.engine.ids.next(prefix, this.engine.now());
-    const newest = await this.store.newestIds(this.incident.campaign_ids);
-    const stored = prefix === 'rdm' ? newest.redemption_id : newest.coupon_id;
+    const stored = await this.store.newestId(prefix === 'rdm' ? 'redemption' : 'coupon', this.incident.campaign_ids);
     return stored !== null && stored > own ? stored : own;
   }
 

@@ -152,11 +152,14 @@ export function incidentContract(open: OpenStore): void {
       .filter((c) => c?.status === 'active')
       .map((c) => c?.id ?? '')
       .sort();
-    const newest = { redemption_id: rs.map((r) => r.id).sort()[rs.length - 1], coupon_id: active[active.length - 1] };
-    assert.deepEqual(await store.newestIds([campaign.id]), newest);
-    assert.deepEqual(await store.newestIds([other.id, campaign.id]), newest);
-    assert.equal((await store.newestIds([other.id])).redemption_id, null);
-    assert.deepEqual(await store.newestIds([]), { redemption_id: null, coupon_id: null });
+    const newestRedemption = rs.map((r) => r.id).sort()[rs.length - 1];
+    assert.equal(await store.newestId('redemption', [campaign.id]), newestRedemption);
+    assert.equal(await store.newestId('redemption', [other.id, campaign.id]), newestRedemption);
+    assert.equal(await store.newestId('coupon', [campaign.id]), active[active.length - 1]);
+    assert.equal(await store.newestId('coupon', [other.id, campaign.id]), active[active.length - 1]);
+    assert.equal(await store.newestId('redemption', [other.id]), null);
+    assert.equal(await store.newestId('redemption', []), null);
+    assert.equal(await store.newestId('coupon', []), null);
   });
 
   storeTest(

@@ -287,17 +287,20 @@ export async function activeCouponIds(
   return (await q(text, [campaign_id, through_id, limit])).map((r) => String(r.id));
 }
 
-export async function newestIds(
+/** One max per campaign, so each is an index lookup ((campaign_id, id), (campaign_id, status)). */
+const newestSql = {
+  redemption: 'SELECT max(id) AS id FROM redemptions WHERE campaign_id = s.campaign_id',
+  coupon: "SELECT max(id) AS id FROM coupons WHERE campaign_id = s.campaign_id AND status = 'active'",
+};
+
+export async function newestId(
   q: Query,
+  kind: 'redemption' | 'coupon',
   campaign_ids: readonly string[],
-): Promise<{ redemption_id: string | null; coupon_id: string | null }> {
-  // One max per campaign, so each is an index lookup ((campaign_id, id), (campaign_id, status)).
-  const text = `SELECT max(r.id) AS redemption_id, max(c.id) AS coupon_id FROM unnest($1::text[]) AS s(campaign_id)
-    CROSS JOIN LATERAL (SELECT max(id) AS id FROM redemptions WHERE campaign_id = s.campaign_id) r
-    CROSS JOIN LATERAL (SELECT max(id) AS id FROM coupons WHERE campaign_id = s.campaign_id AND status = 'active') c`;
-  const row = (await q(text, [campaign_ids]))[0];
-  const id = (v: unknown) => (v === null || v === undefined ? null : String(v));
-  return { redemption_id: id(row?.redemption_id), coupon_id: id(row?.coupon_id) };
+): Promise<string | null> {
+  const text = `SELECT max(n.id) AS id FROM unnest($1::text[]) AS s(campaign_id) CROSS JOIN LATERAL (${newestSql[kind]}) n`;
+  const id = (await q(text, [campaign_ids]))[0]?.id;
+  return id === null || id === undefined ? null : String(id);
 }
 
 export async function incidentRevokedCoupons(q: Query, incident_id: string): Promise<number> {

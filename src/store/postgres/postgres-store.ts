@@ -522,7 +522,7 @@ export class PostgresStore implements Store {
     return incidents.activeCouponIds(this.q, campaign_id, through_id, limit);
   }
 
-  newestIds(campaign_ids: readonly string[]): Promise<{ redemption_id: string | null; coupon_id: string | null }> {
-    return incidents.newestIds(this.q, campaign_ids);
+  newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): Promise<string | null> {
+    return incidents.newestId(this.q, kind, campaign_ids);
   }
 }

@@ -299,14 +299,14 @@ export class SqliteIncidents {
     return (this.stmt.activeCoupons.all(campaign_id, through_id, limit) as Row[]).map((r) => String(r.id));
   }
 
-  newestIds(campaign_ids: readonly string[]): { redemption_id: string | null; coupon_id: string | null } {
-    let redemption_id: string | null = null;
-    let coupon_id: string | null = null;
-    for (const id of campaign_ids) {
-      redemption_id = greater(redemption_id, (this.stmt.newestRedemption.get(id) as Row).id);
-      coupon_id = greater(coupon_id, (this.stmt.newestActiveCoupon.get(id) as Row).id);
+  newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): string | null {
+    const stmt = kind === 'redemption' ? this.stmt.newestRedemption : this.stmt.newestActiveCoupon;
+    let newest: string | null = null;
+    for (const campaign_id of campaign_ids) {
+      const id = (stmt.get(campaign_id) as Row).id;
+      if (id !== null && id !== undefined && (newest === null || String(id) > newest)) newest = String(id);
     }
-    return { redemption_id, coupon_id };
+    return newest;
   }
 
   /** Members 64 rows per statement: a freeze of thousands costs tens of statements, not thousands. */
@@ -328,9 +328,3 @@ export class SqliteIncidents {
 }
 
 const lostRace = new Error('incident moved meanwhile');
-
-function greater(held: string | null, found: unknown): string | null {
-  if (found === null || found === undefined) return held;
-  const id = String(found);
-  return held === null || id > held ? id : held;
-}

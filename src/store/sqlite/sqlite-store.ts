@@ -835,10 +835,8 @@ export class SqliteStore implements Store {
     return this.incidents.activeCouponIds(campaign_id, through_id, limit);
   }
 
-  async newestIds(
-    campaign_ids: readonly string[],
-  ): Promise<{ redemption_id: string | null; coupon_id: string | null }> {
-    return this.incidents.newestIds(campaign_ids);
+  async newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): Promise<string | null> {
+    return this.incidents.newestId(kind, campaign_ids);
   }
 }
 
