@@ -76,13 +76,20 @@ export class CodeResolver {
   async resolveForValidation(input: { code?: string; coupon_id?: string }, seen: number | undefined): Promise<Coupon> {
     const c = await this.resolve(input);
     const key = cacheKeyOf(input);
-    if (this.routes.size >= this.routes_max) this.routes.clear();
-    this.routes.set(key, { coupon_id: c.id, campaign_id: c.campaign_id });
+    this.rememberRoute(key, c);
     if (c.kind === 'shared' && seen !== undefined) {
       if (this.shared.size >= this.routes_max) this.shared.clear();
       this.shared.set(key, { coupon: Object.freeze({ ...c }), audit_seq: seen });
     }
     return c;
+  }
+
+  /** Which campaign a coupon belongs to never changes: kept, within routes_max entries. */
+  private rememberRoute(key: string, c: Coupon): { coupon_id: string; campaign_id: string } {
+    if (this.routes.size >= this.routes_max) this.routes.clear();
+    const route = { coupon_id: c.id, campaign_id: c.campaign_id };
+    this.routes.set(key, route);
+    return route;
   }
 
   /** The coupon's id and campaign, for routing a redemption to its campaign's batch. */
@@ -94,12 +101,7 @@ export class CodeResolver {
     let pending = this.inflight.get(cacheKey);
     if (!pending) {
       pending = this.resolve(input)
-        .then((c) => {
-          if (this.routes.size >= this.routes_max) this.routes.clear();
-          const route = { coupon_id: c.id, campaign_id: c.campaign_id };
-          this.routes.set(cacheKey, route);
-          return route;
-        })
+        .then((c) => this.rememberRoute(cacheKey, c))
         .finally(() => this.inflight.delete(cacheKey));
       this.inflight.set(cacheKey, pending);
     }
