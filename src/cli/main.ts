@@ -5,6 +5,7 @@ import { Engine } from '../engine/engine.ts';
 import type { IncidentLog } from '../engine/incidents/incidents.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/port.ts';
+import { PostgresStore } from '../store/postgres/postgres-store.ts';
 import { campaignsCommand } from './campaigns.ts';
 import { codesCommand } from './codes.ts';
 import { keysCommand } from './keys.ts';
@@ -15,7 +16,12 @@ import { verifyCommand } from './verify.ts';
 export interface CliContext {
   config: Config;
   /** Opens the configured store (DATABASE_URL, or SQLite in the data dir), migrated. */
-  openStore: (over?: { database_url?: string; data_dir?: string; serving?: boolean }) => Promise<Store>;
+  openStore: (over?: {
+    database_url?: string;
+    data_dir?: string;
+    serving?: boolean;
+    existing?: boolean;
+  }) => Promise<Store>;
   /** `counters`: shared velocity counters (Redis); default in process. */
   openEngine: (store: Store, sweep?: boolean, counters?: Counters, log?: IncidentLog) => Promise<Engine>;
 }
@@ -35,7 +41,12 @@ function context(): CliContext {
         database_url: over.database_url ?? config.database_url,
         data_dir: over.data_dir ?? config.data_dir,
         background_checkpoint: over.serving ?? false,
+        existing: over.existing ?? false,
       });
+      if (over.existing && store instanceof PostgresStore && !(await store.hasSchema())) {
+        await store.close();
+        throw new Error('no Vouchsafe schema in that database: check --database-url or DATABASE_URL');
+      }
       await store.migrate();
       return store;
     },

@@ -12,6 +12,7 @@ export function verifyCommand(ctx: CliContext): Command {
     .option('--json', 'print the report as JSON')
     .action(async (o: { databaseUrl?: string; dataDir?: string; json?: boolean }) => {
       const store = await ctx.openStore({
+        existing: true,
         ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),
         ...(o.dataDir ? { data_dir: o.dataDir } : {}),
       });

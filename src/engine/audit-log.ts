@@ -1,7 +1,9 @@
+import type { Campaign } from '../domain/campaign.ts';
 import type { AuditEntry, Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
+import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
 import { checkIncidentMembers, checkIncidentTables, IncidentAudit } from './audit-incidents.ts';
-import { checkRedemptionLedger, recordedDiscounts } from './audit-ledger.ts';
+import { checkRedemptionLedger, type Recorded, recordedRedemptions } from './audit-ledger.ts';
 
 export const platform_chain = 'platform';
 
@@ -49,29 +51,77 @@ function anchorFault(chain: string, list: readonly Stored[], anchor: { seq: numb
   return { seq: tail?.seq ?? 0, detail: `audit chain ${chain} does not end at its recorded head` };
 }
 
-async function anchorOf(store: Store, chain: string): Promise<{ seq: number; hash: string } | null | 'missing'> {
-  if (chain === platform_chain) return store.platformAuditHead();
-  const c = await store.getCampaign(chain);
-  return c ? { seq: c.audit_seq, hash: c.audit_head } : 'missing';
+/**
+ * What a campaign's chain says, for checks beyond the chain's own (verifyStore judges each
+ * redemption by the rules in force when it was made): null where the chain did not verify.
+ */
+export interface CampaignLedger {
+  campaign: Campaign;
+  audited: AuditedCampaign | null;
+  recorded: Map<string, Recorded>;
 }
 
-/** A campaign chain's ledger: its redemptions and discounts, and what its incident entries say each incident did. */
-async function ledgerFault(store: Store, chain: string, list: readonly Stored[], incidents: IncidentAudit) {
-  const recorded = recordedDiscounts(list);
-  const redemption = await checkRedemptionLedger(store, chain, list, recorded);
-  const incident = await checkIncidentMembers(store, chain, list, recorded, incidents);
-  if (redemption === null || incident === null) return redemption ?? incident;
-  return incident.seq < redemption.seq ? incident : redemption;
+/** The earlier of two faults (the one with the lower global seq). */
+function earlier<F extends ChainFault>(a: F | null, b: F | null): F | null {
+  if (a === null || b === null) return a ?? b;
+  return b.seq < a.seq ? b : a;
+}
+
+/**
+ * A campaign chain's ledger: the campaign's settings and status, its redemptions (discount,
+ * status, existence), and what its incident entries say each incident did.
+ */
+async function ledgerFault(
+  store: Store,
+  c: Campaign,
+  list: readonly Stored[],
+  incidents: IncidentAudit,
+): Promise<{ fault: ChainFault | null; ledger: CampaignLedger }> {
+  const audited = auditedCampaign(list);
+  const recorded = recordedRedemptions(list);
+  const settings = audited === null ? null : settingsFault(c, audited);
+  const redemption = await checkRedemptionLedger(store, c.id, list, recorded);
+  const incident = await checkIncidentMembers(store, c.id, list, recorded, incidents);
+  return { fault: earlier(earlier(settings, redemption), incident), ledger: { campaign: c, audited, recorded } };
+}
+
+/** One chain: its links, its anchor and, for a campaign's, its ledger (then onCampaign). */
+async function checkChain(
+  store: Store,
+  chain: string,
+  list: readonly Stored[],
+  incidents: IncidentAudit,
+  onCampaign: ((c: Campaign, ledger: CampaignLedger | null) => Promise<void>) | undefined,
+): Promise<ChainFault | null> {
+  const c = chain === platform_chain ? null : await store.getCampaign(chain);
+  const anchor =
+    chain === platform_chain ? await store.platformAuditHead() : c && { seq: c.audit_seq, hash: c.audit_head };
+  let fault =
+    linkFault(chain, list) ??
+    (chain !== platform_chain && c === null
+      ? { seq: list[0]?.seq ?? 0, detail: `audit chain ${chain} has no campaign` }
+      : anchorFault(chain, list, anchor));
+  let ledger: CampaignLedger | null = null;
+  if (fault === null && c !== null) ({ fault, ledger } = await ledgerFault(store, c, list, incidents));
+  if (c !== null) await onCampaign?.(c, ledger);
+  return fault;
 }
 
 /**
  * Walks every chain (each campaign's and the platform's) and checks that each verifies,
- * is in global order and ends at its anchor, that every stored redemption is one its
- * campaign's chain recorded, with that discount, and that the redemptions stored as an
- * incident's members are exactly those its freeze entries name (settled as its resolution
- * entries say). Reads only; one chain in memory at a time.
+ * is in global order and ends at its anchor; that each campaign's settings and status are
+ * what its chain says (audit-campaign.ts); that the stored redemptions and the ones its chain
+ * recorded are the same, with the same discounts and statuses (audit-ledger.ts); and that the
+ * redemptions stored as an incident's members are exactly those its freeze entries name
+ * (settled as its resolution entries say). A chain that cannot be read is a finding, not a
+ * crash. Reads only; one chain in memory at a time.
  */
-export async function verifyAuditLog(store: Store, campaign_ids?: readonly string[]): Promise<AuditLogCheck> {
+export async function verifyAuditLog(
+  store: Store,
+  campaign_ids?: readonly string[],
+  /** Called once per stored campaign, after its chain was checked, with what the chain says (see CampaignLedger). */
+  onCampaign?: (c: Campaign, ledger: CampaignLedger | null) => Promise<void>,
+): Promise<AuditLogCheck> {
   const ids = campaign_ids ?? (await store.campaignIds());
   // Every campaign has a chain (its creation is the first entry), even if all its rows were deleted.
   const chains = [...new Set([...(await store.auditChains()), ...ids, platform_chain])].sort();
@@ -81,14 +131,16 @@ export async function verifyAuditLog(store: Store, campaign_ids?: readonly strin
   for (const chain of chains) {
     const list = await store.auditChain(chain);
     entries += list.length;
-    incidents.tails.set(chain, list[list.length - 1]?.seq ?? 0);
-    const anchor = await anchorOf(store, chain);
-    const fault =
-      linkFault(chain, list) ??
-      (anchor === 'missing'
-        ? { seq: list[0]?.seq ?? 0, detail: `audit chain ${chain} has no campaign` }
-        : anchorFault(chain, list, anchor)) ??
-      (chain === platform_chain ? null : await ledgerFault(store, chain, list, incidents));
+    const tail_seq = list[list.length - 1]?.seq ?? 0;
+    incidents.tails.set(chain, tail_seq);
+    let fault: ChainFault | null;
+    try {
+      fault = await checkChain(store, chain, list, incidents, onCampaign);
+    } catch (err) {
+      // Rows edited into something the checks cannot read (a campaign row or entry data that is
+      // not JSON, a field of the wrong type) are a finding, not a crash: the other chains go on.
+      fault = { seq: tail_seq, detail: `audit chain ${chain} cannot be checked: ${String(err)}` };
+    }
     if (fault && (worst === null || fault.seq < worst.seq)) worst = { ...fault, chain };
   }
   const tables = await checkIncidentTables(store, incidents);

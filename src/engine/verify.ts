@@ -1,8 +1,9 @@
-import { availableMinor, type Campaign, liveRedemptions } from '../domain/campaign.ts';
+import { availableMinor, type Campaign, type CampaignSpec, liveRedemptions } from '../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { Store } from '../store/port.ts';
 import type { ChainCheck } from './audit.ts';
-import { platform_chain, verifyAuditLog } from './audit-log.ts';
+import { specAt } from './audit-campaign.ts';
+import { type CampaignLedger, platform_chain, verifyAuditLog } from './audit-log.ts';
 import { verifyRedEnvelope } from './verify-red-envelopes.ts';
 
 export interface Violation {
@@ -31,18 +32,29 @@ export async function verifyStore(
   const violations: Violation[] = [];
   const ids = await store.campaignIds();
   let redemptions = 0;
-  for (const [i, id] of ids.entries()) {
-    const c = await store.getCampaign(id);
-    if (c) redemptions += await verifyCampaign(store, c, violations);
-    const fail = (invariant: string, detail: string) => violations.push({ campaign_id: id, invariant, detail });
-    if (c) await verifyRedEnvelope(store, c, fail, opts.now_ms ?? null);
-    onProgress?.(i + 1, ids.length);
-  }
-  const audit = await verifyAudit(store, ids, violations);
+  let done = 0;
+  // One walk: each campaign is checked right after its chain, with what the chain says.
+  const audit = await verifyAudit(store, ids, violations, async (c, ledger) => {
+    const fail = (invariant: string, detail: string) => violations.push({ campaign_id: c.id, invariant, detail });
+    try {
+      redemptions += await verifyCampaign(store, c, ledger, violations);
+      await verifyRedEnvelope(store, c, fail, opts.now_ms ?? null);
+    } catch (err) {
+      // A row edited into a shape the checks cannot read (a null audience, say) is reported; the
+      // other campaigns are still checked.
+      fail('unreadable', `campaign ${c.id} cannot be checked: ${String(err)}`);
+    }
+    onProgress?.(++done, ids.length);
+  });
   return { ok: violations.length === 0, campaigns: ids.length, redemptions, violations, audit };
 }
 
-async function verifyCampaign(store: Store, c: Campaign, out: Violation[]): Promise<number> {
+async function verifyCampaign(
+  store: Store,
+  c: Campaign,
+  ledger: CampaignLedger | null,
+  out: Violation[],
+): Promise<number> {
   const fail = (invariant: string, detail: string) => out.push({ campaign_id: c.id, invariant, detail });
   const available = availableMinor(c);
   if (c.reserved_minor < 0 || c.spent_minor < 0 || available < 0) fail('1', 'a budget part is negative');
@@ -71,7 +83,7 @@ async function verifyCampaign(store: Store, c: Campaign, out: Violation[]): Prom
       if (!live.includes(r.status)) continue;
       perUser.set(r.user_id, (perUser.get(r.user_id) ?? 0) + 1);
       perMerchant.set(r.merchant_id, (perMerchant.get(r.merchant_id) ?? 0) + 1);
-      checkRedemptionRules(c, r, fail);
+      checkRedemptionRules(rulesWhenMade(c, ledger, r), r, fail);
     }
   });
   checkLimit(c.per_user_limit, perUser, 'per_user_limit', fail);
@@ -101,8 +113,19 @@ function checkLimit(
   for (const [who, k] of counts) if (k > limit) fail('3', `${what}: ${who} has ${k} > ${limit}`);
 }
 
+/**
+ * The rules a redemption was made under: the settings its chain says were in force at the entry
+ * that recorded it (a campaign may tighten its rules later: min spend raised, a product kind
+ * dropped), or the stored ones where the chain cannot say (it did not verify, or never recorded
+ * the redemption, which the ledger reports).
+ */
+function rulesWhenMade(c: Campaign, ledger: CampaignLedger | null, r: Redemption): CampaignSpec {
+  const seq = ledger?.recorded.get(r.id)?.seq;
+  return ledger?.audited && seq !== undefined ? specAt(ledger.audited, seq) : c;
+}
+
 /** Invariant 5: each live redemption was within the rules of its campaign when made. */
-function checkRedemptionRules(c: Campaign, r: Redemption, fail: (i: string, d: string) => void): void {
+function checkRedemptionRules(c: CampaignSpec, r: Redemption, fail: (i: string, d: string) => void): void {
   if (r.created_at_ms < c.starts_at_ms || r.created_at_ms >= c.ends_at_ms) fail('5', `${r.id} outside the window`);
   if (c.audience.type === 'allowlist' && !c.audience.user_ids.includes(r.user_id))
     fail('5', `${r.id} user outside audience`);
@@ -113,8 +136,13 @@ function checkRedemptionRules(c: Campaign, r: Redemption, fail: (i: string, d: s
 }
 
 /** Invariant 7 (audit-log.ts): every chain verifies, is in order and ends at its anchor; seqs are global. */
-async function verifyAudit(store: Store, campaignIds: string[], out: Violation[]): Promise<VerifyReport['audit']> {
-  const check = await verifyAuditLog(store, campaignIds);
+async function verifyAudit(
+  store: Store,
+  campaignIds: string[],
+  out: Violation[],
+  onCampaign: (c: Campaign, ledger: CampaignLedger | null) => Promise<void>,
+): Promise<VerifyReport['audit']> {
+  const check = await verifyAuditLog(store, campaignIds, onCampaign);
   if (!check.ok) {
     const chain = check.bad_chain;
     out.push({

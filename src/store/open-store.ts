@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from './port.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
@@ -10,6 +11,12 @@ export interface OpenStoreOptions {
   data_dir: string;
   /** SQLite: checkpoint the WAL on a worker thread (a long-running server; not short CLI commands). */
   background_checkpoint?: boolean;
+  /**
+   * Refuse a store that does not exist yet (SQLite: no database file in the data dir) instead of
+   * creating an empty one: a command that only reads, such as verify, would otherwise report an
+   * empty store as sound when given a mistyped path.
+   */
+  existing?: boolean;
 }
 
 /**
@@ -21,8 +28,12 @@ export function openStore(opts: OpenStoreOptions): Store {
   const url = opts.database_url?.trim() ?? '';
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore({ url });
   if (url !== '') throw new Error(`DATABASE_URL must start with postgres:// or postgresql://, got ${redact(url)}`);
+  const path = join(opts.data_dir, 'vouchsafe.db');
+  if (opts.existing && !existsSync(path)) {
+    throw new Error(`no store at ${path}: check --data-dir or VOUCHSAFE_DATA_DIR (vouchsafe serve creates one)`);
+  }
   return new SqliteStore({
-    path: join(opts.data_dir, 'vouchsafe.db'),
+    path,
     background_checkpoint: opts.background_checkpoint ?? false,
   });
 }

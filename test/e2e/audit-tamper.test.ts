@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Database from 'better-sqlite3';
+import type { Campaign } from '../../src/domain/campaign.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { Webhooks } from '../../src/events/webhooks.ts';
@@ -186,7 +187,94 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     },
     bad: () => row((x) => x.action === 'batch' && x.data.includes('"discount_minor":1000')).seq,
   },
+  {
+    name: 'a confirmed redemption moved to reversed, with counters and usage edited to match (budget freed to spend again)',
+    tamper: (db) => {
+      const r = firstRedemption(db);
+      db.prepare("UPDATE redemptions SET status = 'reversed' WHERE id = ?").run(r.id);
+      db.prepare('UPDATE usage SET count = count - 1 WHERE campaign_id = ? AND key = ?').run(
+        r.campaign_id,
+        `user:${r.user_id}`,
+      );
+      editCampaign(db, r.campaign_id, (doc) => {
+        doc.spent_minor -= r.discount_minor;
+        doc.confirmed_count -= 1;
+        doc.reversed_minor += r.discount_minor;
+        doc.reversed_count += 1;
+      });
+    },
+    bad: () => batchOf(firstId),
+  },
+  {
+    name: 'a confirmed redemption deleted, with counters and usage edited to match',
+    tamper: (db) => {
+      const r = firstRedemption(db);
+      db.prepare('DELETE FROM redemptions WHERE id = ?').run(r.id);
+      db.prepare('UPDATE usage SET count = count - 1 WHERE campaign_id = ? AND key = ?').run(
+        r.campaign_id,
+        `user:${r.user_id}`,
+      );
+      editCampaign(db, r.campaign_id, (doc) => {
+        doc.spent_minor -= r.discount_minor;
+        doc.confirmed_count -= 1;
+      });
+    },
+    bad: () => batchOf(firstId),
+  },
+  {
+    name: "the campaign's budget_minor raised in its row alone",
+    tamper: (db) => editCampaign(db, campaignId(db), (doc) => (doc.budget_minor += 900_000)),
+    bad: () => row((r) => r.action === 'campaign.created').seq,
+  },
+  {
+    name: 'a paused campaign set active in its row alone',
+    tamper: (db) => {
+      const id = campaignId(db);
+      editCampaign(db, id, (doc) => (doc.status = 'active'));
+      db.prepare("UPDATE campaigns SET status = 'active' WHERE id = ?").run(id);
+    },
+    bad: () => row((r) => r.action === 'campaign.pause').seq,
+  },
+  {
+    name: 'a campaign row edited into a shape the checks cannot read (null audience): reported, not a crash',
+    tamper: (db) => editCampaign(db, campaignId(db), (doc) => Object.assign(doc, { audience: null })),
+    bad: () => row((r) => r.action === 'campaign.created').seq,
+  },
+  {
+    name: 'a campaign row that is not JSON: reported, not a crash',
+    tamper: (db) => db.prepare("UPDATE campaigns SET doc = '{not json'").run(),
+    bad: () => campaignTail().seq,
+  },
 ];
+
+type RedemptionRow = { id: string; campaign_id: string; user_id: string; discount_minor: number };
+/** The id of the redemption the last case that called firstRedemption edited. */
+let firstId = '';
+
+function firstRedemption(db: Database.Database): RedemptionRow {
+  const r = db
+    .prepare('SELECT id, campaign_id, user_id, discount_minor FROM redemptions ORDER BY id LIMIT 1')
+    .get() as RedemptionRow;
+  firstId = r.id;
+  return r;
+}
+
+function campaignId(db: Database.Database): string {
+  return (db.prepare('SELECT id FROM campaigns LIMIT 1').get() as { id: string }).id;
+}
+
+function editCampaign(db: Database.Database, id: string, edit: (doc: Campaign) => void) {
+  const doc = JSON.parse(
+    String((db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(id) as { doc: string }).doc),
+  ) as Campaign;
+  edit(doc);
+  db.prepare('UPDATE campaigns SET doc = ? WHERE id = ?').run(JSON.stringify(doc), id);
+}
+
+/** The batch entry that recorded a redemption. */
+function batchOf(id: string): number {
+  return row((r) => r.action === 'batch' && r.data.includes(id)).seq;
+}
 
 function campaignRow(chain_seq: number): Row {
   return row((r) => r.chain !== 'platform' && r.chain_seq === chain_seq);
@@ -217,3 +305,11 @@ for (const [i, c] of cases.entries()) {
     assert.match(cli.out, /VIOLATIONS/);
   });
 }
+
+test('verify refuses a data dir that holds no store, and creates nothing there', async () => {
+  const dir = join(root, 'no-such-dir');
+  const cli = await cliVerify(dir);
+  assert.equal(cli.code, 1, cli.out);
+  assert.match(cli.out, /no store at/);
+  assert.equal(existsSync(dir), false);
+});

@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { codeAlphabet, codeLength } from '../../src/domain/codes.ts';
 import { Rejection } from '../../src/domain/errors.ts';
 import { attemptLockout } from '../../src/domain/velocity.ts';
+import { auditHash } from '../../src/engine/audit.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { looksGenerated } from '../../src/engine/code-resolver.ts';
 import {
@@ -297,6 +298,25 @@ describe('code-guessing lockout', () => {
   });
 });
 
+type ChainRow = Parameters<typeof auditHash>[0] & { seq: number };
+
+/** Edits the data of every entry of one audit chain and links them again; returns the new head hash. */
+function rewriteChain(db: Database.Database, chain: string, edit: (data_json: string) => string): string {
+  const rows = db
+    .prepare(
+      'SELECT seq, chain, chain_seq, at_ms, actor, action, subject, data AS data_json, prev_hash FROM audit WHERE chain = ? ORDER BY chain_seq',
+    )
+    .all(chain) as ChainRow[];
+  const set = db.prepare('UPDATE audit SET data = ?, prev_hash = ?, hash = ? WHERE seq = ?');
+  let prev = '0'.repeat(64);
+  for (const r of rows) {
+    const entry = { ...r, data_json: edit(r.data_json), prev_hash: prev };
+    prev = auditHash(entry);
+    set.run(entry.data_json, entry.prev_hash, prev, r.seq);
+  }
+  return prev;
+}
+
 describe('shared codes from before issued codes had 20 symbols', () => {
   test('a stored 20-symbol shared code that looks generated still redeems, and locks nobody out', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vs-legacy-'));
@@ -312,10 +332,12 @@ describe('shared codes from before issued codes had 20 symbols', () => {
       assert.equal(looksGenerated(legacy), true);
       const db = new Database(path);
       db.prepare('UPDATE coupons SET code = ? WHERE code = ?').run(legacy, 'PLACEHOLDER');
+      // Its creation entry named that code too: rewrite the chain and its anchor, so verify agrees.
+      const head = rewriteChain(db, c.id, (data) => data.replaceAll('PLACEHOLDER', legacy));
       const row = db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(c.id) as { doc: string };
       db.prepare('UPDATE campaigns SET code = ?, doc = ? WHERE id = ?').run(
         legacy,
-        JSON.stringify({ ...JSON.parse(row.doc), code: legacy }),
+        JSON.stringify({ ...JSON.parse(row.doc), code: legacy, audit_head: head }),
         c.id,
       );
       db.close();

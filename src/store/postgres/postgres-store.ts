@@ -137,6 +137,12 @@ export class PostgresStore implements Store {
     }
   };
 
+  /** Whether this database was ever migrated (a mistyped DATABASE_URL names one that was not). */
+  async hasSchema(): Promise<boolean> {
+    const rows = await this.q("SELECT to_regclass('migrations_applied') IS NOT NULL AS ok");
+    return rows[0]?.ok === true;
+  }
+
   async migrate(): Promise<void> {
     await this.write(async (db) => {
       await db.query('SELECT pg_advisory_xact_lock($1)', [migrateLockKey]);
