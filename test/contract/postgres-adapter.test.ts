@@ -34,15 +34,20 @@ describe('PostgresStore without a server', () => {
     }
   });
 
-  test('driver errors map onto the port: shutdown and connection classes, unique violations', () => {
+  test('driver errors map onto the port: shutdown, crash, cancel and connection classes, unique violations', () => {
     const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
-    for (const code of ['57P01', '57P03', '08006', '53300', 'ECONNRESET']) {
+    // 57P01-05: admin shutdown, crash shutdown, cannot connect now, database dropped, idle session timeout.
+    // 57014: query cancelled (statement_timeout, pg_cancel_backend); its transaction rolled back.
+    for (const code of ['57P01', '57P02', '57P03', '57P04', '57P05', '57014', '08006', '53300', 'ECONNRESET']) {
       assert.ok(mapPgError(pgError(code)) instanceof StoreUnavailable, code);
     }
     assert.ok(mapPgError(new Error('Connection terminated unexpectedly')) instanceof StoreUnavailable);
     assert.ok(mapPgError(pgError('23505')) instanceof UniqueViolation);
-    const syntax = pgError('42601');
-    assert.equal(mapPgError(syntax), syntax);
+    // Wrong queries, raised exceptions and bad data are bugs (500), never "retry later".
+    for (const code of ['42601', 'P0001', '22003', '22P02', '23514']) {
+      const err = pgError(code);
+      assert.equal(mapPgError(err), err, code);
+    }
   });
 
   test('int8 values must be safe integers: money never loses precision silently', () => {

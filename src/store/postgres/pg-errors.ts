@@ -12,9 +12,13 @@ const networkCodes = new Set([
   'EAI_AGAIN',
 ]);
 
-/** SQLSTATEs of a server that is going away, starting up or full (classes 08, 57P, 53300). */
+/**
+ * SQLSTATEs of a server that is going away, starting up or full (classes 08, 57P, 53300), and
+ * of a statement cancelled before it finished (57014: statement_timeout, pg_cancel_backend):
+ * its transaction rolled back whole, so the same request may simply be retried.
+ */
 function unavailableSqlState(code: string): boolean {
-  return code.startsWith('08') || code.startsWith('57P') || code === '53300';
+  return code.startsWith('08') || code.startsWith('57P') || code === '53300' || code === '57014';
 }
 
 /** Messages node-postgres raises without a code when a connection dies or never comes. */

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { StoreUnavailable } from '../../src/store/port.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { activeCampaign, assertInvariants, type HttpHarness, httpHarness } from '../http/harness.ts';
+import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+
+const wait_ms_max = 5000;
+
+/** Polls until `check` holds. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let waited_ms = 0; waited_ms < wait_ms_max; waited_ms += 10) {
+    if (await check()) return;
+    await sleep(10);
+  }
+  throw new Error(`no ${what} within ${wait_ms_max} ms`);
+}
+
+/** The one backend of this database, other than `admin`'s own, that matches `where`. */
+async function backendWhere(admin: pg.Client, where: string, what: string): Promise<number> {
+  const sql = `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND ${where}`;
+  let pids: number[] = [];
+  await until(async () => {
+    pids = (await admin.query<{ pid: number }>(sql)).rows.map((r) => r.pid);
+    return pids.length > 0;
+  }, what);
+  assert.equal(pids.length, 1, `one ${what}`);
+  return pids[0] ?? 0;
+}
+
+describe('PostgreSQL backends terminated or cancelled under the store', () => {
+  if (!db) {
+    test.skip(pg_unavailable_message);
+    return;
+  }
+  const url = db.url;
+
+  /**
+   * Holds an uncommitted usage row for `user_id` (on a connection of its own) so the batch of
+   * `call` blocks in its usage upsert, after it has updated the campaign and inserted the
+   * redemption; cancels that statement (57014) and returns what `call` settled with.
+   * `admin` watches: pg_stat_activity read inside the holding transaction would not change.
+   */
+  async function cancelledMidBatch<T>(
+    admin: pg.Client,
+    campaign_id: string,
+    user_id: string,
+    call: () => Promise<T>,
+  ): Promise<{ value: T } | { error: unknown }> {
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      const hold = 'INSERT INTO usage (campaign_id, key, count) VALUES ($1, $2, 0)';
+      await holder.query(hold, [campaign_id, `user:${user_id}`]);
+      const settled = call().then(
+        (value) => ({ value }),
+        (error: unknown) => ({ error }),
+      );
+      const waiting = "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO usage%'";
+      const pid = await backendWhere(admin, waiting, 'batch waiting in its usage upsert');
+      await admin.query('SELECT pg_cancel_backend($1)', [pid]);
+      return await settled;
+    } finally {
+      await holder.end();
+    }
+  }
+
+  /** What the database holds for the campaign, and the audit and outbox sizes. */
+  async function stored(admin: pg.Client, campaign_id: string) {
+    const one = async (sql: string, params: unknown[] = []) => (await admin.query(sql, params)).rows[0];
+    return {
+      redemptions: await one('SELECT count(*) AS n FROM redemptions WHERE campaign_id = $1', [campaign_id]),
+      usage: await one('SELECT count(*) AS n FROM usage WHERE campaign_id = $1', [campaign_id]),
+      campaign: await one('SELECT doc FROM campaigns WHERE id = $1', [campaign_id]),
+      audit: await one('SELECT count(*) AS n FROM audit'),
+      outbox: await one('SELECT count(*) AS n FROM outbox'),
+    };
+  }
+
+  test('a statement cancelled in a write batch (57014): the caller gets StoreUnavailable, HTTP 503 with Retry-After; nothing is stored', async () => {
+    const store = new PostgresStore({ url });
+    const h: HttpHarness = await httpHarness({}, {}, store);
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const campaign = await activeCampaign(h, { code_mode: 'shared_code', code: 'CANCELME' });
+      const order = { id: 'o1', merchant_id: 'm1', amount_minor: 10_000, currency: 'CNY', product_kind: 'merchandise' };
+      const before = await stored(admin, campaign.id);
+
+      const direct = await cancelledMidBatch(admin, campaign.id, 'u-engine', () =>
+        h.engine.redeem({ user_id: 'u-engine', code: 'CANCELME', order, confirm: true }, { actor: 'key_checkout' }),
+      );
+      assert.ok(
+        'error' in direct && direct.error instanceof StoreUnavailable,
+        `engine caller: ${JSON.stringify(direct)}`,
+      );
+      assert.deepEqual(await stored(admin, campaign.id), before, 'nothing of the cancelled batch is stored');
+
+      const body = { user_id: 'u-http', code: 'CANCELME', order, confirm: true };
+      const res = await cancelledMidBatch(admin, campaign.id, 'u-http', () =>
+        h.call<{ error: { code: string } }>('POST', '/v1/redemptions', { key: 'checkout', body }),
+      );
+      assert.ok('value' in res, `an HTTP answer: ${JSON.stringify(res)}`);
+      const answer = res.value;
+      assert.equal(answer.status, 503, JSON.stringify(answer.body));
+      assert.equal(answer.body.error.code, 'store_unavailable');
+      assert.equal(answer.headers['retry-after'], '1');
+      assert.deepEqual(await stored(admin, campaign.id), before, 'nothing of the cancelled batch is stored');
+
+      // The retry the 503 asks for goes through on the same pool.
+      const retried = await h.call('POST', '/v1/redemptions', { key: 'checkout', body });
+      assert.equal(retried.status, 201, JSON.stringify(retried.body));
+      assert.deepEqual((await stored(admin, campaign.id)).redemptions, { n: '1' });
+      await assertInvariants(store);
+    } finally {
+      await admin.end();
+      await h.engine.close();
+      await store.close();
+    }
+  });
+});
