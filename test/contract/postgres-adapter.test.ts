@@ -161,6 +161,51 @@ describe('PostgresStore on a server', () => {
     }
   });
 
+  test('overlapping readSnapshot calls share one snapshot until the last one ends, whichever ends first', async () => {
+    const store = new PostgresStore({ url });
+    const writer = new PostgresStore({ url });
+    try {
+      await store.migrate();
+      const ids = await store.campaignIds();
+      const b = new Build();
+      let endFirst = () => {};
+      const first = store.readSnapshot(async () => {
+        const seen = await store.campaignIds();
+        await new Promise<void>((resolve) => {
+          endFirst = resolve;
+        });
+        return seen;
+      });
+      const second = store.readSnapshot(async () => {
+        const before = await store.campaignIds();
+        endFirst();
+        await first;
+        const { campaign, audit } = b.campaign();
+        await writer.insertCampaign(campaign, audit, [], null);
+        const after = await store.campaignIds();
+        const nested = await store.readSnapshot(() => store.campaignIds());
+        const after_nested = await store.campaignIds();
+        return { before, after, nested, after_nested };
+      });
+      const seen = await second;
+      assert.deepEqual(await first, ids);
+      assert.deepEqual(seen, { before: ids, after: ids, nested: ids, after_nested: ids }, 'still the one snapshot');
+      assert.equal((await store.campaignIds()).length, ids.length + 1, 'reads after the last call see the commit');
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      const open_tx =
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND state LIKE '%in transaction%'";
+      assert.equal(
+        (await admin.query(open_tx)).rowCount,
+        0,
+        'the snapshot was committed and its connection given back',
+      );
+      await admin.end();
+    } finally {
+      await Promise.all([store.close(), writer.close()]);
+    }
+  });
+
   test('connections killed by the server (57P01) are replaced: the store keeps working', async () => {
     const store = new PostgresStore({ url });
     try {

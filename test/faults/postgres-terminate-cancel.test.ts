@@ -33,12 +33,72 @@ async function backendWhere(admin: pg.Client, where: string, what: string): Prom
   return pids[0] ?? 0;
 }
 
+/** Fails the test on any uncaught exception while `body` runs (node:test would too, less plainly). */
+async function noUncaught(body: () => Promise<void>): Promise<void> {
+  const uncaught: unknown[] = [];
+  const record = (err: unknown) => uncaught.push(err);
+  process.on('uncaughtException', record);
+  try {
+    await body();
+    // The socket's end ('Connection terminated unexpectedly') comes after the server's FATAL message.
+    await sleep(100);
+  } finally {
+    process.removeListener('uncaughtException', record);
+  }
+  assert.deepEqual(uncaught.map(String), [], 'no uncaughtException');
+}
+
 describe('PostgreSQL backends terminated or cancelled under the store', () => {
   if (!db) {
     test.skip(pg_unavailable_message);
     return;
   }
   const url = db.url;
+
+  /**
+   * A readSnapshot whose backend is terminated after its first read and gone before the
+   * second: the client hears it while idle in its transaction, which used to be an
+   * 'error' with no listener (an uncaughtException). `second` is that second read.
+   */
+  async function snapshotKilledBetweenReads(second: (store: PostgresStore) => Promise<unknown>): Promise<void> {
+    // One connection: the read after the failure gets it only if the snapshot's was let go.
+    const store = new PostgresStore({ url, pool_connections_max: 1, connect_timeout_ms: 2000 });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await store.migrate();
+      await noUncaught(async () => {
+        const snapshot = store.readSnapshot(async () => {
+          assert.deepEqual(await store.campaignIds(), []);
+          const pid = await backendWhere(admin, "state = 'idle in transaction'", 'snapshot backend');
+          await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+          const alive = 'SELECT 1 FROM pg_stat_activity WHERE pid = $1';
+          await until(async () => (await admin.query(alive, [pid])).rowCount === 0, 'backend exit');
+          await sleep(50);
+          return second(store);
+        });
+        await assert.rejects(snapshot, (err: unknown) => {
+          assert.ok(err instanceof StoreUnavailable, `StoreUnavailable, got ${String(err)}`);
+          assert.match(err.message, /administrator command|terminated/);
+          return true;
+        });
+      });
+      // At once, no retry: the broken client was destroyed and the pool's one slot is free.
+      assert.deepEqual(await store.campaignIds(), []);
+      assert.deepEqual(await store.readSnapshot(() => store.campaignIds()), []);
+    } finally {
+      await admin.end();
+      await store.close();
+    }
+  }
+
+  test('a readSnapshot whose backend is terminated between two reads rejects StoreUnavailable; the process and the pool live on', async () => {
+    await snapshotKilledBetweenReads((store) => store.campaignIds());
+  });
+
+  test('it rejects even when fn swallows the failed read: a snapshot that broke gives no answer', async () => {
+    await snapshotKilledBetweenReads((store) => store.campaignIds().catch(() => ['swallowed']));
+  });
 
   /**
    * Holds an uncommitted usage row for `user_id` (on a connection of its own) so the batch of

@@ -51,6 +51,14 @@ export function mapPgError(err: unknown): unknown {
   return err;
 }
 
+/** A connection that emitted 'error' is gone, whatever the error says: the store is unavailable. */
+export function connectionLost(err: unknown): StoreUnavailable {
+  const mapped = mapPgError(err);
+  return mapped instanceof StoreUnavailable
+    ? mapped
+    : new StoreUnavailable(`PostgreSQL connection lost: ${messageOf(err)}`);
+}
+
 function messageOf(err: unknown): string {
   if (err instanceof AggregateError) return err.errors.map(messageOf).join('; ') || err.message;
   return err instanceof Error ? err.message : String(err);

@@ -42,6 +42,7 @@ import * as incidents from './pg-incidents.ts';
 import type { MakeAudit } from './pg-platform.ts';
 import * as platform from './pg-platform.ts';
 import * as reads from './pg-reads.ts';
+import { PinnedSnapshots } from './pg-snapshot.ts';
 import * as envelopes from './red-envelopes.ts';
 import {
   apiKeyFromRow,
@@ -81,10 +82,10 @@ export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
   /** While readSnapshot runs: the one connection (in a REPEATABLE READ transaction) every read goes to. */
-  private pinned: pg.PoolClient | null = null;
+  private readonly snapshots: PinnedSnapshots;
   private readonly q: reads.Query = async (sql, params) => {
     try {
-      return (await (this.pinned ?? this.pool).query<Row>(sql, params)).rows;
+      return (await (this.snapshots.client ?? this.pool).query<Row>(sql, params)).rows;
     } catch (err) {
       throw mapPgError(err);
     }
@@ -98,6 +99,7 @@ export class PostgresStore implements Store {
     });
     // An idle client that loses its server must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
+    this.snapshots = new PinnedSnapshots(this.pool);
   }
 
   /** BEGIN ... COMMIT on one pooled connection; rolls back on any error and drops a broken connection. */
@@ -162,23 +164,9 @@ export class PostgresStore implements Store {
     if (!this.pool.ended) await this.pool.end();
   }
 
-  async readSnapshot<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.pinned) return fn();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    } catch (err) {
-      throw mapPgError(err);
-    }
-    this.pinned = client;
-    try {
-      return await fn();
-    } finally {
-      this.pinned = null;
-      await client.query('COMMIT').catch(() => undefined);
-      client.release();
-    }
+  /** Overlapping calls share one snapshot; a lost connection rejects as StoreUnavailable (pg-snapshot.ts). */
+  readSnapshot<T>(fn: () => Promise<T>): Promise<T> {
+    return this.snapshots.run(fn);
   }
 
   async insertCampaign(
