@@ -2,11 +2,22 @@ import { Rejection } from '../domain/errors.ts';
 
 const rfc3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
 
+/**
+ * The instants RFC 3339 can write in UTC (four-digit years). An offset can carry a local
+ * year 9999 past them ("9999-12-31T23:59:59-10:00"), and toISOString would then answer
+ * "+010000-...", which no client parses as RFC 3339.
+ */
+const utc_ms_min = Date.parse('0000-01-01T00:00:00Z');
+const utc_ms_max = Date.parse('9999-12-31T23:59:59.999Z');
+
 /** Parses an RFC 3339 date-time to epoch ms, refusing impossible dates (Feb 30) that Date.parse rolls over. */
 export function parseTimestampMs(text: string, param: string): number {
   const m = rfc3339.exec(text);
   const ms = m ? Date.parse(text.toUpperCase()) : Number.NaN;
   if (!m || !Number.isSafeInteger(ms)) throw new Rejection('invalid_request', 'must be an RFC 3339 date-time', param);
+  if (ms < utc_ms_min || ms > utc_ms_max) {
+    throw new Rejection('invalid_request', 'must be between years 0000 and 9999 in UTC', param);
+  }
   const [, y, mo, d, h, mi, s] = m.map(Number);
   const local = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
   const exact =

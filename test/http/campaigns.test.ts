@@ -189,3 +189,45 @@ describe('GET /v1/campaigns', () => {
     assertError(await h.call('GET', '/v1/campaigns/cmp_nope', { key: 'read' }), 404, 'not_found');
   });
 });
+
+describe('timestamps outside years 0000-9999', () => {
+  test('an instant outside years 0000-9999 (UTC) is 400 naming the field, in every body that takes one', async () => {
+    const h = await httpHarness();
+    // Year 9999 locally, year 10000 in UTC: it would come back as "+010000-01-01T09:59:59Z".
+    const past = '9999-12-31T23:59:59-10:00';
+    const last = '9999-12-31T23:59:59.999Z';
+    const beforeYear0 = '0000-01-01T00:00:00+00:01';
+    for (const [field, text] of [
+      ['starts_at', past],
+      ['ends_at', past],
+      ['starts_at', beforeYear0],
+    ] as const) {
+      const res = await h.call('POST', '/v1/campaigns', { body: campaignBody({ [field]: text }) });
+      assertError(res, 400, 'invalid_request', field);
+    }
+    const c = await activeCampaign(h);
+    const before = await h.call<CampaignWire>('GET', `/v1/campaigns/${c.id}`);
+    assertError(
+      await h.call('POST', `/v1/campaigns/${c.id}`, { body: { ends_at: past } }),
+      400,
+      'invalid_request',
+      'ends_at',
+    );
+    for (const field of ['from', 'to']) {
+      const scope = { campaign_ids: [c.id], [field]: past };
+      const body = { title: 't', scope, actions: ['pause_campaigns'] };
+      assertError(await h.call('POST', '/v1/incidents', { body }), 400, 'invalid_request', `scope.${field}`);
+    }
+    const envelope = { currency: 'CNY', total_minor: 1000, count: 10, expires_at: past };
+    assertError(await h.call('POST', '/v1/red-envelopes', { body: envelope }), 400, 'invalid_request', 'expires_at');
+    const after = await h.call<CampaignWire>('GET', `/v1/campaigns/${c.id}`);
+    assert.deepEqual(after.body, before.body, 'nothing changed');
+    const list = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns');
+    assert.equal(list.body.data.length, 1, 'nothing was created');
+    // The last representable instant is still a date-time (only the range past it is refused).
+    const ok = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody({ ends_at: last }) });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    assert.equal(ok.body.ends_at, last);
+    await assertInvariants(h.store);
+  });
+});
