@@ -37,6 +37,17 @@ export function redEnvelopeView(c: Campaign, now_ms: number): RedEnvelopeWire {
   };
 }
 
+/**
+ * The creation answer: the envelope as of its creation, so it depends only on the stored
+ * campaign. An Idempotency-Key replay gets that same campaign back from the engine, and the
+ * body must be the first one, not one whose status has since turned `expired`.
+ */
+export function createdEnvelopeView(c: Campaign): RedEnvelopeWire {
+  const env = c.red_envelope;
+  assert(env !== undefined, `campaign ${c.id} backs no red envelope`);
+  return redEnvelopeView(c, env.created_at_ms);
+}
+
 export function grabView(g: GrabResult): GrabWire {
   return { amount_minor: g.amount_minor, coupon: { ...couponView(g.coupon), value_minor: g.amount_minor } };
 }

@@ -159,6 +159,37 @@ describe('POST /v1/red-envelopes', () => {
     const list = await h.call<ListWire<RedEnvelopeWire>>('GET', '/v1/red-envelopes', { key: 'read' });
     assert.equal(list.body.data.length, 1);
   });
+
+  test('a replay after grabs, expiry and the refund is still the first answer, status and body', async () => {
+    const h = await httpHarness();
+    const body = envelopeBody(h, { total_minor: 1_000, count: 4, expires_at: iso(h.clock.now() + hour_ms) });
+    const first = await h.call<RedEnvelopeWire>('POST', '/v1/red-envelopes', { body, idem: 'env-late' });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.equal(first.body.status, 'active');
+    const grabbed = [await grab(h, first.body.id, 'u1'), await grab(h, first.body.id, 'u2')];
+    assert.deepEqual(
+      grabbed.map((g) => g.status),
+      [201, 201],
+    );
+    const afterGrabs = await h.call<RedEnvelopeWire>('POST', '/v1/red-envelopes', { body, idem: 'env-late' });
+    assert.equal(afterGrabs.status, first.status);
+    assert.deepEqual(afterGrabs.body, first.body);
+    h.clock.advance(hour_ms);
+    const afterExpiry = await h.call<RedEnvelopeWire>('POST', '/v1/red-envelopes', { body, idem: 'env-late' });
+    assert.equal(afterExpiry.status, first.status);
+    assert.deepEqual(afterExpiry.body, first.body);
+    assert.equal(await h.engine.envelopes.expireEnvelopes(), 1);
+    const afterRefund = await h.call<RedEnvelopeWire>('POST', '/v1/red-envelopes', { body, idem: 'env-late' });
+    assert.equal(afterRefund.status, first.status);
+    assert.deepEqual(afterRefund.body, first.body);
+    const now = await h.call<RedEnvelopeWire>('GET', `/v1/red-envelopes/${first.body.id}`, { key: 'read' });
+    assert.equal(now.body.status, 'expired', 'GET shows the envelope as it is now');
+    assert.equal(now.body.grabbed_count, 2);
+    assert.equal(now.body.refunded_minor + now.body.grabbed_minor, 1_000);
+    const list = await h.call<ListWire<RedEnvelopeWire>>('GET', '/v1/red-envelopes', { key: 'read' });
+    assert.equal(list.body.data.length, 1, 'replays create nothing');
+    await assertInvariants(h.store);
+  });
 });
 
 describe('POST /v1/red-envelopes/{id}/grab', () => {

@@ -13,7 +13,7 @@ import {
   RedEnvelopeListQuery,
   RedEnvelopeView,
 } from '../red-envelope-schemas.ts';
-import { grabView, redEnvelopeView } from '../red-envelope-view.ts';
+import { createdEnvelopeView, grabView, redEnvelopeView } from '../red-envelope-view.ts';
 import { errorResponses, IdempotencyHeaders, IdParams, Page } from '../schemas.ts';
 import { parseTimestampMs } from '../time.ts';
 import type { TypeBoxProvider } from '../validator.ts';
@@ -58,7 +58,7 @@ export async function redEnvelopeRoutes(base: FastifyInstance, deps: RouteDeps):
     async (request, reply) => {
       const c = await engine.envelopes.create(termsOf(request.body), actorOf(request));
       metrics.observe(c);
-      return reply.code(201).send(redEnvelopeView(c, engine.now()));
+      return reply.code(201).send(createdEnvelopeView(c));
     },
   );
 
