@@ -82,16 +82,29 @@ function fromQueryText(schema: TSchema, input: unknown): unknown {
 }
 
 /**
- * A union error says only "expected union value"; the branch the client meant
- * (its `type` matches, or else the first branch) says what is wrong.
+ * A union error says only "expected union value"; the branch the client meant says what
+ * is wrong: the first whose `type` it does not refuse (in a union without `type`, the first).
+ * When every branch refuses the `type` (unknown or missing), none was meant: `type` is at fault.
  */
 function explain(e: ValueError): ValueError {
   if (e.errors.length === 0) return e;
   const discriminant = `${e.path}/type`;
   const branches = e.errors.map((it) => [...it]);
-  const meant = branches.find((errs) => !errs.some((x) => x.path === discriminant)) ?? branches[0] ?? [];
+  const meant = branches.find((errs) => !errs.some((x) => x.path === discriminant));
+  if (meant === undefined) return unknownType(e, discriminant, branches);
   const inner = meant[0];
   return inner ? explain(inner) : e;
+}
+
+/** The discriminant's error, listing the types the branches take (`'fixed', 'percent', 'tiered'`). */
+function unknownType(union: ValueError, discriminant: string, branches: ValueError[][]): ValueError {
+  const at = branches.flatMap((errs) => errs.filter((x) => x.path === discriminant));
+  // A missing `type` has two errors per branch (required, and not the literal): one mention each.
+  const types = new Set(at.map((x) => (x.schema as { const?: unknown }).const).filter((t) => typeof t === 'string'));
+  const [first] = at;
+  if (first === undefined) return union;
+  if (types.size === 0) return first;
+  return { ...first, message: `Expected one of ${[...types].map((t) => `'${t}'`).join(', ')}` };
 }
 
 function toValidationError(e: ValueError | null): FastifySchemaValidationError {

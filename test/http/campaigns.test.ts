@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CampaignWire } from '../../src/http/views.ts';
-import { activeCampaign, assertError, assertInvariants, campaignBody, httpHarness, type ListWire } from './harness.ts';
+import {
+  activeCampaign,
+  assertError,
+  assertInvariants,
+  campaignBody,
+  type ErrorWire,
+  httpHarness,
+  type ListWire,
+} from './harness.ts';
 
 describe('POST /v1/campaigns', () => {
   test('creates a draft and answers 201 with every API.md field', async () => {
@@ -127,6 +135,35 @@ describe('POST /v1/campaigns', () => {
     assertError(await h.call('POST', '/v1/campaigns', { body: zeroLimit }), 400, 'invalid_request', 'per_user_limit');
     const list = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns');
     assert.equal(list.body.data.length, 0, 'nothing was created');
+  });
+
+  test('a discount or audience with an unknown or missing type names its type field', async () => {
+    const h = await httpHarness();
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ discount: { type: 'bogus' } }, 'discount.type'],
+      [{ discount: { type: 'bogus', amount_minor: 100 } }, 'discount.type'],
+      [{ discount: { amount_minor: 100 } }, 'discount.type'],
+      [{ discount: {} }, 'discount.type'],
+      [{ audience: { type: 'everyone' } }, 'audience.type'],
+      // A known type still names the field at fault within its own branch.
+      [{ discount: { type: 'fixed' } }, 'discount.amount_minor'],
+      [{ discount: { type: 'percent', percent_bp: 1500, amount_minor: 1 } }, 'discount.amount_minor'],
+      [{ audience: { type: 'allowlist', user_ids: [] } }, 'audience.user_ids'],
+      [{ discount: 5 }, 'discount'],
+      [{ discount: null }, 'discount'],
+    ];
+    for (const [over, param] of cases) {
+      const res = await h.call<ErrorWire>('POST', '/v1/campaigns', { body: campaignBody(over) });
+      assertError(res, 400, 'invalid_request', param);
+      if (param.endsWith('.type')) assert.ok(res.body.error.message.startsWith(`${param}: expected one of '`));
+    }
+    const bogus = await h.call<ErrorWire>('POST', '/v1/campaigns', { body: campaignBody({ discount: { type: 'x' } }) });
+    assert.equal(bogus.body.error.message, "discount.type: expected one of 'fixed', 'percent', 'tiered'");
+    const untyped = await h.call<ErrorWire>('POST', '/v1/campaigns', { body: campaignBody({ discount: {} }) });
+    assert.equal(untyped.body.error.message, "discount.type: expected one of 'fixed', 'percent', 'tiered'");
+    const list = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns');
+    assert.equal(list.body.data.length, 0, 'nothing was created');
+    await assertInvariants(h.store);
   });
 
   test('a shared code is stored normalized and must be unique', async () => {
