@@ -43,12 +43,33 @@ test('POST /v1/webhooks answers the secret once; list and get never show it; DEL
   }
 });
 
-test('webhooks are admin only and their input is checked', async () => {
+test('only admin creates and deletes webhooks; read reads them, never the secret', async () => {
   const h = await eventsHarness();
   try {
     const body = { url: 'http://127.0.0.1:9/hook', events: ['campaign.paused'] };
     assertError(await h.call('POST', '/v1/webhooks', body, 'read'), 403, 'forbidden');
-    assertError(await h.call('GET', '/v1/webhooks', undefined, 'read'), 403, 'forbidden');
+    const created = await h.call<WebhookWire>('POST', '/v1/webhooks', body);
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const { secret, ...view } = created.body;
+    assert.ok(secret);
+    const list = await h.call<ListWire<WebhookWire>>('GET', '/v1/webhooks', undefined, 'read');
+    assert.deepEqual([list.status, list.body], [200, { data: [view], has_more: false }]);
+    const one = await h.call<WebhookWire>('GET', `/v1/webhooks/${view.id}`, undefined, 'read');
+    assert.deepEqual([one.status, one.body], [200, view]);
+    const deliveries = await h.call('GET', `/v1/webhooks/${view.id}/deliveries`, undefined, 'read');
+    assert.deepEqual([deliveries.status, deliveries.body], [200, { data: [], has_more: false }]);
+    for (const res of [list, one, deliveries]) assert.ok(!JSON.stringify(res.body).includes(secret));
+    assertError(await h.call('DELETE', `/v1/webhooks/${view.id}`, undefined, 'read'), 403, 'forbidden');
+    assert.equal((await h.store.liveWebhooks()).length, 1);
+  } finally {
+    await h.close();
+  }
+});
+
+test('webhook input is checked', async () => {
+  const h = await eventsHarness();
+  try {
+    const body = { url: 'http://127.0.0.1:9/hook', events: ['campaign.paused'] };
     assertError(
       await h.call('POST', '/v1/webhooks', { ...body, events: ['campaign.exploded'] }),
       400,

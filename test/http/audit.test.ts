@@ -15,7 +15,7 @@ type EntryWire = {
   hash: string;
 };
 
-test('GET /v1/audit pages every chain newest first, data parsed; admin only', async () => {
+test('GET /v1/audit pages every chain newest first, data parsed; admin and read', async () => {
   const h = await httpHarness();
   const c = await activeCampaign(h);
   await claim(h, c.id, 'u1');
@@ -60,8 +60,15 @@ test('GET /v1/audit pages every chain newest first, data parsed; admin only', as
   assert.deepEqual(p2.body.data, all.body.data.slice(2));
   assert.equal(p2.body.has_more, false);
 
-  assertError(await h.call('GET', '/v1/audit', { key: 'read' }), 403, 'forbidden');
-  assertError(await h.call('GET', '/v1/audit/verify', { key: 'read' }), 403, 'forbidden');
+  // API.md: `read` may call every GET endpoint outside detection and incidents.
+  const asRead = await h.call<ListWire<EntryWire>>('GET', '/v1/audit?limit=100', { key: 'read' });
+  assert.equal(asRead.status, 200);
+  assert.deepEqual(asRead.body, all.body);
+  const verified = await h.call('GET', '/v1/audit/verify', { key: 'read' });
+  assert.equal(verified.status, 200);
+  assert.equal((verified.body as { ok: boolean }).ok, true);
+  assertError(await h.call('GET', '/v1/audit', { key: 'checkout' }), 403, 'forbidden');
+  assertError(await h.call('GET', '/v1/audit/verify', { key: 'approver' }), 403, 'forbidden');
   assertError(await h.call('GET', '/v1/audit?starting_after=abc'), 400, 'invalid_request', 'starting_after');
   assertError(await h.call('GET', '/v1/audit?limit=101'), 400, 'invalid_request', 'limit');
 });

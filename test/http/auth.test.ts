@@ -100,6 +100,14 @@ describe('authentication', () => {
       ['POST', '/v1/redemptions/rdm_x/release', undefined, ['admin', 'checkout']],
       ['POST', '/v1/redemptions/rdm_x/reverse', undefined, ['admin', 'checkout']],
       ['POST', '/v1/api-keys', { name: 'n', scopes: ['read'] }, ['admin']],
+      ['GET', '/v1/audit', undefined, ['admin', 'read']],
+      ['GET', '/v1/audit/verify', undefined, ['admin', 'read']],
+      // An invalid body: admin gets as far as a 400, so no address is ever resolved.
+      ['POST', '/v1/webhooks', { url: 'https://example.invalid/hook', events: [] }, ['admin']],
+      ['GET', '/v1/webhooks', undefined, ['admin', 'read']],
+      ['GET', '/v1/webhooks/whk_x', undefined, ['admin', 'read']],
+      ['GET', '/v1/webhooks/whk_x/deliveries', undefined, ['admin', 'read']],
+      ['DELETE', '/v1/webhooks/whk_x', undefined, ['admin']],
     ];
     const keys: KeyName[] = ['approver', 'checkout', 'read', 'admin'];
     for (const [method, url, body, allowed] of routes) {

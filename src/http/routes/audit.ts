@@ -9,7 +9,7 @@ import type { RouteDeps } from './deps.ts';
 
 const tags = ['audit'];
 
-/** The hash-chained audit log (admin only): read it, and check every chain. */
+/** The hash-chained audit log: read it, and check every chain (read scope: API.md's `read` is every GET). */
 export async function auditRoutes(
   base: FastifyInstance,
   deps: RouteDeps & { page_data_bytes_max: number },
@@ -20,6 +20,7 @@ export async function auditRoutes(
   app.get(
     '/v1/audit',
     {
+      config: { scopes: ['read'] },
       schema: {
         tags,
         summary:
@@ -35,6 +36,7 @@ export async function auditRoutes(
   app.get(
     '/v1/audit/verify',
     {
+      config: { scopes: ['read'] },
       schema: {
         tags,
         summary: 'Walk every audit chain: links, hashes, order and heads; first_bad_seq is a global seq',

@@ -18,8 +18,12 @@ import type { RouteDeps } from './deps.ts';
 
 const tags = ['webhooks'];
 const ListQuery = Type.Object(listFields);
+const read = { scopes: ['read'] as const };
 
-/** Webhook endpoints (admin only). The secret is in the create answer only; DELETE removes one. */
+/**
+ * Webhook endpoints: admin creates and deletes, `read` may also read (API.md's `read` is every
+ * GET). The secret is in the create answer only, so no GET shows it; DELETE removes one.
+ */
 export async function webhookRoutes(base: FastifyInstance, deps: RouteDeps & { webhooks: Webhooks }): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
   const { webhooks } = deps;
@@ -52,6 +56,7 @@ export async function webhookRoutes(base: FastifyInstance, deps: RouteDeps & { w
   app.get(
     '/v1/webhooks',
     {
+      config: read,
       schema: {
         tags,
         summary: 'List webhooks, newest first',
@@ -64,7 +69,10 @@ export async function webhookRoutes(base: FastifyInstance, deps: RouteDeps & { w
 
   app.get(
     '/v1/webhooks/:id',
-    { schema: { tags, summary: 'Get a webhook', params: IdParams, response: { 200: WebhookView, ...errorResponses } } },
+    {
+      config: read,
+      schema: { tags, summary: 'Get a webhook', params: IdParams, response: { 200: WebhookView, ...errorResponses } },
+    },
     async (request) => webhookView(await webhooks.get(request.params.id)),
   );
 
@@ -87,6 +95,7 @@ export async function webhookRoutes(base: FastifyInstance, deps: RouteDeps & { w
   app.get(
     '/v1/webhooks/:id/deliveries',
     {
+      config: read,
       schema: {
         tags,
         summary: 'Delivery log of a webhook, newest event first; starting_after is an event id',
