@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { InvariantViolation, Rejection, type RejectionCode } from '../domain/errors.ts';
 import { StoreUnavailable } from '../store/port.ts';
 import { needsRetryAfter, statusByCode } from './error-status.ts';
+import { nonIntegerLiteral } from './integer-literals.ts';
 import { paramOf } from './validator.ts';
 
 export interface ErrorBody {
@@ -84,7 +85,18 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: Fas
   return reply.code(a.status).type('application/json; charset=utf-8').send(a.body);
 }
 
-/** Error handler, 404 handler and a JSON parser that treats an empty body as none. */
+/**
+ * API.md: non-integer money is 400. Every number the API takes is an integer, and JSON.parse
+ * would hand the schema `1000.0` or `1e3` as 1000, so the literal as written is refused.
+ */
+function nonIntegerRejection(text: string): Rejection | null {
+  const literal = nonIntegerLiteral(text);
+  if (!literal.found) return null;
+  const message = 'numbers must be written as integers, without a fraction or exponent';
+  return new Rejection('invalid_request', `${literal.param ?? 'body'}: ${message}`, literal.param);
+}
+
+/** Error handler, 404 handler and a JSON parser that treats an empty body as none and takes integers only. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => {
@@ -96,6 +108,12 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.length === 0) return done(null, undefined);
-    parseJson(request, text, done);
+    parseJson(request, text, (err, value) => {
+      // Broken JSON keeps its own answer; only a parsed body is checked for non-integers.
+      if (err) return done(err);
+      const refused = nonIntegerRejection(text);
+      if (refused) return done(refused);
+      done(null, value);
+    });
   });
 }

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { nonIntegerLiteral } from '../../src/http/integer-literals.ts';
+
+test('nonIntegerLiteral finds fractions and exponents outside strings and names their path', () => {
+  const cases: Array<[string, { found: boolean; param?: string }]> = [
+    ['{"a":1}', { found: false }],
+    ['{"ip":"203.0.113.9","at":"2026-01-01T00:00:00.250Z","n":5}', { found: false }],
+    ['{"x":"\\"1.5\\"","y":{"z":10}}', { found: false }],
+    ['{"s":"x\\\\","t":2.5}', { found: true, param: 't' }],
+    ['{"a":1.0}', { found: true, param: 'a' }],
+    ['{"a": "1.5", "b": -0.0}', { found: true, param: 'b' }],
+    ['{ "a" : { "b" : 3 } , "c" : 4E0 }', { found: true, param: 'c' }],
+    ['{"d":{"tiers":[{"m":1},{"m":1e3}]}}', { found: true, param: 'd.tiers[1].m' }],
+    ['{"a":[[1],[2,3.0]]}', { found: true, param: 'a[1][1]' }],
+    ['{"k\\u0061":1E2}', { found: true, param: 'ka' }],
+    ['[1, 2.0]', { found: true, param: '[1]' }],
+    ['1.5', { found: true }],
+    [`{"${'k'.repeat(300)}":1.5}`, { found: true }],
+    [`${'['.repeat(1000)}1.5${']'.repeat(1000)}`, { found: true }],
+  ];
+  for (const [text, want] of cases) {
+    JSON.parse(text);
+    assert.deepEqual(nonIntegerLiteral(text), want, text.slice(0, 60));
+  }
+});
