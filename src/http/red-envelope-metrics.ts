@@ -33,6 +33,15 @@ export class RedEnvelopeMetrics {
     this.grabs.inc({ outcome });
   }
 
+  /**
+   * A creation answer, which may be an Idempotency-Key replay of the envelope as first created:
+   * an envelope this process already tracks keeps its newer figure (from onCommit).
+   */
+  observeCreated(c: Campaign): void {
+    if (c.red_envelope && this.tracked.has(c.red_envelope.id)) return;
+    this.observe(c);
+  }
+
   observe(c: Campaign): void {
     const env = c.red_envelope;
     if (!env) return;

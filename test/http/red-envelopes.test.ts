@@ -174,6 +174,13 @@ describe('POST /v1/red-envelopes', () => {
     const afterGrabs = await h.call<RedEnvelopeWire>('POST', '/v1/red-envelopes', { body, idem: 'env-late' });
     assert.equal(afterGrabs.status, first.status);
     assert.deepEqual(afterGrabs.body, first.body);
+    // The replay does not put the gauge back to the creation's figure.
+    const left = 1_000 - grabbed.reduce((sum, g) => sum + g.body.amount_minor, 0);
+    const metrics = String((await h.call<string>('GET', '/metrics', { key: 'read' })).body);
+    assert.match(
+      metrics,
+      new RegExp(`vouchsafe_red_envelope_remaining_minor\\{envelope_id="${first.body.id}"\\} ${left}\n`),
+    );
     h.clock.advance(hour_ms);
     const afterExpiry = await h.call<RedEnvelopeWire>('POST', '/v1/red-envelopes', { body, idem: 'env-late' });
     assert.equal(afterExpiry.status, first.status);

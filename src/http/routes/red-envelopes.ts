@@ -57,7 +57,7 @@ export async function redEnvelopeRoutes(base: FastifyInstance, deps: RouteDeps):
     },
     async (request, reply) => {
       const c = await engine.envelopes.create(termsOf(request.body), actorOf(request));
-      metrics.observe(c);
+      metrics.observeCreated(c);
       return reply.code(201).send(createdEnvelopeView(c));
     },
   );
