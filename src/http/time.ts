@@ -19,7 +19,9 @@ export function parseTimestampMs(text: string, param: string): number {
     throw new Rejection('invalid_request', 'must be between years 0000 and 9999 in UTC', param);
   }
   const [, y, mo, d, h, mi, s] = m.map(Number);
-  const local = new Date(Date.UTC(y ?? 0, (mo ?? 1) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
+  // Date.UTC reads years 0-99 as 1900-1999; setUTCFullYear takes the year as written.
+  const local = new Date(Date.UTC(2000, (mo ?? 1) - 1, d ?? 0, h ?? 0, mi ?? 0, s ?? 0));
+  local.setUTCFullYear(y ?? 0, (mo ?? 1) - 1, d ?? 0);
   const exact =
     local.getUTCFullYear() === y &&
     local.getUTCMonth() + 1 === mo &&
