@@ -64,6 +64,12 @@ export interface Campaign extends CampaignSpec, CampaignCounters {
   created_by: string | null;
   /** The key that last changed the spec; it may not approve. */
   changed_by: string | null;
+  /**
+   * Every key that changed the spec since it was last approved: none of them may approve the
+   * version they helped make (a second key's later edit does not clear the first's risky change).
+   * Absent on campaigns stored before it was kept.
+   */
+  changed_since_approval?: string[];
   approved_by: string | null;
   /** Findings of the last lint run (create, change, submit). */
   lint: LintFinding[];

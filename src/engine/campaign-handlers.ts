@@ -45,10 +45,12 @@ function submit(ctx: BatchContext, cmd: Cmd<'action'>): void {
 function approve(ctx: BatchContext, cmd: Cmd<'action'>): void {
   const c = ctx.campaign;
   if (c.status !== 'pending_approval') throw new Rejection('invalid_state', `cannot approve a ${c.status} campaign`);
-  if (cmd.actor !== null && (cmd.actor === c.created_by || cmd.actor === c.changed_by)) {
-    throw new Rejection('approval_self_forbidden', 'a campaign must be approved by a different key than its maker');
+  const makers = [c.created_by, c.changed_by, ...(c.changed_since_approval ?? [])];
+  if (cmd.actor !== null && makers.includes(cmd.actor)) {
+    throw new Rejection('approval_self_forbidden', 'a campaign must be approved by a different key than its makers');
   }
   c.approved_by = cmd.actor;
+  c.changed_since_approval = [];
   moveTo(ctx, cmd, 'active');
 }
 

@@ -64,6 +64,10 @@ export function updateCampaign(ctx: BatchContext, cmd: Cmd): unknown {
   Object.assign(c, next);
   c.lint = lint;
   c.changed_by = cmd.actor;
+  if (cmd.actor !== null) {
+    const makers = c.changed_since_approval ?? [];
+    if (!makers.includes(cmd.actor)) c.changed_since_approval = [...makers, cmd.actor];
+  }
   if ((prev.status === 'active' || prev.status === 'paused') && risky.length > 0) {
     c.status = 'pending_approval';
     c.status_reason = `changed: ${risky.join(', ')}`;

@@ -65,6 +65,28 @@ function updateSuite(name: string, open: () => Promise<Store>): void {
       await h.store.close();
     });
 
+    test('no key that changed the campaign since its last approval may approve it, though another key edited it last', async () => {
+      const h = await setup();
+      const c = await activeCampaign(h);
+      // Neither the creator (key_maker) nor the last changer makes this risky change.
+      const changer = { actor: 'key_changer' };
+      const risky = await h.engine.updateCampaign(c.id, { discount: { type: 'fixed', amount_minor: 2000 } }, changer);
+      assert.equal(risky.status, 'pending_approval');
+      // A second key's trivial edit makes it the last changer; the risky change is still key_changer's.
+      const tidied = await h.engine.updateCampaign(c.id, { name: 'tidy' }, { actor: 'key_editor' });
+      assert.equal(tidied.changed_by, 'key_editor');
+      await rejects(h.engine.campaignAction(c.id, 'approve', changer), 'approval_self_forbidden');
+      await rejects(h.engine.campaignAction(c.id, 'approve', { actor: 'key_editor' }), 'approval_self_forbidden');
+      const approved = await h.engine.campaignAction(c.id, 'approve', checker);
+      assert.equal(approved.status, 'active');
+      // After an approval the list starts over: the checker, who changed nothing since, may approve the next change.
+      const again = await h.engine.updateCampaign(c.id, { budget_minor: 200_000 }, { actor: 'key_editor' });
+      assert.equal(again.status, 'pending_approval');
+      assert.equal((await h.engine.campaignAction(c.id, 'approve', checker)).status, 'active');
+      await assertInvariants(h.store);
+      await h.store.close();
+    });
+
     test('a paused campaign with a risky change goes to pending_approval too', async () => {
       const h = await setup();
       const c = await activeCampaign(h);
