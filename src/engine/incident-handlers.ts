@@ -1,5 +1,5 @@
 import { isSingleUse } from '../domain/coupon.ts';
-import { Rejection } from '../domain/errors.ts';
+import { assert, Rejection } from '../domain/errors.ts';
 import type { Alert, Breakdown, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
 import type { Redemption } from '../domain/redemption.ts';
 import type { IncidentFence } from '../store/port-incidents.ts';
@@ -183,15 +183,21 @@ export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
 }
 
 /**
- * Revokes the listed coupons of the campaign that are still active, for an incident: the entry
- * names each one, and the store adds the count to the incident's (its report's revoked_coupons).
+ * Revokes the listed coupons of the campaign not redeemed yet, for an incident: the active ones and
+ * the single-use ones on hold (`reserved`). A hold is left as it is (its order is in flight; only
+ * freeze_redemptions stops it): confirmed, it counts as any confirmed redemption; released or
+ * expired, it no longer gives the coupon back (releaseHold restores only a `reserved` coupon). The
+ * entry names each coupon, and the store adds the count to the incident's (revoked_coupons).
  */
 export function revokeCoupons(ctx: BatchContext, cmd: Cmd<'revoke_coupons'>): unknown {
   heldFence(ctx, cmd, 'opening');
   const revoked: string[] = [];
   for (const id of cmd.coupon_ids) {
     const coupon = ctx.coupon(id);
-    if (!coupon || coupon.campaign_id !== ctx.campaign.id || coupon.status !== 'active') continue;
+    if (!coupon || coupon.campaign_id !== ctx.campaign.id) continue;
+    if (coupon.status !== 'active' && coupon.status !== 'reserved') continue;
+    // Only a single-use coupon is ever reserved: a shared one stays active under its holds.
+    if (coupon.status === 'reserved') assert(isSingleUse(coupon), `shared coupon ${id} is reserved`);
     ctx.setCouponStatus(coupon, 'revoked');
     revoked.push(id);
   }

@@ -129,12 +129,16 @@ export interface IncidentStore {
   incidentRevokedCoupons(incident_id: string): Promise<number>;
   /** Every (incident, campaign) revocation count (verify: each must be what the campaign's chain lists). */
   incidentRevocations(): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>>;
-  /** Ids of a campaign's active coupons up to `through_id` (coupon ids are time-ordered), at most `limit`. */
-  activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]>;
   /**
-   * The greatest redemption id (any status), or the greatest active coupon id, over the campaigns
-   * as stored now (null: none). Ids order by the clock of the node that made them, so an
-   * incident bounds its work no lower than this (see IncidentWorker.bound).
+   * Ids of a campaign's unredeemed coupons (`active` or `reserved`: on hold) up to `through_id`
+   * (coupon ids are time-ordered), at most `limit`: what an incident's revocation covers.
+   */
+  unredeemedCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]>;
+  /**
+   * The greatest redemption id (any status), or the greatest unredeemed coupon id (as
+   * unredeemedCouponIds), over the campaigns as stored now (null: none). Ids order by the clock of
+   * the node that made them, so an incident bounds its work no lower than this (see
+   * IncidentWorker.bound).
    */
   newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): Promise<string | null>;
 }

@@ -11,6 +11,7 @@ import {
   resolveCrashThenResume,
   stalledOpenerLosesTheWork,
 } from '../support/incident-faults.ts';
+import { revokedHoldsStayRevoked } from '../support/incident-holds.ts';
 import { createTestDatabase, pg_unavailable_message, type TestDatabase } from '../support/pg.ts';
 import { bulkCampaign, seedRedemptions } from '../support/seed.ts';
 
@@ -115,5 +116,8 @@ describe('incident work survives its process on PostgreSQL (several nodes, one d
   );
   scenario('an opener that stalls past its lease on one node: its save is refused once another took over', (open) =>
     stalledOpenerLosesTheWork(open, 'save'),
+  );
+  scenario('revoke_unredeemed revokes held coupons too: released or expired, they never redeem again', (open) =>
+    revokedHoldsStayRevoked(open),
   );
 });

@@ -6,7 +6,8 @@ export type IncidentAction = 'pause_campaigns' | 'freeze_redemptions' | 'revoke_
 /**
  * Incidents on the model's campaign (API.md "Detection and incidents"): opening one pauses the
  * campaign, freezes its live redemptions in scope (reserved and confirmed become frozen: spent,
- * held for review) and revokes its unredeemed coupons, in that order, as asked; resolving it
+ * held for review) and revokes its unredeemed coupons (active or on hold), in that order, as
+ * asked; resolving it
  * reverses (refunds) or honours (confirms) exactly the redemptions it froze that are still frozen.
  * Answers are recorded under an Idempotency-Key when produced; a refused resolve is not.
  */
@@ -44,8 +45,9 @@ export class RefIncidents {
       }
       let revoked_coupons = 0;
       if (actions.includes('revoke_unredeemed')) {
+        // Unredeemed: active, or on hold (the hold stays pending; released, it gives nothing back).
         for (const c of m.coupons.values()) {
-          if (c.status !== 'active') continue;
+          if (c.status !== 'active' && c.status !== 'reserved') continue;
           c.status = 'revoked';
           revoked_coupons++;
         }

@@ -158,6 +158,24 @@ describe('model regressions (edges written by hand)', () => {
     ]);
   });
 
+  test('an incident that revokes without freezing revokes coupons on hold: released or expired, they never redeem again', async () => {
+    await replay({}, [
+      { t: 'claim', user: 0, idem: null },
+      { t: 'claim', user: 1, idem: null },
+      { t: 'claim', user: 2, idem: null },
+      redeem(0),
+      redeem(1, { user: 1, order: order({ n: 1 }) }),
+      { t: 'incident', merchants: null, actions: 5, idem: null },
+      { t: 'release', r: 0, idem: null },
+      { t: 'advance', ms: 15 * 60_000 },
+      { t: 'sweep' },
+      { t: 'resume', idem: null },
+      redeem(0, { order: order({ n: 2 }), confirm: true }),
+      redeem(1, { user: 1, order: order({ n: 3 }), confirm: true }),
+      redeem(2, { user: 2, order: order({ n: 4 }), confirm: true }),
+    ]);
+  });
+
   test('a red envelope: grabs, a grabbed coupon redeemed, expiry refunds the remainder once', async () => {
     await replay({ mode: 'red_envelope', min_spend_minor: 0, budget_minor: 3000, duration_ms: 3_600_000 }, [
       { t: 'grab', user: 0, idem: null },

@@ -192,11 +192,11 @@ export class IncidentWorker {
   }
 
   /**
-   * Revokes the active coupons of every campaign in scope, a few thousand per batch, each named in
-   * its audit entry. A coupon is not tied to a merchant, so a merchant scope cannot narrow this: it
-   * revokes whole campaigns (those the scope resolved to). Only coupons that existed when revoking
-   * began (the bound is saved, as for freezing); each batch leaves its coupons not active, so the
-   * next page is new ones.
+   * Revokes the unredeemed coupons of every campaign in scope (active, and single-use ones on hold:
+   * see revokeCoupons), a few thousand per batch, each named in its audit entry. A coupon is not
+   * tied to a merchant, so a merchant scope cannot narrow this: it revokes whole campaigns (those
+   * the scope resolved to). Only coupons that existed when revoking began (the bound is saved, as
+   * for freezing); each batch leaves its coupons revoked, so the next page is new ones.
    */
   private async revokeAll(): Promise<void> {
     const start = this.startOf('revoking');
@@ -210,7 +210,7 @@ export class IncidentWorker {
     for (const campaign_id of this.incident.campaign_ids.slice(start)) {
       for (;;) {
         const max = limits.incident_batch_ids_max;
-        const coupon_ids = await this.store.activeCouponIds(campaign_id, last_id, max);
+        const coupon_ids = await this.store.unredeemedCouponIds(campaign_id, last_id, max);
         if (coupon_ids.length === 0) break;
         await this.engine.submitCommand(campaign_id, { type: 'revoke_coupons', coupon_ids, ...this.commandBase() });
         if (coupon_ids.length < max) break;

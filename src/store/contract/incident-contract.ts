@@ -147,7 +147,7 @@ export function incidentContract(open: OpenStore): void {
     assert.deepEqual(await store.campaignsWithRedemptionsAt({ ...all, merchant_ids: ['m9'] }), []);
     assert.deepEqual(await store.campaignsWithRedemptionsAt({ ...m1, from_ms: r4.created_at_ms + 1 }), []);
     assert.equal((await store.liveRedemptionIdsInScope(other.id, all, '', 10)).length, 0);
-    // The newest ids stored: any status for redemptions, active coupons only (the fifth, redeemed, is newer).
+    // The newest ids stored: any status for redemptions, unredeemed coupons only (the fifth, redeemed, is newer).
     const active = (await Promise.all(rs.map((r) => store.getCoupon(r.coupon_id))))
       .filter((c) => c?.status === 'active')
       .map((c) => c?.id ?? '')
@@ -161,6 +161,39 @@ export function incidentContract(open: OpenStore): void {
     assert.equal(await store.newestId('redemption', []), null);
     assert.equal(await store.newestId('coupon', []), null);
   });
+
+  storeTest(
+    'revocation covers the unredeemed coupons, active and on hold, up to its bound; so does the newest coupon id',
+    open,
+    async (store, b) => {
+      const statuses = ['active', 'reserved', 'redeemed', 'revoked', 'active', 'reserved', 'redeemed'] as const;
+      const coupons = statuses.map((status) => b.coupon('', { status }));
+      const campaign = await seedCampaign(store, b, {}, coupons);
+      const [a1, h1, , , a2, h2, r2] = coupons.map((c) => c.id);
+      assert.ok(a1 && h1 && a2 && h2 && r2 && h2 < r2);
+      // The newest unredeemed coupon is one on hold; the redeemed one after it does not count.
+      assert.equal(await store.newestId('coupon', [campaign.id]), h2);
+      assert.deepEqual((await store.unredeemedCouponIds(campaign.id, h2, 10)).sort(), [a1, h1, a2, h2]);
+      assert.deepEqual((await store.unredeemedCouponIds(campaign.id, a2, 10)).sort(), [a1, h1, a2]);
+      assert.equal((await store.unredeemedCouponIds(campaign.id, h2, 3)).length, 3);
+      // A campaign whose only unredeemed coupon is on hold, newer than every coupon above.
+      const held = b.coupon('', { status: 'reserved' });
+      const other = await seedCampaign(store, b, {}, [b.coupon('', { status: 'redeemed' }), held]);
+      assert.equal(await store.newestId('coupon', [other.id]), held.id);
+      assert.equal(await store.newestId('coupon', [campaign.id, other.id]), held.id);
+      assert.deepEqual(await store.unredeemedCouponIds(other.id, held.id, 10), [held.id]);
+      assert.deepEqual(await store.unredeemedCouponIds(other.id, a1, 10), [], 'older than its coupons: none');
+      // Revoked in a batch (as revokeCoupons does), they are no longer unredeemed.
+      await batch(store, campaign.id, emptyLoad({ coupon_ids: [h1, h2] }), (s, w) => {
+        for (const id of [h1, h2]) {
+          const c = s.coupons.get(id);
+          if (c) w.coupons_update.push({ ...c, status: 'revoked' });
+        }
+      });
+      assert.deepEqual((await store.unredeemedCouponIds(campaign.id, h2, 10)).sort(), [a1, a2]);
+      assert.equal(await store.newestId('coupon', [campaign.id]), a2);
+    },
+  );
 
   storeTest(
     'members, report rows and revocations are written in the batch and read back exactly',
@@ -177,8 +210,8 @@ export function incidentContract(open: OpenStore): void {
         .sort();
       assert.equal(active.length, 4);
       const bound = active[2] ?? '';
-      assert.deepEqual((await store.activeCouponIds(campaign.id, bound, 10)).sort(), active.slice(0, 3));
-      assert.equal((await store.activeCouponIds(campaign.id, bound, 2)).length, 2);
+      assert.deepEqual((await store.unredeemedCouponIds(campaign.id, bound, 10)).sort(), active.slice(0, 3));
+      assert.equal((await store.unredeemedCouponIds(campaign.id, bound, 2)).length, 2);
       const revoke = (ids: string[], w: BatchWrites, s: BatchSnapshot) => {
         for (const id of ids) {
           const c = s.coupons.get(id);
@@ -196,7 +229,7 @@ export function incidentContract(open: OpenStore): void {
         w.bulk.push({ kind: 'incident_members', incident_id: inc.id, redemption_ids: [r2.id, r1.id] });
         revoke([z], w, s);
       });
-      assert.deepEqual(await store.activeCouponIds(campaign.id, bound, 10), []);
+      assert.deepEqual(await store.unredeemedCouponIds(campaign.id, bound, 10), []);
       assert.deepEqual(await store.incidentCampaigns(inc.id), [campaign.id]);
       const pending = (id: string) => ({ redemption_id: id, outcome: null });
       assert.deepEqual(

@@ -277,20 +277,23 @@ export async function incidentRevocations(
   }));
 }
 
-export async function activeCouponIds(
+/** Coupon statuses an incident revokes: active, and on hold (single-use only; see revokeCoupons). */
+const unredeemed = "('active', 'reserved')";
+
+export async function unredeemedCouponIds(
   q: Query,
   campaign_id: string,
   through_id: string,
   limit: number,
 ): Promise<string[]> {
-  const text = "SELECT id FROM coupons WHERE campaign_id = $1 AND status = 'active' AND id <= $2 LIMIT $3";
+  const text = `SELECT id FROM coupons WHERE campaign_id = $1 AND status IN ${unredeemed} AND id <= $2 LIMIT $3`;
   return (await q(text, [campaign_id, through_id, limit])).map((r) => String(r.id));
 }
 
 /** One max per campaign, so each is an index lookup ((campaign_id, id), (campaign_id, status)). */
 const newestSql = {
   redemption: 'SELECT max(id) AS id FROM redemptions WHERE campaign_id = s.campaign_id',
-  coupon: "SELECT max(id) AS id FROM coupons WHERE campaign_id = s.campaign_id AND status = 'active'",
+  coupon: `SELECT max(id) AS id FROM coupons WHERE campaign_id = s.campaign_id AND status IN ${unredeemed}`,
 };
 
 export async function newestId(

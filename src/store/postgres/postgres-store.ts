@@ -512,8 +512,8 @@ export class PostgresStore implements Store {
     return incidents.incidentRevocations(this.q);
   }
 
-  activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
-    return incidents.activeCouponIds(this.q, campaign_id, through_id, limit);
+  unredeemedCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
+    return incidents.unredeemedCouponIds(this.q, campaign_id, through_id, limit);
   }
 
   newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): Promise<string | null> {

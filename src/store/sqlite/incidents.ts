@@ -22,6 +22,9 @@ function memberInsert(rows: number): string {
   return `INSERT OR IGNORE INTO incident_redemptions (incident_id, campaign_id, redemption_id) VALUES ${values}`;
 }
 
+/** Coupon statuses an incident revokes: active, and on hold (single-use only; see revokeCoupons). */
+const unredeemed = "('active', 'reserved')";
+
 /** `merchant_id IN (json array)` etc.: one statement for any scope, parameters always bound. */
 const scopeSql = `(? IS NULL OR merchant_id IN (SELECT value FROM json_each(?)))
   AND (? IS NULL OR created_at_ms >= ?) AND (? IS NULL OR created_at_ms < ?)`;
@@ -108,9 +111,11 @@ export class SqliteIncidents {
       revocations: p(
         'SELECT incident_id, campaign_id, coupons FROM incident_revocations ORDER BY incident_id, campaign_id',
       ),
-      activeCoupons: p("SELECT id FROM coupons WHERE campaign_id = ? AND status = 'active' AND id <= ? LIMIT ?"),
+      unredeemedCoupons: p(
+        `SELECT id FROM coupons WHERE campaign_id = ? AND status IN ${unredeemed} AND id <= ? LIMIT ?`,
+      ),
       newestRedemption: p('SELECT max(id) AS id FROM redemptions WHERE campaign_id = ?'),
-      newestActiveCoupon: p("SELECT max(id) AS id FROM coupons WHERE campaign_id = ? AND status = 'active'"),
+      newestUnredeemedCoupon: p(`SELECT max(id) AS id FROM coupons WHERE campaign_id = ? AND status IN ${unredeemed}`),
     };
   }
 
@@ -295,12 +300,12 @@ export class SqliteIncidents {
     }));
   }
 
-  activeCouponIds(campaign_id: string, through_id: string, limit: number): string[] {
-    return (this.stmt.activeCoupons.all(campaign_id, through_id, limit) as Row[]).map((r) => String(r.id));
+  unredeemedCouponIds(campaign_id: string, through_id: string, limit: number): string[] {
+    return (this.stmt.unredeemedCoupons.all(campaign_id, through_id, limit) as Row[]).map((r) => String(r.id));
   }
 
   newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): string | null {
-    const stmt = kind === 'redemption' ? this.stmt.newestRedemption : this.stmt.newestActiveCoupon;
+    const stmt = kind === 'redemption' ? this.stmt.newestRedemption : this.stmt.newestUnredeemedCoupon;
     let newest: string | null = null;
     for (const campaign_id of campaign_ids) {
       const id = (stmt.get(campaign_id) as Row).id;

@@ -831,8 +831,8 @@ export class SqliteStore implements Store {
     return this.incidents.incidentRevocations();
   }
 
-  async activeCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
-    return this.incidents.activeCouponIds(campaign_id, through_id, limit);
+  async unredeemedCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
+    return this.incidents.unredeemedCouponIds(campaign_id, through_id, limit);
   }
 
   async newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): Promise<string | null> {
