@@ -104,7 +104,8 @@ export function freeze(ctx: BatchContext, cmd: Cmd<'freeze'>): unknown {
       c.reserved_count -= 1;
       c.spent_minor += r.discount_minor;
       const coupon = ctx.coupon(r.coupon_id);
-      if (coupon && isSingleUse(coupon)) ctx.setCouponStatus(coupon, 'redeemed');
+      // As confirm: a coupon revoked under its hold stays revoked.
+      if (coupon && isSingleUse(coupon) && coupon.status === 'reserved') ctx.setCouponStatus(coupon, 'redeemed');
     } else {
       c.confirmed_count -= 1;
     }
@@ -185,9 +186,10 @@ export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
 /**
  * Revokes the listed coupons of the campaign not redeemed yet, for an incident: the active ones and
  * the single-use ones on hold (`reserved`). A hold is left as it is (its order is in flight; only
- * freeze_redemptions stops it): confirmed, it counts as any confirmed redemption; released or
- * expired, it no longer gives the coupon back (releaseHold restores only a `reserved` coupon). The
- * entry names each coupon, and the store adds the count to the incident's (revoked_coupons).
+ * freeze_redemptions stops it): confirmed or frozen, it counts as any other and its coupon stays
+ * revoked (so no reversal restores it); released or expired, it no longer gives the coupon back
+ * (releaseHold restores only a `reserved` coupon). The entry names each coupon, and the store adds
+ * the count to the incident's (revoked_coupons).
  */
 export function revokeCoupons(ctx: BatchContext, cmd: Cmd<'revoke_coupons'>): unknown {
   heldFence(ctx, cmd, 'opening');

@@ -133,7 +133,9 @@ export function confirm(ctx: BatchContext, cmd: Cmd<'confirm'>): unknown {
   c.confirmed_count += 1;
   ctx.updateRedemption(r, { status: 'confirmed', hold_expires_at_ms: null });
   const coupon = ctx.coupon(r.coupon_id);
-  if (coupon && isSingleUse(coupon)) ctx.setCouponStatus(coupon, 'redeemed');
+  // A coupon an incident revoked under this hold stays revoked: the order goes through, but as
+  // `redeemed` a reversal with restore_coupon would hand back a coupon the incident took away.
+  if (coupon && isSingleUse(coupon) && coupon.status === 'reserved') ctx.setCouponStatus(coupon, 'redeemed');
   ctx.confirmed.push(r);
   ctx.change(cmd.actor, 'redemption.confirmed', r.id, { discount_minor: r.discount_minor });
   ctx.event('redemption.confirmed', { ...r });

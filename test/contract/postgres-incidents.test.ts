@@ -11,7 +11,7 @@ import {
   resolveCrashThenResume,
   stalledOpenerLosesTheWork,
 } from '../support/incident-faults.ts';
-import { revokedHoldsStayRevoked } from '../support/incident-holds.ts';
+import { revokedHoldStillConfirms, revokedHoldsStayRevoked } from '../support/incident-holds.ts';
 import { createTestDatabase, pg_unavailable_message, type TestDatabase } from '../support/pg.ts';
 import { bulkCampaign, seedRedemptions } from '../support/seed.ts';
 
@@ -119,5 +119,8 @@ describe('incident work survives its process on PostgreSQL (several nodes, one d
   );
   scenario('revoke_unredeemed revokes held coupons too: released or expired, they never redeem again', (open) =>
     revokedHoldsStayRevoked(open),
+  );
+  scenario('a held coupon revoked still confirms (or is frozen and honoured), stays revoked, never restored', (open) =>
+    revokedHoldStillConfirms(open),
   );
 });

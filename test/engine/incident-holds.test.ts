@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { OpenStore } from '../support/incident-faults.ts';
-import { revokedHoldsStayRevoked } from '../support/incident-holds.ts';
+import { revokedHoldStillConfirms, revokedHoldsStayRevoked } from '../support/incident-holds.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'vs-incident-holds-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -19,4 +19,7 @@ function sqliteFile(): OpenStore {
 describe('revoke_unredeemed and coupons on hold (SQLite file, two engines on it)', () => {
   test('held coupons are revoked too: released or expired, they stay revoked and never redeem again', () =>
     revokedHoldsStayRevoked(sqliteFile()));
+
+  test('a held coupon revoked still confirms (or is frozen and honoured), stays revoked, and no reversal restores it', () =>
+    revokedHoldStillConfirms(sqliteFile()));
 });

@@ -35,7 +35,7 @@ export class RefIncidents {
             m.reserved_minor -= r.discount_minor;
             m.spent_minor += r.discount_minor;
             const coupon = m.coupons.get(r.coupon);
-            if (coupon?.single_use) coupon.status = 'redeemed';
+            if (coupon?.single_use && coupon.status === 'reserved') coupon.status = 'redeemed';
           }
           r.status = 'frozen';
           r.hold_expires_at_ms = null;

@@ -262,7 +262,8 @@ export class RefModel {
         this.spent_minor += r.discount_minor;
         r.status = 'confirmed';
         r.hold_expires_at_ms = null;
-        if (coupon?.single_use) coupon.status = 'redeemed';
+        // A coupon an incident revoked under the hold stays revoked.
+        if (coupon?.single_use && coupon.status === 'reserved') coupon.status = 'redeemed';
       } else if (verb === 'release') {
         this.releaseHold(r);
       } else {

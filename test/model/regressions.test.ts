@@ -176,6 +176,23 @@ describe('model regressions (edges written by hand)', () => {
     ]);
   });
 
+  test('a hold whose coupon an incident revoked still confirms; the coupon stays revoked, a reversal does not restore it', async () => {
+    await replay({}, [
+      { t: 'claim', user: 0, idem: null },
+      { t: 'claim', user: 1, idem: null },
+      redeem(0),
+      redeem(1, { user: 1, order: order({ n: 1, merchant: 1 }) }),
+      { t: 'incident', merchants: null, actions: 4, idem: null },
+      { t: 'confirm', r: 0, idem: null },
+      { t: 'incident', merchants: [1], actions: 2, idem: null },
+      { t: 'resolve', i: 1, reverse: false, idem: null },
+      { t: 'reverse', r: 0, restore: true, idem: null },
+      { t: 'reverse', r: 1, restore: true, idem: null },
+      redeem(0, { order: order({ n: 2 }), confirm: true }),
+      redeem(1, { user: 1, order: order({ n: 3 }), confirm: true }),
+    ]);
+  });
+
   test('a red envelope: grabs, a grabbed coupon redeemed, expiry refunds the remainder once', async () => {
     await replay({ mode: 'red_envelope', min_spend_minor: 0, budget_minor: 3000, duration_ms: 3_600_000 }, [
       { t: 'grab', user: 0, idem: null },
