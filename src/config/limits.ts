@@ -84,6 +84,8 @@ export const limits = {
   incident_lease_ms: 60_000,
   /** How often a sweeping engine looks for incidents whose process died; how many it takes per look. */
   incident_resume_check_ms: 5_000,
+  /** How often the sweeper looks for live campaigns past their ends_at (they become `ended`). */
+  campaign_end_check_ms: 10_000,
   incidents_resumed_per_check_max: 10,
   /** On shutdown, requests in flight get this long to finish; then every connection left is cut. */
   shutdown_grace_ms: 10_000,

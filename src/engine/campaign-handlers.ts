@@ -78,6 +78,18 @@ function revoke(ctx: BatchContext, cmd: Cmd<'action'>): void {
   moveTo(ctx, cmd, 'revoked', { released_holds: holds.length });
 }
 
+/**
+ * The sweeper's, once `ends_at` has passed: an active or paused campaign becomes `ended` (its
+ * holds run their course: they may still be confirmed or released). Any other status, or a
+ * campaign another node ended first, is left as it is.
+ */
+function end(ctx: BatchContext, cmd: Cmd<'action'>): void {
+  const c = ctx.campaign;
+  if (c.status !== 'active' && c.status !== 'paused') return;
+  if (ctx.now_ms < c.ends_at_ms) throw new Rejection('invalid_state', 'the campaign has not reached its ends_at');
+  moveTo(ctx, cmd, 'ended');
+}
+
 export function campaignAction(ctx: BatchContext, cmd: Cmd<'action'>): unknown {
   switch (cmd.action) {
     case 'submit':
@@ -94,6 +106,9 @@ export function campaignAction(ctx: BatchContext, cmd: Cmd<'action'>): unknown {
       break;
     case 'revoke':
       revoke(ctx, cmd);
+      break;
+    case 'end':
+      end(ctx, cmd);
       break;
   }
   return { ...ctx.campaign };

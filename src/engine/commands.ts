@@ -8,7 +8,7 @@ export interface IdemKey {
   fingerprint: string;
 }
 
-export type CampaignAction = 'submit' | 'approve' | 'pause' | 'resume' | 'revoke';
+export type CampaignAction = 'submit' | 'approve' | 'pause' | 'resume' | 'revoke' | 'end';
 
 /**
  * Incident bulk work: `owner` is the lease holder it runs for; the batch applies it only while

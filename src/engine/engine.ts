@@ -157,6 +157,7 @@ export class Engine {
   private sweeper: NodeJS.Timeout | null = null;
   private last_idempotency_prune_ms = Number.NEGATIVE_INFINITY;
   private last_incident_check_ms = Number.NEGATIVE_INFINITY;
+  private last_end_check_ms = Number.NEGATIVE_INFINITY;
   private resuming: Promise<number> | null = null;
   private closing: Promise<void> | null = null;
   private readonly log: IncidentLog;
@@ -202,6 +203,10 @@ export class Engine {
         if (this.now() - this.last_idempotency_prune_ms >= limits.idempotency_prune_interval_ms) {
           this.last_idempotency_prune_ms = this.now();
           void this.pruneIdempotency().catch(() => undefined);
+        }
+        if (this.now() - this.last_end_check_ms >= limits.campaign_end_check_ms) {
+          this.last_end_check_ms = this.now();
+          void this.endCampaigns().catch(() => undefined);
         }
         if (this.now() - this.last_incident_check_ms >= limits.incident_resume_check_ms) {
           this.last_incident_check_ms = this.now();
@@ -529,6 +534,42 @@ export class Engine {
       // An embedded store answers at once: let requests and timers run between chunks.
       await new Promise<void>((next) => setImmediate(next));
     }
+  }
+
+  /**
+   * Moves every active or paused campaign whose ends_at has passed to `ended`, each through its
+   * own batch (audited as campaign.end); answers how many this call ended. Claims and new
+   * redemptions were refused from ends_at on already; this makes the status say so.
+   */
+  async endCampaigns(): Promise<number> {
+    const now_ms = this.now();
+    const due: string[] = [];
+    for (const status of ['active', 'paused']) {
+      let starting_after: string | undefined;
+      for (;;) {
+        const page = await this.store.listCampaigns({
+          limit: limits.list_limit_max,
+          status,
+          ...(starting_after ? { starting_after } : {}),
+        });
+        for (const c of page.data) if (c.ends_at_ms <= now_ms) due.push(c.id);
+        starting_after = page.data[page.data.length - 1]?.id;
+        if (!page.has_more || starting_after === undefined) break;
+      }
+    }
+    let ended = 0;
+    for (const id of due) {
+      const cmd: Command = {
+        type: 'action',
+        action: 'end',
+        reason: 'ends_at passed',
+        approval_threshold_minor: this.approval_threshold_minor,
+        actor: null,
+      };
+      const c = await this.submitCommand<Campaign>(id, cmd).catch(() => null);
+      if (c?.status === 'ended') ended += 1;
+    }
+    return ended;
   }
 
   /** Releases every hold whose time is up; returns how many. */
