@@ -1,4 +1,4 @@
-import type { Alert, Incident, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
+import type { Alert, Breakdown, Incident, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
 import type { AuditEntry, ListQuery, OutboxEvent, Page } from './port.ts';
 
 /**
@@ -12,7 +12,9 @@ export type IncidentBulkOp =
   /** What the incident's resolution did with these members (each settled once: see IncidentFence.pending). */
   | { kind: 'incident_outcomes'; incident_id: string; outcome: MemberOutcome; redemption_ids: string[] }
   /** Adds the coupons this batch revoked for the incident (changed as snapshot rows) to its count. */
-  | { kind: 'incident_revoked'; incident_id: string; coupons: number; at_ms: number };
+  | { kind: 'incident_revoked'; incident_id: string; coupons: number; at_ms: number }
+  /** Adds the holds this batch released for the incident's freeze (changed as snapshot rows) to its totals. */
+  | { kind: 'incident_released'; incident_id: string; holds: number; discount_minor: number };
 
 /** Redemption filters of an incident scope inside one campaign; null: no restriction. */
 export interface ScopeFilter {
@@ -108,7 +110,10 @@ export interface IncidentStore {
 
   /** Campaigns with a redemption at one of the merchants (in the window): a scan, there is no merchant index. */
   campaignsWithRedemptionsAt(filter: ScopeFilter & { merchant_ids: string[] }): Promise<string[]>;
-  /** Ids of reserved and confirmed redemptions of a campaign in scope, in id order after `after_id`. */
+  /**
+   * Ids of reserved and confirmed redemptions of a campaign in scope, in id order after `after_id`:
+   * what an incident's freeze acts on (it releases the holds and freezes the confirmed ones).
+   */
   liveRedemptionIdsInScope(
     campaign_id: string,
     filter: ScopeFilter,
@@ -129,6 +134,10 @@ export interface IncidentStore {
   incidentRevokedCoupons(incident_id: string): Promise<number>;
   /** Every (incident, campaign) revocation count (verify: each must be what the campaign's chain lists). */
   incidentRevocations(): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>>;
+  /** Holds released by the incident's freeze, as counted and summed by the releasing batches. */
+  incidentReleasedHolds(incident_id: string): Promise<Breakdown>;
+  /** Every (incident, campaign) count and sum of released holds (verify: each must be what its chain lists). */
+  incidentReleases(): Promise<Array<{ incident_id: string; campaign_id: string } & Breakdown>>;
   /**
    * Ids of a campaign's unredeemed coupons (`active` or `reserved`: on hold) up to `through_id`
    * (coupon ids are time-ordered), at most `limit`: what an incident's revocation covers.

@@ -258,6 +258,50 @@ export function incidentContract(open: OpenStore): void {
   );
 
   storeTest(
+    'holds released for an incident add up per (incident, campaign), written in the batch',
+    open,
+    async (store, b) => {
+      const { campaign, rs } = await seeded(store, b);
+      const [, r2, , r4] = rs;
+      assert.ok(r2 && r4);
+      const other = await seedCampaign(store, b);
+      const inc = incident(b);
+      const released = (holds: number, discount_minor: number) =>
+        ({ kind: 'incident_released', incident_id: inc.id, holds, discount_minor }) as const;
+      // As a freeze does: the holds' rows released and their totals added, in one batch.
+      await batch(store, campaign.id, emptyLoad({ redemption_ids: [r2.id, r4.id] }), (s, w) => {
+        for (const id of [r2.id, r4.id]) {
+          const r = s.redemptions.get(id);
+          if (r) w.redemptions_update.push({ ...r, status: 'released', hold_expires_at_ms: null });
+        }
+        w.bulk.push(released(2, r2.discount_minor + r4.discount_minor));
+      });
+      await batch(store, other.id, emptyLoad(), (_, w) => w.bulk.push(released(1, 40)));
+      await batch(store, other.id, emptyLoad(), (_, w) => w.bulk.push(released(2, 60)));
+      assert.equal((await store.getRedemption(r2.id))?.status, 'released');
+      const in_campaign = r2.discount_minor + r4.discount_minor;
+      assert.deepEqual(await store.incidentReleasedHolds(inc.id), { count: 5, discount_minor: in_campaign + 100 });
+      assert.deepEqual(await store.incidentReleasedHolds('inc_other'), { count: 0, discount_minor: 0 });
+      const byCampaign = (x: { campaign_id: string }, y: { campaign_id: string }) =>
+        x.campaign_id < y.campaign_id ? -1 : 1;
+      assert.deepEqual(
+        (await store.incidentReleases()).sort(byCampaign),
+        [
+          { incident_id: inc.id, campaign_id: campaign.id, count: 2, discount_minor: in_campaign },
+          { incident_id: inc.id, campaign_id: other.id, count: 3, discount_minor: 100 },
+        ].sort(byCampaign),
+      );
+      // A batch that fails adds nothing.
+      const failing = batch(store, other.id, emptyLoad(), (_, w) => {
+        w.bulk.push(released(9, 9));
+        throw new Error('decided against');
+      });
+      await assert.rejects(failing, /decided against/);
+      assert.deepEqual(await store.incidentReleasedHolds(inc.id), { count: 5, discount_minor: in_campaign + 100 });
+    },
+  );
+
+  storeTest(
     'a lease: its holder saves and renews, nobody else; once it runs out exactly one claimer takes over',
     open,
     async (store, b) => {

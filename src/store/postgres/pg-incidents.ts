@@ -1,4 +1,4 @@
-import type { Alert, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
+import type { Alert, Breakdown, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
 import type { BatchWrites, ListQuery, OutboxEvent, Page } from '../port.ts';
 import type {
   IncidentFence,
@@ -37,6 +37,9 @@ const sql = {
   revoked: `INSERT INTO incident_revocations (incident_id, campaign_id, coupons, at_ms) VALUES ($1, $2, $3, $4)
     ON CONFLICT (incident_id, campaign_id) DO UPDATE
     SET coupons = incident_revocations.coupons + excluded.coupons, at_ms = excluded.at_ms`,
+  released: `INSERT INTO incident_releases (incident_id, campaign_id, holds, discount_minor) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (incident_id, campaign_id) DO UPDATE SET holds = incident_releases.holds + excluded.holds,
+    discount_minor = incident_releases.discount_minor + excluded.discount_minor`,
   outcomes: `UPDATE incident_redemptions SET outcome = $4
     WHERE incident_id = $1 AND campaign_id = $2 AND redemption_id = ANY($3::text[])`,
   outboxInsert: "INSERT INTO outbox (id, type, data, created_at_ms) VALUES ($1, 'batch', $2, $3)",
@@ -67,6 +70,8 @@ export async function applyIncidentWrites(db: Db, w: BatchWrites): Promise<void>
       await db.query(sql.outcomes, [op.incident_id, campaign_id, op.redemption_ids, op.outcome]);
     } else if (op.kind === 'incident_revoked') {
       await db.query(sql.revoked, [op.incident_id, campaign_id, op.coupons, op.at_ms]);
+    } else if (op.kind === 'incident_released') {
+      await db.query(sql.released, [op.incident_id, campaign_id, op.holds, op.discount_minor]);
     }
   }
   if (alerts.length === 0) return;
@@ -311,4 +316,24 @@ export async function incidentRevokedCoupons(q: Query, incident_id: string): Pro
     await q('SELECT COALESCE(SUM(coupons), 0) AS n FROM incident_revocations WHERE incident_id = $1', [incident_id])
   )[0];
   return row ? int(row.n) : 0;
+}
+
+export async function incidentReleasedHolds(q: Query, incident_id: string): Promise<Breakdown> {
+  const text = `SELECT COALESCE(SUM(holds), 0) AS count, COALESCE(SUM(discount_minor), 0) AS discount_minor
+    FROM incident_releases WHERE incident_id = $1`;
+  const row = (await q(text, [incident_id]))[0];
+  return row ? { count: int(row.count), discount_minor: int(row.discount_minor) } : { count: 0, discount_minor: 0 };
+}
+
+export async function incidentReleases(
+  q: Query,
+): Promise<Array<{ incident_id: string; campaign_id: string } & Breakdown>> {
+  const text = `SELECT incident_id, campaign_id, holds, discount_minor FROM incident_releases
+    ORDER BY incident_id, campaign_id`;
+  return (await q(text)).map((r) => ({
+    incident_id: String(r.incident_id),
+    campaign_id: String(r.campaign_id),
+    count: int(r.holds),
+    discount_minor: int(r.discount_minor),
+  }));
 }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { limits } from '../../config/limits.ts';
 import type { Campaign } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
-import type { Alert, Incident, IncidentStatus } from '../../domain/incident.ts';
+import type { Alert, Breakdown, Incident, IncidentStatus } from '../../domain/incident.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import type {
   ApiKeyRecord,
@@ -510,6 +510,14 @@ export class PostgresStore implements Store {
 
   incidentRevocations(): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>> {
     return incidents.incidentRevocations(this.q);
+  }
+
+  incidentReleasedHolds(incident_id: string): Promise<Breakdown> {
+    return incidents.incidentReleasedHolds(this.q, incident_id);
+  }
+
+  incidentReleases(): Promise<Array<{ incident_id: string; campaign_id: string } & Breakdown>> {
+    return incidents.incidentReleases(this.q);
   }
 
   unredeemedCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {

@@ -212,6 +212,20 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
   ALTER TABLE incident_redemptions ADD COLUMN outcome TEXT;
   `,
   },
+  {
+    // Holds an incident's freeze released (a hold is never frozen: its checkout never confirmed it),
+    // counted per (incident, campaign) in the batch that released them, for the report and verify.
+    id: '080_incident_releases',
+    sql: `
+  CREATE TABLE incident_releases (
+    incident_id TEXT NOT NULL,
+    campaign_id TEXT NOT NULL,
+    holds BIGINT NOT NULL,
+    discount_minor BIGINT NOT NULL,
+    PRIMARY KEY (incident_id, campaign_id)
+  );
+  `,
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */
@@ -234,4 +248,5 @@ export const pgTables = [
   'incidents',
   'incident_redemptions',
   'incident_revocations',
+  'incident_releases',
 ] as const;

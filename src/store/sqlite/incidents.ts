@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { Alert, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
+import type { Alert, Breakdown, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
 import type { BatchWrites, ListQuery, OutboxEvent, Page } from '../port.ts';
 import type {
   IncidentFence,
@@ -111,6 +111,19 @@ export class SqliteIncidents {
       revocations: p(
         'SELECT incident_id, campaign_id, coupons FROM incident_revocations ORDER BY incident_id, campaign_id',
       ),
+      released: p(
+        `INSERT INTO incident_releases (incident_id, campaign_id, holds, discount_minor) VALUES (?, ?, ?, ?)
+         ON CONFLICT (incident_id, campaign_id) DO UPDATE
+         SET holds = holds + excluded.holds, discount_minor = discount_minor + excluded.discount_minor`,
+      ),
+      releasedTotal: p(
+        `SELECT COALESCE(SUM(holds), 0) AS count, COALESCE(SUM(discount_minor), 0) AS discount_minor
+         FROM incident_releases WHERE incident_id = ?`,
+      ),
+      releases: p(
+        `SELECT incident_id, campaign_id, holds, discount_minor FROM incident_releases
+         ORDER BY incident_id, campaign_id`,
+      ),
       unredeemedCoupons: p(
         `SELECT id FROM coupons WHERE campaign_id = ? AND status IN ${unredeemed} AND id <= ? LIMIT ?`,
       ),
@@ -132,6 +145,8 @@ export class SqliteIncidents {
         this.stmt.outcome.run(op.outcome, op.incident_id, campaign_id, JSON.stringify(op.redemption_ids));
       } else if (op.kind === 'incident_revoked') {
         this.stmt.revoked.run(op.incident_id, campaign_id, op.coupons, op.at_ms);
+      } else if (op.kind === 'incident_released') {
+        this.stmt.released.run(op.incident_id, campaign_id, op.holds, op.discount_minor);
       }
     }
   }
@@ -297,6 +312,20 @@ export class SqliteIncidents {
       incident_id: String(r.incident_id),
       campaign_id: String(r.campaign_id),
       coupons: Number(r.coupons),
+    }));
+  }
+
+  incidentReleasedHolds(incident_id: string): Breakdown {
+    const row = this.stmt.releasedTotal.get(incident_id) as Row;
+    return { count: Number(row.count), discount_minor: Number(row.discount_minor) };
+  }
+
+  incidentReleases(): Array<{ incident_id: string; campaign_id: string } & Breakdown> {
+    return (this.stmt.releases.all() as Row[]).map((r) => ({
+      incident_id: String(r.incident_id),
+      campaign_id: String(r.campaign_id),
+      count: Number(r.holds),
+      discount_minor: Number(r.discount_minor),
     }));
   }
 

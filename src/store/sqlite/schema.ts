@@ -207,4 +207,18 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   ALTER TABLE incident_redemptions ADD COLUMN outcome TEXT;
   `,
   },
+  {
+    // Holds an incident's freeze released (a hold is never frozen: its checkout never confirmed it),
+    // counted per (incident, campaign) in the batch that released them, for the report and verify.
+    id: '080_incident_releases',
+    sql: `
+  CREATE TABLE incident_releases (
+    incident_id TEXT NOT NULL,
+    campaign_id TEXT NOT NULL,
+    holds INTEGER NOT NULL,
+    discount_minor INTEGER NOT NULL,
+    PRIMARY KEY (incident_id, campaign_id)
+  ) WITHOUT ROWID;
+  `,
+  },
 ];

@@ -5,7 +5,7 @@ import { limits } from '../../config/limits.ts';
 import type { Campaign } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
 import { asError } from '../../domain/errors.ts';
-import type { Alert, Incident, IncidentStatus } from '../../domain/incident.ts';
+import type { Alert, Breakdown, Incident, IncidentStatus } from '../../domain/incident.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import {
   type ApiKeyRecord,
@@ -829,6 +829,14 @@ export class SqliteStore implements Store {
 
   async incidentRevocations(): Promise<Array<{ incident_id: string; campaign_id: string; coupons: number }>> {
     return this.incidents.incidentRevocations();
+  }
+
+  async incidentReleasedHolds(incident_id: string): Promise<Breakdown> {
+    return this.incidents.incidentReleasedHolds(incident_id);
+  }
+
+  async incidentReleases(): Promise<Array<{ incident_id: string; campaign_id: string } & Breakdown>> {
+    return this.incidents.incidentReleases();
   }
 
   async unredeemedCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]> {
