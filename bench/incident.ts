@@ -14,7 +14,7 @@ function seconds(since: bigint): number {
 }
 
 /** Rows of one status summed from the store (not from the incident's tables). */
-async function statusSum(store: Store, ids: string[], status: 'frozen' | 'reversed') {
+async function statusSum(store: Store, ids: string[], status: 'frozen' | 'released' | 'reversed') {
   let count = 0;
   let minor = 0;
   for (const id of ids) {
@@ -59,7 +59,13 @@ export async function incidentSection(): Promise<Section> {
   );
   const open_s = seconds(opened);
   const frozen = await statusSum(store, ids, 'frozen');
-  const report_exact = inc.report?.frozen_count === frozen.count && inc.report.frozen_minor === frozen.minor;
+  const released = await statusSum(store, ids, 'released');
+  const report = inc.report;
+  const report_exact =
+    report?.frozen_count === frozen.count &&
+    report.frozen_minor === frozen.minor &&
+    report.released_holds_count === released.count &&
+    report.released_holds_minor === released.minor;
   const verify_frozen = await verifyStore(store);
   const reversing = process.hrtime.bigint();
   const done = await incidents.resolve(inc.id, 'reverse', who);
@@ -73,10 +79,10 @@ export async function incidentSection(): Promise<Section> {
   const reverse_exact = done.resolved?.discount_minor === reversed.minor && reversed.minor === frozen.minor;
   return {
     title: 'Incident: freeze and reverse a leak (SQLite, WAL, synchronous=FULL)',
-    method: `${fmt(total)} redemptions (90% confirmed, 10% holds) in 3 shared-code campaigns, 500 merchants, written through engine.redeem. One incident pauses the campaigns, freezes every live redemption (${fmt(4000)} ids per campaign batch), revokes unredeemed coupons and reports from the rows; then resolves by reversing. Baseline: writing the same redemptions through the engine in the first place.`,
+    method: `${fmt(total)} redemptions (90% confirmed, 10% holds) in 3 shared-code campaigns, 500 merchants, written through engine.redeem. One incident pauses the campaigns, freezes every confirmed redemption and releases every hold (${fmt(4000)} ids per campaign batch), revokes unredeemed coupons and reports from the rows; then resolves by reversing the frozen ones. Baseline: writing the same redemptions through the engine in the first place.`,
     rows: [
       {
-        what: `open: pause, freeze ${fmt(frozen.count)}, revoke, report`,
+        what: `open: pause, freeze ${fmt(frozen.count)} and release ${fmt(released.count)}, revoke, report`,
         figure: `${fmt(open_s, 1)} s (${fmt(total / open_s)} /s)`,
         baseline: `${fmt(seed_s, 1)} s (${fmt(seed_per_s)} /s)`,
         ratio: ratio(total / open_s, seed_per_s),
@@ -91,7 +97,7 @@ export async function incidentSection(): Promise<Section> {
       },
     ],
     notes: [
-      `report vs frozen rows: ${report_exact ? 'equal to the minor unit' : 'MISMATCH'} (${fmt(frozen.minor)} minor); reversal: ${reverse_exact ? 'equal' : 'MISMATCH'}`,
+      `report vs frozen and released rows: ${report_exact ? 'equal to the minor unit' : 'MISMATCH'} (${fmt(frozen.minor)} and ${fmt(released.minor)} minor); reversal: ${reverse_exact ? 'equal' : 'MISMATCH'}`,
       `verify after freezing and after reversing: ${verify_frozen.ok && verify_reversed.ok ? 'all invariants hold' : 'VIOLATIONS FOUND'}`,
     ],
   };

@@ -3178,8 +3178,12 @@ export interface paths {
                                 /** @description the campaigns the scope resolved to */
                                 campaign_ids: string[];
                                 report: {
+                                    /** @description confirmed redemptions in scope, frozen (the breakdowns sum these) */
                                     frozen_count: number;
                                     frozen_minor: number;
+                                    /** @description holds in scope, released (never confirmed, so never frozen): budget and limits returned */
+                                    released_holds_count: number;
+                                    released_holds_minor: number;
                                     revoked_coupons: number;
                                     paused_campaigns: number;
                                     by_campaign: {
@@ -3298,8 +3302,12 @@ export interface paths {
                             /** @description the campaigns the scope resolved to */
                             campaign_ids: string[];
                             report: {
+                                /** @description confirmed redemptions in scope, frozen (the breakdowns sum these) */
                                 frozen_count: number;
                                 frozen_minor: number;
+                                /** @description holds in scope, released (never confirmed, so never frozen): budget and limits returned */
+                                released_holds_count: number;
+                                released_holds_minor: number;
                                 revoked_coupons: number;
                                 paused_campaigns: number;
                                 by_campaign: {
@@ -3423,8 +3431,12 @@ export interface paths {
                             /** @description the campaigns the scope resolved to */
                             campaign_ids: string[];
                             report: {
+                                /** @description confirmed redemptions in scope, frozen (the breakdowns sum these) */
                                 frozen_count: number;
                                 frozen_minor: number;
+                                /** @description holds in scope, released (never confirmed, so never frozen): budget and limits returned */
+                                released_holds_count: number;
+                                released_holds_minor: number;
                                 revoked_coupons: number;
                                 paused_campaigns: number;
                                 by_campaign: {
@@ -3537,8 +3549,12 @@ export interface paths {
                             /** @description the campaigns the scope resolved to */
                             campaign_ids: string[];
                             report: {
+                                /** @description confirmed redemptions in scope, frozen (the breakdowns sum these) */
                                 frozen_count: number;
                                 frozen_minor: number;
+                                /** @description holds in scope, released (never confirmed, so never frozen): budget and limits returned */
+                                released_holds_count: number;
+                                released_holds_minor: number;
                                 revoked_coupons: number;
                                 paused_campaigns: number;
                                 by_campaign: {

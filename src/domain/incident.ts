@@ -42,10 +42,14 @@ export interface Breakdown {
   discount_minor: number;
 }
 
-/** Exposure of an incident, computed from the frozen rows in the store. */
+/** Exposure of an incident, computed from the rows in the store. */
 export interface IncidentReport {
+  /** Confirmed redemptions in scope it froze (spent, held for its resolution); the breakdowns below sum these. */
   frozen_count: number;
   frozen_minor: number;
+  /** Holds in scope it released (never confirmed, so never frozen): their budget and limits came back. */
+  released_holds_count: number;
+  released_holds_minor: number;
   revoked_coupons: number;
   paused_campaigns: number;
   by_campaign: Array<{ campaign_id: string } & Breakdown>;
@@ -57,7 +61,7 @@ export interface IncidentProgress {
   phase: 'scoping' | 'pausing' | 'freezing' | 'revoking' | 'reporting' | 'reversing' | 'honouring' | 'done';
   campaigns_total: number;
   campaigns_done: number;
-  /** Redemptions frozen (opening) or resolved (resolving) so far. */
+  /** Redemptions frozen or released (opening) or resolved (resolving) so far. */
   redemptions_done: number;
   updated_at_ms: number;
 }

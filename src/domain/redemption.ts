@@ -27,8 +27,13 @@ export interface Redemption {
   updated_at_ms: number;
 }
 
+/**
+ * DESIGN.md's state machine. A hold is never frozen: its checkout has not confirmed the order, so an
+ * incident releases it (honouring would confirm an order nobody confirmed; reversing, refund one
+ * nobody paid).
+ */
 const moves: Record<RedemptionStatus, readonly RedemptionStatus[]> = {
-  reserved: ['confirmed', 'released', 'frozen'],
+  reserved: ['confirmed', 'released'],
   confirmed: ['reversed', 'frozen'],
   frozen: ['reversed', 'confirmed'],
   released: [],

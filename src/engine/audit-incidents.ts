@@ -1,4 +1,4 @@
-import type { MemberOutcome } from '../domain/incident.ts';
+import type { Breakdown, MemberOutcome } from '../domain/incident.ts';
 import type { AuditEntry, Store } from '../store/port.ts';
 import type { LedgerFault, Recorded } from './audit-ledger.ts';
 
@@ -8,6 +8,9 @@ type Stored = AuditEntry & { seq: number };
 interface Listed {
   /** Redemptions its freeze entries name, each with the seq of the entry that froze it. */
   frozen: Map<string, number>;
+  /** Holds its release entries name (its freeze released them), each with the seq of that entry, and their sum. */
+  released: Map<string, number>;
+  released_minor: number;
   /** What its resolution entries say each member became. */
   settled: Map<string, MemberOutcome>;
   /** Entries written before entries named their ids: then only the count can be checked. */
@@ -27,6 +30,8 @@ export class IncidentAudit {
   readonly members = new Set<string>();
   /** Coupons each (incident, campaign) revoked, as its chain counts them. */
   readonly revoked = new Map<string, { coupons: number; unlisted: boolean }>();
+  /** Holds each (incident, campaign) released, as its chain names them. */
+  readonly released = new Map<string, Breakdown>();
   /**
    * Each chain's last global seq (the caller notes every chain it walks): where a fault nothing
    * else locates is reported, after any fault found inside that chain.
@@ -53,6 +58,8 @@ function listedOf(out: Map<string, Listed>, incident_id: string): Listed {
   if (found) return found;
   const fresh: Listed = {
     frozen: new Map(),
+    released: new Map(),
+    released_minor: 0,
     settled: new Map(),
     unlisted: false,
     count: 0,
@@ -63,29 +70,57 @@ function listedOf(out: Map<string, Listed>, incident_id: string): Listed {
   return fresh;
 }
 
-/** A freeze entry: its ids and discounts must add up to its totals and match what the chain recorded. */
-function readFreeze(e: Stored, data: Record<string, unknown>, into: Listed, recorded: Map<string, Recorded>) {
+/**
+ * The redemptions a freeze or release entry names, each noted in `moved` with the entry's seq:
+ * its ids and discounts must agree with its count and total and with what the chain recorded.
+ * Null for an entry that names no ids (written before entries named them).
+ */
+function readMoved(
+  e: Stored,
+  data: Record<string, unknown>,
+  moved: Map<string, number>,
+  recorded: Map<string, Recorded>,
+): LedgerFault | Breakdown | null {
   const ids = strings(data.redemption_ids);
+  if (ids === null) return null;
   const discounts = data.discounts_minor;
-  if (ids === null) {
-    into.unlisted = true;
-    into.count += typeof data.count === 'number' ? data.count : 0;
-    return null;
-  }
   const fault = (detail: string): LedgerFault => ({ seq: e.seq, detail: `${e.action} of ${e.subject}: ${detail}` });
   if (!Array.isArray(discounts) || discounts.length !== ids.length || data.count !== ids.length) {
     return fault('its ids, discounts and count disagree');
   }
+  const verb = e.action.replace('redemptions.', '');
   let sum = 0;
   for (const [i, id] of ids.entries()) {
     const d = discounts[i];
     if (typeof d !== 'number' || recorded.get(id)?.discount_minor !== d) return fault(`${id} is not as recorded`);
-    if (into.frozen.has(id)) return fault(`${id} frozen twice`);
-    into.frozen.set(id, e.seq);
+    if (moved.has(id)) return fault(`${id} ${verb} twice`);
+    moved.set(id, e.seq);
     sum += d;
   }
-  into.count += ids.length;
-  return sum === data.discount_minor ? null : fault(`discounts sum to ${sum}, not ${String(data.discount_minor)}`);
+  if (sum !== data.discount_minor) return fault(`discounts sum to ${sum}, not ${String(data.discount_minor)}`);
+  return { count: ids.length, discount_minor: sum };
+}
+
+/** A freeze entry: the redemptions it froze (readMoved); an older one that names none leaves only its count. */
+function readFreeze(e: Stored, data: Record<string, unknown>, into: Listed, recorded: Map<string, Recorded>) {
+  const read = readMoved(e, data, into.frozen, recorded);
+  if (read === null) {
+    into.unlisted = true;
+    into.count += typeof data.count === 'number' ? data.count : 0;
+    return null;
+  }
+  if ('seq' in read) return read;
+  into.count += read.count;
+  return null;
+}
+
+/** A release entry: the holds the incident's freeze released (readMoved); every one names them. */
+function readRelease(e: Stored, data: Record<string, unknown>, into: Listed, recorded: Map<string, Recorded>) {
+  const read = readMoved(e, data, into.released, recorded);
+  if (read === null) return { seq: e.seq, detail: `${e.action} of ${e.subject}: it names no ids` };
+  if ('seq' in read) return read;
+  into.released_minor += read.discount_minor;
+  return null;
 }
 
 /** A resolution entry: every member it names (moved or skipped) was frozen by the incident and settled once. */
@@ -133,16 +168,19 @@ function incidentsListed(
   for (const e of chain) {
     const settles = settleActions.get(e.action);
     const freezes = e.action === 'redemptions.frozen';
+    const releases = e.action === 'redemptions.released';
     const revokes = e.action === 'coupons.revoked';
-    if (!freezes && !revokes && settles === undefined) continue;
+    if (!freezes && !releases && !revokes && settles === undefined) continue;
     const data: unknown = JSON.parse(e.data_json);
     if (!isRecord(data)) return { listed, fault: { seq: e.seq, detail: `${e.action} has no data` } };
     const into = listedOf(listed, e.subject);
     const fault = freezes
       ? readFreeze(e, data, into, recorded)
-      : settles === undefined
-        ? readRevoke(e, data, into)
-        : readSettle(e, data, into, settles);
+      : releases
+        ? readRelease(e, data, into, recorded)
+        : settles === undefined
+          ? readRevoke(e, data, into)
+          : readSettle(e, data, into, settles);
     if (fault) return { listed, fault };
   }
   return { listed, fault: null };
@@ -192,8 +230,8 @@ async function compareMembers(
  * Incident membership is held to the chain: for every incident whose entries appear in this
  * campaign's chain, the stored incident_redemptions rows (and their outcomes) must be exactly the
  * ids its freeze entries list (and what its resolution entries say). Notes in `audit` what it
- * checked and what the chain says was revoked, for checkIncidentTables. Call only on a chain
- * that verified.
+ * checked and what the chain says was revoked and released, for checkIncidentTables. Call only on
+ * a chain that verified.
  */
 export async function checkIncidentMembers(
   store: Store,
@@ -209,6 +247,7 @@ export async function checkIncidentMembers(
     const key = pairKey(incident_id, campaign_id);
     audit.members.add(key);
     audit.revoked.set(key, { coupons: l.revoked, unlisted: l.unlisted_revoked });
+    audit.released.set(key, { count: l.released.size, discount_minor: l.released_minor });
     const f = await compareMembers(store, campaign_id, incident_id, l, tail_seq);
     if (f && (worst === null || f.seq < worst.seq)) worst = f;
   }
@@ -217,7 +256,7 @@ export async function checkIncidentMembers(
 
 /**
  * After every chain: member rows of an (incident, campaign) that no chain mentions (inserted behind
- * the audit's back), and revocation counts that differ from the coupons the chains name.
+ * the audit's back), and revocation and release counts that differ from what the chains name.
  */
 export async function checkIncidentTables(
   store: Store,
@@ -248,7 +287,35 @@ export async function checkIncidentTables(
     const [incident_id = '', campaign_id = ''] = key.split('\u0000');
     note(at(campaign_id, `incident ${incident_id} revoked ${listed.coupons} coupons in ${campaign_id}, none counted`));
   }
+  for (const f of await releaseFaults(store, audit)) note(at(f.campaign_id, f.detail));
   return worst;
+}
+
+/** Released holds counted per (incident, campaign) that differ from the holds the chains name, both ways. */
+async function releaseFaults(
+  store: Store,
+  audit: IncidentAudit,
+): Promise<Array<{ campaign_id: string; detail: string }>> {
+  const out: Array<{ campaign_id: string; detail: string }> = [];
+  const shown = (b: Breakdown) => `${b.count} holds (${b.discount_minor} minor)`;
+  const stored = new Set<string>();
+  for (const r of await store.incidentReleases()) {
+    const key = pairKey(r.incident_id, r.campaign_id);
+    stored.add(key);
+    const listed = audit.released.get(key) ?? { count: 0, discount_minor: 0 };
+    if (listed.count === r.count && listed.discount_minor === r.discount_minor) continue;
+    const says = `incident ${r.incident_id} released ${shown(r)} in ${r.campaign_id}`;
+    out.push({ campaign_id: r.campaign_id, detail: `${says}; its entries name ${shown(listed)}` });
+  }
+  for (const [key, listed] of audit.released) {
+    if (listed.count === 0 || stored.has(key)) continue;
+    const [incident_id = '', campaign_id = ''] = key.split('\u0000');
+    out.push({
+      campaign_id,
+      detail: `incident ${incident_id} released ${shown(listed)} in ${campaign_id}, none counted`,
+    });
+  }
+  return out;
 }
 
 function pairKey(incident_id: string, campaign_id: string): string {

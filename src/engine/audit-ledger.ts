@@ -35,6 +35,7 @@ const changeStatus = new Map<string, RedemptionStatus>([
 
 /** The status an incident's bulk entry (data.redemption_ids) leaves each redemption it names. */
 const bulkStatus = new Map<string, RedemptionStatus>([
+  ['redemptions.released', 'released'],
   ['redemptions.frozen', 'frozen'],
   ['redemptions.reversed', 'reversed'],
   ['redemptions.honoured', 'confirmed'],
@@ -49,7 +50,7 @@ function move(rec: Recorded | undefined, status: RedemptionStatus | null, seq: n
 /**
  * Every redemption a campaign's chain records, with its discount and where the chain leaves it.
  * Redemption-level changes ride in `batch` entries (data.changes, each naming its redemption);
- * an incident's freeze and resolution entries name the redemptions they moved.
+ * an incident's freeze (frozen and released) and resolution entries name the redemptions they moved.
  */
 export function recordedRedemptions(chain: readonly Stored[]): Map<string, Recorded> {
   const out = new Map<string, Recorded>();

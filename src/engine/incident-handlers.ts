@@ -6,7 +6,7 @@ import type { IncidentFence } from '../store/port-incidents.ts';
 import type { BatchContext } from './batch-context.ts';
 import { campaignAction } from './campaign-handlers.ts';
 import type { Command } from './commands.ts';
-import { countUsage } from './redeem-handlers.ts';
+import { countUsage, returnHold } from './redeem-handlers.ts';
 
 type Cmd<T extends Command['type']> = Extract<Command, { type: T }>;
 
@@ -66,7 +66,8 @@ function heldFence(ctx: BatchContext, cmd: { incident_id: string; owner: string 
 /**
  * One chain entry per bulk batch that names every redemption it moved with its discount (and,
  * for a resolution, the members it found no longer frozen), so the chain itself says which rows
- * an incident froze and settled; verify holds incident_redemptions to it.
+ * an incident froze, released and settled; verify holds incident_redemptions and
+ * incident_releases to it.
  */
 function auditBulk(
   ctx: BatchContext,
@@ -87,39 +88,59 @@ function auditBulk(
   return { count: moved.length, discount_minor };
 }
 
+/** What one freeze batch did: confirmed redemptions it froze, holds it released. */
+export interface FreezeOutcome {
+  frozen: Breakdown;
+  released: Breakdown;
+}
+
 /**
- * Freezes live redemptions in scope: reserved and confirmed become frozen (spent, held for review).
- * The ids it froze are recorded for the incident, so its resolution acts on exactly those. A row
- * already frozen (a repeated batch after a crash) is not live, so nothing is frozen twice.
+ * Freezes the confirmed redemptions in scope (spent, held for review) and releases the holds in
+ * scope. A hold is never frozen (DESIGN.md's state machine): its checkout has not confirmed the
+ * order, which may be abandoned or expire, so honouring it would confirm an order nobody
+ * confirmed and reversing it would refund one nobody paid. It is given back as releaseHold does:
+ * budget and limits return, and its single-use coupon goes back to active, for the revoke step
+ * (it runs after this one) to revoke when the incident asks for it.
+ *
+ * The ids it froze are recorded for the incident, so its resolution acts on exactly those; the
+ * holds it released are counted for the report. Each kind is one chain entry naming its ids
+ * (`redemptions.released`, `redemptions.frozen`). A row already frozen or released (a repeated
+ * batch after a crash) is not live, so nothing moves twice. Releasing emits no event, as a
+ * release never does.
  */
-export function freeze(ctx: BatchContext, cmd: Cmd<'freeze'>): unknown {
+export function freeze(ctx: BatchContext, cmd: Cmd<'freeze'>): FreezeOutcome {
   heldFence(ctx, cmd, 'opening');
   const c = ctx.campaign;
   const frozen: Redemption[] = [];
+  const released: Redemption[] = [];
   for (const id of cmd.redemption_ids) {
     const r = ctx.redemption(id);
-    if (!r || r.campaign_id !== c.id || (r.status !== 'reserved' && r.status !== 'confirmed')) continue;
+    if (!r || r.campaign_id !== c.id) continue;
     if (r.status === 'reserved') {
-      c.reserved_minor -= r.discount_minor;
-      c.reserved_count -= 1;
-      c.spent_minor += r.discount_minor;
-      const coupon = ctx.coupon(r.coupon_id);
-      // As confirm: a coupon revoked under its hold stays revoked.
-      if (coupon && isSingleUse(coupon) && coupon.status === 'reserved') ctx.setCouponStatus(coupon, 'redeemed');
-    } else {
+      returnHold(ctx, r);
+      released.push(r);
+    } else if (r.status === 'confirmed') {
       c.confirmed_count -= 1;
+      c.frozen_minor += r.discount_minor;
+      c.frozen_count += 1;
+      ctx.updateRedemption(r, { status: 'frozen' });
+      ctx.event('redemption.frozen', { ...r, incident_id: cmd.incident_id });
+      frozen.push(r);
     }
-    c.frozen_minor += r.discount_minor;
-    c.frozen_count += 1;
-    ctx.updateRedemption(r, { status: 'frozen', hold_expires_at_ms: null });
-    ctx.event('redemption.frozen', { ...r, incident_id: cmd.incident_id });
-    frozen.push(r);
+  }
+  const incident_id = cmd.incident_id;
+  const out = {
+    released: auditBulk(ctx, cmd, 'redemptions.released', released),
+    frozen: auditBulk(ctx, cmd, 'redemptions.frozen', frozen),
+  };
+  if (released.length > 0) {
+    const { count: holds, discount_minor } = out.released;
+    ctx.writes.bulk.push({ kind: 'incident_released', incident_id, holds, discount_minor });
   }
   if (frozen.length > 0) {
-    const redemption_ids = frozen.map((r) => r.id);
-    ctx.writes.bulk.push({ kind: 'incident_members', incident_id: cmd.incident_id, redemption_ids });
+    ctx.writes.bulk.push({ kind: 'incident_members', incident_id, redemption_ids: frozen.map((r) => r.id) });
   }
-  return auditBulk(ctx, cmd, 'redemptions.frozen', frozen);
+  return out;
 }
 
 /**
@@ -186,8 +207,8 @@ export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
 /**
  * Revokes the listed coupons of the campaign not redeemed yet, for an incident: the active ones and
  * the single-use ones on hold (`reserved`). A hold is left as it is (its order is in flight; only
- * freeze_redemptions stops it): confirmed or frozen, it counts as any other and its coupon stays
- * revoked (so no reversal restores it); released or expired, it no longer gives the coupon back
+ * freeze_redemptions releases it): confirmed, it counts as any other and its coupon stays revoked
+ * (so no reversal restores it); released or expired, it no longer gives the coupon back
  * (releaseHold restores only a `reserved` coupon). The entry names each coupon, and the store adds
  * the count to the incident's (revoked_coupons).
  */

@@ -142,9 +142,13 @@ export function confirm(ctx: BatchContext, cmd: Cmd<'confirm'>): unknown {
   return { ...r };
 }
 
-/** Gives a hold back: budget, limits and a single-use coupon return. */
-export function releaseHold(ctx: BatchContext, r: Redemption, actor: string | null, why: string): void {
+/**
+ * Moves a hold to released: budget and limits return, and so does a single-use coupon still
+ * `reserved` under it (one an incident revoked meanwhile stays revoked). The caller audits it.
+ */
+export function returnHold(ctx: BatchContext, r: Redemption): void {
   const c = ctx.campaign;
+  assert(r.status === 'reserved', `redemption ${r.id} is ${r.status}, not a hold`);
   c.reserved_minor -= r.discount_minor;
   c.reserved_count -= 1;
   c.released_count += 1;
@@ -152,6 +156,11 @@ export function releaseHold(ctx: BatchContext, r: Redemption, actor: string | nu
   countUsage(ctx, r, -1);
   const coupon = ctx.coupon(r.coupon_id);
   if (coupon && isSingleUse(coupon) && coupon.status === 'reserved') ctx.setCouponStatus(coupon, 'active');
+}
+
+/** Gives a hold back (returnHold), recorded in the batch's entry with why. */
+export function releaseHold(ctx: BatchContext, r: Redemption, actor: string | null, why: string): void {
+  returnHold(ctx, r);
   ctx.change(actor, 'redemption.released', r.id, { discount_minor: r.discount_minor, why });
 }
 

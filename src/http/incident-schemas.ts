@@ -69,8 +69,12 @@ export const IncidentView = Type.Object({
   campaign_ids: Type.Array(Type.String(), { description: 'the campaigns the scope resolved to' }),
   report: Nullable(
     Type.Object({
-      frozen_count: Type.Integer(),
+      frozen_count: Type.Integer({ description: 'confirmed redemptions in scope, frozen (the breakdowns sum these)' }),
       frozen_minor: Type.Integer(),
+      released_holds_count: Type.Integer({
+        description: 'holds in scope, released (never confirmed, so never frozen): budget and limits returned',
+      }),
+      released_holds_minor: Type.Integer(),
       revoked_coupons: Type.Integer(),
       paused_campaigns: Type.Integer(),
       by_campaign: Type.Array(Type.Object({ campaign_id: Type.String(), ...Breakdown })),

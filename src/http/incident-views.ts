@@ -1,5 +1,5 @@
 import type { Static } from '@sinclair/typebox';
-import type { Alert, Incident, IncidentScope } from '../domain/incident.ts';
+import type { Alert, Incident, IncidentReport, IncidentScope } from '../domain/incident.ts';
 import type { IncidentInput } from '../engine/incidents/incident-input.ts';
 import type { AlertView, IncidentCreate, IncidentView } from './incident-schemas.ts';
 import { formatNullableTimestamp, formatTimestamp, parseTimestampMs } from './time.ts';
@@ -30,6 +30,14 @@ function scopeView(s: IncidentScope): IncidentWire['scope'] {
   };
 }
 
+/** A report stored before holds were released (an incident then froze them) shows that it released none. */
+function reportView(r: IncidentReport | null): IncidentWire['report'] {
+  if (r === null) return null;
+  const stored: Partial<Pick<IncidentReport, 'released_holds_count' | 'released_holds_minor'>> = r;
+  const released_holds_count = stored.released_holds_count ?? 0;
+  return { ...r, released_holds_count, released_holds_minor: stored.released_holds_minor ?? 0 };
+}
+
 export function incidentView(i: Incident): IncidentWire {
   const { updated_at_ms, ...progress } = i.progress;
   return {
@@ -39,7 +47,7 @@ export function incidentView(i: Incident): IncidentWire {
     scope: scopeView(i.scope),
     actions: i.actions,
     campaign_ids: i.campaign_ids,
-    report: i.report,
+    report: reportView(i.report),
     progress: { ...progress, updated_at: formatTimestamp(updated_at_ms) },
     resolution: i.resolution,
     resolved: i.resolved,

@@ -11,6 +11,7 @@ import {
   resolveCrashThenResume,
   stalledOpenerLosesTheWork,
 } from '../support/incident-faults.ts';
+import { freezeReleasesHolds } from '../support/incident-freeze.ts';
 import { revokedHoldStillConfirms, revokedHoldsStayRevoked } from '../support/incident-holds.ts';
 import { createTestDatabase, pg_unavailable_message, type TestDatabase } from '../support/pg.ts';
 import { bulkCampaign, seedRedemptions } from '../support/seed.ts';
@@ -120,7 +121,11 @@ describe('incident work survives its process on PostgreSQL (several nodes, one d
   scenario('revoke_unredeemed revokes held coupons too: released or expired, they never redeem again', (open) =>
     revokedHoldsStayRevoked(open),
   );
-  scenario('a held coupon revoked still confirms (or is frozen and honoured), stays revoked, never restored', (open) =>
-    revokedHoldStillConfirms(open),
+  scenario(
+    'a held coupon revoked still confirms (then frozen and honoured) or is released by a freeze; stays revoked',
+    (open) => revokedHoldStillConfirms(open),
+  );
+  scenario('a freeze releases the holds in scope while their confirms race it; reverse moves only the frozen', (open) =>
+    freezeReleasesHolds(open),
   );
 });

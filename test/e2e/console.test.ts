@@ -199,14 +199,20 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     const shown = page.getByTestId('incident-report');
     assert.equal(await shown.getAttribute('data-frozen-count'), String(report.frozen_count));
     assert.equal(await shown.getAttribute('data-frozen-minor'), String(report.frozen_minor));
+    assert.ok(report.released_holds_count > 0, 'the campaign had holds in flight');
+    assert.equal(await shown.getAttribute('data-released-count'), String(report.released_holds_count));
+    assert.equal(await shown.getAttribute('data-released-minor'), String(report.released_holds_minor));
+    const released = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: campaign_id } } });
+    assert.equal(released.data?.budget.reserved_minor, 0, 'the holds were released');
     await page.getByRole('button', { name: 'Reverse frozen redemptions' }).click();
     const resolve = page.getByRole('dialog', { name: 'Reverse the frozen redemptions?' });
     await resolve.getByRole('button', { name: 'Reverse them' }).click();
     await page.locator('article.incident-page[data-status="resolved"]').waitFor();
     assert.match((await page.getByTestId('incident-resolution').textContent()) ?? '', /^Reversed/);
     const after = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: campaign_id } } });
-    // The freeze took holds and confirmed redemptions alike; reversing gave all of it back to the budget.
-    assert.equal(committed(after.data?.budget), committed_before - report.frozen_minor);
+    // The freeze released the holds and froze the confirmed ones; reversing gave the frozen money back too.
+    const given_back = report.frozen_minor + report.released_holds_minor;
+    assert.equal(committed(after.data?.budget), committed_before - given_back);
   });
 
   test('red envelopes show how far they have been grabbed', async () => {

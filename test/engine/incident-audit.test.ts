@@ -23,8 +23,9 @@ let entries: Entry[] = [];
 
 /**
  * Two incidents on one campaign each: one frozen and resolved by reversing (one member reversed
- * by hand first, so the resolution skips it), one frozen (and three unredeemed coupons revoked)
- * and still open; plus a redemption in a third campaign that no incident touched.
+ * by hand first, so the resolution skips it), one frozen (and three unredeemed coupons revoked,
+ * with the three of the holds it released) and still open; each released its campaign's three
+ * holds; plus a redemption in a third campaign that no incident touched.
  */
 before(async () => {
   const store = new SqliteStore({ path: join(baseline, 'vouchsafe.db'), synchronous: 'NORMAL' });
@@ -54,7 +55,9 @@ before(async () => {
   await incidents.resolve(one.id, 'reverse', who);
   const actions = ['freeze_redemptions' as const, 'revoke_unredeemed' as const];
   const two = await incidents.open({ title: 'two', scope: scope(b.id), actions }, who);
-  assert.equal(two.report?.revoked_coupons, 3);
+  assert.equal(two.report?.revoked_coupons, 6);
+  assert.equal(one.report?.released_holds_count, 3);
+  assert.equal(two.report?.released_holds_count, 3);
   ids.reversed = one.id;
   ids.open = two.id;
   ids.outsider = (await store.listRedemptions({ campaign_id: c.id, limit: 1 })).data[0]?.id ?? '';
@@ -79,6 +82,13 @@ function frozeIt(redemption_id: string): number {
   const e = entries.find((x) => x.action === 'redemptions.frozen' && x.data.includes(`"${redemption_id}"`));
   assert.ok(e);
   return e.seq;
+}
+
+/** The release entry of an incident (each released its campaign's holds in one batch), and its ids. */
+function releasedBy(incident_id: string): { seq: number; chain: string; ids: string[] } {
+  const e = entries.find((x) => x.action === 'redemptions.released' && x.subject === incident_id);
+  assert.ok(e, 'the baseline released holds');
+  return { seq: e.seq, chain: e.chain, ids: JSON.parse(e.data).redemption_ids };
 }
 
 function tailOf(chain: string): number {
@@ -130,8 +140,15 @@ test('the baseline verifies, and its freeze and resolution entries name every id
   const revoked = entries.filter((e) => e.action === 'coupons.revoked').map((e) => JSON.parse(e.data));
   assert.deepEqual(
     revoked.map((d) => [d.count, d.coupon_ids.length]),
-    [[3, 3]],
+    [[6, 6]],
   );
+  // Each freeze released its campaign's three holds, named in one entry before the frozen ones, none a member.
+  for (const id of [ids.reversed, ids.open]) {
+    const released = releasedBy(id);
+    assert.equal(released.ids.length, 3);
+    assert.ok(released.seq < frozeIt(member((m) => m.incident_id === id).redemption_id));
+    for (const r of released.ids) assert.ok(!members.some((m) => m.redemption_id === r));
+  }
 });
 
 const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad: () => number; says: RegExp }> = [
@@ -188,7 +205,28 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     name: 'a revocation count raised (the report would claim a coupon more)',
     tamper: (db) => db.prepare('UPDATE incident_revocations SET coupons = coupons + 1').run(),
     bad: () => tailOf(member((m) => m.incident_id === ids.open).campaign_id),
-    says: /revoked 4 coupons .* its entries name 3/,
+    says: /revoked 7 coupons .* its entries name 6/,
+  },
+  {
+    name: 'a released-holds count raised (the report would claim a hold more)',
+    tamper: (db) => db.prepare('UPDATE incident_releases SET holds = holds + 1 WHERE incident_id = ?').run(ids.open),
+    bad: () => tailOf(releasedBy(ids.open).chain),
+    says: /released 4 holds .* its entries name 3 holds/,
+  },
+  {
+    name: "an incident's released-holds row deleted (the report would show none)",
+    tamper: (db) => db.prepare('DELETE FROM incident_releases WHERE incident_id = ?').run(ids.reversed),
+    bad: () => tailOf(releasedBy(ids.reversed).chain),
+    says: /released 3 holds .*, none counted/,
+  },
+  {
+    name: 'a released hold set back to reserved (its checkout could confirm it)',
+    tamper: (db) => {
+      const [id] = releasedBy(ids.open).ids;
+      db.prepare("UPDATE redemptions SET status = 'reserved' WHERE id = ?").run(id);
+    },
+    bad: () => releasedBy(ids.open).seq,
+    says: /is reserved, audited released/,
   },
   {
     name: 'an id dropped from a freeze entry (with the row, to match)',

@@ -53,7 +53,7 @@ function assertReport(report: IncidentReport, rows: Awaited<ReturnType<typeof ro
   assert.deepEqual(asMap(report.by_product_kind, 'product_kind'), rows.by.kind);
 }
 
-test(`freeze and reverse ${bulk_count} redemptions: the report matches the rows to the minor unit`, async () => {
+test(`freeze (holds released) and reverse ${bulk_count} redemptions: the report matches the rows to the minor unit`, async () => {
   const h = await harness();
   const a = await bulkCampaign(h.engine, 'BULKA');
   const b = await bulkCampaign(h.engine, 'BULKB');
@@ -61,6 +61,7 @@ test(`freeze and reverse ${bulk_count} redemptions: the report matches the rows 
   await seedRedemptions(h.engine, 'BULKA', in_a);
   await seedRedemptions(h.engine, 'BULKB', bulk_count - in_a, { offset: in_a });
   const before = await rowsOf(h.store, [a.id, b.id], 'confirmed');
+  const held = await rowsOf(h.store, [a.id, b.id], 'reserved');
   const spent_before = (await h.engine.getCampaign(a.id)).spent_minor + (await h.engine.getCampaign(b.id)).spent_minor;
   const progress: number[] = [];
   const incidents = new Incidents(h.engine, (_msg, data) => progress.push(Number(data.redemptions_done ?? 0)));
@@ -76,8 +77,12 @@ test(`freeze and reverse ${bulk_count} redemptions: the report matches the rows 
   const open_s = (Date.now() - t_open) / 1000;
   assert.ok(inc.report);
   const frozen = await rowsOf(h.store, [a.id, b.id], 'frozen');
-  assert.equal(frozen.count, bulk_count, 'every reserved and confirmed row is frozen');
+  const released = await rowsOf(h.store, [a.id, b.id], 'released');
+  assert.equal(held.count, Math.ceil(bulk_count / 10), 'every tenth a hold');
+  assert.deepEqual([frozen.count, frozen.minor], [before.count, before.minor], 'every confirmed row is frozen');
+  assert.deepEqual([released.count, released.minor], [held.count, held.minor], 'every hold is released');
   assertReport(inc.report, frozen);
+  assert.deepEqual([inc.report.released_holds_count, inc.report.released_holds_minor], [held.count, held.minor]);
   assert.equal(inc.report.revoked_coupons, 2, 'the two shared codes');
   assert.equal(inc.progress.redemptions_done, bulk_count);
   assert.ok(progress.length > 0);
@@ -90,7 +95,7 @@ test(`freeze and reverse ${bulk_count} redemptions: the report matches the rows 
   assert.deepEqual(done.resolved, { count: frozen.count, discount_minor: frozen.minor });
   const reversed = await rowsOf(h.store, [a.id, b.id], 'reversed');
   assert.equal(reversed.minor, frozen.minor);
-  assert.ok(frozen.minor > before.minor, 'holds were frozen too');
+  assert.deepEqual((await rowsOf(h.store, [a.id, b.id], 'released')).by, released.by, 'reversing left the holds alone');
   for (const id of [a.id, b.id]) {
     const c = await h.engine.getCampaign(id);
     assert.equal(c.spent_minor, 0);

@@ -45,7 +45,7 @@ describe('incident work survives its process (SQLite file, several engines on it
     ['while computing the report', { at: 'report', nth: 1, committed: false }],
   ];
   for (const [when, point] of openPoints) {
-    test(`opening crashes ${when}: resumed once, report exact, each row frozen once`, () =>
+    test(`opening crashes ${when}: resumed once, report exact, each row frozen or released once`, () =>
       openCrashThenResume(sqliteFile(), point));
   }
 

@@ -56,25 +56,32 @@ async function totals(h: Harness, c: Campaign) {
 }
 
 describe('incidents (engine, SQLite in memory)', () => {
-  test('the full story: pause, revoke, freeze, report, then reverse restores the budget', async () => {
+  test('the full story: pause, freeze (holds released), revoke, report, then reverse restores the budget', async () => {
     const h = await harness();
     const incidents = new Incidents(h.engine);
     const { c: a, held, unredeemed } = await claimCampaign(h, 60, 40);
     const { c: b } = await claimCampaign(h, 10, 10);
     const before_b = await h.engine.getCampaign(b.id);
+    const confirmed = 40 - held.length;
+    assert.equal(held.length, 14);
     const inc = await incidents.open(input({ scope: { campaign_ids: [a.id] } }), admin);
     assert.equal(inc.status, 'open');
     assert.deepEqual(inc.campaign_ids, [a.id]);
     const report = inc.report;
     assert.ok(report);
-    const frozen = (await totals(h, a)).get('frozen');
-    assert.equal(report.frozen_count, 40);
+    const rows = await totals(h, a);
+    const frozen = rows.get('frozen');
+    // Only the confirmed ones are frozen; the holds are released, their money back in the budget.
+    assert.equal(report.frozen_count, confirmed);
     assert.equal(report.frozen_count, frozen?.count);
     assert.equal(report.frozen_minor, frozen?.discount_minor);
-    assert.equal(report.frozen_minor, 40 * 1000);
-    assert.equal(report.revoked_coupons, 20);
+    assert.equal(report.frozen_minor, confirmed * 1000);
+    assert.deepEqual([report.released_holds_count, report.released_holds_minor], [held.length, held.length * 1000]);
+    assert.deepEqual([rows.get('released')?.count, rows.get('reserved')], [held.length, undefined]);
+    // The unredeemed coupons, and those of the released holds (active again, then revoked).
+    assert.equal(report.revoked_coupons, unredeemed.length + held.length);
     assert.equal(report.paused_campaigns, 1);
-    assert.deepEqual(report.by_campaign, [{ campaign_id: a.id, count: 40, discount_minor: 40_000 }]);
+    assert.deepEqual(report.by_campaign, [{ campaign_id: a.id, count: confirmed, discount_minor: confirmed * 1000 }]);
     const byMerchant = await h.store.exposureRows(a.id, 'merchant_id');
     for (const m of report.by_merchant) {
       const row = byMerchant.find((r) => r.key === m.merchant_id && r.status === 'frozen');
@@ -87,19 +94,25 @@ describe('incidents (engine, SQLite in memory)', () => {
 
     const paused = await h.engine.getCampaign(a.id);
     assert.equal(paused.status, 'paused');
-    assert.equal(paused.reserved_minor, 0);
-    assert.equal(paused.spent_minor, 40_000);
-    assert.equal(paused.frozen_minor, 40_000);
+    assert.deepEqual([paused.reserved_minor, paused.reserved_count, paused.released_count], [0, 0, held.length]);
+    assert.equal(paused.spent_minor, confirmed * 1000);
+    assert.equal(paused.frozen_minor, confirmed * 1000);
     const hold = held[0];
     assert.ok(hold);
     await rejects(h.engine.confirm(hold.id, who), 'invalid_state');
-    // Unredeemed coupons are revoked: even once the campaign resumes they do not redeem.
+    // Unredeemed coupons are revoked, and so are the released holds': even once the campaign resumes they do not redeem.
     await h.engine.campaignAction(a.id, 'resume', admin);
+    await rejects(h.engine.confirm(hold.id, who), 'invalid_state');
     for (const coupon of unredeemed) assert.equal((await h.engine.getCoupon(coupon.id)).status, 'revoked');
+    for (const r of held) assert.equal((await h.engine.getCoupon(r.coupon_id)).status, 'revoked');
     const late = unredeemed[0];
     assert.ok(late);
     await rejects(
       h.engine.redeem({ user_id: late.user_id ?? '', code: late.code, order: order() }, who),
+      'coupon_revoked',
+    );
+    await rejects(
+      h.engine.redeem({ user_id: hold.user_id, coupon_id: hold.coupon_id, order: order({ id: 'again' }) }, who),
       'coupon_revoked',
     );
     assert.deepEqual(await h.engine.getCampaign(b.id), before_b, 'a campaign outside the scope is untouched');
@@ -107,46 +120,72 @@ describe('incidents (engine, SQLite in memory)', () => {
 
     const resolved = await incidents.resolve(inc.id, 'reverse', admin);
     assert.equal(resolved.status, 'resolved');
-    assert.deepEqual(resolved.resolved, { count: 40, discount_minor: 40_000 });
+    assert.deepEqual(resolved.resolved, { count: confirmed, discount_minor: confirmed * 1000 });
     const after = await h.engine.getCampaign(a.id);
     assert.equal(after.spent_minor, 0);
     assert.equal(after.frozen_minor, 0);
-    assert.equal(after.reversed_minor, 40_000);
-    assert.equal(after.reversed_count, 40);
+    assert.equal(after.reversed_minor, confirmed * 1000);
+    assert.equal(after.reversed_count, confirmed);
+    assert.equal(after.released_count, held.length, 'reversing touches no released hold');
     assert.equal(after.budget_minor - after.reserved_minor - after.spent_minor, after.budget_minor);
+    for (const r of held) assert.equal((await h.store.getRedemption(r.id))?.status, 'released');
     const events = unpackOutbox(await h.store.pendingOutbox(10_000));
     const count = (type: string) => events.filter((e) => e.type === type).length;
-    assert.equal(count('redemption.frozen'), 40);
-    assert.equal(count('redemption.reversed'), 40);
+    const announced = (type: string) =>
+      new Set(events.filter((e) => e.type === type).map((e) => String((e.data as Redemption).id)));
+    assert.equal(count('redemption.frozen'), confirmed);
+    assert.equal(count('redemption.reversed'), confirmed);
+    for (const r of held)
+      assert.ok(!announced('redemption.frozen').has(r.id) && !announced('redemption.reversed').has(r.id));
     assert.equal(count('incident.opened'), 1);
     assert.equal(count('incident.resolved'), 1);
     await rejects(incidents.resolve(inc.id, 'reverse', admin), 'invalid_state');
     await rejects(incidents.resolve(inc.id, 'honour', admin), 'invalid_state');
-    const platform = (await h.store.auditChain('platform')).map((e) => e.action);
-    assert.deepEqual(platform, ['incident.opening', 'incident.opened', 'incident.resolved']);
+    const platform = await h.store.auditChain('platform');
+    assert.deepEqual(
+      platform.map((e) => e.action),
+      ['incident.opening', 'incident.opened', 'incident.resolved'],
+    );
+    const opened = JSON.parse(platform[1]?.data_json ?? '{}');
+    assert.deepEqual([opened.released_holds_count, opened.released_holds_minor], [held.length, held.length * 1000]);
     await assertInvariants(h.store);
   });
 
-  test('honour: frozen redemptions become confirmed and the money stays spent', async () => {
+  test('honour: frozen redemptions become confirmed and the money stays spent; released holds stay released', async () => {
     const h = await harness();
     const incidents = new Incidents(h.engine);
-    const { c } = await claimCampaign(h, 30, 30);
+    const { c, held } = await claimCampaign(h, 30, 30);
     const before = await h.engine.getCampaign(c.id);
     const inc = await incidents.open(
       input({ scope: { campaign_ids: [c.id] }, actions: ['freeze_redemptions'] }),
       admin,
     );
-    assert.equal(inc.report?.frozen_count, 30);
+    assert.equal(held.length, 10);
+    assert.equal(inc.report?.frozen_count, 20);
+    assert.deepEqual([inc.report?.released_holds_count, inc.report?.released_holds_minor], [10, 10_000]);
+    assert.equal(inc.report?.revoked_coupons, 0);
     assert.equal(inc.report?.paused_campaigns, 0);
-    assert.equal((await h.engine.getCampaign(c.id)).status, 'active');
+    const frozen = await h.engine.getCampaign(c.id);
+    assert.deepEqual([frozen.status, frozen.reserved_minor, frozen.spent_minor], ['active', 0, 20_000]);
     await assertInvariants(h.store);
     const done = await incidents.resolve(inc.id, 'honour', admin);
-    assert.deepEqual(done.resolved, { count: 30, discount_minor: 30_000 });
+    assert.deepEqual(done.resolved, { count: 20, discount_minor: 20_000 });
     const after = await h.engine.getCampaign(c.id);
-    assert.equal(after.confirmed_count, before.confirmed_count + before.reserved_count);
-    assert.equal(after.spent_minor, 30_000);
+    assert.equal(after.confirmed_count, before.confirmed_count, 'only the confirmed ones, confirmed again');
+    assert.equal(after.spent_minor, 20_000);
     assert.equal(after.frozen_count, 0);
-    assert.equal((await totals(h, c)).get('confirmed')?.count, 30);
+    assert.deepEqual([after.released_count, after.reserved_count], [10, 0]);
+    assert.equal((await totals(h, c)).get('confirmed')?.count, 20);
+    // No revoke asked: a released hold's coupon is active again; its order is not, and the coupon redeems anew.
+    const hold = held[0];
+    assert.ok(hold);
+    await rejects(h.engine.confirm(hold.id, who), 'invalid_state');
+    assert.equal((await h.engine.getCoupon(hold.coupon_id)).status, 'active');
+    const again = await h.engine.redeem(
+      { user_id: hold.user_id, coupon_id: hold.coupon_id, order: order({ id: 'again' }), confirm: true },
+      who,
+    );
+    assert.equal(again.status, 'confirmed');
     await assertInvariants(h.store);
   });
 
@@ -164,12 +203,19 @@ describe('incidents (engine, SQLite in memory)', () => {
     const scope = { merchant_ids: ['m1'], from_ms, to_ms };
     const inc = await incidents.open(input({ scope, actions: ['freeze_redemptions'] }), admin);
     assert.deepEqual(inc.campaign_ids, [b.id], 'a has m1 rows only before the window, late only after it');
-    assert.equal(inc.report?.frozen_count, 6);
+    // b's six at m1: four confirmed (frozen), two holds (released).
+    assert.equal(inc.report?.frozen_count, 4);
+    assert.equal(inc.report?.released_holds_count, 2);
     for (const untouched of [a, other, late]) assert.equal((await h.engine.getCampaign(untouched.id)).frozen_count, 0);
     const rows = await h.store.listRedemptions({ campaign_id: b.id, status: 'frozen', limit: 100 });
     assert.ok(rows.data.every((r) => r.merchant_id === 'm1'));
+    const released = await h.store.listRedemptions({ campaign_id: b.id, status: 'released', limit: 100 });
+    assert.deepEqual(
+      released.data.map((r) => r.merchant_id),
+      ['m1', 'm1'],
+    );
     await incidents.resolve(inc.id, 'reverse', admin);
-    assert.equal((await h.engine.getCampaign(b.id)).reversed_count, 6);
+    assert.equal((await h.engine.getCampaign(b.id)).reversed_count, 4);
     await assertInvariants(h.store);
   });
 
@@ -216,9 +262,12 @@ describe('incidents (engine, SQLite in memory)', () => {
         live++;
       }
       const inc = await new Incidents(h.engine).open(input({ scope: { campaign_ids: [c.id] } }), admin);
-      assert.equal(inc.report?.frozen_count, live, 'every live redemption B stored was frozen');
-      assert.equal(inc.report?.revoked_coupons, 2, 'both unredeemed coupons B issued were revoked');
-      assert.equal((await totals(h, c)).get('frozen')?.count, live);
+      assert.equal(live, 4);
+      assert.equal(inc.report?.frozen_count, 2, 'both confirmed redemptions B stored were frozen');
+      assert.equal(inc.report?.released_holds_count, 2, 'both holds B stored were released');
+      assert.equal(inc.report?.revoked_coupons, 4, 'both unredeemed coupons B issued, and the released holds');
+      assert.equal((await totals(h, c)).get('frozen')?.count, 2);
+      assert.equal((await totals(h, c)).get('released')?.count, 2);
       await assertInvariants(h.store);
     } finally {
       await b.close();
@@ -303,20 +352,23 @@ describe('incidents (engine, SQLite in memory)', () => {
     );
     opened = true;
     await flooding;
-    const frozen = (await totals(h, c)).get('frozen');
+    const rows = await totals(h, c);
+    const frozen = rows.get('frozen');
+    const released = rows.get('released');
     const report = inc.report;
-    assert.ok(
-      report && report.frozen_count >= 4500 && report.frozen_count < sent,
-      `${report?.frozen_count} of ${sent}`,
-    );
+    const moved = (report?.frozen_count ?? 0) + (report?.released_holds_count ?? 0);
+    assert.ok(report && moved >= 4500 && moved < sent, `${moved} of ${sent}`);
     assert.deepEqual([report.frozen_count, report.frozen_minor], [frozen?.count, frozen?.discount_minor]);
+    const released_rows = [released?.count ?? 0, released?.discount_minor ?? 0];
+    assert.deepEqual([report.released_holds_count, report.released_holds_minor], released_rows);
     await assertInvariants(h.store);
     const done = await incidents.resolve(inc.id, 'reverse', admin);
     assert.deepEqual(done.resolved, { count: frozen?.count, discount_minor: frozen?.discount_minor });
     const after = await h.engine.getCampaign(c.id);
     assert.equal(after.frozen_count, 0);
     assert.equal(after.reversed_count, frozen?.count);
-    assert.equal(after.confirmed_count + after.reserved_count + after.reversed_count, sent);
+    const counted = after.confirmed_count + after.reserved_count + after.reversed_count + after.released_count;
+    assert.equal(counted, sent);
     await assertInvariants(h.store);
   });
 

@@ -49,22 +49,28 @@ describe('incidents over HTTP', () => {
     assert.equal(inc.title, 'leak at m1');
     assert.deepEqual(inc.scope, { campaign_ids: [c.id], merchant_ids: null, from: null, to: null });
     assert.deepEqual(inc.actions, allActions);
-    const discounts = redemptions.reduce((a, r) => a + r.discount_minor, 0);
+    // Six confirmed (frozen) and three holds (released: never confirmed, never frozen).
+    const sum = (rs: RedemptionWire[]) => rs.reduce((a, r) => a + r.discount_minor, 0);
+    const holds = redemptions.filter((r) => r.status === 'reserved');
+    const discounts = sum(redemptions.filter((r) => r.status === 'confirmed'));
+    assert.equal(holds.length, 3);
     assert.deepEqual(
       { ...inc.report, by_merchant: undefined, by_product_kind: undefined },
       {
-        frozen_count: 9,
+        frozen_count: 6,
         frozen_minor: discounts,
-        revoked_coupons: 3,
+        released_holds_count: 3,
+        released_holds_minor: sum(holds),
+        revoked_coupons: 6,
         paused_campaigns: 1,
-        by_campaign: [{ campaign_id: c.id, count: 9, discount_minor: discounts }],
+        by_campaign: [{ campaign_id: c.id, count: 6, discount_minor: discounts }],
         by_merchant: undefined,
         by_product_kind: undefined,
       },
     );
     assert.deepEqual(inc.report?.by_merchant.map((m) => [m.merchant_id, m.count]).sort(), [
-      ['m1', 5],
-      ['m2', 4],
+      ['m1', 3],
+      ['m2', 3],
     ]);
     const replay = await h.call<IncidentWire>('POST', '/v1/incidents', { body, idem: 'inc-1' });
     assert.deepEqual([replay.status, replay.body], [201, inc]);
@@ -79,10 +85,14 @@ describe('incidents over HTTP', () => {
       'GET',
       `/v1/redemptions?campaign_id=${c.id}&status=frozen&limit=100`,
     );
-    assert.equal(frozen.body.data.length, 9);
-    const hold = redemptions.find((r) => r.status === 'reserved');
-    assert.ok(hold);
-    assertError(await h.call('POST', `/v1/redemptions/${hold.id}/confirm`, { key: 'checkout' }), 409, 'invalid_state');
+    assert.equal(frozen.body.data.length, 6);
+    for (const hold of holds) {
+      const got = await h.call<RedemptionWire>('GET', `/v1/redemptions/${hold.id}`);
+      assert.equal(got.body.status, 'released');
+      const confirm = await h.call('POST', `/v1/redemptions/${hold.id}/confirm`, { key: 'checkout' });
+      assertError(confirm, 409, 'invalid_state');
+    }
+    assert.deepEqual((await campaign(h, c.id)).budget.reserved_minor, 0);
     const got = await h.call<IncidentWire>('GET', `/v1/incidents/${inc.id}`);
     assert.deepEqual(got.body, inc);
     const list = await h.call<ListWire<IncidentWire>>('GET', '/v1/incidents');
@@ -95,7 +105,7 @@ describe('incidents over HTTP', () => {
     assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
     assert.equal(resolved.body.status, 'resolved');
     assert.equal(resolved.body.resolution, 'reverse');
-    assert.deepEqual(resolved.body.resolved, { count: 9, discount_minor: discounts });
+    assert.deepEqual(resolved.body.resolved, { count: 6, discount_minor: discounts });
     assert.ok(resolved.body.resolved_at);
     const after = await campaign(h, c.id);
     assert.deepEqual(after.budget, {
@@ -117,13 +127,15 @@ describe('incidents over HTTP', () => {
     await assertInvariants(h.store);
   });
 
-  test('honour over HTTP: frozen become confirmed, the spend stays', async () => {
+  test('honour over HTTP: frozen become confirmed, the spend stays; the released holds stay released', async () => {
     const h = await httpHarness();
     const { c } = await busyCampaign(h, 6, 6);
     const body = { title: 'false alarm', scope: { campaign_ids: [c.id] }, actions: ['freeze_redemptions'] };
     const inc = await h.call<IncidentWire>('POST', '/v1/incidents', { body });
     assert.equal(inc.status, 201);
+    assert.deepEqual([inc.body.report?.frozen_count, inc.body.report?.released_holds_count], [4, 2]);
     const spent = (await campaign(h, c.id)).budget.spent_minor;
+    assert.equal(spent, 4000);
     const done = await h.call<IncidentWire>('POST', `/v1/incidents/${inc.body.id}/resolve`, {
       body: { resolution: 'honour' },
     });
@@ -133,7 +145,12 @@ describe('incidents over HTTP', () => {
       'GET',
       `/v1/redemptions?campaign_id=${c.id}&status=confirmed`,
     );
-    assert.equal(confirmed.body.data.length, 6);
+    assert.equal(confirmed.body.data.length, 4);
+    const released = await h.call<ListWire<RedemptionWire>>(
+      'GET',
+      `/v1/redemptions?campaign_id=${c.id}&status=released`,
+    );
+    assert.equal(released.body.data.length, 2);
     await assertInvariants(h.store);
   });
 

@@ -110,6 +110,8 @@ export function compare(b: Bindings, e: Expect, res: Answer<Json>): void {
       const report = body.report as Record<string, number> | null;
       check(res.status === 201 && body.status === 'open', 'incident opened');
       check(report?.frozen_count === e.frozen_count && report.frozen_minor === e.frozen_minor, 'incident frozen');
+      const released = [report?.released_holds_count, report?.released_holds_minor];
+      check(released[0] === e.released_holds_count && released[1] === e.released_holds_minor, 'incident released');
       check(report?.revoked_coupons === e.revoked_coupons && report.paused_campaigns === e.paused, 'incident report');
       check(bind(b.incidentIds, e.ref, body.id), 'incident id');
       return;

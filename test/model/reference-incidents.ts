@@ -5,11 +5,12 @@ export type IncidentAction = 'pause_campaigns' | 'freeze_redemptions' | 'revoke_
 
 /**
  * Incidents on the model's campaign (API.md "Detection and incidents"): opening one pauses the
- * campaign, freezes its live redemptions in scope (reserved and confirmed become frozen: spent,
- * held for review) and revokes its unredeemed coupons (active or on hold), in that order, as
- * asked; resolving it
- * reverses (refunds) or honours (confirms) exactly the redemptions it froze that are still frozen.
- * Answers are recorded under an Idempotency-Key when produced; a refused resolve is not.
+ * campaign, freezes its confirmed redemptions in scope (spent, held for review) and releases its
+ * holds in scope (DESIGN.md's state machine has no reserved -> frozen: a hold's order was never
+ * confirmed, so it is given back like any release, its coupon active again), then revokes its
+ * unredeemed coupons (active or on hold, the released holds' among them), in that order, as asked;
+ * resolving it reverses (refunds) or honours (confirms) exactly the redemptions it froze that are
+ * still frozen. Answers are recorded under an Idempotency-Key when produced; a refused resolve is not.
  */
 export class RefIncidents {
   readonly incidents = new Map<string, { open: boolean; members: string[] }>();
@@ -27,18 +28,19 @@ export class RefIncidents {
       }
       const members: string[] = [];
       let frozen_minor = 0;
+      let released_holds_count = 0;
+      let released_holds_minor = 0;
       if (actions.includes('freeze_redemptions')) {
         for (const r of m.redemptions.values()) {
           if (r.status !== 'reserved' && r.status !== 'confirmed') continue;
           if (merchant_ids !== null && !merchant_ids.includes(r.merchant_id)) continue;
           if (r.status === 'reserved') {
-            m.reserved_minor -= r.discount_minor;
-            m.spent_minor += r.discount_minor;
-            const coupon = m.coupons.get(r.coupon);
-            if (coupon?.single_use && coupon.status === 'reserved') coupon.status = 'redeemed';
+            m.releaseHold(r);
+            released_holds_count++;
+            released_holds_minor += r.discount_minor;
+            continue;
           }
           r.status = 'frozen';
-          r.hold_expires_at_ms = null;
           members.push(r.ref);
           frozen_minor += r.discount_minor;
         }
@@ -59,6 +61,8 @@ export class RefIncidents {
         ref,
         frozen_count: members.length,
         frozen_minor,
+        released_holds_count,
+        released_holds_minor,
         revoked_coupons,
         paused,
       };

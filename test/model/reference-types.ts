@@ -80,6 +80,8 @@ export type Expect =
       ref: string;
       frozen_count: number;
       frozen_minor: number;
+      released_holds_count: number;
+      released_holds_minor: number;
       revoked_coupons: number;
       paused: number;
     }

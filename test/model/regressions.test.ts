@@ -142,7 +142,7 @@ describe('model regressions (edges written by hand)', () => {
     ]);
   });
 
-  test('an incident freezes holds and confirmations at one merchant; honour confirms what is still frozen', async () => {
+  test('an incident at one merchant freezes confirmations and releases holds; honour confirms what is still frozen', async () => {
     await replay({ mode: 'unique_codes', unique_codes: 4 }, [
       redeem(0, { confirm: true }),
       redeem(1, { order: order({ n: 1 }) }),
@@ -176,7 +176,7 @@ describe('model regressions (edges written by hand)', () => {
     ]);
   });
 
-  test('a hold whose coupon an incident revoked still confirms; the coupon stays revoked, a reversal does not restore it', async () => {
+  test('a hold whose coupon an incident revoked still confirms, or is released by a freeze; its coupon stays revoked', async () => {
     await replay({}, [
       { t: 'claim', user: 0, idem: null },
       { t: 'claim', user: 1, idem: null },
@@ -190,6 +190,39 @@ describe('model regressions (edges written by hand)', () => {
       { t: 'reverse', r: 1, restore: true, idem: null },
       redeem(0, { order: order({ n: 2 }), confirm: true }),
       redeem(1, { user: 1, order: order({ n: 3 }), confirm: true }),
+    ]);
+  });
+
+  test('a freeze releases the holds in scope: their confirm is invalid_state, the money and (revoked) coupon are back', async () => {
+    await replay({ per_user_limit: 1, max_redemptions: 3 }, [
+      { t: 'claim', user: 0, idem: null },
+      { t: 'claim', user: 1, idem: null },
+      { t: 'claim', user: 2, idem: null },
+      redeem(0, { confirm: true }),
+      redeem(1, { user: 1, order: order({ n: 1 }) }),
+      redeem(2, { user: 2, order: order({ n: 2 }) }),
+      { t: 'incident', merchants: null, actions: 6, idem: null },
+      { t: 'confirm', r: 1, idem: null },
+      { t: 'release', r: 2, idem: null },
+      { t: 'reverse', r: 1, restore: true, idem: null },
+      redeem(1, { user: 1, order: order({ n: 3 }), confirm: true }),
+      { t: 'resolve', i: 0, reverse: true, idem: null },
+      { t: 'confirm', r: 2, idem: null },
+    ]);
+  });
+
+  test('a freeze without revoke releases a hold: its coupon redeems anew; honour confirms the frozen one only', async () => {
+    await replay({ per_user_limit: 1, max_redemptions: 2 }, [
+      { t: 'claim', user: 0, idem: null },
+      { t: 'claim', user: 1, idem: null },
+      redeem(0, { confirm: true }),
+      redeem(1, { user: 1, order: order({ n: 1 }) }),
+      { t: 'incident', merchants: null, actions: 2, idem: 0 },
+      { t: 'retry', back: 0 },
+      { t: 'confirm', r: 1, idem: null },
+      redeem(1, { user: 1, order: order({ n: 2 }), confirm: true }),
+      { t: 'resolve', i: 0, reverse: false, idem: null },
+      { t: 'reverse', r: 2, restore: true, idem: null },
     ]);
   });
 

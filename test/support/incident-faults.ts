@@ -158,14 +158,28 @@ function asMap<K extends string>(
   return new Map(list.map((x) => [x[key], { count: x.count, discount_minor: x.discount_minor }]));
 }
 
-/** The report against a fresh computation from the rows it should cover: totals and every breakdown. */
-export function assertReport(report: IncidentReport | null, rows: readonly Redemption[]): void {
+/** The rows an incident's freeze moves, as they were before it: the holds it releases, the confirmed ones it freezes. */
+export function splitLive(rows: readonly Redemption[]): { holds: Redemption[]; confirmed: Redemption[] } {
+  return {
+    holds: rows.filter((r) => r.status === 'reserved'),
+    confirmed: rows.filter((r) => r.status !== 'reserved'),
+  };
+}
+
+function minorOf(rows: readonly Redemption[]): number {
+  return rows.reduce((s, r) => s + r.discount_minor, 0);
+}
+
+/**
+ * The report against a fresh computation from the rows it should cover, as they were before it
+ * opened: the holds among them released, the rest frozen (totals and every breakdown).
+ */
+export function assertReport(report: IncidentReport | null, before: readonly Redemption[]): void {
   assert.ok(report);
+  const { holds, confirmed: rows } = splitLive(before);
   assert.equal(report.frozen_count, rows.length);
-  assert.equal(
-    report.frozen_minor,
-    rows.reduce((s, r) => s + r.discount_minor, 0),
-  );
+  assert.equal(report.frozen_minor, minorOf(rows));
+  assert.deepEqual([report.released_holds_count, report.released_holds_minor], [holds.length, minorOf(holds)]);
   assert.deepEqual(
     asMap(report.by_campaign, 'campaign_id'),
     sums(rows, (r) => r.campaign_id),
@@ -180,11 +194,15 @@ export function assertReport(report: IncidentReport | null, rows: readonly Redem
   );
 }
 
-/** How many times each redemption id was announced by events of `type`, and named by chain entries of `action`. */
-export async function timesMoved(store: Store, campaign_ids: string[], type: string, action: string) {
+/**
+ * How many times each redemption id was announced by events of `type` (null: of any type), and
+ * named by chain entries of `action`.
+ */
+export async function timesMoved(store: Store, campaign_ids: string[], type: string | null, action: string) {
   const events = new Map<string, number>();
   for (const e of unpackOutbox(await store.pendingOutbox(1_000_000))) {
-    if (e.type !== type) continue;
+    if (type !== null && e.type !== type) continue;
+    if (type === null && !e.type.startsWith('redemption.')) continue;
     const id = String((e.data as { id: string }).id);
     events.set(id, (events.get(id) ?? 0) + 1);
   }
@@ -213,6 +231,27 @@ export async function assertMovedOnce(
   assert.deepEqual(audited, once, `${action} entries: each redemption named once`);
 }
 
+/**
+ * What an opening's freeze did with the rows live before it, exactly once each: its confirmed ones
+ * frozen (one redemption.frozen event, one redemptions.frozen mention), its holds released (one
+ * redemptions.released mention, and no event: a release never sends one); the rows say so too.
+ */
+export async function assertFrozenAndReleasedOnce(
+  store: Store,
+  before: readonly Redemption[],
+  campaign_ids: string[],
+): Promise<void> {
+  const { holds, confirmed } = splitLive(before);
+  assert.ok(holds.length > 0 && confirmed.length > 0, 'both kinds were live');
+  await assertMovedOnce(store, confirmed, campaign_ids, 'redemption.frozen', 'redemptions.frozen');
+  const { events, audited } = await timesMoved(store, campaign_ids, null, 'redemptions.released');
+  assert.deepEqual(audited, new Map(holds.map((r) => [r.id, 1])), 'redemptions.released entries: each hold once');
+  for (const r of holds) assert.equal(events.get(r.id), undefined, `no event announces the release of ${r.id}`);
+  const ids = (rows: readonly Redemption[]) => rows.map((r) => r.id).sort();
+  assert.deepEqual(ids(await rowsWith(store, campaign_ids, ['frozen'])), ids(confirmed));
+  assert.deepEqual(ids(await rowsWith(store, campaign_ids, ['released'])), ids(holds));
+}
+
 /** The lease plus a little: when a node may take over an incident a dead one held. */
 export function afterLease(n: Node): number {
   return n.clock.now() + limits.incident_lease_ms + 1;
@@ -236,8 +275,8 @@ export async function resumedEntries(store: Store, id: string): Promise<number> 
 /**
  * Opening crashes at `point`; two other nodes resume it at once after the lease. The incident
  * is then open with a report equal to a fresh computation from the rows that were live in scope,
- * each of them frozen exactly once, both campaigns paused, the shared codes revoked, and the
- * store verifies.
+ * each confirmed one frozen and each hold released exactly once, both campaigns paused, the shared
+ * codes revoked, and the store verifies.
  */
 export async function openCrashThenResume(open: OpenStore, point: CrashPoint): Promise<void> {
   const first = await openNode(open, t0 + 60_000);
@@ -263,9 +302,7 @@ export async function openCrashThenResume(open: OpenStore, point: CrashPoint): P
     assertReport(stored.report, live);
     assert.equal(stored.report?.paused_campaigns, 2);
     assert.equal(stored.report?.revoked_coupons, 2, 'the two shared codes, once each');
-    const frozen = await rowsWith(early.store, [a, b], ['frozen']);
-    assert.deepEqual(frozen.map((r) => r.id).sort(), live.map((r) => r.id).sort());
-    await assertMovedOnce(early.store, live, [a, b], 'redemption.frozen', 'redemptions.frozen');
+    await assertFrozenAndReleasedOnce(early.store, live, [a, b]);
     for (const id of [a, b]) assert.equal((await early.engine.getCampaign(id)).status, 'paused');
     assert.deepEqual(await early.engine.getCampaign(outside), untouched);
     assert.equal(await resumedEntries(early.store, stuck.id), 1);
@@ -282,9 +319,10 @@ export async function openCrashThenResume(open: OpenStore, point: CrashPoint): P
 export async function resolveCrashThenResume(open: OpenStore, point: CrashPoint): Promise<void> {
   const first = await openNode(open, t0 + 60_000);
   const { a, b } = await seedLeak(first);
+  const live = await rowsWith(first.store, [a, b], ['reserved', 'confirmed']);
   const opened = await first.incidents.open(leakInput([a, b], ['freeze_redemptions']), { actor: 'key_admin' });
   const frozen = await rowsWith(first.store, [a, b], ['frozen']);
-  assertReport(opened.report, frozen);
+  assertReport(opened.report, live);
   const dying = new Incidents(crashing(first.engine, point));
   await assert.rejects(dying.resolve(opened.id, 'reverse', { actor: 'key_admin' }), crash);
   assert.equal((await first.incidents.get(opened.id)).status, 'resolving');
@@ -388,7 +426,7 @@ export async function stalledOpenerLosesTheWork(open: OpenStore, at: 'batch' | '
     const stored = await second.incidents.get(id);
     assert.equal(stored.status, 'open');
     assertReport(stored.report, live);
-    await assertMovedOnce(second.store, live, [a, b], 'redemption.frozen', 'redemptions.frozen');
+    await assertFrozenAndReleasedOnce(second.store, live, [a, b]);
     await assertInvariants(second.store);
   } finally {
     hold.release();

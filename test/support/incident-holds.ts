@@ -18,7 +18,10 @@ const who = { actor: 'key_checkout' };
  * Two nodes on one database, the checkout node's clock 50 ms ahead of the operator's (every id it
  * makes sorts after the operator's own next id); the body runs, then both close.
  */
-async function twoNodes(open: OpenStore, body: (checkout: Node, operator: Node) => Promise<void>): Promise<void> {
+export async function twoNodes(
+  open: OpenStore,
+  body: (checkout: Node, operator: Node) => Promise<void>,
+): Promise<void> {
   const checkout = await openNode(open, t0 + 60_050);
   const operator = await openNode(open, t0 + 60_000);
   try {
@@ -97,22 +100,22 @@ export async function revokedHoldsStayRevoked(open: OpenStore): Promise<void> {
 
 /**
  * Two coupons on hold when an incident pauses and revokes (no freeze). One hold confirms once the
- * campaign resumes, the other is frozen by a second incident that honours it: both orders go
- * through, as confirmed redemptions, and both coupons stay revoked, so reversing the orders with
- * restore_coupon gives neither back.
+ * campaign resumes; a second incident then freezes it (and honours it) and releases the other
+ * hold, which its checkout never confirmed. The confirmed order goes through, the released one
+ * does not (a later confirm is invalid_state), and both coupons stay revoked, so reversing the
+ * order with restore_coupon gives nothing back and neither coupon redeems again.
  */
 export async function revokedHoldStillConfirms(open: OpenStore): Promise<void> {
   await twoNodes(open, async (checkout, operator) => {
     const c = await activeCampaign(checkout, { max_redemptions: 1000, budget_minor: 10_000_000 });
     const coupons: Coupon[] = [];
     for (let i = 0; i < 2; i++) coupons.push(await checkout.engine.claim({ campaign_id: c.id, user_id: `u${i}` }, who));
-    // Coupon i is redeemed at merchant m<i + 1>: the second incident freezes at m2 only.
     const redeem = (i: number, confirm: boolean, n = i) => {
       const o = order({ id: `o${n}`, merchant_id: `m${i + 1}` });
       return checkout.engine.redeem({ user_id: `u${i}`, code: coupons[i]?.code ?? '', order: o, confirm }, who);
     };
     const confirming = await redeem(0, false);
-    const frozen = await redeem(1, false);
+    const released = await redeem(1, false);
     const scope = { campaign_ids: [c.id], merchant_ids: null, from_ms: null, to_ms: null };
     const revoking = { title: 'leak', scope, actions: ['pause_campaigns' as const, 'revoke_unredeemed' as const] };
     assert.equal((await operator.incidents.open(revoking, admin)).report?.revoked_coupons, 2);
@@ -120,25 +123,30 @@ export async function revokedHoldStillConfirms(open: OpenStore): Promise<void> {
     await operator.engine.campaignAction(c.id, 'resume', admin);
 
     assert.equal((await checkout.engine.confirm(confirming.id, who)).status, 'confirmed');
-    const at_m2 = { ...scope, merchant_ids: ['m2'] };
-    const freezing = { title: 'review', scope: at_m2, actions: ['freeze_redemptions' as const] };
+    const freezing = { title: 'review', scope, actions: ['freeze_redemptions' as const] };
     const second = await operator.incidents.open(freezing, admin);
-    assert.equal(second.report?.frozen_count, 1);
-    assert.equal((await operator.store.getRedemption(frozen.id))?.status, 'frozen');
+    assert.deepEqual([second.report?.frozen_count, second.report?.frozen_minor], [1, 1000]);
+    assert.deepEqual([second.report?.released_holds_count, second.report?.released_holds_minor], [1, 1000]);
+    assert.equal((await operator.store.getRedemption(confirming.id))?.status, 'frozen');
+    assert.equal((await operator.store.getRedemption(released.id))?.status, 'released');
+    await rejects(checkout.engine.confirm(released.id, who), 'invalid_state');
     await operator.incidents.resolve(second.id, 'honour', admin);
-    assert.equal((await operator.store.getRedemption(frozen.id))?.status, 'confirmed');
+    assert.equal((await operator.store.getRedemption(confirming.id))?.status, 'confirmed');
+    assert.equal((await operator.store.getRedemption(released.id))?.status, 'released', 'honour leaves it released');
     const spent = await operator.engine.getCampaign(c.id);
-    assert.deepEqual([spent.confirmed_count, spent.spent_minor, spent.reserved_count], [2, 2000, 0]);
+    assert.deepEqual(
+      [spent.confirmed_count, spent.spent_minor, spent.reserved_count, spent.released_count],
+      [1, 1000, 0, 1],
+    );
     for (const cp of coupons) assert.equal((await operator.engine.getCoupon(cp.id)).status, 'revoked', 'still revoked');
     await assertInvariants(operator.store);
 
-    for (const r of [confirming, frozen]) {
-      assert.equal((await checkout.engine.reverse(r.id, true, who)).status, 'reversed');
-    }
+    assert.equal((await checkout.engine.reverse(confirming.id, true, who)).status, 'reversed');
+    await rejects(checkout.engine.reverse(released.id, true, who), 'invalid_state');
     for (const cp of coupons) assert.equal((await operator.engine.getCoupon(cp.id)).status, 'revoked', 'not restored');
     for (const i of [0, 1]) await rejects(redeem(i, true, i + 2), 'coupon_revoked');
     const after = await operator.engine.getCampaign(c.id);
-    assert.deepEqual([after.spent_minor, after.reversed_count, after.reversed_minor], [0, 2, 2000]);
+    assert.deepEqual([after.spent_minor, after.reversed_count, after.reversed_minor], [0, 1, 1000]);
     await assertInvariants(operator.store);
   });
 }

@@ -19,9 +19,13 @@ function groupBy(rows: readonly IncidentReportRow[], key: (r: IncidentReportRow)
     .slice(0, limits.incident_report_groups_max);
 }
 
-/** The report of an incident from its frozen rows as the store sums them, exact to the minor unit. */
+/**
+ * The report of an incident from its frozen rows and released holds as the store sums them, exact
+ * to the minor unit. The breakdowns cover the frozen rows, which are what the resolution decides on.
+ */
 export function incidentReport(
   rows: readonly IncidentReportRow[],
+  released: Breakdown,
   revoked_coupons: number,
   paused_campaigns: number,
 ): IncidentReport {
@@ -34,6 +38,8 @@ export function incidentReport(
   return {
     frozen_count,
     frozen_minor,
+    released_holds_count: released.count,
+    released_holds_minor: released.discount_minor,
     revoked_coupons,
     paused_campaigns,
     by_campaign: groupBy(rows, (r) => r.campaign_id).map(({ key, ...b }) => ({ campaign_id: key, ...b })),

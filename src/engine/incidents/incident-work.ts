@@ -5,6 +5,7 @@ import type { OutboxEvent, Store } from '../../store/port.ts';
 import type { IncidentLease, MakePlatformAudit, ScopeFilter } from '../../store/port-incidents.ts';
 import { linkAudit } from '../audit.ts';
 import type { Engine } from '../engine.ts';
+import type { FreezeOutcome } from '../incident-handlers.ts';
 import { incidentReport } from './incident-report.ts';
 
 export type IncidentLog = (msg: string, data: Record<string, unknown>) => void;
@@ -81,8 +82,9 @@ export class IncidentWorker {
     incident.report = report;
     incident.status = 'open';
     incident.progress = { ...incident.progress, phase: 'done', updated_at_ms: this.engine.now() };
-    const { frozen_count, frozen_minor, revoked_coupons, paused_campaigns: paused } = report;
-    const totals = { frozen_count, frozen_minor, revoked_coupons, paused };
+    const { frozen_count, frozen_minor, released_holds_count, released_holds_minor, revoked_coupons } = report;
+    const paused = report.paused_campaigns;
+    const totals = { frozen_count, frozen_minor, released_holds_count, released_holds_minor, revoked_coupons, paused };
     await this.finish('opening', this.audit('incident.opened', totals), 'incident.opened');
     this.log('incident opened', { incident_id: incident.id, ...totals });
     return incident;
@@ -156,7 +158,9 @@ export class IncidentWorker {
   }
 
   /**
-   * Freezes the live redemptions in scope, a few thousand ids per campaign batch, with progress.
+   * Freezes the confirmed redemptions in scope and releases the holds (see freeze), a few thousand
+   * ids per campaign batch, with progress. It runs before revoking, so the coupons of the holds it
+   * releases are active again by then and revoked with the others when the incident asks for it.
    * Only rows that existed when freezing began (ids are time-ordered, see bound; the bound is
    * saved, so a resumed run freezes the same population): on a campaign that is not paused, new
    * redemptions would otherwise keep the scan chasing the traffic forever.
@@ -184,7 +188,8 @@ export class IncidentWorker {
         if (last === undefined) break;
         after = last;
         const cmd = { type: 'freeze' as const, redemption_ids: ids, ...this.commandBase() };
-        await this.advance((await this.engine.submitCommand<Breakdown>(campaign_id, cmd)).count);
+        const moved = await this.engine.submitCommand<FreezeOutcome>(campaign_id, cmd);
+        await this.advance(moved.frozen.count + moved.released.count);
         if (ids.length < page.length) break;
       }
       await this.campaignDone();
@@ -231,14 +236,16 @@ export class IncidentWorker {
     return stored !== null && stored > own ? stored : own;
   }
 
-  /** From the store: the rows this incident froze (joined to their redemptions) and the coupons it revoked. */
+  /** From the store: the rows this incident froze (joined to their redemptions), the holds it released, the coupons it revoked. */
   private async report(): Promise<IncidentReport> {
     await this.enter('reporting');
-    const [rows, revoked] = await Promise.all([
-      this.store.incidentReportRows(this.incident.id),
-      this.store.incidentRevokedCoupons(this.incident.id),
+    const id = this.incident.id;
+    const [rows, released, revoked] = await Promise.all([
+      this.store.incidentReportRows(id),
+      this.store.incidentReleasedHolds(id),
+      this.store.incidentRevokedCoupons(id),
     ]);
-    return incidentReport(rows, revoked, this.incident.work.paused);
+    return incidentReport(rows, released, revoked, this.incident.work.paused);
   }
 
   private settleBatch(campaign_id: string, ids: string[]): Promise<Breakdown> {

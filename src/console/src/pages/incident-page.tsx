@@ -116,11 +116,17 @@ function Report({ i, fmt, nameOf }: { i: Incident; fmt: (minor: number) => strin
   return (
     <section aria-labelledby="report-title">
       <h2 id="report-title">Exposure report</h2>
+      <p>
+        Confirmed redemptions in scope are frozen until you resolve the incident; holds in scope (orders not confirmed
+        yet) were released, their budget given back, and their checkouts can no longer confirm them.
+      </p>
       <dl
         class="facts"
         data-testid="incident-report"
         data-frozen-count={r.frozen_count}
         data-frozen-minor={r.frozen_minor}
+        data-released-count={r.released_holds_count}
+        data-released-minor={r.released_holds_minor}
       >
         <div>
           <dt>Frozen redemptions</dt>
@@ -129,6 +135,14 @@ function Report({ i, fmt, nameOf }: { i: Incident; fmt: (minor: number) => strin
         <div>
           <dt>Frozen money</dt>
           <dd>{fmt(r.frozen_minor)}</dd>
+        </div>
+        <div>
+          <dt>Holds released</dt>
+          <dd>{count(r.released_holds_count)}</dd>
+        </div>
+        <div>
+          <dt>Released money</dt>
+          <dd>{fmt(r.released_holds_minor)}</dd>
         </div>
         <div>
           <dt>Coupons revoked</dt>
