@@ -144,10 +144,10 @@ export interface IncidentStore {
    */
   unredeemedCouponIds(campaign_id: string, through_id: string, limit: number): Promise<string[]>;
   /**
-   * The greatest redemption id (any status), or the greatest unredeemed coupon id (as
-   * unredeemedCouponIds), over the campaigns as stored now (null: none). Ids order by the clock of
-   * the node that made them, so an incident bounds its work no lower than this (see
-   * IncidentWorker.bound).
+   * The greatest redemption id (any status), or the greatest coupon id that is unredeemed (as
+   * unredeemedCouponIds) or redeemed (a reversal with restore_coupon could make it active again),
+   * over the campaigns as stored now (null: none). Ids order by the clock of the node that made
+   * them, so an incident bounds its work no lower than this (see IncidentWorker.bound).
    */
   newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): Promise<string | null>;
 }

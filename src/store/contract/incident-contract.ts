@@ -147,40 +147,44 @@ export function incidentContract(open: OpenStore): void {
     assert.deepEqual(await store.campaignsWithRedemptionsAt({ ...all, merchant_ids: ['m9'] }), []);
     assert.deepEqual(await store.campaignsWithRedemptionsAt({ ...m1, from_ms: r4.created_at_ms + 1 }), []);
     assert.equal((await store.liveRedemptionIdsInScope(other.id, all, '', 10)).length, 0);
-    // The newest ids stored: any status for redemptions, unredeemed coupons only (the fifth, redeemed, is newer).
-    const active = (await Promise.all(rs.map((r) => store.getCoupon(r.coupon_id))))
-      .filter((c) => c?.status === 'active')
-      .map((c) => c?.id ?? '')
-      .sort();
+    // The newest ids stored: any status for redemptions; for coupons, unredeemed or redeemed (the fifth, redeemed, is newest).
+    const active = rs.map((r) => r.coupon_id).sort();
     const newestRedemption = rs.map((r) => r.id).sort()[rs.length - 1];
     assert.equal(await store.newestId('redemption', [campaign.id]), newestRedemption);
     assert.equal(await store.newestId('redemption', [other.id, campaign.id]), newestRedemption);
-    assert.equal(await store.newestId('coupon', [campaign.id]), active[active.length - 1]);
-    assert.equal(await store.newestId('coupon', [other.id, campaign.id]), active[active.length - 1]);
+    const fifth = await store.newestId('coupon', [campaign.id]);
+    assert.ok(fifth !== null && fifth > (active[active.length - 1] ?? ''));
+    assert.equal((await store.getCoupon(fifth))?.status, 'redeemed');
+    assert.equal(await store.newestId('coupon', [other.id, campaign.id]), fifth);
     assert.equal(await store.newestId('redemption', [other.id]), null);
     assert.equal(await store.newestId('redemption', []), null);
     assert.equal(await store.newestId('coupon', []), null);
   });
 
   storeTest(
-    'revocation covers the unredeemed coupons, active and on hold, up to its bound; so does the newest coupon id',
+    'revocation covers the unredeemed coupons, active and on hold, up to its bound; the newest coupon id also counts redeemed ones',
     open,
     async (store, b) => {
-      const statuses = ['active', 'reserved', 'redeemed', 'revoked', 'active', 'reserved', 'redeemed'] as const;
+      const statuses = [
+        ...['active', 'reserved', 'redeemed', 'revoked', 'active', 'reserved', 'redeemed'],
+        ...['revoked', 'revoked'],
+      ] as const;
       const coupons = statuses.map((status) => b.coupon('', { status }));
       const campaign = await seedCampaign(store, b, {}, coupons);
-      const [a1, h1, , , a2, h2, r2] = coupons.map((c) => c.id);
-      assert.ok(a1 && h1 && a2 && h2 && r2 && h2 < r2);
-      // The newest unredeemed coupon is one on hold; the redeemed one after it does not count.
-      assert.equal(await store.newestId('coupon', [campaign.id]), h2);
+      const [a1, h1, , , a2, h2, r2, x1, x2] = coupons.map((c) => c.id);
+      assert.ok(a1 && h1 && a2 && h2 && r2 && x1 && x2 && h2 < r2 && r2 < x1 && x1 < x2);
+      // The newest coupon a reversal could restore is the redeemed one; the two revoked after it do not count.
+      assert.equal(await store.newestId('coupon', [campaign.id]), r2);
       assert.deepEqual((await store.unredeemedCouponIds(campaign.id, h2, 10)).sort(), [a1, h1, a2, h2]);
       assert.deepEqual((await store.unredeemedCouponIds(campaign.id, a2, 10)).sort(), [a1, h1, a2]);
       assert.equal((await store.unredeemedCouponIds(campaign.id, h2, 3)).length, 3);
-      // A campaign whose only unredeemed coupon is on hold, newer than every coupon above.
+      // A campaign whose only unredeemed coupon is on hold, newer than every coupon above, then a redeemed one.
       const held = b.coupon('', { status: 'reserved' });
-      const other = await seedCampaign(store, b, {}, [b.coupon('', { status: 'redeemed' }), held]);
-      assert.equal(await store.newestId('coupon', [other.id]), held.id);
-      assert.equal(await store.newestId('coupon', [campaign.id, other.id]), held.id);
+      const used = b.coupon('', { status: 'redeemed' });
+      const other = await seedCampaign(store, b, {}, [used, held]);
+      assert.ok(held.id < used.id);
+      assert.equal(await store.newestId('coupon', [other.id]), used.id);
+      assert.equal(await store.newestId('coupon', [campaign.id, other.id]), used.id);
       assert.deepEqual(await store.unredeemedCouponIds(other.id, held.id, 10), [held.id]);
       assert.deepEqual(await store.unredeemedCouponIds(other.id, a1, 10), [], 'older than its coupons: none');
       // Revoked in a batch (as revokeCoupons does), they are no longer unredeemed.
@@ -191,7 +195,8 @@ export function incidentContract(open: OpenStore): void {
         }
       });
       assert.deepEqual((await store.unredeemedCouponIds(campaign.id, h2, 10)).sort(), [a1, a2]);
-      assert.equal(await store.newestId('coupon', [campaign.id]), a2);
+      assert.deepEqual((await store.unredeemedCouponIds(campaign.id, x2, 10)).sort(), [a1, a2]);
+      assert.equal(await store.newestId('coupon', [campaign.id]), r2);
     },
   );
 

@@ -284,6 +284,8 @@ export async function incidentRevocations(
 
 /** Coupon statuses an incident revokes: active, and on hold (single-use only; see revokeCoupons). */
 const unredeemed = "('active', 'reserved')";
+/** Coupon statuses its bound must cover: those it revokes, and redeemed ones a reversal could restore. */
+const covered = "('active', 'reserved', 'redeemed')";
 
 export async function unredeemedCouponIds(
   q: Query,
@@ -298,7 +300,7 @@ export async function unredeemedCouponIds(
 /** One max per campaign, so each is an index lookup ((campaign_id, id), (campaign_id, status)). */
 const newestSql = {
   redemption: 'SELECT max(id) AS id FROM redemptions WHERE campaign_id = s.campaign_id',
-  coupon: `SELECT max(id) AS id FROM coupons WHERE campaign_id = s.campaign_id AND status IN ${unredeemed}`,
+  coupon: `SELECT max(id) AS id FROM coupons WHERE campaign_id = s.campaign_id AND status IN ${covered}`,
 };
 
 export async function newestId(

@@ -24,6 +24,8 @@ function memberInsert(rows: number): string {
 
 /** Coupon statuses an incident revokes: active, and on hold (single-use only; see revokeCoupons). */
 const unredeemed = "('active', 'reserved')";
+/** Coupon statuses its bound must cover: those it revokes, and redeemed ones a reversal could restore. */
+const covered = "('active', 'reserved', 'redeemed')";
 
 /** `merchant_id IN (json array)` etc.: one statement for any scope, parameters always bound. */
 const scopeSql = `(? IS NULL OR merchant_id IN (SELECT value FROM json_each(?)))
@@ -128,7 +130,7 @@ export class SqliteIncidents {
         `SELECT id FROM coupons WHERE campaign_id = ? AND status IN ${unredeemed} AND id <= ? LIMIT ?`,
       ),
       newestRedemption: p('SELECT max(id) AS id FROM redemptions WHERE campaign_id = ?'),
-      newestUnredeemedCoupon: p(`SELECT max(id) AS id FROM coupons WHERE campaign_id = ? AND status IN ${unredeemed}`),
+      newestCoveredCoupon: p(`SELECT max(id) AS id FROM coupons WHERE campaign_id = ? AND status IN ${covered}`),
     };
   }
 
@@ -334,7 +336,7 @@ export class SqliteIncidents {
   }
 
   newestId(kind: 'redemption' | 'coupon', campaign_ids: readonly string[]): string | null {
-    const stmt = kind === 'redemption' ? this.stmt.newestRedemption : this.stmt.newestUnredeemedCoupon;
+    const stmt = kind === 'redemption' ? this.stmt.newestRedemption : this.stmt.newestCoveredCoupon;
     let newest: string | null = null;
     for (const campaign_id of campaign_ids) {
       const id = (stmt.get(campaign_id) as Row).id;
