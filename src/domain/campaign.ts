@@ -77,6 +77,18 @@ export interface Campaign extends CampaignSpec, CampaignCounters {
   audit_head: string;
   /** The red envelope this campaign backs (code_mode red_envelope only). */
   red_envelope?: RedEnvelope;
+  /**
+   * The newest coupon bound of the incidents whose revocation ran over this campaign (coupon ids are
+   * time-ordered; each incident revokes the unredeemed coupons up to its bound). A reversal with
+   * restore_coupon revokes a coupon up to it instead of making it active again, so no coupon the
+   * incident took away (or that was redeemed then) redeems after it. Absent until such an incident.
+   */
+  revoke_through_id?: string;
+}
+
+/** Whether an incident's revocation covered this coupon (see Campaign.revoke_through_id). */
+export function incidentRevoked(c: Campaign, coupon_id: string): boolean {
+  return c.revoke_through_id !== undefined && coupon_id <= c.revoke_through_id;
 }
 
 export const zeroCounters: CampaignCounters = {

@@ -75,7 +75,10 @@ export interface IncidentWork {
   actor: string | null;
   /** Freezing covers redemption ids up to this one (those that existed when freezing began); set then. */
   freeze_through_id: string | null;
-  /** Revoking covers coupon ids up to this one (those that existed when revoking began); set then. */
+  /**
+   * Revoking covers coupon ids up to this one (those that existed when revoking began); set then. Each
+   * campaign it revokes in keeps it too (Campaign.revoke_through_id), so no reversal restores one.
+   */
   revoke_through_id: string | null;
   /** Campaigns the pause step has paused so far (the report's paused_campaigns). */
   paused: number;

@@ -1,3 +1,4 @@
+import type { Campaign } from '../domain/campaign.ts';
 import type { Breakdown, MemberOutcome } from '../domain/incident.ts';
 import type { AuditEntry, Store } from '../store/port.ts';
 import type { LedgerFault, Recorded } from './audit-ledger.ts';
@@ -252,6 +253,35 @@ export async function checkIncidentMembers(
     if (f && (worst === null || f.seq < worst.seq)) worst = f;
   }
   return worst;
+}
+
+/**
+ * The campaign's revoke_through_id must be the newest bound its chain's revocation entries name:
+ * lower (or gone), a reversal with restore_coupon would hand back a coupon an incident covered;
+ * higher, it names a bound no incident set. Revocation entries written before they named their
+ * bound hold it from below only (the row may carry the bound their incident saved). Call only on
+ * a chain that verified.
+ */
+export function revokeBoundFault(c: Campaign, chain: readonly Stored[]): LedgerFault | null {
+  let named: string | null = null;
+  let named_seq = 0;
+  let unnamed = false;
+  for (const e of chain) {
+    if (e.action !== 'coupons.revoked') continue;
+    const data: unknown = JSON.parse(e.data_json);
+    const bound = isRecord(data) && typeof data.through_id === 'string' ? data.through_id : null;
+    if (bound === null) unnamed = true;
+    else if (named === null || bound > named) {
+      named = bound;
+      named_seq = e.seq;
+    }
+  }
+  const row = c.revoke_through_id ?? null;
+  if (row === named) return null;
+  const lower = named !== null && (row === null || row < named);
+  if (unnamed && !lower) return null;
+  const detail = `campaign ${c.id} revoke_through_id is ${row ?? 'unset'}, its chain names ${named ?? 'none'}`;
+  return { seq: lower ? named_seq : (chain[chain.length - 1]?.seq ?? 0), detail };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { AuditEntry, Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
-import { checkIncidentMembers, checkIncidentTables, IncidentAudit } from './audit-incidents.ts';
+import { checkIncidentMembers, checkIncidentTables, IncidentAudit, revokeBoundFault } from './audit-incidents.ts';
 import { checkRedemptionLedger, type Recorded, recordedRedemptions } from './audit-ledger.ts';
 
 export const platform_chain = 'platform';
@@ -69,7 +69,8 @@ function earlier<F extends ChainFault>(a: F | null, b: F | null): F | null {
 
 /**
  * A campaign chain's ledger: the campaign's settings and status, its redemptions (discount,
- * status, existence), and what its incident entries say each incident did.
+ * status, existence), what its incident entries say each incident did, and the revocation bound
+ * they leave on the campaign.
  */
 async function ledgerFault(
   store: Store,
@@ -81,7 +82,10 @@ async function ledgerFault(
   const recorded = recordedRedemptions(list);
   const settings = audited === null ? null : settingsFault(c, audited);
   const redemption = await checkRedemptionLedger(store, c.id, list, recorded);
-  const incident = await checkIncidentMembers(store, c.id, list, recorded, incidents);
+  const incident = earlier(
+    await checkIncidentMembers(store, c.id, list, recorded, incidents),
+    revokeBoundFault(c, list),
+  );
   return { fault: earlier(earlier(settings, redemption), incident), ledger: { campaign: c, audited, recorded } };
 }
 

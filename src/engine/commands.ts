@@ -37,7 +37,8 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
   | { type: 'codes'; count: number }
   | { type: 'alert'; alarm: Alarm; pause: boolean }
   | ({ type: 'reverse_many'; redemption_ids: string[] } & IncidentWork)
-  | ({ type: 'revoke_coupons'; coupon_ids: string[] } & IncidentWork)
+  /** through_id: the incident's coupon bound (see IncidentWork.revoke_through_id and Campaign.revoke_through_id). */
+  | ({ type: 'revoke_coupons'; coupon_ids: string[]; through_id: string } & IncidentWork)
   | { type: 'grab'; envelope_id: string; user_id: string }
   | { type: 'settle_envelope'; envelope_id: string }
   | { type: 'update'; patch: CampaignPatch }

@@ -209,24 +209,36 @@ export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
  * the single-use ones on hold (`reserved`). A hold is left as it is (its order is in flight; only
  * freeze_redemptions releases it): confirmed, it counts as any other and its coupon stays revoked
  * (so no reversal restores it); released or expired, it no longer gives the coupon back
- * (releaseHold restores only a `reserved` coupon). The entry names each coupon, and the store adds
- * the count to the incident's (revoked_coupons).
+ * (releaseHold restores only a `reserved` coupon).
+ *
+ * It also raises the campaign's revoke_through_id to the incident's bound (the worker sends one
+ * batch with no coupons first, so the bound holds before the coupons are read): from then on a
+ * reversal with restore_coupon revokes a coupon up to the bound instead of making it active, so a
+ * coupon redeemed before the incident, or frozen and reversed one by one, does not redeem again.
+ * The entry names each coupon and the bound, and the store adds the count to the incident's
+ * (revoked_coupons).
  */
 export function revokeCoupons(ctx: BatchContext, cmd: Cmd<'revoke_coupons'>): unknown {
   heldFence(ctx, cmd, 'opening');
+  const c = ctx.campaign;
   const revoked: string[] = [];
   for (const id of cmd.coupon_ids) {
     const coupon = ctx.coupon(id);
-    if (!coupon || coupon.campaign_id !== ctx.campaign.id) continue;
+    if (!coupon || coupon.campaign_id !== c.id) continue;
     if (coupon.status !== 'active' && coupon.status !== 'reserved') continue;
     // Only a single-use coupon is ever reserved: a shared one stays active under its holds.
     if (coupon.status === 'reserved') assert(isSingleUse(coupon), `shared coupon ${id} is reserved`);
     ctx.setCouponStatus(coupon, 'revoked');
     revoked.push(id);
   }
-  if (revoked.length === 0) return { count: 0 };
+  const raised = c.revoke_through_id === undefined || c.revoke_through_id < cmd.through_id;
+  if (raised) c.revoke_through_id = cmd.through_id;
+  if (revoked.length === 0 && !raised) return { count: 0 };
   const incident_id = cmd.incident_id;
-  ctx.writes.bulk.push({ kind: 'incident_revoked', incident_id, coupons: revoked.length, at_ms: ctx.now_ms });
-  ctx.audit(cmd.actor, 'coupons.revoked', incident_id, { count: revoked.length, coupon_ids: revoked });
+  if (revoked.length > 0) {
+    ctx.writes.bulk.push({ kind: 'incident_revoked', incident_id, coupons: revoked.length, at_ms: ctx.now_ms });
+  }
+  const data = { count: revoked.length, coupon_ids: revoked, through_id: cmd.through_id };
+  ctx.audit(cmd.actor, 'coupons.revoked', incident_id, data);
   return { count: revoked.length };
 }

@@ -1,4 +1,4 @@
-import { liveRedemptions } from '../domain/campaign.ts';
+import { incidentRevoked, liveRedemptions } from '../domain/campaign.ts';
 import { claimedCouponExpiry, isSingleUse } from '../domain/coupon.ts';
 import { checkAudience, checkCampaignOpen, evaluateRedemption } from '../domain/eligibility.ts';
 import { assert, Rejection } from '../domain/errors.ts';
@@ -190,12 +190,17 @@ export function reverse(ctx: BatchContext, cmd: Cmd<'reverse'>): unknown {
   ctx.updateRedemption(r, { status: 'reversed' });
   countUsage(ctx, r, -1);
   const coupon = ctx.coupon(r.coupon_id);
+  let coupon_revoked = false;
   if (cmd.restore_coupon && coupon && isSingleUse(coupon) && coupon.status === 'redeemed') {
-    ctx.setCouponStatus(coupon, 'active');
+    // A coupon an incident's revocation covered is not given back: it existed when the incident took
+    // the campaign's coupons away, so it is revoked as they were (the reversal itself goes through).
+    coupon_revoked = incidentRevoked(c, coupon.id);
+    ctx.setCouponStatus(coupon, coupon_revoked ? 'revoked' : 'active');
   }
   ctx.change(cmd.actor, 'redemption.reversed', r.id, {
     discount_minor: r.discount_minor,
     restore_coupon: cmd.restore_coupon,
+    ...(coupon_revoked ? { coupon_revoked } : {}),
   });
   ctx.event('redemption.reversed', { ...r });
   return { ...r };

@@ -13,6 +13,7 @@ import {
 } from '../support/incident-faults.ts';
 import { freezeReleasesHolds } from '../support/incident-freeze.ts';
 import { revokedHoldStillConfirms, revokedHoldsStayRevoked } from '../support/incident-holds.ts';
+import { restoreAfterRevocation, reversalsRaceRevocation } from '../support/incident-restore.ts';
 import { createTestDatabase, pg_unavailable_message, type TestDatabase } from '../support/pg.ts';
 import { bulkCampaign, seedRedemptions } from '../support/seed.ts';
 
@@ -104,7 +105,7 @@ describe('incident work survives its process on PostgreSQL (several nodes, one d
     openCrashThenResume(open, { at: 'freeze', nth: 2, committed: true }),
   );
   scenario('opening crashes after the first campaign revoked: resumed exactly', (open) =>
-    openCrashThenResume(open, { at: 'revoke_coupons', nth: 1, committed: true }),
+    openCrashThenResume(open, { at: 'revoke_coupons', nth: 2, committed: true }),
   );
   scenario('resolving (reverse) crashes after a batch: two nodes race, every row reversed once', (open) =>
     resolveCrashThenResume(open, { at: 'reverse_many', nth: 2, committed: true }),
@@ -127,5 +128,12 @@ describe('incident work survives its process on PostgreSQL (several nodes, one d
   );
   scenario('a freeze releases the holds in scope while their confirms race it; reverse moves only the frozen', (open) =>
     freezeReleasesHolds(open),
+  );
+  scenario(
+    'restore_coupon after an incident revoked: the coupons it covered stay revoked, a later one is restored',
+    (open) => restoreAfterRevocation(open),
+  );
+  scenario('reversals with restore_coupon racing the revocation: every coupon ends revoked', (open) =>
+    reversalsRaceRevocation(open),
   );
 });

@@ -91,6 +91,18 @@ function releasedBy(incident_id: string): { seq: number; chain: string; ids: str
   return { seq: e.seq, chain: e.chain, ids: JSON.parse(e.data).redemption_ids };
 }
 
+/** The campaign the open incident revoked coupons in. */
+function revokedIn(): string {
+  const e = entries.find((x) => x.action === 'coupons.revoked');
+  assert.ok(e);
+  return e.chain;
+}
+
+/** The first entry that named the bound the campaign keeps (both of its entries name the same one). */
+function boundSetAt(): number {
+  return entries.find((x) => x.action === 'coupons.revoked')?.seq ?? 0;
+}
+
 function tailOf(chain: string): number {
   const list = entries.filter((e) => e.chain === chain);
   return list[list.length - 1]?.seq ?? 0;
@@ -137,11 +149,17 @@ test('the baseline verifies, and its freeze and resolution entries name every id
     data.discounts_minor.reduce((s: number, d: number) => s + d, 0),
     data.discount_minor,
   );
+  // The first revocation entry sets the campaign's bound before any coupon is read; the second names the coupons.
   const revoked = entries.filter((e) => e.action === 'coupons.revoked').map((e) => JSON.parse(e.data));
   assert.deepEqual(
     revoked.map((d) => [d.count, d.coupon_ids.length]),
-    [[6, 6]],
+    [
+      [0, 0],
+      [6, 6],
+    ],
   );
+  assert.equal(revoked[0]?.through_id, revoked[1]?.through_id);
+  assert.match(revoked[0]?.through_id ?? '', /^cpn_/);
   // Each freeze released its campaign's three holds, named in one entry before the frozen ones, none a member.
   for (const id of [ids.reversed, ids.open]) {
     const released = releasedBy(id);
@@ -227,6 +245,31 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     },
     bad: () => releasedBy(ids.open).seq,
     says: /is reserved, audited released/,
+  },
+  {
+    name: "a campaign's revocation bound lowered (a reversal would give back a coupon the incident covered)",
+    tamper: (db) =>
+      db
+        .prepare("UPDATE campaigns SET doc = json_set(doc, '$.revoke_through_id', 'cpn_0') WHERE id = ?")
+        .run(revokedIn()),
+    bad: () => boundSetAt(),
+    says: /revoke_through_id is cpn_0, its chain names cpn_/,
+  },
+  {
+    name: "a campaign's revocation bound removed",
+    tamper: (db) =>
+      db.prepare("UPDATE campaigns SET doc = json_remove(doc, '$.revoke_through_id') WHERE id = ?").run(revokedIn()),
+    bad: () => boundSetAt(),
+    says: /revoke_through_id is unset, its chain names cpn_/,
+  },
+  {
+    name: 'a revocation bound on a campaign no incident revoked in',
+    tamper: (db) =>
+      db
+        .prepare("UPDATE campaigns SET doc = json_set(doc, '$.revoke_through_id', 'cpn_z') WHERE id = ?")
+        .run(member((m) => m.incident_id === ids.reversed).campaign_id),
+    bad: () => tailOf(member((m) => m.incident_id === ids.reversed).campaign_id),
+    says: /revoke_through_id is cpn_z, its chain names none/,
   },
   {
     name: 'an id dropped from a freeze entry (with the row, to match)',

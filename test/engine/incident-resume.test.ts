@@ -41,7 +41,8 @@ describe('incident work survives its process (SQLite file, several engines on it
     ['after the first campaign paused', { at: 'pause', nth: 1, committed: true }],
     ['after the second freeze batch committed', { at: 'freeze', nth: 2, committed: true }],
     ['before the third freeze batch', { at: 'freeze', nth: 3, committed: false }],
-    ['after the first campaign revoked', { at: 'revoke_coupons', nth: 1, committed: true }],
+    ['after the first campaign kept its revocation bound', { at: 'revoke_coupons', nth: 1, committed: true }],
+    ['after the first campaign revoked', { at: 'revoke_coupons', nth: 2, committed: true }],
     ['while computing the report', { at: 'report', nth: 1, committed: false }],
   ];
   for (const [when, point] of openPoints) {

@@ -8,7 +8,8 @@ export type IncidentAction = 'pause_campaigns' | 'freeze_redemptions' | 'revoke_
  * campaign, freezes its confirmed redemptions in scope (spent, held for review) and releases its
  * holds in scope (DESIGN.md's state machine has no reserved -> frozen: a hold's order was never
  * confirmed, so it is given back like any release, its coupon active again), then revokes its
- * unredeemed coupons (active or on hold, the released holds' among them), in that order, as asked;
+ * unredeemed coupons (active or on hold, the released holds' among them), in that order, as asked,
+ * after which no reversal with restore_coupon makes a coupon that existed then active again;
  * resolving it reverses (refunds) or honours (confirms) exactly the redemptions it froze that are
  * still frozen. Answers are recorded under an Idempotency-Key when produced; a refused resolve is not.
  */
@@ -48,7 +49,9 @@ export class RefIncidents {
       let revoked_coupons = 0;
       if (actions.includes('revoke_unredeemed')) {
         // Unredeemed: active, or on hold (the hold stays pending; released, it gives nothing back).
+        // Every coupon that exists now is covered: no reversal gives one back afterwards.
         for (const c of m.coupons.values()) {
+          m.incidentCovered.add(c.ref);
           if (c.status !== 'active' && c.status !== 'reserved') continue;
           c.status = 'revoked';
           revoked_coupons++;

@@ -40,6 +40,11 @@ export class RefModel {
   claimed = 0;
   readonly coupons = new Map<string, RefCoupon>();
   readonly redemptions = new Map<string, RefRedemption>();
+  /**
+   * Coupons that existed when an incident revoked the campaign's coupons (whatever their status
+   * then): a reversal with restore_coupon revokes such a coupon instead of making it active.
+   */
+  readonly incidentCovered = new Set<string>();
   private readonly claimsByUser = new Map<string, number>();
   private readonly idem = new Map<string, { fingerprint: string }>();
   private readonly guards: RefGuards;
@@ -269,7 +274,9 @@ export class RefModel {
       } else {
         this.spent_minor -= r.discount_minor;
         r.status = 'reversed';
-        if (restore && coupon?.single_use && coupon.status === 'redeemed') coupon.status = 'active';
+        if (restore && coupon?.single_use && coupon.status === 'redeemed') {
+          coupon.status = this.incidentCovered.has(coupon.ref) ? 'revoked' : 'active';
+        }
       }
       return { expect: { kind: 'redemption', status: 200, redemption: snapshot(r) }, record: true };
     });

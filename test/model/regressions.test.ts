@@ -226,6 +226,26 @@ describe('model regressions (edges written by hand)', () => {
     ]);
   });
 
+  test('after an incident revoked, restore_coupon revokes a coupon that existed then (none was unredeemed); a later one is restored', async () => {
+    await replay({}, [
+      { t: 'claim', user: 0, idem: null },
+      { t: 'claim', user: 1, idem: null },
+      redeem(0, { confirm: true }),
+      redeem(1, { user: 1, order: order({ n: 1, merchant: 1 }), confirm: true }),
+      { t: 'incident', merchants: [1], actions: 7, idem: null },
+      { t: 'resume', idem: null },
+      { t: 'reverse', r: 0, restore: true, idem: null },
+      { t: 'reverse', r: 1, restore: true, idem: null },
+      redeem(0, { order: order({ n: 2 }), confirm: true }),
+      redeem(1, { user: 1, order: order({ n: 3 }), confirm: true }),
+      { t: 'claim', user: 2, idem: null },
+      redeem(2, { user: 2, order: order({ n: 4 }), confirm: true }),
+      { t: 'reverse', r: 2, restore: true, idem: null },
+      redeem(2, { user: 2, order: order({ n: 5 }), confirm: true }),
+      { t: 'resolve', i: 0, reverse: true, idem: null },
+    ]);
+  });
+
   test('a red envelope: grabs, a grabbed coupon redeemed, expiry refunds the remainder once', async () => {
     await replay({ mode: 'red_envelope', min_spend_minor: 0, budget_minor: 3000, duration_ms: 3_600_000 }, [
       { t: 'grab', user: 0, idem: null },

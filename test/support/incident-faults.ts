@@ -303,6 +303,10 @@ export async function openCrashThenResume(open: OpenStore, point: CrashPoint): P
     assert.equal(stored.report?.paused_campaigns, 2);
     assert.equal(stored.report?.revoked_coupons, 2, 'the two shared codes, once each');
     await assertFrozenAndReleasedOnce(early.store, live, [a, b]);
+    for (const id of [a, b]) {
+      const bound = (await early.engine.getCampaign(id)).revoke_through_id;
+      assert.equal(bound, stored.work.revoke_through_id, 'each campaign keeps the revocation bound');
+    }
     for (const id of [a, b]) assert.equal((await early.engine.getCampaign(id)).status, 'paused');
     assert.deepEqual(await early.engine.getCampaign(outside), untouched);
     assert.equal(await resumedEntries(early.store, stuck.id), 1);

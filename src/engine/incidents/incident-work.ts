@@ -201,7 +201,8 @@ export class IncidentWorker {
    * see revokeCoupons), a few thousand per batch, each named in its audit entry. A coupon is not
    * tied to a merchant, so a merchant scope cannot narrow this: it revokes whole campaigns (those
    * the scope resolved to). Only coupons that existed when revoking began (the bound is saved, as
-   * for freezing); each batch leaves its coupons revoked, so the next page is new ones.
+   * for freezing); each batch leaves its coupons revoked, so the next page is new ones. The bound
+   * is also kept on each campaign (its first batch), so reversals never restore a coupon it covers.
    */
   private async revokeAll(): Promise<void> {
     const start = this.startOf('revoking');
@@ -213,11 +214,19 @@ export class IncidentWorker {
     const last_id = work.revoke_through_id;
     await this.enter('revoking');
     for (const campaign_id of this.incident.campaign_ids.slice(start)) {
+      const revoke = (coupon_ids: string[]) => {
+        const cmd = { type: 'revoke_coupons' as const, coupon_ids, through_id: last_id, ...this.commandBase() };
+        return this.engine.submitCommand(campaign_id, cmd);
+      };
+      // The bound first: once it commits, no reversal makes a coupon up to it active, so none becomes
+      // unredeemed behind the pages read below (a hold released meanwhile turns its coupon from
+      // reserved to active: unredeemed either way, so a page still finds it).
+      await revoke([]);
       for (;;) {
         const max = limits.incident_batch_ids_max;
         const coupon_ids = await this.store.unredeemedCouponIds(campaign_id, last_id, max);
         if (coupon_ids.length === 0) break;
-        await this.engine.submitCommand(campaign_id, { type: 'revoke_coupons', coupon_ids, ...this.commandBase() });
+        await revoke(coupon_ids);
         if (coupon_ids.length < max) break;
       }
       await this.campaignDone();
