@@ -226,6 +226,22 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
   );
   `,
   },
+  {
+    // A campaign keeps the newest coupon bound of the incidents whose revocation ran over it
+    // (Campaign.revoke_through_id: a reversal does not give back a coupon up to it). Incidents
+    // opened before it was kept saved their bound in their work state: carried over here.
+    id: '090_campaign_revoke_bound',
+    sql: `
+  UPDATE campaigns c SET doc = (c.doc::jsonb || jsonb_build_object('revoke_through_id', b.through_id))::text
+  FROM (
+    SELECT s.campaign_id, max((i.doc::jsonb #>> '{work,revoke_through_id}') COLLATE "C") AS through_id
+    FROM incidents i CROSS JOIN LATERAL jsonb_array_elements_text(i.doc::jsonb -> 'campaign_ids') AS s(campaign_id)
+    WHERE i.doc::jsonb #>> '{work,revoke_through_id}' IS NOT NULL
+    GROUP BY s.campaign_id
+  ) AS b
+  WHERE c.id = b.campaign_id;
+  `,
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */

@@ -221,4 +221,20 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   ) WITHOUT ROWID;
   `,
   },
+  {
+    // A campaign keeps the newest coupon bound of the incidents whose revocation ran over it
+    // (Campaign.revoke_through_id: a reversal does not give back a coupon up to it). Incidents
+    // opened before it was kept saved their bound in their work state: carried over here.
+    id: '090_campaign_revoke_bound',
+    sql: `
+  UPDATE campaigns SET doc = json_set(doc, '$.revoke_through_id', b.through_id)
+  FROM (
+    SELECT s.value AS campaign_id, max(json_extract(i.doc, '$.work.revoke_through_id')) AS through_id
+    FROM incidents i, json_each(i.doc, '$.campaign_ids') s
+    WHERE json_extract(i.doc, '$.work.revoke_through_id') IS NOT NULL
+    GROUP BY s.value
+  ) AS b
+  WHERE campaigns.id = b.campaign_id;
+  `,
+  },
 ];
