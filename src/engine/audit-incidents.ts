@@ -41,11 +41,6 @@ export class IncidentAudit {
 }
 
 const page_rows = 4_000;
-const settleActions = new Map<string, Exclude<MemberOutcome, 'skipped'>>([
-  ['redemptions.reversed', 'reversed'],
-  ['redemptions.honoured', 'honoured'],
-]);
-
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -160,28 +155,34 @@ function readRevoke(e: Stored, data: Record<string, unknown>, into: Listed): Led
   return data.count === ids.length ? null : { seq: e.seq, detail: `${e.action} of ${e.subject}: count disagrees` };
 }
 
-/** Reads a campaign chain's incident entries: per incident, what it froze and how it settled each. */
+/** How each incident entry of a campaign chain is read into what the chain says of its incident. */
+type Reader = (
+  e: Stored,
+  data: Record<string, unknown>,
+  into: Listed,
+  recorded: Map<string, Recorded>,
+) => LedgerFault | null;
+
+const readers = new Map<string, Reader>([
+  ['redemptions.frozen', readFreeze],
+  ['redemptions.released', readRelease],
+  ['redemptions.reversed', (e, data, into) => readSettle(e, data, into, 'reversed')],
+  ['redemptions.honoured', (e, data, into) => readSettle(e, data, into, 'honoured')],
+  ['coupons.revoked', (e, data, into) => readRevoke(e, data, into)],
+]);
+
+/** Reads a campaign chain's incident entries: per incident, what it froze, released, settled and revoked. */
 function incidentsListed(
   chain: readonly Stored[],
   recorded: Map<string, Recorded>,
 ): { listed: Map<string, Listed>; fault: LedgerFault | null } {
   const listed = new Map<string, Listed>();
   for (const e of chain) {
-    const settles = settleActions.get(e.action);
-    const freezes = e.action === 'redemptions.frozen';
-    const releases = e.action === 'redemptions.released';
-    const revokes = e.action === 'coupons.revoked';
-    if (!freezes && !releases && !revokes && settles === undefined) continue;
+    const read = readers.get(e.action);
+    if (read === undefined) continue;
     const data: unknown = JSON.parse(e.data_json);
     if (!isRecord(data)) return { listed, fault: { seq: e.seq, detail: `${e.action} has no data` } };
-    const into = listedOf(listed, e.subject);
-    const fault = freezes
-      ? readFreeze(e, data, into, recorded)
-      : releases
-        ? readRelease(e, data, into, recorded)
-        : settles === undefined
-          ? readRevoke(e, data, into)
-          : readSettle(e, data, into, settles);
+    const fault = read(e, data, listedOf(listed, e.subject), recorded);
     if (fault) return { listed, fault };
   }
   return { listed, fault: null };

@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { limits } from '../../src/config/limits.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { Incidents } from '../../src/engine/incidents/incidents.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { assertInvariants, t0 } from '../support/fixtures.ts';
 import {
   afterLease,
@@ -17,24 +13,17 @@ import {
   crashing,
   honourCrashThenRefreeze,
   leakInput,
-  type OpenStore,
   openCrashThenResume,
   openNode,
   resolveCrashThenResume,
   rowsWith,
   seedLeak,
+  sqliteFiles,
   stalledOpenerLosesTheWork,
 } from '../support/incident-faults.ts';
 
-const root = mkdtempSync(join(tmpdir(), 'vs-incident-resume-'));
-after(() => rmSync(root, { recursive: true, force: true }));
-let files = 0;
-
 /** A fresh database file; every node of one scenario opens its own connection to it. */
-function sqliteFile(): OpenStore {
-  const path = join(root, `case-${files++}`, 'vouchsafe.db');
-  return async () => new SqliteStore({ path, synchronous: 'NORMAL' });
-}
+const sqliteFile = sqliteFiles('vs-incident-resume-');
 
 describe('incident work survives its process (SQLite file, several engines on it)', () => {
   const openPoints: Array<[string, CrashPoint]> = [

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
 import { limits } from '../../src/config/limits.ts';
 import type { Incident, IncidentReport } from '../../src/domain/incident.ts';
 import type { Redemption } from '../../src/domain/redemption.ts';
@@ -9,6 +13,7 @@ import type { IncidentInput } from '../../src/engine/incidents/incident-input.ts
 import { Incidents } from '../../src/engine/incidents/incidents.ts';
 import { unpackOutbox } from '../../src/store/contract/builders.ts';
 import type { Store } from '../../src/store/port.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { assertInvariants, t0 } from './fixtures.ts';
 import { bulkCampaign, seedRedemptions } from './seed.ts';
 
@@ -28,6 +33,21 @@ export interface Node {
 
 /** Opens a node on the shared database whose clock reads `at_ms`. */
 export type OpenStore = () => Promise<Store>;
+
+/**
+ * Fresh SQLite database files in one temporary folder, removed when the test file ends (call it
+ * at the top of a test file): each call of the answer is a new file, which every node of one
+ * scenario opens its own connection to.
+ */
+export function sqliteFiles(prefix: string): () => OpenStore {
+  const root = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(root, { recursive: true, force: true }));
+  let files = 0;
+  return () => {
+    const path = join(root, `case-${files++}`, 'vouchsafe.db');
+    return async () => new SqliteStore({ path, synchronous: 'NORMAL' });
+  };
+}
 
 export async function openNode(open: OpenStore, at_ms: number): Promise<Node> {
   const store = await open();
@@ -166,7 +186,7 @@ export function splitLive(rows: readonly Redemption[]): { holds: Redemption[]; c
   };
 }
 
-function minorOf(rows: readonly Redemption[]): number {
+export function minorOf(rows: readonly Redemption[]): number {
   return rows.reduce((s, r) => s + r.discount_minor, 0);
 }
 

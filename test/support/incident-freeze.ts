@@ -4,7 +4,7 @@ import type { Redemption } from '../../src/domain/redemption.ts';
 import { unpackOutbox } from '../../src/store/contract/builders.ts';
 import type { Store } from '../../src/store/port.ts';
 import { activeCampaign, assertInvariants, order, rejects } from './fixtures.ts';
-import type { OpenStore } from './incident-faults.ts';
+import { minorOf, type OpenStore } from './incident-faults.ts';
 import { twoNodes } from './incident-holds.ts';
 
 /**
@@ -15,10 +15,6 @@ import { twoNodes } from './incident-holds.ts';
 
 const admin = { actor: 'key_admin' };
 const who = { actor: 'key_checkout' };
-
-function minorOf(rows: readonly Redemption[]): number {
-  return rows.reduce((s, r) => s + r.discount_minor, 0);
-}
 
 function ids(rows: readonly Redemption[]): string[] {
   return rows.map((r) => r.id).sort();

@@ -245,7 +245,7 @@ export class IncidentWorker {
     return stored !== null && stored > own ? stored : own;
   }
 
-  /** From the store: the rows this incident froze (joined to their redemptions), the holds it released, the coupons it revoked. */
+  /** From the store: the rows it froze (joined to their redemptions), the holds it released, the coupons it revoked. */
   private async report(): Promise<IncidentReport> {
     await this.enter('reporting');
     const id = this.incident.id;
