@@ -37,8 +37,10 @@ describe('PostgresStore without a server', () => {
   test('driver errors map onto the port: shutdown, crash, cancel and connection classes, unique violations', () => {
     const pgError = (code: string) => Object.assign(new Error(`pg ${code}`), { code });
     // 57P01-05: admin shutdown, crash shutdown, cannot connect now, database dropped, idle session timeout.
-    // 57014: query cancelled (statement_timeout, pg_cancel_backend); its transaction rolled back.
-    for (const code of ['57P01', '57P02', '57P03', '57P04', '57P05', '57014', '08006', '53300', 'ECONNRESET']) {
+    // 57014: query cancelled (statement_timeout, pg_cancel_backend); 40001 serialization failure,
+    // 40P01 deadlock victim, 55P03 lock_timeout: each transaction rolled back whole, a retry is safe.
+    const transient = ['57P01', '57P02', '57P03', '57P04', '57P05', '57014', '40001', '40P01', '55P03'];
+    for (const code of [...transient, '08006', '53300', 'ECONNRESET']) {
       assert.ok(mapPgError(pgError(code)) instanceof StoreUnavailable, code);
     }
     assert.ok(mapPgError(new Error('Connection terminated unexpectedly')) instanceof StoreUnavailable);

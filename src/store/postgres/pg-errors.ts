@@ -13,12 +13,18 @@ const networkCodes = new Set([
 ]);
 
 /**
- * SQLSTATEs of a server that is going away, starting up or full (classes 08, 57P, 53300), and
- * of a statement cancelled before it finished (57014: statement_timeout, pg_cancel_backend):
- * its transaction rolled back whole, so the same request may simply be retried.
+ * Transaction rollbacks the server chose, not the query's fault: a statement cancelled before it
+ * finished (57014: statement_timeout, pg_cancel_backend), a serialization failure (40001), a
+ * deadlock victim (40P01), a lock not granted in time (55P03: lock_timeout).
+ */
+const rolledBack = new Set(['57014', '40001', '40P01', '55P03']);
+
+/**
+ * SQLSTATEs of a server that is going away, starting up or full (classes 08, 57P, 53300), and of
+ * a transaction it rolled back whole (rolledBack), so the same request may simply be retried.
  */
 function unavailableSqlState(code: string): boolean {
-  return code.startsWith('08') || code.startsWith('57P') || code === '53300' || code === '57014';
+  return code.startsWith('08') || code.startsWith('57P') || code === '53300' || rolledBack.has(code);
 }
 
 /** Messages node-postgres raises without a code when a connection dies or never comes. */
