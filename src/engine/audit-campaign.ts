@@ -1,9 +1,6 @@
 import type { Campaign, CampaignSpec, CampaignStatus } from '../domain/campaign.ts';
-import type { AuditEntry } from '../store/port.ts';
 import { canonicalJson } from './audit.ts';
-import type { LedgerFault } from './audit-ledger.ts';
-
-type Stored = AuditEntry & { seq: number };
+import { isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
 
 /** A campaign's settings as its chain records them, in force from the entry at `seq` on. */
 export interface SpecVersion {
@@ -22,10 +19,6 @@ export interface AuditedCampaign {
 }
 
 const statuses: readonly CampaignStatus[] = ['draft', 'pending_approval', 'active', 'paused', 'ended', 'revoked'];
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function isStatus(v: unknown): v is CampaignStatus {
   return typeof v === 'string' && (statuses as readonly string[]).includes(v);

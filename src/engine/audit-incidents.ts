@@ -1,9 +1,7 @@
 import type { Campaign } from '../domain/campaign.ts';
 import type { Breakdown, MemberOutcome } from '../domain/incident.ts';
-import type { AuditEntry, Store } from '../store/port.ts';
-import type { LedgerFault, Recorded } from './audit-ledger.ts';
-
-type Stored = AuditEntry & { seq: number };
+import type { Store } from '../store/port.ts';
+import { isRecord, type LedgerFault, type Recorded, type Stored } from './audit-ledger.ts';
 
 /** What one campaign's chain says an incident did with its redemptions. */
 interface Listed {
@@ -41,10 +39,6 @@ export class IncidentAudit {
 }
 
 const page_rows = 4_000;
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function strings(v: unknown): string[] | null {
   return Array.isArray(v) && v.every((x) => typeof x === 'string') ? v : null;
 }

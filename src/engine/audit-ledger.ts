@@ -1,7 +1,8 @@
 import type { RedemptionStatus } from '../domain/redemption.ts';
 import type { AuditEntry, Store } from '../store/port.ts';
 
-type Stored = AuditEntry & { seq: number };
+/** An audit entry as stored, with its global seq. */
+export type Stored = AuditEntry & { seq: number };
 
 /** What a campaign's chain says about one redemption: its discount and status, and the entries that said so. */
 export interface Recorded {
@@ -21,7 +22,8 @@ export interface LedgerFault {
   detail: string;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+/** A JSON object (audit entry data is read from JSON text). */
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 

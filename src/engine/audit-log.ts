@@ -1,13 +1,11 @@
 import type { Campaign } from '../domain/campaign.ts';
-import type { AuditEntry, Store } from '../store/port.ts';
+import type { Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
 import { checkIncidentMembers, checkIncidentTables, IncidentAudit, revokeBoundFault } from './audit-incidents.ts';
-import { checkRedemptionLedger, type Recorded, recordedRedemptions } from './audit-ledger.ts';
+import { checkRedemptionLedger, type Recorded, recordedRedemptions, type Stored } from './audit-ledger.ts';
 
 export const platform_chain = 'platform';
-
-type Stored = AuditEntry & { seq: number };
 
 /** The result of walking every audit chain; seqs are the global `seq` of the audit log. */
 export interface AuditLogCheck {
