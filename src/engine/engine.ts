@@ -1,6 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.ts';
-import { assertConservation, type Campaign, type CampaignSpec, zeroCounters } from '../domain/campaign.ts';
+import {
+  assertConservation,
+  type Campaign,
+  type CampaignSpec,
+  type CampaignStatus,
+  zeroCounters,
+} from '../domain/campaign.ts';
 import type { CampaignPatch } from '../domain/campaign-change.ts';
 import {
   type CodeKey,
@@ -325,6 +331,22 @@ export class Engine {
     return this.store.listCampaigns(q);
   }
 
+  /** Every campaign in `status` as stored now, page by page (the kill switch, the end sweep). */
+  async campaignsWithStatus(status: CampaignStatus): Promise<Campaign[]> {
+    const out: Campaign[] = [];
+    let starting_after: string | undefined;
+    for (;;) {
+      const page = await this.store.listCampaigns({
+        limit: limits.list_limit_max,
+        status,
+        ...(starting_after ? { starting_after } : {}),
+      });
+      out.push(...page.data);
+      starting_after = page.data[page.data.length - 1]?.id;
+      if (!page.has_more || starting_after === undefined) return out;
+    }
+  }
+
   async campaignAction(
     id: string,
     action: CampaignAction,
@@ -544,18 +566,8 @@ export class Engine {
   async endCampaigns(): Promise<number> {
     const now_ms = this.now();
     const due: string[] = [];
-    for (const status of ['active', 'paused']) {
-      let starting_after: string | undefined;
-      for (;;) {
-        const page = await this.store.listCampaigns({
-          limit: limits.list_limit_max,
-          status,
-          ...(starting_after ? { starting_after } : {}),
-        });
-        for (const c of page.data) if (c.ends_at_ms <= now_ms) due.push(c.id);
-        starting_after = page.data[page.data.length - 1]?.id;
-        if (!page.has_more || starting_after === undefined) break;
-      }
+    for (const status of ['active', 'paused'] as const) {
+      for (const c of await this.campaignsWithStatus(status)) if (c.ends_at_ms <= now_ms) due.push(c.id);
     }
     let ended = 0;
     for (const id of due) {

@@ -1,4 +1,3 @@
-import { limits } from '../../config/limits.ts';
 import { Rejection } from '../../domain/errors.ts';
 import { linkAudit } from '../audit.ts';
 import type { Actor, Engine } from '../engine.ts';
@@ -10,21 +9,6 @@ export interface EmergencyStopResult {
 
 /** Campaign pauses in flight at once: each is its own campaign batch, so they run side by side. */
 const pauses_in_flight_max = 16;
-
-async function activeCampaignIds(engine: Engine): Promise<string[]> {
-  const ids: string[] = [];
-  let starting_after: string | undefined;
-  for (;;) {
-    const page = await engine.listCampaigns({
-      limit: limits.list_limit_max,
-      status: 'active',
-      ...(starting_after ? { starting_after } : {}),
-    });
-    ids.push(...page.data.map((c) => c.id));
-    starting_after = page.data[page.data.length - 1]?.id;
-    if (!page.has_more || starting_after === undefined) return ids;
-  }
-}
 
 /** Pauses one campaign; null when it left `active` meanwhile (ended, revoked): nothing to stop there. */
 async function pauseOne(engine: Engine, id: string, actor: string | null, reason: string): Promise<string | null> {
@@ -43,7 +27,7 @@ async function pauseOne(engine: Engine, id: string, actor: string | null, reason
  * stop on the platform chain. No global lock: campaigns activated after the listing are not paused.
  */
 export async function emergencyStop(engine: Engine, reason: string, who: Actor): Promise<EmergencyStopResult> {
-  const active = await activeCampaignIds(engine);
+  const active = (await engine.campaignsWithStatus('active')).map((c) => c.id);
   const campaign_ids: string[] = [];
   for (let i = 0; i < active.length; i += pauses_in_flight_max) {
     const chunk = active.slice(i, i + pauses_in_flight_max);
