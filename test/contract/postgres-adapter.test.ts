@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Build, emptyLoad } from '../../src/store/contract/builders.ts';
+import { overlappingSnapshots } from '../../src/store/contract/snapshot-contract.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { StoreUnavailable, UniqueViolation } from '../../src/store/port.ts';
 import { mapPgError } from '../../src/store/postgres/pg-errors.ts';
@@ -168,31 +169,7 @@ describe('PostgresStore on a server', () => {
     const writer = new PostgresStore({ url });
     try {
       await store.migrate();
-      const ids = await store.campaignIds();
-      const b = new Build();
-      let endFirst = () => {};
-      const first = store.readSnapshot(async () => {
-        const seen = await store.campaignIds();
-        await new Promise<void>((resolve) => {
-          endFirst = resolve;
-        });
-        return seen;
-      });
-      const second = store.readSnapshot(async () => {
-        const before = await store.campaignIds();
-        endFirst();
-        await first;
-        const { campaign, audit } = b.campaign();
-        await writer.insertCampaign(campaign, audit, [], null);
-        const after = await store.campaignIds();
-        const nested = await store.readSnapshot(() => store.campaignIds());
-        const after_nested = await store.campaignIds();
-        return { before, after, nested, after_nested };
-      });
-      const seen = await second;
-      assert.deepEqual(await first, ids);
-      assert.deepEqual(seen, { before: ids, after: ids, nested: ids, after_nested: ids }, 'still the one snapshot');
-      assert.equal((await store.campaignIds()).length, ids.length + 1, 'reads after the last call see the commit');
+      await overlappingSnapshots(store, writer);
       const admin = new pg.Client({ connectionString: url });
       await admin.connect();
       const open_tx =

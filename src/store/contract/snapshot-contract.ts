@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { batch, emptyLoad, type OpenStore, seedCampaign } from './builders.ts';
+import type { Store } from '../port.ts';
+import { Build, batch, emptyLoad, type OpenStore, seedCampaign } from './builders.ts';
 import { storeTest } from './campaign-contract.ts';
 
 /** readSnapshot: reads inside see the store, errors pass through, and the store writes normally after. */
@@ -28,4 +29,37 @@ export function snapshotContract(open: OpenStore): void {
     });
     assert.equal((await store.getCoupon(coupon.id))?.id, coupon.id, 'a batch after a snapshot commits');
   });
+}
+
+/**
+ * Overlapping readSnapshot calls share one snapshot until the last one ends, whichever ends first:
+ * `writer` (another store on the same database) commits a campaign while the second call still
+ * reads, after the first ended. Needs two stores on one database, so the adapters' own tests run it.
+ */
+export async function overlappingSnapshots(store: Store, writer: Store): Promise<void> {
+  const ids = await store.campaignIds();
+  const b = new Build();
+  let endFirst = () => {};
+  const first = store.readSnapshot(async () => {
+    const seen = await store.campaignIds();
+    await new Promise<void>((resolve) => {
+      endFirst = resolve;
+    });
+    return seen;
+  });
+  const second = store.readSnapshot(async () => {
+    const before = await store.campaignIds();
+    endFirst();
+    await first;
+    const { campaign, audit } = b.campaign();
+    await writer.insertCampaign(campaign, audit, [], null);
+    const after = await store.campaignIds();
+    const nested = await store.readSnapshot(() => store.campaignIds());
+    const after_nested = await store.campaignIds();
+    return { before, after, nested, after_nested };
+  });
+  const seen = await second;
+  assert.deepEqual(await first, ids);
+  assert.deepEqual(seen, { before: ids, after: ids, nested: ids, after_nested: ids }, 'still the one snapshot');
+  assert.equal((await store.campaignIds()).length, ids.length + 1, 'reads after the last call see the commit');
 }
