@@ -192,13 +192,8 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     tamper: (db) => {
       const r = firstRedemption(db);
       db.prepare("UPDATE redemptions SET status = 'reversed' WHERE id = ?").run(r.id);
-      db.prepare('UPDATE usage SET count = count - 1 WHERE campaign_id = ? AND key = ?').run(
-        r.campaign_id,
-        `user:${r.user_id}`,
-      );
+      uncount(db, r);
       editCampaign(db, r.campaign_id, (doc) => {
-        doc.spent_minor -= r.discount_minor;
-        doc.confirmed_count -= 1;
         doc.reversed_minor += r.discount_minor;
         doc.reversed_count += 1;
       });
@@ -210,14 +205,7 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     tamper: (db) => {
       const r = firstRedemption(db);
       db.prepare('DELETE FROM redemptions WHERE id = ?').run(r.id);
-      db.prepare('UPDATE usage SET count = count - 1 WHERE campaign_id = ? AND key = ?').run(
-        r.campaign_id,
-        `user:${r.user_id}`,
-      );
-      editCampaign(db, r.campaign_id, (doc) => {
-        doc.spent_minor -= r.discount_minor;
-        doc.confirmed_count -= 1;
-      });
+      uncount(db, r);
     },
     bad: () => batchOf(firstId),
   },
@@ -257,6 +245,18 @@ function firstRedemption(db: Database.Database): RedemptionRow {
     .get() as RedemptionRow;
   firstId = r.id;
   return r;
+}
+
+/** Takes a confirmed redemption out of its campaign's spend, count and user's usage, as if it never counted. */
+function uncount(db: Database.Database, r: RedemptionRow): void {
+  db.prepare('UPDATE usage SET count = count - 1 WHERE campaign_id = ? AND key = ?').run(
+    r.campaign_id,
+    `user:${r.user_id}`,
+  );
+  editCampaign(db, r.campaign_id, (doc) => {
+    doc.spent_minor -= r.discount_minor;
+    doc.confirmed_count -= 1;
+  });
 }
 
 function campaignId(db: Database.Database): string {
