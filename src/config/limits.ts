@@ -29,6 +29,14 @@ export const limits = {
   /** A Redis counter command slower than this fails the request (fail closed, fast). */
   counter_command_timeout_ms: 500,
   counter_connect_timeout_ms: 2_000,
+  /**
+   * PostgreSQL: a statement that waits this long for a lock (a campaign row another node's batch
+   * holds, the platform chain's lock) fails with store_unavailable and a retry, instead of holding
+   * its request and pooled connection for as long as some stalled process keeps the lock.
+   */
+  pg_lock_wait_ms_max: 5_000,
+  /** PostgreSQL ends a transaction left idle this long (its process stalled or hung), releasing its locks. */
+  pg_idle_in_transaction_ms_max: 60_000,
   /** How long a node trusts its copy of a campaign's velocity settings (its own changes apply at once). */
   campaign_settings_ttl_ms: 1_000,
   campaign_settings_cached_max: 10_000,

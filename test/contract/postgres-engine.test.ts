@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { Rejection } from '../../src/domain/errors.ts';
 import { Engine } from '../../src/engine/engine.ts';
+import { StoreUnavailable } from '../../src/store/port.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
@@ -65,6 +68,47 @@ describe('engine on PostgreSQL', () => {
     } finally {
       await Promise.all([h.engine.close(), other.close()]);
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  test('a batch that waits past the lock limit for its campaign row fails as store_unavailable and commits nothing', async () => {
+    // Another process holds the campaign row (a stalled node inside its transaction). Without a
+    // lock limit the redemption would wait as long as that process does, holding its connection.
+    const store = new PostgresStore({ url, lock_wait_ms_max: 200 });
+    const h = await harness({}, store);
+    const blocker = new pg.Client({ connectionString: url });
+    await blocker.connect();
+    try {
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PGLOCK', per_user_limit: null });
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT doc FROM campaigns WHERE id = $1 FOR UPDATE', [c.id]);
+      const attempt = h.engine.redeem(
+        { user_id: 'u1', code: 'PGLOCK', order: order({ id: 'o1' }), confirm: true },
+        { actor: 'key_checkout' },
+      );
+      // The blocker lets go once the attempt has answered; the bound only keeps a waiting attempt from hanging the test.
+      const outcome = await Promise.race([
+        attempt.then(
+          () => 'redeemed',
+          (e: unknown) => e,
+        ),
+        sleep(5_000).then(() => 'still waiting'),
+      ]);
+      await blocker.query('COMMIT');
+      await attempt.catch(() => undefined);
+      assert.ok(outcome instanceof StoreUnavailable, `expected StoreUnavailable, got ${String(outcome)}`);
+      assert.equal((await h.engine.getCampaign(c.id)).spent_minor, 0);
+      const r = await h.engine.redeem(
+        { user_id: 'u1', code: 'PGLOCK', order: order({ id: 'o1' }), confirm: true },
+        { actor: 'key_checkout' },
+      );
+      assert.equal(r.status, 'confirmed');
+      assert.equal((await h.engine.getCampaign(c.id)).spent_minor, r.discount_minor);
+      await assertInvariants(store);
+    } finally {
+      await blocker.end();
+      await h.engine.close();
+      await store.close();
     }
   });
 });

@@ -63,6 +63,10 @@ export interface PostgresOptions {
   /** Connections per process; a batch holds one for its whole transaction. */
   pool_connections_max?: number;
   connect_timeout_ms?: number;
+  /** How long a statement may wait for a lock before it fails (default limits.pg_lock_wait_ms_max). */
+  lock_wait_ms_max?: number;
+  /** How long a transaction may sit idle before the server ends it (default limits.pg_idle_in_transaction_ms_max). */
+  idle_in_transaction_ms_max?: number;
 }
 
 /** pg_advisory_xact_lock key that lets one process at a time migrate (pg-platform.ts uses 7_305_002). */
@@ -96,6 +100,8 @@ export class PostgresStore implements Store {
       connectionString: opts.url,
       max: opts.pool_connections_max ?? 20,
       connectionTimeoutMillis: opts.connect_timeout_ms ?? 5000,
+      lock_timeout: opts.lock_wait_ms_max ?? limits.pg_lock_wait_ms_max,
+      idle_in_transaction_session_timeout: opts.idle_in_transaction_ms_max ?? limits.pg_idle_in_transaction_ms_max,
     });
     // An idle client that loses its server must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
@@ -147,6 +153,8 @@ export class PostgresStore implements Store {
 
   async migrate(): Promise<void> {
     await this.write(async (db) => {
+      // Migrations wait for each other (and their DDL for the tables' users) as long as it takes.
+      await db.query('SET LOCAL lock_timeout = 0');
       await db.query('SELECT pg_advisory_xact_lock($1)', [migrateLockKey]);
       await db.query(
         'CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)',
