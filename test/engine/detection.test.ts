@@ -8,7 +8,7 @@ import type { Alert } from '../../src/domain/incident.ts';
 import { Detection } from '../../src/engine/detection/detection.ts';
 import { RedisDetectors } from '../../src/engine/detection/shared-detectors.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import { activeCampaign, assertInvariants, type Harness, harness, order } from '../support/fixtures.ts';
+import { activeCampaign, assertInvariants, day_ms, type Harness, harness, order } from '../support/fixtures.ts';
 import { Traffic } from '../support/traffic.ts';
 
 const seed = Number(process.env.DETECT_SEED ?? 20_190_120);
@@ -127,6 +127,57 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
     const keys = alerts.map((a) => `${a.kind}|${a.merchant_id ?? ''}`);
     assert.equal(new Set(keys).size, keys.length, `one alert per kind and subject: ${keys.join(', ')}`);
     assert.equal(traffic.totals.ok, traffic.totals.attempts);
+    await assertInvariants(h.store);
+  });
+
+  test('a red envelope spent at once is not paused for budget burn; a campaign spent as fast still is', async () => {
+    const h = await harness();
+    const detection = new Detection(h.engine, { timer: false }).start();
+    // Grabbed and spent within the first minute of a two-day life: what an envelope is for. Its total
+    // bounds what it can cost, so spending it ahead of an even plan is no sign of a leak.
+    const env = await h.engine.envelopes.create(
+      {
+        currency: 'CNY',
+        total_minor: 10_000,
+        count: 100,
+        min_amount_minor: 1,
+        expires_at_ms: h.clock.now() + day_ms,
+        coupon: { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 86_400 },
+      },
+      { actor: 'k' },
+    );
+    const env_id = env.red_envelope?.id ?? '';
+    const coupons = [];
+    for (let i = 0; i < 100; i++) coupons.push((await h.engine.envelopes.grab(env_id, `g${i}`, { actor: 'k' })).coupon);
+    const [late, ...first] = coupons;
+    for (const [i, cp] of first.entries()) {
+      const o = order({ id: `e${i}`, amount_minor: 100_000 });
+      await h.engine.redeem({ user_id: cp.user_id ?? '', coupon_id: cp.id, order: o, confirm: true }, { actor: 'k' });
+    }
+    const c = await activeCampaign(h, { ...detectSpec, budget_minor: 10_000, ends_at_ms: h.clock.now() + 2 * day_ms });
+    for (let i = 0; i < 9; i++) {
+      await h.engine.redeem(
+        { user_id: `c${i}`, code: 'SPRING', order: order({ id: `c${i}` }), confirm: true },
+        { actor: 'k' },
+      );
+    }
+    h.clock.advance(60_000);
+    await detection.tickNow();
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'paused', 'the ordinary campaign burned 90% at once');
+    assert.deepEqual(await alertsOf(h, env.id), []);
+    assert.equal((await h.engine.getCampaign(env.id)).status, 'active');
+    assert.ok(late);
+    const paid = await h.engine.redeem(
+      {
+        user_id: late.user_id ?? '',
+        coupon_id: late.id,
+        order: order({ id: 'late', amount_minor: 100_000 }),
+        confirm: true,
+      },
+      { actor: 'k' },
+    );
+    assert.equal(paid.discount_minor, late.value_minor, 'the last holder still gets their packet');
+    await detection.close();
     await assertInvariants(h.store);
   });
 

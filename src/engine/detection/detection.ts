@@ -70,7 +70,13 @@ function observation(r: Redemption): RedemptionObservation {
   };
 }
 
+/**
+ * What budget burn judges, or null when it does not apply. A red envelope is meant to be grabbed and spent at
+ * once, not evenly over its coupons' lifetime, and its total bounds what it can cost: burning ahead of an even
+ * plan is no sign of a leak there, and a pause would only refuse the holders of the packets still unspent.
+ */
 function budgetOf(c: Campaign): BudgetSnapshot | null {
+  if (c.red_envelope) return null;
   if (c.budget_minor <= 0 || c.ends_at_ms <= c.starts_at_ms) return null;
   return {
     budget_minor: c.budget_minor,
