@@ -68,6 +68,8 @@ async function load(
     duration: seconds,
     headers: { 'content-type': 'application/json', ...headers },
     body,
+    // `[<id>]` in a body becomes a new id per request: each redemption is of its own order.
+    idReplacement: true,
   });
   const client = process.cpuUsage(client0);
   const server1 = cpuMs(server_pid);
@@ -179,7 +181,8 @@ export async function httpSection(): Promise<Section> {
   const key = await hotCampaign(node.url);
   const layerKey = await hotCampaign(layer.url);
   const order = { id: 'o1', merchant_id: 'm1', amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' };
-  const redeem = JSON.stringify({ user_id: 'u1', code: 'HTTPBENCH', confirm: true, order });
+  // A campaign discounts an order once, so every redemption names a new order.
+  const redeem = JSON.stringify({ user_id: 'u1', code: 'HTTPBENCH', confirm: true, order: { ...order, id: '[<id>]' } });
   // A validation (dry run) of the same order: read only, no commit.
   const validate = JSON.stringify({ user_id: 'u1', code: 'HTTPBENCH', order });
   const auth = { authorization: `Bearer ${key}` };

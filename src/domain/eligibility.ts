@@ -71,10 +71,17 @@ export function checkOrder(c: Campaign, order: Order): Rejection | null {
 export interface Usage {
   user_live: number;
   merchant_live: number;
+  /** Live redemptions of this campaign for the same order (the order's merchant and id). */
+  order_live: number;
 }
 
 /** Limits and budget for one more redemption of `discount_minor`. */
 export function checkLimits(c: Campaign, usage: Usage, discount_minor: number): Rejection | null {
+  // One discount per order and campaign: a second redemption (a retry without an Idempotency-Key,
+  // concurrent requests) would take the discount again off the same order.
+  if (usage.order_live > 0) {
+    return new Rejection('coupon_already_redeemed', 'this order already has a redemption of this campaign', 'order.id');
+  }
   if (c.max_redemptions !== null && liveRedemptions(c) >= c.max_redemptions) {
     return new Rejection('usage_limit_reached', 'campaign redemption limit reached');
   }

@@ -50,7 +50,7 @@ import { freeze, raiseAlert, reverseMany, revokeCoupons, unfreeze } from './inci
 import { type IncidentLog, Incidents } from './incidents/incidents.ts';
 import { grab, packetsToLoad, settle } from './red-envelope-handlers.ts';
 import { RedEnvelopes } from './red-envelopes.ts';
-import { claim, confirm, release, reserve, reverse } from './redeem-handlers.ts';
+import { claim, confirm, orderKey, release, reserve, reverse } from './redeem-handlers.ts';
 import { needsLiveMax, updateCampaign } from './update-handler.ts';
 
 export interface EngineOptions {
@@ -439,16 +439,21 @@ export class Engine {
       // Only the counts a limit of the campaign looks at are read.
       const user: UsageKey = `user:${input.user_id}`;
       const merchant: UsageKey = `merchant:${input.order.merchant_id}`;
-      const keys: UsageKey[] = [];
+      const order = orderKey(input.order);
+      const keys: UsageKey[] = [order];
       if (campaign.per_user_limit !== null) keys.push(user);
       if (campaign.per_merchant_limit !== null) keys.push(merchant);
-      const usage = keys.length === 0 ? new Map<UsageKey, number>() : await this.store.getUsage(campaign.id, keys);
+      const usage = await this.store.getUsage(campaign.id, keys);
       const verdict = evaluateRedemption({
         campaign,
         coupon,
         user_id: input.user_id,
         order: input.order,
-        usage: { user_live: usage.get(user) ?? 0, merchant_live: usage.get(merchant) ?? 0 },
+        usage: {
+          user_live: usage.get(user) ?? 0,
+          merchant_live: usage.get(merchant) ?? 0,
+          order_live: usage.get(order) ?? 0,
+        },
         now_ms: this.now(),
       });
       if (verdict instanceof Rejection) throw verdict;
@@ -681,6 +686,7 @@ export class Engine {
           break;
         case 'reserve':
           load.coupon_ids.push(cmd.coupon_id);
+          load.usage_keys.push(orderKey(cmd.order));
           if (c.per_user_limit !== null) load.usage_keys.push(`user:${cmd.user_id}`);
           if (c.per_merchant_limit !== null) load.usage_keys.push(`merchant:${cmd.order.merchant_id}`);
           break;

@@ -1,9 +1,10 @@
 import { availableMinor, type Campaign, type CampaignSpec, liveRedemptions } from '../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
-import type { Store } from '../store/port.ts';
+import type { Store, UsageKey } from '../store/port.ts';
 import type { ChainCheck } from './audit.ts';
 import { specAt } from './audit-campaign.ts';
 import { type CampaignLedger, platform_chain, verifyAuditLog } from './audit-log.ts';
+import { orderKey } from './redeem-handlers.ts';
 import { verifyRedEnvelope } from './verify-red-envelopes.ts';
 
 export interface Violation {
@@ -76,6 +77,7 @@ async function verifyCampaign(
   if (liveRedemptions(c) !== liveRows) fail('3', 'live count differs from rows');
   const perUser = new Map<string, number>();
   const perMerchant = new Map<string, number>();
+  const perOrder = new Map<string, number>();
   let n = 0;
   await store.forEachRedemption(c.id, (page) => {
     for (const r of page) {
@@ -83,6 +85,8 @@ async function verifyCampaign(
       if (!live.includes(r.status)) continue;
       perUser.set(r.user_id, (perUser.get(r.user_id) ?? 0) + 1);
       perMerchant.set(r.merchant_id, (perMerchant.get(r.merchant_id) ?? 0) + 1);
+      const order = orderKey({ id: r.order_id, merchant_id: r.merchant_id });
+      perOrder.set(order, (perOrder.get(order) ?? 0) + 1);
       checkRedemptionRules(rulesWhenMade(c, ledger, r), r, fail);
     }
   });
@@ -97,6 +101,14 @@ async function verifyCampaign(
   if (c.per_merchant_limit !== null) {
     for (const [m, k] of perMerchant)
       if ((usage.get(`merchant:${m}`) ?? 0) !== k) fail('3', `usage counter of merchant ${m} is off`);
+  }
+  // One discount per order: at most one live redemption per order, and its counter says so.
+  for (const [order, k] of perOrder) {
+    if (k > 1) fail('3', `order ${order} has ${k} live redemptions`);
+    if (usage.get(order as UsageKey) !== k) fail('3', `usage counter of ${order} is off`);
+  }
+  for (const [key, k] of usage) {
+    if (key.startsWith('order:') && k !== 0 && !perOrder.has(key)) fail('3', `usage counter of ${key} is off`);
   }
   for (const coupon of await store.doubleRedeemedCoupons(c.id))
     fail('4', `coupon ${coupon} has more than one live redemption`);

@@ -40,7 +40,7 @@ export interface IdempotencyRecord {
 }
 
 /** Per-(campaign, subject) counts of live redemptions and claims, kept beside the budget row. */
-export type UsageKey = `user:${string}` | `merchant:${string}` | `claim:${string}`;
+export type UsageKey = `user:${string}` | `merchant:${string}` | `claim:${string}` | `order:${string}`;
 
 /** What a batch needs read inside its transaction, after the campaign row is locked. */
 export interface BatchLoad {

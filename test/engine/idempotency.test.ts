@@ -52,7 +52,7 @@ describe('idempotency keys', () => {
     await assertInvariants(h.store);
   });
 
-  test('records are kept 24 hours, then pruned: the key is then a new request', async () => {
+  test('records are kept 24 hours, then pruned: the key is then a new request, which the order rule still refuses', async () => {
     const h = await harness();
     const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'IDEM5', per_user_limit: 10 });
     const who = { actor: 'k', idem: { key: 'k:day' } };
@@ -63,9 +63,11 @@ describe('idempotency keys', () => {
     assert.deepEqual(await h.engine.redeem(input, who), first);
     h.clock.advance(2);
     assert.equal(await h.engine.pruneIdempotency(), 1);
-    const second = await h.engine.redeem(input, who);
-    assert.notEqual(second.id, first.id);
-    assert.equal((await h.engine.getCampaign(c.id)).confirmed_count, 2);
+    // No record replays it now; the order already has its discount, so a late retry does not pay twice.
+    await rejects(h.engine.redeem(input, who), 'coupon_already_redeemed');
+    assert.equal((await h.engine.getCampaign(c.id)).confirmed_count, 1);
+    // The refusal is the key's answer now, recorded like any other.
+    await rejects(h.engine.redeem({ ...input, order: order() }, who), 'idempotency_key_reused');
     await assertInvariants(h.store);
   });
 

@@ -224,7 +224,7 @@ describe('limits and budget', () => {
     await assertInvariants(h.store);
   });
 
-  test('validate answers each limit as a redemption would, reading only the counts the limits set need', async () => {
+  test("validate answers each limit as a redemption would, reading only the counts the limits set need (and the order's)", async () => {
     const h = await harness();
     await activeCampaign(h, { code_mode: 'shared_code', code: 'BOTH', per_user_limit: 1, per_merchant_limit: 2 });
     await activeCampaign(h, { code_mode: 'shared_code', code: 'USER', per_user_limit: 1, per_merchant_limit: null });
@@ -235,11 +235,11 @@ describe('limits and budget', () => {
       code,
       order: order({ merchant_id: merchant }),
     });
-    // Which usage counts validate reads: only those a limit of the campaign looks at.
+    // Which usage counts validate reads: the order's, and only those a limit of the campaign looks at.
     const asked: string[] = [];
     const getUsage = h.store.getUsage.bind(h.store);
     h.store.getUsage = (id, keys) => {
-      asked.push(...keys);
+      asked.push(...keys.map((k) => (k.startsWith('order:') ? 'order' : k)));
       return getUsage(id, keys);
     };
     const verdict = async (code: string, user: string, merchant: string) => {
@@ -259,17 +259,52 @@ describe('limits and budget', () => {
         await verdict('NONE', 'a', 'm1'),
       ],
       [
-        'per_user_limit_reached [user:a merchant:m2]',
-        'valid [user:b merchant:m1]',
-        'per_user_limit_reached [user:a]',
-        'valid [user:b]',
-        'per_merchant_limit_reached [merchant:m1]',
-        'valid [merchant:m2]',
-        'valid []',
+        'per_user_limit_reached [order user:a merchant:m2]',
+        'valid [order user:b merchant:m1]',
+        'per_user_limit_reached [order user:a]',
+        'valid [order user:b]',
+        'per_merchant_limit_reached [order merchant:m1]',
+        'valid [order merchant:m2]',
+        'valid [order]',
       ],
     );
     await h.engine.redeem(input('BOTH', 'b', 'm1'), who);
-    assert.equal(await verdict('BOTH', 'c', 'm1'), 'per_merchant_limit_reached [user:c merchant:m1]');
+    assert.equal(await verdict('BOTH', 'c', 'm1'), 'per_merchant_limit_reached [order user:c merchant:m1]');
+  });
+
+  test('one discount per order and campaign: a second redemption of the order is refused until the first is released or reversed', async () => {
+    const h = await harness();
+    // No per-user limit: only the order rule stands between a retried checkout and a second discount.
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'ONCE', per_user_limit: null });
+    const o = order({ id: 'order-42', amount_minor: 6000 });
+    const first = await h.engine.redeem({ user_id: 'a', code: 'ONCE', order: o, confirm: true }, who);
+    await rejects(
+      h.engine.redeem({ user_id: 'a', code: 'ONCE', order: o, confirm: true }, who),
+      'coupon_already_redeemed',
+    );
+    // Another user on the same order, too; the same order id at another merchant is another order.
+    await rejects(h.engine.redeem({ user_id: 'b', code: 'ONCE', order: o }, who), 'coupon_already_redeemed');
+    assert.equal(
+      (await h.engine.validate({ user_id: 'a', code: 'ONCE', order: o })).reason?.code,
+      'coupon_already_redeemed',
+    );
+    await h.engine.redeem({ user_id: 'a', code: 'ONCE', order: { ...o, merchant_id: 'm2' } }, who);
+    // Concurrent attempts on one new order: exactly one gets the discount.
+    const fresh = order({ id: 'order-43' });
+    const settled = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => h.engine.redeem({ user_id: `u${i}`, code: 'ONCE', order: fresh }, who)),
+    );
+    assert.equal(settled.filter((s) => s.status === 'fulfilled').length, 1);
+    for (const s of settled) {
+      if (s.status === 'rejected') assert.equal((s.reason as { code?: string }).code, 'coupon_already_redeemed');
+    }
+    // A reversed order (refunded) may be discounted again, as may a released hold's.
+    await h.engine.reverse(first.id, false, who);
+    const again = await h.engine.redeem({ user_id: 'a', code: 'ONCE', order: o }, who);
+    await h.engine.release(again.id, who);
+    await h.engine.redeem({ user_id: 'a', code: 'ONCE', order: o, confirm: true }, who);
+    assert.equal((await h.engine.getCampaign(c.id)).confirmed_count, 1);
+    await assertInvariants(h.store);
   });
 
   test('releasing gives the limit back', async () => {

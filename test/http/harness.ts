@@ -119,8 +119,13 @@ export function campaignBody(over: Record<string, unknown> = {}): Record<string,
   };
 }
 
+let orders_made = 0;
+
+/** An order body; each call without an id is a new order (a campaign discounts an order once). */
 export function orderBody(over: Record<string, unknown> = {}): Record<string, unknown> {
-  return { id: 'o1', merchant_id: 'm1', amount_minor: 10_000, currency: 'CNY', product_kind: 'merchandise', ...over };
+  orders_made += 1;
+  const id = `o${orders_made}`;
+  return { id, merchant_id: 'm1', amount_minor: 10_000, currency: 'CNY', product_kind: 'merchandise', ...over };
 }
 
 /** Creates (admin), submits (admin) and if needed approves (approver) a campaign; returns its view. */

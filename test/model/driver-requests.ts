@@ -41,12 +41,13 @@ export function ipOf(run: number): string {
 
 function orderOf(run: number, o: OrderGen): { wire: Json; ref: RefOrder } {
   const ref: RefOrder = {
+    id: `s${run}o${o.n}`,
     merchant_id: merchants[o.merchant] ?? 'm0',
     amount_minor: o.amount_minor,
     currency: o.usd ? 'USD' : 'CNY',
     product_kind: kinds[o.kind] ?? 'merchandise',
   };
-  return { wire: { id: `s${run}o${o.n}`, ...ref }, ref };
+  return { wire: { ...ref }, ref };
 }
 
 function pick<T>(items: T[], i: number): T | undefined {

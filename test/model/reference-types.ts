@@ -47,12 +47,14 @@ export interface RefRedemption {
   coupon: string;
   user_id: string;
   merchant_id: string;
+  order_id: string;
   discount_minor: number;
   status: RedemptionStatus;
   hold_expires_at_ms: number | null;
 }
 
 export interface RefOrder {
+  id: string;
   merchant_id: string;
   amount_minor: number;
   currency: string;

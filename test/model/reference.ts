@@ -7,7 +7,8 @@
  * it shows up here as a disagreement to decide on purpose:
  * - checks run in the order a customer would want to hear them: campaign status and window,
  *   coupon (revoked, used, expired, owner), audience, order (currency, merchant, kind, minimum
- *   spend), a zero discount, then limits (max_redemptions, per user, per merchant, budget);
+ *   spend), a zero discount, then limits (one live redemption per order, max_redemptions, per
+ *   user, per merchant, budget);
  * - an Idempotency-Key records an answer once the request was decided against the campaign
  *   (as Stripe: "results are saved once an endpoint started executing"); unknown ids or codes
  *   (404), lockouts and velocity refusals (429) are answered before that and not recorded;
@@ -184,6 +185,10 @@ export class RefModel {
         ? discountOf(s.discount, order.amount_minor)
         : Math.min(coupon.value_minor, order.amount_minor);
     if (d === 0) return { code: 'min_spend_not_met' };
+    // One discount per order (its merchant and id) and campaign.
+    if (this.live((r) => r.order_id === order.id && r.merchant_id === order.merchant_id) > 0) {
+      return { code: 'coupon_already_redeemed' };
+    }
     if (s.max_redemptions !== null && this.live() >= s.max_redemptions) return { code: 'usage_limit_reached' };
     if (s.per_user_limit !== null && this.live((r) => r.user_id === user_id) >= s.per_user_limit) {
       return { code: 'per_user_limit_reached' };
@@ -221,6 +226,7 @@ export class RefModel {
         coupon: coupon.ref,
         user_id,
         merchant_id: order.merchant_id,
+        order_id: order.id,
         discount_minor: verdict.discount_minor,
         status: confirm ? 'confirmed' : 'reserved',
         hold_expires_at_ms: confirm ? null : this.now_ms + this.spec.hold_ms,

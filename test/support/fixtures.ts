@@ -35,8 +35,13 @@ export function spec(over: Partial<CampaignSpec> = {}): CampaignSpec {
   };
 }
 
+let orders_made = 0;
+
+/** An order; each call without an id is a new order (a campaign discounts an order once). */
 export function order(over: Partial<Order> = {}): Order {
-  return { id: 'o1', merchant_id: 'm1', amount_minor: 10_000, currency: 'CNY', product_kind: 'merchandise', ...over };
+  orders_made += 1;
+  const id = `o${orders_made}`;
+  return { id, merchant_id: 'm1', amount_minor: 10_000, currency: 'CNY', product_kind: 'merchandise', ...over };
 }
 
 export interface Harness {

@@ -9,7 +9,7 @@ const maxOf = (col: string) =>
 
 const sql = {
   liveMax: `SELECT (${maxOf('user_id')}) AS user_max, (${maxOf('merchant_id')}) AS merchant_max`,
-  usageDrop: 'DELETE FROM usage WHERE campaign_id = $1',
+  usageDrop: "DELETE FROM usage WHERE campaign_id = $1 AND substr(key, 1, 6) <> 'order:'",
   usageUsers: `INSERT INTO usage (campaign_id, key, count)
     SELECT campaign_id, 'user:' || user_id, count(*) FROM redemptions WHERE campaign_id = $1 AND ${live} GROUP BY campaign_id, user_id`,
   usageClaims: `INSERT INTO usage (campaign_id, key, count)

@@ -242,6 +242,17 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
   WHERE c.id = b.campaign_id;
   `,
   },
+  {
+    // One discount per order and campaign: see the SQLite migration of the same id.
+    id: '100_order_usage',
+    sql: `
+  INSERT INTO usage (campaign_id, key, count)
+  SELECT campaign_id, 'order:' || encode(convert_to(order_id, 'UTF8'), 'hex') || ':' || merchant_id, count(*)
+  FROM redemptions WHERE status IN ('reserved', 'confirmed', 'frozen')
+  GROUP BY campaign_id, order_id, merchant_id
+  ON CONFLICT (campaign_id, key) DO UPDATE SET count = excluded.count;
+  `,
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */

@@ -16,7 +16,7 @@ export class SqliteCampaignChange {
       `SELECT coalesce(max(n), 0) FROM (SELECT count(*) AS n FROM redemptions WHERE campaign_id = @id AND ${live} GROUP BY ${col})`;
     this.stmt = {
       liveMax: p(`SELECT (${maxOf('user_id')}) AS user_max, (${maxOf('merchant_id')}) AS merchant_max`),
-      usageDrop: p('DELETE FROM usage WHERE campaign_id = ?'),
+      usageDrop: p("DELETE FROM usage WHERE campaign_id = ? AND substr(key, 1, 6) <> 'order:'"),
       usageUsers: p(`INSERT INTO usage (campaign_id, key, count)
         SELECT campaign_id, 'user:' || user_id, count(*) FROM redemptions WHERE campaign_id = ? AND ${live} GROUP BY user_id`),
       usageClaims: p(`INSERT INTO usage (campaign_id, key, count)

@@ -237,4 +237,17 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   WHERE campaigns.id = b.campaign_id;
   `,
   },
+  {
+    // One discount per order and campaign: every live redemption counts under its order's key
+    // (engine/redeem-handlers.ts orderKey: 'order:' + hex of the order id's UTF-8 bytes + ':' +
+    // merchant id). Redemptions made before the rule existed are counted here.
+    id: '100_order_usage',
+    sql: `
+  INSERT INTO usage (campaign_id, key, count)
+  SELECT campaign_id, 'order:' || lower(hex(order_id)) || ':' || merchant_id, count(*)
+  FROM redemptions WHERE status IN ('reserved', 'confirmed', 'frozen')
+  GROUP BY campaign_id, order_id, merchant_id
+  ON CONFLICT (campaign_id, key) DO UPDATE SET count = excluded.count;
+  `,
+  },
 ];
