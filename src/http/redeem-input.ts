@@ -1,10 +1,22 @@
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
 import type { Static } from '@sinclair/typebox';
 import { Rejection } from '../domain/errors.ts';
 import type { RedeemInput } from '../engine/engine.ts';
 import type { RedemptionCreate } from './redemption-schemas.ts';
 
 type RedeemBody = Static<typeof RedemptionCreate>;
+
+const ipv4Mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/;
+
+/**
+ * One spelling per address, since velocity and the lockout count by this text: IPv6 compressed and
+ * lower case, an IPv4-mapped IPv6 address as its IPv4 (`::FFFF:CB00:714D` is `203.0.113.77`).
+ */
+export function canonicalIp(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const address = new SocketAddress({ address: ip, family: 'ipv6' }).address;
+  return ipv4Mapped.exec(address)?.[1] ?? address;
+}
 
 /** Exactly one of code and coupon_id; the IP defaults to the caller's. */
 export function redeemInputOf(body: RedeemBody, caller_ip: string): RedeemInput {
@@ -14,9 +26,9 @@ export function redeemInputOf(body: RedeemBody, caller_ip: string): RedeemInput 
   if (body.code === undefined && body.coupon_id === undefined) {
     throw new Rejection('invalid_request', 'code or coupon_id is required', 'code');
   }
-  const ip = body.ip ?? caller_ip;
   if (body.ip != null && isIP(body.ip) === 0)
     throw new Rejection('invalid_request', 'ip must be an IPv4 or IPv6 address', 'ip');
+  const ip = canonicalIp(body.ip ?? caller_ip);
   return {
     user_id: body.user_id,
     ...(body.code !== undefined ? { code: body.code } : {}),

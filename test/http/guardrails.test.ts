@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { codeAlphabet } from '../../src/domain/codes.ts';
 import { attemptLockout } from '../../src/domain/velocity.ts';
 import { RedisCounters } from '../../src/engine/redis-counters.ts';
 import type { CampaignWire } from '../../src/http/views.ts';
@@ -89,5 +90,36 @@ describe('HTTP guardrails', () => {
     const health = await h.call('GET', '/healthz', { key: null });
     assert.equal(health.status, 200);
     await h.engine.close();
+  });
+  test('one IP written several ways is one IP: velocity and the lockout count its spellings together', async () => {
+    const h = await httpHarness();
+    await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'VELO6',
+      per_user_limit: 100,
+      velocity: { per_ip_per_minute: 2 },
+    });
+    const v6 = ['2001:db8::7', '2001:DB8:0:0:0:0:0:7', '2001:0db8::0007'];
+    for (const [i, ip] of v6.entries()) {
+      const res = await h.call('POST', '/v1/redemptions', {
+        key: 'checkout',
+        body: redemption('VELO6', { user_id: `v${i}`, device_id: `vd${i}`, ip }),
+      });
+      if (i < 2) assert.equal(res.status, 201, JSON.stringify(res.body));
+      else assertError(res, 429, 'rate_limited');
+    }
+    const c = await activeCampaign(h, { code_mode: 'unique_codes', per_user_limit: 10 });
+    const codes = await h.call<{ codes: string[] }>('POST', `/v1/campaigns/${c.id}/codes`, { body: { count: 1 } });
+    // 203.0.113.77 as IPv4, IPv4-mapped IPv6 (dotted and hex, any case) and uncompressed IPv6.
+    const v4 = ['203.0.113.77', '::ffff:203.0.113.77', '::FFFF:CB00:714D', '0:0:0:0:0:ffff:203.0.113.77'];
+    for (let i = 0; i < attemptLockout.ip_failures_max; i++) {
+      const wrong = `${'Z'.repeat(14)}${codeAlphabet.charAt(i % 32)}${codeAlphabet.charAt(Math.floor(i / 32))}`;
+      // A new user and device each time: only the IP can tell these guesses come from one place.
+      const body = redemption(wrong, { user_id: `g${i}`, device_id: `gd${i}`, ip: v4[i % v4.length] });
+      assertError(await h.call('POST', '/v1/redemptions', { key: 'checkout', body }), 404, 'coupon_not_found');
+    }
+    const late = redemption(codes.body.codes[0] ?? '', { user_id: 'late', device_id: 'late', ip: '203.0.113.77' });
+    assertError(await h.call('POST', '/v1/redemptions', { key: 'checkout', body: late }), 429, 'too_many_attempts');
+    await assertInvariants(h.store);
   });
 });
