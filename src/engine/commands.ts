@@ -50,5 +50,8 @@ export interface RejectionBody {
   param?: string;
 }
 
-/** What a command answered; stored verbatim for idempotent replays. */
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: RejectionBody };
+/**
+ * What a command answered; stored verbatim for idempotent replays. `replayed` marks an answer a
+ * batch gave from an earlier request's record (never stored): this command had no effect of its own.
+ */
+export type Outcome = ({ ok: true; value: unknown } | { ok: false; error: RejectionBody }) & { replayed?: true };

@@ -481,7 +481,7 @@ export class Engine {
     const admitted = this.guards.admit(coupon.campaign_id, subject);
     const ticket = admitted instanceof Promise ? await admitted : admitted;
     try {
-      return await this.run<Redemption>(coupon.campaign_id, {
+      const outcome = await this.outcomeOf(coupon.campaign_id, {
         type: 'reserve',
         coupon_id: coupon.coupon_id,
         user_id: input.user_id,
@@ -492,6 +492,9 @@ export class Engine {
         actor: who.actor,
         ...idemPart,
       });
+      // A retry answered with its first request's redemption (both in flight at once) accepted none of its own.
+      if (ticket && outcome.replayed) await this.guards.giveBack(ticket);
+      return unwrap<Redemption>(outcome);
     } catch (e) {
       // Velocity counts redemptions the engine accepted: a refused one gives its place back.
       if (ticket && e instanceof Rejection) await this.guards.giveBack(ticket);
@@ -669,8 +672,12 @@ export class Engine {
   }
 
   private async run<T>(campaign_id: string, cmd: Command): Promise<T> {
+    return unwrap<T>(await this.outcomeOf(campaign_id, cmd));
+  }
+
+  private async outcomeOf(campaign_id: string, cmd: Command): Promise<Outcome> {
     if (this.isClosing) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
-    return unwrap<T>(await this.queue.submit(campaign_id, cmd));
+    return this.queue.submit(campaign_id, cmd);
   }
 
   /** What a batch must read; usage counters only for the limits the campaign sets. */
@@ -799,7 +806,7 @@ export class Engine {
   private applyOne(ctx: BatchContext, cmd: Command): Outcome {
     if (cmd.idem) {
       const prev = ctx.idempotency(cmd.idem.key);
-      if (prev) return this.replay(prev, cmd.idem);
+      if (prev) return { ...this.replay(prev, cmd.idem), replayed: true };
     }
     let outcome: Outcome;
     try {

@@ -100,6 +100,20 @@ describe('velocity limits on redemptions', () => {
     await assertInvariants(h.store);
   });
 
+  test('retries of one redemption with one Idempotency-Key, in flight together, take one place between them', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 2 }));
+    const once = input(code);
+    const retry = { actor: who.actor, idem: { key: 'key_checkout:order-1' } };
+    // Both are admitted before either commits; the batch answers the second with the first's redemption.
+    const [a, b] = await Promise.all([h.engine.redeem(once, retry), h.engine.redeem(once, retry)]);
+    assert.equal(a.id, b.id);
+    // One redemption was accepted, so the user has one more this minute, then the limit.
+    await h.engine.redeem(input(code), who);
+    assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+    await assertInvariants(h.store);
+  });
+
   test('50 concurrent redemptions at a limit of 5 admit exactly 5', async () => {
     const h = await harness();
     const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 5 }));
