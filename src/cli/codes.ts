@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, fchmodSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
@@ -75,9 +75,13 @@ export function codesCommand(ctx: CliContext): Command {
       limits.codes_chunk_max,
     )
     .action(async (o: { campaign: string; count: number; chunk: number; out?: string }) => {
-      // Codes are bearer secrets: the file is readable by its owner only.
+      // Codes are bearer secrets: the file is readable by its owner only, also one that existed
+      // (open's mode applies to a new file alone), and that before a code is written into it.
       const file = o.out ? createWriteStream(o.out, { mode: 0o600 }) : null;
-      if (file) await once(file, 'open');
+      if (file) {
+        const [fd] = (await once(file, 'open')) as [number];
+        fchmodSync(fd, 0o600);
+      }
       const out = file ?? process.stdout;
       const store = await ctx.openStore();
       const engine = await ctx.openEngine(store);

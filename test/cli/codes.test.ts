@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -69,6 +69,20 @@ describe('vouchsafe codes generate', async () => {
     assert.equal(lines[0], 'code');
     assert.equal(lines.filter((l) => /^[0-9A-Z]{16}$/.test(l)).length, 3);
     assert.ok(!run.out.includes('['), 'no progress bar');
+  });
+
+  test('an --out file that already exists is made owner-only before any code is written into it', async () => {
+    const out = join(dir, 'existing.csv');
+    writeFileSync(out, 'an earlier export\n', { mode: 0o644 });
+    chmodSync(out, 0o644);
+    const run = await runCli(['codes', 'generate', '--campaign', ids.unique, '--count', '3', '--out', out], env);
+    assert.equal(run.code, 0, run.out);
+    assert.equal(
+      readFileSync(out, 'utf8').trimEnd().split('\n').length,
+      4,
+      'the header and 3 codes replace the old content',
+    );
+    assert.equal(statSync(out).mode & 0o777, 0o600, 'bearer codes are readable by their owner only');
   });
 
   test('refuses other campaigns, unknown ids and bad counts with exit code 1 and a message', async () => {
