@@ -9,6 +9,8 @@ import type { Store } from '../store/port.ts';
 export class Subscriptions {
   private types = new Set<string>();
   private timer: NodeJS.Timeout | null = null;
+  private reads_started = 0;
+  private read_applied = 0;
 
   constructor(
     private readonly store: Store,
@@ -19,8 +21,15 @@ export class Subscriptions {
   /** For EngineOptions.wantsEvent / engine.wantsEvent. */
   readonly wants = (type: string): boolean => this.all || this.types.has(type);
 
+  /**
+   * Refreshes run concurrently (the timer's and a webhook change's); only the newest read that
+   * has answered counts, so an older one answering late cannot drop a webhook just created.
+   */
   async refresh(): Promise<void> {
+    const read = ++this.reads_started;
     const hooks = await this.store.liveWebhooks();
+    if (read < this.read_applied) return;
+    this.read_applied = read;
     this.types = new Set(hooks.flatMap((h) => h.events));
   }
 
