@@ -96,11 +96,11 @@ export class Dispatcher {
   /** One round: relay a page of the outbox, then attempt a page of due deliveries. */
   async runOnce(): Promise<RoundResult> {
     const { store, clock } = this.opts;
-    const hooks = await store.liveWebhooks();
     const now_ms = clock.now();
-    const relayed = await store.relayOutbox(limits.outbox_relay_rows_max, now_ms, (rows) =>
+    const relayed = await store.relayOutbox(limits.outbox_relay_rows_max, now_ms, (rows, hooks) =>
       this.fanOut(rows, hooks, now_ms),
     );
+    const hooks = await store.liveWebhooks();
     const lease_ms = this.opts.lease_ms ?? limits.webhook_lease_ms;
     const due = await store.claimDeliveries(clock.now(), clock.now() + lease_ms, limits.deliveries_claim_max);
     const byId = new Map(hooks.map((h) => [h.id, h]));

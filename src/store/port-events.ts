@@ -47,8 +47,12 @@ export interface DeliveryAttempt {
   at_ms: number;
 }
 
-/** Turns claimed outbox rows into deliveries; pure, so a relay may run it inside its transaction. */
-export type FanOut = (rows: OutboxEvent[]) => DeliveryRecord[];
+/**
+ * Turns claimed outbox rows into deliveries for the live webhooks; pure, so a relay may run it
+ * inside its transaction. The webhooks are read after the rows, so every webhook made before an
+ * event was committed is among them.
+ */
+export type FanOut = (rows: OutboxEvent[], hooks: WebhookRecord[]) => DeliveryRecord[];
 
 /** Webhooks, their delivery queue and log, and the outbox relay. */
 export interface EventStore {
@@ -63,8 +67,8 @@ export interface EventStore {
   /** Every live webhook (bounded by limits.webhooks_max), for routing and subscriptions. */
   liveWebhooks(): Promise<WebhookRecord[]>;
   /**
-   * Takes up to `limit` pending outbox rows (rows another node holds are skipped), lets
-   * `fan` expand them, inserts the deliveries (a delivery that exists is kept as it is) and
+   * Takes up to `limit` pending outbox rows (rows another node holds are skipped), then reads the
+   * live webhooks, lets `fan` expand the rows for them, inserts the deliveries (a delivery that exists is kept as it is) and
    * marks the rows dispatched, all in one transaction; returns how many rows it took.
    */
   relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number>;

@@ -215,6 +215,35 @@ test('a new webhook gets events from its creation on; a deleted one gets nothing
   await h.close();
 });
 
+test('a webhook created while a dispatcher round is under way gets the events committed after it', async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    const c = await activeCampaign(h);
+    // The round reads the webhooks; before it relays the outbox, a webhook is created (on this
+    // node or another) and then a campaign is paused: the event comes after the webhook.
+    const read = h.store.liveWebhooks.bind(h.store);
+    let raced = false;
+    h.store.liveWebhooks = async () => {
+      const hooks = await read();
+      if (!raced) {
+        raced = true;
+        await hook(h, r.url, ['campaign.paused']);
+        h.clock.advance(1);
+        await h.engine.campaignAction(c.id, 'pause', { actor: 'key_ops' }, 'drill');
+      }
+      return hooks;
+    };
+    await h.events.dispatcher.runOnce();
+    await h.events.dispatcher.runOnce();
+    assert.deepEqual(
+      r.received.map((x) => [x.body.type, x.body.data.campaign_id]),
+      [['campaign.paused', c.id]],
+    );
+  });
+  await h.close();
+});
+
 test('the dispatcher checks addresses again when it sends (a stored private URL is refused)', async () => {
   const h = await eventsHarness({ allow_private: false });
   await withReceivers(1, async ([r]) => {

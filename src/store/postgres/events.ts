@@ -1,3 +1,4 @@
+import { limits } from '../../config/limits.ts';
 import type { ListQuery, Page } from '../port.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { Db, Query } from './pg-batch.ts';
@@ -74,7 +75,9 @@ export function relayOutbox(write: Write, limit: number, at_ms: number, fan: Fan
   return write(async (db) => {
     const rows = (await db.query<Row>(sql.pending, [limit])).rows.map(outboxFromRow);
     if (rows.length === 0) return 0;
-    await insertDeliveries(db, fan(rows));
+    // Read after the rows: a webhook committed before any of these events is seen.
+    const hooks = (await db.query<Row>(sql.webhooks, [null, limits.webhooks_max])).rows.map(webhookFromRow);
+    await insertDeliveries(db, fan(rows, hooks));
     await db.query(sql.markDispatched, [at_ms, rows.map((r) => r.id)]);
     return rows.length;
   });

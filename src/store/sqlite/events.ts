@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { limits } from '../../config/limits.ts';
 import type { ListQuery, OutboxEvent, Page } from '../port.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 
@@ -83,7 +84,9 @@ export class SqliteEvents {
       .transaction(() => {
         const rows = (this.stmt.pending.all(limit) as Row[]).map(outboxFromRow);
         if (rows.length === 0) return 0;
-        for (const d of fan(rows)) this.stmt.deliveryInsert.run(deliveryValues(d));
+        // Read after the rows: a webhook committed before any of these events is seen.
+        const hooks = this.liveWebhooks(limits.webhooks_max);
+        for (const d of fan(rows, hooks)) this.stmt.deliveryInsert.run(deliveryValues(d));
         for (const r of rows) this.stmt.markDispatched.run(at_ms, r.id);
         return rows.length;
       })
