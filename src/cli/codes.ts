@@ -75,6 +75,9 @@ export function codesCommand(ctx: CliContext): Command {
       limits.codes_chunk_max,
     )
     .action(async (o: { campaign: string; count: number; chunk: number; out?: string }) => {
+      // Before the file: a mistyped data dir must neither empty an earlier export nor leave a new store behind.
+      const store = await ctx.openStore({ existing: true });
+      const engine = await ctx.openEngine(store);
       // Codes are bearer secrets: the file is readable by its owner only, also one that existed
       // (open's mode applies to a new file alone), and that before a code is written into it.
       const file = o.out ? createWriteStream(o.out, { mode: 0o600 }) : null;
@@ -83,8 +86,6 @@ export function codesCommand(ctx: CliContext): Command {
         fchmodSync(fd, 0o600);
       }
       const out = file ?? process.stdout;
-      const store = await ctx.openStore();
-      const engine = await ctx.openEngine(store);
       try {
         await generate(engine, o, out);
       } finally {

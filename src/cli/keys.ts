@@ -29,7 +29,7 @@ export function keysCommand(ctx: CliContext): Command {
     .command('list')
     .description('list API keys (never their secrets)')
     .action(async () => {
-      const store = await ctx.openStore();
+      const store = await ctx.openStore({ existing: true });
       const list = await store.listApiKeys();
       await store.close();
       for (const k of list) {
@@ -41,7 +41,7 @@ export function keysCommand(ctx: CliContext): Command {
     .command('revoke <id>')
     .description('revoke an API key at once')
     .action(async (id: string) => {
-      const store = await ctx.openStore();
+      const store = await ctx.openStore({ existing: true });
       const now_ms = Date.now();
       const done = await store.revokeApiKey(id, now_ms, (prev) =>
         linkAudit(
@@ -57,7 +57,7 @@ export function keysCommand(ctx: CliContext): Command {
     .command('rotate <id>')
     .description('replace a key: a new one with the same name and scopes (printed once), the old one revoked')
     .action(async (id: string) => {
-      const store = await ctx.openStore();
+      const store = await ctx.openStore({ existing: true });
       try {
         const { record, secret } = await rotateApiKey(store, new IdGenerator(), Date.now(), id, 'cli');
         const out = { id: record.id, key: secret, name: record.name, scopes: record.scopes, replaces: id };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -50,6 +50,32 @@ test('vouchsafe keys rotate <id>: a new key with the same name and scopes, shown
     await store.close();
     const verify = await runCli(['verify', '--data-dir', dir], {});
     assert.equal(verify.code, 0, verify.out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('keys list, revoke and rotate and codes generate refuse a data dir with no store, and create none there', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-nostore-'));
+  const missing = join(dir, 'mistyped');
+  writeFileSync(join(dir, 'earlier.csv'), 'code\nAN EARLIER EXPORT\n');
+  try {
+    for (const args of [
+      ['keys', 'list'],
+      ['keys', 'revoke', 'key_x'],
+      ['keys', 'rotate', 'key_x'],
+      ['codes', 'generate', '--campaign', 'cmp_x', '--count', '1', '--out', join(dir, 'earlier.csv')],
+    ]) {
+      const run = await runCli(args, { VOUCHSAFE_DATA_DIR: missing, DATABASE_URL: '' });
+      assert.equal(run.code, 1, `${args.join(' ')}: ${run.out}`);
+      assert.match(run.out, /no store at/, args.join(' '));
+      assert.equal(existsSync(missing), false, `${args.join(' ')} left a new store behind`);
+    }
+    assert.equal(
+      readFileSync(join(dir, 'earlier.csv'), 'utf8'),
+      'code\nAN EARLIER EXPORT\n',
+      'the earlier export is kept',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
