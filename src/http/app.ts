@@ -10,6 +10,7 @@ import {
   LogController,
 } from 'fastify';
 import { limits } from '../config/limits.ts';
+import { Rejection } from '../domain/errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import { Webhooks } from '../events/webhooks.ts';
 import { authHook } from './auth.ts';
@@ -92,6 +93,8 @@ function baseInstance(opts: AppOptions): FastifyInstance {
       sendError(request, reply, err);
     },
     schemaErrorFormatter: schemaError,
+    // Requests that arrive while closing are answered by the drain hook below, in the API's error shape.
+    return503OnClosing: false,
   });
 }
 
@@ -123,17 +126,23 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installErrorHandling(app);
+  // While closing, answers end their connection, so keep-alive clients do not hold shutdown open,
+  // and a request that arrives meanwhile is shed like any other (503 overloaded, Retry-After):
+  // its client retries on another node.
+  let draining = false;
+  app.addHook('preClose', async () => {
+    draining = true;
+  });
+  app.addHook('onRequest', (_request, _reply, done) => {
+    if (!draining) return done();
+    done(new Rejection('overloaded', 'the server is shutting down; retry shortly', undefined, 1));
+  });
   installHardening(app, { clock: opts.engine.clock, ...(opts.hardening ?? {}) });
   app.addHook('onRequest', authHook(opts.engine.store));
   // Hooks on every request are callback hooks: an async hook costs a promise per request for nothing.
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};
     done();
-  });
-  // While closing, answers end their connection, so keep-alive clients do not hold shutdown open.
-  let draining = false;
-  app.addHook('preClose', async () => {
-    draining = true;
   });
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
