@@ -32,11 +32,20 @@ export function positiveInt(value: string): number {
   return n;
 }
 
+/**
+ * The configuration is read when a command first needs it, inside the command's action: a bad
+ * variable (PORT=abc) is then one `vouchsafe: ...` line and exit 1, not a stack trace, and
+ * `--help` still works.
+ */
 function context(): CliContext {
-  const config = loadConfig();
-  return {
-    config,
+  let loaded: Config | undefined;
+  const cli: CliContext = {
+    get config() {
+      loaded ??= loadConfig();
+      return loaded;
+    },
     openStore: async (over = {}) => {
+      const { config } = cli;
       const store = openStore({
         database_url: over.database_url ?? config.database_url,
         data_dir: over.data_dir ?? config.data_dir,
@@ -52,12 +61,13 @@ function context(): CliContext {
     },
     openEngine: (store, sweep = false, counters, log) =>
       Engine.open(store, {
-        approval_threshold_minor: config.approval_threshold_minor,
+        approval_threshold_minor: cli.config.approval_threshold_minor,
         sweep,
         ...(counters ? { counters } : {}),
         ...(log ? { log } : {}),
       }),
   };
+  return cli;
 }
 
 const program = new Command('vouchsafe')
