@@ -84,6 +84,12 @@ export interface Campaign extends CampaignSpec, CampaignCounters {
    * incident took away (or that was redeemed then) redeems after it. Absent until such an incident.
    */
   revoke_through_id?: string;
+  /**
+   * Spend when the campaign was last resumed. A resume is a person's judgement that the spending
+   * so far is in order, so budget burn judges what is spent after it against the rest of the budget
+   * over the rest of the window, not the same evidence again. Absent until the first resume.
+   */
+  burn_base?: { at_ms: number; spent_minor: number };
 }
 
 /** Whether an incident's revocation covered this coupon (see Campaign.revoke_through_id). */

@@ -64,7 +64,9 @@ function resume(ctx: BatchContext, cmd: Cmd<'action'>): void {
   if (ctx.campaign.status !== 'paused') {
     throw new Rejection('invalid_state', `cannot resume a ${ctx.campaign.status} campaign`);
   }
-  moveTo(ctx, cmd, 'active');
+  const burn_base = { at_ms: ctx.now_ms, spent_minor: ctx.campaign.spent_minor };
+  ctx.campaign.burn_base = burn_base;
+  moveTo(ctx, cmd, 'active', { burn_base });
 }
 
 /** Ends the campaign for good: every hold is released and every unredeemed coupon revoked. */

@@ -181,6 +181,38 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
     await assertInvariants(h.store);
   });
 
+  test('after a resume, budget burn judges the spend since (the rest of the budget over the rest of the window), not the same evidence again', async () => {
+    const h = await harness();
+    const detection = new Detection(h.engine, { timer: false }).start();
+    const c = await activeCampaign(h, { ...detectSpec, budget_minor: 10_000, ends_at_ms: h.clock.now() + 2 * day_ms });
+    const spend = async (tag: string) =>
+      h.engine.redeem(
+        { user_id: tag, code: 'SPRING', order: order({ id: tag }), confirm: true },
+        { actor: 'key_checkout' },
+      );
+    for (let i = 0; i < 9; i++) await spend(`a${i}`);
+    h.clock.advance(60_000);
+    await detection.tickNow();
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'paused', '90% of the budget at once');
+    // Someone looked and found it in order: the resume holds, minute after minute, with nothing new spent.
+    await h.engine.campaignAction(c.id, 'resume', { actor: 'key_admin' });
+    for (let minute = 0; minute < 5; minute++) {
+      h.clock.advance(61_000);
+      await detection.tickNow();
+    }
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'active', 'the same evidence does not pause it again');
+    assert.equal((await alertsOf(h, c.id)).filter((a) => a.kind === 'budget_burn').length, 1);
+    // New evidence does: the whole rest of the budget spent at once.
+    await spend('b0');
+    h.clock.advance(1_000);
+    await detection.tickNow();
+    const after = await h.engine.getCampaign(c.id);
+    assert.equal(after.status, 'paused', 'the rest burned at once');
+    assert.equal((await alertsOf(h, c.id)).filter((a) => a.kind === 'budget_burn').length, 2);
+    await detection.close();
+    await assertInvariants(h.store);
+  });
+
   test('memory is bounded: at most campaigns_max detectors (LRU)', async () => {
     const h = await harness();
     const detection = new Detection(h.engine, { timer: false, campaigns_max: 2 }).start();

@@ -77,11 +77,15 @@ function observation(r: Redemption): RedemptionObservation {
  */
 function budgetOf(c: Campaign): BudgetSnapshot | null {
   if (c.red_envelope) return null;
-  if (c.budget_minor <= 0 || c.ends_at_ms <= c.starts_at_ms) return null;
+  // After a resume (Campaign.burn_base): the spend since, against the rest of the budget over the rest of the window.
+  const base = c.burn_base ?? { at_ms: c.starts_at_ms, spent_minor: 0 };
+  const starts_at_ms = Math.max(c.starts_at_ms, base.at_ms);
+  const budget_minor = c.budget_minor - base.spent_minor;
+  if (budget_minor <= 0 || c.ends_at_ms <= starts_at_ms) return null;
   return {
-    budget_minor: c.budget_minor,
-    spent_minor: c.spent_minor,
-    starts_at_ms: c.starts_at_ms,
+    budget_minor,
+    spent_minor: Math.max(0, c.spent_minor - base.spent_minor),
+    starts_at_ms,
     ends_at_ms: c.ends_at_ms,
   };
 }
