@@ -876,7 +876,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Approve a pending campaign (a different key than its maker) */
+        /** Approve a pending campaign (a different key than its makers), optionally only the version reviewed */
         post: {
             parameters: {
                 query?: never;
@@ -889,10 +889,13 @@ export interface paths {
                 };
                 cookie?: never;
             };
+            /** @description Every field may be left out, the body too: without expected_updated_at the campaign is approved as it stands. */
             requestBody: {
                 content: {
                     "application/json": {
                         reason?: string | null;
+                        /** @description The campaign's updated_at as the approver reviewed it; if the campaign changed since: 409 invalid_state, nothing changes. */
+                        expected_updated_at?: string;
                     };
                 };
             };

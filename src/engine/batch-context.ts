@@ -183,6 +183,15 @@ export class BatchContext {
     this.writes.audit.push(entry);
   }
 
+  /**
+   * Marks a change of the campaign itself (its settings or status): updated_at moves on, by a
+   * millisecond if the clock has not, so each version has its own updated_at and an approval
+   * can name the one it reviewed (expected_updated_at).
+   */
+  touchCampaign(): void {
+    this.campaign.updated_at_ms = Math.max(this.campaign.updated_at_ms + 1, this.now_ms);
+  }
+
   event(type: string, data: unknown): void {
     if (!this.env.wantsEvent(type)) return;
     this.writes.outbox.push({ id: this.id('evt'), type, created_at_ms: this.now_ms, data });
@@ -191,7 +200,11 @@ export class BatchContext {
   /** The writes, with every changed row listed once in its final state. */
   finish(): BatchWrites {
     this.flushChanges();
-    this.campaign.updated_at_ms = Math.max(this.campaign.updated_at_ms, this.now_ms);
+    // Only a batch that changed something moves updated_at: refusals recorded for an
+    // Idempotency-Key change nothing, and must not make an approver's view look stale.
+    if (this.writes.audit.length > 0) {
+      this.campaign.updated_at_ms = Math.max(this.campaign.updated_at_ms, this.now_ms);
+    }
     for (const id of this.dirtyCoupons) {
       const c = this.coupons.get(id);
       if (c) this.writes.coupons_update.push(c);

@@ -21,6 +21,7 @@ function moveTo(ctx: BatchContext, cmd: Cmd<'action'>, to: CampaignStatus, data:
   const from = c.status;
   c.status = to;
   c.status_reason = cmd.reason;
+  ctx.touchCampaign();
   ctx.audit(cmd.actor, `campaign.${cmd.action}`, c.id, { from, to, reason: cmd.reason, ...data });
   const event = eventByStatus[to];
   if (event) ctx.event(event, { campaign_id: c.id, from, to, reason: cmd.reason });
@@ -42,12 +43,24 @@ function submit(ctx: BatchContext, cmd: Cmd<'action'>): void {
   moveTo(ctx, cmd, risky ? 'pending_approval' : 'active', { max_exposure_minor: exposure_minor });
 }
 
+/**
+ * With expected_updated_at_ms, only the version the approver reviewed is approved: the check runs
+ * here, under the campaign's row lock, so no change can land between it and the activation.
+ */
 function approve(ctx: BatchContext, cmd: Cmd<'action'>): void {
   const c = ctx.campaign;
   if (c.status !== 'pending_approval') throw new Rejection('invalid_state', `cannot approve a ${c.status} campaign`);
   const makers = [c.created_by, c.changed_by, ...(c.changed_since_approval ?? [])];
   if (cmd.actor !== null && makers.includes(cmd.actor)) {
     throw new Rejection('approval_self_forbidden', 'a campaign must be approved by a different key than its makers');
+  }
+  const expected_ms = cmd.expected_updated_at_ms;
+  if (expected_ms !== undefined && expected_ms !== c.updated_at_ms) {
+    throw new Rejection(
+      'invalid_state',
+      'the campaign changed since the version you reviewed (expected_updated_at): review it again before approving',
+      'expected_updated_at',
+    );
   }
   c.approved_by = cmd.actor;
   c.changed_since_approval = [];

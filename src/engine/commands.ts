@@ -33,7 +33,14 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
   | { type: 'reverse'; redemption_id: string; restore_coupon: boolean }
   | ({ type: 'freeze'; redemption_ids: string[] } & IncidentWork)
   | ({ type: 'unfreeze'; redemption_ids: string[] } & IncidentWork)
-  | { type: 'action'; action: CampaignAction; reason: string | null; approval_threshold_minor: number }
+  | {
+      type: 'action';
+      action: CampaignAction;
+      reason: string | null;
+      approval_threshold_minor: number;
+      /** approve only: the campaign's updated_at as the approver saw it; any other version is refused. */
+      expected_updated_at_ms?: number;
+    }
   | { type: 'codes'; count: number }
   | { type: 'alert'; alarm: Alarm; pause: boolean }
   | ({ type: 'reverse_many'; redemption_ids: string[] } & IncidentWork)

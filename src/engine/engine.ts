@@ -347,20 +347,28 @@ export class Engine {
     }
   }
 
+  /**
+   * A lifecycle action. For approve, expected_updated_at_ms (the updated_at the approver
+   * reviewed) refuses any other version with invalid_state; other actions ignore it.
+   */
   async campaignAction(
     id: string,
     action: CampaignAction,
     who: Actor,
     reason: string | null = null,
+    expected_updated_at_ms: number | null = null,
   ): Promise<Campaign> {
     await this.getCampaign(id);
+    // Without an expected version the command and its fingerprint are what they always were.
+    const expected = expected_updated_at_ms === null ? {} : { expected_updated_at_ms };
     return this.run<Campaign>(id, {
       type: 'action',
       action,
       reason,
       approval_threshold_minor: this.approval_threshold_minor,
       actor: who.actor,
-      ...this.idemOf(who, { op: action, id, reason }),
+      ...expected,
+      ...this.idemOf(who, { op: action, id, reason, ...expected }),
     });
   }
 

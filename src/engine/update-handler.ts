@@ -63,6 +63,7 @@ export function updateCampaign(ctx: BatchContext, cmd: Cmd): unknown {
   const risky = riskyChanges(prev, next);
   Object.assign(c, next);
   c.lint = lint;
+  ctx.touchCampaign();
   c.changed_by = cmd.actor;
   if (cmd.actor !== null) {
     const makers = c.changed_since_approval ?? [];

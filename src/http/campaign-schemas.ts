@@ -68,6 +68,21 @@ export const CampaignCreate = Body(
 
 export const CampaignActionBody = Body({ reason: Type.Optional(Nullable(Reason)) });
 
+export const CampaignApproveBody = Body(
+  {
+    reason: Type.Optional(Nullable(Reason)),
+    expected_updated_at: Type.Optional(
+      Type.String({
+        pattern: Timestamp.pattern,
+        maxLength: Timestamp.maxLength,
+        description:
+          "The campaign's updated_at as the approver reviewed it; if the campaign changed since: 409 invalid_state, nothing changes.",
+      }),
+    ),
+  },
+  'Every field may be left out, the body too: without expected_updated_at the campaign is approved as it stands.',
+);
+
 export const CodesBody = Body({ count: Type.Integer({ minimum: 1, maximum: limits.codes_per_request_max }) });
 
 export const CodesView = Type.Object({ codes: Type.Array(Type.String()) });

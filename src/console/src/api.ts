@@ -93,6 +93,24 @@ export async function optional<T>(pending: Promise<Answer<T>>): Promise<T | null
   }
 }
 
+/**
+ * Approves the campaign as this screen shows it: its updated_at goes along, so a campaign
+ * changed since it was displayed is refused (409 invalid_state) instead of approved unseen.
+ */
+export function approveCampaign(api: VouchsafeClient, c: Pick<Campaign, 'id' | 'updated_at'>): Promise<Campaign> {
+  return ok(
+    api.POST('/v1/campaigns/{id}/approve', {
+      params: { path: { id: c.id } },
+      body: { expected_updated_at: c.updated_at },
+    }),
+  );
+}
+
+/** The refusal of approveCampaign for a campaign that changed since it was displayed. */
+export function isStaleApproval(e: unknown): boolean {
+  return e instanceof ApiError && e.code === 'invalid_state' && e.param === 'expected_updated_at';
+}
+
 export function messageOf(e: unknown): string {
   if (e instanceof ApiError) return e.status === 0 ? e.message : `${e.message} (${e.code})`;
   return e instanceof Error ? e.message : String(e);

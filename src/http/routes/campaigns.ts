@@ -3,6 +3,7 @@ import type { CampaignAction } from '../../engine/commands.ts';
 import { campaignSpecOf } from '../campaign-input.ts';
 import {
   CampaignActionBody,
+  CampaignApproveBody,
   CampaignCreate,
   CampaignListQuery,
   CampaignView,
@@ -13,15 +14,17 @@ import {
 import { exposureView } from '../exposure-view.ts';
 import { actorOf } from '../idempotency.ts';
 import { errorResponses, IdempotencyHeaders, IdParams, Page } from '../schemas.ts';
+import { parseTimestampMs } from '../time.ts';
 import type { TypeBoxProvider, TypedApp } from '../validator.ts';
 import { campaignView, pageView } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['campaigns'];
 
-const actions: ReadonlyArray<{ action: CampaignAction; summary: string }> = [
-  { action: 'submit', summary: 'Lint and submit: active, or pending_approval when risky' },
-  { action: 'approve', summary: 'Approve a pending campaign (a different key than its maker)' },
+type PlainAction = { action: Exclude<CampaignAction, 'approve' | 'end'>; summary: string };
+
+const submit: PlainAction = { action: 'submit', summary: 'Lint and submit: active, or pending_approval when risky' };
+const killSwitch: readonly PlainAction[] = [
   { action: 'pause', summary: 'Kill switch: stop new claims and redemptions' },
   { action: 'resume', summary: 'Resume a paused campaign' },
   { action: 'revoke', summary: 'End for good: release holds, revoke unredeemed coupons' },
@@ -78,28 +81,63 @@ function createAndRead(app: TypedApp, { engine, metrics }: RouteDeps): void {
   );
 }
 
-function lifecycle(app: TypedApp, { engine, metrics }: RouteDeps): void {
-  for (const { action, summary } of actions) {
-    app.post(
-      `/v1/campaigns/:id/${action}`,
-      {
-        config: { scopes: action === 'approve' ? ['approver'] : [] },
-        schema: {
-          tags,
-          summary,
-          params: IdParams,
-          headers: IdempotencyHeaders,
-          body: CampaignActionBody,
-          response: { 200: CampaignView, ...errorResponses },
-        },
+function lifecycle(app: TypedApp, deps: RouteDeps): void {
+  plainAction(app, deps, submit);
+  approve(app, deps);
+  for (const a of killSwitch) plainAction(app, deps, a);
+}
+
+function plainAction(app: TypedApp, { engine, metrics }: RouteDeps, { action, summary }: PlainAction): void {
+  app.post(
+    `/v1/campaigns/:id/${action}`,
+    {
+      schema: {
+        tags,
+        summary,
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        body: CampaignActionBody,
+        response: { 200: CampaignView, ...errorResponses },
       },
-      async (request) => {
-        const c = await engine.campaignAction(request.params.id, action, actorOf(request), request.body.reason ?? null);
-        metrics.observeCampaign(c);
-        return campaignView(c);
+    },
+    async (request) => {
+      const c = await engine.campaignAction(request.params.id, action, actorOf(request), request.body.reason ?? null);
+      metrics.observeCampaign(c);
+      return campaignView(c);
+    },
+  );
+}
+
+/** With expected_updated_at, only the version the approver reviewed is approved (see campaign-handlers.ts). */
+function approve(app: TypedApp, { engine, metrics }: RouteDeps): void {
+  app.post(
+    '/v1/campaigns/:id/approve',
+    {
+      config: { scopes: ['approver'] },
+      schema: {
+        tags,
+        summary: 'Approve a pending campaign (a different key than its makers), optionally only the version reviewed',
+        params: IdParams,
+        headers: IdempotencyHeaders,
+        body: CampaignApproveBody,
+        response: { 200: CampaignView, ...errorResponses },
       },
-    );
-  }
+    },
+    async (request) => {
+      const { reason, expected_updated_at } = request.body;
+      const expected_ms =
+        expected_updated_at === undefined ? null : parseTimestampMs(expected_updated_at, 'expected_updated_at');
+      const c = await engine.campaignAction(
+        request.params.id,
+        'approve',
+        actorOf(request),
+        reason ?? null,
+        expected_ms,
+      );
+      metrics.observeCampaign(c);
+      return campaignView(c);
+    },
+  );
 }
 
 function codesAndExposure(app: TypedApp, { engine }: RouteDeps): void {

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { type Campaign, messageOf, ok } from '../api.ts';
+import { approveCampaign, type Campaign, isStaleApproval, messageOf, ok } from '../api.ts';
 import { Link } from '../components/link.tsx';
 import { LintList } from '../components/lint-list.tsx';
 import { useApi } from '../context.ts';
@@ -42,10 +42,12 @@ function Pending({ c, onDone }: { c: Campaign; onDone: () => void }) {
     setBusy(true);
     setError(null);
     try {
-      await ok(api.POST('/v1/campaigns/{id}/approve', { params: { path: { id: c.id } }, body: {} }));
+      await approveCampaign(api, c);
       onDone();
     } catch (e) {
       setError(messageOf(e));
+      // Changed since this card was drawn: show the new version to review.
+      if (isStaleApproval(e)) onDone();
     }
     setBusy(false);
   };

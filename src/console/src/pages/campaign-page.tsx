@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { type Campaign, messageOf, ok } from '../api.ts';
+import { approveCampaign, type Campaign, isStaleApproval, messageOf, ok } from '../api.ts';
 import { BudgetBar } from '../components/budget-bar.tsx';
 import { CampaignAlerts } from '../components/campaign-alerts.tsx';
 import { KillSwitch } from '../components/kill-switch.tsx';
@@ -129,10 +129,12 @@ function Launch({ c, onChange }: { c: Campaign; onChange: () => void }) {
     try {
       const path = { params: { path: { id: c.id } }, body: {} };
       if (c.status === 'draft') await ok(api.POST('/v1/campaigns/{id}/submit', path));
-      else await ok(api.POST('/v1/campaigns/{id}/approve', path));
+      else await approveCampaign(api, c);
       onChange();
     } catch (e) {
       setError(messageOf(e));
+      // Changed since it was displayed: show the new version to review.
+      if (isStaleApproval(e)) onChange();
     }
     setBusy(false);
   };
