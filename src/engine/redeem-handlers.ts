@@ -91,13 +91,13 @@ export function reserve(ctx: BatchContext, cmd: Cmd<'reserve'>): unknown {
 }
 
 /**
- * The counter of an order's live redemptions: its id as hex (no separator inside, same order as
- * the id's bytes), then its merchant. Order ids on a platform grow with time, so a batch's new
- * keys land together at the end of the index instead of dirtying a page each.
- * Migration 100 (SQLite and PostgreSQL) builds the same keys from stored rows.
+ * The counter of an order's live redemptions: `order:`, the order id with `%` and `:` escaped
+ * (`%25`, `%3A`, so the next `:` ends it), `:`, the merchant id. The id comes first: order ids on a
+ * platform grow with time, so a batch's new keys land together at the end of the index instead of
+ * dirtying a page each. Migration 100 (SQLite and PostgreSQL) builds the same keys from stored rows.
  */
 export function orderKey(order: Pick<Order, 'id' | 'merchant_id'>): UsageKey {
-  return `order:${Buffer.from(order.id, 'utf8').toString('hex')}:${order.merchant_id}`;
+  return `order:${order.id.replaceAll('%', '%25').replaceAll(':', '%3A')}:${order.merchant_id}`;
 }
 
 /**

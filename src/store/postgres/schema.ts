@@ -247,7 +247,7 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
     id: '100_order_usage',
     sql: `
   INSERT INTO usage (campaign_id, key, count)
-  SELECT campaign_id, 'order:' || encode(convert_to(order_id, 'UTF8'), 'hex') || ':' || merchant_id, count(*)
+  SELECT campaign_id, 'order:' || replace(replace(order_id, '%', '%25'), ':', '%3A') || ':' || merchant_id, count(*)
   FROM redemptions WHERE status IN ('reserved', 'confirmed', 'frozen')
   GROUP BY campaign_id, order_id, merchant_id
   ON CONFLICT (campaign_id, key) DO UPDATE SET count = excluded.count;

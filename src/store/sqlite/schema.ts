@@ -239,12 +239,12 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   },
   {
     // One discount per order and campaign: every live redemption counts under its order's key
-    // (engine/redeem-handlers.ts orderKey: 'order:' + hex of the order id's UTF-8 bytes + ':' +
+    // (engine/redeem-handlers.ts orderKey: 'order:' + the order id with '%' and ':' escaped + ':' +
     // merchant id). Redemptions made before the rule existed are counted here.
     id: '100_order_usage',
     sql: `
   INSERT INTO usage (campaign_id, key, count)
-  SELECT campaign_id, 'order:' || lower(hex(order_id)) || ':' || merchant_id, count(*)
+  SELECT campaign_id, 'order:' || replace(replace(order_id, '%', '%25'), ':', '%3A') || ':' || merchant_id, count(*)
   FROM redemptions WHERE status IN ('reserved', 'confirmed', 'frozen')
   GROUP BY campaign_id, order_id, merchant_id
   ON CONFLICT (campaign_id, key) DO UPDATE SET count = excluded.count;

@@ -114,6 +114,8 @@ export class SqliteStore implements Store {
   private readonly stmt: ReturnType<SqliteStore['prepareAll']>;
   private readonly couponInserts: MultiInsert;
   private readonly redemptionInserts: MultiInsert;
+  /** Usage deltas, added to the counters a batch changed (a new key starts at its delta). */
+  private readonly usageAdds: MultiInsert;
   private readonly events: SqliteEvents;
   private readonly envelopes: SqliteRedEnvelopes;
   private readonly incidents: SqliteIncidents;
@@ -139,18 +141,23 @@ export class SqliteStore implements Store {
     this.stmt = this.prepareAll();
     this.couponInserts = this.multiInsert('coupons', couponCols);
     this.redemptionInserts = this.multiInsert('redemptions', redemptionCols);
+    this.usageAdds = this.multiInsert(
+      'usage',
+      'campaign_id, key, count',
+      ' ON CONFLICT (campaign_id, key) DO UPDATE SET count = count + excluded.count',
+    );
     this.events = new SqliteEvents(this.db, (make, body) => this.withPlatformAudit(make, body));
     this.envelopes = new SqliteRedEnvelopes(this.db);
     this.incidents = new SqliteIncidents(this.db, (make, body) => this.withPlatformAudit(make, body));
     this.change = new SqliteCampaignChange(this.db);
   }
 
-  private multiInsert(table: string, cols: string): MultiInsert {
+  private multiInsert(table: string, cols: string, suffix = ''): MultiInsert {
     const row = `(${cols
       .split(', ')
       .map(() => '?')
       .join(', ')})`;
-    const sql = (n: number) => `INSERT INTO ${table} (${cols}) VALUES ${Array(n).fill(row).join(', ')}`;
+    const sql = (n: number) => `INSERT INTO ${table} (${cols}) VALUES ${Array(n).fill(row).join(', ')}${suffix}`;
     return { one: this.db.prepare(sql(1)), many: this.db.prepare(sql(rowsPerInsert)) };
   }
 
@@ -202,9 +209,7 @@ export class SqliteStore implements Store {
       ),
       reservedOfCampaign: p(`SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND status = 'reserved'`),
       usageGet: p('SELECT count FROM usage WHERE campaign_id = ? AND key = ?'),
-      usageAdd: p(
-        'INSERT INTO usage (campaign_id, key, count) VALUES (?, ?, ?) ON CONFLICT (campaign_id, key) DO UPDATE SET count = count + excluded.count',
-      ),
+      usageGetMany: p('SELECT key, count FROM usage WHERE campaign_id = ? AND key IN (SELECT value FROM json_each(?))'),
       idemGet: p('SELECT key, fingerprint, result, created_at_ms FROM idempotency WHERE key = ?'),
       idemInsert: p(
         'INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING',
@@ -392,9 +397,11 @@ export class SqliteStore implements Store {
     if (load.all_reserved) {
       for (const r of this.stmt.reservedOfCampaign.all(campaign_id) as Redemption[]) addRedemption(r);
     }
-    for (const key of load.usage_keys) {
-      const u = this.stmt.usageGet.get(campaign_id, key) as Row | undefined;
-      snapshot.usage.set(key, u ? Number(u.count) : 0);
+    // One statement for the batch's counters (an order's, a user's...): most keys are new, so absent.
+    if (load.usage_keys.length > 0) {
+      for (const key of load.usage_keys) snapshot.usage.set(key, 0);
+      const found = this.stmt.usageGetMany.all(campaign_id, JSON.stringify(load.usage_keys)) as Row[];
+      for (const u of found) snapshot.usage.set(String(u.key) as UsageKey, Number(u.count));
     }
     if (load.packets) snapshot.packets = this.envelopes.packets(campaign_id, load.packets);
     if (load.live_max) snapshot.live_max = this.change.liveMax(campaign_id);
@@ -415,7 +422,8 @@ export class SqliteStore implements Store {
     for (const coupon of w.coupons_update) s.couponUpdate.run(coupon);
     this.insertMany(this.redemptionInserts, redemptionValues, w.redemptions_insert);
     for (const r of w.redemptions_update) s.redemptionUpdate.run(r);
-    for (const [key, delta] of w.usage_delta) if (delta !== 0) s.usageAdd.run(c.id, key, delta);
+    const deltas = [...w.usage_delta].filter(([, delta]) => delta !== 0);
+    this.insertMany(this.usageAdds, ([key, delta]) => [c.id, key, delta], deltas);
     for (const rec of w.idempotency_insert) this.insertIdem(rec);
     for (const a of w.audit) this.insertAudit(a);
     // A batch's events travel as one outbox row; the dispatcher hands them out one by one.
