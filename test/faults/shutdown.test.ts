@@ -7,38 +7,9 @@ import { Engine } from '../../src/engine/engine.ts';
 import { createApiKey } from '../../src/http/api-keys.ts';
 import { startServer } from '../../src/http/server.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { slowStore } from './slow-store.ts';
 
-test('shutdown finishes the request in flight and is not held open by a client that sends nothing', async () => {
-  const slowness = { batch_ms: 0, read_ms: 0 };
-  const store = slowStore(new SqliteStore({ path: ':memory:' }), slowness);
-  const engine = await Engine.open(store, {});
-  const { secret } = await createApiKey(store, engine.ids, engine.now(), { name: 'r', scopes: ['read'], actor: null });
-  const server = await startServer({ engine, port: 0, host: '127.0.0.1', handle_signals: false });
-
-  const silent = createConnection(server.port, '127.0.0.1');
-  silent.on('error', () => undefined);
-  await once(silent, 'connect');
-  slowness.read_ms = 300;
-  const inflight = fetch(`${server.url}/v1/campaigns`, { headers: { authorization: `Bearer ${secret}` } });
-  await new Promise((resolve) => setTimeout(resolve, 100));
-
-  let closed = false;
-  const closing = server.close().then(() => {
-    closed = true;
-  });
-  const res = await inflight;
-  assert.equal(res.status, 200, 'the request in flight at shutdown is answered');
-  assert.equal(res.headers.get('connection'), 'close');
-  // Generous bound (grace + 20 s): before the fix this hung until the socket's keep-alive timeout, minutes.
-  const bound = new Promise((resolve) => setTimeout(resolve, limits.shutdown_grace_ms + 20_000).unref());
-  await Promise.race([closing, bound]);
-  assert.ok(closed, 'shutdown completed');
-  silent.destroy();
-});
-
-test('a request that reaches a closing server is answered with the API error shape: 503 overloaded with Retry-After', async () => {
-  const inner = new SqliteStore({ path: ':memory:' });
+/** A store whose first campaign listing waits until the test lets it go; `entered` once it is waiting. */
+function gatedListing(inner: SqliteStore): { store: SqliteStore; entered: Promise<void>; release: () => void } {
   let entered: () => void = () => undefined;
   const inList = new Promise<void>((resolve) => {
     entered = resolve;
@@ -47,7 +18,6 @@ test('a request that reaches a closing server is answered with the API error sha
   const gate = new Promise<void>((resolve) => {
     release = resolve;
   });
-  // The first campaign listing waits at the store until the test lets it go.
   const store = new Proxy(inner, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
@@ -60,6 +30,41 @@ test('a request that reaches a closing server is answered with the API error sha
       };
     },
   });
+  return { store, entered: inList, release };
+}
+
+test('shutdown finishes the request in flight and is not held open by a client that sends nothing', async () => {
+  const { store, entered, release } = gatedListing(new SqliteStore({ path: ':memory:' }));
+  const engine = await Engine.open(store, {});
+  const { secret } = await createApiKey(store, engine.ids, engine.now(), { name: 'r', scopes: ['read'], actor: null });
+  const server = await startServer({ engine, port: 0, host: '127.0.0.1', handle_signals: false });
+
+  const silent = createConnection(server.port, '127.0.0.1');
+  silent.on('error', () => undefined);
+  await once(silent, 'connect');
+  // The request is in flight (waiting in the store) when shutdown begins, however slow the machine.
+  const inflight = fetch(`${server.url}/v1/campaigns`, { headers: { authorization: `Bearer ${secret}` } });
+  await entered;
+
+  let closed = false;
+  const closing = server.close().then(() => {
+    closed = true;
+  });
+  while (server.app.server.listening) await new Promise((resolve) => setImmediate(resolve));
+  release();
+  const res = await inflight;
+  assert.equal(res.status, 200, 'the request in flight at shutdown is answered');
+  assert.equal(res.headers.get('connection'), 'close');
+  // Generous bound (grace + 20 s): before the fix this hung until the socket's keep-alive timeout, minutes.
+  const bound = new Promise((resolve) => setTimeout(resolve, limits.shutdown_grace_ms + 20_000).unref());
+  await Promise.race([closing, bound]);
+  assert.ok(closed, 'shutdown completed');
+  silent.destroy();
+});
+
+test('a request that reaches a closing server is answered with the API error shape: 503 overloaded with Retry-After', async () => {
+  // The first campaign listing waits at the store until the test lets it go.
+  const { store, entered: inList, release } = gatedListing(new SqliteStore({ path: ':memory:' }));
   const engine = await Engine.open(store, {});
   const { secret } = await createApiKey(store, engine.ids, engine.now(), { name: 'r', scopes: ['read'], actor: null });
   const server = await startServer({ engine, port: 0, host: '127.0.0.1', handle_signals: false });
