@@ -444,7 +444,7 @@ export class Engine {
       // advises, and the redemption decides again from the locked row.
       const campaign = await this.campaigns.get(coupon.campaign_id);
       if (!campaign) throw new Rejection('not_found', 'no such campaign');
-      // Only the counts a limit of the campaign looks at are read.
+      // The order's count (one discount per order), and only the counts a limit of the campaign looks at.
       const user: UsageKey = `user:${input.user_id}`;
       const merchant: UsageKey = `merchant:${input.order.merchant_id}`;
       const order = orderKey(input.order);
@@ -688,7 +688,7 @@ export class Engine {
     return this.queue.submit(campaign_id, cmd);
   }
 
-  /** What a batch must read; usage counters only for the limits the campaign sets. */
+  /** What a batch must read; usage counters for each order, and others only for the limits the campaign sets. */
   private loadFor(cmds: Command[], c: Campaign): BatchLoad {
     const load: BatchLoad = { coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] };
     const incidents: IncidentFenceLoad[] = [];
