@@ -1,16 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { Engine } from '../../src/engine/engine.ts';
 import type { Store } from '../../src/store/port.ts';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order, rejects } from '../support/fixtures.ts';
-import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+import { describeMigrationRerun, type MigrationAdapter } from '../support/migration-rerun.ts';
 
 /**
  * Migration 100 counts the live redemptions of every order (one discount per order and campaign)
@@ -18,18 +10,12 @@ import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
  * migration are then forgotten with raw SQL, and the store migrates again. The rebuilt counters
  * must be the ones the engine wrote, key for key (order ids outside ASCII or holding `:` or `%` included).
  */
-interface Adapter {
-  open: () => Store;
-  /** Raw SQL with the store closed: drops the order counters and the migration; answers how many are left. */
-  forget: () => Promise<number>;
-}
-
 const who = { actor: 'key_checkout' };
 
 const liveOrderCounters = async (store: Store, campaign_id: string) =>
   Object.fromEntries([...(await store.usageCounts(campaign_id))].filter(([k, n]) => k.startsWith('order:') && n > 0));
 
-async function rebuilds(a: Adapter): Promise<void> {
+async function rebuilds(a: MigrationAdapter): Promise<void> {
   const h = await harness({}, a.open());
   const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'ONCE100', per_user_limit: null });
   const redeem = (id: string, merchant_id = 'm1', confirm = true) =>
@@ -65,46 +51,14 @@ async function rebuilds(a: Adapter): Promise<void> {
   }
 }
 
-describe('migration 100: order counters for redemptions stored before one discount per order', () => {
-  const root = mkdtempSync(join(tmpdir(), 'vs-order-usage-'));
-  after(() => rmSync(root, { recursive: true, force: true }));
+const undo = [
+  "DELETE FROM usage WHERE key LIKE 'order:%'",
+  "DELETE FROM migrations_applied WHERE id = '100_order_usage'",
+];
+const left = "SELECT count(*) AS n FROM usage WHERE key LIKE 'order:%'";
 
-  test('SQLite', () => {
-    const path = join(root, 'vouchsafe.db');
-    return rebuilds({
-      open: () => new SqliteStore({ path, synchronous: 'NORMAL' }),
-      forget: async () => {
-        const db = new Database(path);
-        db.prepare("DELETE FROM usage WHERE key LIKE 'order:%'").run();
-        db.prepare("DELETE FROM migrations_applied WHERE id = '100_order_usage'").run();
-        const left = db.prepare("SELECT count(*) AS n FROM usage WHERE key LIKE 'order:%'").get();
-        db.close();
-        return Number((left as { n: number }).n);
-      },
-    });
-  });
-
-  test('PostgreSQL', async (t) => {
-    const db = await createTestDatabase();
-    if (!db) return t.skip(pg_unavailable_message);
-    try {
-      await rebuilds({
-        open: () => new PostgresStore({ url: db.url }),
-        forget: async () => {
-          const client = new pg.Client({ connectionString: db.url });
-          await client.connect();
-          try {
-            await client.query("DELETE FROM usage WHERE key LIKE 'order:%'");
-            await client.query("DELETE FROM migrations_applied WHERE id = '100_order_usage'");
-            const left = await client.query("SELECT count(*) AS n FROM usage WHERE key LIKE 'order:%'");
-            return Number(left.rows[0]?.n);
-          } finally {
-            await client.end();
-          }
-        },
-      });
-    } finally {
-      await db.drop();
-    }
-  });
-});
+describeMigrationRerun(
+  'migration 100: order counters for redemptions stored before one discount per order',
+  { sqlite: { undo, left }, postgres: { undo, left } },
+  rebuilds,
+);

@@ -1,16 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { Incidents } from '../../src/engine/incidents/incidents.ts';
-import type { Store } from '../../src/store/port.ts';
-import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
-import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+import { describeMigrationRerun, type MigrationAdapter } from '../support/migration-rerun.ts';
 
 /**
  * Migration 090 carries the revocation bound of incidents opened before campaigns kept it (their
@@ -18,19 +9,10 @@ import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
  * made as such an incident left them (the campaign without revoke_through_id, the migration not
  * applied), then the store migrates again (SQLite as it opens, PostgreSQL with migrate()).
  */
-interface Adapter {
-  open: () => Store;
-  /**
-   * Raw SQL on the database, with the store closed: forgets the bound on every campaign and the
-   * migration; answers how many campaigns still have one.
-   */
-  forget: () => Promise<number>;
-}
-
 const admin = { actor: 'key_admin' };
 const who = { actor: 'key_checkout' };
 
-async function carriesOver(a: Adapter): Promise<void> {
+async function carriesOver(a: MigrationAdapter): Promise<void> {
   const h = await harness({}, a.open());
   const revoked = await activeCampaign(h, { max_redemptions: 1000 });
   const all_redeemed = await activeCampaign(h, { max_redemptions: 1000 });
@@ -73,46 +55,23 @@ async function carriesOver(a: Adapter): Promise<void> {
   }
 }
 
-describe('migration 090: the revocation bound of earlier incidents onto their campaigns', () => {
-  const root = mkdtempSync(join(tmpdir(), 'vs-revoke-bound-'));
-  after(() => rmSync(root, { recursive: true, force: true }));
-
-  test('SQLite', () => {
-    const path = join(root, 'vouchsafe.db');
-    return carriesOver({
-      open: () => new SqliteStore({ path, synchronous: 'NORMAL' }),
-      forget: async () => {
-        const db = new Database(path);
-        db.prepare("UPDATE campaigns SET doc = json_remove(doc, '$.revoke_through_id')").run();
-        db.prepare("DELETE FROM migrations_applied WHERE id = '090_campaign_revoke_bound'").run();
-        const left = db.prepare("SELECT count(*) AS n FROM campaigns WHERE doc LIKE '%revoke_through_id%'").get();
-        db.close();
-        return Number((left as { n: number }).n);
-      },
-    });
-  });
-
-  test('PostgreSQL', async (t) => {
-    const db = await createTestDatabase();
-    if (!db) return t.skip(pg_unavailable_message);
-    try {
-      await carriesOver({
-        open: () => new PostgresStore({ url: db.url }),
-        forget: async () => {
-          const client = new pg.Client({ connectionString: db.url });
-          await client.connect();
-          try {
-            await client.query("UPDATE campaigns SET doc = (doc::jsonb - 'revoke_through_id')::text");
-            await client.query("DELETE FROM migrations_applied WHERE id = '090_campaign_revoke_bound'");
-            const left = await client.query("SELECT count(*) AS n FROM campaigns WHERE doc LIKE '%revoke_through_id%'");
-            return Number(left.rows[0]?.n);
-          } finally {
-            await client.end();
-          }
-        },
-      });
-    } finally {
-      await db.drop();
-    }
-  });
-});
+describeMigrationRerun(
+  'migration 090: the revocation bound of earlier incidents onto their campaigns',
+  {
+    sqlite: {
+      undo: [
+        "UPDATE campaigns SET doc = json_remove(doc, '$.revoke_through_id')",
+        "DELETE FROM migrations_applied WHERE id = '090_campaign_revoke_bound'",
+      ],
+      left: "SELECT count(*) AS n FROM campaigns WHERE doc LIKE '%revoke_through_id%'",
+    },
+    postgres: {
+      undo: [
+        "UPDATE campaigns SET doc = (doc::jsonb - 'revoke_through_id')::text",
+        "DELETE FROM migrations_applied WHERE id = '090_campaign_revoke_bound'",
+      ],
+      left: "SELECT count(*) AS n FROM campaigns WHERE doc LIKE '%revoke_through_id%'",
+    },
+  },
+  carriesOver,
+);
