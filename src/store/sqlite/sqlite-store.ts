@@ -208,8 +208,7 @@ export class SqliteStore implements Store {
         'UPDATE redemptions SET status = @status, hold_expires_at_ms = @hold_expires_at_ms, updated_at_ms = @updated_at_ms WHERE id = @id',
       ),
       reservedOfCampaign: p(`SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND status = 'reserved'`),
-      usageGet: p('SELECT count FROM usage WHERE campaign_id = ? AND key = ?'),
-      usageGetMany: p('SELECT key, count FROM usage WHERE campaign_id = ? AND key IN (SELECT value FROM json_each(?))'),
+      usageGet: p('SELECT key, count FROM usage WHERE campaign_id = ? AND key IN (SELECT value FROM json_each(?))'),
       idemGet: p('SELECT key, fingerprint, result, created_at_ms FROM idempotency WHERE key = ?'),
       idemInsert: p(
         'INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO NOTHING',
@@ -397,12 +396,7 @@ export class SqliteStore implements Store {
     if (load.all_reserved) {
       for (const r of this.stmt.reservedOfCampaign.all(campaign_id) as Redemption[]) addRedemption(r);
     }
-    // One statement for the batch's counters (an order's, a user's...): most keys are new, so absent.
-    if (load.usage_keys.length > 0) {
-      for (const key of load.usage_keys) snapshot.usage.set(key, 0);
-      const found = this.stmt.usageGetMany.all(campaign_id, JSON.stringify(load.usage_keys)) as Row[];
-      for (const u of found) snapshot.usage.set(String(u.key) as UsageKey, Number(u.count));
-    }
+    this.readUsage(campaign_id, load.usage_keys, snapshot.usage);
     if (load.packets) snapshot.packets = this.envelopes.packets(campaign_id, load.packets);
     if (load.live_max) snapshot.live_max = this.change.liveMax(campaign_id);
     if (load.incidents) snapshot.incidents = this.incidents.fences(campaign_id, load.incidents);
@@ -545,11 +539,19 @@ export class SqliteStore implements Store {
 
   async getUsage(campaign_id: string, keys: UsageKey[]): Promise<Map<UsageKey, number>> {
     const out = new Map<UsageKey, number>();
-    for (const key of keys) {
-      const u = this.stmt.usageGet.get(campaign_id, key) as Row | undefined;
-      out.set(key, u ? Number(u.count) : 0);
-    }
+    this.readUsage(campaign_id, keys, out);
     return out;
+  }
+
+  /**
+   * Fills `out` with the count of every key, 0 for keys never used, in one statement (a batch's
+   * counters: an order's, a user's...; most keys are new, so absent).
+   */
+  private readUsage(campaign_id: string, keys: readonly UsageKey[], out: Map<UsageKey, number>): void {
+    if (keys.length === 0) return;
+    for (const key of keys) out.set(key, 0);
+    const found = this.stmt.usageGet.all(campaign_id, JSON.stringify(keys)) as Row[];
+    for (const u of found) out.set(String(u.key) as UsageKey, Number(u.count));
   }
 
   async getIdempotency(key: string): Promise<IdempotencyRecord | null> {
