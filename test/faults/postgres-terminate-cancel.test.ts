@@ -102,8 +102,8 @@ describe('PostgreSQL backends terminated or cancelled under the store', () => {
 
   /**
    * Holds an uncommitted usage row for `user_id` (on a connection of its own) so the batch of
-   * `call` blocks in its usage upsert (the statement that also inserts the redemption), after it
-   * has updated the campaign; cancels that statement (57014) and returns what `call` settled with.
+   * `call` blocks in its usage upsert, after it has updated the campaign and inserted the
+   * redemption; cancels that statement (57014) and returns what `call` settled with.
    * `admin` watches: pg_stat_activity read inside the holding transaction would not change.
    */
   async function cancelledMidBatch<T>(
@@ -122,7 +122,7 @@ describe('PostgreSQL backends terminated or cancelled under the store', () => {
         (value) => ({ value }),
         (error: unknown) => ({ error }),
       );
-      const waiting = "wait_event_type = 'Lock' AND query LIKE '%INSERT INTO usage%'";
+      const waiting = "wait_event_type = 'Lock' AND query LIKE 'INSERT INTO usage%'";
       const pid = await backendWhere(admin, waiting, 'batch waiting in its usage upsert');
       await admin.query('SELECT pg_cancel_backend($1)', [pid]);
       return await settled;

@@ -59,13 +59,6 @@ const sql = {
     WHERE r.id = u.id`,
   usageAdd: `INSERT INTO usage (campaign_id, key, count) SELECT $1, k, d FROM unnest($2::text[], $3::bigint[]) AS u(k, d)
     ON CONFLICT (campaign_id, key) DO UPDATE SET count = usage.count + excluded.count`,
-  /** redemptionsInsert with the usage upsert in front (a writable CTE): one round trip while the campaign row is held. */
-  redemptionsAndUsage: `WITH usage_added AS (
-      INSERT INTO usage (campaign_id, key, count)
-      SELECT $${redemptionCols.split(', ').length + 1}, k, d
-      FROM unnest($${redemptionCols.split(', ').length + 2}::text[], $${redemptionCols.split(', ').length + 3}::bigint[]) AS u(k, d)
-      ON CONFLICT (campaign_id, key) DO UPDATE SET count = usage.count + excluded.count)
-    ${unnestInsert('redemptions', redemptionCols, redemptionTypes)}`,
   idempotencyInsert: unnestInsert(
     'idempotency',
     'key, fingerprint, result, created_at_ms',
@@ -149,17 +142,10 @@ export async function applyWrites(db: Db, w: BatchWrites): Promise<void> {
     const u = w.coupons_update;
     await db.query(sql.couponsUpdate, [u.map((x) => x.id), u.map((x) => x.status), u.map((x) => x.updated_at_ms)]);
   }
-  const usage = [...w.usage_delta].filter(([, d]) => d !== 0);
-  if (w.redemptions_insert.length > 0 && usage.length > 0) {
-    // New redemptions count their order: both writes in one statement.
-    const counts = [c.id, usage.map(([k]) => k), usage.map(([, d]) => d)];
-    await db.query(sql.redemptionsAndUsage, [...columns(w.redemptions_insert, redemptionCols), ...counts]);
-  } else {
-    if (w.redemptions_insert.length > 0)
-      await db.query(sql.redemptionsInsert, columns(w.redemptions_insert, redemptionCols));
-    await addUsage(db, c.id, usage);
-  }
+  if (w.redemptions_insert.length > 0)
+    await db.query(sql.redemptionsInsert, columns(w.redemptions_insert, redemptionCols));
   await updateRedemptions(db, w.redemptions_update);
+  await addUsage(db, c.id, w.usage_delta);
   await insertIdempotency(db, w.idempotency_insert);
   await insertAudit(db, w.audit);
   await insertOutbox(db, w.outbox);
@@ -186,7 +172,8 @@ async function updateRedemptions(db: Db, rs: readonly Redemption[]): Promise<voi
   await db.query(sql.redemptionsUpdate, cols);
 }
 
-async function addUsage(db: Db, campaign_id: string, changed: Array<[UsageKey, number]>): Promise<void> {
+async function addUsage(db: Db, campaign_id: string, delta: Map<UsageKey, number>): Promise<void> {
+  const changed = [...delta].filter(([, d]) => d !== 0);
   if (changed.length === 0) return;
   await db.query(sql.usageAdd, [campaign_id, changed.map(([k]) => k), changed.map(([, d]) => d)]);
 }
