@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { Rejection } from '../../src/domain/errors.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { assertInvariants, day_ms, harness } from '../support/fixtures.ts';
+import { assertInvariants, day_ms, envelopeTerms, harness } from '../support/fixtures.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
 
 const db = await createTestDatabase();
@@ -25,17 +25,9 @@ describe('red envelopes on PostgreSQL', () => {
     const other = await Engine.open(stores[1], { clock: h.clock, batch_commands_max: 128 });
     const engines = [h.engine, other];
     try {
-      const c = await h.engine.envelopes.create(
-        {
-          currency: 'CNY',
-          total_minor: 20_000,
-          count: 100,
-          min_amount_minor: 50,
-          expires_at_ms: h.clock.now() + hour_ms,
-          coupon: { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 86_400 },
-        },
-        { actor: 'k' },
-      );
+      const coupon = { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 86_400 };
+      const over = { total_minor: 20_000, min_amount_minor: 50, expires_at_ms: h.clock.now() + hour_ms, coupon };
+      const c = await h.engine.envelopes.create(envelopeTerms(h, over), { actor: 'k' });
       const env_id = c.red_envelope?.id ?? '';
       // 900 distinct users, and 100 more who each try twice, once on each node.
       const tries = [

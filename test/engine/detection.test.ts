@@ -8,7 +8,15 @@ import type { Alert } from '../../src/domain/incident.ts';
 import { Detection } from '../../src/engine/detection/detection.ts';
 import { RedisDetectors } from '../../src/engine/detection/shared-detectors.ts';
 import { Engine } from '../../src/engine/engine.ts';
-import { activeCampaign, assertInvariants, day_ms, type Harness, harness, order } from '../support/fixtures.ts';
+import {
+  activeCampaign,
+  assertInvariants,
+  day_ms,
+  envelopeTerms,
+  type Harness,
+  harness,
+  order,
+} from '../support/fixtures.ts';
 import { Traffic } from '../support/traffic.ts';
 
 const seed = Number(process.env.DETECT_SEED ?? 20_190_120);
@@ -135,17 +143,8 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
     const detection = new Detection(h.engine, { timer: false }).start();
     // Grabbed and spent within the first minute of a two-day life: what an envelope is for. Its total
     // bounds what it can cost, so spending it ahead of an even plan is no sign of a leak.
-    const env = await h.engine.envelopes.create(
-      {
-        currency: 'CNY',
-        total_minor: 10_000,
-        count: 100,
-        min_amount_minor: 1,
-        expires_at_ms: h.clock.now() + day_ms,
-        coupon: { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 86_400 },
-      },
-      { actor: 'k' },
-    );
+    const coupon = { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 86_400 };
+    const env = await h.engine.envelopes.create(envelopeTerms(h, { coupon }), { actor: 'k' });
     const env_id = env.red_envelope?.id ?? '';
     const coupons = [];
     for (let i = 0; i < 100; i++) coupons.push((await h.engine.envelopes.grab(env_id, `g${i}`, { actor: 'k' })).coupon);

@@ -10,21 +10,9 @@ import type { Engine } from '../../src/engine/engine.ts';
 import type { GrabResult } from '../../src/engine/red-envelope-handlers.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { assertInvariants, day_ms, type Harness, harness, order, rejects } from '../support/fixtures.ts';
+import { assertInvariants, day_ms, envelopeTerms, harness, order, rejects } from '../support/fixtures.ts';
 
 const hour_ms = 3_600_000;
-
-export function terms(h: Harness, over: Partial<RedEnvelopeTerms> = {}): RedEnvelopeTerms {
-  return {
-    currency: 'CNY',
-    total_minor: 100_00,
-    count: 100,
-    min_amount_minor: 1,
-    expires_at_ms: h.clock.now() + day_ms,
-    coupon: { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 7 * 24 * 3600 },
-    ...over,
-  };
-}
 
 /** Fires every grab at once and sorts the answers: winners, and refusals by code. */
 export async function stampede(engine: Engine, envelope_id: string, users: string[]) {
@@ -46,7 +34,7 @@ const users = (n: number, prefix = 'u') => Array.from({ length: n }, (_, i) => `
 describe('red envelopes in the engine', () => {
   test('1,000 concurrent grabs of 100 packets: exactly 100 winners summing to the total, 900 empty', async () => {
     const h = await harness({ batch_commands_max: 64 });
-    const c = await h.engine.envelopes.create(terms(h, { total_minor: 8_888, count: 100 }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { total_minor: 8_888, count: 100 }), { actor: 'k' });
     const env_id = c.red_envelope?.id ?? '';
     const { won, refused } = await stampede(h.engine, env_id, users(1000));
     assert.equal(won.length, 100);
@@ -70,7 +58,7 @@ describe('red envelopes in the engine', () => {
 
   test('a second grab by the same user is already_grabbed, even in the same batch', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(terms(h, { count: 10 }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 10 }), { actor: 'k' });
     const env_id = c.red_envelope?.id ?? '';
     const { won, refused } = await stampede(h.engine, env_id, ['same', 'same', 'same', 'other']);
     assert.equal(won.length, 2);
@@ -81,7 +69,7 @@ describe('red envelopes in the engine', () => {
 
   test('the user who grabbed hears already_grabbed, not empty, once the envelope is empty', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(terms(h, { count: 1, total_minor: 500 }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 1, total_minor: 500 }), { actor: 'k' });
     const env_id = c.red_envelope?.id ?? '';
     const first = await h.engine.envelopes.grab(env_id, 'u1', { actor: 'k' });
     assert.equal(first.amount_minor, 500, 'a single packet is the whole total');
@@ -91,9 +79,12 @@ describe('red envelopes in the engine', () => {
 
   test('grabbed coupons redeem for min(value, order) and stay owner-bound', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(terms(h, { count: 2, total_minor: 2_000, min_amount_minor: 1_000 }), {
-      actor: 'k',
-    });
+    const c = await h.engine.envelopes.create(
+      envelopeTerms(h, { count: 2, total_minor: 2_000, min_amount_minor: 1_000 }),
+      {
+        actor: 'k',
+      },
+    );
     const env_id = c.red_envelope?.id ?? '';
     const a = await h.engine.envelopes.grab(env_id, 'a', { actor: 'k' });
     const b = await h.engine.envelopes.grab(env_id, 'b', { actor: 'k' });
@@ -126,7 +117,7 @@ describe('red envelopes in the engine', () => {
   test('expiry refunds exactly the remainder, once, and invariants hold with redeemed coupons', async () => {
     const h = await harness();
     const c = await h.engine.envelopes.create(
-      terms(h, { total_minor: 10_000, count: 10, expires_at_ms: h.clock.now() + hour_ms }),
+      envelopeTerms(h, { total_minor: 10_000, count: 10, expires_at_ms: h.clock.now() + hour_ms }),
       {
         actor: 'k',
       },
@@ -184,7 +175,9 @@ describe('red envelopes in the engine', () => {
 
   test('an expired envelope left unrefunded past the grace is a verify violation', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(terms(h, { expires_at_ms: h.clock.now() + hour_ms }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { expires_at_ms: h.clock.now() + hour_ms }), {
+      actor: 'k',
+    });
     const report = await verifyStore(h.store, undefined, { now_ms: h.clock.now() + 2 * hour_ms });
     assert.deepEqual(
       report.violations.map((v) => [v.campaign_id, v.invariant]),
@@ -195,7 +188,7 @@ describe('red envelopes in the engine', () => {
   test('verify catches a tampered envelope: a changed amount, a second packet for one user', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'vs-env-')), 'v.db');
     const h = await harness({}, new SqliteStore({ path }));
-    const c = await h.engine.envelopes.create(terms(h, { count: 4, total_minor: 400 }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 4, total_minor: 400 }), { actor: 'k' });
     await stampede(h.engine, c.red_envelope?.id ?? '', users(2));
     await assertInvariants(h.store);
     const raw = new Database(path);
@@ -222,7 +215,7 @@ describe('red envelopes in the engine', () => {
   test('a fully grabbed envelope settles with nothing to refund and stays exhausted', async () => {
     const h = await harness();
     const c = await h.engine.envelopes.create(
-      terms(h, { count: 3, total_minor: 300, expires_at_ms: h.clock.now() + hour_ms }),
+      envelopeTerms(h, { count: 3, total_minor: 300, expires_at_ms: h.clock.now() + hour_ms }),
       {
         actor: 'k',
       },
@@ -239,7 +232,9 @@ describe('red envelopes in the engine', () => {
   test('the engine sweeper refunds an expired envelope on its own', async () => {
     const h = await harness({ sweep: true });
     try {
-      const c = await h.engine.envelopes.create(terms(h, { expires_at_ms: h.clock.now() + hour_ms }), { actor: 'k' });
+      const c = await h.engine.envelopes.create(envelopeTerms(h, { expires_at_ms: h.clock.now() + hour_ms }), {
+        actor: 'k',
+      });
       h.clock.advance(hour_ms);
       let settled = null;
       for (let i = 0; i < 200 && settled === null; i++) {
@@ -255,7 +250,7 @@ describe('red envelopes in the engine', () => {
 
   test('an idempotent grab replays its first answer and pops nothing more', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(terms(h, { count: 5 }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 5 }), { actor: 'k' });
     const env_id = c.red_envelope?.id ?? '';
     const who = { actor: 'k', idem: { key: 'k:grab-1' } };
     const [a, b] = await Promise.all([
@@ -280,7 +275,7 @@ describe('red envelopes in the engine', () => {
       [{ expires_at_ms: h.clock.now() + 91 * day_ms }, 'expires_at'],
     ];
     for (const [over, param] of bad) {
-      await assert.rejects(h.engine.envelopes.create(terms(h, over), { actor: 'k' }), (e: unknown) => {
+      await assert.rejects(h.engine.envelopes.create(envelopeTerms(h, over), { actor: 'k' }), (e: unknown) => {
         assert.ok(e instanceof Rejection && e.code === 'invalid_request', String(e));
         assert.equal(e.param, param, JSON.stringify(over));
         return true;
@@ -298,7 +293,7 @@ describe('red envelopes in the engine', () => {
 
   test('a paused backing campaign refuses grabs; unknown envelopes are not_found', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(terms(h), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h), { actor: 'k' });
     await h.engine.campaignAction(c.id, 'pause', { actor: 'k' });
     await rejects(h.engine.envelopes.grab(c.red_envelope?.id ?? '', 'u1', { actor: 'k' }), 'campaign_paused');
     await rejects(h.engine.envelopes.grab('env_nope', 'u1', { actor: 'k' }), 'not_found');

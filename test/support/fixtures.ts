@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import type { CampaignSpec } from '../../src/domain/campaign.ts';
+import type { RedEnvelopeTerms } from '../../src/domain/red-envelope-campaign.ts';
 import type { Order } from '../../src/domain/redemption.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { Engine, type EngineOptions } from '../../src/engine/engine.ts';
@@ -81,4 +82,17 @@ export async function rejects(p: Promise<unknown>, code: string): Promise<void> 
     assert.equal((e as { code?: string }).code, code, `expected ${code}, got ${String(e)}`);
     return true;
   });
+}
+
+/** Red-envelope terms: 100.00 CNY in 100 packets for a day, coupons for merchandise that last a week. */
+export function envelopeTerms(h: Harness, over: Partial<RedEnvelopeTerms> = {}): RedEnvelopeTerms {
+  return {
+    currency: 'CNY',
+    total_minor: 100_00,
+    count: 100,
+    min_amount_minor: 1,
+    expires_at_ms: h.clock.now() + day_ms,
+    coupon: { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 7 * 24 * 3600 },
+    ...over,
+  };
 }
