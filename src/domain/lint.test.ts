@@ -188,6 +188,24 @@ describe('lintCampaign', () => {
     );
   });
 
+  test('cash_equivalent_eligible fires however the kind is written, and names it as written', () => {
+    for (const kind of [
+      'GIFT_CARD',
+      'Gift-Card',
+      'gift card',
+      'giftcard',
+      'Mobile Top Up',
+      'mobile_top_up',
+      'airtime',
+    ]) {
+      const findings = lintCampaign(safeSpec({ product_kinds: ['merchandise', kind] }), ctx);
+      const finding = findings.find((f) => f.rule === 'cash_equivalent_eligible');
+      assert.equal(finding?.severity, 'warning', kind);
+      assert.ok(finding?.message.includes(kind), finding?.message);
+      assert.equal(hasWarnings(findings), true);
+    }
+  });
+
   test('public_high_value (warning)', () => {
     const large = lintThresholds.high_value_minor;
     const pub = { type: 'public' } as const;

@@ -2,14 +2,14 @@ import type { Static } from '@sinclair/typebox';
 import type { Audience, CampaignSpec, Velocity } from '../domain/campaign.ts';
 import type { Discount } from '../domain/discount/discount.ts';
 import { Rejection } from '../domain/errors.ts';
-import { cashEquivalentKinds, knownProductKinds } from '../domain/product-kinds.ts';
+import { isCashEquivalent, knownProductKinds } from '../domain/product-kinds.ts';
 import type { CampaignCreate } from './campaign-schemas.ts';
 import { parseTimestampMs } from './time.ts';
 
 type CampaignInput = Static<typeof CampaignCreate>;
 
 /** Without a list, a coupon buys every known kind except the cash-equivalent ones. */
-export const defaultProductKinds: readonly string[] = knownProductKinds.filter((k) => !cashEquivalentKinds.has(k));
+export const defaultProductKinds: readonly string[] = knownProductKinds.filter((k) => !isCashEquivalent(k));
 
 export function discountOf(d: CampaignInput['discount']): Discount {
   switch (d.type) {

@@ -1,5 +1,5 @@
 import { useMemo, useState } from 'preact/hooks';
-import { cashEquivalentKinds, knownProductKinds } from '../../../domain/product-kinds.ts';
+import { isCashEquivalent, knownProductKinds } from '../../../domain/product-kinds.ts';
 import { messageOf, ok } from '../api.ts';
 import { bodyOf, type FormState, initialForm } from '../campaign-form.ts';
 import { DryRunPanel, useDryRun } from '../components/dry-run.tsx';
@@ -17,7 +17,7 @@ function minorHint(text: string, currency: string): string {
 /** The create form: every change is linted and bounded by the server's dry run as you type. */
 export function CreateCampaign() {
   const api = useApi();
-  const defaults = useMemo(() => knownProductKinds.filter((k) => !cashEquivalentKinds.has(k)), []);
+  const defaults = useMemo(() => knownProductKinds.filter((k) => !isCashEquivalent(k)), []);
   const [form, setForm] = useState<FormState>(() => initialForm(Date.now(), [...defaults]));
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -178,7 +178,7 @@ export function CreateCampaign() {
                     onChange={(e) => toggleKind(kind, e.currentTarget.checked)}
                   />
                   {kind}
-                  {cashEquivalentKinds.has(kind) ? ' (cash-equivalent)' : ''}
+                  {isCashEquivalent(kind) ? ' (cash-equivalent)' : ''}
                 </label>
               ))}
             </fieldset>
