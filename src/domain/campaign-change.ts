@@ -1,5 +1,6 @@
 import { type Campaign, type CampaignSpec, liveRedemptions, type Velocity } from './campaign.ts';
 import { assert, Rejection } from './errors.ts';
+import { canonicalProductKind } from './product-kinds.ts';
 
 /** A change to a campaign: the fields to set; absent fields stay as they are. */
 export type CampaignPatch = Partial<CampaignSpec>;
@@ -100,7 +101,9 @@ export function riskyChanges(prev: CampaignSpec, next: CampaignSpec): (keyof Cam
   };
   flag('discount', !sameValue(prev.discount, next.discount));
   flag('min_spend_minor', next.min_spend_minor < prev.min_spend_minor);
-  flag('product_kinds', widened(prev.product_kinds, next.product_kinds));
+  // In canonical form: respelling a kind stored before kinds were canonical widens nothing.
+  const kinds = (list: readonly string[]) => list.map(canonicalProductKind);
+  flag('product_kinds', widened(kinds(prev.product_kinds), kinds(next.product_kinds)));
   flag('merchant_ids', widened(prev.merchant_ids, next.merchant_ids));
   flag('audience', audienceWidened(prev.audience, next.audience));
   flag('starts_at_ms', next.starts_at_ms < prev.starts_at_ms);

@@ -4,6 +4,7 @@ import { discountMinor } from './discount/discount.ts';
 import { fixedDiscountMinor } from './discount/fixed.ts';
 import { tieredThresholdMinor } from './discount/tiered.ts';
 import { Rejection } from './errors.ts';
+import { hasProductKind } from './product-kinds.ts';
 import type { Order } from './redemption.ts';
 
 /** Campaign status and validity window, checked at claim and again at every redemption. */
@@ -54,7 +55,7 @@ export function checkOrder(c: Campaign, order: Order): Rejection | null {
   if (c.merchant_ids !== null && !c.merchant_ids.includes(order.merchant_id)) {
     return new Rejection('merchant_not_eligible', 'merchant is not in the campaign scope', 'order.merchant_id');
   }
-  if (!c.product_kinds.includes(order.product_kind)) {
+  if (!hasProductKind(c.product_kinds, order.product_kind)) {
     return new Rejection('product_kind_not_eligible', 'product kind is not eligible', 'order.product_kind');
   }
   const threshold_minor =

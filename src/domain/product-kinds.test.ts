@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { canonicalProductKind, cashEquivalentNames, isCashEquivalent, knownProductKinds } from './product-kinds.ts';
+import {
+  canonicalProductKind,
+  cashEquivalentNames,
+  hasProductKind,
+  isCashEquivalent,
+  knownProductKinds,
+} from './product-kinds.ts';
 
 describe('canonicalProductKind', () => {
   test('one spelling per kind: case, spaces, dashes, dots and underscores do not matter', () => {
@@ -115,5 +121,20 @@ describe('isCashEquivalent', () => {
     ]) {
       assert.equal(isCashEquivalent(kind), false, kind);
     }
+  });
+});
+describe('hasProductKind', () => {
+  test('compares canonical forms on both sides, so kinds stored before canonical spelling still match', () => {
+    assert.equal(hasProductKind(['merchandise'], 'Merchandise'), true);
+    assert.equal(hasProductKind(['Merchandise', 'Virtual'], 'merchandise'), true);
+    assert.equal(hasProductKind(['GIFT-CARD'], 'gift_card'), true);
+    assert.equal(hasProductKind(['merchandise'], 'virtual'), false);
+    assert.equal(hasProductKind(['merchandise'], 'merchandises'), false);
+    assert.equal(hasProductKind(['giftcard'], 'gift_card'), false, 'only spelling is folded, not words');
+  });
+
+  test('an empty kind matches nothing, not even an empty one stored before', () => {
+    assert.equal(hasProductKind(['-'], ' '), false);
+    assert.equal(hasProductKind(['merchandise'], ''), false);
   });
 });

@@ -64,3 +64,13 @@ export const knownProductKinds: readonly string[] = [
 export function isCashEquivalent(kind: string): boolean {
   return cashEquivalentWords.test(canonicalProductKind(kind));
 }
+
+/**
+ * True when `kinds` has `kind`, compared in canonical form on both sides: a campaign stored before
+ * kinds were canonical (`Merchandise`) still matches the canonical `merchandise` a checkout sends now.
+ * An empty kind matches nothing.
+ */
+export function hasProductKind(kinds: readonly string[], kind: string): boolean {
+  const want = canonicalProductKind(kind);
+  return want !== '' && kinds.some((k) => k === want || canonicalProductKind(k) === want);
+}

@@ -1,4 +1,5 @@
 import { availableMinor, type Campaign, type CampaignSpec, liveRedemptions } from '../domain/campaign.ts';
+import { hasProductKind } from '../domain/product-kinds.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { Store, UsageKey } from '../store/port.ts';
 import type { ChainCheck } from './audit.ts';
@@ -142,7 +143,7 @@ function checkRedemptionRules(c: CampaignSpec, r: Redemption, fail: (i: string, 
   if (c.audience.type === 'allowlist' && !c.audience.user_ids.includes(r.user_id))
     fail('5', `${r.id} user outside audience`);
   if (r.order_amount_minor < c.min_spend_minor) fail('5', `${r.id} below min spend`);
-  if (!c.product_kinds.includes(r.product_kind)) fail('5', `${r.id} product kind not eligible`);
+  if (!hasProductKind(c.product_kinds, r.product_kind)) fail('5', `${r.id} product kind not eligible`);
   if (c.merchant_ids !== null && !c.merchant_ids.includes(r.merchant_id)) fail('5', `${r.id} merchant not eligible`);
   if (r.discount_minor <= 0 || r.discount_minor > r.order_amount_minor) fail('5', `${r.id} discount out of bounds`);
 }

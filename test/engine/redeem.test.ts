@@ -112,6 +112,32 @@ describe('claim and redeem', () => {
     await assertInvariants(h.store);
   });
 
+  test('product kinds stored before they were canonical still match their canonical spelling', async () => {
+    const h = await harness();
+    // The engine stores kinds as given; before the HTTP edge canonicalized them, campaigns held any spelling.
+    const c = await activeCampaign(h, {
+      product_kinds: ['Merchandise', 'Gift-Card'],
+      per_user_limit: 10,
+      code_mode: 'shared_code',
+      code: 'LEGACY',
+    });
+    const redeem = (product_kind: string) =>
+      h.engine.redeem({ user_id: 'u1', code: 'LEGACY', order: order({ product_kind }), confirm: true }, who);
+    assert.equal((await redeem('merchandise')).status, 'confirmed');
+    assert.equal((await redeem('gift_card')).status, 'confirmed');
+    await rejects(redeem('virtual'), 'product_kind_not_eligible');
+    assert.equal((await h.engine.getCampaign(c.id)).spent_minor, 2000);
+    await assertInvariants(h.store);
+    // Respelling the same kinds canonically widens nothing: no second approval.
+    const respelt = await h.engine.updateCampaign(
+      c.id,
+      { product_kinds: ['merchandise', 'gift_card'] },
+      { actor: 'key_other' },
+    );
+    assert.equal(respelt.status, 'active', respelt.status_reason ?? '');
+    await assertInvariants(h.store);
+  });
+
   test('a single-use coupon cannot be redeemed twice; release gives it back', async () => {
     const h = await harness();
     const c = await activeCampaign(h);
