@@ -4,6 +4,7 @@ import type { Discount } from '../domain/discount/discount.ts';
 import { Rejection } from '../domain/errors.ts';
 import { isCashEquivalent, knownProductKinds } from '../domain/product-kinds.ts';
 import type { CampaignCreate } from './campaign-schemas.ts';
+import { productKindsOf } from './product-kind-input.ts';
 import { parseTimestampMs } from './time.ts';
 
 type CampaignInput = Static<typeof CampaignCreate>;
@@ -55,7 +56,9 @@ export function campaignSpecOf(input: CampaignInput): CampaignSpec {
     currency: input.currency,
     discount: discountOf(input.discount),
     min_spend_minor: input.min_spend_minor ?? 0,
-    product_kinds: input.product_kinds ? [...input.product_kinds] : [...defaultProductKinds],
+    product_kinds: input.product_kinds
+      ? productKindsOf(input.product_kinds, 'product_kinds')
+      : [...defaultProductKinds],
     merchant_ids: input.merchant_ids ? [...new Set(input.merchant_ids)] : null,
     audience: audienceOf(input.audience),
     starts_at_ms: parseTimestampMs(input.starts_at, 'starts_at'),

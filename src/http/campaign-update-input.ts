@@ -2,6 +2,7 @@ import { type Static, Type } from '@sinclair/typebox';
 import type { CampaignPatch } from '../domain/campaign-change.ts';
 import { audienceOf, discountOf, velocityOf } from './campaign-input.ts';
 import { CampaignCreate } from './campaign-schemas.ts';
+import { productKindsOf } from './product-kind-input.ts';
 import { parseTimestampMs } from './time.ts';
 
 /** Every field of a create, each optional: absent fields stay as they are. */
@@ -20,7 +21,7 @@ export function campaignPatchOf(input: UpdateInput): CampaignPatch {
   if (input.currency !== undefined) patch.currency = input.currency;
   if (input.discount !== undefined) patch.discount = discountOf(input.discount);
   if (input.min_spend_minor !== undefined) patch.min_spend_minor = input.min_spend_minor;
-  if (input.product_kinds !== undefined) patch.product_kinds = [...input.product_kinds];
+  if (input.product_kinds !== undefined) patch.product_kinds = productKindsOf(input.product_kinds, 'product_kinds');
   if (input.merchant_ids !== undefined) {
     patch.merchant_ids = input.merchant_ids === null ? null : [...new Set(input.merchant_ids)];
   }

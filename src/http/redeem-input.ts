@@ -2,6 +2,7 @@ import { isIP, SocketAddress } from 'node:net';
 import type { Static } from '@sinclair/typebox';
 import { Rejection } from '../domain/errors.ts';
 import type { RedeemInput } from '../engine/engine.ts';
+import { productKindOf } from './product-kind-input.ts';
 import type { RedemptionCreate } from './redemption-schemas.ts';
 
 type RedeemBody = Static<typeof RedemptionCreate>;
@@ -33,7 +34,7 @@ export function redeemInputOf(body: RedeemBody, caller_ip: string): RedeemInput 
     user_id: body.user_id,
     ...(body.code !== undefined ? { code: body.code } : {}),
     ...(body.coupon_id !== undefined ? { coupon_id: body.coupon_id } : {}),
-    order: { ...body.order },
+    order: { ...body.order, product_kind: productKindOf(body.order.product_kind, 'order.product_kind') },
     device_id: body.device_id ?? null,
     ip,
     confirm: body.confirm ?? false,

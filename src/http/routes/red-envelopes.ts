@@ -5,6 +5,7 @@ import { Rejection } from '../../domain/errors.ts';
 import type { RedEnvelopeTerms } from '../../domain/red-envelope-campaign.ts';
 import { defaultProductKinds } from '../campaign-input.ts';
 import { actorOf } from '../idempotency.ts';
+import { productKindsOf } from '../product-kind-input.ts';
 import { RedEnvelopeMetrics } from '../red-envelope-metrics.ts';
 import {
   GrabBody,
@@ -33,7 +34,9 @@ function termsOf(body: Static<typeof RedEnvelopeCreate>): RedEnvelopeTerms {
     expires_at_ms: parseTimestampMs(body.expires_at, 'expires_at'),
     coupon: {
       min_spend_minor: coupon.min_spend_minor ?? 0,
-      product_kinds: coupon.product_kinds ? [...coupon.product_kinds] : [...defaultProductKinds],
+      product_kinds: coupon.product_kinds
+        ? productKindsOf(coupon.product_kinds, 'coupon.product_kinds')
+        : [...defaultProductKinds],
       coupon_ttl_s: coupon.coupon_ttl_s ?? limits.red_envelope_coupon_ttl_s_default,
     },
   };
