@@ -1,3 +1,5 @@
+const canonicalAscii = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
+
 /**
  * A product kind is free text from many hands (campaign tools, checkouts); this is its one spelling,
  * so no rule about a kind can be missed by writing the kind differently. In order:
@@ -8,6 +10,8 @@
  * `giftcard` (words are not guessed). A kind of separators only is `''`, which the edge refuses.
  */
 export function canonicalProductKind(kind: string): string {
+  // Already canonical (every kind stored or sent since kinds were canonicalized): no rewriting.
+  if (canonicalAscii.test(kind)) return kind;
   return kind
     .replace(/\p{Cf}/gu, '')
     .normalize('NFKC')
@@ -72,5 +76,5 @@ export function isCashEquivalent(kind: string): boolean {
  */
 export function hasProductKind(kinds: readonly string[], kind: string): boolean {
   const want = canonicalProductKind(kind);
-  return want !== '' && kinds.some((k) => k === want || canonicalProductKind(k) === want);
+  return want !== '' && (kinds.includes(want) || kinds.some((k) => canonicalProductKind(k) === want));
 }
