@@ -56,6 +56,12 @@ export interface BatchLoad {
   packets?: { from_idx: number; count: number };
   /** Also load these incidents' fences (incident bulk work): state, lease holder, pending members among the ids. */
   incidents?: IncidentFenceLoad[];
+  /**
+   * Also list the incidents that hold the campaign paused (an approval or submit checks them): not
+   * resolved, with pause_campaigns, covering the campaign (listed in their scope, or among the
+   * campaigns the scope resolved to).
+   */
+  pausing_incidents?: boolean;
 }
 
 export interface BatchSnapshot {
@@ -70,6 +76,8 @@ export interface BatchSnapshot {
   live_max?: LiveMax;
   /** When the load asked for `incidents`: by incident id; an incident that does not exist is absent. */
   incidents?: Map<string, IncidentFence>;
+  /** When the load asked for `pausing_incidents`: their ids, oldest first. */
+  pausing_incidents?: string[];
 }
 
 /** Set-wise changes that do not fit in a snapshot (a whole campaign at once). */

@@ -386,4 +386,54 @@ export function incidentContract(open: OpenStore): void {
       assert.deepEqual(await store.incidentResolvedTotals('inc_other'), { count: 0, discount_minor: 0 });
     },
   );
+
+  storeTest(
+    'a batch that asks sees the unresolved pause_campaigns incidents covering its campaign, listed or resolved to',
+    open,
+    async (store, b) => {
+      const campaign = await seedCampaign(store, b);
+      const other = await seedCampaign(store, b);
+      const listing = (ids: string[]) => ({ campaign_ids: ids, merchant_ids: null, from_ms: null, to_ms: null });
+      const pause = ['pause_campaigns' as const];
+      // Still scoping: its scope lists the campaign, the campaigns it resolved to are not saved yet.
+      const scoping = incident(b, { scope: listing([campaign.id]), actions: [...pause, 'freeze_redemptions'] });
+      // A merchant scope that resolved to both campaigns (they had redemptions there).
+      const resolved_to = incident(b, { status: 'open', campaign_ids: [other.id, campaign.id], actions: pause });
+      const resolving = incident(b, {
+        status: 'resolving',
+        scope: listing([campaign.id]),
+        campaign_ids: [campaign.id],
+        actions: pause,
+      });
+      const no_pause = incident(b, {
+        status: 'open',
+        scope: listing([campaign.id]),
+        campaign_ids: [campaign.id],
+        actions: ['freeze_redemptions', 'revoke_unredeemed'],
+      });
+      const over = incident(b, { status: 'resolved', campaign_ids: [campaign.id], actions: pause });
+      const elsewhere = incident(b, {
+        status: 'open',
+        scope: listing([other.id]),
+        campaign_ids: [other.id],
+        actions: pause,
+      });
+      for (const inc of [scoping, resolved_to, resolving, no_pause, over, elsewhere]) {
+        await store.insertIncident(inc, lease(b, 'node-a'), platform(b, 'incident.opening'), []);
+      }
+      const ask = emptyLoad({ pausing_incidents: true });
+      const seen = await batch(store, campaign.id, ask, () => undefined);
+      assert.deepEqual(seen.pausing_incidents, [scoping.id, resolved_to.id, resolving.id]);
+      assert.deepEqual((await batch(store, other.id, ask, () => undefined)).pausing_incidents, [
+        resolved_to.id,
+        elsewhere.id,
+      ]);
+      assert.equal((await batch(store, campaign.id, emptyLoad(), () => undefined)).pausing_incidents, undefined);
+      // Resolved, it no longer holds the campaign.
+      const done = { ...resolving, status: 'resolved' as const };
+      assert.equal(await store.updateIncident(done, 'resolving', lease(b, 'node-a'), null, []), true);
+      const later = await batch(store, campaign.id, ask, () => undefined);
+      assert.deepEqual(later.pausing_incidents, [scoping.id, resolved_to.id]);
+    },
+  );
 }

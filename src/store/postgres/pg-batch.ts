@@ -12,7 +12,7 @@ import type {
   UsageKey,
 } from '../port.ts';
 import { applyCampaignChangeWrites, loadLiveMax } from './campaign-change.ts';
-import { applyIncidentWrites, loadFences } from './pg-incidents.ts';
+import { applyIncidentWrites, loadFences, loadPausingIncidents } from './pg-incidents.ts';
 import { applyPacketWrites, loadPackets } from './red-envelopes.ts';
 import {
   campaignFromRow,
@@ -114,6 +114,7 @@ export async function loadSnapshot(
   if (load.packets) snapshot.packets = await loadPackets(db, campaign_id, load.packets);
   if (load.live_max) snapshot.live_max = await loadLiveMax(db, campaign_id);
   if (load.incidents) snapshot.incidents = await loadFences(db, campaign_id, load.incidents);
+  if (load.pausing_incidents) snapshot.pausing_incidents = await loadPausingIncidents(db, campaign_id);
   if (load.idempotency_keys.length > 0) {
     const is = await db.query<Row>(sql.idempotency, [load.idempotency_keys]);
     for (const rec of is.rows.map(idemFromRow)) snapshot.idempotency.set(rec.key, rec);

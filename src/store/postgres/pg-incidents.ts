@@ -54,6 +54,11 @@ const sql = {
   stuck: `SELECT id FROM incidents WHERE status IN ('opening', 'resolving')
     AND (lease_until_ms IS NULL OR lease_until_ms <= $1) ORDER BY id LIMIT $2`,
   fence: 'SELECT id, status, lease_owner FROM incidents WHERE id = ANY($1::text[])',
+  // Unresolved incidents are few (people open them), and the status index finds them.
+  pausing: `SELECT id FROM incidents WHERE status IN ('opening', 'open', 'resolving')
+    AND (doc::jsonb -> 'actions') ? 'pause_campaigns'
+    AND ((doc::jsonb -> 'campaign_ids') ? $1::text OR (doc::jsonb #> '{scope,campaign_ids}') ? $1::text)
+    ORDER BY id`,
   pending: `SELECT redemption_id FROM incident_redemptions
     WHERE incident_id = $1 AND campaign_id = $2 AND redemption_id = ANY($3::text[]) AND outcome IS NULL`,
 } as const;
@@ -98,6 +103,11 @@ export async function loadFences(
     for (const r of pending.rows) fence.pending.add(String(r.redemption_id));
   }
   return out;
+}
+
+/** The incidents holding the campaign paused, for a batch inside its transaction (see BatchLoad.pausing_incidents). */
+export async function loadPausingIncidents(db: Db, campaign_id: string): Promise<string[]> {
+  return (await db.query<Row>(sql.pausing, [campaign_id])).rows.map((r) => String(r.id));
 }
 
 export async function listAlerts(q: Query, list: ListQuery & { campaign_id?: string }): Promise<Page<Alert>> {

@@ -75,6 +75,14 @@ export class SqliteIncidents {
          AND (lease_until_ms IS NULL OR lease_until_ms <= ?) ORDER BY id LIMIT ?`,
       ),
       fence: p('SELECT status, lease_owner FROM incidents WHERE id = ?'),
+      // Unresolved incidents are few (people open them), and the status index finds them.
+      pausing: p(
+        `SELECT id FROM incidents WHERE status IN ('opening', 'open', 'resolving')
+         AND EXISTS (SELECT 1 FROM json_each(doc, '$.actions') WHERE value = 'pause_campaigns')
+         AND (EXISTS (SELECT 1 FROM json_each(doc, '$.campaign_ids') WHERE value = ?)
+           OR EXISTS (SELECT 1 FROM json_each(doc, '$.scope.campaign_ids') WHERE value = ?))
+         ORDER BY id`,
+      ),
       // Ids travel as one JSON array: one statement per batch, a primary-key lookup per id.
       pending: p(
         `SELECT redemption_id FROM incident_redemptions WHERE incident_id = ? AND campaign_id = ?
@@ -183,6 +191,11 @@ export class SqliteIncidents {
       out.set(load.incident_id, fence);
     }
     return out;
+  }
+
+  /** The incidents holding the campaign paused, for a batch inside its transaction (see BatchLoad.pausing_incidents). */
+  pausing(campaign_id: string): string[] {
+    return (this.stmt.pausing.all(campaign_id, campaign_id) as Row[]).map((r) => String(r.id));
   }
 
   insertIncident(incident: Incident, lease: IncidentLease, audit: MakePlatformAudit, events: OutboxEvent[]): void {

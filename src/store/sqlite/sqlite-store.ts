@@ -400,6 +400,7 @@ export class SqliteStore implements Store {
     if (load.packets) snapshot.packets = this.envelopes.packets(campaign_id, load.packets);
     if (load.live_max) snapshot.live_max = this.change.liveMax(campaign_id);
     if (load.incidents) snapshot.incidents = this.incidents.fences(campaign_id, load.incidents);
+    if (load.pausing_incidents) snapshot.pausing_incidents = this.incidents.pausing(campaign_id);
     for (const key of load.idempotency_keys) {
       const rec = this.readIdem(key);
       if (rec) snapshot.idempotency.set(key, rec);
