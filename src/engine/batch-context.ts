@@ -46,6 +46,7 @@ export class BatchContext {
   /** Most live redemptions of one user / merchant, when the batch loaded them (a campaign change). */
   readonly live_max: LiveMax | undefined;
   private readonly incidents: Map<string, IncidentFence>;
+  private readonly pausing: string[] | undefined;
 
   constructor(
     snapshot: BatchSnapshot,
@@ -59,6 +60,7 @@ export class BatchContext {
     this.packets = snapshot.packets ?? new Map();
     this.live_max = snapshot.live_max;
     this.incidents = snapshot.incidents ?? new Map();
+    this.pausing = snapshot.pausing_incidents;
     this.writes = {
       campaign: this.campaign,
       coupons_insert: this.newCoupons,
@@ -97,6 +99,12 @@ export class BatchContext {
   /** An incident the batch loaded for its bulk work (undefined if not loaded or not found). */
   incidentFence(id: string): IncidentFence | undefined {
     return this.incidents.get(id);
+  }
+
+  /** The unresolved incidents that pause this campaign, oldest first, as read under its lock (see BatchLoad). */
+  pausingIncidents(): readonly string[] {
+    assert(this.pausing !== undefined, 'pausing incidents read but not loaded');
+    return this.pausing;
   }
 
   reservedRedemptions(): Redemption[] {

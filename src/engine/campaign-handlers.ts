@@ -27,6 +27,24 @@ function moveTo(ctx: BatchContext, cmd: Cmd<'action'>, to: CampaignStatus, data:
   if (event) ctx.event(event, { campaign_id: c.id, from, to, reason: cmd.reason });
 }
 
+/**
+ * An unresolved incident that pauses campaigns holds back the ones in its scope not live yet: it
+ * paused those that were active, and neither an approval nor a submit makes one active behind its
+ * back (the same campaign the responders meant to stop). Refused, nothing changes; once the incident
+ * is resolved both work as before. The store lists the incidents under the campaign's row lock, so
+ * an incident stored (or scoped) before this batch is seen; one stored after it commits pauses the
+ * campaign, since its pause step comes after that and waits for the same lock. A resume is not held:
+ * it is an admin's explicit call on a paused campaign, as for the campaigns the incident paused.
+ */
+function refuseWhileHeld(ctx: BatchContext, cmd: Cmd<'action'>): void {
+  const [incident_id] = ctx.pausingIncidents();
+  if (incident_id === undefined) return;
+  throw new Rejection(
+    'invalid_state',
+    `cannot ${cmd.action} campaign ${ctx.campaign.id} into active: incident ${incident_id} pauses the campaigns in its scope and is not resolved`,
+  );
+}
+
 function submit(ctx: BatchContext, cmd: Cmd<'action'>): void {
   const c = ctx.campaign;
   if (c.status !== 'draft') throw new Rejection('invalid_state', `cannot submit a ${c.status} campaign`);
@@ -37,9 +55,10 @@ function submit(ctx: BatchContext, cmd: Cmd<'action'>): void {
     const rules = lint.filter((f) => f.severity === 'error').map((f) => f.rule);
     throw new Rejection('campaign_lint_failed', `campaign has lint errors: ${rules.join(', ')}`);
   }
-  c.lint = lint;
   const exposure_minor = maxExposureMinor(c);
-  const risky = hasWarnings(c.lint) || exposure_minor > cmd.approval_threshold_minor;
+  const risky = hasWarnings(lint) || exposure_minor > cmd.approval_threshold_minor;
+  if (!risky) refuseWhileHeld(ctx, cmd);
+  c.lint = lint;
   moveTo(ctx, cmd, risky ? 'pending_approval' : 'active', { max_exposure_minor: exposure_minor });
 }
 
@@ -62,6 +81,7 @@ function approve(ctx: BatchContext, cmd: Cmd<'action'>): void {
       'expected_updated_at',
     );
   }
+  refuseWhileHeld(ctx, cmd);
   c.approved_by = cmd.actor;
   c.changed_since_approval = [];
   moveTo(ctx, cmd, 'active');

@@ -720,6 +720,7 @@ export class Engine {
           break;
         case 'action':
           if (cmd.action === 'revoke') load.all_reserved = true;
+          if (cmd.action === 'approve' || cmd.action === 'submit') load.pausing_incidents = true;
           break;
         case 'codes':
         case 'alert':

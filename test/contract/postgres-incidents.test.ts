@@ -5,6 +5,11 @@ import { Incidents } from '../../src/engine/incidents/incidents.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { assertInvariants, harness } from '../support/fixtures.ts';
 import {
+  approvalHeldByIncident,
+  approvalRacesIncident,
+  changedBackToApprovalStaysHeld,
+} from '../support/incident-approval.ts';
+import {
   honourCrashThenRefreeze,
   type OpenStore,
   openCrashThenResume,
@@ -135,5 +140,15 @@ describe('incident work survives its process on PostgreSQL (several nodes, one d
   );
   scenario('reversals with restore_coupon racing the revocation: every coupon ends revoked', (open) =>
     reversalsRaceRevocation(open),
+  );
+  scenario(
+    'approve and submit in scope are refused while a pausing incident is open; outside it and after, they work',
+    (open) => approvalHeldByIncident(open),
+  );
+  scenario('a paused campaign sent back for approval stays held by a merchant-scoped incident', (open) =>
+    changedBackToApprovalStaysHeld(open),
+  );
+  scenario('an approval racing the opening on another node: refused, or committed first and then paused', (open) =>
+    approvalRacesIncident(open),
   );
 });

@@ -6,7 +6,9 @@ import {
   activeCampaign,
   assertError,
   assertInvariants,
+  campaignBody,
   claim,
+  type ErrorWire,
   type HttpHarness,
   httpHarness,
   iso,
@@ -202,6 +204,30 @@ describe('incidents over HTTP', () => {
       inc.body.report?.by_merchant.map((m) => m.merchant_id),
       ['m2'],
     );
+    await assertInvariants(h.store);
+  });
+});
+
+describe('incidents and campaigns awaiting approval over HTTP', () => {
+  test('approving a pending campaign in a pausing incident is 409 invalid_state naming it, until it is resolved', async () => {
+    const h = await httpHarness();
+    // No per-user limit is a lint warning: submit leaves it pending_approval.
+    const created = await h.call<CampaignWire>('POST', '/v1/campaigns', {
+      body: campaignBody({ per_user_limit: null }),
+    });
+    const id = created.body.id;
+    assert.equal((await h.call<CampaignWire>('POST', `/v1/campaigns/${id}/submit`)).body.status, 'pending_approval');
+    const body = { title: 'hold it', scope: { campaign_ids: [id] }, actions: ['pause_campaigns'] };
+    const inc = await h.call<IncidentWire>('POST', '/v1/incidents', { body });
+    assert.equal(inc.status, 201, JSON.stringify(inc.body));
+    const refused = await h.call<ErrorWire>('POST', `/v1/campaigns/${id}/approve`, { key: 'approver' });
+    assertError(refused, 409, 'invalid_state');
+    assert.match(refused.body.error.message, new RegExp(inc.body.id));
+    assert.equal((await campaign(h, id)).status, 'pending_approval');
+    const resolved = await h.call('POST', `/v1/incidents/${inc.body.id}/resolve`, { body: { resolution: 'honour' } });
+    assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
+    const approved = await h.call<CampaignWire>('POST', `/v1/campaigns/${id}/approve`, { key: 'approver' });
+    assert.deepEqual([approved.status, approved.body.status], [200, 'active']);
     await assertInvariants(h.store);
   });
 });
