@@ -230,20 +230,26 @@ export class PostgresStore implements Store {
     load: (c: Campaign) => BatchLoad,
     decide: BatchDecide<R>,
   ): Promise<R> {
-    const snapshot = await loadSnapshot(db, campaign_id, (c) => {
-      try {
-        return load(c);
-      } catch (err) {
-        throw new DecideFailed(err);
-      }
-    });
+    const usage_absent = new Set<UsageKey>();
+    const snapshot = await loadSnapshot(
+      db,
+      campaign_id,
+      (c) => {
+        try {
+          return load(c);
+        } catch (err) {
+          throw new DecideFailed(err);
+        }
+      },
+      usage_absent,
+    );
     let decided: ReturnType<BatchDecide<R>>;
     try {
       decided = decide(snapshot);
     } catch (err) {
       throw new DecideFailed(err);
     }
-    if (decided.writes) await applyWrites(db, decided.writes);
+    if (decided.writes) await applyWrites(db, decided.writes, usage_absent);
     return decided.result;
   }
 
