@@ -4,6 +4,7 @@ import type { Coupon } from '../domain/coupon.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { AuditAnchorStore } from './port-audit.ts';
 import type { CampaignChangeBulkOp } from './port-campaign-change.ts';
+import type { CouponCheckStore } from './port-coupon-checks.ts';
 import type { EventStore } from './port-events.ts';
 import type { IncidentBulkOp, IncidentFence, IncidentFenceLoad, IncidentStore } from './port-incidents.ts';
 import type { EnvelopePacket, RedEnvelopeStore } from './port-red-envelopes.ts';
@@ -168,7 +169,13 @@ export class StoreUnavailable extends Error {
  * campaign row, loads what the batch needs, lets the engine decide, and writes it
  * all in one transaction. Adapters: sqlite/ (embedded), postgres/ (cluster).
  */
-export interface Store extends RedEnvelopeStore, EventStore, AuditAnchorStore, IncidentStore, SnapshotStore {
+export interface Store
+  extends RedEnvelopeStore,
+    EventStore,
+    AuditAnchorStore,
+    IncidentStore,
+    SnapshotStore,
+    CouponCheckStore {
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or upgrades the schema. */
   migrate(): Promise<void>;

@@ -5,6 +5,7 @@ import { batchContract } from './batch-contract.ts';
 import type { OpenStore } from './builders.ts';
 import { campaignChangeContract } from './campaign-change-contract.ts';
 import { campaignContract } from './campaign-contract.ts';
+import { couponCheckContract } from './coupon-check-contract.ts';
 import { eventsContract } from './events-contract.ts';
 import { incidentContract } from './incident-contract.ts';
 import { platformContract } from './platform-contract.ts';
@@ -38,6 +39,7 @@ export function describeStore(name: string, open: () => Promise<Store | null>, o
     describe('campaigns', () => campaignContract(fresh));
     describe('runBatch', () => batchContract(fresh));
     describe('reads', () => readContract(fresh));
+    describe('coupon checks', () => couponCheckContract(fresh));
     describe('platform', () => platformContract(fresh));
     describe('campaign changes', () => campaignChangeContract(fresh));
     describe('events', () => eventsContract(fresh));

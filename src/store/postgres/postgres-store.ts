@@ -18,6 +18,7 @@ import type {
   Store,
   UsageKey,
 } from '../port.ts';
+import type { CouponClass, RedemptionFit } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, WebhookRecord } from '../port-events.ts';
 import type {
   IncidentLease,
@@ -37,6 +38,7 @@ import {
   loadSnapshot,
   loadUsage,
 } from './pg-batch.ts';
+import * as couponChecks from './pg-coupon-checks.ts';
 import { isUniqueViolation, mapPgError } from './pg-errors.ts';
 import * as incidents from './pg-incidents.ts';
 import type { MakeAudit } from './pg-platform.ts';
@@ -286,6 +288,14 @@ export class PostgresStore implements Store {
 
   doubleRedeemedCoupons(campaign_id: string): Promise<string[]> {
     return reads.doubleRedeemedCoupons(this.q, campaign_id);
+  }
+
+  couponClasses(campaign_id: string, ends_at_ms: number): Promise<CouponClass[]> {
+    return couponChecks.couponClasses(this.q, campaign_id, ends_at_ms);
+  }
+
+  redemptionFits(campaign_id: string): Promise<RedemptionFit[]> {
+    return couponChecks.redemptionFits(this.q, campaign_id);
   }
 
   usageCounts(campaign_id: string): Promise<Map<UsageKey, number>> {

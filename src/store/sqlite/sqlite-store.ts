@@ -25,11 +25,13 @@ import {
   UniqueViolation,
   type UsageKey,
 } from '../port.ts';
+import type { CouponClass, RedemptionFit } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
 import { SqliteCampaignChange } from './campaign-change.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
+import { SqliteCouponChecks } from './coupon-checks.ts';
 import { SqliteEvents } from './events.ts';
 import { SqliteIncidents } from './incidents.ts';
 import { SqliteRedEnvelopes } from './red-envelopes.ts';
@@ -120,6 +122,7 @@ export class SqliteStore implements Store {
   private readonly envelopes: SqliteRedEnvelopes;
   private readonly incidents: SqliteIncidents;
   private readonly change: SqliteCampaignChange;
+  private readonly couponChecks: SqliteCouponChecks;
   private readonly checkpointer: BackgroundCheckpointer | null = null;
 
   constructor(opts: SqliteOptions) {
@@ -150,6 +153,7 @@ export class SqliteStore implements Store {
     this.envelopes = new SqliteRedEnvelopes(this.db);
     this.incidents = new SqliteIncidents(this.db, (make, body) => this.withPlatformAudit(make, body));
     this.change = new SqliteCampaignChange(this.db);
+    this.couponChecks = new SqliteCouponChecks(this.db);
   }
 
   private multiInsert(table: string, cols: string, suffix = ''): MultiInsert {
@@ -518,6 +522,14 @@ export class SqliteStore implements Store {
       WHERE r.campaign_id = ? AND c.kind <> 'shared' AND r.status IN ('reserved', 'confirmed', 'frozen')
       GROUP BY r.coupon_id HAVING COUNT(*) > 1`;
     return (this.db.prepare(sql).all(campaign_id) as Row[]).map((r) => String(r.id));
+  }
+
+  couponClasses(campaign_id: string, ends_at_ms: number): Promise<CouponClass[]> {
+    return this.couponChecks.couponClasses(campaign_id, ends_at_ms);
+  }
+
+  redemptionFits(campaign_id: string): Promise<RedemptionFit[]> {
+    return this.couponChecks.redemptionFits(campaign_id);
   }
 
   async usageCounts(campaign_id: string): Promise<Map<UsageKey, number>> {
