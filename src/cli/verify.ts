@@ -3,10 +3,10 @@ import { Command } from 'commander';
 import { verifyStore } from '../engine/verify.ts';
 import type { CliContext } from './main.ts';
 
-/** `vouchsafe verify`: every money invariant and every audit chain; exit 1 on any violation. */
+/** `vouchsafe verify`: every money invariant, every coupon row and every audit chain; exit 1 on any violation. */
 export function verifyCommand(ctx: CliContext): Command {
   return new Command('verify')
-    .description('check every money invariant and the audit chains of a data dir or database')
+    .description('check every money invariant, the coupon rows and the audit chains of a data dir or database')
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
     .option('--data-dir <dir>', 'SQLite data dir (default: VOUCHSAFE_DATA_DIR or ./data)')
     .option('--json', 'print the report as JSON')
@@ -38,7 +38,7 @@ export function verifyCommand(ctx: CliContext): Command {
       if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
       else {
         process.stdout.write(
-          `${report.ok ? 'OK' : 'VIOLATIONS'}: ${report.campaigns} campaigns, ${report.redemptions} redemptions, ${report.audit.entries} audit entries in ${report.audit.chains} chains\n`,
+          `${report.ok ? 'OK' : 'VIOLATIONS'}: ${report.campaigns} campaigns, ${report.coupons} coupons, ${report.redemptions} redemptions, ${report.audit.entries} audit entries in ${report.audit.chains} chains\n`,
         );
         for (const v of report.violations) {
           process.stdout.write(`  invariant ${v.invariant} ${v.campaign_id ?? 'platform'}: ${v.detail}\n`);

@@ -6,6 +6,7 @@ import type { ChainCheck } from './audit.ts';
 import { specAt } from './audit-campaign.ts';
 import { type CampaignLedger, platform_chain, verifyAuditLog } from './audit-log.ts';
 import { orderKey } from './redeem-handlers.ts';
+import { verifyCoupons } from './verify-coupons.ts';
 import { verifyRedEnvelope } from './verify-red-envelopes.ts';
 
 export interface Violation {
@@ -17,6 +18,7 @@ export interface Violation {
 export interface VerifyReport {
   ok: boolean;
   campaigns: number;
+  coupons: number;
   redemptions: number;
   violations: Violation[];
   audit: ChainCheck & { chains: number; bad_chain: string | null };
@@ -24,7 +26,7 @@ export interface VerifyReport {
 
 const live: readonly RedemptionStatus[] = ['reserved', 'confirmed', 'frozen'];
 
-/** Checks every DESIGN.md invariant against what is stored; reads only. */
+/** Checks every DESIGN.md invariant, and the coupon rows (verify-coupons.ts), against what is stored; reads only. */
 export async function verifyStore(
   store: Store,
   onProgress?: (done: number, total: number) => void,
@@ -33,6 +35,7 @@ export async function verifyStore(
 ): Promise<VerifyReport> {
   const violations: Violation[] = [];
   const ids = await store.campaignIds();
+  let coupons = 0;
   let redemptions = 0;
   let done = 0;
   // One walk: each campaign is checked right after its chain, with what the chain says.
@@ -40,6 +43,7 @@ export async function verifyStore(
     const fail = (invariant: string, detail: string) => violations.push({ campaign_id: c.id, invariant, detail });
     try {
       redemptions += await verifyCampaign(store, c, ledger, violations);
+      coupons += await verifyCoupons(store, c, fail);
       await verifyRedEnvelope(store, c, fail, opts.now_ms ?? null);
     } catch (err) {
       // A row edited into a shape the checks cannot read (a null audience, say) is reported; the
@@ -48,7 +52,7 @@ export async function verifyStore(
     }
     onProgress?.(++done, ids.length);
   });
-  return { ok: violations.length === 0, campaigns: ids.length, redemptions, violations, audit };
+  return { ok: violations.length === 0, campaigns: ids.length, coupons, redemptions, violations, audit };
 }
 
 async function verifyCampaign(

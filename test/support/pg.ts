@@ -88,3 +88,16 @@ async function resetTables(url: string): Promise<void> {
     await client.end();
   }
 }
+
+/** A copy of `from` (CREATE DATABASE ... TEMPLATE): nothing may be connected to `from` meanwhile. */
+export async function copyTestDatabase(from: TestDatabase): Promise<TestDatabase> {
+  const source = new URL(from.url).pathname.slice(1);
+  const name = `vs_test_${randomBytes(6).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${source}`));
+  const url = new URL(from.url);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`))),
+  };
+}

@@ -84,6 +84,28 @@ export function couponCheckContract(open: OpenStore): void {
     },
   );
 
+  storeTest(
+    'thousands of coupons and redemptions come back as a few classes (bounded for verify)',
+    open,
+    async (store, b) => {
+      const campaign = await seedCampaign(store, b);
+      const n = 3000;
+      const unused = Array.from({ length: n }, () => b.coupon(campaign.id));
+      const redeemed = Array.from({ length: n }, () => b.coupon(campaign.id, { status: 'redeemed' }));
+      const rs = redeemed.map((c) => b.redemption(c, { status: 'confirmed' }));
+      await put(store, campaign.id, [...unused, ...redeemed], rs);
+      const first = (list: Coupon[]) => list[0] ?? assert.fail('empty');
+      assert.deepEqual(await store.couponClasses(campaign.id, campaign.ends_at_ms), [
+        klass(first(unused), { coupons: n }),
+        klass(first(redeemed), { coupons: n, spent: 1 }),
+      ]);
+      const fits = await store.redemptionFits(campaign.id);
+      assert.deepEqual(fits, [
+        { no_coupon: false, not_owner: false, over_value: false, redemptions: n, example_id: rs[0]?.id },
+      ]);
+    },
+  );
+
   storeTest('redemptionFits classes redemptions by how they fit the coupon they name', open, async (store, b) => {
     const campaign = await seedCampaign(store, b);
     const other = await seedCampaign(store, b);

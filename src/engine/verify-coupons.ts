@@ -1,0 +1,118 @@
+import type { Campaign, CodeMode } from '../domain/campaign.ts';
+import type { CouponKind, CouponStatus } from '../domain/coupon.ts';
+import type { Store } from '../store/port.ts';
+import type { CouponClass, RedemptionFit } from '../store/port-coupon-checks.ts';
+
+type Fail = (invariant: string, detail: string) => void;
+
+/** The label of every violation below: coupon rows against their campaign and their redemptions. */
+const coupon_invariant = 'coupon';
+
+/** Each code mode issues one kind of coupon: claims and grabs a claimed one (owned), codes unique ones, a shared code one shared. */
+const kindOf: Record<CodeMode, CouponKind> = {
+  claim: 'claimed',
+  red_envelope: 'claimed',
+  unique_codes: 'unique',
+  shared_code: 'shared',
+};
+
+/** `expired` is derived from expires_at (couponStatusAt), never stored. */
+const stored: readonly string[] = ['active', 'reserved', 'redeemed', 'revoked'] satisfies CouponStatus[];
+
+/**
+ * Holds a campaign's coupon rows to the campaign and to their redemptions, as the engine moves them
+ * (redeem-handlers.ts, incident-handlers.ts, campaign-handlers.ts), a class of alike coupons at a
+ * time (store.couponClasses), so memory does not grow with the campaign:
+ * - each coupon is of the kind its campaign's code mode issues, names an owner exactly when claimed,
+ *   has a value of its own exactly in a red envelope, and expires no later than the campaign ends
+ *   (claims and grabs cap their ttl at the end, codes take the end, a change of the end retimes them);
+ * - claimed_count is the number of claimed coupons (claims and grabs each add one);
+ * - a single-use coupon's status fits its redemptions. `active`: none live (a hold released or
+ *   expired, a reversal with restore_coupon give it back only when its one live redemption ends).
+ *   `reserved`: exactly one hold and nothing confirmed or frozen (a hold confirmed makes it
+ *   `redeemed`, released makes it `active`). `redeemed`: no hold, and one confirmed or frozen
+ *   redemption or, once that is reversed without restore_coupon (or by an incident), a reversed one.
+ *   `revoked` allows any one live redemption: an incident revokes coupons on hold, whose holds may
+ *   still be confirmed, frozen, released or expire; invariant 4 bounds it to one.
+ * - a shared code is only ever `active` or `revoked`: its many redemptions never move it;
+ * - every redemption names a coupon of its own campaign, of its own user when the coupon has an
+ *   owner, and discounts no more than the coupon's own value (red envelopes).
+ */
+export async function verifyCoupons(store: Store, c: Campaign, fail: Fail): Promise<number> {
+  const report = (detail: string) => fail(coupon_invariant, detail);
+  let coupons = 0;
+  let claimed = 0;
+  for (const k of await store.couponClasses(c.id, c.ends_at_ms)) {
+    coupons += k.coupons;
+    if (k.kind === 'claimed') claimed += k.coupons;
+    for (const why of misfits(c, k)) report(`${nameOf(k.coupons, 'coupon', k.example_id)} ${why}`);
+  }
+  if (claimed !== c.claimed_count) report(`claimed_count ${c.claimed_count} != ${claimed} claimed coupons`);
+  for (const f of await store.redemptionFits(c.id)) {
+    for (const why of fitFailures(f)) report(`${nameOf(f.redemptions, 'redemption', f.example_id)} ${why}`);
+  }
+  return coupons;
+}
+
+function nameOf(n: number, what: string, example_id: string): string {
+  return n === 1 ? `${what} ${example_id}` : `${n} ${what}s (first ${example_id})`;
+}
+
+/** What is wrong with a class of coupons, if anything. */
+function misfits(c: Campaign, k: CouponClass): string[] {
+  const out: string[] = [];
+  const kind = kindOf[c.code_mode];
+  if (k.kind !== kind) out.push(`is a ${k.kind} coupon in a ${c.code_mode} campaign, which issues ${kind} ones`);
+  if (k.owned !== (k.kind === 'claimed')) {
+    out.push(
+      k.owned ? `is a ${k.kind} (bearer) coupon that names an owner` : 'is a claimed coupon that names no owner',
+    );
+  }
+  const valued = c.code_mode === 'red_envelope';
+  if (k.valued !== valued) {
+    out.push(
+      valued ? 'is a red-envelope coupon without a value of its own' : 'has a value of its own outside a red envelope',
+    );
+  }
+  if (k.past_end) out.push(`expires after its campaign ends (${new Date(c.ends_at_ms).toISOString()})`);
+  if (!stored.includes(k.status)) {
+    out.push(`has status '${k.status}', which no coupon is stored with`);
+    return out;
+  }
+  const why = k.kind === 'shared' ? sharedMisfit(k) : singleUseMisfit(k);
+  if (why) out.push(why);
+  return out;
+}
+
+function uses(k: CouponClass): string {
+  const n = (x: number) => (x >= 2 ? '2+' : String(x));
+  return `${n(k.held)} reserved, ${n(k.spent)} confirmed or frozen and ${n(k.reversed)} reversed redemptions`;
+}
+
+function sharedMisfit(k: CouponClass): string | null {
+  if (k.status === 'active' || k.status === 'revoked') return null;
+  return `is a shared code in status ${k.status}; a shared code is only ever active or revoked`;
+}
+
+function singleUseMisfit(k: CouponClass): string | null {
+  const live = k.held + k.spent;
+  switch (k.status) {
+    case 'active':
+      return live === 0 ? null : `is active with ${uses(k)}; a coupon with a live redemption is not active`;
+    case 'reserved':
+      return k.held === 1 && k.spent === 0 ? null : `is reserved with ${uses(k)}; it needs exactly its one hold`;
+    case 'redeemed':
+      if (k.held === 0 && (k.spent > 0 || k.reversed > 0)) return null;
+      return `is redeemed with ${uses(k)}; it needs a confirmed, frozen or reversed redemption and no hold`;
+    default:
+      return null;
+  }
+}
+
+function fitFailures(f: RedemptionFit): string[] {
+  const out: string[] = [];
+  if (f.no_coupon) out.push('names no coupon of its campaign');
+  if (f.not_owner) out.push("was made by a user other than its coupon's owner");
+  if (f.over_value) out.push("discounts more than its coupon's own value");
+  return out;
+}

@@ -1,0 +1,290 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import type { CouponStatus } from '../../src/domain/coupon.ts';
+import type { RedemptionStatus } from '../../src/domain/redemption.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
+import type { Store } from '../../src/store/port.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { buildCouponMix, type CouponMix } from '../support/coupon-mix.ts';
+import { assertInvariants, day_ms, harness } from '../support/fixtures.ts';
+import { runCli } from '../support/node-process.ts';
+import { copyTestDatabase, createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+
+/**
+ * `vouchsafe verify` holds coupon rows to their campaign and their redemptions. A store built
+ * through the engine with every way a coupon comes to stand (support/coupon-mix.ts) verifies;
+ * each case below edits one row of a copy of it, and verify must fail naming that row.
+ */
+
+/** How each coupon of the mix stands: its status, and the statuses of its redemptions in order. */
+const standing: Record<string, [CouponStatus, RedemptionStatus[]]> = {
+  expiring: ['active', ['released']],
+  unused: ['active', []],
+  held: ['reserved', ['reserved']],
+  confirmed: ['redeemed', ['confirmed']],
+  released: ['active', ['released']],
+  reversed: ['redeemed', ['reversed']],
+  restored: ['redeemed', ['reversed', 'confirmed']],
+  frozen: ['redeemed', ['frozen']],
+  frozen_reversed: ['active', ['reversed']],
+  b_unused: ['revoked', []],
+  b_redeemed: ['redeemed', ['confirmed']],
+  b_hold_confirmed: ['revoked', ['confirmed']],
+  b_hold_left: ['revoked', ['reserved']],
+  shared: ['revoked', ['confirmed', 'confirmed', 'reserved', 'released', 'reversed']],
+  code_0: ['redeemed', ['confirmed']],
+  code_1: ['reserved', ['reserved']],
+  code_2: ['active', []],
+  e_redeemed: ['redeemed', ['confirmed']],
+  e_held: ['reserved', ['reserved']],
+  e_unused: ['active', []],
+  f_redeemed: ['active', ['reversed']],
+  f_held: ['revoked', ['released']],
+  f_unused: ['revoked', []],
+};
+
+async function assertStanding(store: Store, mix: CouponMix): Promise<void> {
+  assert.deepEqual(Object.keys(mix.coupons).sort(), Object.keys(standing).sort());
+  for (const [name, [status, statuses]] of Object.entries(standing)) {
+    const coupon = mix.coupons[name];
+    assert.ok(coupon, name);
+    assert.equal((await store.getCoupon(coupon.id))?.status, status, `coupon ${name}`);
+    const rows = (await store.listRedemptions({ limit: 100, campaign_id: coupon.campaign_id })).data;
+    const its = rows.filter((r) => r.coupon_id === coupon.id).reverse();
+    assert.deepEqual(
+      its.map((r) => r.status),
+      statuses,
+      `redemptions of ${name}`,
+    );
+  }
+}
+
+interface Case {
+  name: string;
+  /** Statements that edit the copy (the same text on SQLite and PostgreSQL). */
+  sql: (m: CouponMix) => string[];
+  /** What verify must say. */
+  says: (m: CouponMix) => string;
+}
+
+const cp = (m: CouponMix, name: string) => m.coupons[name]?.id ?? assert.fail(`no coupon ${name}`);
+const rd = (m: CouponMix, name: string) => m.redemptions[name]?.id ?? assert.fail(`no redemption ${name}`);
+const setCoupon = (m: CouponMix, name: string, set: string) => [
+  `UPDATE coupons SET ${set} WHERE id = '${cp(m, name)}'`,
+];
+
+const cases: Case[] = [
+  {
+    name: 'a coupon on hold set active',
+    sql: (m) => setCoupon(m, 'held', "status = 'active'"),
+    says: (m) => `coupon ${cp(m, 'held')} is active with 1 reserved, 0 confirmed or frozen and 0 reversed redemptions`,
+  },
+  {
+    name: 'a red-envelope coupon on hold set active',
+    sql: (m) => setCoupon(m, 'e_held', "status = 'active'"),
+    says: (m) => `coupon ${cp(m, 'e_held')} is active with 1 reserved`,
+  },
+  {
+    name: 'a redeemed coupon set reserved',
+    sql: (m) => setCoupon(m, 'confirmed', "status = 'reserved'"),
+    says: (m) => `coupon ${cp(m, 'confirmed')} is reserved with 0 reserved, 1 confirmed or frozen`,
+  },
+  {
+    name: 'a coupon whose hold was released set redeemed',
+    sql: (m) => setCoupon(m, 'released', "status = 'redeemed'"),
+    says: (m) => `coupon ${cp(m, 'released')} is redeemed with 0 reserved, 0 confirmed or frozen and 0 reversed`,
+  },
+  {
+    name: 'a unique code on hold set redeemed',
+    sql: (m) => setCoupon(m, 'code_1', "status = 'redeemed'"),
+    says: (m) => `coupon ${cp(m, 'code_1')} is redeemed with 1 reserved`,
+  },
+  {
+    name: 'the shared code set reserved',
+    sql: (m) => setCoupon(m, 'shared', "status = 'reserved'"),
+    says: (m) => `coupon ${cp(m, 'shared')} is a shared code in status reserved`,
+  },
+  {
+    name: 'a coupon stored as expired',
+    sql: (m) => setCoupon(m, 'unused', "status = 'expired'"),
+    says: (m) => `coupon ${cp(m, 'unused')} has status 'expired', which no coupon is stored with`,
+  },
+  {
+    name: 'a redeemed coupon deleted',
+    sql: (m) => [`DELETE FROM coupons WHERE id = '${cp(m, 'confirmed')}'`],
+    says: (m) => `redemption ${rd(m, 'confirmed')} names no coupon of its campaign`,
+  },
+  {
+    name: 'a redeemed coupon moved to another campaign',
+    sql: (m) => setCoupon(m, 'b_redeemed', `campaign_id = '${m.campaigns.claim}'`),
+    says: (m) => `redemption ${rd(m, 'b_redeemed')} names no coupon of its campaign`,
+  },
+  {
+    name: 'a redemption moved to another user',
+    sql: (m) => [`UPDATE redemptions SET user_id = 'intruder' WHERE id = '${rd(m, 'reversed')}'`],
+    says: (m) => `redemption ${rd(m, 'reversed')} was made by a user other than its coupon's owner`,
+  },
+  {
+    name: "a red-envelope coupon's value lowered below its discount",
+    sql: (m) => setCoupon(m, 'e_redeemed', 'value_minor = 1'),
+    says: (m) => `redemption ${rd(m, 'e_redeemed')} discounts more than its coupon's own value`,
+  },
+  {
+    name: 'a coupon that outlives its campaign',
+    sql: (m) => setCoupon(m, 'code_2', `expires_at_ms = expires_at_ms + ${day_ms}`),
+    says: (m) => `coupon ${cp(m, 'code_2')} expires after its campaign ends`,
+  },
+  {
+    name: 'a claimed coupon turned into a unique code',
+    sql: (m) => setCoupon(m, 'unused', "kind = 'unique', user_id = NULL"),
+    says: (m) => `coupon ${cp(m, 'unused')} is a unique coupon in a claim campaign, which issues claimed ones`,
+  },
+  {
+    name: 'a claimed coupon without its owner',
+    sql: (m) => setCoupon(m, 'b_unused', 'user_id = NULL'),
+    says: (m) => `coupon ${cp(m, 'b_unused')} is a claimed coupon that names no owner`,
+  },
+  {
+    name: 'a unique code given an owner',
+    sql: (m) => setCoupon(m, 'code_2', "user_id = 'someone'"),
+    says: (m) => `coupon ${cp(m, 'code_2')} is a unique (bearer) coupon that names an owner`,
+  },
+  {
+    name: 'a value of its own outside a red envelope',
+    sql: (m) => setCoupon(m, 'f_unused', 'value_minor = 500'),
+    says: (m) => `coupon ${cp(m, 'f_unused')} has a value of its own outside a red envelope`,
+  },
+  {
+    name: 'a claimed coupon inserted without a claim',
+    sql: (m) => {
+      const c = m.coupons.unused;
+      assert.ok(c);
+      const values = `'cpn_forged', '${c.campaign_id}', 'forger', 'FORGED', 'claimed', 'active', ${c.expires_at_ms}, ${c.created_at_ms}, ${c.created_at_ms}, NULL`;
+      return [
+        `INSERT INTO coupons (id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor) VALUES (${values})`,
+      ];
+    },
+    says: (m) => `invariant coupon ${m.campaigns.claim}: claimed_count 9 != 10 claimed coupons`,
+  },
+];
+
+const root = mkdtempSync(join(tmpdir(), 'vs-verify-coupons-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe('verify and coupon rows: SQLite, vouchsafe verify', () => {
+  const baseline = join(root, 'baseline');
+  let mix: CouponMix;
+
+  before(async () => {
+    const store = new SqliteStore({ path: join(baseline, 'vouchsafe.db') });
+    const h = await harness({}, store);
+    mix = await buildCouponMix(h);
+    await assertStanding(store, mix);
+    await h.engine.close();
+    await store.close();
+  });
+
+  /** A copy of the baseline with `sql` run on it. */
+  function tampered(name: string, sql: string[]): string {
+    const dir = join(root, name);
+    mkdirSync(dir, { recursive: true });
+    const src = join(baseline, 'vouchsafe.db');
+    copyFileSync(src, join(dir, 'vouchsafe.db'));
+    if (existsSync(`${src}-wal`)) copyFileSync(`${src}-wal`, join(dir, 'vouchsafe.db-wal'));
+    const db = new Database(join(dir, 'vouchsafe.db'));
+    for (const s of sql) assert.equal(db.prepare(s).run().changes, 1, s);
+    db.close();
+    return dir;
+  }
+
+  test('the mix verifies: every coupon status the engine leaves fits its redemptions', async () => {
+    const store = new SqliteStore({ path: join(baseline, 'vouchsafe.db') });
+    try {
+      await assertInvariants(store);
+    } finally {
+      await store.close();
+    }
+    const cli = await runCli(['verify', '--data-dir', tampered('clean', [])], {});
+    assert.equal(cli.code, 0, cli.out);
+    const coupons = Object.keys(standing).length;
+    assert.match(cli.out, new RegExp(`^OK: 6 campaigns, ${coupons} coupons, `), cli.out);
+  });
+
+  for (const [i, c] of cases.entries()) {
+    test(`caught: ${c.name}`, async () => {
+      const cli = await runCli(['verify', '--data-dir', tampered(`case-${i}`, c.sql(mix))], {});
+      assert.equal(cli.code, 1, cli.out);
+      assert.ok(cli.out.includes(c.says(mix)), `verify must say "${c.says(mix)}":\n${cli.out}`);
+    });
+  }
+});
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+
+describe('verify and coupon rows: PostgreSQL', () => {
+  if (!db) {
+    test.skip(pg_unavailable_message);
+    return;
+  }
+  const base = db;
+  let mix: CouponMix;
+
+  before(async () => {
+    const store = new PostgresStore({ url: base.url });
+    await store.migrate();
+    const h = await harness({}, store);
+    mix = await buildCouponMix(h);
+    await assertStanding(store, mix);
+    await h.engine.close();
+    await store.close();
+  });
+
+  test('the mix verifies, with vouchsafe verify too', async () => {
+    const copy = await copyTestDatabase(base);
+    try {
+      const cli = await runCli(['verify', '--database-url', copy.url], {});
+      assert.equal(cli.code, 0, cli.out);
+      assert.match(cli.out, new RegExp(`^OK: 6 campaigns, ${Object.keys(standing).length} coupons, `), cli.out);
+    } finally {
+      await copy.drop();
+    }
+  });
+
+  for (const c of cases) {
+    test(`caught: ${c.name}`, async () => {
+      const copy = await copyTestDatabase(base);
+      try {
+        const client = new pg.Client({ connectionString: copy.url });
+        await client.connect();
+        try {
+          for (const s of c.sql(mix)) assert.equal((await client.query(s)).rowCount, 1, s);
+        } finally {
+          await client.end();
+        }
+        const store = new PostgresStore({ url: copy.url });
+        try {
+          const report = await store.readSnapshot(() => verifyStore(store));
+          assert.equal(report.ok, false);
+          const lines = report.violations.map(
+            (v) => `invariant ${v.invariant} ${v.campaign_id ?? 'platform'}: ${v.detail}`,
+          );
+          assert.ok(
+            lines.some((l) => l.includes(c.says(mix))),
+            `verify must say "${c.says(mix)}":\n${lines.join('\n')}`,
+          );
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await copy.drop();
+      }
+    });
+  }
+});
