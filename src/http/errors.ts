@@ -3,6 +3,7 @@ import { InvariantViolation, Rejection, type RejectionCode } from '../domain/err
 import { StoreUnavailable } from '../store/port.ts';
 import { needsRetryAfter, statusByCode } from './error-status.ts';
 import { nonIntegerLiteral } from './integer-literals.ts';
+import { unstorableString } from './storable-strings.ts';
 import { paramOf } from './validator.ts';
 
 export interface ErrorBody {
@@ -96,6 +97,14 @@ function nonIntegerRejection(text: string): Rejection | null {
   return new Rejection('invalid_request', `${literal.param ?? 'body'}: ${message}`, literal.param);
 }
 
+/** A lone surrogate or NUL in any string: refused before anything is checked or stored (storable-strings.ts). */
+function unstorableRejection(text: string, value: unknown): Rejection | null {
+  const found = unstorableString(text, value);
+  if (!found) return null;
+  const message = 'strings must be well-formed Unicode (no lone surrogates) without NUL characters';
+  return new Rejection('invalid_request', `${found.param ?? 'body'}: ${message}`, found.param);
+}
+
 /** Error handler, 404 handler and a JSON parser that treats an empty body as none and takes integers only. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, err));
@@ -111,7 +120,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     parseJson(request, text, (err, value) => {
       // Broken JSON keeps its own answer; only a parsed body is checked for non-integers.
       if (err) return done(err);
-      const refused = nonIntegerRejection(text);
+      const refused = nonIntegerRejection(text) ?? unstorableRejection(text, value);
       if (refused) return done(refused);
       done(null, value);
     });

@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { Store } from '../../src/store/port.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { createTestDatabase, freshPostgresStore, pg_unavailable_message } from '../support/pg.ts';
+import { activeCampaign, assertError, assertInvariants, campaignBody, httpHarness, orderBody } from './harness.ts';
+
+/**
+ * A JSON body can spell strings neither store keeps as sent: a lone surrogate (`\ud800`), which
+ * both stores write as replacement characters, and NUL (`\u0000`), which PostgreSQL refuses.
+ */
+function redeemRaw(code: string, over: { user_id?: string; order?: Record<string, unknown> } = {}): string {
+  return JSON.stringify({ user_id: over.user_id ?? 'u1', code, order: orderBody(over.order ?? {}) });
+}
+
+const pgDb = await createTestDatabase();
+after(() => pgDb?.drop());
+
+const stores: Array<[string, () => Promise<Store> | null]> = [
+  ['SQLite', () => Promise.resolve(new SqliteStore({ path: ':memory:' }))],
+  ['PostgreSQL', () => (pgDb ? freshPostgresStore(pgDb) : null)],
+];
+
+for (const [name, open] of stores) {
+  describe(`strings a store cannot keep as sent are refused at the edge (${name})`, () => {
+    const opening = open();
+    if (opening === null) {
+      test.skip(pg_unavailable_message);
+      return;
+    }
+
+    test('two order ids that differ only in a lone surrogate never give one order two discounts', async () => {
+      const h = await httpHarness({}, {}, await opening);
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'LONE', per_user_limit: null });
+      for (const id of ['o\uD800', 'o\uDBFF']) {
+        const res = await h.call('POST', '/v1/redemptions', {
+          key: 'checkout',
+          raw: redeemRaw(c.code ?? '', { order: { id } }),
+        });
+        assertError(res, 400, 'invalid_request', 'order.id');
+      }
+      const scoped = await h.call('POST', '/v1/campaigns', {
+        raw: JSON.stringify(campaignBody({ merchant_ids: ['m\uDC00'] })),
+      });
+      assertError(scoped, 400, 'invalid_request', 'merchant_ids[0]');
+      const user = await h.call('POST', '/v1/redemptions', {
+        key: 'checkout',
+        raw: redeemRaw(c.code ?? '', { user_id: 'u\uDC00' }),
+      });
+      assertError(user, 400, 'invalid_request', 'user_id');
+      await assertInvariants(h.store);
+      await h.engine.close();
+    });
+
+    test('a NUL in one request fails only that request, never the batch it would have shared', async () => {
+      const h = await httpHarness({}, {}, await opening);
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'NUL', per_user_limit: null });
+      const code = c.code ?? '';
+      const innocent = Array.from({ length: 20 }, (_, i) =>
+        h.call('POST', '/v1/redemptions', { key: 'checkout', raw: redeemRaw(code, { user_id: `u${i}` }) }),
+      );
+      const poisoned = h.call('POST', '/v1/redemptions', {
+        key: 'checkout',
+        raw: redeemRaw(code, { user_id: 'evil', order: { id: 'x\u0000y' } }),
+      });
+      const [bad, ...good] = await Promise.all([poisoned, ...innocent]);
+      assert.deepEqual(
+        good.map((r) => r.status),
+        good.map(() => 201),
+      );
+      assert.ok(bad);
+      assertError(bad, 400, 'invalid_request', 'order.id');
+      await assertInvariants(h.store);
+      await h.engine.close();
+    });
+  });
+}
