@@ -35,6 +35,7 @@ import { redEnvelopeRoutes } from './routes/red-envelopes.ts';
 import { redemptionRoutes } from './routes/redemptions.ts';
 import { validationRoutes } from './routes/validations.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
+import { unstorableParam } from './storable-strings.ts';
 import { typeBoxValidatorCompiler } from './validator.ts';
 
 export interface AppOptions {
@@ -142,7 +143,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // Hooks on every request are callback hooks: an async hook costs a promise per request for nothing.
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};
-    done();
+    // A NUL in a path or query parameter: refused as a body string would be (storable-strings.ts),
+    // before a store is asked about it (PostgreSQL refuses the statement).
+    const param = unstorableParam(request.url, request.params, request.query);
+    if (param === null) return done();
+    done(new Rejection('invalid_request', `${param}: parameters must not contain NUL characters`, param));
   });
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);

@@ -14,7 +14,7 @@ const param_depth_max = 32;
 /** In a `u` regex a surrogate range matches only a surrogate that is not half of a pair. */
 const lone_surrogate = /[\uD800-\uDFFF]/u;
 
-function storable(s: string): boolean {
+export function storable(s: string): boolean {
   return !s.includes('\u0000') && !lone_surrogate.test(s);
 }
 
@@ -47,4 +47,20 @@ function findUnstorable(value: unknown, path: string, depth: number): { param: s
 export function unstorableString(text: string, value: unknown): { param: string | undefined } | null {
   if (!text.includes('\\u')) return null;
   return findUnstorable(value, '', 0);
+}
+
+/**
+ * The first path or query parameter that is not storable (a `%00` in the URL; a lone surrogate cannot
+ * be percent-encoded as UTF-8), by name; null for the usual URL, which has no `%00` at all.
+ */
+export function unstorableParam(url: string, ...groups: unknown[]): string | null {
+  if (!url.includes('%00')) return null;
+  for (const group of groups) {
+    if (typeof group !== 'object' || group === null) continue;
+    for (const [name, value] of Object.entries(group)) {
+      const values: unknown[] = Array.isArray(value) ? value : [value];
+      if (values.some((v) => typeof v === 'string' && !storable(v))) return name;
+    }
+  }
+  return null;
 }

@@ -73,5 +73,24 @@ for (const [name, open] of stores) {
       await assertInvariants(h.store);
       await h.engine.close();
     });
+
+    test('a NUL in a path or query parameter is 400 naming it, not a failed store read', async () => {
+      const h = await httpHarness({}, {}, await opening);
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PATH', per_user_limit: null });
+      const reads: Array<[string, string]> = [
+        ['/v1/redemptions/r%00x', 'id'],
+        ['/v1/campaigns/c%00', 'id'],
+        [`/v1/redemptions?campaign_id=${c.id}&merchant_id=m%00`, 'merchant_id'],
+        ['/v1/alerts?campaign_id=%00', 'campaign_id'],
+      ];
+      for (const [url, param] of reads) assertError(await h.call('GET', url), 400, 'invalid_request', param);
+      const confirm = await h.call('POST', '/v1/redemptions/r%00x/confirm', { key: 'checkout' });
+      assertError(confirm, 400, 'invalid_request', 'id');
+      // The same reads without the NUL answer as usual.
+      assert.equal((await h.call('GET', `/v1/redemptions?campaign_id=${c.id}&merchant_id=m`)).status, 200);
+      assert.equal((await h.call('GET', '/v1/redemptions/rx')).status, 404);
+      await assertInvariants(h.store);
+      await h.engine.close();
+    });
   });
 }
