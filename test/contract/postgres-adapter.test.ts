@@ -120,6 +120,47 @@ describe('PostgresStore on a server', () => {
     }
   });
 
+  test('a batch audit entry and the campaign doc are compressed with lz4 where the server has it (migration 110)', async () => {
+    const store = new PostgresStore({ url });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await store.migrate();
+      const lz4 = await admin.query(
+        "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)",
+      );
+      const methods = await admin.query(`SELECT attrelid::regclass::text AS tbl, attcompression AS m FROM pg_attribute
+        WHERE (attrelid, attname) IN (('audit'::regclass, 'data_json'), ('campaigns'::regclass, 'doc')) ORDER BY 1`);
+      // 'l': lz4; '': the server's default (pglz), kept by a server built without lz4.
+      const want = lz4.rowCount === 1 ? 'l' : '';
+      assert.deepEqual(methods.rows, [
+        { tbl: 'audit', m: want },
+        { tbl: 'campaigns', m: want },
+      ]);
+      // A large entry is stored compressed and reads back exactly as written (its hash depends on it).
+      const b = new Build();
+      const { campaign, audit } = b.campaign();
+      await store.insertCampaign(campaign, audit, [], null);
+      const data = JSON.stringify({
+        changes: Array.from({ length: 2000 }, (_, i) => ({ subject: `red_${i}`, d: 100 })),
+      });
+      await admin.query(
+        `INSERT INTO audit (chain, chain_seq, at_ms, actor, action, subject, data_json, prev_hash, hash)
+         VALUES ('chain_lz4', 1, 0, NULL, 'batch', 'x', $1, '', 'h')`,
+        [data],
+      );
+      const back = await admin.query(
+        "SELECT data_json, pg_column_compression(data_json) AS m FROM audit WHERE chain = 'chain_lz4'",
+      );
+      assert.equal(back.rows[0]?.data_json, data);
+      assert.equal(back.rows[0]?.m, lz4.rowCount === 1 ? 'lz4' : 'pglz');
+    } finally {
+      await admin.query("DELETE FROM audit WHERE chain = 'chain_lz4'");
+      await admin.end();
+      await store.close();
+    }
+  });
+
   test('a batch whose connection the server kills (57P01) fails as StoreUnavailable, and the next one works', async () => {
     const store = new PostgresStore({ url });
     const admin = new pg.Client({ connectionString: url });

@@ -253,6 +253,22 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
   ON CONFLICT (campaign_id, key) DO UPDATE SET count = excluded.count;
   `,
   },
+  {
+    // A batch's audit entry lists every change it made (about 230 kB of JSON for 1,000 redemptions)
+    // and is written while the campaign row is held: lz4 compresses it in half the time of the
+    // default pglz, to about the same size. The campaign doc, updated by every batch, likewise.
+    // New values only (existing rows keep pglz, both read back the same); a server built without
+    // lz4 keeps pglz.
+    id: '110_lz4_toast',
+    sql: `
+  DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+      EXECUTE 'ALTER TABLE audit ALTER COLUMN data_json SET COMPRESSION lz4';
+      EXECUTE 'ALTER TABLE campaigns ALTER COLUMN doc SET COMPRESSION lz4';
+    END IF;
+  END $$;
+  `,
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */
