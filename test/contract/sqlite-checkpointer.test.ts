@@ -84,17 +84,3 @@ test('background checkpoints: pages reach the database file without the writer c
     rmSync(dir, { recursive: true, force: true });
   }
 });
-
-test('temporary files (statement journals of multi-row writes) stay in memory, not in the temp directory', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vs-temp-'));
-  try {
-    const store = new SqliteStore({ path: join(dir, 'v.db'), background_checkpoint: true });
-    // The store's own connection: SQLite writes a statement journal for each multi-row insert or
-    // upsert of a batch to a file in /var/tmp (several MB/s under load) unless temp_store is MEMORY (2).
-    const db = (store as unknown as { db: Database.Database }).db;
-    assert.equal(db.pragma('temp_store', { simple: true }), 2);
-    await store.close();
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});

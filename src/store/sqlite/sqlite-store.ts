@@ -135,9 +135,6 @@ export class SqliteStore implements Store {
     // 64 MiB of page cache: the redemption indexes of millions of rows stay in memory.
     this.db.pragma('cache_size = -65536');
     this.db.pragma('foreign_keys = OFF');
-    // Statement journals (each multi-row insert or upsert of a batch keeps one) and other temporary
-    // files stay in memory: on disk they were a file in /var/tmp per transaction, several MB/s under load.
-    this.db.pragma('temp_store = MEMORY');
     this.migrateSync();
     if (opts.background_checkpoint && opts.path !== ':memory:') {
       // Checkpoints move to a worker thread; the writer's own only bounds the WAL (32 MiB).
