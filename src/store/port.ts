@@ -131,6 +131,15 @@ export interface RedemptionQuery extends ListQuery {
   status?: RedemptionStatus;
 }
 
+/** A campaign's budget as its row holds it; of two reads of one campaign, the larger `audit_seq` is the newer. */
+export interface CampaignBudget {
+  id: string;
+  audit_seq: number;
+  budget_minor: number;
+  reserved_minor: number;
+  spent_minor: number;
+}
+
 export interface ApiKeyRecord {
   id: string;
   name: string;
@@ -192,6 +201,12 @@ export interface Store
   listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>>;
   /** Ids of every campaign (for verify and the emergency stop). */
   campaignIds(): Promise<string[]>;
+  /**
+   * The budgets of every campaign not ended or revoked, and of `ids` whatever their status (an
+   * unknown id is left out), in one read: at most `limit`, those of `ids` first, each part newest
+   * first. For the metrics, which show every node's spending, not only this node's.
+   */
+  campaignBudgets(q: { ids: string[]; limit: number }): Promise<CampaignBudget[]>;
   /** The shared codes (only shared_code campaigns have one) of at least `min_chars` characters. */
   sharedCodes(min_chars: number): Promise<string[]>;
 

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { Campaign } from '../../domain/campaign.ts';
 import { verifyChain } from '../../engine/audit.ts';
-import { type Store, UniqueViolation } from '../port.ts';
-import { Build, type OpenStore, seedCampaign, withoutSeq } from './builders.ts';
+import { type CampaignBudget, type Store, UniqueViolation } from '../port.ts';
+import { Build, batch, emptyLoad, type OpenStore, seedCampaign, withoutSeq } from './builders.ts';
 
 /** Runs `body` on a fresh store and always closes it. */
 export function storeTest(name: string, open: OpenStore, body: (store: Store, b: Build) => Promise<void>): void {
@@ -109,6 +110,53 @@ export function campaignContract(open: OpenStore): void {
     assert.deepEqual((await store.listCampaigns({ limit: 10, status: 'revoked' })).data, []);
   });
 
+  storeTest(
+    'campaignBudgets: every campaign not ended or revoked, and those asked for first',
+    open,
+    async (store, b) => {
+      const statuses = ['draft', 'pending_approval', 'active', 'paused', 'ended', 'revoked'] as const;
+      const made: Campaign[] = [];
+      for (const [i, status] of statuses.entries()) {
+        made.push(await seedCampaign(store, b, { status, reserved_minor: 10 * i, spent_minor: 100 * i }));
+      }
+      const [draft, pending, active, paused, ended, revoked] = made as [
+        Campaign,
+        Campaign,
+        Campaign,
+        Campaign,
+        Campaign,
+        Campaign,
+      ];
+      const budgets = (q: { ids: string[]; limit: number }) => store.campaignBudgets(q);
+      assert.deepEqual(await budgets({ ids: [], limit: 10 }), [paused, active, pending, draft].map(figures));
+      // Asked-for ones first, newest first, whatever their status; an unknown id is left out, none comes twice.
+      assert.deepEqual(
+        await budgets({ ids: [revoked.id, 'cmp_missing', active.id, ended.id], limit: 10 }),
+        [revoked, ended, active, paused, pending, draft].map(figures),
+      );
+      assert.deepEqual(await budgets({ ids: [draft.id], limit: 2 }), [draft, paused].map(figures), 'at most limit');
+      assert.deepEqual(await budgets({ ids: [draft.id], limit: 0 }), []);
+
+      // What a batch commits is what the next read gets: figures, audit_seq, and leaving the live set.
+      const after = await batch(store, active.id, emptyLoad(), (_, w) => {
+        w.campaign.spent_minor += 500;
+        w.campaign.status = 'ended';
+        w.audit.push(b.audit(w.campaign, 'campaign.end', {}));
+      }).then(() => store.getCampaign(active.id));
+      assert.ok(after && after.audit_seq === active.audit_seq + 1 && after.spent_minor === active.spent_minor + 500);
+      assert.deepEqual(await budgets({ ids: [], limit: 10 }), [paused, pending, draft].map(figures));
+      assert.deepEqual(await budgets({ ids: [active.id], limit: 10 }), [after, paused, pending, draft].map(figures));
+
+      // Money as large as it goes comes back exact.
+      const big = await seedCampaign(store, b, {
+        budget_minor: Number.MAX_SAFE_INTEGER,
+        spent_minor: Number.MAX_SAFE_INTEGER - 1,
+        status: 'active',
+      });
+      assert.deepEqual((await budgets({ ids: [], limit: 1 }))[0], figures(big));
+    },
+  );
+
   storeTest('a reused idempotency key raises UniqueViolation and leaves nothing behind', open, async (store, b) => {
     const first = b.campaign();
     await store.insertCampaign(first.campaign, first.audit, [], b.idem('k1'));
@@ -143,4 +191,9 @@ async function assertNothingOf(store: Store, campaign_id: string, coupon_id: str
   if (coupon_id) assert.equal(await store.getCoupon(coupon_id), null);
   assert.deepEqual(await store.auditChain(campaign_id), []);
   assert.equal((await store.campaignIds()).includes(campaign_id), false);
+}
+
+function figures(c: Campaign): CampaignBudget {
+  const { id, audit_seq, budget_minor, reserved_minor, spent_minor } = c;
+  return { id, audit_seq, budget_minor, reserved_minor, spent_minor };
 }

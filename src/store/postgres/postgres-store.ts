@@ -9,6 +9,7 @@ import type {
   AuditEntry,
   BatchDecide,
   BatchLoad,
+  CampaignBudget,
   ExposureRow,
   IdempotencyRecord,
   ListQuery,
@@ -205,6 +206,10 @@ export class PostgresStore implements Store {
 
   async campaignIds(): Promise<string[]> {
     return (await this.q('SELECT id FROM campaigns ORDER BY id')).map((r) => String(r.id));
+  }
+
+  campaignBudgets(q: { ids: string[]; limit: number }): Promise<CampaignBudget[]> {
+    return reads.campaignBudgets(this.q, q);
   }
 
   async sharedCodes(min_chars: number): Promise<string[]> {

@@ -15,6 +15,7 @@ import {
   type BatchLoad,
   type BatchSnapshot,
   type BatchWrites,
+  type CampaignBudget,
   type ExposureRow,
   type IdempotencyRecord,
   type ListQuery,
@@ -194,6 +195,13 @@ export class SqliteStore implements Store {
     const p = (sql: string) => this.db.prepare(sql);
     return {
       campaignGet: p('SELECT doc FROM campaigns WHERE id = ?'),
+      campaignBudgets: p(
+        `SELECT id, json_extract(doc, '$.audit_seq') AS audit_seq, json_extract(doc, '$.budget_minor') AS budget_minor,
+          json_extract(doc, '$.reserved_minor') AS reserved_minor, json_extract(doc, '$.spent_minor') AS spent_minor,
+          id IN (SELECT value FROM json_each(@ids)) AS asked
+        FROM campaigns WHERE status IN ('draft', 'pending_approval', 'active', 'paused') OR asked
+        ORDER BY asked DESC, id DESC LIMIT @limit`,
+      ),
       campaignInsert: p('INSERT INTO campaigns (id, status, code, created_at_ms, doc) VALUES (?, ?, ?, ?, ?)'),
       // Setting `code` rewrites its unique index entry even when it is unchanged (one more WAL
       // page per commit), so the columns are set only when they change.
@@ -279,6 +287,17 @@ export class SqliteStore implements Store {
 
   async campaignIds(): Promise<string[]> {
     return (this.db.prepare('SELECT id FROM campaigns ORDER BY id').all() as Row[]).map((r) => String(r.id));
+  }
+
+  async campaignBudgets(q: { ids: string[]; limit: number }): Promise<CampaignBudget[]> {
+    const rows = this.stmt.campaignBudgets.all({ ids: JSON.stringify(q.ids), limit: q.limit }) as Row[];
+    return rows.map((r) => ({
+      id: String(r.id),
+      audit_seq: Number(r.audit_seq),
+      budget_minor: Number(r.budget_minor),
+      reserved_minor: Number(r.reserved_minor),
+      spent_minor: Number(r.spent_minor),
+    }));
   }
 
   async sharedCodes(min_chars: number): Promise<string[]> {
