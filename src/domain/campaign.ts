@@ -110,7 +110,7 @@ export const zeroCounters: CampaignCounters = {
   reversed_count: 0,
 };
 
-export function availableMinor(c: Campaign): number {
+export function availableMinor(c: Pick<Campaign, 'budget_minor' | 'reserved_minor' | 'spent_minor'>): number {
   return c.budget_minor - c.reserved_minor - c.spent_minor;
 }
 

@@ -1,20 +1,15 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { availableMinor, type Campaign } from '../domain/campaign.ts';
+import type { Campaign } from '../domain/campaign.ts';
 import type { Engine } from '../engine/engine.ts';
+import { BudgetGauges } from './budget-gauges.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
-
-/** Campaigns with budget gauges; past this many, new campaigns are left out (bounded cardinality). */
-const campaigns_tracked_max = 10_000;
-
-const budgetParts = ['total', 'reserved', 'spent', 'available'] as const;
 
 /** Prometheus metrics of one app: request latency, redemptions by outcome, budget burn per campaign. */
 export class HttpMetrics {
   readonly registry = new Registry();
   private readonly latency: LatencyHistogram;
   private readonly redemptions: Counter<'outcome'>;
-  private readonly budget: Gauge<'campaign_id' | 'part'>;
-  private readonly tracked = new Set<string>();
+  private readonly budget: BudgetGauges;
 
   constructor(engine: Engine, opts: { process_metrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -30,12 +25,7 @@ export class HttpMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.budget = new Gauge({
-      name: 'vouchsafe_campaign_budget_minor',
-      help: 'Budget of a campaign by part (total, reserved, spent, available), in minor units',
-      labelNames: ['campaign_id', 'part'],
-      registers,
-    });
+    this.budget = new BudgetGauges(this.registry);
     new Gauge({
       name: 'vouchsafe_engine_pending_commands',
       help: 'Commands queued or in flight in the engine',
@@ -56,18 +46,9 @@ export class HttpMetrics {
     this.redemptions.inc({ outcome });
   }
 
+  /** A campaign as committed here or answered (maybe a replay of an older answer: see BudgetGauges). */
   observeCampaign(c: Campaign): void {
-    if (!this.tracked.has(c.id)) {
-      if (this.tracked.size >= campaigns_tracked_max) return;
-      this.tracked.add(c.id);
-    }
-    const value: Record<(typeof budgetParts)[number], number> = {
-      total: c.budget_minor,
-      reserved: c.reserved_minor,
-      spent: c.spent_minor,
-      available: availableMinor(c),
-    };
-    for (const part of budgetParts) this.budget.set({ campaign_id: c.id, part }, value[part]);
+    this.budget.observe(c);
   }
 
   async text(): Promise<string> {
