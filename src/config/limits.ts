@@ -40,6 +40,13 @@ export const limits = {
   /** How long a node trusts its copy of a campaign's velocity settings (its own changes apply at once). */
   campaign_settings_ttl_ms: 1_000,
   campaign_settings_cached_max: 10_000,
+  /**
+   * /metrics: the budget gauges are read from the store (every node's spending, not only this
+   * node's) at most this often; scrapes in between show what the last read got.
+   */
+  metrics_budget_refresh_ms: 2_000,
+  /** How long a scrape waits for that read; past it, it shows the last figures and the read finishes on its own. */
+  metrics_budget_wait_ms_max: 1_000,
   /** Codes per chunk of `vouchsafe codes generate` (one engine batch each). */
   codes_chunk_max: 100_000,
   codes_generate_max: 10_000_000,

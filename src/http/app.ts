@@ -117,7 +117,7 @@ export function schemaError(errors: FastifySchemaValidationError[], part: string
 /** The HTTP app over one engine. Routes get the engine as a plugin option, never a global. */
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = baseInstance(opts);
-  const metrics = new HttpMetrics(opts.engine, { process_metrics: opts.process_metrics ?? false });
+  const metrics = new HttpMetrics(opts.engine, { process_metrics: opts.process_metrics ?? false, log: app.log });
   const deps: RouteDeps = {
     engine: opts.engine,
     metrics,

@@ -1,36 +1,77 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { limits } from '../config/limits.ts';
 import { availableMinor } from '../domain/campaign.ts';
-import type { CampaignBudget } from '../store/port.ts';
+import type { Clock } from '../engine/clock.ts';
+import type { CampaignBudget, Store } from '../store/port.ts';
 
 /** Campaigns with budget gauges; past this many, new campaigns are left out (bounded cardinality). */
 const campaigns_tracked_max = 10_000;
 
 const budgetParts = ['total', 'reserved', 'spent', 'available'] as const;
 
+export interface BudgetSource {
+  store: Pick<Store, 'campaignBudgets'>;
+  clock: Clock;
+  /** Told when reads start failing (once per run of failures) and when they work again. */
+  log?: { warn(obj: object, msg: string): void; info(msg: string): void };
+}
+
 /**
- * `vouchsafe_campaign_budget_minor{campaign_id, part}`. Figures arrive from this node's commits and
- * from answers that may be older (an Idempotency-Key replay answers the campaign as it was then);
- * every committed change moves a campaign's audit chain on, so the larger `audit_seq` is the newer,
- * and a gauge never goes back to older figures.
+ * `vouchsafe_campaign_budget_minor{campaign_id, part}`, right whichever node is scraped. This node's
+ * commits set the gauges at once; a scrape also reads every node's figures from the store (one
+ * bounded query, at most every limits.metrics_budget_refresh_ms, shared by concurrent scrapes). A
+ * read that fails or is slow never fails the scrape: it shows the last figures, and
+ * `..._refresh_failures_total` and `..._refreshed_timestamp_seconds` say how old they may be.
+ *
+ * Figures also arrive older than what is shown (an Idempotency-Key replay answers the campaign as it
+ * was then; a store read may finish after a newer commit). Every committed change moves a
+ * campaign's audit chain on, so the larger `audit_seq` is the newer, and a gauge never goes back.
  */
 export class BudgetGauges {
   private readonly budget: Gauge<'campaign_id' | 'part'>;
+  private readonly failures: Counter;
+  private readonly refreshed: Gauge;
   /** Tracked campaigns: the audit_seq of the figures each one's gauges show. */
   private readonly shown_seq = new Map<string, number>();
+  private read_at_ms = Number.NEGATIVE_INFINITY;
+  private reading: Promise<void> | null = null;
+  private failing = false;
 
-  constructor(registry: Registry) {
+  constructor(
+    registry: Registry,
+    private readonly source: BudgetSource,
+  ) {
+    const registers = [registry];
+    // prom-client reads every metric at once: all three wait for the same read.
+    const collect = () => this.refresh();
     this.budget = new Gauge({
       name: 'vouchsafe_campaign_budget_minor',
-      help: 'Budget of a campaign by part (total, reserved, spent, available), in minor units',
+      help: 'Budget of a campaign by part (total, reserved, spent, available), in minor units, as the store holds it',
       labelNames: ['campaign_id', 'part'],
-      registers: [registry],
+      registers,
+      collect,
+    });
+    this.failures = new Counter({
+      name: 'vouchsafe_campaign_budget_refresh_failures_total',
+      help: 'Reads of the campaign budgets from the store that failed (the gauges kept their last figures)',
+      registers,
+      collect,
+    });
+    this.refreshed = new Gauge({
+      name: 'vouchsafe_campaign_budget_refreshed_timestamp_seconds',
+      help: 'When the last read of the campaign budgets from the store that succeeded began (unix seconds)',
+      registers,
+      collect,
     });
   }
 
-  /** Shows these figures unless the campaign's gauges already show newer ones (or it is past the bound). */
+  /**
+   * Shows these figures unless the campaign's gauges show them or newer ones already (one audit_seq,
+   * one set of figures: a read that finds nothing new sets no gauge), or it is past the bound.
+   */
   observe(b: CampaignBudget): void {
     const shown = this.shown_seq.get(b.id);
-    if (shown === undefined ? this.shown_seq.size >= campaigns_tracked_max : shown > b.audit_seq) return;
+    if (shown === undefined ? this.shown_seq.size >= campaigns_tracked_max : shown >= b.audit_seq) return;
     this.shown_seq.set(b.id, b.audit_seq);
     const value: Record<(typeof budgetParts)[number], number> = {
       total: b.budget_minor,
@@ -39,5 +80,40 @@ export class BudgetGauges {
       available: availableMinor(b),
     };
     for (const part of budgetParts) this.budget.set({ campaign_id: b.id, part }, value[part]);
+  }
+
+  /** Before a scrape renders the gauges: joins the read in flight, or starts one when the last is too old. Never throws. */
+  private async refresh(): Promise<void> {
+    const now_ms = this.source.clock.now();
+    const age_ms = now_ms - this.read_at_ms;
+    if (this.reading === null && age_ms >= 0 && age_ms < limits.metrics_budget_refresh_ms) return;
+    // A callback clears it, so after this assignment even when the read fails at once.
+    this.reading ??= this.read(now_ms).finally(() => {
+      this.reading = null;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, limits.metrics_budget_wait_ms_max);
+    });
+    await Promise.race([this.reading, waited]);
+    clearTimeout(timer);
+  }
+
+  private async read(now_ms: number): Promise<void> {
+    try {
+      // The tracked ones first: they have gauges, which must not go stale once their campaign has ended.
+      const ids = [...this.shown_seq.keys()];
+      const budgets = await this.source.store.campaignBudgets({ ids, limit: campaigns_tracked_max });
+      for (const b of budgets) this.observe(b);
+      this.refreshed.set(now_ms / 1000);
+      if (this.failing) this.source.log?.info('campaign budget gauges read from the store again');
+      this.failing = false;
+    } catch (err) {
+      this.failures.inc();
+      if (!this.failing)
+        this.source.log?.warn({ err }, 'campaign budget gauges: store read failed, keeping the last figures');
+      this.failing = true;
+    }
+    this.read_at_ms = now_ms;
   }
 }

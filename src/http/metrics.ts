@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Campaign } from '../domain/campaign.ts';
 import type { Engine } from '../engine/engine.ts';
-import { BudgetGauges } from './budget-gauges.ts';
+import { BudgetGauges, type BudgetSource } from './budget-gauges.ts';
 import { LatencyHistogram } from './latency-histogram.ts';
 
 /** Prometheus metrics of one app: request latency, redemptions by outcome, budget burn per campaign. */
@@ -11,7 +11,7 @@ export class HttpMetrics {
   private readonly redemptions: Counter<'outcome'>;
   private readonly budget: BudgetGauges;
 
-  constructor(engine: Engine, opts: { process_metrics?: boolean } = {}) {
+  constructor(engine: Engine, opts: { process_metrics?: boolean; log?: BudgetSource['log'] } = {}) {
     const registers = [this.registry];
     // Observed on every request, so not a prom-client Histogram (see LatencyHistogram); rendered first, as before.
     this.latency = new LatencyHistogram(
@@ -25,7 +25,11 @@ export class HttpMetrics {
       labelNames: ['outcome'],
       registers,
     });
-    this.budget = new BudgetGauges(this.registry);
+    this.budget = new BudgetGauges(this.registry, {
+      store: engine.store,
+      clock: engine.clock,
+      ...(opts.log ? { log: opts.log } : {}),
+    });
     new Gauge({
       name: 'vouchsafe_engine_pending_commands',
       help: 'Commands queued or in flight in the engine',
