@@ -35,7 +35,9 @@ describe('canonicalProductKind', () => {
 
   test('keeps what is not a separator, and words apart that were written apart', () => {
     assert.equal(canonicalProductKind('giftcard'), 'giftcard');
-    assert.equal(canonicalProductKind('3C/Digital'), '3c/digital');
+    assert.equal(canonicalProductKind('3C/Digital'), '3c_digital', 'a slash separates words too');
+    assert.equal(canonicalProductKind('Top-Up/Recharge'), 'top_up_recharge');
+    assert.equal(canonicalProductKind('gift·card, prepaid'), 'gift_card_prepaid');
     assert.equal(canonicalProductKind('话费充值'), '话费充值');
     assert.equal(canonicalProductKind('Cafe\u0301'), 'café', 'composed and decomposed are one');
     assert.equal(canonicalProductKind('Cafe\u200b\u0301'), 'café', 'an invisible character goes before NFKC');
@@ -98,6 +100,21 @@ describe('isCashEquivalent', () => {
       'airtime',
       'phone_credit',
       'mobile_credit',
+      // Words written apart or together, and other separators.
+      'Pre-Paid Card',
+      'E-Gift',
+      'e_gifts',
+      'Top-Up/Recharge',
+      'gift/card',
+      'gift·card',
+      'gift-card,prepaid',
+      'Recharges',
+      // Scripts without spaces between words.
+      '话费充值',
+      '手机话费',
+      '礼品卡',
+      '超市购物卡',
+      '游戏点卡',
     ]) {
       assert.equal(isCashEquivalent(kind), true, kind);
     }
@@ -117,6 +134,9 @@ describe('isCashEquivalent', () => {
       'credit_card_holder',
       'laptop_upgrade',
       'voucher_printing',
+      'pre_owned_phone',
+      'gift_wrapping_paper',
+      '礼品包装',
       '',
     ]) {
       assert.equal(isCashEquivalent(kind), false, kind);

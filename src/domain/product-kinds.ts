@@ -5,9 +5,10 @@ const canonicalAscii = /^[a-z0-9]+(?:_[a-z0-9]+)*$/;
  * so no rule about a kind can be missed by writing the kind differently. In order:
  * invisible format characters (zero-width spaces and joiners, `\p{Cf}`) are dropped; Unicode NFKC
  * (full-width `ＧＩＦＴ` is `GIFT`, composed and decomposed accents are one); lower case; each run of
- * whitespace, dashes, dots and underscores becomes one `_`, and none is kept at either end.
- * So `GIFT-CARD`, ` Gift  Card `, `gift.card` and `gift__card` are all `gift_card`; `giftcard` stays
- * `giftcard` (words are not guessed). A kind of separators only is `''`, which the edge refuses.
+ * anything but letters, digits and combining marks (spaces, dashes, dots, slashes, commas, `·`, `_`
+ * ...) becomes one `_`, and none is kept at either end. So `GIFT-CARD`, ` Gift  Card `, `gift.card`,
+ * `gift/card` and `gift__card` are all `gift_card`; `giftcard` stays `giftcard` (words are not
+ * guessed). A kind of separators only is `''`, which the edge refuses.
  */
 export function canonicalProductKind(kind: string): string {
   // Already canonical (every kind stored or sent since kinds were canonicalized): no rewriting.
@@ -16,30 +17,28 @@ export function canonicalProductKind(kind: string): string {
     .replace(/\p{Cf}/gu, '')
     .normalize('NFKC')
     .toLowerCase()
-    .replace(/[\s\p{Pd}._]+/gu, '_')
+    .replace(/[^\p{L}\p{N}\p{M}]+/gu, '_')
     .replace(/^_|_$/g, '');
 }
 
 /**
  * What makes a product kind as good as cash (a coupon on it is a cash giveaway that is easy to resell),
- * canonical, in one place. A kind is cash-equivalent when one of these appears in its canonical form as
- * whole words in a row, the last one perhaps plural: `gift_card` covers `steam_gift_card`,
- * `e_gift_card` and `gift_cards_100`; `cash` covers `cash_voucher` but not `cashmere`.
- * Only names that mean stored value: broad words (`card`, `gift`, `voucher`, `credit`, `points`) are
- * not here, since they name ordinary goods as often.
+ * in one place. A kind is cash-equivalent when some of its words in a row, written together, are one
+ * of these names, perhaps plural: `gift_card` covers `steam_gift_card`, `Gift-Cards-100` and
+ * `giftcard`; `prepaid` covers `pre_paid_card`; `top_up` covers `Top-Up/Recharge` and `topup`; `cash`
+ * covers `cash_voucher` but not `cashmere`. Only names that mean stored value: broad words (`card`,
+ * `gift`, `voucher`, `credit`, `points`) are not here, since they name ordinary goods as often.
  */
 export const cashEquivalentNames: readonly string[] = [
   // Phone and mobile credit.
   'top_up',
-  'topup',
   'recharge',
   'airtime',
   'phone_credit',
   'mobile_credit',
   // Gift cards and their kin.
   'gift_card',
-  'giftcard',
-  'egift',
+  'e_gift',
   'gift_certificate',
   'gift_voucher',
   // Stored value and cash itself.
@@ -49,7 +48,36 @@ export const cashEquivalentNames: readonly string[] = [
   'cash',
 ];
 
-const cashEquivalentWords = new RegExp(`(?:^|_)(?:${cashEquivalentNames.join('|')})s?(?:_|$)`);
+/**
+ * The same for scripts written without spaces between words, matched anywhere in the kind: phone
+ * credit (话费), top-up (充值), gift and shopping cards (礼品卡, 购物卡), stored-value and prepaid
+ * cards (储值, 预付卡), cash (现金), game point cards (点卡).
+ */
+export const cashEquivalentFragments: readonly string[] = [
+  '话费',
+  '充值',
+  '礼品卡',
+  '购物卡',
+  '储值',
+  '预付卡',
+  '现金',
+  '点卡',
+];
+
+const compactNames = new Set(cashEquivalentNames.map((n) => n.replaceAll('_', '')));
+
+/** True when some words of `canonical` in a row, joined, are a listed name (or its plural). */
+function namesStoredValue(canonical: string): boolean {
+  const words = canonical.split('_');
+  for (let i = 0; i < words.length; i++) {
+    let joined = '';
+    for (let j = i; j < words.length; j++) {
+      joined += words[j];
+      if (compactNames.has(joined) || (joined.endsWith('s') && compactNames.has(joined.slice(0, -1)))) return true;
+    }
+  }
+  return false;
+}
 
 /** The kinds the console offers and, less the cash-equivalent ones, a campaign's default. */
 export const knownProductKinds: readonly string[] = [
@@ -66,7 +94,8 @@ export const knownProductKinds: readonly string[] = [
 
 /** True for a kind that is as good as cash, however it is written. */
 export function isCashEquivalent(kind: string): boolean {
-  return cashEquivalentWords.test(canonicalProductKind(kind));
+  const canonical = canonicalProductKind(kind);
+  return namesStoredValue(canonical) || cashEquivalentFragments.some((f) => canonical.includes(f));
 }
 
 /**

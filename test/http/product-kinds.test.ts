@@ -57,6 +57,22 @@ describe('product kinds however they are written', () => {
     assert.equal(approved.body.status, 'active');
   });
 
+  test('prepaid cards, e-gifts and top-ups spelled apart or with a slash are warned too, and wait for approval', async () => {
+    const h = await httpHarness();
+    for (const kind of ['Pre-Paid Card', 'E-Gift', 'Top-Up/Recharge', '话费充值']) {
+      const created = await h.call<CampaignWire>('POST', '/v1/campaigns', {
+        body: campaignBody({ product_kinds: ['merchandise', kind] }),
+      });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      assert.ok(
+        created.body.lint.some((f) => f.rule === 'cash_equivalent_eligible'),
+        `${kind} stored as ${created.body.product_kinds.join(', ')}`,
+      );
+      const submitted = await h.call<CampaignWire>('POST', `/v1/campaigns/${created.body.id}/submit`);
+      assert.equal(submitted.body.status, 'pending_approval', kind);
+    }
+  });
+
   test('a change of product kinds is stored canonically too', async () => {
     const h = await httpHarness();
     const c = await activeCampaign(h);
