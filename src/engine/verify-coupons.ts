@@ -1,3 +1,4 @@
+import { limits } from '../config/limits.ts';
 import type { Campaign, CodeMode } from '../domain/campaign.ts';
 import type { CouponKind, CouponStatus } from '../domain/coupon.ts';
 import type { Store } from '../store/port.ts';
@@ -36,9 +37,18 @@ const stored: readonly string[] = ['active', 'reserved', 'redeemed', 'revoked'] 
  *   still be confirmed, frozen, released or expire; invariant 4 bounds it to one.
  * - a shared code is only ever `active` or `revoked`: its many redemptions never move it;
  * - every redemption names a coupon of its own campaign, of its own user when the coupon has an
- *   owner, and discounts no more than the coupon's own value (red envelopes).
+ *   owner, and discounts no more than the coupon's own value (red envelopes);
+ * - no coupon up to the campaign's revoke_through_id is `active` or `reserved`: an incident's
+ *   revocation raises the bound before it reads a coupon, then revokes every such one, and after
+ *   that a release or a reversal leaves them revoked. Not judged while an incident that may still
+ *   be revoking (`opening`, see revokingCampaigns) covers the campaign.
  */
-export async function verifyCoupons(store: Store, c: Campaign, fail: Fail): Promise<number> {
+export async function verifyCoupons(
+  store: Store,
+  c: Campaign,
+  fail: Fail,
+  revoking: ReadonlySet<string>,
+): Promise<number> {
   const report = (detail: string) => fail(coupon_invariant, detail);
   let coupons = 0;
   let claimed = 0;
@@ -51,7 +61,38 @@ export async function verifyCoupons(store: Store, c: Campaign, fail: Fail): Prom
   for (const f of await store.redemptionFits(c.id)) {
     for (const why of fitFailures(f)) report(`${nameOf(f.redemptions, 'redemption', f.example_id)} ${why}`);
   }
+  if (c.revoke_through_id !== undefined && !revoking.has(c.id)) {
+    const through = c.revoke_through_id;
+    const left = await store.unredeemedThrough(c.id, through);
+    if (left.coupons > 0) {
+      const named = nameOf(left.coupons, 'coupon', left.first_id ?? '?');
+      const verb = left.coupons === 1 ? 'is' : 'are';
+      report(
+        `${named} ${verb} active or reserved although an incident revoked the campaign's coupons up to ${through}`,
+      );
+    }
+  }
   return coupons;
+}
+
+/**
+ * The campaigns of incidents still `opening` with revoke_unredeemed: their revocation may be under
+ * way (the bound raised, coupons not all revoked yet), so verify does not hold them to the bound.
+ * Read once per verify, a page of incidents at a time; only these campaign ids are kept.
+ */
+export async function revokingCampaigns(store: Store): Promise<Set<string>> {
+  const out = new Set<string>();
+  let starting_after: string | undefined;
+  for (;;) {
+    const page = await store.listIncidents({ limit: limits.list_limit_max, starting_after });
+    for (const i of page.data) {
+      if (i.status !== 'opening' || !i.actions.includes('revoke_unredeemed')) continue;
+      for (const id of i.campaign_ids) out.add(id);
+    }
+    const last = page.data[page.data.length - 1];
+    if (!page.has_more || last === undefined) return out;
+    starting_after = last.id;
+  }
 }
 
 function nameOf(n: number, what: string, example_id: string): string {

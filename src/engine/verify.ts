@@ -6,7 +6,7 @@ import type { ChainCheck } from './audit.ts';
 import { specAt } from './audit-campaign.ts';
 import { type CampaignLedger, platform_chain, verifyAuditLog } from './audit-log.ts';
 import { orderKey } from './redeem-handlers.ts';
-import { verifyCoupons } from './verify-coupons.ts';
+import { revokingCampaigns, verifyCoupons } from './verify-coupons.ts';
 import { verifyRedEnvelope } from './verify-red-envelopes.ts';
 
 export interface Violation {
@@ -35,6 +35,7 @@ export async function verifyStore(
 ): Promise<VerifyReport> {
   const violations: Violation[] = [];
   const ids = await store.campaignIds();
+  const revoking = await revokingCampaigns(store);
   let coupons = 0;
   let redemptions = 0;
   let done = 0;
@@ -43,7 +44,7 @@ export async function verifyStore(
     const fail = (invariant: string, detail: string) => violations.push({ campaign_id: c.id, invariant, detail });
     try {
       redemptions += await verifyCampaign(store, c, ledger, violations);
-      coupons += await verifyCoupons(store, c, fail);
+      coupons += await verifyCoupons(store, c, fail, revoking);
       await verifyRedEnvelope(store, c, fail, opts.now_ms ?? null);
     } catch (err) {
       // A row edited into a shape the checks cannot read (a null audience, say) is reported; the

@@ -38,6 +38,14 @@ export interface RedemptionFit {
   example_id: string;
 }
 
+/** A campaign's unredeemed coupons up to a bound (see CouponCheckStore.unredeemedThrough). */
+export interface UnredeemedThrough {
+  /** Coupons with id <= the bound in `active` or `reserved`. */
+  coupons: number;
+  /** The least of their ids, to name one; null when there are none. */
+  first_id: string | null;
+}
+
 /**
  * Aggregates verify holds the coupon rows to, each one statement the database answers from its
  * own rows (it groups them, on disk if need be): what reaches the caller is a few classes, not
@@ -48,4 +56,9 @@ export interface CouponCheckStore {
   couponClasses(campaign_id: string, ends_at_ms: number): Promise<CouponClass[]>;
   /** The campaign's redemptions by how they fit their coupon (RedemptionFit), least example_id first. */
   redemptionFits(campaign_id: string): Promise<RedemptionFit[]>;
+  /**
+   * How many of the campaign's coupons with id <= through_id (ids compared byte-wise) are `active`
+   * or `reserved`, and the least of them: an incident's revocation leaves none (revoke_through_id).
+   */
+  unredeemedThrough(campaign_id: string, through_id: string): Promise<UnredeemedThrough>;
 }

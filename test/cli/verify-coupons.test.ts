@@ -116,6 +116,16 @@ const cases: Case[] = [
     says: (m) => `coupon ${cp(m, 'unused')} has status 'expired', which no coupon is stored with`,
   },
   {
+    name: 'an unused coupon an incident revoked set active again',
+    sql: (m) => setCoupon(m, 'b_unused', "status = 'active'"),
+    says: (m) => `coupon ${cp(m, 'b_unused')} is active or reserved although an incident revoked the campaign's`,
+  },
+  {
+    name: 'a coupon an incident revoked under a hold set reserved again',
+    sql: (m) => setCoupon(m, 'b_hold_left', "status = 'reserved'"),
+    says: (m) => `coupon ${cp(m, 'b_hold_left')} is active or reserved although an incident revoked the campaign's`,
+  },
+  {
     name: 'a redeemed coupon deleted',
     sql: (m) => [`DELETE FROM coupons WHERE id = '${cp(m, 'confirmed')}'`],
     says: (m) => `redemption ${rd(m, 'confirmed')} names no coupon of its campaign`,

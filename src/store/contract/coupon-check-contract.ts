@@ -141,4 +141,31 @@ export function couponCheckContract(open: OpenStore): void {
     ]);
     assert.deepEqual(await store.redemptionFits(other.id), []);
   });
+
+  storeTest(
+    'unredeemedThrough counts active and reserved coupons up to the bound, ids compared byte-wise',
+    open,
+    async (store, b) => {
+      const campaign = await seedCampaign(store, b);
+      const other = await seedCampaign(store, b);
+      const at = (id: string, status: Coupon['status']) => b.coupon(campaign.id, { id, status });
+      // Byte-wise 'cpn_Z' < 'cpn_a' (a locale collation would put 'a' first); the bound itself counts.
+      const coupons = [
+        at('cpn_B', 'reserved'),
+        at('cpn_A', 'active'),
+        at('cpn_C', 'redeemed'),
+        at('cpn_D', 'revoked'),
+        at('cpn_Z', 'active'),
+        at('cpn_a', 'active'),
+      ];
+      await put(store, other.id, [b.coupon(other.id, { id: 'cpn_0' })], []);
+      await put(store, campaign.id, coupons, []);
+      assert.deepEqual(await store.unredeemedThrough(campaign.id, 'cpn_Z'), { coupons: 3, first_id: 'cpn_A' });
+      assert.deepEqual(await store.unredeemedThrough(campaign.id, 'cpn_Y'), { coupons: 2, first_id: 'cpn_A' });
+      assert.deepEqual(await store.unredeemedThrough(campaign.id, 'cpn_b'), { coupons: 4, first_id: 'cpn_A' });
+      assert.deepEqual(await store.unredeemedThrough(campaign.id, 'cpn_9'), { coupons: 0, first_id: null });
+      assert.deepEqual(await store.unredeemedThrough(other.id, 'cpn_Z'), { coupons: 1, first_id: 'cpn_0' });
+      assert.deepEqual(await store.unredeemedThrough('cmp_missing', 'cpn_Z'), { coupons: 0, first_id: null });
+    },
+  );
 }

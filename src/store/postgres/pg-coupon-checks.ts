@@ -1,4 +1,4 @@
-import type { CouponClass, RedemptionFit } from '../port-coupon-checks.ts';
+import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { Query } from './pg-batch.ts';
 import { int, type Row } from './rows.ts';
 
@@ -31,6 +31,9 @@ const sql = {
     WHERE r.campaign_id = $1
     GROUP BY 1, 2, 3
     ORDER BY example_id`,
+  // coupons.id is COLLATE "C", so <= and min compare byte-wise, as in SQLite.
+  unredeemed: `SELECT count(*) AS coupons, min(id) AS first_id FROM coupons
+    WHERE campaign_id = $1 AND status IN ('active', 'reserved') AND id <= $2`,
 } as const;
 
 export async function couponClasses(q: Query, campaign_id: string, ends_at_ms: number): Promise<CouponClass[]> {
@@ -56,4 +59,12 @@ export async function redemptionFits(q: Query, campaign_id: string): Promise<Red
     redemptions: int(r.redemptions),
     example_id: String(r.example_id),
   }));
+}
+
+export async function unredeemedThrough(q: Query, campaign_id: string, through_id: string): Promise<UnredeemedThrough> {
+  const [r] = await q(sql.unredeemed, [campaign_id, through_id]);
+  return {
+    coupons: int(r?.coupons),
+    first_id: r?.first_id === null || r?.first_id === undefined ? null : String(r.first_id),
+  };
 }

@@ -19,7 +19,7 @@ import type {
   Store,
   UsageKey,
 } from '../port.ts';
-import type { CouponClass, RedemptionFit } from '../port-coupon-checks.ts';
+import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, WebhookRecord } from '../port-events.ts';
 import type {
   IncidentLease,
@@ -301,6 +301,10 @@ export class PostgresStore implements Store {
 
   redemptionFits(campaign_id: string): Promise<RedemptionFit[]> {
     return couponChecks.redemptionFits(this.q, campaign_id);
+  }
+
+  unredeemedThrough(campaign_id: string, through_id: string): Promise<UnredeemedThrough> {
+    return couponChecks.unredeemedThrough(this.q, campaign_id, through_id);
   }
 
   usageCounts(campaign_id: string): Promise<Map<UsageKey, number>> {

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { CouponCheckStore, CouponClass, RedemptionFit } from '../port-coupon-checks.ts';
+import type { CouponCheckStore, CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 
 type Row = Record<string, unknown>;
 
@@ -38,6 +38,9 @@ export class SqliteCouponChecks implements CouponCheckStore {
         WHERE r.campaign_id = ?
         GROUP BY 1, 2, 3
         ORDER BY example_id`),
+      // Both statuses through coupons_campaign_status; ids compare BINARY (byte-wise).
+      unredeemed: p(`SELECT count(*) AS coupons, min(id) AS first_id FROM coupons
+        WHERE campaign_id = ? AND status IN ('active', 'reserved') AND id <= ?`),
     };
   }
 
@@ -64,5 +67,10 @@ export class SqliteCouponChecks implements CouponCheckStore {
       redemptions: Number(r.redemptions),
       example_id: String(r.example_id),
     }));
+  }
+
+  async unredeemedThrough(campaign_id: string, through_id: string): Promise<UnredeemedThrough> {
+    const r = this.stmt.unredeemed.get(campaign_id, through_id) as Row;
+    return { coupons: Number(r.coupons), first_id: r.first_id === null ? null : String(r.first_id) };
   }
 }

@@ -26,7 +26,7 @@ import {
   UniqueViolation,
   type UsageKey,
 } from '../port.ts';
-import type { CouponClass, RedemptionFit } from '../port-coupon-checks.ts';
+import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
@@ -549,6 +549,10 @@ export class SqliteStore implements Store {
 
   redemptionFits(campaign_id: string): Promise<RedemptionFit[]> {
     return this.couponChecks.redemptionFits(campaign_id);
+  }
+
+  unredeemedThrough(campaign_id: string, through_id: string): Promise<UnredeemedThrough> {
+    return this.couponChecks.unredeemedThrough(campaign_id, through_id);
   }
 
   async usageCounts(campaign_id: string): Promise<Map<UsageKey, number>> {
