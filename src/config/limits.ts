@@ -47,6 +47,12 @@ export const limits = {
   metrics_budget_refresh_ms: 2_000,
   /** How long a scrape waits for that read; past it, it shows the last figures and the read finishes on its own. */
   metrics_budget_wait_ms_max: 1_000,
+  /**
+   * verify judges the coupons an incident revoked only up to this long before the incident's bound:
+   * a node whose clock runs behind may stamp a coupon it creates after the revocation with an id
+   * under the bound (the bound is the newest id stored), and that coupon is rightly active.
+   */
+  verify_revoke_clock_skew_ms: 60_000,
   /** Codes per chunk of `vouchsafe codes generate` (one engine batch each). */
   codes_chunk_max: 100_000,
   codes_generate_max: 10_000_000,

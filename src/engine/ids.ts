@@ -11,6 +11,19 @@ function base32(value: number, chars: number): string {
   return out;
 }
 
+/** The millisecond an id (IdGenerator's form) was stamped with. */
+export function idTimeMs(id: string): number {
+  const stamp = id.slice(id.indexOf('_') + 1, id.indexOf('_') + 11);
+  let ms = 0;
+  for (const ch of stamp) ms = ms * 32 + alphabet.indexOf(ch);
+  return ms;
+}
+
+/** The least string above every id of `prefix` stamped before `ms`, and below those stamped at or after it. */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  return `${prefix}_${base32(Math.max(0, ms), 10)}`;
+}
+
 export type IdPrefix = 'cmp' | 'cpn' | 'rdm' | 'inc' | 'env' | 'key' | 'alr' | 'whk' | 'evt' | 'req';
 
 /**

@@ -3,6 +3,7 @@ import type { Campaign, CodeMode } from '../domain/campaign.ts';
 import type { CouponKind, CouponStatus } from '../domain/coupon.ts';
 import type { Store } from '../store/port.ts';
 import type { CouponClass, RedemptionFit } from '../store/port-coupon-checks.ts';
+import { idFloor, idTimeMs } from './ids.ts';
 
 type Fail = (invariant: string, detail: string) => void;
 
@@ -41,7 +42,8 @@ const stored: readonly string[] = ['active', 'reserved', 'redeemed', 'revoked'] 
  * - no coupon up to the campaign's revoke_through_id is `active` or `reserved`: an incident's
  *   revocation raises the bound before it reads a coupon, then revokes every such one, and after
  *   that a release or a reversal leaves them revoked. Not judged while an incident that may still
- *   be revoking (`opening`, see revokingCampaigns) covers the campaign.
+ *   be revoking (`opening`, see revokingCampaigns) covers the campaign, nor for coupons stamped
+ *   within limits.verify_revoke_clock_skew_ms of the bound (a lagging node's new coupons).
  */
 export async function verifyCoupons(
   store: Store,
@@ -62,13 +64,14 @@ export async function verifyCoupons(
     for (const why of fitFailures(f)) report(`${nameOf(f.redemptions, 'redemption', f.example_id)} ${why}`);
   }
   if (c.revoke_through_id !== undefined && !revoking.has(c.id)) {
-    const through = c.revoke_through_id;
+    // Coupons stamped within the allowed clock skew of the bound are left out (limits.ts).
+    const through = idFloor('cpn', idTimeMs(c.revoke_through_id) - limits.verify_revoke_clock_skew_ms);
     const left = await store.unredeemedThrough(c.id, through);
     if (left.coupons > 0) {
       const named = nameOf(left.coupons, 'coupon', left.first_id ?? '?');
       const verb = left.coupons === 1 ? 'is' : 'are';
       report(
-        `${named} ${verb} active or reserved although an incident revoked the campaign's coupons up to ${through}`,
+        `${named} ${verb} active or reserved although an incident revoked the campaign's coupons up to ${c.revoke_through_id}`,
       );
     }
   }

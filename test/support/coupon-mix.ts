@@ -92,6 +92,8 @@ export async function buildCouponMix(h: Harness): Promise<CouponMix> {
   await engine.release((await redeem('shared', false, 's_released', 'su4')).id, who);
   await engine.reverse((await redeem('shared', true, 's_reversed', 'su5')).id, true, who);
 
+  // verify judges revoked coupons stamped more than the allowed clock skew before the incident's bound.
+  clock.advance(limits.verify_revoke_clock_skew_ms + 1);
   const revoking = { campaign_ids: [revokedByIncident, shared], merchant_ids: null, from_ms: null, to_ms: null };
   const actions = ['pause_campaigns' as const, 'revoke_unredeemed' as const];
   await incidents.open({ title: 'revoke', scope: revoking, actions }, admin);
