@@ -19,8 +19,12 @@ export function canonicalIp(ip: string): string {
   return ipv4Mapped.exec(address)?.[1] ?? address;
 }
 
-/** Exactly one of code and coupon_id; the IP defaults to the caller's. */
-export function redeemInputOf(body: RedeemBody, caller_ip: string): RedeemInput {
+/**
+ * Exactly one of code and coupon_id. The IP is the shopper's as the checkout sends it, or none:
+ * never the caller's own address, which is the checkout server's or a load balancer's, shared by
+ * every shopper (counting it would lock them all out after 50 typos between them).
+ */
+export function redeemInputOf(body: RedeemBody): RedeemInput {
   if (body.code !== undefined && body.coupon_id !== undefined) {
     throw new Rejection('invalid_request', 'send code or coupon_id, not both', 'coupon_id');
   }
@@ -29,7 +33,7 @@ export function redeemInputOf(body: RedeemBody, caller_ip: string): RedeemInput 
   }
   if (body.ip != null && isIP(body.ip) === 0)
     throw new Rejection('invalid_request', 'ip must be an IPv4 or IPv6 address', 'ip');
-  const ip = canonicalIp(body.ip ?? caller_ip);
+  const ip = body.ip == null ? null : canonicalIp(body.ip);
   return {
     user_id: body.user_id,
     ...(body.code !== undefined ? { code: body.code } : {}),

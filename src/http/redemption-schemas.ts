@@ -28,7 +28,14 @@ export const RedemptionCreate = Body({
   order: Order,
   device_id: Type.Optional(Nullable(Name)),
   ip: Type.Optional(
-    Nullable(Type.String({ minLength: 2, maxLength: 45, description: 'IPv4 or IPv6; default: the caller' })),
+    Nullable(
+      Type.String({
+        minLength: 2,
+        maxLength: 45,
+        description:
+          "The shopper's IPv4 or IPv6 address, for per-IP velocity limits and the code-guessing lockout; absent or null: none counted (never the caller's own address)",
+      }),
+    ),
   ),
   confirm: Type.Optional(Type.Boolean()),
 });

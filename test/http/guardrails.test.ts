@@ -122,4 +122,34 @@ describe('HTTP guardrails', () => {
     assertError(await h.call('POST', '/v1/redemptions', { key: 'checkout', body: late }), 429, 'too_many_attempts');
     await assertInvariants(h.store);
   });
+
+  test("a request that names no ip counts no IP: the checkout server's own address is never locked out or limited", async () => {
+    // Every request here comes from one address (the checkout server's, or a load balancer's).
+    const h = await httpHarness();
+    const c = await activeCampaign(h, { code_mode: 'unique_codes', per_user_limit: 10 });
+    const codes = await h.call<{ codes: string[] }>('POST', `/v1/campaigns/${c.id}/codes`, { body: { count: 1 } });
+    // Shoppers' typos through that server: more than an IP's lockout allows, each under the user limit.
+    for (let i = 0; i < attemptLockout.ip_failures_max + 5; i++) {
+      const wrong = `${'Z'.repeat(14)}${codeAlphabet.charAt(i % 32)}${codeAlphabet.charAt(Math.floor(i / 32))}`;
+      const body = redemption(wrong, { user_id: `t${i}`, device_id: null, ip: undefined });
+      assertError(await h.call('POST', '/v1/redemptions', { key: 'checkout', body }), 404, 'coupon_not_found');
+    }
+    const next = redemption(codes.body.codes[0] ?? '', { user_id: 'next', device_id: null, ip: undefined });
+    const ok = await h.call<{ id: string }>('POST', '/v1/redemptions', { key: 'checkout', body: next });
+    assert.equal(ok.status, 201, `the next shopper's right code redeems: ${JSON.stringify(ok.body)}`);
+    assert.equal((await h.store.getRedemption(ok.body.id))?.ip, null, 'no IP stored for it');
+    // Per-IP velocity: only requests that name an ip count.
+    await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'PERIP',
+      per_user_limit: 100,
+      velocity: { per_ip_per_minute: 2 },
+    });
+    for (let i = 0; i < 4; i++) {
+      const body = redemption('PERIP', { user_id: `p${i}`, device_id: null, ip: undefined });
+      const res = await h.call('POST', '/v1/redemptions', { key: 'checkout', body });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+    await assertInvariants(h.store);
+  });
 });

@@ -53,7 +53,7 @@ function createAndRead(app: TypedApp, { engine, metrics }: RouteDeps): void {
       },
     },
     async (request, reply) => {
-      const input = redeemInputOf(request.body, request.ip);
+      const input = redeemInputOf(request.body);
       const r = await counted(metrics, engine.redeem(input, actorOf(request)));
       return reply.code(201).send(redemptionView(r));
     },

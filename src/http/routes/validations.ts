@@ -20,7 +20,7 @@ export async function validationRoutes(base: FastifyInstance, deps: RouteDeps): 
       },
     },
     async (request, reply) => {
-      const input = redeemInputOf(request.body, request.ip);
+      const input = redeemInputOf(request.body);
       const answer = await deps.replies.once(request, async () => ({
         status: 200,
         body: await deps.engine.validate(input),
