@@ -118,7 +118,6 @@ export class SqliteStore implements Store {
   private readonly couponInserts: MultiInsert;
   private readonly redemptionInserts: MultiInsert;
   /** Usage deltas, added to the counters a batch changed (a new key starts at its delta). */
-  private readonly usageAdds: MultiInsert;
   private readonly events: SqliteEvents;
   private readonly envelopes: SqliteRedEnvelopes;
   private readonly incidents: SqliteIncidents;
@@ -145,11 +144,6 @@ export class SqliteStore implements Store {
     this.stmt = this.prepareAll();
     this.couponInserts = this.multiInsert('coupons', couponCols);
     this.redemptionInserts = this.multiInsert('redemptions', redemptionCols);
-    this.usageAdds = this.multiInsert(
-      'usage',
-      'campaign_id, key, count',
-      ' ON CONFLICT (campaign_id, key) DO UPDATE SET count = count + excluded.count',
-    );
     this.events = new SqliteEvents(this.db, (make, body) => this.withPlatformAudit(make, body));
     this.envelopes = new SqliteRedEnvelopes(this.db);
     this.incidents = new SqliteIncidents(this.db, (make, body) => this.withPlatformAudit(make, body));
@@ -157,12 +151,12 @@ export class SqliteStore implements Store {
     this.couponChecks = new SqliteCouponChecks(this.db);
   }
 
-  private multiInsert(table: string, cols: string, suffix = ''): MultiInsert {
+  private multiInsert(table: string, cols: string): MultiInsert {
     const row = `(${cols
       .split(', ')
       .map(() => '?')
       .join(', ')})`;
-    const sql = (n: number) => `INSERT INTO ${table} (${cols}) VALUES ${Array(n).fill(row).join(', ')}${suffix}`;
+    const sql = (n: number) => `INSERT INTO ${table} (${cols}) VALUES ${Array(n).fill(row).join(', ')}`;
     return { one: this.db.prepare(sql(1)), many: this.db.prepare(sql(rowsPerInsert)) };
   }
 
@@ -220,6 +214,9 @@ export class SqliteStore implements Store {
         'UPDATE redemptions SET status = @status, hold_expires_at_ms = @hold_expires_at_ms, updated_at_ms = @updated_at_ms WHERE id = @id',
       ),
       reservedOfCampaign: p(`SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND status = 'reserved'`),
+      usageAdd: p(
+        'INSERT INTO usage (campaign_id, key, count) VALUES (?, ?, ?) ON CONFLICT (campaign_id, key) DO UPDATE SET count = count + excluded.count',
+      ),
       usageGet: p('SELECT key, count FROM usage WHERE campaign_id = ? AND key IN (SELECT value FROM json_each(?))'),
       idemGet: p('SELECT key, fingerprint, result, created_at_ms FROM idempotency WHERE key = ?'),
       idemInsert: p(
@@ -440,8 +437,11 @@ export class SqliteStore implements Store {
     for (const coupon of w.coupons_update) s.couponUpdate.run(coupon);
     this.insertMany(this.redemptionInserts, redemptionValues, w.redemptions_insert);
     for (const r of w.redemptions_update) s.redemptionUpdate.run(r);
-    const deltas = [...w.usage_delta].filter(([, delta]) => delta !== 0);
-    this.insertMany(this.usageAdds, ([key, delta]) => [c.id, key, delta], deltas);
+    // One row per statement: a statement that writes several rows keeps a statement journal of
+    // every page it changes, and counters keyed by order id (a new key each, over the whole index
+    // for random ids) change a page each. Measured at 64 in flight with scattered order ids:
+    // 26 against 30 us of CPU per redemption; no difference with sequential ids.
+    for (const [key, delta] of w.usage_delta) if (delta !== 0) s.usageAdd.run(c.id, key, delta);
     for (const rec of w.idempotency_insert) this.insertIdem(rec);
     for (const a of w.audit) this.insertAudit(a);
     // A batch's events travel as one outbox row; the dispatcher hands them out one by one.
