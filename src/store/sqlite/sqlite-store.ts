@@ -117,7 +117,6 @@ export class SqliteStore implements Store {
   private readonly stmt: ReturnType<SqliteStore['prepareAll']>;
   private readonly couponInserts: MultiInsert;
   private readonly redemptionInserts: MultiInsert;
-  /** Usage deltas, added to the counters a batch changed (a new key starts at its delta). */
   private readonly events: SqliteEvents;
   private readonly envelopes: SqliteRedEnvelopes;
   private readonly incidents: SqliteIncidents;
@@ -214,6 +213,7 @@ export class SqliteStore implements Store {
         'UPDATE redemptions SET status = @status, hold_expires_at_ms = @hold_expires_at_ms, updated_at_ms = @updated_at_ms WHERE id = @id',
       ),
       reservedOfCampaign: p(`SELECT ${redemptionCols} FROM redemptions WHERE campaign_id = ? AND status = 'reserved'`),
+      // A usage delta, added to the counter a batch changed (a new key starts at its delta).
       usageAdd: p(
         'INSERT INTO usage (campaign_id, key, count) VALUES (?, ?, ?) ON CONFLICT (campaign_id, key) DO UPDATE SET count = count + excluded.count',
       ),
