@@ -13,7 +13,7 @@ import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import { Webhooks } from '../events/webhooks.ts';
-import { authHook } from './auth.ts';
+import { authHook, seenValidKey } from './auth.ts';
 import { consoleRoutes } from './console.ts';
 import { installErrorHandling, sendError } from './errors.ts';
 import { type HardeningOptions, installHardening } from './hardening.ts';
@@ -138,7 +138,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     if (!draining) return done();
     done(new Rejection('overloaded', 'the server is shutting down; retry shortly', undefined, 1));
   });
-  installHardening(app, { clock: opts.engine.clock, ...(opts.hardening ?? {}) });
+  installHardening(app, {
+    clock: opts.engine.clock,
+    trusted: (request) => seenValidKey(opts.engine.store, request),
+    ...(opts.hardening ?? {}),
+  });
   app.addHook('onRequest', authHook(opts.engine.store));
   // Hooks on every request are callback hooks: an async hook costs a promise per request for nothing.
   app.addHook('preValidation', (request, _reply, done) => {

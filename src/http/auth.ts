@@ -37,9 +37,45 @@ const key_cache_entries_max = 10_000;
 type CacheEntry = { key: ApiKeyRecord | null; until_ms: number };
 const keyCache = new WeakMap<Store, Map<string, CacheEntry>>();
 
+/**
+ * Hashes of keys this node has found valid, and not since found revoked. Only a valid key gets
+ * in, so guesses cannot crowd them out; the bound is for a store with that many live keys.
+ */
+const validSeen = new WeakMap<Store, Set<string>>();
+
 /** A key revoked through this node stops working here at once, not a cache second later. */
 export function forgetCachedKey(store: Store, hash: string): void {
   keyCache.get(store)?.delete(hash);
+  validSeen.get(store)?.delete(hash);
+}
+
+function remember(store: Store, hash: string, valid: boolean): void {
+  let seen = validSeen.get(store);
+  if (!seen) {
+    seen = new Set();
+    validSeen.set(store, seen);
+  }
+  if (!valid) seen.delete(hash);
+  else if (!seen.has(hash)) {
+    if (seen.size >= key_cache_entries_max) seen.clear();
+    seen.add(hash);
+  }
+}
+
+/**
+ * Whether the request presents a key this node has found valid (its last lookup said so, however
+ * long ago). Such a caller is not guessing keys: the failed-authentication limit of its address
+ * (hardening.ts) lets it through to be authenticated as usual, so workers sharing an address (a
+ * host, a NAT, a load balancer) are not locked out by one that sends a revoked key.
+ */
+export function seenValidKey(store: Store, request: FastifyRequest): boolean {
+  let key: string;
+  try {
+    key = presentedKey(request);
+  } catch {
+    return false;
+  }
+  return validSeen.get(store)?.has(hashApiKey(key)) ?? false;
 }
 
 function cacheOf(store: Store): Map<string, CacheEntry> {
@@ -73,6 +109,7 @@ export function authenticate(store: Store, request: FastifyRequest): ApiKeyRecor
   if (hit && hit.until_ms > now_ms) return known(hit.key);
   return store.findApiKeyByHash(hash).then((record) => {
     const key = verified(record, hash);
+    remember(store, hash, key !== null);
     if (cache.size >= key_cache_entries_max) cache.clear();
     cache.set(hash, { key, until_ms: now_ms + key_cache_ms });
     return known(key);

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Clock } from '../engine/clock.ts';
@@ -10,6 +10,8 @@ export interface HardeningOptions {
   inflight_max?: number;
   /** Failed authentications per IP and window before the IP is refused with 429. */
   auth_failures_max?: number;
+  /** A caller not refused for its address's failed authentications (a key this node found valid). */
+  trusted?: (request: FastifyRequest) => boolean;
 }
 
 /**
@@ -70,7 +72,12 @@ function limitInflight(app: FastifyInstance, inflight_max: number): void {
  * These counters are this app's alone, so while no 401 has been counted in the current
  * window every count in it is zero and a request needs no lookup.
  */
-function limitAuthFailures(app: FastifyInstance, clock: Clock, failures_max: number): void {
+function limitAuthFailures(
+  app: FastifyInstance,
+  clock: Clock,
+  failures_max: number,
+  trusted: (request: FastifyRequest) => boolean,
+): void {
   const counters = new MemoryCounters(clock, limits.auth_failure_ips_max);
   let last_failure_ms = Number.NEGATIVE_INFINITY;
   app.addHook('onRequest', (request, _reply, done) => {
@@ -78,7 +85,7 @@ function limitAuthFailures(app: FastifyInstance, clock: Clock, failures_max: num
     const w = authWindowKey(request.ip, clock.now());
     if (last_failure_ms < w.resets_at_ms - w.window_ms) return done();
     counters.get([w]).then(([failures = 0]) => {
-      if (failures < failures_max) return done();
+      if (failures < failures_max || trusted(request)) return done();
       const retry_after_s = Math.max(1, Math.ceil((w.resets_at_ms - clock.now()) / 1000));
       done(
         new Rejection('rate_limited', 'too many failed authentications from this address', undefined, retry_after_s),
@@ -96,7 +103,12 @@ function limitAuthFailures(app: FastifyInstance, clock: Clock, failures_max: num
 /** Security headers, edge load shedding and failed-auth limiting; install before the auth hook. */
 export function installHardening(app: FastifyInstance, opts: HardeningOptions): void {
   limitInflight(app, opts.inflight_max ?? limits.http_inflight_max);
-  limitAuthFailures(app, opts.clock, opts.auth_failures_max ?? limits.auth_failures_per_window_max);
+  limitAuthFailures(
+    app,
+    opts.clock,
+    opts.auth_failures_max ?? limits.auth_failures_per_window_max,
+    opts.trusted ?? (() => false),
+  );
   app.addHook('onSend', (_request, reply, payload, done) => {
     setSecurityHeaders(reply);
     done(null, payload);

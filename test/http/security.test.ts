@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { limits } from '../../src/config/limits.ts';
+import { key_cache_ms } from '../../src/http/auth.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { slowStore } from '../faults/slow-store.ts';
 import { assertError, httpHarness } from './harness.ts';
@@ -58,6 +60,43 @@ describe('failed authentication limit', () => {
     assert.equal((await from('10.0.0.2', 'vs_wrong')).statusCode, 401);
     h.clock.advance(limits.auth_failure_window_ms);
     assert.equal((await from('10.0.0.1', h.keys.read.secret)).statusCode, 200, 'the next window starts clean');
+    await h.app.close();
+  });
+});
+
+describe('failed authentication limit behind a shared address', () => {
+  test('a key this node has found valid still passes from an address locked out by failed authentications', async () => {
+    // A checkout's workers share one address (a host, a NAT, a load balancer); one of them still
+    // sends a key that was rotated away.
+    const h = await httpHarness();
+    const from = (key: string) =>
+      h.app.inject({
+        method: 'GET',
+        url: '/v1/campaigns',
+        remoteAddress: '10.0.0.9',
+        headers: { authorization: `Bearer ${key}` },
+      });
+    const old = await h.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { name: 'old', scopes: ['read'] },
+    });
+    const unused = await h.call<{ key: string }>('POST', '/v1/api-keys', {
+      body: { name: 'unused', scopes: ['read'] },
+    });
+    assert.equal((await from(old.body.key)).statusCode, 200);
+    assert.equal((await h.call('POST', `/v1/api-keys/${old.body.id}/revoke`, { body: {} })).status, 200);
+    assert.equal((await from(h.keys.read.secret)).statusCode, 200, 'a healthy worker');
+    for (let i = 0; i < limits.auth_failures_per_window_max; i++)
+      assert.equal((await from(old.body.key)).statusCode, 401);
+    const stale = await from(old.body.key);
+    assert.equal(stale.statusCode, 429, 'the stale worker is refused');
+    assert.equal(stale.json().error.code, 'rate_limited');
+    assert.equal((await from(h.keys.read.secret)).statusCode, 200, 'the healthy worker is not');
+    // Also once its cached verdict has expired (key_cache_ms): it is looked up again, not refused.
+    await sleep(key_cache_ms + 100);
+    assert.equal((await from(h.keys.read.secret)).statusCode, 200, 'nor after its cache entry expires');
+    assert.equal((await from(old.body.key)).statusCode, 429, 'the revoked key stays refused');
+    // A key this node has not seen valid waits for the window from that address, with no store lookup.
+    assert.equal((await from(unused.body.key)).statusCode, 429);
     await h.app.close();
   });
 });
