@@ -29,6 +29,7 @@ export function serveCommand(ctx: CliContext): Command {
         logger,
         bootstrap: { data_dir: config.data_dir, admin_key: config.admin_key },
         events: { allow_private: config.webhook_allow_private, nats_url: config.nats_url },
+        trust_proxy: config.trust_proxy,
       });
       const where = store.kind === 'sqlite' ? `SQLite in ${config.data_dir}` : 'PostgreSQL';
       process.stdout.write(`vouchsafe: serving on ${server.url} (store: ${where}); console at ${server.url}/console\n`);

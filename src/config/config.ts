@@ -1,3 +1,15 @@
+import { isIP } from 'node:net';
+
+/**
+ * Which proxies in front may name the client (X-Forwarded-For), as Fastify's trustProxy takes it:
+ * none, all, or the proxies' addresses, CIDR ranges and proxy-addr's names (loopback, linklocal,
+ * uniquelocal). Not a hop count: Fastify no longer honours one (it cannot tell a proxy from a
+ * client that writes the header itself).
+ */
+export type TrustProxy = boolean | string[];
+
+const proxyRangeNames = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
 /** Settings from the environment (API.md "Configuration"), parsed once. */
 export interface Config {
   port: number;
@@ -10,6 +22,7 @@ export interface Config {
   approval_threshold_minor: number;
   webhook_allow_private: boolean;
   log_level: string;
+  trust_proxy: TrustProxy;
 }
 
 function int(name: string, value: string | undefined, fallback: number): number {
@@ -17,6 +30,28 @@ function int(name: string, value: string | undefined, fallback: number): number 
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${value}`);
   return n;
+}
+
+/** An IPv4 or IPv6 address, optionally with a CIDR prefix length that fits it. */
+function addressOrRange(text: string): boolean {
+  if (proxyRangeNames.has(text)) return true;
+  const [address = '', bits, ...rest] = text.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d+$/.test(bits) && n <= (family === 4 ? 32 : 128);
+}
+
+function trustProxy(value: string | undefined): TrustProxy {
+  const text = (value ?? '').trim();
+  if (text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  const list = text.split(',').map((part) => part.trim());
+  if (list.every(addressOrRange)) return list;
+  throw new Error(
+    `VOUCHSAFE_TRUST_PROXY must be true, false, or comma-separated proxy addresses, CIDR ranges or loopback, linklocal, uniquelocal, got ${value}`,
+  );
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -35,5 +70,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     webhook_allow_private: env.VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE === '1',
     log_level: env.LOG_LEVEL || 'info',
+    trust_proxy: trustProxy(env.VOUCHSAFE_TRUST_PROXY),
   };
 }

@@ -6,9 +6,11 @@ import {
   type FastifyReply,
   type FastifyRequest,
   type FastifySchemaValidationError,
+  type FastifyServerOptions,
   fastify,
   LogController,
 } from 'fastify';
+import type { TrustProxy } from '../config/config.ts';
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Engine } from '../engine/engine.ts';
@@ -42,8 +44,8 @@ export interface AppOptions {
   engine: Engine;
   /** A pino logger (see logger.ts); none: silent. */
   logger?: FastifyBaseLogger;
-  /** Trust X-Forwarded-For from a proxy in front (request.ip). */
-  trust_proxy?: boolean;
+  /** Which proxies in front may name the client through X-Forwarded-For (request.ip); default none. */
+  trust_proxy?: TrustProxy;
   /** Node process metrics (event loop, memory, GC) on /metrics. */
   process_metrics?: boolean;
   /** Edge limits (in-flight requests, failed authentications); defaults from limits.ts. */
@@ -82,13 +84,14 @@ class RequestLogController extends LogController {
 }
 
 function baseInstance(opts: AppOptions): FastifyInstance {
+  const trustProxy: FastifyServerOptions['trustProxy'] = opts.trust_proxy ?? false;
   return fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: limits.body_bytes_max,
     genReqId: requestIdOf,
     requestIdHeader: false,
     logController: new RequestLogController({ requestIdLogLabel: 'request_id' }),
-    trustProxy: opts.trust_proxy ?? false,
+    trustProxy,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     frameworkErrors: (err, request, reply) => {
       sendError(request, reply, err);

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { TrustProxy } from '../config/config.ts';
 import { limits } from '../config/limits.ts';
 import type { Engine } from '../engine/engine.ts';
 import { EventSystem, type EventsOptions } from '../events/events.ts';
@@ -14,7 +15,8 @@ export interface ServerOptions {
   logger?: FastifyBaseLogger;
   /** When given, an admin key is created if the store has none (see bootstrap-key.ts). */
   bootstrap?: { data_dir: string; admin_key?: string | undefined; print?: (line: string) => void };
-  trust_proxy?: boolean;
+  /** Which proxies in front may name the client (request.ip, for the failed-authentication limit). */
+  trust_proxy?: TrustProxy;
   /** Close on SIGINT / SIGTERM (default true). */
   handle_signals?: boolean;
   /** Webhooks and NATS (events/); default: private webhook addresses refused, no NATS. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadConfig } from '../../src/config/config.ts';
 import { runCli } from '../support/node-process.ts';
 
 test('a bad setting in the environment is one `vouchsafe:` line and exit 1, not a stack trace; --help still works', async () => {
@@ -14,4 +15,24 @@ test('a bad setting in the environment is one `vouchsafe:` line and exit 1, not 
   const help = await runCli(['--help'], { PORT: 'abc' });
   assert.equal(help.code, 0, help.out);
   assert.match(help.out, /^Usage: vouchsafe /);
+});
+
+test('VOUCHSAFE_TRUST_PROXY: off by default; true or proxy addresses and ranges; anything else is refused', async () => {
+  assert.equal(loadConfig({}).trust_proxy, false);
+  assert.equal(loadConfig({ VOUCHSAFE_TRUST_PROXY: '' }).trust_proxy, false);
+  assert.equal(loadConfig({ VOUCHSAFE_TRUST_PROXY: 'false' }).trust_proxy, false);
+  assert.equal(loadConfig({ VOUCHSAFE_TRUST_PROXY: 'true' }).trust_proxy, true);
+  assert.deepEqual(loadConfig({ VOUCHSAFE_TRUST_PROXY: 'loopback' }).trust_proxy, ['loopback']);
+  assert.deepEqual(loadConfig({ VOUCHSAFE_TRUST_PROXY: '10.0.0.0/8, 192.0.2.7,2001:db8::/32' }).trust_proxy, [
+    '10.0.0.0/8',
+    '192.0.2.7',
+    '2001:db8::/32',
+  ]);
+  // A hop count is refused too: Fastify no longer honours one.
+  for (const bad of ['yes', '2', '10.0.0.0/33', 'lb.internal', '1.5', '-1', '10.0.0.1,']) {
+    assert.throws(() => loadConfig({ VOUCHSAFE_TRUST_PROXY: bad }), /VOUCHSAFE_TRUST_PROXY/, bad);
+  }
+  const run = await runCli(['keys', 'list'], { VOUCHSAFE_TRUST_PROXY: 'yes' });
+  assert.equal(run.code, 1, run.out);
+  assert.match(run.out, /^vouchsafe: VOUCHSAFE_TRUST_PROXY must be /);
 });
