@@ -54,7 +54,7 @@ describe('failed authentication limit', () => {
     assert.equal(locked.statusCode, 429);
     assert.equal(locked.json().error.code, 'rate_limited');
     assert.ok(Number(locked.headers['retry-after']) >= 1);
-    // Even a good key waits: the address is refused before any key is looked up.
+    // Even a good key waits if this node has not found it valid before: the address is refused before any lookup.
     assert.equal((await from('10.0.0.1', h.keys.read.secret)).statusCode, 429);
     assert.equal((await from('10.0.0.2', h.keys.read.secret)).statusCode, 200, 'another address is not affected');
     assert.equal((await from('10.0.0.2', 'vs_wrong')).statusCode, 401);
