@@ -140,3 +140,8 @@ const transitions: Record<CampaignStatus, readonly CampaignStatus[]> = {
 export function canTransition(from: CampaignStatus, to: CampaignStatus): boolean {
   return transitions[from].includes(to);
 }
+
+/** Ended or revoked: no status follows, so the campaign never takes a redemption again. */
+export function isOver(status: CampaignStatus): boolean {
+  return transitions[status].length === 0;
+}

@@ -1,11 +1,14 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { limits } from '../config/limits.ts';
-import { availableMinor } from '../domain/campaign.ts';
+import { availableMinor, isOver } from '../domain/campaign.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { CampaignBudget, Store } from '../store/port.ts';
 
 /** Campaigns with budget gauges; past this many, new campaigns are left out (bounded cardinality). */
 const campaigns_tracked_max = 10_000;
+
+/** Campaigns remembered as dropped (see BudgetGauges.dropped_seq); past this many, the oldest is forgotten. */
+const campaigns_dropped_max = 10_000;
 
 const budgetParts = ['total', 'reserved', 'spent', 'available'] as const;
 
@@ -26,6 +29,10 @@ export interface BudgetSource {
  * Figures also arrive older than what is shown (an Idempotency-Key replay answers the campaign as it
  * was then; a store read may finish after a newer commit). Every committed change moves a
  * campaign's audit chain on, so the larger `audit_seq` is the newer, and a gauge never goes back.
+ *
+ * A campaign that is over (ended or revoked) or gone from the store loses its series: otherwise a
+ * node would keep every campaign it ever showed until it restarts, and /metrics and memory would
+ * grow without bound. The campaigns it shows are read whatever their status, so a read sees them end.
  */
 export class BudgetGauges {
   private readonly budget: Gauge<'campaign_id' | 'part'>;
@@ -33,6 +40,12 @@ export class BudgetGauges {
   private readonly refreshed: Gauge;
   /** Tracked campaigns: the audit_seq of the figures each one's gauges show. */
   private readonly shown_seq = new Map<string, number>();
+  /**
+   * Campaigns whose series were dropped: the audit_seq then, oldest first. An older figure of one
+   * (a replay, a read that began before it ended) brings no series back. Past the bound, a forgotten
+   * one's replay may show its old figures until the next read drops them again.
+   */
+  private readonly dropped_seq = new Map<string, number>();
   private read_at_ms = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | null = null;
   private failing = false;
@@ -67,11 +80,18 @@ export class BudgetGauges {
 
   /**
    * Shows these figures unless the campaign's gauges show them or newer ones already (one audit_seq,
-   * one set of figures: a read that finds nothing new sets no gauge), or it is past the bound.
+   * one set of figures: a read that finds nothing new sets no gauge), or it is past the bound. Figures
+   * of a campaign that is over drop its series.
    */
   observe(b: CampaignBudget): void {
-    const shown = this.shown_seq.get(b.id);
-    if (shown === undefined ? this.shown_seq.size >= campaigns_tracked_max : shown >= b.audit_seq) return;
+    const seen = this.shown_seq.get(b.id) ?? this.dropped_seq.get(b.id);
+    if (seen !== undefined && seen >= b.audit_seq) return;
+    if (isOver(b.status)) {
+      this.drop(b.id, b.audit_seq);
+      return;
+    }
+    if (!this.shown_seq.has(b.id) && this.shown_seq.size >= campaigns_tracked_max) return;
+    this.dropped_seq.delete(b.id);
     this.shown_seq.set(b.id, b.audit_seq);
     const value: Record<(typeof budgetParts)[number], number> = {
       total: b.budget_minor,
@@ -80,6 +100,16 @@ export class BudgetGauges {
       available: availableMinor(b),
     };
     for (const part of budgetParts) this.budget.set({ campaign_id: b.id, part }, value[part]);
+  }
+
+  /** Removes the campaign's series and remembers up to which audit_seq it is dropped. */
+  private drop(campaign_id: string, audit_seq: number): void {
+    this.shown_seq.delete(campaign_id);
+    for (const part of budgetParts) this.budget.remove({ campaign_id, part });
+    this.dropped_seq.delete(campaign_id);
+    this.dropped_seq.set(campaign_id, audit_seq);
+    const oldest = this.dropped_seq.keys().next();
+    if (this.dropped_seq.size > campaigns_dropped_max && !oldest.done) this.dropped_seq.delete(oldest.value);
   }
 
   /** Before a scrape renders the gauges: joins the read in flight, or starts one when the last is too old. Never throws. */
@@ -99,12 +129,25 @@ export class BudgetGauges {
     clearTimeout(timer);
   }
 
+  /**
+   * Drops the series of the campaigns asked for that the read did not find. No more are asked for
+   * than the limit (shown_seq is bounded by it), so a missing one is gone from the store.
+   */
+  private dropGone(ids: string[], found: CampaignBudget[]): void {
+    const found_ids = new Set(found.map((b) => b.id));
+    for (const id of ids) {
+      const shown = this.shown_seq.get(id);
+      if (shown !== undefined && !found_ids.has(id)) this.drop(id, shown);
+    }
+  }
+
   private async read(now_ms: number): Promise<void> {
     try {
-      // The tracked ones first: they have gauges, which must not go stale once their campaign has ended.
+      // The tracked ones first, whatever their status: the read finds each one live, over, or gone.
       const ids = [...this.shown_seq.keys()];
       const budgets = await this.source.store.campaignBudgets({ ids, limit: campaigns_tracked_max });
       for (const b of budgets) this.observe(b);
+      this.dropGone(ids, budgets);
       this.refreshed.set(now_ms / 1000);
       if (this.failing) this.source.log?.info('campaign budget gauges read from the store again');
       this.failing = false;

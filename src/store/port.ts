@@ -1,4 +1,4 @@
-import type { Campaign } from '../domain/campaign.ts';
+import type { Campaign, CampaignStatus } from '../domain/campaign.ts';
 import type { LiveMax } from '../domain/campaign-change.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
@@ -134,6 +134,8 @@ export interface RedemptionQuery extends ListQuery {
 /** A campaign's budget as its row holds it; of two reads of one campaign, the larger `audit_seq` is the newer. */
 export interface CampaignBudget {
   id: string;
+  /** So that a reader of `ids` can tell which of them are over (ended or revoked). */
+  status: CampaignStatus;
   audit_seq: number;
   budget_minor: number;
   reserved_minor: number;
@@ -204,7 +206,8 @@ export interface Store
   /**
    * The budgets of every campaign not ended or revoked, and of `ids` whatever their status (an
    * unknown id is left out), in one read: at most `limit`, those of `ids` first, each part newest
-   * first. For the metrics, which show every node's spending, not only this node's.
+   * first (so with no more `ids` than `limit`, an id asked for is missing only when the campaign
+   * is). For the metrics, which show every node's spending, not only this node's.
    */
   campaignBudgets(q: { ids: string[]; limit: number }): Promise<CampaignBudget[]>;
   /** The shared codes (only shared_code campaigns have one) of at least `min_chars` characters. */

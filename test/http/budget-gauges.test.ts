@@ -3,11 +3,21 @@ import { after, describe, test } from 'node:test';
 import pg from 'pg';
 import { limits } from '../../src/config/limits.ts';
 import type { CampaignWire } from '../../src/http/views.ts';
-import { type Store, StoreUnavailable } from '../../src/store/port.ts';
+import { type CampaignBudget, type Store, StoreUnavailable } from '../../src/store/port.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { createTestDatabase, pg_base_url, pg_unavailable_message, type TestDatabase } from '../support/pg.ts';
-import { activeCampaign, campaignBody, claim, type HttpHarness, httpHarness, orderBody } from './harness.ts';
+import {
+  activeCampaign,
+  campaignBody,
+  claim,
+  day_ms,
+  type HttpHarness,
+  httpHarness,
+  iso,
+  orderBody,
+  t0,
+} from './harness.ts';
 
 const db = await createTestDatabase();
 after(() => db?.drop());
@@ -28,6 +38,7 @@ function gaugeIn(text: string, series: string): number | undefined {
 
 const budgetSeries = (campaign_id: string, part: string) =>
   `vouchsafe_campaign_budget_minor{campaign_id="${campaign_id}",part="${part}"}`;
+const parts = ['total', 'reserved', 'spent', 'available'] as const;
 const failures = 'vouchsafe_campaign_budget_refresh_failures_total';
 const refreshed = 'vouchsafe_campaign_budget_refreshed_timestamp_seconds';
 
@@ -46,16 +57,25 @@ async function spend(h: HttpHarness, campaign_id: string, user_id: string): Prom
   assert.equal(r.status, 201, JSON.stringify(r.body));
 }
 
-/** The store with its campaignBudgets reads counted and, while `before` is set, preceded by it (a failure, a hang). */
-function watchedStore(inner: Store): { store: Store; watch: { reads: number; before: (() => Promise<void>) | null } } {
-  const watch = { reads: 0, before: null as (() => Promise<void>) | null };
+interface Watch {
+  reads: number;
+  /** Runs before the read (a failure, a hang). */
+  before: (() => Promise<void>) | null;
+  /** Gets what the read found and answers in its place (a hang after the read, a campaign gone). */
+  after: ((found: CampaignBudget[]) => Promise<CampaignBudget[]>) | null;
+}
+
+/** The store with its campaignBudgets reads counted and, while `before` or `after` is set, wrapped in them. */
+function watchedStore(inner: Store): { store: Store; watch: Watch } {
+  const watch: Watch = { reads: 0, before: null, after: null };
   const store = new Proxy(inner, {
     get(target, prop) {
       if (prop === 'campaignBudgets') {
         return async (q: { ids: string[]; limit: number }) => {
           watch.reads += 1;
           if (watch.before) await watch.before();
-          return target.campaignBudgets(q);
+          const found = await target.campaignBudgets(q);
+          return watch.after ? watch.after(found) : found;
         };
       }
       const value: unknown = Reflect.get(target, prop, target);
@@ -94,12 +114,13 @@ function acrossNodes(name: string, twoNodes: TwoNodes): void {
     a.clock.advance(refresh_ms);
     assert.equal(await budgetGauge(a, d.id, 'spent'), 1000);
 
-    // Once ended or revoked a campaign is no longer read unless this node shows it: A shows c, so its
-    // figures still follow (a reversal after the end gives money back).
+    // Revoked on B: A's next read finds it so and drops its series (no campaign that is over keeps any);
+    // the live one keeps its own.
     assert.equal((await b.call('POST', `/v1/campaigns/${c.id}/revoke`, { body: { reason: 'done' } })).status, 200);
     a.clock.advance(refresh_ms);
-    assert.equal(await budgetGauge(a, c.id, 'spent'), 2000);
     const text = await metricsText(a);
+    for (const part of parts) assert.equal(gaugeIn(text, budgetSeries(c.id, part)), undefined, part);
+    assert.equal(gaugeIn(text, budgetSeries(d.id, 'spent')), 1000);
     assert.equal(gaugeIn(text, failures), 0);
     assert.equal(gaugeIn(text, refreshed), a.clock.now() / 1000);
   });
@@ -119,6 +140,93 @@ describe('budget gauges on /metrics', () => {
     assert.equal(replay.body.budget.spent_minor, 0, 'the replay is the first answer');
     assert.equal(await budgetGauge(h, c.id, 'spent'), 1000);
     assert.equal(await budgetGauge(h, c.id, 'available'), 99_000);
+  });
+
+  test('a campaign that ends or is revoked loses its series; draft, pending, active and paused ones keep theirs', async () => {
+    const h = await httpHarness();
+    const revoked = await activeCampaign(h);
+    const ended = await activeCampaign(h, { ends_at: iso(t0 + day_ms) });
+    const active = await activeCampaign(h);
+    const paused = await activeCampaign(h);
+    const draft = (await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody() })).body;
+    // Above the approval threshold: it waits for an approver.
+    const big = { budget_minor: 2_000_000, max_redemptions: 5000 };
+    const pending = (await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody(big) })).body;
+    const submitted = await h.call<CampaignWire>('POST', `/v1/campaigns/${pending.id}/submit`);
+    assert.equal(submitted.body.status, 'pending_approval');
+    const pause = { body: { reason: 'check' }, idem: 'pause-before-revoke' };
+    assert.equal((await h.call('POST', `/v1/campaigns/${revoked.id}/pause`, pause)).status, 200);
+    assert.equal((await h.call('POST', `/v1/campaigns/${revoked.id}/resume`)).status, 200);
+    assert.equal((await h.call('POST', `/v1/campaigns/${paused.id}/pause`, { body: { reason: 'x' } })).status, 200);
+    await spend(h, revoked.id, 'u1');
+    await spend(h, ended.id, 'u1');
+    await spend(h, active.id, 'u1');
+    let text = await metricsText(h);
+    for (const c of [revoked, ended, active, paused, draft, pending]) {
+      assert.equal(gaugeIn(text, budgetSeries(c.id, 'total')), c.budget.total_minor, c.id);
+    }
+
+    assert.equal(
+      (await h.call('POST', `/v1/campaigns/${revoked.id}/revoke`, { body: { reason: 'done' } })).status,
+      200,
+    );
+    h.clock.advance(day_ms);
+    assert.equal(await h.engine.endCampaigns(), 1);
+    text = await metricsText(h);
+    for (const c of [revoked, ended]) {
+      for (const part of parts) assert.equal(gaugeIn(text, budgetSeries(c.id, part)), undefined, `${c.id} ${part}`);
+    }
+    assert.equal(gaugeIn(text, budgetSeries(active.id, 'spent')), 1000);
+    for (const c of [paused, draft, pending]) {
+      assert.equal(gaugeIn(text, budgetSeries(c.id, 'available')), c.budget.total_minor, c.id);
+    }
+
+    // A replay answers the campaign as it was before the revoke: it brings back no series, nor does the next read.
+    const replay = await h.call<CampaignWire>('POST', `/v1/campaigns/${revoked.id}/pause`, pause);
+    assert.equal(replay.body.status, 'paused');
+    for (const advance_ms of [0, refresh_ms]) {
+      h.clock.advance(advance_ms);
+      text = await metricsText(h);
+      for (const part of parts) assert.equal(gaugeIn(text, budgetSeries(revoked.id, part)), undefined, part);
+    }
+    assert.equal(gaugeIn(text, budgetSeries(active.id, 'spent')), 1000);
+    assert.equal(gaugeIn(text, failures), 0);
+  });
+
+  test('a campaign gone from the store loses its series at the next read', async () => {
+    const { store, watch } = watchedStore(new SqliteStore({ path: ':memory:' }));
+    const h = await httpHarness({}, {}, store);
+    const gone = await activeCampaign(h);
+    const kept = await activeCampaign(h);
+    assert.equal(await budgetGauge(h, gone.id, 'total'), 100_000);
+    watch.after = async (found) => found.filter((b) => b.id !== gone.id);
+    h.clock.advance(refresh_ms);
+    const text = await metricsText(h);
+    for (const part of parts) assert.equal(gaugeIn(text, budgetSeries(gone.id, part)), undefined, part);
+    assert.equal(gaugeIn(text, budgetSeries(kept.id, 'total')), 100_000);
+  });
+
+  test('a read taken before a revoke and answered after it brings back no series', { timeout: 30_000 }, async () => {
+    const { store, watch } = watchedStore(new SqliteStore({ path: ':memory:' }));
+    const h = await httpHarness({}, {}, store);
+    const c = await activeCampaign(h);
+    await spend(h, c.id, 'u1');
+    assert.equal(await budgetGauge(h, c.id, 'spent'), 1000);
+
+    // The read finds c active, then does not answer; the scrape waits at most limits.metrics_budget_wait_ms_max.
+    let answer: () => void = () => undefined;
+    watch.after = async (found) => {
+      await new Promise<void>((resolve) => (answer = resolve));
+      return found;
+    };
+    h.clock.advance(refresh_ms);
+    assert.equal(await budgetGauge(h, c.id, 'spent'), 1000);
+    assert.equal((await h.call('POST', `/v1/campaigns/${c.id}/revoke`, { body: { reason: 'done' } })).status, 200);
+    watch.after = null;
+    answer();
+    const text = await metricsText(h);
+    assert.equal(watch.reads, 2, 'the next scrape joins the read in flight');
+    for (const part of parts) assert.equal(gaugeIn(text, budgetSeries(c.id, part)), undefined, part);
   });
 
   // Embedded: another engine on the store stands in for whatever this process did not commit

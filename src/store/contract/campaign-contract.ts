@@ -194,6 +194,6 @@ async function assertNothingOf(store: Store, campaign_id: string, coupon_id: str
 }
 
 function figures(c: Campaign): CampaignBudget {
-  const { id, audit_seq, budget_minor, reserved_minor, spent_minor } = c;
-  return { id, audit_seq, budget_minor, reserved_minor, spent_minor };
+  const { id, status, audit_seq, budget_minor, reserved_minor, spent_minor } = c;
+  return { id, status, audit_seq, budget_minor, reserved_minor, spent_minor };
 }

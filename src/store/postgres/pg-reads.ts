@@ -1,4 +1,4 @@
-import type { Campaign } from '../../domain/campaign.ts';
+import type { Campaign, CampaignStatus } from '../../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import type { CampaignBudget, ExposureRow, ListQuery, Page, RedemptionQuery, UsageKey } from '../port.ts';
 import type { Query } from './pg-batch.ts';
@@ -40,14 +40,15 @@ export async function listCampaigns(q: Query, list: ListQuery & { status?: strin
 
 /** Store.campaignBudgets: the limit applies before any doc is parsed (campaigns_status and the key find the rows). */
 export async function campaignBudgets(q: Query, list: { ids: string[]; limit: number }): Promise<CampaignBudget[]> {
-  const sql = `SELECT id, d->>'audit_seq' AS audit_seq, d->>'budget_minor' AS budget_minor,
+  const sql = `SELECT id, status, d->>'audit_seq' AS audit_seq, d->>'budget_minor' AS budget_minor,
       d->>'reserved_minor' AS reserved_minor, d->>'spent_minor' AS spent_minor
-    FROM (SELECT id, doc, id = ANY($1::text[]) AS asked FROM campaigns
+    FROM (SELECT id, status, doc, id = ANY($1::text[]) AS asked FROM campaigns
       WHERE status IN ('draft', 'pending_approval', 'active', 'paused') OR id = ANY($1::text[])
       ORDER BY asked DESC, id DESC LIMIT $2) c, LATERAL (SELECT c.doc::json AS d) j
     ORDER BY asked DESC, id DESC`;
   return (await q(sql, [list.ids, list.limit])).map((r) => ({
     id: String(r.id),
+    status: String(r.status) as CampaignStatus,
     audit_seq: int(r.audit_seq),
     budget_minor: int(r.budget_minor),
     reserved_minor: int(r.reserved_minor),

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { limits } from '../../config/limits.ts';
-import type { Campaign } from '../../domain/campaign.ts';
+import type { Campaign, CampaignStatus } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
 import { asError } from '../../domain/errors.ts';
 import type { Alert, Breakdown, Incident, IncidentStatus } from '../../domain/incident.ts';
@@ -189,7 +189,7 @@ export class SqliteStore implements Store {
     return {
       campaignGet: p('SELECT doc FROM campaigns WHERE id = ?'),
       campaignBudgets: p(
-        `SELECT id, json_extract(doc, '$.audit_seq') AS audit_seq, json_extract(doc, '$.budget_minor') AS budget_minor,
+        `SELECT id, status, json_extract(doc, '$.audit_seq') AS audit_seq, json_extract(doc, '$.budget_minor') AS budget_minor,
           json_extract(doc, '$.reserved_minor') AS reserved_minor, json_extract(doc, '$.spent_minor') AS spent_minor,
           id IN (SELECT value FROM json_each(@ids)) AS asked
         FROM campaigns WHERE status IN ('draft', 'pending_approval', 'active', 'paused') OR asked
@@ -290,6 +290,7 @@ export class SqliteStore implements Store {
     const rows = this.stmt.campaignBudgets.all({ ids: JSON.stringify(q.ids), limit: q.limit }) as Row[];
     return rows.map((r) => ({
       id: String(r.id),
+      status: String(r.status) as CampaignStatus,
       audit_seq: Number(r.audit_seq),
       budget_minor: Number(r.budget_minor),
       reserved_minor: Number(r.reserved_minor),
