@@ -97,6 +97,15 @@ export function incidentRevoked(c: Campaign, coupon_id: string): boolean {
   return c.revoke_through_id !== undefined && coupon_id <= c.revoke_through_id;
 }
 
+/**
+ * What a reversal with restore_coupon gives a redeemed single-use coupon back as. `revoked` in a
+ * revoked campaign (revoking it revoked every coupon not redeemed; `active`, this one could never
+ * be redeemed yet would read as usable) and when an incident's revocation covered it; else `active`.
+ */
+export function restoredCouponStatus(c: Campaign, coupon_id: string): 'active' | 'revoked' {
+  return c.status === 'revoked' || incidentRevoked(c, coupon_id) ? 'revoked' : 'active';
+}
+
 export const zeroCounters: CampaignCounters = {
   reserved_minor: 0,
   spent_minor: 0,

@@ -1,4 +1,4 @@
-import { incidentRevoked, liveRedemptions } from '../domain/campaign.ts';
+import { liveRedemptions, restoredCouponStatus } from '../domain/campaign.ts';
 import { claimedCouponExpiry, isSingleUse } from '../domain/coupon.ts';
 import { checkAudience, checkCampaignOpen, evaluateRedemption } from '../domain/eligibility.ts';
 import { assert, Rejection } from '../domain/errors.ts';
@@ -206,10 +206,11 @@ export function reverse(ctx: BatchContext, cmd: Cmd<'reverse'>): unknown {
   const coupon = ctx.coupon(r.coupon_id);
   let coupon_revoked = false;
   if (cmd.restore_coupon && coupon && isSingleUse(coupon) && coupon.status === 'redeemed') {
-    // A coupon an incident's revocation covered is not given back: it existed when the incident took
-    // the campaign's coupons away, so it is revoked as they were (the reversal itself goes through).
-    coupon_revoked = incidentRevoked(c, coupon.id);
-    ctx.setCouponStatus(coupon, coupon_revoked ? 'revoked' : 'active');
+    // Not given back in a revoked campaign, nor when an incident's revocation covered it (it existed
+    // when the coupons were taken away, so it is revoked as they were); the reversal goes through.
+    const status = restoredCouponStatus(c, coupon.id);
+    coupon_revoked = status === 'revoked';
+    ctx.setCouponStatus(coupon, status);
   }
   ctx.change(cmd.actor, 'redemption.reversed', r.id, {
     discount_minor: r.discount_minor,

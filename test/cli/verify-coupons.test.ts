@@ -44,7 +44,7 @@ const standing: Record<string, [CouponStatus, RedemptionStatus[]]> = {
   e_redeemed: ['redeemed', ['confirmed']],
   e_held: ['reserved', ['reserved']],
   e_unused: ['active', []],
-  f_redeemed: ['active', ['reversed']],
+  f_redeemed: ['revoked', ['reversed']],
   f_held: ['revoked', ['released']],
   f_unused: ['revoked', []],
 };

@@ -379,4 +379,39 @@ describe('kill switch', () => {
     await rejects(h.engine.campaignAction(c.id, 'resume', { actor: 'key_admin' }), 'invalid_state');
     await assertInvariants(h.store);
   });
+
+  test('a reversal with restore_coupon in a revoked campaign returns the budget and leaves the coupon revoked', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { per_user_limit: 3 });
+    const coupons: Coupon[] = [];
+    for (let i = 0; i < 2; i++) coupons.push(await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who));
+    const [a, b] = coupons as [Coupon, Coupon];
+    const ra = await h.engine.redeem({ user_id: 'u1', coupon_id: a.id, order: order(), confirm: true }, who);
+    const rb = await h.engine.redeem({ user_id: 'u1', coupon_id: b.id, order: order(), confirm: true }, who);
+    await h.engine.campaignAction(c.id, 'revoke', { actor: 'key_admin' });
+    assert.equal((await h.engine.getCoupon(a.id)).status, 'redeemed');
+
+    const reversed = await h.engine.reverse(ra.id, true, who);
+    assert.equal(reversed.status, 'reversed');
+    assert.equal((await h.engine.getCoupon(a.id)).status, 'revoked', 'a coupon of a revoked campaign is revoked');
+    await h.engine.reverse(rb.id, false, who);
+    assert.equal((await h.engine.getCoupon(b.id)).status, 'redeemed', 'not asked to restore: as before');
+    const now = await h.engine.getCampaign(c.id);
+    assert.equal(now.status, 'revoked');
+    assert.equal(now.spent_minor, 0);
+    assert.equal(now.reserved_minor, 0);
+    assert.equal(now.reversed_minor, 2000);
+    assert.equal(now.reversed_count, 2);
+    assert.equal(now.confirmed_count, 0);
+    await rejects(h.engine.redeem({ user_id: 'u1', coupon_id: a.id, order: order() }, who), 'campaign_revoked');
+    // The audit says the reversal revoked the coupon instead of giving it back.
+    const changes = (await h.store.auditChain(c.id)).flatMap((e) => {
+      type Change = { action: string; subject: string; coupon_revoked?: boolean };
+      const data = JSON.parse(e.data_json) as { changes?: Change[] };
+      return (data.changes ?? []).filter((ch) => ch.action === 'redemption.reversed');
+    });
+    assert.equal(changes.find((ch) => ch.subject === ra.id)?.coupon_revoked, true);
+    assert.equal(changes.find((ch) => ch.subject === rb.id)?.coupon_revoked, undefined);
+    await assertInvariants(h.store);
+  });
 });

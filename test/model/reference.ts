@@ -281,7 +281,8 @@ export class RefModel {
         this.spent_minor -= r.discount_minor;
         r.status = 'reversed';
         if (restore && coupon?.single_use && coupon.status === 'redeemed') {
-          coupon.status = this.incidentCovered.has(coupon.ref) ? 'revoked' : 'active';
+          const revoked = this.status === 'revoked' || this.incidentCovered.has(coupon.ref);
+          coupon.status = revoked ? 'revoked' : 'active';
         }
       }
       return { expect: { kind: 'redemption', status: 200, redemption: snapshot(r) }, record: true };

@@ -21,8 +21,9 @@ export interface CouponMix {
  * and redeemed again; frozen by an incident (and one of those reversed); coupons an incident
  * revoked, unused, on a hold left pending and on a hold confirmed afterwards; a shared code with
  * many redemptions, revoked under a live hold; unique codes; red-envelope coupons; a campaign
- * revoked (its hold released, its coupons revoked, a reversal restoring one afterwards); coupons
- * past their ttl; a campaign whose end moved earlier (its coupons retimed); and an expired envelope.
+ * revoked (its hold released, its coupons revoked, a reversal with restore_coupon afterwards, which
+ * leaves its coupon revoked); coupons past their ttl; a campaign whose end moved earlier (its coupons
+ * retimed); and an expired envelope.
  */
 export async function buildCouponMix(h: Harness): Promise<CouponMix> {
   const { engine, clock } = h;
