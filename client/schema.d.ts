@@ -1660,7 +1660,10 @@ export interface paths {
         post: {
             parameters: {
                 query?: never;
-                header?: never;
+                header?: {
+                    /** @description replays the first answer for 24 h */
+                    "idempotency-key"?: string;
+                };
                 path?: never;
                 cookie?: never;
             };

@@ -51,6 +51,28 @@ describe('POST /v1/campaigns/lint (dry run)', () => {
     assert.deepEqual(list.body.data, []);
   });
 
+  test('an Idempotency-Key replays the first answer and refuses another body', async () => {
+    const first = await h.call<LintWire>('POST', '/v1/campaigns/lint', { body: campaignBody(), idem: 'lint-1' });
+    assert.equal(first.status, 200);
+    assert.equal(first.body.on_submit, 'active');
+    // Past the campaign's end a fresh lint blocks it; the keyed retry still gets the first answer.
+    h.clock.advance(31 * 24 * 3600 * 1000);
+    try {
+      const fresh = await h.call<LintWire>('POST', '/v1/campaigns/lint', { body: campaignBody() });
+      assert.equal(fresh.body.on_submit, 'campaign_lint_failed');
+      const again = await h.call<LintWire>('POST', '/v1/campaigns/lint', { body: campaignBody(), idem: 'lint-1' });
+      assert.equal(again.status, 200);
+      assert.deepEqual(again.body, first.body);
+      const other = await h.call('POST', '/v1/campaigns/lint', {
+        body: campaignBody({ name: 'other' }),
+        idem: 'lint-1',
+      });
+      assertError(other, 409, 'idempotency_key_reused');
+    } finally {
+      h.clock.advance(-31 * 24 * 3600 * 1000);
+    }
+  });
+
   test('admin only, like creating a campaign', async () => {
     assertError(await h.call('POST', '/v1/campaigns/lint', { key: 'read', body: campaignBody() }), 403, 'forbidden');
     assertError(
