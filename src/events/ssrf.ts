@@ -3,32 +3,50 @@ import { BlockList, isIP } from 'node:net';
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 
-/** Addresses a webhook may not reach: loopback, private, link-local, unspecified, CGNAT, multicast. */
-const blocked = new BlockList();
-for (const [net, bits] of [
+/** IPv4 ranges a webhook may not reach: loopback, private, link-local, unspecified, CGNAT, multicast. */
+const blocked_v4 = [
   ['0.0.0.0', 8],
   ['10.0.0.0', 8],
   ['100.64.0.0', 10],
   ['127.0.0.0', 8],
   ['169.254.0.0', 16],
   ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
   ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
   ['224.0.0.0', 3],
-] as const) {
+] as const;
+
+/** The two 16-bit groups of an IPv4 address, as they sit in an IPv6 one. */
+function groupsOf(v4: string): string {
+  const [a = 0, b = 0, c = 0, d = 0] = v4.split('.').map(Number);
+  return `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+}
+
+const blocked = new BlockList();
+for (const [net, bits] of blocked_v4) {
   blocked.addSubnet(net, bits, 'ipv4');
+  // The same ranges reached through IPv6 translation: NAT64's well-known prefix (RFC 6052) and
+  // 6to4 (RFC 3056) carry an IPv4 address inside, and a gateway forwards to it.
+  blocked.addSubnet(`64:ff9b::${groupsOf(net)}`, 96 + bits, 'ipv6');
+  blocked.addSubnet(`2002:${groupsOf(net)}::`, 16 + bits, 'ipv6');
 }
 for (const [net, bits] of [
-  ['::', 127],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['ff00::', 8],
+  ['::', 96], // unspecified, loopback and the deprecated IPv4-compatible ::a.b.c.d
+  ['64:ff9b:1::', 48], // NAT64 for local use (RFC 8215)
+  ['100::', 64], // discard-only
+  ['2001::', 32], // Teredo tunnels
+  ['fc00::', 7], // unique local
+  ['fe80::', 10], // link-local
+  ['fec0::', 10], // the deprecated site-local
+  ['ff00::', 8], // multicast
 ] as const) {
   blocked.addSubnet(net, bits, 'ipv6');
 }
 
 const dns_timeout_ms = 5_000;
 
-/** True for loopback and private addresses (IPv4-mapped IPv6 is checked as the IPv4 inside). */
+/** True for loopback and private addresses (IPv4-mapped, NAT64 and 6to4 IPv6 are checked by the IPv4 inside). */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return true;

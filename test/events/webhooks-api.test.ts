@@ -114,6 +114,12 @@ test('without VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE, loopback and private addresses ar
       'http://[fe80::1]/hook',
       'http://[::ffff:127.0.0.1]/hook',
       'http://2130706433/hook',
+      // IPv4 inside IPv6: IPv4-compatible, NAT64 (RFC 6052), 6to4; and the old site-local range
+      'http://[::127.0.0.1]/hook',
+      'http://[64:ff9b::7f00:1]/hook',
+      'http://[64:ff9b::10.1.2.3]/hook',
+      'http://[2002:c0a8:101::1]/hook',
+      'http://[fec0::1]/hook',
     ]) {
       const res = await h.call('POST', '/v1/webhooks', { url, events: ['campaign.paused'] });
       assertError(res, 400, 'invalid_request', 'url');
@@ -123,6 +129,12 @@ test('without VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE, loopback and private addresses ar
     // A public address literal passes the check (TEST-NET-1; nothing is ever sent: no dispatcher runs here).
     const ok = await h.call('POST', '/v1/webhooks', { url: 'https://192.0.2.10/hook', events: ['campaign.paused'] });
     assert.equal(ok.status, 201, JSON.stringify(ok.body));
+    // NAT64 of a public IPv4 address is how an IPv6-only network reaches it: allowed.
+    const nat64 = await h.call('POST', '/v1/webhooks', {
+      url: 'https://[64:ff9b::c000:20a]/hook',
+      events: ['campaign.paused'],
+    });
+    assert.equal(nat64.status, 201, JSON.stringify(nat64.body));
   } finally {
     await h.close();
   }
