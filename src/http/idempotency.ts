@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import { canonicalJson } from '../engine/audit.ts';
 import type { Actor } from '../engine/engine.ts';
@@ -50,9 +51,38 @@ function reused(): Rejection {
   return new Rejection('idempotency_key_reused', 'this Idempotency-Key was used with another request');
 }
 
+/** A request with this key is being answered, here or on another node. */
+function inUse(): Rejection {
+  return new Rejection(
+    'idempotency_key_reused',
+    'a request with this Idempotency-Key is still in progress; retry later',
+    'Idempotency-Key',
+    1,
+  );
+}
+
+const claim_poll_ms = 25;
+
+export interface ClaimTiming {
+  /** How long a retry waits for the first request with its key before a 409. */
+  wait_ms: number;
+  /** A claim this old belongs to a request whose node died: a retry takes it over. */
+  stale_ms: number;
+}
+
+type Claim = { pending: string };
+
+function isClaim(result: unknown): result is Claim {
+  return typeof result === 'object' && result !== null && typeof (result as Claim).pending === 'string';
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Idempotency for endpoints the engine does not cover (validations, API keys): the
- * first answer is stored and replayed. Concurrent retries in this process wait for the first.
+ * Idempotency for endpoints the engine does not cover (validations, API keys, incidents,
+ * webhooks): the first answer is stored and replayed. The key is claimed in the store before
+ * the work starts, so a retry on another node waits for the first answer rather than acting
+ * again; concurrent retries in this process queue behind the first.
  */
 export class StoredReplies {
   private readonly inflight = new Map<string, Promise<HttpReply>>();
@@ -61,6 +91,10 @@ export class StoredReplies {
   constructor(
     private readonly store: Store,
     private readonly now: () => number,
+    private readonly timing: ClaimTiming = {
+      wait_ms: limits.idempotency_claim_wait_ms,
+      stale_ms: limits.idempotency_claim_stale_ms,
+    },
   ) {}
 
   async once<T>(
@@ -85,16 +119,39 @@ export class StoredReplies {
   }
 
   private async answer(key: string, fingerprint: string, produce: () => Promise<HttpReply>, secret: boolean) {
-    const prev = await this.store.getIdempotency(key);
-    if (prev) return this.replay(prev, fingerprint);
-    return this.record(key, fingerprint, produce, secret);
+    for (let waited = 0; ; waited += claim_poll_ms) {
+      const claim: Claim = { pending: randomBytes(12).toString('base64url') };
+      const rec = await this.store.putIdempotency({ key, fingerprint, result: claim, created_at_ms: this.now() });
+      if (rec.fingerprint !== fingerprint) throw reused();
+      if (!isClaim(rec.result)) return this.replay(rec, fingerprint);
+      if (rec.result.pending === claim.pending) return this.record(key, claim, produce, secret);
+      const stale = this.now() - rec.created_at_ms >= this.timing.stale_ms;
+      if (stale && (await this.store.swapIdempotency(key, rec.result, { result: claim, created_at_ms: this.now() }))) {
+        return this.record(key, claim, produce, secret);
+      }
+      if (waited >= this.timing.wait_ms) throw inUse();
+      await sleep(claim_poll_ms);
+    }
   }
 
-  private async record(key: string, fingerprint: string, produce: () => Promise<HttpReply>, secret: boolean) {
-    const reply = await produce();
-    const result: StoredReply = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };
-    const stored = await this.store.putIdempotency({ key, fingerprint, result, created_at_ms: this.now() });
-    return this.replay(stored, fingerprint);
+  /** Does the work under this request's claim, then stores its answer in the claim's place. */
+  private async record(key: string, claim: Claim, produce: () => Promise<HttpReply>, secret: boolean) {
+    let reply: HttpReply;
+    try {
+      reply = await produce();
+    } catch (err) {
+      // Nothing is stored for a failed request: release the key so that a retry runs again.
+      await this.store.swapIdempotency(key, claim, null).catch(() => false);
+      throw err;
+    }
+    try {
+      const result: StoredReply = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };
+      await this.store.swapIdempotency(key, claim, { result, created_at_ms: this.now() });
+    } catch {
+      // The work is done all the same, so this request gets its answer; retries find the claim
+      // until it goes stale (timing.stale_ms) and is taken over.
+    }
+    return reply;
   }
 
   private async replay(rec: IdempotencyRecord, fingerprint: string): Promise<HttpReply> {

@@ -247,6 +247,15 @@ export interface Store
   getIdempotency(key: string): Promise<IdempotencyRecord | null>;
   /** Inserts if absent; returns the record that is stored after the call. */
   putIdempotency(rec: IdempotencyRecord): Promise<IdempotencyRecord>;
+  /**
+   * Compare-and-swap: if the record's result is still `expected` (compared as stored JSON), sets
+   * its result and creation time to `next`, or deletes it when `next` is null. True if it swapped.
+   */
+  swapIdempotency(
+    key: string,
+    expected: unknown,
+    next: { result: unknown; created_at_ms: number } | null,
+  ): Promise<boolean>;
   /** Deletes up to `limit` records created before `before_ms`, oldest first; returns how many. */
   pruneIdempotency(before_ms: number, limit: number): Promise<number>;
 

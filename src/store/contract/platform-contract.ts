@@ -36,6 +36,32 @@ export function platformContract(open: OpenStore): void {
   });
 
   storeTest(
+    'swapIdempotency replaces or deletes a record only while it holds the expected result',
+    open,
+    async (store, b) => {
+      const claim = { pending: 'token-a' };
+      await store.putIdempotency({ ...b.idem('s', claim), created_at_ms: 1_000 });
+      assert.equal(
+        await store.swapIdempotency('s', { pending: 'token-b' }, { result: { x: 1 }, created_at_ms: 2_000 }),
+        false,
+      );
+      assert.deepEqual((await store.getIdempotency('s'))?.result, claim, 'another expected value changes nothing');
+      assert.equal(await store.swapIdempotency('s', claim, { result: { done: true }, created_at_ms: 2_000 }), true);
+      const done = await store.getIdempotency('s');
+      assert.deepEqual(
+        [done?.result, done?.created_at_ms, done?.fingerprint],
+        [{ done: true }, 2_000, b.idem('s').fingerprint],
+      );
+      assert.equal(await store.swapIdempotency('s', claim, null), false, 'the claim is gone: no delete');
+      assert.notEqual(await store.getIdempotency('s'), null);
+      assert.equal(await store.swapIdempotency('s', { done: true }, null), true);
+      assert.equal(await store.getIdempotency('s'), null);
+      assert.equal(await store.swapIdempotency('absent', claim, { result: 1, created_at_ms: 1 }), false);
+      assert.equal(await store.getIdempotency('absent'), null, 'a swap never inserts');
+    },
+  );
+
+  storeTest(
     'pruneIdempotency deletes records older than the cutoff, oldest first, up to the limit',
     open,
     async (store, b) => {

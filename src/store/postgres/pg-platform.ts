@@ -98,6 +98,28 @@ export function pruneIdempotency(write: Write, before_ms: number, limit: number)
   return write(async (db) => (await db.query(sql, [before_ms, limit])).rowCount ?? 0);
 }
 
+/** Sets (or with null deletes) the record if its result is still `expected`; true if it did. */
+export async function swapIdempotency(
+  write: Write,
+  key: string,
+  expected: unknown,
+  next: { result: unknown; created_at_ms: number } | null,
+): Promise<boolean> {
+  const was = JSON.stringify(expected);
+  return write(async (db) => {
+    const res =
+      next === null
+        ? await db.query('DELETE FROM idempotency WHERE key = $1 AND result = $2', [key, was])
+        : await db.query('UPDATE idempotency SET result = $1, created_at_ms = $2 WHERE key = $3 AND result = $4', [
+            JSON.stringify(next.result),
+            next.created_at_ms,
+            key,
+            was,
+          ]);
+    return res.rowCount === 1;
+  });
+}
+
 /** Inserts unless the key exists, then reads back whichever record won. */
 export async function putIdempotency(q: Query, rec: IdempotencyRecord): Promise<IdempotencyRecord> {
   const sql = `INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES ($1, $2, $3, $4)

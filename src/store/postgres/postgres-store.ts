@@ -333,6 +333,14 @@ export class PostgresStore implements Store {
     return platform.putIdempotency(this.q, rec);
   }
 
+  swapIdempotency(
+    key: string,
+    expected: unknown,
+    next: { result: unknown; created_at_ms: number } | null,
+  ): Promise<boolean> {
+    return platform.swapIdempotency(this.write, key, expected, next);
+  }
+
   pendingOutbox(limit: number): Promise<OutboxEvent[]> {
     return platform.pendingOutbox(this.q, limit);
   }

@@ -606,6 +606,21 @@ export class SqliteStore implements Store {
     return this.readIdem(rec.key) ?? rec;
   }
 
+  async swapIdempotency(
+    key: string,
+    expected: unknown,
+    next: { result: unknown; created_at_ms: number } | null,
+  ): Promise<boolean> {
+    const was = JSON.stringify(expected);
+    const run =
+      next === null
+        ? this.db.prepare('DELETE FROM idempotency WHERE key = ? AND result = ?').run(key, was)
+        : this.db
+            .prepare('UPDATE idempotency SET result = ?, created_at_ms = ? WHERE key = ? AND result = ?')
+            .run(JSON.stringify(next.result), next.created_at_ms, key, was);
+    return run.changes === 1;
+  }
+
   async pendingOutbox(limit: number): Promise<OutboxEvent[]> {
     const sql =
       'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?';

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { FastifyRequest } from 'fastify';
+import { Rejection } from '../../src/domain/errors.ts';
+import { type ClaimTiming, type HttpReply, StoredReplies } from '../../src/http/idempotency.ts';
+import type { ApiKeyRecord, Store } from '../../src/store/port.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { createTestDatabase, freshPostgresStore, pg_unavailable_message } from '../support/pg.ts';
+
+/**
+ * StoredReplies claims an Idempotency-Key in the store before it acts, so two nodes (here: two
+ * StoredReplies, each with its own in-process queue, over one database) act once per key.
+ */
+
+const api_key: ApiKeyRecord = {
+  id: 'key_claims',
+  name: 'claims',
+  hash: 'h',
+  scopes: ['admin'],
+  created_at_ms: 0,
+  revoked_at_ms: null,
+};
+
+function request(idem: string, body: unknown): FastifyRequest {
+  const url = '/v1/things';
+  return {
+    method: 'POST',
+    url,
+    routeOptions: { url },
+    params: {},
+    headers: { 'idempotency-key': idem },
+    body,
+    api_key,
+  } as unknown as FastifyRequest;
+}
+
+/** A produce() that counts its runs and, if gated, finishes only when released. */
+function work(label: string, gated = false) {
+  let release = (): void => undefined;
+  const gate = gated ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+  const w = {
+    runs: 0,
+    release: () => release(),
+    produce: async (): Promise<HttpReply> => {
+      w.runs++;
+      await gate;
+      return { status: 201, body: { made_by: label } };
+    },
+  };
+  return w;
+}
+
+async function claimed(store: Store, key: string): Promise<void> {
+  for (let i = 0; i < 400 && !(await store.getIdempotency(key)); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(await store.getIdempotency(key), 'the first request claimed its key');
+}
+
+function nodes(store: Store, clock: { now: number }, timing: Partial<ClaimTiming> = {}) {
+  const t: ClaimTiming = { wait_ms: 10_000, stale_ms: 300_000, ...timing };
+  const node = () => new StoredReplies(store, () => clock.now, t);
+  return [node(), node(), node()] as const;
+}
+
+function claimTests(name: string, open: () => Promise<Store | null>, skip: string | false) {
+  describe(`Idempotency-Key claims across nodes (${name})`, { skip }, () => {
+    test('a retry on another node waits for the first answer and replays it; the work runs once', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const [a, b] = nodes(store, clock);
+      const first = work('a', true);
+      const second = work('b');
+      const pa = a.once(request('k1', { n: 1 }), first.produce);
+      await claimed(store, 'key_claims:k1');
+      const pb = b.once(request('k1', { n: 1 }), second.produce);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(second.runs, 0, 'the retry waits while the first is in progress');
+      first.release();
+      assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      assert.deepEqual(await pb, { status: 201, body: { made_by: 'a' } });
+      assert.deepEqual([first.runs, second.runs], [1, 0]);
+      await store.close();
+    });
+
+    test('another body under a claimed key is 409 at once; a retry gives up after the wait with Retry-After', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const [a, b] = nodes(store, clock, { wait_ms: 150 });
+      const first = work('a', true);
+      const pa = a.once(request('k2', { n: 1 }), first.produce);
+      await claimed(store, 'key_claims:k2');
+      const other = await b.once(request('k2', { n: 2 }), work('b').produce).catch((e: unknown) => e);
+      assert.ok(other instanceof Rejection && other.code === 'idempotency_key_reused', String(other));
+      const waited = work('b');
+      const started = Date.now();
+      const late = await b.once(request('k2', { n: 1 }), waited.produce).catch((e: unknown) => e);
+      assert.ok(Date.now() - started >= 140, 'it waited');
+      assert.ok(late instanceof Rejection && late.code === 'idempotency_key_reused', String(late));
+      assert.equal(late.retry_after_s, 1);
+      assert.equal(waited.runs, 0);
+      first.release();
+      await pa;
+      await store.close();
+    });
+
+    test('a failed first request releases its key: the retry on another node runs', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const [a, b] = nodes(store, clock);
+      const failed = a.once(request('k3', {}), async () => {
+        throw new Rejection('invalid_state', 'not now');
+      });
+      await assert.rejects(failed, (e: unknown) => e instanceof Rejection && e.code === 'invalid_state');
+      assert.equal(await store.getIdempotency('key_claims:k3'), null, 'nothing kept for a failed request');
+      const retry = work('b');
+      assert.deepEqual(await b.once(request('k3', {}), retry.produce), { status: 201, body: { made_by: 'b' } });
+      assert.equal(retry.runs, 1);
+      await store.close();
+    });
+
+    test('the claim of a node that died is taken over once stale, and then replayed', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const [a, b, c] = nodes(store, clock, { wait_ms: 100, stale_ms: 60_000 });
+      const dead = work('a', true);
+      const pa = a.once(request('k4', {}), dead.produce);
+      await claimed(store, 'key_claims:k4');
+      const early = await b.once(request('k4', {}), work('b').produce).catch((e: unknown) => e);
+      assert.ok(early instanceof Rejection && early.code === 'idempotency_key_reused', 'not stale yet: 409');
+      clock.now += 60_000;
+      const taker = work('b');
+      assert.deepEqual(await b.once(request('k4', {}), taker.produce), { status: 201, body: { made_by: 'b' } });
+      assert.equal(taker.runs, 1);
+      const third = work('c');
+      assert.deepEqual(await c.once(request('k4', {}), third.produce), { status: 201, body: { made_by: 'b' } });
+      assert.equal(third.runs, 0);
+      // The first node finishes after all: its late answer does not replace the stored one.
+      dead.release();
+      assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      assert.deepEqual((await store.getIdempotency('key_claims:k4'))?.result, {
+        http: { status: 201, body: { made_by: 'b' } },
+      });
+      await store.close();
+    });
+
+    test('many concurrent requests with one key over three nodes: one runs, all get its answer', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const [a, b, c] = nodes(store, clock);
+      const pick = (i: number) => (i % 3 === 0 ? a : i % 3 === 1 ? b : c);
+      let runs = 0;
+      const produce = async (): Promise<HttpReply> => {
+        runs++;
+        await new Promise((r) => setTimeout(r, 30));
+        return { status: 201, body: { run: runs } };
+      };
+      const answers = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => pick(i).once(request('k5', { same: true }), produce)),
+      );
+      assert.equal(runs, 1);
+      for (const answer of answers) assert.deepEqual(answer, { status: 201, body: { run: 1 } });
+      await store.close();
+    });
+  });
+}
+
+claimTests('sqlite', async () => new SqliteStore({ path: ':memory:' }), false);
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+claimTests(
+  'postgres',
+  async () => {
+    if (!db) return null;
+    await (await freshPostgresStore(db)).close();
+    return new PostgresStore({ url: db.url });
+  },
+  db ? false : pg_unavailable_message,
+);
