@@ -66,7 +66,7 @@ const claim_poll_ms = 25;
 export interface ClaimTiming {
   /** How long a retry waits for the first request with its key before a 409. */
   wait_ms: number;
-  /** A claim this old belongs to a request whose node died: a retry takes it over. */
+  /** A claim not renewed for this long belongs to a request whose node died: a retry takes it over. */
   stale_ms: number;
 }
 
@@ -136,6 +136,12 @@ export class StoredReplies {
 
   /** Does the work under this request's claim, then stores its answer in the claim's place. */
   private async record(key: string, claim: Claim, produce: () => Promise<HttpReply>, secret: boolean) {
+    // While the work runs (an incident over a large scope can take minutes), the claim is renewed,
+    // so only the claim of a node that stopped goes stale.
+    const renew = setInterval(() => {
+      this.store.swapIdempotency(key, claim, { result: claim, created_at_ms: this.now() }).catch(() => false);
+    }, this.timing.stale_ms / 4);
+    renew.unref();
     let reply: HttpReply;
     try {
       reply = await produce();
@@ -143,6 +149,8 @@ export class StoredReplies {
       // Nothing is stored for a failed request: release the key so that a retry runs again.
       await this.store.swapIdempotency(key, claim, null).catch(() => false);
       throw err;
+    } finally {
+      clearInterval(renew);
     }
     try {
       const result: StoredReply = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };

@@ -143,6 +143,27 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       await store.close();
     });
 
+    test('a claim whose node is still working is renewed, so it never goes stale', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      // Renewed every stale_ms / 4 = 50 ms of real time, from the (test) clock's now.
+      const [a, b] = nodes(store, clock, { wait_ms: 100, stale_ms: 200 });
+      const slow = work('a', true);
+      const pa = a.once(request('k6', {}), slow.produce);
+      await claimed(store, 'key_claims:k6');
+      clock.now += 1_000;
+      const renewed = async () => (await store.getIdempotency('key_claims:k6'))?.created_at_ms === clock.now;
+      for (let i = 0; i < 200 && !(await renewed()); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(await renewed(), 'the working node renewed its claim');
+      const retry = work('b');
+      const late = await b.once(request('k6', {}), retry.produce).catch((e: unknown) => e);
+      assert.ok(late instanceof Rejection && late.code === 'idempotency_key_reused', String(late));
+      assert.equal(retry.runs, 0, 'no takeover of a live claim');
+      slow.release();
+      assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      await store.close();
+    });
+
     test('many concurrent requests with one key over three nodes: one runs, all get its answer', async () => {
       const store = (await open()) as Store;
       const clock = { now: 1_000 };
