@@ -193,7 +193,11 @@ export function reverseMany(ctx: BatchContext, cmd: Cmd<'reverse_many'>): unknow
   });
 }
 
-/** Honours an incident's frozen redemptions: they become confirmed and the money stays spent. */
+/**
+ * Honours an incident's frozen redemptions: they become confirmed and the money stays spent.
+ * Each is announced as `redemption.confirmed` (with the incident's id), as reversing announces
+ * `redemption.reversed`: a receiver that held an order on `redemption.frozen` learns it may go on.
+ */
 export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
   const c = ctx.campaign;
   return settle(ctx, cmd, 'honoured', (r) => {
@@ -201,6 +205,7 @@ export function unfreeze(ctx: BatchContext, cmd: Cmd<'unfreeze'>): unknown {
     c.frozen_count -= 1;
     c.confirmed_count += 1;
     ctx.updateRedemption(r, { status: 'confirmed' });
+    ctx.event('redemption.confirmed', { ...r, incident_id: cmd.incident_id });
   });
 }
 

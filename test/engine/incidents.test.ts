@@ -176,6 +176,15 @@ describe('incidents (engine, SQLite in memory)', () => {
     assert.equal(after.frozen_count, 0);
     assert.deepEqual([after.released_count, after.reserved_count], [10, 0]);
     assert.equal((await totals(h, c)).get('confirmed')?.count, 20);
+    // Each honoured redemption is announced confirmed again, naming the incident; no hold is.
+    const events = unpackOutbox(await h.store.pendingOutbox(10_000));
+    const honoured = events.filter(
+      (e) => e.type === 'redemption.confirmed' && (e.data as { incident_id?: string }).incident_id === inc.id,
+    );
+    assert.equal(honoured.length, 20);
+    assert.ok(honoured.every((e) => (e.data as Redemption).status === 'confirmed'));
+    assert.equal(new Set(honoured.map((e) => (e.data as Redemption).id)).size, 20);
+    for (const r of held) assert.ok(!honoured.some((e) => (e.data as Redemption).id === r.id));
     // No revoke asked: a released hold's coupon is active again; its order is not, and the coupon redeems anew.
     const hold = held[0];
     assert.ok(hold);
