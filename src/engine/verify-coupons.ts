@@ -39,6 +39,9 @@ const stored: readonly string[] = ['active', 'reserved', 'redeemed', 'revoked'] 
  * - a shared code is only ever `active` or `revoked`: its many redemptions never move it;
  * - every redemption names a coupon of its own campaign, of its own user when the coupon has an
  *   owner, and discounts no more than the coupon's own value (red envelopes);
+ * - no coupon of a revoked campaign is `active` or `reserved`: revoking it releases every hold and
+ *   revokes every coupon not redeemed in one batch, it takes no claim after that, and a reversal
+ *   with restore_coupon leaves the coupon revoked (restoredCouponStatus);
  * - no coupon up to the campaign's revoke_through_id is `active` or `reserved`: an incident's
  *   revocation raises the bound before it reads a coupon, then revokes every such one, and after
  *   that a release or a reversal leaves them revoked. Not judged while an incident that may still
@@ -54,12 +57,21 @@ export async function verifyCoupons(
   const report = (detail: string) => fail(coupon_invariant, detail);
   let coupons = 0;
   let claimed = 0;
+  const usable = { coupons: 0, first_id: '' };
   for (const k of await store.couponClasses(c.id, c.ends_at_ms)) {
     coupons += k.coupons;
     if (k.kind === 'claimed') claimed += k.coupons;
     for (const why of misfits(c, k)) report(`${nameOf(k.coupons, 'coupon', k.example_id)} ${why}`);
+    if (c.status === 'revoked' && (k.status === 'active' || k.status === 'reserved')) {
+      usable.coupons += k.coupons;
+      usable.first_id ||= k.example_id;
+    }
   }
   if (claimed !== c.claimed_count) report(`claimed_count ${c.claimed_count} != ${claimed} claimed coupons`);
+  if (usable.coupons > 0) {
+    const verb = usable.coupons === 1 ? 'is' : 'are';
+    report(`${nameOf(usable.coupons, 'coupon', usable.first_id)} ${verb} active or reserved in a revoked campaign`);
+  }
   for (const f of await store.redemptionFits(c.id)) {
     for (const why of fitFailures(f)) report(`${nameOf(f.redemptions, 'redemption', f.example_id)} ${why}`);
   }

@@ -126,6 +126,16 @@ const cases: Case[] = [
     says: (m) => `coupon ${cp(m, 'b_hold_left')} is active or reserved although an incident revoked the campaign's`,
   },
   {
+    name: 'an unused coupon of a revoked campaign set active again',
+    sql: (m) => setCoupon(m, 'f_unused', "status = 'active'"),
+    says: (m) => `coupon ${cp(m, 'f_unused')} is active or reserved in a revoked campaign`,
+  },
+  {
+    name: 'the coupon of a hold a campaign revocation released set reserved',
+    sql: (m) => setCoupon(m, 'f_held', "status = 'reserved'"),
+    says: (m) => `coupon ${cp(m, 'f_held')} is active or reserved in a revoked campaign`,
+  },
+  {
     name: 'a redeemed coupon deleted',
     sql: (m) => [`DELETE FROM coupons WHERE id = '${cp(m, 'confirmed')}'`],
     says: (m) => `redemption ${rd(m, 'confirmed')} names no coupon of its campaign`,
