@@ -19,7 +19,7 @@ export const limits = {
   idempotency_prune_chunk_max: 10_000,
   /** A request whose Idempotency-Key another request (maybe on another node) is answering waits this long, then 409. */
   idempotency_claim_wait_ms: 10_000,
-  /** A claim not renewed this long (its node renews it while working) is of a node that died: a retry takes it over. */
+  /** A claim a node has seen unchanged this long (its own node renews it while working) is of a node that died: a retry takes it over. */
   idempotency_claim_stale_ms: 5 * 60_000,
   expired_holds_per_sweep_max: 5_000,
   sweep_interval_ms: 1_000,

@@ -62,15 +62,23 @@ function inUse(): Rejection {
 }
 
 const claim_poll_ms = 25;
+/** Claims this node watches for staleness (see StoredReplies.abandoned); past this, the oldest is forgotten. */
+const watched_claims_max = 10_000;
+/** Attempts to store a finished answer in place of its claim before giving up. */
+const store_answer_attempts = 3;
 
 export interface ClaimTiming {
-  /** How long a retry waits for the first request with its key before a 409. */
+  /** How long a retry waits for the first request with its key before a 409 (real time). */
   wait_ms: number;
-  /** A claim not renewed for this long belongs to a request whose node died: a retry takes it over. */
+  /**
+   * A claim this node has seen unchanged for this long (its own clock) belongs to a request whose
+   * node died: a retry takes it over. A working node renews its claim every quarter of it.
+   */
   stale_ms: number;
 }
 
-type Claim = { pending: string };
+/** A pending record: whose request it is, and how often it has been renewed. */
+type Claim = { pending: string; beat: number };
 
 function isClaim(result: unknown): result is Claim {
   return typeof result === 'object' && result !== null && typeof (result as Claim).pending === 'string';
@@ -86,6 +94,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class StoredReplies {
   private readonly inflight = new Map<string, Promise<HttpReply>>();
+  /** Claims of other requests this node has waited on: the claim as stored, and since when (this node's clock). */
+  private readonly watched = new Map<string, { claim: string; since_ms: number }>();
   private seal: ReplySeal | null = null;
 
   constructor(
@@ -119,46 +129,89 @@ export class StoredReplies {
   }
 
   private async answer(key: string, fingerprint: string, produce: () => Promise<HttpReply>, secret: boolean) {
-    for (let waited = 0; ; waited += claim_poll_ms) {
-      const claim: Claim = { pending: randomBytes(12).toString('base64url') };
+    // A sealed answer needs the seal's key: read it before acting, so the answer can be stored.
+    if (secret) await this.sealer();
+    const deadline_ms = performance.now() + this.timing.wait_ms;
+    for (;;) {
+      const claim: Claim = { pending: randomBytes(12).toString('base64url'), beat: 0 };
       const rec = await this.store.putIdempotency({ key, fingerprint, result: claim, created_at_ms: this.now() });
       if (rec.fingerprint !== fingerprint) throw reused();
-      if (!isClaim(rec.result)) return this.replay(rec, fingerprint);
+      if (!isClaim(rec.result)) {
+        this.watched.delete(key);
+        return this.replay(rec, fingerprint);
+      }
       if (rec.result.pending === claim.pending) return this.record(key, claim, produce, secret);
-      const stale = this.now() - rec.created_at_ms >= this.timing.stale_ms;
-      if (stale && (await this.store.swapIdempotency(key, rec.result, { result: claim, created_at_ms: this.now() }))) {
+      if (
+        this.abandoned(key, rec.result) &&
+        (await this.store.swapIdempotency(key, rec.result, { result: claim, created_at_ms: this.now() }))
+      ) {
+        this.watched.delete(key);
         return this.record(key, claim, produce, secret);
       }
-      if (waited >= this.timing.wait_ms) throw inUse();
+      if (performance.now() >= deadline_ms) throw inUse();
       await sleep(claim_poll_ms);
     }
   }
 
+  /**
+   * True once this node has seen the same claim, unrenewed, for timing.stale_ms by its own clock.
+   * Judged here rather than from the claim's created_at_ms, which another node's clock wrote: a
+   * node whose clock runs ahead would otherwise take over a live claim at once.
+   */
+  private abandoned(key: string, claim: Claim): boolean {
+    const seen = JSON.stringify(claim);
+    const now_ms = this.now();
+    const prior = this.watched.get(key);
+    if (prior?.claim === seen) return now_ms - prior.since_ms >= this.timing.stale_ms;
+    this.watched.delete(key);
+    this.watched.set(key, { claim: seen, since_ms: now_ms });
+    const oldest = this.watched.keys().next();
+    if (this.watched.size > watched_claims_max && !oldest.done) this.watched.delete(oldest.value);
+    return false;
+  }
+
   /** Does the work under this request's claim, then stores its answer in the claim's place. */
   private async record(key: string, claim: Claim, produce: () => Promise<HttpReply>, secret: boolean) {
-    // While the work runs (an incident over a large scope can take minutes), the claim is renewed,
-    // so only the claim of a node that stopped goes stale.
+    // While the work runs (an incident over a large scope can take minutes), the claim is renewed:
+    // each renewal changes it (beat + 1), so watchers see a live claim, and a takeover's
+    // compare-and-swap fails if a renewal came first. Renewals run one at a time, and the last
+    // has finished before the answer replaces the claim.
+    let current = claim;
+    let renewals: Promise<void> = Promise.resolve();
     const renew = setInterval(() => {
-      this.store.swapIdempotency(key, claim, { result: claim, created_at_ms: this.now() }).catch(() => false);
+      renewals = renewals.then(async () => {
+        const next: Claim = { pending: current.pending, beat: current.beat + 1 };
+        const swapped = await this.store
+          .swapIdempotency(key, current, { result: next, created_at_ms: this.now() })
+          .catch(() => false);
+        if (swapped) current = next;
+      });
     }, this.timing.stale_ms / 4);
     renew.unref();
     let reply: HttpReply;
     try {
       reply = await produce();
     } catch (err) {
-      // Nothing is stored for a failed request: release the key so that a retry runs again.
-      await this.store.swapIdempotency(key, claim, null).catch(() => false);
-      throw err;
-    } finally {
       clearInterval(renew);
+      await renewals;
+      // Nothing is stored for a failed request: release the key so that a retry runs again.
+      await this.store.swapIdempotency(key, current, null).catch(() => false);
+      throw err;
     }
-    try {
-      const result: StoredReply = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };
-      await this.store.swapIdempotency(key, claim, { result, created_at_ms: this.now() });
-    } catch {
-      // The work is done all the same, so this request gets its answer; retries find the claim
-      // until it goes stale (timing.stale_ms) and is taken over.
+    clearInterval(renew);
+    await renewals;
+    const result: StoredReply = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };
+    for (let attempt = 1; attempt <= store_answer_attempts; attempt++) {
+      // false: the claim was taken over (this node looked dead); the taker's answer stands.
+      const stored = await this.store
+        .swapIdempotency(key, current, { result, created_at_ms: this.now() })
+        .then(() => true)
+        .catch(() => false);
+      if (stored) break;
+      await sleep(claim_poll_ms * attempt);
     }
+    // The work is done, so this request gets its answer even if it could not be stored; retries
+    // then find the claim, unrenewed, until it goes stale and is taken over.
     return reply;
   }
 

@@ -120,6 +120,35 @@ describe('PostgresStore on a server', () => {
     }
   });
 
+  test('putIdempotency returns only a stored record: a record deleted between its insert and its read is inserted anew', async () => {
+    const store = new PostgresStore({ url });
+    await store.migrate();
+    const other = new PostgresStore({ url });
+    try {
+      const key = `race-${Date.now()}`;
+      await other.putIdempotency({ key, fingerprint: 'f', result: { pending: 'a', beat: 0 }, created_at_ms: 1 });
+      // Another node releases its claim just after this node's insert found it there.
+      const inner = (store as unknown as { q: (sql: string, params?: unknown[]) => Promise<unknown[]> }).q;
+      let released = false;
+      (store as unknown as { q: typeof inner }).q = async (sql, params) => {
+        const rows = await inner(sql, params);
+        if (!released && sql.startsWith('INSERT INTO idempotency')) {
+          released = true;
+          assert.equal(await other.swapIdempotency(key, { pending: 'a', beat: 0 }, null), true);
+        }
+        return rows;
+      };
+      const mine = { key, fingerprint: 'f', result: { pending: 'b', beat: 0 }, created_at_ms: 2 };
+      const got = await store.putIdempotency(mine);
+      assert.ok(released, 'the release ran between the statements');
+      assert.deepEqual(got, mine);
+      assert.deepEqual(await other.getIdempotency(key), mine, 'what it returned is what is stored');
+    } finally {
+      await store.close();
+      await other.close();
+    }
+  });
+
   test('a batch audit entry and the campaign doc are compressed with lz4 where the server has it (migration 110)', async () => {
     const store = new PostgresStore({ url });
     const admin = new pg.Client({ connectionString: url });

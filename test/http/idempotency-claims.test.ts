@@ -146,13 +146,17 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
     test('a claim whose node is still working is renewed, so it never goes stale', async () => {
       const store = (await open()) as Store;
       const clock = { now: 1_000 };
-      // Renewed every stale_ms / 4 = 50 ms of real time, from the (test) clock's now.
+      // A renewal every stale_ms / 4 = 50 ms of real time.
       const [a, b] = nodes(store, clock, { wait_ms: 100, stale_ms: 200 });
       const slow = work('a', true);
       const pa = a.once(request('k6', {}), slow.produce);
       await claimed(store, 'key_claims:k6');
-      clock.now += 1_000;
-      const renewed = async () => (await store.getIdempotency('key_claims:k6'))?.created_at_ms === clock.now;
+      const seen = await b.once(request('k6', {}), work('b').produce).catch((e: unknown) => e);
+      assert.ok(seen instanceof Rejection && seen.code === 'idempotency_key_reused', String(seen));
+      // Past the stale time on b's clock; a's renewals change the claim meanwhile.
+      clock.now += 200;
+      const before = JSON.stringify((await store.getIdempotency('key_claims:k6'))?.result);
+      const renewed = async () => JSON.stringify((await store.getIdempotency('key_claims:k6'))?.result) !== before;
       for (let i = 0; i < 200 && !(await renewed()); i++) await new Promise((r) => setTimeout(r, 10));
       assert.ok(await renewed(), 'the working node renewed its claim');
       const retry = work('b');
@@ -161,6 +165,27 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       assert.equal(retry.runs, 0, 'no takeover of a live claim');
       slow.release();
       assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      assert.deepEqual((await store.getIdempotency('key_claims:k6'))?.result, {
+        http: { status: 201, body: { made_by: 'a' } },
+      });
+      await store.close();
+    });
+
+    test('a node whose clock runs ahead does not take over a live claim on first sight', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const ahead = { now: 1_000 + 3_600_000 };
+      const [a] = nodes(store, clock, { wait_ms: 100, stale_ms: 60_000 });
+      const [b] = nodes(store, ahead, { wait_ms: 100, stale_ms: 60_000 });
+      const slow = work('a', true);
+      const pa = a.once(request('k7', {}), slow.produce);
+      await claimed(store, 'key_claims:k7');
+      const retry = work('b');
+      const late = await b.once(request('k7', {}), retry.produce).catch((e: unknown) => e);
+      assert.ok(late instanceof Rejection && late.code === 'idempotency_key_reused', String(late));
+      assert.equal(retry.runs, 0);
+      slow.release();
+      await pa;
       await store.close();
     });
 

@@ -120,10 +120,18 @@ export async function swapIdempotency(
   });
 }
 
-/** Inserts unless the key exists, then reads back whichever record won. */
+/**
+ * Inserts unless the key exists, then reads back whichever record won. The insert and the read are
+ * two statements: a record deleted between them (a claim released) is not this one's to return, so
+ * the insert is tried again.
+ */
 export async function putIdempotency(q: Query, rec: IdempotencyRecord): Promise<IdempotencyRecord> {
   const sql = `INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (key) DO NOTHING`;
-  await q(sql, [rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms]);
-  return (await getIdempotency(q, rec.key)) ?? rec;
+    ON CONFLICT (key) DO NOTHING RETURNING key`;
+  for (;;) {
+    const inserted = await q(sql, [rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms]);
+    if (inserted.length > 0) return rec;
+    const stored = await getIdempotency(q, rec.key);
+    if (stored) return stored;
+  }
 }
