@@ -26,9 +26,11 @@ function groupsOf(v4: string): string {
 const blocked = new BlockList();
 for (const [net, bits] of blocked_v4) {
   blocked.addSubnet(net, bits, 'ipv4');
-  // The same ranges reached through IPv6 translation: NAT64's well-known prefix (RFC 6052) and
-  // 6to4 (RFC 3056) carry an IPv4 address inside, and a gateway forwards to it.
+  // The same ranges reached through IPv6 translation: NAT64's well-known prefix (RFC 6052), SIIT's
+  // IPv4-translated addresses (RFC 2765) and 6to4 (RFC 3056) carry an IPv4 address inside, and a
+  // gateway forwards to it.
   blocked.addSubnet(`64:ff9b::${groupsOf(net)}`, 96 + bits, 'ipv6');
+  blocked.addSubnet(`::ffff:0:${groupsOf(net)}`, 96 + bits, 'ipv6');
   blocked.addSubnet(`2002:${groupsOf(net)}::`, 16 + bits, 'ipv6');
 }
 for (const [net, bits] of [

@@ -118,6 +118,7 @@ test('without VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE, loopback and private addresses ar
       'http://[::127.0.0.1]/hook',
       'http://[64:ff9b::7f00:1]/hook',
       'http://[64:ff9b::10.1.2.3]/hook',
+      'http://[::ffff:0:7f00:1]/hook',
       'http://[2002:c0a8:101::1]/hook',
       'http://[fec0::1]/hook',
     ]) {
