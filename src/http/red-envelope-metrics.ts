@@ -60,6 +60,8 @@ export class RedEnvelopeMetrics {
     const env = c.red_envelope;
     if (!env) return;
     const left = remainingMinor(env);
+    // A finished envelope that made room stays out (its campaign still commits: its coupons redeem).
+    if (left === 0 && this.dropped.has(env.id)) return;
     if (!this.tracked.has(env.id)) {
       if (this.tracked.size >= this.tracked_max && !this.makeRoom()) return;
       this.tracked.add(env.id);

@@ -68,6 +68,18 @@ test('remaining gauges are bounded: finished envelopes make room, oldest first; 
       ['env_e', 100],
     ]),
   );
+  // env_a's coupons still redeem, so its campaign commits again: it stays out, and env_e (finished
+  // since) keeps its 0.
+  commit(envelope('env_e', 100, 100));
+  commit(envelope('env_a', 1_000, 400, 600));
+  assert.deepEqual(
+    await shown(registry),
+    new Map([
+      ['env_b', 1_000],
+      ['env_d', 90],
+      ['env_e', 0],
+    ]),
+  );
   // A replay of a dropped envelope's creation answer brings back no figure of its past.
   metrics.observeCreated(envelope('env_c', 500, 0));
   assert.equal((await shown(registry)).has('env_c'), false);

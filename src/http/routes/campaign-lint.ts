@@ -22,7 +22,7 @@ export const CampaignLintView = Type.Object({
 
 /**
  * Dry run of campaign creation: the same parsing, lint and exposure as POST /v1/campaigns,
- * stored nowhere. The console calls it as the marketer types, so the form shows exactly the
+ * creating nothing (with an Idempotency-Key, only the answer is kept for its replay). The console calls it as the marketer types, so the form shows exactly the
  * findings, worst case and approval outcome the server will enforce (its clock, its threshold).
  */
 export async function campaignLintRoutes(base: FastifyInstance, { engine, replies }: RouteDeps): Promise<void> {

@@ -15,7 +15,7 @@ const debounce_ms = 250;
 
 /**
  * Lint and worst case as the marketer types: the server's dry run (POST /v1/campaigns/lint)
- * parses, lints and bounds the draft exactly as creating it would, and stores nothing.
+ * parses, lints and bounds the draft exactly as creating it would, and creates nothing.
  */
 export function useDryRun(form: FormState): DryRun {
   const api = useApi();
