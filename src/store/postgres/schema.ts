@@ -269,6 +269,14 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
   END $$;
   `,
   },
+  {
+    // Coupons a reversal set active in a revoked campaign before 3ef4101: see the SQLite migration.
+    id: '120_revoked_campaign_coupons',
+    sql: `
+  UPDATE coupons SET status = 'revoked'
+  WHERE status = 'active' AND campaign_id IN (SELECT id FROM campaigns WHERE status = 'revoked');
+  `,
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */

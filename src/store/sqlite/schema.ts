@@ -250,4 +250,14 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   ON CONFLICT (campaign_id, key) DO UPDATE SET count = excluded.count;
   `,
   },
+  {
+    // Revoking a campaign revokes every coupon not redeemed, and since 3ef4101 a reversal with
+    // restore_coupon in a revoked campaign leaves its coupon revoked; before, it set it active,
+    // a coupon that could never redeem again and that verify now reports. Such coupons are revoked.
+    id: '120_revoked_campaign_coupons',
+    sql: `
+  UPDATE coupons SET status = 'revoked'
+  WHERE status = 'active' AND campaign_id IN (SELECT id FROM campaigns WHERE status = 'revoked');
+  `,
+  },
 ];
