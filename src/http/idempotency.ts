@@ -6,6 +6,7 @@ import { canonicalJson } from '../engine/audit.ts';
 import type { Actor } from '../engine/engine.ts';
 import type { IdempotencyRecord, Store } from '../store/port.ts';
 import { keyOf } from './auth.ts';
+import { type Claim, HeldClaim, isClaim } from './idempotency-claim.ts';
 import { ReplySeal } from './reply-seal.ts';
 
 const header_chars_max = 255;
@@ -64,47 +65,42 @@ function inUse(): Rejection {
 const claim_poll_ms = 25;
 /** Claims this node watches for staleness (see StoredReplies.abandoned); past this, the oldest is forgotten. */
 const watched_claims_max = 10_000;
-/** Attempts to store a finished answer in place of its claim before giving up. */
-const store_answer_attempts = 3;
+/** How long a request waits for its answer to be stored before it answers anyway (the store keeps being tried). */
+const answer_store_wait_ms = 1_000;
 
 export interface ClaimTiming {
   /** How long a retry waits for the first request with its key before a 409 (real time). */
   wait_ms: number;
   /**
-   * A claim this node has seen unchanged for this long (its own clock) belongs to a request whose
-   * node died: a retry takes it over. A working node renews its claim every quarter of it.
+   * A claim this node has seen unchanged for this long (by a monotonic clock) belongs to a request
+   * whose node died: a retry takes it over. A working node renews its claim every quarter of it.
    */
   stale_ms: number;
-}
-
-/** A pending record: whose request it is, and how often it has been renewed. */
-type Claim = { pending: string; beat: number };
-
-function isClaim(result: unknown): result is Claim {
-  return typeof result === 'object' && result !== null && typeof (result as Claim).pending === 'string';
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Idempotency for endpoints the engine does not cover (validations, API keys, incidents,
- * webhooks): the first answer is stored and replayed. The key is claimed in the store before
- * the work starts, so a retry on another node waits for the first answer rather than acting
- * again; concurrent retries in this process queue behind the first.
+ * Idempotency for endpoints the engine does not cover (validations, lint, API keys, incidents,
+ * webhooks): the first answer is stored and replayed. The key is claimed in the store before the
+ * work starts, so a retry, on this node or another, waits for the first answer (up to
+ * timing.wait_ms, then 409 with Retry-After) rather than acting again.
  */
 export class StoredReplies {
-  private readonly inflight = new Map<string, Promise<HttpReply>>();
-  /** Claims of other requests this node has waited on: the claim as stored, and since when (this node's clock). */
+  /** Claims of other requests this node has waited on: the claim as stored, and since when (elapsed()). */
   private readonly watched = new Map<string, { claim: string; since_ms: number }>();
   private seal: ReplySeal | null = null;
 
   constructor(
     private readonly store: Store,
+    /** Wall-clock time, stored with records (their 24 h expiry). */
     private readonly now: () => number,
     private readonly timing: ClaimTiming = {
       wait_ms: limits.idempotency_claim_wait_ms,
       stale_ms: limits.idempotency_claim_stale_ms,
     },
+    /** Monotonic time for staleness: a wall clock stepped forward must not make a live claim look dead. */
+    private readonly elapsed: () => number = () => performance.now(),
   ) {}
 
   async once<T>(
@@ -115,23 +111,14 @@ export class StoredReplies {
     const client_key = idempotencyKeyOf(request);
     if (client_key === undefined) return produce();
     const key = `${keyOf(request).id}:${client_key}`;
-    const fingerprint = requestFingerprint(request);
-    // Same-key requests queue behind each other here, so the second one replays the first.
-    const prior = this.inflight.get(key) ?? Promise.resolve();
-    const work = prior.catch(() => undefined).then(() => this.answer(key, fingerprint, produce, opts.secret === true));
-    this.inflight.set(key, work);
-    try {
-      // A stored reply is what this route produced for this fingerprint, so it has the route's shape.
-      return (await work) as HttpReply<T>;
-    } finally {
-      if (this.inflight.get(key) === work) this.inflight.delete(key);
-    }
+    // A stored reply is what this route produced for this fingerprint, so it has the route's shape.
+    return (await this.answer(key, requestFingerprint(request), produce, opts.secret === true)) as HttpReply<T>;
   }
 
   private async answer(key: string, fingerprint: string, produce: () => Promise<HttpReply>, secret: boolean) {
+    const deadline_ms = performance.now() + this.timing.wait_ms;
     // A sealed answer needs the seal's key: read it before acting, so the answer can be stored.
     if (secret) await this.sealer();
-    const deadline_ms = performance.now() + this.timing.wait_ms;
     for (;;) {
       const claim: Claim = { pending: randomBytes(12).toString('base64url'), beat: 0 };
       const rec = await this.store.putIdempotency({ key, fingerprint, result: claim, created_at_ms: this.now() });
@@ -154,13 +141,13 @@ export class StoredReplies {
   }
 
   /**
-   * True once this node has seen the same claim, unrenewed, for timing.stale_ms by its own clock.
-   * Judged here rather than from the claim's created_at_ms, which another node's clock wrote: a
-   * node whose clock runs ahead would otherwise take over a live claim at once.
+   * True once this node has seen the same claim, unrenewed, for timing.stale_ms. Judged here, by
+   * this node's monotonic clock, rather than from the claim's created_at_ms, which another node's
+   * wall clock wrote: a node whose clock runs ahead would otherwise take over a live claim at once.
    */
   private abandoned(key: string, claim: Claim): boolean {
     const seen = JSON.stringify(claim);
-    const now_ms = this.now();
+    const now_ms = this.elapsed();
     const prior = this.watched.get(key);
     if (prior?.claim === seen) return now_ms - prior.since_ms >= this.timing.stale_ms;
     this.watched.delete(key);
@@ -170,48 +157,25 @@ export class StoredReplies {
     return false;
   }
 
-  /** Does the work under this request's claim, then stores its answer in the claim's place. */
+  /**
+   * Does the work under this request's claim (renewed meanwhile, so watchers see it live), then
+   * stores the answer in its place, or releases the key when the work failed. If the store fails
+   * then, the request answers after answer_store_wait_ms all the same and the claim, still renewed,
+   * keeps being settled in the background for up to half the stale time.
+   */
   private async record(key: string, claim: Claim, produce: () => Promise<HttpReply>, secret: boolean) {
-    // While the work runs (an incident over a large scope can take minutes), the claim is renewed:
-    // each renewal changes it (beat + 1), so watchers see a live claim, and a takeover's
-    // compare-and-swap fails if a renewal came first. Renewals run one at a time, and the last
-    // has finished before the answer replaces the claim.
-    let current = claim;
-    let renewals: Promise<void> = Promise.resolve();
-    const renew = setInterval(() => {
-      renewals = renewals.then(async () => {
-        const next: Claim = { pending: current.pending, beat: current.beat + 1 };
-        const swapped = await this.store
-          .swapIdempotency(key, current, { result: next, created_at_ms: this.now() })
-          .catch(() => false);
-        if (swapped) current = next;
-      });
-    }, this.timing.stale_ms / 4);
-    renew.unref();
+    const held = new HeldClaim(this.store, key, claim, this.now, this.timing.stale_ms / 4);
+    const give_up_ms = this.timing.stale_ms / 2;
     let reply: HttpReply;
     try {
       reply = await produce();
     } catch (err) {
-      clearInterval(renew);
-      await renewals;
-      // Nothing is stored for a failed request: release the key so that a retry runs again.
-      await this.store.swapIdempotency(key, current, null).catch(() => false);
+      // Nothing is stored for a failed request: the key is released so that a retry runs again.
+      await settleWithin(held.settle(null, give_up_ms));
       throw err;
     }
-    clearInterval(renew);
-    await renewals;
     const result: StoredReply = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };
-    for (let attempt = 1; attempt <= store_answer_attempts; attempt++) {
-      // false: the claim was taken over (this node looked dead); the taker's answer stands.
-      const stored = await this.store
-        .swapIdempotency(key, current, { result, created_at_ms: this.now() })
-        .then(() => true)
-        .catch(() => false);
-      if (stored) break;
-      await sleep(claim_poll_ms * attempt);
-    }
-    // The work is done, so this request gets its answer even if it could not be stored; retries
-    // then find the claim, unrenewed, until it goes stale and is taken over.
+    await settleWithin(held.settle(result, give_up_ms));
     return reply;
   }
 
@@ -230,4 +194,14 @@ export class StoredReplies {
     }
     return this.seal;
   }
+}
+
+/** Waits for a settle in the background at most answer_store_wait_ms; it goes on after that. */
+async function settleWithin(settling: Promise<boolean>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, answer_store_wait_ms);
+  });
+  await Promise.race([settling.catch(() => false), waited]);
+  clearTimeout(timer);
 }

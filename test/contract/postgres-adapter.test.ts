@@ -128,16 +128,23 @@ describe('PostgresStore on a server', () => {
       const key = `race-${Date.now()}`;
       await other.putIdempotency({ key, fingerprint: 'f', result: { pending: 'a', beat: 0 }, created_at_ms: 1 });
       // Another node releases its claim just after this node's insert found it there.
-      const inner = (store as unknown as { q: (sql: string, params?: unknown[]) => Promise<unknown[]> }).q;
+      type Db = { query: (sql: string, params?: unknown[]) => Promise<unknown> };
+      type Write = <T>(body: (db: Db) => Promise<T>) => Promise<T>;
+      const inner = (store as unknown as { write: Write }).write;
       let released = false;
-      (store as unknown as { q: typeof inner }).q = async (sql, params) => {
-        const rows = await inner(sql, params);
-        if (!released && sql.startsWith('INSERT INTO idempotency')) {
-          released = true;
-          assert.equal(await other.swapIdempotency(key, { pending: 'a', beat: 0 }, null), true);
-        }
-        return rows;
-      };
+      (store as unknown as { write: Write }).write = (body) =>
+        inner((db) =>
+          body({
+            query: async (sql, params) => {
+              const res = await db.query(sql, params);
+              if (!released && sql.startsWith('INSERT INTO idempotency')) {
+                released = true;
+                assert.equal(await other.swapIdempotency(key, { pending: 'a', beat: 0 }, null), true);
+              }
+              return res;
+            },
+          }),
+        );
       const mine = { key, fingerprint: 'f', result: { pending: 'b', beat: 0 }, created_at_ms: 2 };
       const got = await store.putIdempotency(mine);
       assert.ok(released, 'the release ran between the statements');

@@ -58,7 +58,14 @@ async function claimed(store: Store, key: string): Promise<void> {
 
 function nodes(store: Store, clock: { now: number }, timing: Partial<ClaimTiming> = {}) {
   const t: ClaimTiming = { wait_ms: 10_000, stale_ms: 300_000, ...timing };
-  const node = () => new StoredReplies(store, () => clock.now, t);
+  // The test's clock is both the wall clock and the monotonic one.
+  const node = () =>
+    new StoredReplies(
+      store,
+      () => clock.now,
+      t,
+      () => clock.now,
+    );
   return [node(), node(), node()] as const;
 }
 
@@ -184,6 +191,122 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       const late = await b.once(request('k7', {}), retry.produce).catch((e: unknown) => e);
       assert.ok(late instanceof Rejection && late.code === 'idempotency_key_reused', String(late));
       assert.equal(retry.runs, 0);
+      slow.release();
+      await pa;
+      await store.close();
+    });
+
+    test('a retry on the node that is working on its key gets the same 409 after the wait, not a queue', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const [a] = nodes(store, clock, { wait_ms: 150 });
+      const slow = work('a', true);
+      const pa = a.once(request('k8', {}), slow.produce);
+      await claimed(store, 'key_claims:k8');
+      // With the first still working, every retry here answers: none waits for the work itself.
+      const retries = Promise.all(
+        [1, 2, 3].map(() => a.once(request('k8', {}), work('a2').produce).catch((e: unknown) => e)),
+      );
+      const bound = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5_000).unref());
+      const got = await Promise.race([retries, bound]);
+      assert.ok(Array.isArray(got), String(got));
+      for (const e of got) assert.ok(e instanceof Rejection && e.code === 'idempotency_key_reused', String(e));
+      slow.release();
+      await pa;
+      await store.close();
+    });
+
+    test('a store that fails when the answer is ready: the answer is stored once it is back, the work ran once', async () => {
+      const inner = (await open()) as Store;
+      let down = false;
+      const store = new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'swapIdempotency' && down) return async () => Promise.reject(new Error('store down'));
+          const value = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+      const clock = { now: 1_000 };
+      const [a, b] = nodes(store, clock, { wait_ms: 10_000 });
+      const first = work('a', true);
+      const pa = a.once(request('k9', {}), first.produce);
+      await claimed(inner, 'key_claims:k9');
+      down = true;
+      first.release();
+      // The request answers after a second of trying, and keeps trying in the background.
+      assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      down = false;
+      const retry = work('b');
+      assert.deepEqual(await b.once(request('k9', {}), retry.produce), { status: 201, body: { made_by: 'a' } });
+      assert.deepEqual([first.runs, retry.runs], [1, 0]);
+      await inner.close();
+    });
+
+    test('a renewal that was stored but reported failed: the claim is read back and the answer stored', async () => {
+      const inner = (await open()) as Store;
+      let failed_renewals = 0;
+      const store = new Proxy(inner, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target);
+          if (prop !== 'swapIdempotency') return typeof value === 'function' ? value.bind(target) : value;
+          return async (key: string, expected: unknown, next: { result: unknown } | null) => {
+            const swapped = await inner.swapIdempotency(key, expected, next as never);
+            // The first renewal commits, then its answer is lost on the way back.
+            if (failed_renewals === 0 && swapped && (next?.result as { beat?: number } | undefined)?.beat === 1) {
+              failed_renewals++;
+              throw new Error('connection lost after commit');
+            }
+            return swapped;
+          };
+        },
+      });
+      const clock = { now: 1_000 };
+      // A renewal every 50 ms of real time.
+      const [a] = nodes(store, clock, { stale_ms: 200 });
+      const slow = work('a', true);
+      const pa = a.once(request('k10', {}), slow.produce);
+      await claimed(inner, 'key_claims:k10');
+      for (let i = 0; i < 200 && failed_renewals === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(failed_renewals, 1);
+      await new Promise((r) => setTimeout(r, 120)); // more renewals, from the beat read back
+      slow.release();
+      assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      assert.deepEqual((await inner.getIdempotency('key_claims:k10'))?.result, {
+        http: { status: 201, body: { made_by: 'a' } },
+      });
+      await inner.close();
+    });
+
+    test('a wall clock stepped forward does not make a live claim look dead (staleness is monotonic)', async () => {
+      const store = (await open()) as Store;
+      const wall = { now: 1_000 };
+      const mono = { now: 0 };
+      const t: ClaimTiming = { wait_ms: 100, stale_ms: 60_000 };
+      const a = new StoredReplies(
+        store,
+        () => wall.now,
+        { wait_ms: 100, stale_ms: 3_600_000 },
+        () => mono.now,
+      );
+      const b = new StoredReplies(
+        store,
+        () => wall.now,
+        t,
+        () => mono.now,
+      );
+      const slow = work('a', true);
+      const pa = a.once(request('k11', {}), slow.produce);
+      await claimed(store, 'key_claims:k11');
+      const seen = await b.once(request('k11', {}), work('b').produce).catch((e: unknown) => e);
+      assert.ok(seen instanceof Rejection, String(seen));
+      wall.now += 3_600_000; // an NTP step; no time has passed
+      const retry = work('b');
+      const late = await b.once(request('k11', {}), retry.produce).catch((e: unknown) => e);
+      assert.ok(late instanceof Rejection && late.code === 'idempotency_key_reused', String(late));
+      assert.equal(retry.runs, 0);
+      mono.now += 60_000; // now it has: the claim (never renewed here: a's renewal is hourly) is stale
+      const taker = work('b');
+      assert.deepEqual(await b.once(request('k11', {}), taker.produce), { status: 201, body: { made_by: 'b' } });
       slow.release();
       await pa;
       await store.close();

@@ -125,13 +125,16 @@ export async function swapIdempotency(
  * two statements: a record deleted between them (a claim released) is not this one's to return, so
  * the insert is tried again.
  */
-export async function putIdempotency(q: Query, rec: IdempotencyRecord): Promise<IdempotencyRecord> {
+export function putIdempotency(write: Write, rec: IdempotencyRecord): Promise<IdempotencyRecord> {
   const sql = `INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES ($1, $2, $3, $4)
     ON CONFLICT (key) DO NOTHING RETURNING key`;
-  for (;;) {
-    const inserted = await q(sql, [rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms]);
-    if (inserted.length > 0) return rec;
-    const stored = await getIdempotency(q, rec.key);
-    if (stored) return stored;
-  }
+  // A write, never the read-only snapshot connection; each statement sees what is committed by then.
+  return write(async (db) => {
+    for (;;) {
+      const inserted = await db.query(sql, [rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms]);
+      if ((inserted.rowCount ?? 0) > 0) return rec;
+      const stored = await getIdempotency(async (s, p) => (await db.query(s, p)).rows, rec.key);
+      if (stored) return stored;
+    }
+  });
 }

@@ -330,7 +330,7 @@ export class PostgresStore implements Store {
   }
 
   putIdempotency(rec: IdempotencyRecord): Promise<IdempotencyRecord> {
-    return platform.putIdempotency(this.q, rec);
+    return platform.putIdempotency(this.write, rec);
   }
 
   swapIdempotency(
