@@ -22,8 +22,9 @@ export const CampaignLintView = Type.Object({
 
 /**
  * Dry run of campaign creation: the same parsing, lint and exposure as POST /v1/campaigns,
- * creating nothing (with an Idempotency-Key, only the answer is kept for its replay). The console calls it as the marketer types, so the form shows exactly the
- * findings, worst case and approval outcome the server will enforce (its clock, its threshold).
+ * creating nothing (with an Idempotency-Key, only the answer is kept for its replay). The console
+ * calls it as the marketer types, so the form shows exactly the findings, worst case and approval
+ * outcome the server will enforce (its clock, its threshold).
  */
 export async function campaignLintRoutes(base: FastifyInstance, { engine, replies }: RouteDeps): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
