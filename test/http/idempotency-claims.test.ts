@@ -10,7 +10,7 @@ import { createTestDatabase, freshPostgresStore, pg_unavailable_message } from '
 
 /**
  * StoredReplies claims an Idempotency-Key in the store before it acts, so two nodes (here: two
- * StoredReplies, each with its own in-process queue, over one database) act once per key.
+ * StoredReplies over one database) act once per key.
  */
 
 const api_key: ApiKeyRecord = {
