@@ -2569,6 +2569,8 @@ export interface paths {
                                 /** @description total - grabbed - refunded */
                                 remaining_minor: number;
                                 status: "active" | "exhausted" | "expired";
+                                /** @description the backing campaign's status: grabs are refused unless it is active (an incident or the kill switch pauses it, revoking ends it) */
+                                campaign_status: "draft" | "pending_approval" | "active" | "paused" | "ended" | "revoked";
                                 refunded_minor: number;
                                 refunded_at: string | null;
                                 created_at: string;
@@ -2673,6 +2675,8 @@ export interface paths {
                             /** @description total - grabbed - refunded */
                             remaining_minor: number;
                             status: "active" | "exhausted" | "expired";
+                            /** @description the backing campaign's status: grabs are refused unless it is active (an incident or the kill switch pauses it, revoking ends it) */
+                            campaign_status: "draft" | "pending_approval" | "active" | "paused" | "ended" | "revoked";
                             refunded_minor: number;
                             refunded_at: string | null;
                             created_at: string;
@@ -2761,6 +2765,8 @@ export interface paths {
                             /** @description total - grabbed - refunded */
                             remaining_minor: number;
                             status: "active" | "exhausted" | "expired";
+                            /** @description the backing campaign's status: grabs are refused unless it is active (an incident or the kill switch pauses it, revoking ends it) */
+                            campaign_status: "draft" | "pending_approval" | "active" | "paused" | "ended" | "revoked";
                             refunded_minor: number;
                             refunded_at: string | null;
                             created_at: string;

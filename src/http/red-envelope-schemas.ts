@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { envelopeLimits } from '../domain/red-envelope.ts';
+import { CampaignStatus } from './campaign-schemas.ts';
 import { CouponView } from './redemption-schemas.ts';
 import { Body, Currency, listFields, Money, Name, Nullable, PositiveInt, Timestamp } from './schemas.ts';
 
@@ -49,6 +50,10 @@ export const RedEnvelopeView = Type.Object({
   grabbed_minor: Type.Integer(),
   remaining_minor: Type.Integer({ description: 'total - grabbed - refunded' }),
   status: RedEnvelopeStatus,
+  campaign_status: Type.Union(CampaignStatus.anyOf, {
+    description:
+      "the backing campaign's status: grabs are refused unless it is active (an incident or the kill switch pauses it, revoking ends it)",
+  }),
   refunded_minor: Type.Integer(),
   refunded_at: Nullable(Type.String()),
   created_at: Type.String(),

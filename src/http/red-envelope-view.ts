@@ -26,6 +26,7 @@ export function redEnvelopeView(c: Campaign, now_ms: number): RedEnvelopeWire {
     grabbed_minor: env.grabbed_minor,
     remaining_minor: remainingMinor(env),
     status: envelopeStatus(env, now_ms),
+    campaign_status: c.status,
     refunded_minor: env.refunded_minor,
     refunded_at: formatNullableTimestamp(env.settled_at_ms),
     created_at: formatTimestamp(env.created_at_ms),

@@ -270,6 +270,15 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     assert.equal(got.data?.status, 'paused');
   });
 
+  test('after the stop, a red envelope says its campaign is paused (grabs refused)', async () => {
+    const list = await admin.GET('/v1/red-envelopes', { params: { query: { limit: 1 } } });
+    const e = list.data?.data[0];
+    assert.ok(e, JSON.stringify(list.error));
+    assert.equal(e.campaign_status, 'paused');
+    await nav(page, 'Red envelopes');
+    await page.locator(`li[data-envelope-id="${e.id}"]`).getByText('campaign paused').waitFor();
+  });
+
   test('no horizontal overflow at 1280x800 and at a phone width (390x844)', async () => {
     for (const viewport of [
       { width: 1280, height: 800 },

@@ -74,6 +74,7 @@ describe('POST /v1/red-envelopes', () => {
         grabbed_minor: 0,
         remaining_minor: 888,
         status: 'active',
+        campaign_status: 'active',
         refunded_minor: 0,
         refunded_at: null,
         created_at: iso(h.clock.now()),
@@ -231,6 +232,23 @@ describe('POST /v1/red-envelopes/{id}/grab', () => {
     assert.match(text, /vouchsafe_red_envelope_grabs_total\{outcome="grabbed"\} 100/);
     assert.match(text, /vouchsafe_red_envelope_grabs_total\{outcome="red_envelope_empty"\} 900/);
     assert.match(text, new RegExp(`vouchsafe_red_envelope_remaining_minor\\{envelope_id="${e.id}"\\} 0`));
+    await assertInvariants(h.store);
+  });
+
+  test("the envelope shows its campaign's status: paused or revoked, grabs are refused", async () => {
+    const h = await httpHarness();
+    const e = await createEnvelope(h, { total_minor: 1_000, count: 10 });
+    assert.equal((await grab(h, e.id, 'u1')).status, 201);
+    const pause = await h.call('POST', `/v1/campaigns/${e.campaign_id}/pause`, { body: { reason: 'drill' } });
+    assert.equal(pause.status, 200, JSON.stringify(pause.body));
+    const paused = await h.call<RedEnvelopeWire>('GET', `/v1/red-envelopes/${e.id}`, { key: 'read' });
+    assert.deepEqual([paused.body.status, paused.body.campaign_status], ['active', 'paused']);
+    assertError(await grab(h, e.id, 'u2'), 422, 'campaign_paused');
+    const revoke = await h.call('POST', `/v1/campaigns/${e.campaign_id}/revoke`, { body: { reason: 'drill' } });
+    assert.equal(revoke.status, 200, JSON.stringify(revoke.body));
+    const listed = await h.call<ListWire<RedEnvelopeWire>>('GET', '/v1/red-envelopes', { key: 'read' });
+    assert.equal(listed.body.data[0]?.campaign_status, 'revoked');
+    assertError(await grab(h, e.id, 'u3'), 422, 'campaign_revoked');
     await assertInvariants(h.store);
   });
 

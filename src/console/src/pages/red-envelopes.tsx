@@ -31,6 +31,16 @@ function Progress({ e }: { e: RedEnvelope }) {
   );
 }
 
+/** A badge when the backing campaign refuses grabs (paused by an incident or the kill switch, revoked). */
+function CampaignHeld({ e }: { e: RedEnvelope }) {
+  if (e.campaign_status === 'active') return null;
+  return (
+    <span class={`badge campaign-${e.campaign_status}`} title="grabs are refused until the campaign is active">
+      campaign {e.campaign_status}
+    </span>
+  );
+}
+
 export function RedEnvelopes() {
   const api = useApi();
   const list = usePoll(() => ok(api.GET('/v1/red-envelopes', { params: { query: { limit: 50 } } })), 3000, [api]);
@@ -50,6 +60,7 @@ export function RedEnvelopes() {
                 </Link>
               </h2>
               <span class={`badge envelope-${e.status}`}>{e.status}</span>
+              <CampaignHeld e={e} />
             </div>
             <Progress e={e} />
           </li>
@@ -71,7 +82,7 @@ export function RedEnvelopePage({ id }: { id: string }) {
         <article class="card" data-envelope-id={e.id} data-status={e.status}>
           <p>
             <code>{e.id}</code> · {e.status} · backing campaign{' '}
-            <Link href={`/campaigns/${encodeURIComponent(e.campaign_id)}`}>{e.campaign_id}</Link>
+            <Link href={`/campaigns/${encodeURIComponent(e.campaign_id)}`}>{e.campaign_id}</Link> <CampaignHeld e={e} />
           </p>
           <Progress e={e} />
         </article>
