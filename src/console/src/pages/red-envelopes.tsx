@@ -31,9 +31,12 @@ function Progress({ e }: { e: RedEnvelope }) {
   );
 }
 
-/** A badge when the backing campaign refuses grabs (paused by an incident or the kill switch, revoked). */
+/**
+ * A badge when an envelope with packets left refuses grabs because of its backing campaign (paused by
+ * an incident or the kill switch, revoked); an exhausted or expired one says so itself.
+ */
 function CampaignHeld({ e }: { e: RedEnvelope }) {
-  if (e.campaign_status === 'active') return null;
+  if (e.status !== 'active' || e.campaign_status === 'active') return null;
   return (
     <span class={`badge campaign-${e.campaign_status}`} title="grabs are refused until the campaign is active">
       campaign {e.campaign_status}
