@@ -21,6 +21,8 @@ export const limits = {
   idempotency_claim_wait_ms: 10_000,
   /** A claim a node has seen unchanged this long (its own node renews it while working) is of a node that died: a retry takes it over. */
   idempotency_claim_stale_ms: 5 * 60_000,
+  /** At shutdown, how long answers still being stored (the store failed as they were ready) may take. */
+  idempotency_drain_ms: 5_000,
   expired_holds_per_sweep_max: 5_000,
   sweep_interval_ms: 1_000,
   allowlist_users_max: 100_000,

@@ -137,6 +137,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addHook('preClose', async () => {
     draining = true;
   });
+  // After the last request: answers still being stored (the store failed as they were ready) get a
+  // few seconds more before the store closes, so their keys replay rather than run again.
+  app.addHook('onClose', async () => {
+    await deps.replies.drain(limits.idempotency_drain_ms);
+  });
   app.addHook('onRequest', (_request, _reply, done) => {
     if (!draining) return done();
     done(new Rejection('overloaded', 'the server is shutting down; retry shortly', undefined, 1));

@@ -9,6 +9,8 @@ export function isClaim(result: unknown): result is Claim {
 
 const retry_first_ms = 25;
 const retry_max_ms = 5_000;
+/** After a renewal that failed (the store unreachable), the next is tried this soon. */
+const renew_retry_ms = 1_000;
 
 /** A sleep that does not keep the process alive (background retries end with it). */
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
@@ -25,38 +27,59 @@ export class HeldClaim {
   private chain: Promise<unknown> = Promise.resolve();
   /** Another request holds the key now (this node was taken for dead): nothing more is written. */
   private lost = false;
-  private readonly renewal: NodeJS.Timeout;
+  private renewing = true;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly store: Pick<Store, 'swapIdempotency' | 'getIdempotency'>,
     private readonly key: string,
     claim: Claim,
     private readonly now: () => number,
-    renew_every_ms: number,
+    private readonly renew_every_ms: number,
   ) {
     this.current = claim;
-    this.renewal = setInterval(() => {
-      this.serial(() => this.renew()).catch(() => undefined);
-    }, renew_every_ms);
-    this.renewal.unref();
+    this.schedule(renew_every_ms);
   }
 
   /**
    * Replaces the claim with `result` (null: deletes it), retrying with backoff for up to
    * `give_up_ms` while the store fails, and renewing the claim meanwhile so no other node takes it
-   * over. True once written; false if the claim was lost or the time ran out (it then goes stale).
+   * over. True once written; false if the claim was lost or the time ran out (it then goes stale):
+   * a write that hangs (a connection gone silent) is given up at the deadline too.
    */
   async settle(result: unknown, give_up_ms: number): Promise<boolean> {
     const deadline_ms = performance.now() + give_up_ms;
     try {
       for (let wait_ms = retry_first_ms; ; wait_ms = Math.min(wait_ms * 2, retry_max_ms)) {
-        const done = await this.serial(() => this.write(result));
+        const left_ms = deadline_ms - performance.now();
+        const done = await Promise.race([
+          this.serial(() => this.write(result)),
+          pause(Math.max(0, left_ms)).then(() => false),
+        ]);
         if (done || this.lost || performance.now() >= deadline_ms) return done;
-        await pause(wait_ms);
+        await pause(Math.min(wait_ms, Math.max(0, deadline_ms - performance.now())));
       }
     } finally {
-      clearInterval(this.renewal);
+      this.abandon();
     }
+  }
+
+  /** Stops renewing: the claim stays as it is and goes stale (another node's retry then runs). */
+  abandon(): void {
+    this.renewing = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  /** The next renewal: at the usual interval, or within a second after one that failed. */
+  private schedule(in_ms: number): void {
+    if (!this.renewing) return;
+    this.timer = setTimeout(() => {
+      this.serial(() => this.renew())
+        .catch(() => false)
+        .then((ok) => this.schedule(ok ? this.renew_every_ms : Math.min(renew_retry_ms, this.renew_every_ms)));
+    }, in_ms);
+    this.timer.unref();
   }
 
   private serial<T>(op: () => Promise<T>): Promise<T> {
@@ -65,9 +88,12 @@ export class HeldClaim {
     return run;
   }
 
-  private async renew(): Promise<void> {
+  private async renew(): Promise<boolean> {
+    if (!this.renewing) return true;
     const next: Claim = { pending: this.current.pending, beat: this.current.beat + 1 };
-    if (await this.write(next)) this.current = next;
+    if (!(await this.write(next))) return this.lost;
+    this.current = next;
+    return true;
   }
 
   /** One compare-and-swap from the current claim to `next` (a claim, an answer, or null). */

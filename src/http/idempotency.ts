@@ -87,8 +87,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * timing.wait_ms, then 409 with Retry-After) rather than acting again.
  */
 export class StoredReplies {
-  /** Claims of other requests this node has waited on: the claim as stored, and since when (elapsed()). */
-  private readonly watched = new Map<string, { claim: string; since_ms: number }>();
+  /**
+   * Claims of other requests this node has waited on: the claim as stored, since when it has been
+   * seen unchanged, and when it was last seen (elapsed()).
+   */
+  private readonly watched = new Map<string, { claim: string; since_ms: number; last_ms: number }>();
+  /** Answers still being stored after their request answered (see record); shutdown waits for them. */
+  private readonly settling = new Set<Promise<boolean>>();
   private seal: ReplySeal | null = null;
 
   constructor(
@@ -141,17 +146,23 @@ export class StoredReplies {
   }
 
   /**
-   * True once this node has seen the same claim, unrenewed, for timing.stale_ms. Judged here, by
+   * True once this node has watched the same claim, unrenewed, for timing.stale_ms. Judged here, by
    * this node's monotonic clock, rather than from the claim's created_at_ms, which another node's
    * wall clock wrote: a node whose clock runs ahead would otherwise take over a live claim at once.
+   * Watching means sightings at most half the stale time apart: across a longer gap (no retry came,
+   * or the store was down and the holder could not renew) the claim is watched afresh, so a holder
+   * cut off by an outage is not taken for dead the moment the store is back.
    */
   private abandoned(key: string, claim: Claim): boolean {
     const seen = JSON.stringify(claim);
     const now_ms = this.elapsed();
     const prior = this.watched.get(key);
-    if (prior?.claim === seen) return now_ms - prior.since_ms >= this.timing.stale_ms;
+    if (prior?.claim === seen && now_ms - prior.last_ms <= this.timing.stale_ms / 2) {
+      prior.last_ms = now_ms;
+      return now_ms - prior.since_ms >= this.timing.stale_ms;
+    }
     this.watched.delete(key);
-    this.watched.set(key, { claim: seen, since_ms: now_ms });
+    this.watched.set(key, { claim: seen, since_ms: now_ms, last_ms: now_ms });
     const oldest = this.watched.keys().next();
     if (this.watched.size > watched_claims_max && !oldest.done) this.watched.delete(oldest.value);
     return false;
@@ -171,12 +182,43 @@ export class StoredReplies {
       reply = await produce();
     } catch (err) {
       // Nothing is stored for a failed request: the key is released so that a retry runs again.
-      await settleWithin(held.settle(null, give_up_ms));
+      await this.settleWithin(held.settle(null, give_up_ms));
       throw err;
     }
-    const result: StoredReply = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };
-    await settleWithin(held.settle(result, give_up_ms));
+    let result: StoredReply;
+    try {
+      result = secret ? { sealed: (await this.sealer()).seal(reply) } : { http: reply };
+    } catch {
+      // An answer that cannot be stored (the work is done): the claim is left to go stale.
+      held.abandon();
+      return reply;
+    }
+    await this.settleWithin(held.settle(result, give_up_ms));
     return reply;
+  }
+
+  /** Waits for the answers still being stored, at most `max_ms` (shutdown, before the store closes). */
+  async drain(max_ms: number): Promise<void> {
+    if (this.settling.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, max_ms);
+    });
+    await Promise.race([Promise.all(this.settling), waited]);
+    clearTimeout(timer);
+  }
+
+  /** Waits for a settle at most answer_store_wait_ms; it goes on in the background after that. */
+  private async settleWithin(settling: Promise<boolean>): Promise<void> {
+    const tracked = settling.catch(() => false);
+    this.settling.add(tracked);
+    void tracked.then(() => this.settling.delete(tracked));
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, answer_store_wait_ms);
+    });
+    await Promise.race([tracked, waited]);
+    clearTimeout(timer);
   }
 
   private async replay(rec: IdempotencyRecord, fingerprint: string): Promise<HttpReply> {
@@ -194,14 +236,4 @@ export class StoredReplies {
     }
     return this.seal;
   }
-}
-
-/** Waits for a settle in the background at most answer_store_wait_ms; it goes on after that. */
-async function settleWithin(settling: Promise<boolean>): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const waited = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, answer_store_wait_ms);
-  });
-  await Promise.race([settling.catch(() => false), waited]);
-  clearTimeout(timer);
 }

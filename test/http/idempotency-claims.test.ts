@@ -3,6 +3,7 @@ import { after, describe, test } from 'node:test';
 import type { FastifyRequest } from 'fastify';
 import { Rejection } from '../../src/domain/errors.ts';
 import { type ClaimTiming, type HttpReply, StoredReplies } from '../../src/http/idempotency.ts';
+import { HeldClaim } from '../../src/http/idempotency-claim.ts';
 import type { ApiKeyRecord, Store } from '../../src/store/port.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -54,6 +55,17 @@ function work(label: string, gated = false) {
 async function claimed(store: Store, key: string): Promise<void> {
   for (let i = 0; i < 400 && !(await store.getIdempotency(key)); i++) await new Promise((r) => setTimeout(r, 5));
   assert.ok(await store.getIdempotency(key), 'the first request claimed its key');
+}
+
+/** The store, failing every call while `down.now` is true (an outage, for every node alike). */
+function flaky(inner: Store, down: { now: boolean }): Store {
+  return new Proxy(inner, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => (down.now ? Promise.reject(new Error('store down')) : value.apply(target, args));
+    },
+  });
 }
 
 function nodes(store: Store, clock: { now: number }, timing: Partial<ClaimTiming> = {}) {
@@ -134,7 +146,11 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       await claimed(store, 'key_claims:k4');
       const early = await b.once(request('k4', {}), work('b').produce).catch((e: unknown) => e);
       assert.ok(early instanceof Rejection && early.code === 'idempotency_key_reused', 'not stale yet: 409');
-      clock.now += 60_000;
+      // Watched (sightings at most half the stale time apart) and unchanged for the stale time.
+      clock.now += 30_000;
+      const midway = await b.once(request('k4', {}), work('b').produce).catch((e: unknown) => e);
+      assert.ok(midway instanceof Rejection, String(midway));
+      clock.now += 30_000;
       const taker = work('b');
       assert.deepEqual(await b.once(request('k4', {}), taker.produce), { status: 201, body: { made_by: 'b' } });
       assert.equal(taker.runs, 1);
@@ -304,12 +320,79 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       const late = await b.once(request('k11', {}), retry.produce).catch((e: unknown) => e);
       assert.ok(late instanceof Rejection && late.code === 'idempotency_key_reused', String(late));
       assert.equal(retry.runs, 0);
-      mono.now += 60_000; // now it has: the claim (never renewed here: a's renewal is hourly) is stale
+      // Now time passes: watched for the stale time, the claim (a renews hourly here) is stale.
+      mono.now += 30_000;
+      const midway = await b.once(request('k11', {}), work('b').produce).catch((e: unknown) => e);
+      assert.ok(midway instanceof Rejection, String(midway));
+      mono.now += 30_000;
       const taker = work('b');
       assert.deepEqual(await b.once(request('k11', {}), taker.produce), { status: 201, body: { made_by: 'b' } });
       slow.release();
       await pa;
       await store.close();
+    });
+
+    test('an outage longer than the stale time does not make a live claim look dead', async () => {
+      const inner = (await open()) as Store;
+      const down = { now: false };
+      const store = flaky(inner, down);
+      const clock = { now: 1_000 };
+      // Renewals every 100 ms of real time; stale after 400 ms of the test's clock.
+      const [a, b] = nodes(store, clock, { wait_ms: 100, stale_ms: 400 });
+      const slow = work('a', true);
+      const pa = a.once(request('k12', {}), slow.produce);
+      await claimed(inner, 'key_claims:k12');
+      const seen = await b.once(request('k12', {}), work('b').produce).catch((e: unknown) => e);
+      assert.ok(seen instanceof Rejection && seen.code === 'idempotency_key_reused', String(seen));
+      // The store is down for longer than the stale time: the holder cannot renew meanwhile.
+      down.now = true;
+      clock.now += 500;
+      await new Promise((r) => setTimeout(r, 150));
+      down.now = false;
+      const retry = work('b');
+      const late = await b.once(request('k12', {}), retry.produce).catch((e: unknown) => e);
+      assert.ok(late instanceof Rejection && late.code === 'idempotency_key_reused', String(late));
+      assert.equal(retry.runs, 0, 'the holder was cut off, not dead');
+      slow.release();
+      assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      await inner.close();
+    });
+
+    test('an answer that cannot be stored still answers, and its claim stops being renewed', async () => {
+      const store = (await open()) as Store;
+      const clock = { now: 1_000 };
+      const [a] = nodes(store, clock, { stale_ms: 200 });
+      // A BigInt cannot be sealed (JSON): the work is done, its answer cannot be kept.
+      const reply = { status: 201, body: { n: 1n } };
+      assert.deepEqual(await a.once(request('k13', {}), async () => reply, { secret: true }), reply);
+      const claim = JSON.stringify((await store.getIdempotency('key_claims:k13'))?.result);
+      await new Promise((r) => setTimeout(r, 200)); // four renewal intervals
+      assert.equal(JSON.stringify((await store.getIdempotency('key_claims:k13'))?.result), claim, 'not renewed');
+      await store.close();
+    });
+
+    test('answers still being stored when the server closes are waited for (drain)', async () => {
+      const inner = (await open()) as Store;
+      const down = { now: false };
+      const [a, b] = nodes(flaky(inner, down), { now: 1_000 });
+      const first = work('a', true);
+      const pa = a.once(request('k14', {}), first.produce);
+      await claimed(inner, 'key_claims:k14');
+      down.now = true;
+      first.release();
+      assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } }, 'answered after a second of trying');
+      const drained = a.drain(10_000);
+      setTimeout(() => {
+        down.now = false;
+      }, 100);
+      await drained;
+      assert.deepEqual((await inner.getIdempotency('key_claims:k14'))?.result, {
+        http: { status: 201, body: { made_by: 'a' } },
+      });
+      const retry = work('b');
+      assert.deepEqual(await b.once(request('k14', {}), retry.produce), { status: 201, body: { made_by: 'a' } });
+      assert.equal(retry.runs, 0);
+      await inner.close();
     });
 
     test('many concurrent requests with one key over three nodes: one runs, all get its answer', async () => {
@@ -346,3 +429,19 @@ claimTests(
   },
   db ? false : pg_unavailable_message,
 );
+
+test('settling a claim gives up at its deadline when a write hangs (a connection gone silent)', async () => {
+  const hung = {
+    swapIdempotency: () => new Promise<boolean>(() => undefined),
+    getIdempotency: () => new Promise<null>(() => undefined),
+  };
+  const held = new HeldClaim(hung, 'k', { pending: 'p', beat: 0 }, () => 0, 60_000);
+  // settle's own timers do not hold the process open; this one does, until the race is decided.
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('still waiting'), 5_000);
+  });
+  const settled = await Promise.race([held.settle({ http: { status: 200, body: {} } }, 100), bound]);
+  clearTimeout(timer);
+  assert.equal(settled, false);
+});
