@@ -48,7 +48,10 @@ for (const [net, bits] of [
 
 const dns_timeout_ms = 5_000;
 
-/** True for loopback and private addresses (IPv4-mapped, NAT64 and 6to4 IPv6 are checked by the IPv4 inside). */
+/**
+ * True for loopback and private addresses (IPv4-mapped, IPv4-translated, NAT64 and 6to4 IPv6
+ * addresses are checked by the IPv4 address inside).
+ */
 export function isPrivateAddress(address: string): boolean {
   const family = isIP(address);
   if (family === 0) return true;
