@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { limits } from '../config/limits.ts';
 import { availableMinor, isOver } from '../domain/campaign.ts';
 import type { Clock } from '../engine/clock.ts';
+import { Lru } from '../engine/detection/lru.ts';
 import type { CampaignBudget, Store } from '../store/port.ts';
 
 /** Campaigns with budget gauges; past this many, new campaigns are left out (bounded cardinality). */
@@ -45,7 +46,7 @@ export class BudgetGauges {
    * (a replay, a read that began before it ended) brings no series back. Past the bound, a forgotten
    * one's replay may show its old figures until the next read drops them again.
    */
-  private readonly dropped_seq = new Map<string, number>();
+  private readonly dropped_seq = new Lru<string, number>(campaigns_dropped_max);
   private read_at_ms = Number.NEGATIVE_INFINITY;
   private reading: Promise<void> | null = null;
   private failing = false;
@@ -84,7 +85,7 @@ export class BudgetGauges {
    * of a campaign that is over drop its series.
    */
   observe(b: CampaignBudget): void {
-    const seen = this.shown_seq.get(b.id) ?? this.dropped_seq.get(b.id);
+    const seen = this.shown_seq.get(b.id) ?? this.dropped_seq.peek(b.id);
     if (seen !== undefined && seen >= b.audit_seq) return;
     if (isOver(b.status)) {
       this.drop(b.id, b.audit_seq);
@@ -106,10 +107,7 @@ export class BudgetGauges {
   private drop(campaign_id: string, audit_seq: number): void {
     this.shown_seq.delete(campaign_id);
     for (const part of budgetParts) this.budget.remove({ campaign_id, part });
-    this.dropped_seq.delete(campaign_id);
     this.dropped_seq.set(campaign_id, audit_seq);
-    const oldest = this.dropped_seq.keys().next();
-    if (this.dropped_seq.size > campaigns_dropped_max && !oldest.done) this.dropped_seq.delete(oldest.value);
   }
 
   /** Before a scrape renders the gauges: joins the read in flight, or starts one when the last is too old. Never throws. */

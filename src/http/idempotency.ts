@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import { canonicalJson } from '../engine/audit.ts';
+import { Lru } from '../engine/detection/lru.ts';
 import type { Actor } from '../engine/engine.ts';
 import type { IdempotencyRecord, Store } from '../store/port.ts';
 import { keyOf } from './auth.ts';
@@ -91,7 +92,7 @@ export class StoredReplies {
    * Claims of other requests this node has waited on: the claim as stored, since when it has been
    * seen unchanged, and when it was last seen (elapsed()).
    */
-  private readonly watched = new Map<string, { claim: string; since_ms: number; last_ms: number }>();
+  private readonly watched = new Lru<string, { claim: string; since_ms: number; last_ms: number }>(watched_claims_max);
   /** Answers still being stored after their request answered (see record); shutdown waits for them. */
   private readonly settling = new Set<Promise<boolean>>();
   private seal: ReplySeal | null = null;
@@ -156,15 +157,12 @@ export class StoredReplies {
   private abandoned(key: string, claim: Claim): boolean {
     const seen = JSON.stringify(claim);
     const now_ms = this.elapsed();
-    const prior = this.watched.get(key);
+    const prior = this.watched.peek(key);
     if (prior?.claim === seen && now_ms - prior.last_ms <= this.timing.stale_ms / 2) {
       prior.last_ms = now_ms;
       return now_ms - prior.since_ms >= this.timing.stale_ms;
     }
-    this.watched.delete(key);
     this.watched.set(key, { claim: seen, since_ms: now_ms, last_ms: now_ms });
-    const oldest = this.watched.keys().next();
-    if (this.watched.size > watched_claims_max && !oldest.done) this.watched.delete(oldest.value);
     return false;
   }
 

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Campaign } from '../domain/campaign.ts';
 import { remainingMinor } from '../domain/red-envelope-campaign.ts';
+import { Lru } from '../engine/detection/lru.ts';
 import type { Engine } from '../engine/engine.ts';
 
 /** Envelopes with a remaining gauge; past this many, finished ones make room (bounded cardinality). */
@@ -20,13 +21,14 @@ export class RedEnvelopeMetrics {
   /** Tracked envelopes with nothing left, in the order they finished. */
   private readonly finished = new Set<string>();
   /** Envelopes whose series made room, so that a replay of their creation brings none back (bounded). */
-  private readonly dropped = new Set<string>();
+  private readonly dropped: Lru<string, true>;
 
   constructor(
     registry: Registry,
     engine: Pick<Engine, 'onCommit'>,
     private readonly tracked_max = envelopes_tracked_max,
   ) {
+    this.dropped = new Lru(tracked_max);
     const registers = [registry];
     this.grabs = new Counter({
       name: 'vouchsafe_red_envelope_grabs_total',
@@ -79,9 +81,7 @@ export class RedEnvelopeMetrics {
     this.finished.delete(id);
     this.tracked.delete(id);
     this.remaining.remove({ envelope_id: id });
-    this.dropped.add(id);
-    const first = this.dropped.values().next();
-    if (this.dropped.size > this.tracked_max && !first.done) this.dropped.delete(first.value);
+    this.dropped.set(id, true);
     return true;
   }
 }

@@ -12,6 +12,19 @@ export class Lru<K, V> {
     return this.map.size;
   }
 
+  has(key: K): boolean {
+    return this.map.has(key);
+  }
+
+  /** The value, left where it is in the order. */
+  peek(key: K): V | undefined {
+    return this.map.get(key);
+  }
+
+  delete(key: K): boolean {
+    return this.map.delete(key);
+  }
+
   /** The value, marked as most recently used. */
   get(key: K): V | undefined {
     const value = this.map.get(key);
