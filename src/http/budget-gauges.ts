@@ -4,6 +4,7 @@ import { availableMinor, isOver } from '../domain/campaign.ts';
 import type { Clock } from '../engine/clock.ts';
 import { Lru } from '../engine/detection/lru.ts';
 import type { CampaignBudget, Store } from '../store/port.ts';
+import { waitAtMost } from './wait-at-most.ts';
 
 /** Campaigns with budget gauges; past this many, new campaigns are left out (bounded cardinality). */
 const campaigns_tracked_max = 10_000;
@@ -119,12 +120,7 @@ export class BudgetGauges {
     this.reading ??= this.read(now_ms).finally(() => {
       this.reading = null;
     });
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, limits.metrics_budget_wait_ms_max);
-    });
-    await Promise.race([this.reading, waited]);
-    clearTimeout(timer);
+    await waitAtMost(this.reading, limits.metrics_budget_wait_ms_max);
   }
 
   /**

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Store } from '../store/port.ts';
 
 /** A pending idempotency record: whose request it is, and how often it has been renewed. */
@@ -13,7 +14,7 @@ const retry_max_ms = 5_000;
 const renew_retry_ms = 1_000;
 
 /** A sleep that does not keep the process alive (background retries end with it). */
-const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+const pause = (ms: number) => sleep(ms, undefined, { ref: false });
 
 /**
  * The claim of a request this node is answering: renewed while the work runs, then replaced by the

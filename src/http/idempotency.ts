@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
@@ -9,6 +10,7 @@ import type { IdempotencyRecord, Store } from '../store/port.ts';
 import { keyOf } from './auth.ts';
 import { type Claim, HeldClaim, isClaim } from './idempotency-claim.ts';
 import { ReplySeal } from './reply-seal.ts';
+import { waitAtMost } from './wait-at-most.ts';
 
 const header_chars_max = 255;
 const printable = /^[\x21-\x7E]+$/;
@@ -78,8 +80,6 @@ export interface ClaimTiming {
    */
   stale_ms: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Idempotency for endpoints the engine does not cover (validations, lint, API keys, incidents,
@@ -197,13 +197,7 @@ export class StoredReplies {
 
   /** Waits for the answers still being stored, at most `max_ms` (shutdown, before the store closes). */
   async drain(max_ms: number): Promise<void> {
-    if (this.settling.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, max_ms);
-    });
-    await Promise.race([Promise.all(this.settling), waited]);
-    clearTimeout(timer);
+    if (this.settling.size > 0) await waitAtMost(Promise.all(this.settling), max_ms);
   }
 
   /** Waits for a settle at most answer_store_wait_ms; it goes on in the background after that. */
@@ -211,12 +205,7 @@ export class StoredReplies {
     const tracked = settling.catch(() => false);
     this.settling.add(tracked);
     void tracked.then(() => this.settling.delete(tracked));
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, answer_store_wait_ms);
-    });
-    await Promise.race([tracked, waited]);
-    clearTimeout(timer);
+    await waitAtMost(tracked, answer_store_wait_ms);
   }
 
   private async replay(rec: IdempotencyRecord, fingerprint: string): Promise<HttpReply> {
