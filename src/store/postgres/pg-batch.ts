@@ -30,6 +30,11 @@ export type Db = Pick<PoolClient, 'query'>;
 /** Runs one statement and returns its rows. */
 export type Query = (sql: string, params?: unknown[]) => Promise<Row[]>;
 
+/** A Query on one connection (inside its transaction). */
+export function queryOn(db: Db): Query {
+  return async (sql, params) => (await db.query<Row>(sql, params)).rows;
+}
+
 const couponTypes = 'text[], text[], text[], text[], text[], text[], bigint[], bigint[], bigint[], bigint[]';
 const redemptionTypes =
   'text[], text[], text[], text[], text[], text[], bigint[], text[], text[], bigint[], text[], bigint[], text[], text[], bigint[], bigint[]';
@@ -112,13 +117,7 @@ export async function loadSnapshot(
     const cs = await db.query<Row>(sql.coupons, [[...couponIds]]);
     for (const c of cs.rows.map(couponFromRow)) snapshot.coupons.set(c.id, c);
   }
-  await loadUsage(
-    async (text, params) => (await db.query<Row>(text, params)).rows,
-    campaign_id,
-    load.usage_keys,
-    snapshot.usage,
-    usage_absent,
-  );
+  await loadUsage(queryOn(db), campaign_id, load.usage_keys, snapshot.usage, usage_absent);
   if (load.packets) snapshot.packets = await loadPackets(db, campaign_id, load.packets);
   if (load.live_max) snapshot.live_max = await loadLiveMax(db, campaign_id);
   if (load.incidents) snapshot.incidents = await loadFences(db, campaign_id, load.incidents);

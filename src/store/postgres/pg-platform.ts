@@ -1,5 +1,5 @@
 import type { ApiKeyRecord, AuditEntry, IdempotencyRecord, ListQuery, OutboxEvent, Page } from '../port.ts';
-import { type Db, insertAudit, type Query } from './pg-batch.ts';
+import { type Db, insertAudit, type Query, queryOn } from './pg-batch.ts';
 import { auditFromRow, idemFromRow, int, outboxFromRow, type Row } from './rows.ts';
 
 /** Runs a body in one transaction, with errors mapped onto the port's. */
@@ -133,7 +133,7 @@ export function putIdempotency(write: Write, rec: IdempotencyRecord): Promise<Id
     for (;;) {
       const inserted = await db.query(sql, [rec.key, rec.fingerprint, JSON.stringify(rec.result), rec.created_at_ms]);
       if ((inserted.rowCount ?? 0) > 0) return rec;
-      const stored = await getIdempotency(async (s, p) => (await db.query(s, p)).rows, rec.key);
+      const stored = await getIdempotency(queryOn(db), rec.key);
       if (stored) return stored;
     }
   });
