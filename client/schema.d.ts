@@ -3879,6 +3879,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/digest": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The head of every audit chain now, and one sha256 over them. Keep the digest outside the database; `vouchsafe verify --digest <file>` then finds any chain that no longer holds its link (a chain rewritten and hashed again, or deleted with its campaign) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            object: "audit_digest";
+                            /** @description ISO 8601, when the heads were read */
+                            created_at: string;
+                            /** @description sha256 over the heads, each "chain chain_seq hash\n", in chain order */
+                            digest: string;
+                            chains: number;
+                            heads: {
+                                chain: string;
+                                chain_seq: number;
+                                hash: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                param?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                param?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhooks": {
         parameters: {
             query?: never;

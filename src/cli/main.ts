@@ -6,6 +6,7 @@ import type { IncidentLog } from '../engine/incidents/incidents.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/port.ts';
 import { PostgresStore } from '../store/postgres/postgres-store.ts';
+import { auditCommand } from './audit.ts';
 import { campaignsCommand } from './campaigns.ts';
 import { codesCommand } from './codes.ts';
 import { keysCommand } from './keys.ts';
@@ -92,6 +93,7 @@ program.addCommand(keysCommand(ctx));
 program.addCommand(campaignsCommand(ctx));
 program.addCommand(codesCommand(ctx));
 program.addCommand(verifyCommand(ctx));
+program.addCommand(auditCommand(ctx));
 program.addCommand(simulateCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -2,6 +2,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
+import { type AuditDigest, type ChainHeadRef, digestLinkFault } from './audit-digest.ts';
 import { checkIncidentMembers, checkIncidentTables, IncidentAudit, revokeBoundFault } from './audit-incidents.ts';
 import { checkRedemptionLedger, type Recorded, recordedRedemptions, type Stored } from './audit-ledger.ts';
 
@@ -111,7 +112,8 @@ async function checkChain(
 
 /**
  * Walks every chain (each campaign's and the platform's) and checks that each verifies,
- * is in global order and ends at its anchor; that each campaign's settings and status are
+ * is in global order and ends at its anchor; with a digest (audit-digest.ts), that every chain
+ * it names still holds the link it recorded; that each campaign's settings and status are
  * what its chain says (audit-campaign.ts); that the stored redemptions and the ones its chain
  * recorded are the same, with the same discounts and statuses (audit-ledger.ts); and that the
  * redemptions stored as an incident's members are exactly those its freeze entries name
@@ -123,10 +125,14 @@ export async function verifyAuditLog(
   campaign_ids?: readonly string[],
   /** Called once per stored campaign, after its chain was checked, with what the chain says (see CampaignLedger). */
   onCampaign?: (c: Campaign, ledger: CampaignLedger | null) => Promise<void>,
+  /** Heads recorded earlier (checked sound with digestDefect); each chain must still hold its link. */
+  digest?: AuditDigest,
 ): Promise<AuditLogCheck> {
   const ids = campaign_ids ?? (await store.campaignIds());
-  // Every campaign has a chain (its creation is the first entry), even if all its rows were deleted.
-  const chains = [...new Set([...(await store.auditChains()), ...ids, platform_chain])].sort();
+  const recorded = new Map<string, ChainHeadRef>((digest?.heads ?? []).map((h) => [h.chain, h]));
+  // Every campaign has a chain (its creation is the first entry), even if all its rows were
+  // deleted; so does every chain a digest names, even if it and its campaign were deleted.
+  const chains = [...new Set([...(await store.auditChains()), ...ids, ...recorded.keys(), platform_chain])].sort();
   let entries = 0;
   let worst: (ChainFault & { chain: string }) | null = null;
   const incidents = new IncidentAudit();
@@ -137,7 +143,11 @@ export async function verifyAuditLog(
     incidents.tails.set(chain, tail_seq);
     let fault: ChainFault | null;
     try {
-      fault = await checkChain(store, chain, list, incidents, onCampaign);
+      // The digest's finding first: of a chain deleted whole, "has no campaign" says less.
+      fault = earlier(
+        digestLinkFault(chain, list, recorded.get(chain)),
+        await checkChain(store, chain, list, incidents, onCampaign),
+      );
     } catch (err) {
       // Rows edited into something the checks cannot read (a campaign row or entry data that is
       // not JSON, a field of the wrong type) are a finding, not a crash: the other chains go on.

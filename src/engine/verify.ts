@@ -4,6 +4,7 @@ import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { Store, UsageKey } from '../store/port.ts';
 import type { ChainCheck } from './audit.ts';
 import { specAt } from './audit-campaign.ts';
+import type { AuditDigest } from './audit-digest.ts';
 import { type CampaignLedger, platform_chain, verifyAuditLog } from './audit-log.ts';
 import { orderKey } from './redeem-handlers.ts';
 import { revokingCampaigns, verifyCoupons } from './verify-coupons.ts';
@@ -30,8 +31,12 @@ const live: readonly RedemptionStatus[] = ['reserved', 'confirmed', 'frozen'];
 export async function verifyStore(
   store: Store,
   onProgress?: (done: number, total: number) => void,
-  /** The time to judge overdue work by (an expired envelope not yet refunded); none: not judged. */
-  opts: { now_ms?: number } = {},
+  opts: {
+    /** The time to judge overdue work by (an expired envelope not yet refunded); none: not judged. */
+    now_ms?: number;
+    /** Chain heads recorded earlier (audit-digest.ts, checked sound): every chain must still hold its link. */
+    digest?: AuditDigest;
+  } = {},
 ): Promise<VerifyReport> {
   const violations: Violation[] = [];
   const ids = await store.campaignIds();
@@ -40,7 +45,7 @@ export async function verifyStore(
   let redemptions = 0;
   let done = 0;
   // One walk: each campaign is checked right after its chain, with what the chain says.
-  const audit = await verifyAudit(store, ids, violations, async (c, ledger) => {
+  const audit = await verifyAudit(store, ids, violations, opts.digest, async (c, ledger) => {
     const fail = (invariant: string, detail: string) => violations.push({ campaign_id: c.id, invariant, detail });
     try {
       redemptions += await verifyCampaign(store, c, ledger, violations);
@@ -153,14 +158,15 @@ function checkRedemptionRules(c: CampaignSpec, r: Redemption, fail: (i: string, 
   if (r.discount_minor <= 0 || r.discount_minor > r.order_amount_minor) fail('5', `${r.id} discount out of bounds`);
 }
 
-/** Invariant 7 (audit-log.ts): every chain verifies, is in order and ends at its anchor; seqs are global. */
+/** Invariant 7 (audit-log.ts): every chain verifies, is in order, ends at its anchor and holds the digest's link; seqs are global. */
 async function verifyAudit(
   store: Store,
   campaignIds: string[],
   out: Violation[],
+  digest: AuditDigest | undefined,
   onCampaign: (c: Campaign, ledger: CampaignLedger | null) => Promise<void>,
 ): Promise<VerifyReport['audit']> {
-  const check = await verifyAuditLog(store, campaignIds, onCampaign);
+  const check = await verifyAuditLog(store, campaignIds, onCampaign, digest);
   if (!check.ok) {
     const chain = check.bad_chain;
     out.push({

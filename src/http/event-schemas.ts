@@ -29,6 +29,26 @@ export const AuditVerifyView = Type.Object({
   bad_chain: Nullable(Type.String()),
 });
 
+const sha256Hex = (description?: string) =>
+  Type.String({ pattern: '^[0-9a-f]{64}$', ...(description ? { description } : {}) });
+
+/** engine/audit-digest.ts: what GET /v1/audit/digest answers and `vouchsafe verify --digest` reads back. */
+export const AuditDigestView = Type.Object(
+  {
+    object: Type.Literal('audit_digest'),
+    created_at: Type.String({ description: 'ISO 8601, when the heads were read' }),
+    digest: sha256Hex('sha256 over the heads, each "chain chain_seq hash\\n", in chain order'),
+    chains: Type.Integer({ minimum: 0 }),
+    heads: Type.Array(
+      Type.Object(
+        { chain: Type.String({ minLength: 1 }), chain_seq: Type.Integer({ minimum: 1 }), hash: sha256Hex() },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const EventType = Type.Union(eventTypes.map((t) => Type.Literal(t)));
 
 export const WebhookCreate = Body({

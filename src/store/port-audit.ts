@@ -2,4 +2,13 @@
 export interface AuditAnchorStore {
   /** The platform chain's head as last written beside its newest entry; null before the first. */
   platformAuditHead(): Promise<{ seq: number; hash: string } | null>;
+  /** The head of every chain (each campaign's, from its row, and the platform's), read at one moment; chains without entries left out. */
+  auditHeads(): Promise<ChainHeadRef[]>;
+}
+
+/** A chain's link: its position in the chain and its hash (what an audit digest records of each chain). */
+export interface ChainHeadRef {
+  chain: string;
+  chain_seq: number;
+  hash: string;
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
+import { type AuditDigest, digestDefect } from '../../src/engine/audit-digest.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
 import { activeCampaign, assertError, claim, httpHarness, type ListWire } from './harness.ts';
 
 type EntryWire = {
@@ -113,4 +116,40 @@ test('GET /v1/audit ends a page early once its entries carry the data cap; the c
     seen,
     stored.data.map((e) => e.seq),
   );
+});
+
+test('GET /v1/audit/digest: the head of every chain at that moment and a sha256 over them; verify holds the store to it', async () => {
+  const h = await httpHarness();
+  const c = await activeCampaign(h);
+  await claim(h, c.id, 'u1');
+  const got = await h.call<AuditDigest>('GET', '/v1/audit/digest', { key: 'read' });
+  assert.equal(got.status, 200);
+  const d = got.body;
+  assert.deepEqual(Object.keys(d), ['object', 'created_at', 'digest', 'chains', 'heads']);
+  assert.equal(d.object, 'audit_digest');
+  assert.equal(d.created_at, '2026-01-01T00:01:00.000Z');
+  // Each head is its chain's newest entry, as the log itself lists them.
+  const entries = (await h.call<ListWire<EntryWire>>('GET', '/v1/audit?limit=100')).body.data;
+  const newest = (chain: string) => entries.find((e) => e.chain === chain);
+  assert.deepEqual(
+    d.heads,
+    [c.id, 'platform'].map((chain) => ({ chain, chain_seq: newest(chain)?.chain_seq, hash: newest(chain)?.hash })),
+  );
+  assert.equal(d.chains, 2);
+  // The digest is over the heads' text, recomputed here by hand.
+  const text = d.heads.map((x) => `${x.chain} ${x.chain_seq} ${x.hash}\n`).join('');
+  assert.equal(d.digest, createHash('sha256').update(text).digest('hex'));
+  assert.equal(digestDefect(d), null);
+
+  // Chains grow past it, and a new one begins: still held.
+  await claim(h, c.id, 'u2');
+  const later = await activeCampaign(h);
+  assert.equal((await verifyStore(h.store, undefined, { digest: d })).ok, true);
+  const d2 = (await h.call<AuditDigest>('GET', '/v1/audit/digest')).body;
+  assert.equal(d2.chains, 3);
+  assert.ok(d2.heads.some((x) => x.chain === later.id));
+  assert.notEqual(d2.digest, d.digest);
+
+  assertError(await h.call('GET', '/v1/audit/digest', { key: 'checkout' }), 403, 'forbidden');
+  assertError(await h.call('GET', '/v1/audit/digest', { key: null }), 401, 'unauthenticated');
 });

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
+import { makeDigest } from '../../engine/audit-digest.ts';
 import { verifyAuditLog } from '../../engine/audit-log.ts';
-import { AuditEntryView, AuditListQuery, AuditVerifyView } from '../event-schemas.ts';
+import { AuditDigestView, AuditEntryView, AuditListQuery, AuditVerifyView } from '../event-schemas.ts';
 import { auditEntryView } from '../event-views.ts';
 import { errorResponses, Page } from '../schemas.ts';
 import type { TypeBoxProvider } from '../validator.ts';
@@ -53,5 +54,19 @@ export async function auditRoutes(
         bad_chain: check.bad_chain,
       };
     },
+  );
+
+  app.get(
+    '/v1/audit/digest',
+    {
+      config: { scopes: ['read'] },
+      schema: {
+        tags,
+        summary:
+          'The head of every audit chain now, and one sha256 over them. Keep the digest outside the database; `vouchsafe verify --digest <file>` then finds any chain that no longer holds its link (a chain rewritten and hashed again, or deleted with its campaign)',
+        response: { 200: AuditDigestView, ...errorResponses },
+      },
+    },
+    async () => makeDigest(await store.auditHeads(), deps.engine.now()),
   );
 }

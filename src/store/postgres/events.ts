@@ -1,5 +1,6 @@
 import { limits } from '../../config/limits.ts';
 import type { ListQuery, Page } from '../port.ts';
+import type { ChainHeadRef } from '../port-audit.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { Db, Query } from './pg-batch.ts';
 import { type Write, withPlatformAudit } from './pg-platform.ts';
@@ -135,6 +136,16 @@ export function pruneEvents(write: Write, before_ms: number): Promise<number> {
 export async function platformAuditHead(q: Query): Promise<{ seq: number; hash: string } | null> {
   const row = (await q("SELECT seq, hash FROM audit_heads WHERE chain = 'platform'"))[0];
   return row ? { seq: int(row.seq), hash: String(row.hash) } : null;
+}
+
+/** Store.auditHeads: one statement, so one snapshot of every campaign row and the platform head. */
+export async function auditHeads(q: Query): Promise<ChainHeadRef[]> {
+  const rows = await q(
+    `SELECT id AS chain, d->>'audit_seq' AS chain_seq, d->>'audit_head' AS hash
+      FROM campaigns, LATERAL (SELECT doc::json AS d) j
+    UNION ALL SELECT chain, seq::text, hash FROM audit_heads WHERE chain = 'platform'`,
+  );
+  return rows.map((r) => ({ chain: String(r.chain), chain_seq: int(r.chain_seq), hash: String(r.hash) }));
 }
 
 function webhookFromRow(r: Row): WebhookRecord {

@@ -19,6 +19,7 @@ import type {
   Store,
   UsageKey,
 } from '../port.ts';
+import type { ChainHeadRef } from '../port-audit.ts';
 import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, WebhookRecord } from '../port-events.ts';
 import type {
@@ -423,6 +424,10 @@ export class PostgresStore implements Store {
 
   platformAuditHead(): Promise<{ seq: number; hash: string } | null> {
     return events.platformAuditHead(this.q);
+  }
+
+  auditHeads(): Promise<ChainHeadRef[]> {
+    return events.auditHeads(this.q);
   }
 
   insertWebhook(w: WebhookRecord, audit: MakeAudit): Promise<void> {

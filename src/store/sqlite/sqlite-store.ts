@@ -26,6 +26,7 @@ import {
   UniqueViolation,
   type UsageKey,
 } from '../port.ts';
+import type { ChainHeadRef } from '../port-audit.ts';
 import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
@@ -228,6 +229,11 @@ export class SqliteStore implements Store {
       ),
       // The head comes from its anchor row, so an entry deleted from the end breaks the next link.
       platformHead: p("SELECT seq AS chain_seq, hash FROM audit_heads WHERE chain = 'platform'"),
+      auditHeads: p(
+        `SELECT id AS chain, json_extract(doc, '$.audit_seq') AS chain_seq, json_extract(doc, '$.audit_head') AS hash
+          FROM campaigns
+        UNION ALL SELECT chain, seq, hash FROM audit_heads WHERE chain = 'platform'`,
+      ),
       platformHeadSet: p(
         "INSERT INTO audit_heads (chain, seq, hash) VALUES ('platform', ?, ?) ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
       ),
@@ -759,6 +765,14 @@ export class SqliteStore implements Store {
   async platformAuditHead(): Promise<ChainHead | null> {
     const head = this.stmt.platformHead.get() as Row | undefined;
     return head ? { seq: Number(head.chain_seq), hash: String(head.hash) } : null;
+  }
+
+  async auditHeads(): Promise<ChainHeadRef[]> {
+    return (this.stmt.auditHeads.all() as Row[]).map((r) => ({
+      chain: String(r.chain),
+      chain_seq: Number(r.chain_seq),
+      hash: String(r.hash),
+    }));
   }
 
   async insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): Promise<void> {
