@@ -196,7 +196,8 @@ export interface paths {
                     "application/json": {
                         name: string;
                         /**
-                         * @description ISO 4217
+                         * Format: iso-4217
+                         * @description ISO 4217 code of a currency in circulation
                          * @example CNY
                          */
                         currency: string;
@@ -533,7 +534,8 @@ export interface paths {
                     "application/json": {
                         name?: string;
                         /**
-                         * @description ISO 4217
+                         * Format: iso-4217
+                         * @description ISO 4217 code of a currency in circulation
                          * @example CNY
                          */
                         currency?: string;
@@ -1673,7 +1675,8 @@ export interface paths {
                     "application/json": {
                         name: string;
                         /**
-                         * @description ISO 4217
+                         * Format: iso-4217
+                         * @description ISO 4217 code of a currency in circulation
                          * @example CNY
                          */
                         currency: string;
@@ -1907,7 +1910,8 @@ export interface paths {
                             /** @description minor units */
                             amount_minor: number;
                             /**
-                             * @description ISO 4217
+                             * Format: iso-4217
+                             * @description ISO 4217 code of a currency in circulation
                              * @example CNY
                              */
                             currency: string;
@@ -2083,7 +2087,8 @@ export interface paths {
                             /** @description minor units */
                             amount_minor: number;
                             /**
-                             * @description ISO 4217
+                             * Format: iso-4217
+                             * @description ISO 4217 code of a currency in circulation
                              * @example CNY
                              */
                             currency: string;
@@ -2633,7 +2638,8 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * @description ISO 4217
+                         * Format: iso-4217
+                         * @description ISO 4217 code of a currency in circulation
                          * @example CNY
                          */
                         currency: string;

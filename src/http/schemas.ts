@@ -1,5 +1,6 @@
-import { type TSchema, Type } from '@sinclair/typebox';
+import { FormatRegistry, type TSchema, Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
+import { isCurrencyCode } from '../domain/currency.ts';
 
 /** Money: a safe, non-negative integer in minor units. Floats, negatives and 1e300 are refused. */
 export const Money = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'minor units' });
@@ -13,7 +14,15 @@ export const Name = Type.String({ minLength: 1, maxLength: limits.name_chars_max
 /** A prefixed id (`cmp_...`). */
 export const Id = Type.String({ minLength: 1, maxLength: limits.name_chars_max });
 
-export const Currency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217', examples: ['CNY'] });
+FormatRegistry.Set('iso-4217', isCurrencyCode);
+
+/** A currency in circulation (domain/currency.ts): `CNY`, not `cny`, `CNH` or `XXX`. */
+export const Currency = Type.String({
+  pattern: '^[A-Z]{3}$',
+  format: 'iso-4217',
+  description: 'ISO 4217 code of a currency in circulation',
+  examples: ['CNY'],
+});
 
 /** RFC 3339 date-time; parsed strictly (calendar checked) in time.ts. */
 export const Timestamp = Type.String({

@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox';
-import { TypeCompiler, type ValueError } from '@sinclair/typebox/compiler';
+import { TypeCompiler, type ValueError, ValueErrorType } from '@sinclair/typebox/compiler';
 import { Value } from '@sinclair/typebox/value';
 import type {
   FastifyBaseLogger,
@@ -113,8 +113,15 @@ function toValidationError(e: ValueError | null): FastifySchemaValidationError {
     instancePath: e?.path ?? '',
     schemaPath: '',
     params: {},
-    message: e?.message ?? 'is invalid',
+    message: e ? messageOf(e) : 'is invalid',
   };
+}
+
+/** A format names a check of ours (`iso-4217`): its schema's description says what was expected. */
+function messageOf(e: ValueError): string {
+  const description = (e.schema as { description?: unknown }).description;
+  if (e.type === ValueErrorType.StringFormat && typeof description === 'string') return `Expected ${description}`;
+  return e.message;
 }
 
 /** `/order/amount_minor` -> `order.amount_minor`; `/discount/tiers/0/amount_minor` -> `discount.tiers[0].amount_minor`. */

@@ -118,6 +118,12 @@ describe('POST /v1/campaigns', () => {
     assertError(await h.call('POST', '/v1/campaigns', { body: notRfc }), 400, 'invalid_request', 'ends_at');
     const lowerCurrency = campaignBody({ currency: 'cny' });
     assertError(await h.call('POST', '/v1/campaigns', { body: lowerCurrency }), 400, 'invalid_request', 'currency');
+    // ISO 4217's shape is not enough: a code no currency in circulation has is refused, saying so.
+    for (const currency of ['ABC', 'XXX', 'CNH']) {
+      const unknown = await h.call('POST', '/v1/campaigns', { body: campaignBody({ currency }) });
+      assertError(unknown, 400, 'invalid_request', 'currency');
+      assert.match(JSON.stringify(unknown.body), /ISO 4217 code of a currency in circulation/);
+    }
     const bp = campaignBody({ discount: { type: 'percent', percent_bp: 10_001, max_discount_minor: 100 } });
     assertError(await h.call('POST', '/v1/campaigns', { body: bp }), 400, 'invalid_request', 'discount.percent_bp');
     const tier = campaignBody({ discount: { type: 'tiered', tiers: [{ min_spend_minor: 1, amount_minor: -1 }] } });
@@ -135,6 +141,15 @@ describe('POST /v1/campaigns', () => {
     assertError(await h.call('POST', '/v1/campaigns', { body: zeroLimit }), 400, 'invalid_request', 'per_user_limit');
     const list = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns');
     assert.equal(list.body.data.length, 0, 'nothing was created');
+  });
+
+  test('any currency in circulation is taken, whatever its minor-unit digits', async () => {
+    const h = await httpHarness();
+    for (const currency of ['JPY', 'XOF', 'KWD', 'USD']) {
+      const created = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody({ currency }) });
+      assert.equal(created.status, 201, currency);
+      assert.equal(created.body.currency, currency);
+    }
   });
 
   test('a discount or audience with an unknown or missing type names its type field', async () => {

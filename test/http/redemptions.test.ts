@@ -151,6 +151,9 @@ describe('POST /v1/redemptions', () => {
       [{ user_id: 'u2', code: c1.code, order: orderBody() }, 'coupon_not_eligible_user', 'user_id'],
     ];
     for (const [body, code, param] of cases) assertError(await redeem(h, body), 422, code, param);
+    // An order in no currency at all is bad input, not a mismatch.
+    const nowhere = { user_id: 'u1', code: c1.code, order: orderBody({ currency: 'ZZZ' }) };
+    assertError(await redeem(h, nowhere), 400, 'invalid_request', 'order.currency');
     assert.deepEqual(await counters(h, c.id), before, 'refusals change nothing');
 
     assert.equal(
