@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
 import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
+import { type AuditDigest, digestDefect } from '../../src/engine/audit-digest.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
 import { type RunningServer, startServer } from '../../src/http/server.ts';
@@ -279,6 +280,54 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     await page.locator(`li[data-envelope-id="${e.id}"]`).getByText('campaign paused').waitFor();
   });
 
+  test('the audit log lists entries newest first, verifies every chain and downloads a digest that verify holds the store to', async () => {
+    // More than a page: each key is an entry of the platform chain.
+    for (let i = 0; i < 12; i++) {
+      const key = await admin.POST('/v1/api-keys', { body: { name: `audit reader ${i}`, scopes: ['read'] } });
+      assert.ok(key.data, JSON.stringify(key.error));
+    }
+    const newest = await admin.GET('/v1/audit', { params: { query: { limit: 50 } } });
+    assert.equal(newest.data?.has_more, true);
+    await nav(page, 'Audit log');
+    await page.locator('li[data-action="api_key.created"]').first().waitFor();
+    const stop = page.locator('li[data-action="platform.emergency_stop"]');
+    await stop.waitFor();
+    assert.match((await stop.textContent()) ?? '', /platform\.emergency_stop · platform · key_/);
+    const seqs = await page
+      .locator('.audit-list li')
+      .evaluateAll((lis) => lis.map((li) => Number(li.getAttribute('data-seq'))));
+    assert.deepEqual(
+      seqs,
+      newest.data?.data.map((e) => e.seq),
+      'the first page, newest first',
+    );
+    // A batch reads as its changes, counted.
+    assert.match(
+      (await page.locator('li[data-action="batch"]').first().textContent()) ?? '',
+      /\d+ changes?: (redemption|coupon|red_envelope)\./,
+    );
+    await page.getByRole('button', { name: 'Older entries' }).click();
+    await page.locator(`.audit-list li[data-seq="${(seqs[49] ?? 0) - 1}"]`).waitFor();
+
+    await page.getByRole('button', { name: 'Verify every chain' }).click();
+    await page
+      .getByTestId('audit-status')
+      .getByText(/^Every chain verifies: \d+ chains, [\d,]+ entries\.$/)
+      .waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download digest' }).click(),
+    ]);
+    assert.match(download.suggestedFilename(), /^vouchsafe-audit-digest-\d{4}-\d{2}-\d{2}T[\d-]+Z\.json$/);
+    const digest = JSON.parse(readFileSync(await download.path(), 'utf8')) as AuditDigest;
+    assert.equal(digestDefect(digest), null);
+    assert.equal(await page.getByTestId('audit-digest').textContent(), digest.digest);
+    assert.ok(digest.heads.some((h) => h.chain === campaign_id && h.chain_seq > 1));
+    assert.ok(digest.heads.some((h) => h.chain === 'platform'));
+    const held = await store.readSnapshot(() => verifyStore(store, undefined, { digest }));
+    assert.deepEqual(held.violations, []);
+  });
+
   test('no horizontal overflow at 1280x800 and at a phone width (390x844)', async () => {
     for (const viewport of [
       { width: 1280, height: 800 },
@@ -292,6 +341,7 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
         '/approvals',
         '/incidents',
         '/red-envelopes',
+        '/audit',
       ]) {
         await page.goto(`${server.url}/console${path}`);
         await page.locator('main h1').waitFor();

@@ -117,6 +117,9 @@ export function messageOf(e: unknown): string {
 }
 
 export type Alert = Ok<'/v1/alerts', 'get'>['data'][number];
+export type AuditEntry = Ok<'/v1/audit', 'get'>['data'][number];
+export type AuditVerify = Ok<'/v1/audit/verify', 'get'>;
+export type AuditDigest = Ok<'/v1/audit/digest', 'get'>;
 export type Incident = Ok<'/v1/incidents/{id}', 'get'>;
 export type IncidentOpen = Body<'/v1/incidents', 'post'>;
 export type IncidentAction = IncidentOpen['actions'][number];

@@ -6,6 +6,7 @@ import { EmergencyStop } from './components/emergency-stop.tsx';
 import { Link } from './components/link.tsx';
 import { ApiContext } from './context.ts';
 import { Approvals } from './pages/approvals.tsx';
+import { Audit } from './pages/audit.tsx';
 import { CampaignList } from './pages/campaign-list.tsx';
 import { CampaignPage } from './pages/campaign-page.tsx';
 import { CreateCampaign } from './pages/create-campaign.tsx';
@@ -21,6 +22,7 @@ const nav = [
   ['/approvals', 'Approvals'],
   ['/incidents', 'Incidents'],
   ['/red-envelopes', 'Red envelopes'],
+  ['/audit', 'Audit log'],
 ] as const;
 
 function Page({ path }: { path: string }) {
@@ -29,6 +31,7 @@ function Page({ path }: { path: string }) {
   if (path === '/approvals') return <Approvals />;
   if (path === '/incidents') return <Incidents />;
   if (path === '/red-envelopes') return <RedEnvelopes />;
+  if (path === '/audit') return <Audit />;
   const campaign = match('/campaigns/:id', path);
   if (campaign?.id) return <CampaignPage id={campaign.id} />;
   const incident = match('/incidents/:id', path);
