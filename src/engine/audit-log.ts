@@ -2,6 +2,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
+import { checkClaimLedger, generatedCodes } from './audit-claims.ts';
 import { type AuditDigest, type ChainHeadRef, digestLinkFault } from './audit-digest.ts';
 import { checkIncidentMembers, checkIncidentTables, IncidentAudit, revokeBoundFault } from './audit-incidents.ts';
 import { checkRedemptionLedger, type Recorded, recordedRedemptions, type Stored } from './audit-ledger.ts';
@@ -58,6 +59,8 @@ export interface CampaignLedger {
   campaign: Campaign;
   audited: AuditedCampaign | null;
   recorded: Map<string, Recorded>;
+  /** Unique codes its `codes.generated` entries issued. */
+  codes_generated: number;
 }
 
 /** The earlier of two faults (the one with the lower global seq). */
@@ -68,7 +71,7 @@ function earlier<F extends ChainFault>(a: F | null, b: F | null): F | null {
 
 /**
  * A campaign chain's ledger: the campaign's settings and status, its redemptions (discount,
- * status, existence), what its incident entries say each incident did, and the revocation bound
+ * status, existence), its claimed coupons (owner, expiry, existence: audit-claims.ts), what its incident entries say each incident did, and the revocation bound
  * they leave on the campaign.
  */
 async function ledgerFault(
@@ -81,11 +84,15 @@ async function ledgerFault(
   const recorded = recordedRedemptions(list);
   const settings = audited === null ? null : settingsFault(c, audited);
   const redemption = await checkRedemptionLedger(store, c.id, list, recorded);
+  const claims = await checkClaimLedger(store, c, list, audited);
   const incident = earlier(
     await checkIncidentMembers(store, c.id, list, recorded, incidents),
     revokeBoundFault(c, list),
   );
-  return { fault: earlier(earlier(settings, redemption), incident), ledger: { campaign: c, audited, recorded } };
+  return {
+    fault: earlier(earlier(earlier(settings, redemption), claims), incident),
+    ledger: { campaign: c, audited, recorded, codes_generated: generatedCodes(list) },
+  };
 }
 
 /** One chain: its links, its anchor and, for a campaign's, its ledger (then onCampaign). */

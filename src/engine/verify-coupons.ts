@@ -3,6 +3,7 @@ import type { Campaign, CodeMode } from '../domain/campaign.ts';
 import type { CouponKind, CouponStatus } from '../domain/coupon.ts';
 import type { Store } from '../store/port.ts';
 import type { CouponClass, RedemptionFit } from '../store/port-coupon-checks.ts';
+import type { CampaignLedger } from './audit-log.ts';
 import { idFloor, idTimeMs } from './ids.ts';
 
 type Fail = (invariant: string, detail: string) => void;
@@ -28,7 +29,9 @@ const stored: readonly string[] = ['active', 'reserved', 'redeemed', 'revoked'] 
  * - each coupon is of the kind its campaign's code mode issues, names an owner exactly when claimed,
  *   has a value of its own exactly in a red envelope, and expires no later than the campaign ends
  *   (claims and grabs cap their ttl at the end, codes take the end, a change of the end retimes them);
- * - claimed_count is the number of claimed coupons (claims and grabs each add one);
+ * - claimed_count is the number of claimed coupons (claims and grabs each add one); the unique
+ *   codes are as many as the chain's codes.generated entries issued; a shared-code campaign has its
+ *   one shared code (each claimed coupon is held to its own claim in audit-claims.ts);
  * - a single-use coupon's status fits its redemptions. `active`: none live (a hold released or
  *   expired, a reversal with restore_coupon give it back only when its one live redemption ends).
  *   `reserved`: exactly one hold and nothing confirmed or frozen (a hold confirmed makes it
@@ -53,14 +56,20 @@ export async function verifyCoupons(
   c: Campaign,
   fail: Fail,
   revoking: ReadonlySet<string>,
+  /** What the campaign's chain says (audit-log.ts); null where it did not verify. */
+  ledger: CampaignLedger | null,
 ): Promise<number> {
   const report = (detail: string) => fail(coupon_invariant, detail);
   let coupons = 0;
   let claimed = 0;
+  let unique = 0;
+  let shared = 0;
   const usable = { coupons: 0, first_id: '' };
   for (const k of await store.couponClasses(c.id, c.ends_at_ms)) {
     coupons += k.coupons;
     if (k.kind === 'claimed') claimed += k.coupons;
+    if (k.kind === 'unique') unique += k.coupons;
+    if (k.kind === 'shared') shared += k.coupons;
     for (const why of misfits(c, k)) report(`${nameOf(k.coupons, 'coupon', k.example_id)} ${why}`);
     if (c.status === 'revoked' && (k.status === 'active' || k.status === 'reserved')) {
       usable.coupons += k.coupons;
@@ -68,6 +77,12 @@ export async function verifyCoupons(
     }
   }
   if (claimed !== c.claimed_count) report(`claimed_count ${c.claimed_count} != ${claimed} claimed coupons`);
+  // Each unique code comes from a codes.generated entry (their count), a shared code campaign has its one code.
+  if (ledger !== null && unique !== ledger.codes_generated) {
+    report(`${unique} unique codes stored, ${ledger.codes_generated} generated in the audit chain`);
+  }
+  if (c.code_mode === 'shared_code' && shared !== 1)
+    report(`${shared} shared codes stored; a shared-code campaign has one`);
   if (usable.coupons > 0) {
     const verb = usable.coupons === 1 ? 'is' : 'are';
     report(`${nameOf(usable.coupons, 'coupon', usable.first_id)} ${verb} active or reserved in a revoked campaign`);

@@ -49,7 +49,7 @@ export async function verifyStore(
     const fail = (invariant: string, detail: string) => violations.push({ campaign_id: c.id, invariant, detail });
     try {
       redemptions += await verifyCampaign(store, c, ledger, violations);
-      coupons += await verifyCoupons(store, c, fail, revoking);
+      coupons += await verifyCoupons(store, c, fail, revoking, ledger);
       await verifyRedEnvelope(store, c, fail, opts.now_ms ?? null);
     } catch (err) {
       // A row edited into a shape the checks cannot read (a null audience, say) is reported; the

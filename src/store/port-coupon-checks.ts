@@ -46,6 +46,15 @@ export interface UnredeemedThrough {
   first_id: string | null;
 }
 
+/** What verify reads of one coupon to hold it to the claim its chain recorded. */
+export interface CouponFacts {
+  id: string;
+  campaign_id: string;
+  kind: string;
+  user_id: string | null;
+  expires_at_ms: number;
+}
+
 /**
  * Aggregates verify holds the coupon rows to, each one statement the database answers from its
  * own rows (it groups them, on disk if need be): what reaches the caller is a few classes, not
@@ -61,4 +70,6 @@ export interface CouponCheckStore {
    * or `reserved`, and the least of them: an incident's revocation leaves none (revoke_through_id).
    */
   unredeemedThrough(campaign_id: string, through_id: string): Promise<UnredeemedThrough>;
+  /** The coupons of these ids that exist (by primary key; at most a thousand ids a call), in no order. */
+  couponsById(ids: readonly string[]): Promise<CouponFacts[]>;
 }

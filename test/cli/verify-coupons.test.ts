@@ -181,6 +181,51 @@ const cases: Case[] = [
     says: (m) => `coupon ${cp(m, 'f_unused')} has a value of its own outside a red envelope`,
   },
   {
+    name: 'an unused coupon given to another user',
+    sql: (m) => setCoupon(m, 'unused', "user_id = 'intruder'"),
+    says: (m) => `coupon ${cp(m, 'unused')} belongs to intruder, audited unused`,
+  },
+  {
+    name: "an unused coupon's expiry moved later, still within its campaign",
+    sql: (m) => setCoupon(m, 'b_unused', 'expires_at_ms = expires_at_ms + 1000'),
+    says: (m) => `coupon ${cp(m, 'b_unused')} expires `,
+  },
+  {
+    name: 'a claimed coupon deleted',
+    sql: (m) => [`DELETE FROM coupons WHERE id = '${cp(m, 'unused')}'`],
+    says: (m) =>
+      `coupon ${cp(m, 'unused')} claimed in the chain of ${m.campaigns.claim} is not stored as its claimed coupon`,
+  },
+  {
+    name: 'a claimed coupon moved to another campaign',
+    sql: (m) => setCoupon(m, 'b_unused', `campaign_id = '${m.campaigns.claim}'`),
+    says: (m) => `coupon ${cp(m, 'b_unused')} claimed in the chain of ${m.campaigns.revoked_by_incident} is not stored`,
+  },
+  {
+    name: 'a unique code inserted beside the generated ones',
+    sql: (m) => {
+      const c = m.coupons.code_2;
+      assert.ok(c);
+      const values = `'cpn_forged_code', '${c.campaign_id}', NULL, 'FORGEDCODE', 'unique', 'active', ${c.expires_at_ms}, ${c.created_at_ms}, ${c.created_at_ms}, NULL`;
+      return [
+        `INSERT INTO coupons (id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor) VALUES (${values})`,
+      ];
+    },
+    says: (m) => `invariant coupon ${m.campaigns.unique}: 4 unique codes stored, 3 generated in the audit chain`,
+  },
+  {
+    name: 'a second shared code for a shared-code campaign',
+    sql: (m) => {
+      const c = m.coupons.shared;
+      assert.ok(c);
+      const values = `'cpn_forged_shared', '${c.campaign_id}', NULL, 'FORGEDSHARED', 'shared', 'active', ${c.expires_at_ms}, ${c.created_at_ms}, ${c.created_at_ms}, NULL`;
+      return [
+        `INSERT INTO coupons (id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor) VALUES (${values})`,
+      ];
+    },
+    says: (m) => `invariant coupon ${m.campaigns.shared}: 2 shared codes stored; a shared-code campaign has one`,
+  },
+  {
     name: 'a claimed coupon inserted without a claim',
     sql: (m) => {
       const c = m.coupons.unused;

@@ -1,4 +1,4 @@
-import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
+import type { CouponClass, CouponFacts, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { Query } from './pg-batch.ts';
 import { int, type Row } from './rows.ts';
 
@@ -34,6 +34,7 @@ const sql = {
   // coupons.id is COLLATE "C", so <= and min compare byte-wise, as in SQLite.
   unredeemed: `SELECT count(*) AS coupons, min(id) AS first_id FROM coupons
     WHERE campaign_id = $1 AND status IN ('active', 'reserved') AND id <= $2`,
+  byId: 'SELECT id, campaign_id, kind, user_id, expires_at_ms FROM coupons WHERE id = ANY($1::text[])',
 } as const;
 
 export async function couponClasses(q: Query, campaign_id: string, ends_at_ms: number): Promise<CouponClass[]> {
@@ -67,4 +68,14 @@ export async function unredeemedThrough(q: Query, campaign_id: string, through_i
     coupons: int(r?.coupons),
     first_id: r?.first_id === null || r?.first_id === undefined ? null : String(r.first_id),
   };
+}
+
+export async function couponsById(q: Query, ids: readonly string[]): Promise<CouponFacts[]> {
+  return (await q(sql.byId, [ids])).map((r) => ({
+    id: String(r.id),
+    campaign_id: String(r.campaign_id),
+    kind: String(r.kind),
+    user_id: r.user_id === null ? null : String(r.user_id),
+    expires_at_ms: int(r.expires_at_ms),
+  }));
 }

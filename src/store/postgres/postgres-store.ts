@@ -20,7 +20,7 @@ import type {
   UsageKey,
 } from '../port.ts';
 import type { ChainHeadRef } from '../port-audit.ts';
-import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
+import type { CouponClass, CouponFacts, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, WebhookRecord } from '../port-events.ts';
 import type {
   IncidentLease,
@@ -306,6 +306,10 @@ export class PostgresStore implements Store {
 
   unredeemedThrough(campaign_id: string, through_id: string): Promise<UnredeemedThrough> {
     return couponChecks.unredeemedThrough(this.q, campaign_id, through_id);
+  }
+
+  couponsById(ids: readonly string[]): Promise<CouponFacts[]> {
+    return couponChecks.couponsById(this.q, ids);
   }
 
   usageCounts(campaign_id: string): Promise<Map<UsageKey, number>> {

@@ -1,5 +1,11 @@
 import type Database from 'better-sqlite3';
-import type { CouponCheckStore, CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
+import type {
+  CouponCheckStore,
+  CouponClass,
+  CouponFacts,
+  RedemptionFit,
+  UnredeemedThrough,
+} from '../port-coupon-checks.ts';
 
 type Row = Record<string, unknown>;
 
@@ -41,6 +47,8 @@ export class SqliteCouponChecks implements CouponCheckStore {
       // Both statuses through coupons_campaign_status; ids compare BINARY (byte-wise).
       unredeemed: p(`SELECT count(*) AS coupons, min(id) AS first_id FROM coupons
         WHERE campaign_id = ? AND status IN ('active', 'reserved') AND id <= ?`),
+      byId: p(`SELECT id, campaign_id, kind, user_id, expires_at_ms FROM coupons
+        WHERE id IN (SELECT value FROM json_each(?))`),
     };
   }
 
@@ -73,4 +81,18 @@ export class SqliteCouponChecks implements CouponCheckStore {
     const r = this.stmt.unredeemed.get(campaign_id, through_id) as Row;
     return { coupons: Number(r.coupons), first_id: r.first_id === null ? null : String(r.first_id) };
   }
+
+  async couponsById(ids: readonly string[]): Promise<CouponFacts[]> {
+    return (this.stmt.byId.all(JSON.stringify(ids)) as Row[]).map(factsOf);
+  }
+}
+
+function factsOf(r: Row): CouponFacts {
+  return {
+    id: String(r.id),
+    campaign_id: String(r.campaign_id),
+    kind: String(r.kind),
+    user_id: r.user_id === null ? null : String(r.user_id),
+    expires_at_ms: Number(r.expires_at_ms),
+  };
 }

@@ -27,7 +27,7 @@ import {
   type UsageKey,
 } from '../port.ts';
 import type { ChainHeadRef } from '../port-audit.ts';
-import type { CouponClass, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
+import type { CouponClass, CouponFacts, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
@@ -560,6 +560,10 @@ export class SqliteStore implements Store {
 
   unredeemedThrough(campaign_id: string, through_id: string): Promise<UnredeemedThrough> {
     return this.couponChecks.unredeemedThrough(campaign_id, through_id);
+  }
+
+  couponsById(ids: readonly string[]): Promise<CouponFacts[]> {
+    return this.couponChecks.couponsById(ids);
   }
 
   async usageCounts(campaign_id: string): Promise<Map<UsageKey, number>> {
