@@ -1910,8 +1910,7 @@ export interface paths {
                             /** @description minor units */
                             amount_minor: number;
                             /**
-                             * Format: iso-4217
-                             * @description ISO 4217 code of a currency in circulation
+                             * @description ISO 4217
                              * @example CNY
                              */
                             currency: string;
@@ -2087,8 +2086,7 @@ export interface paths {
                             /** @description minor units */
                             amount_minor: number;
                             /**
-                             * Format: iso-4217
-                             * @description ISO 4217 code of a currency in circulation
+                             * @description ISO 4217
                              * @example CNY
                              */
                             currency: string;

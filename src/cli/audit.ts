@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { Command } from 'commander';
 import { type AuditDigest, digestDefect, makeDigest } from '../engine/audit-digest.ts';
@@ -26,12 +27,33 @@ export function auditCommand(ctx: CliContext): Command {
       await store.close();
       const text = `${JSON.stringify(digest, null, 2)}\n`;
       if (o.out) {
-        // wx: an earlier digest is never overwritten by mistake.
-        writeFileSync(o.out, text, { flag: 'wx' });
-        process.stdout.write(`digest ${digest.digest} of ${digest.chains} chains written to ${o.out}\n`);
+        writeNew(o.out, text);
+        process.stdout.write(
+          `digest ${digest.digest} of ${digest.chains} chains written to ${o.out}; keep this value outside the database and pass it to verify --expect\n`,
+        );
       } else process.stdout.write(text);
     });
   return audit;
+}
+
+/**
+ * Writes a file that must not exist yet, whole or not at all: the text goes to a temporary file
+ * beside it, which is then linked to its name (refused if the name exists), so an earlier digest is
+ * never overwritten and a failure half-way leaves no half-written digest under that name.
+ */
+function writeNew(path: string, text: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  writeFileSync(tmp, text, { flag: 'wx' });
+  try {
+    linkSync(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new Error(`${path} already exists: a digest is never written over another`);
+    }
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
 }
 
 /** A digest file (from `audit digest` or GET /v1/audit/digest), checked for shape and for edits; throws a plain message otherwise. */

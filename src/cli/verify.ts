@@ -1,10 +1,37 @@
 import { SingleBar } from 'cli-progress';
 import { Command } from 'commander';
+import type { AuditDigest } from '../engine/audit-digest.ts';
 import { verifyStore } from '../engine/verify.ts';
 import { readDigest } from './audit.ts';
 import type { CliContext } from './main.ts';
 
-/** `vouchsafe verify`: every money invariant, every coupon row and every audit chain; exit 1 on any violation. */
+interface VerifyOptions {
+  databaseUrl?: string;
+  dataDir?: string;
+  digest?: string;
+  expect?: string;
+  json?: boolean;
+}
+
+/**
+ * The digest to hold the store to: the file, sound (readDigest), carrying the value kept outside
+ * the database when one is given. Without --expect a forged file, its digest recomputed, would pass.
+ */
+function trustedDigest(o: VerifyOptions): AuditDigest | undefined {
+  if (o.digest === undefined) {
+    if (o.expect !== undefined) throw new Error('--expect needs the digest file it names (--digest <file>)');
+    return undefined;
+  }
+  const digest = readDigest(o.digest);
+  if (o.expect !== undefined && o.expect.trim().toLowerCase() !== digest.digest) {
+    throw new Error(
+      `the digest ${o.digest} carries ${digest.digest}, not the ${o.expect.trim()} you kept: it is another digest (forged, or one from another time)`,
+    );
+  }
+  return digest;
+}
+
+/** `vouchsafe verify`: every money invariant, every coupon row and every audit chain; exit 1 on any violation, 2 on a digest that cannot be trusted. */
 export function verifyCommand(ctx: CliContext): Command {
   return new Command('verify')
     .description('check every money invariant, the coupon rows and the audit chains of a data dir or database')
@@ -14,10 +41,18 @@ export function verifyCommand(ctx: CliContext): Command {
       '--digest <file>',
       'also check that every audit chain still holds the link this digest recorded (vouchsafe audit digest)',
     )
+    .option('--expect <hex>', "the digest's 64-hex value as you kept it outside the database; the file must carry it")
     .option('--json', 'print the report as JSON')
-    .action(async (o: { databaseUrl?: string; dataDir?: string; digest?: string; json?: boolean }) => {
-      // Read first: a digest that cannot be trusted ends the run before the store is opened.
-      const digest = o.digest === undefined ? undefined : readDigest(o.digest);
+    .action(async (o: VerifyOptions) => {
+      // Read first: a digest that cannot be trusted ends the run (exit 2) before the store is opened.
+      let digest: AuditDigest | undefined;
+      try {
+        digest = trustedDigest(o);
+      } catch (err) {
+        process.stderr.write(`vouchsafe: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exitCode = 2;
+        return;
+      }
       const store = await ctx.openStore({
         existing: true,
         ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),
@@ -42,14 +77,22 @@ export function verifyCommand(ctx: CliContext): Command {
       );
       bar?.stop();
       await store.close();
-      if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+      const held = digest && {
+        digest: digest.digest,
+        created_at: digest.created_at,
+        chains: digest.chains,
+        expected: o.expect !== undefined,
+      };
+      if (o.json) process.stdout.write(`${JSON.stringify(held ? { ...report, digest: held } : report)}\n`);
       else {
         process.stdout.write(
           `${report.ok ? 'OK' : 'VIOLATIONS'}: ${report.campaigns} campaigns, ${report.coupons} coupons, ${report.redemptions} redemptions, ${report.audit.entries} audit entries in ${report.audit.chains} chains\n`,
         );
         if (digest) {
+          const kept =
+            o.expect === undefined ? ' (not compared with a kept value: pass it with --expect)' : ', as expected';
           process.stdout.write(
-            `audit digest ${digest.digest} of ${digest.created_at} (${digest.chains} chains): ${report.audit.ok ? 'every chain holds its link' : 'see invariant 7'}\n`,
+            `audit digest ${digest.digest} of ${digest.created_at}${kept} (${digest.chains} chains): ${report.audit.ok ? 'every chain holds its link' : 'see invariant 7'}\n`,
           );
         }
         for (const v of report.violations) {

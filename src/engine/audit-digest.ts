@@ -10,14 +10,15 @@ export type { ChainHeadRef };
  * delete a campaign together with its whole chain, or rewrite a chain and hash it again, and
  * the chains still verify. A digest kept outside the database (like CloudTrail's digest files or
  * QLDB's journal digests) closes that: every chain it names must still hold that exact link, and
- * a link's hash covers everything before it. The 64-hex `digest` is the part to keep somewhere
- * safe (a ticket, a log, another system); the heads file itself may be kept anywhere, since a
- * heads file edited afterwards no longer hashes to the digest.
+ * a link's hash covers everything before it. The 64-hex `digest` is the part to keep where the
+ * database's writers cannot reach (a ticket, a log, another system), and to hand to verify
+ * (`--expect`): a file edited afterwards no longer hashes to it, and one forged whole, its digest
+ * recomputed, or an older genuine one put back, carries another digest.
  */
 export interface AuditDigest {
   object: 'audit_digest';
   created_at: string;
-  /** sha256 over the heads, each `chain chain_seq hash\n`, in chain order (digestOf). */
+  /** sha256 over created_at and the heads, each `chain chain_seq hash\n`, in chain order (digestOf). */
   digest: string;
   chains: number;
   heads: ChainHeadRef[];
@@ -28,20 +29,33 @@ function byChain(a: ChainHeadRef, b: ChainHeadRef): number {
   return a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0;
 }
 
-/** The digest of a set of heads; their order as given does not matter. */
-export function digestOf(heads: readonly ChainHeadRef[]): string {
-  const hash = createHash('sha256');
+/**
+ * The digest of a set of heads read at `created_at` (so an older genuine digest cannot pass for a
+ * newer one); the heads' order as given does not matter.
+ */
+export function digestOf(created_at: string, heads: readonly ChainHeadRef[]): string {
+  const hash = createHash('sha256').update(`vouchsafe audit digest 1\n${created_at}\n`);
   for (const h of [...heads].sort(byChain)) hash.update(`${h.chain} ${h.chain_seq} ${h.hash}\n`);
   return hash.digest('hex');
 }
 
-/** The digest of the heads as read now (Store.auditHeads). */
+/** A head a chain can have: a link number from 1 and a sha256. */
+function isLink(h: ChainHeadRef): boolean {
+  return Number.isSafeInteger(h.chain_seq) && h.chain_seq >= 1 && /^[0-9a-f]{64}$/.test(h.hash);
+}
+
+/**
+ * The digest of the heads as read now (Store.auditHeads). A campaign row edited so that it names
+ * no link (no audit_seq or head) is left out rather than recorded as one no chain can hold; verify
+ * reports that row.
+ */
 export function makeDigest(heads: readonly ChainHeadRef[], now_ms: number): AuditDigest {
-  const sorted = [...heads].sort(byChain);
+  const sorted = heads.filter(isLink).sort(byChain);
+  const created_at = new Date(now_ms).toISOString();
   return {
     object: 'audit_digest',
-    created_at: new Date(now_ms).toISOString(),
-    digest: digestOf(sorted),
+    created_at,
+    digest: digestOf(created_at, sorted),
     chains: sorted.length,
     heads: sorted,
   };
@@ -54,7 +68,9 @@ export function makeDigest(heads: readonly ChainHeadRef[], now_ms: number): Audi
 export function digestDefect(d: AuditDigest): string | null {
   if (new Set(d.heads.map((h) => h.chain)).size !== d.heads.length) return 'it names a chain twice';
   if (d.chains !== d.heads.length) return `it says ${d.chains} chains but lists ${d.heads.length}`;
-  if (digestOf(d.heads) !== d.digest) return 'its heads do not hash to its digest (the file was edited or damaged)';
+  if (digestOf(d.created_at, d.heads) !== d.digest) {
+    return 'its date and heads do not hash to its digest (the file was edited or damaged)';
+  }
   return null;
 }
 

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Body, Currency, Id, listFields, Money, Name, Nullable } from './schemas.ts';
+import { Body, Id, listFields, Money, Name, Nullable, OrderCurrency } from './schemas.ts';
 
 export const ClaimCreate = Body({ campaign_id: Id, user_id: Name });
 
@@ -16,7 +16,7 @@ export const Order = Body({
   id: Name,
   merchant_id: Name,
   amount_minor: Money,
-  currency: Currency,
+  currency: OrderCurrency,
   product_kind: Name,
 });
 

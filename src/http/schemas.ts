@@ -16,7 +16,13 @@ export const Id = Type.String({ minLength: 1, maxLength: limits.name_chars_max }
 
 FormatRegistry.Set('iso-4217', isCurrencyCode);
 
-/** A currency in circulation (domain/currency.ts): `CNY`, not `cny`, `CNH` or `XXX`. */
+/**
+ * An order's currency: ISO 4217's shape only. Whether it is the campaign's decides
+ * (`currency_mismatch`), so a campaign stored in a code the list no longer holds still redeems.
+ */
+export const OrderCurrency = Type.String({ pattern: '^[A-Z]{3}$', description: 'ISO 4217', examples: ['CNY'] });
+
+/** A campaign's or red envelope's currency: one in circulation (domain/currency.ts), `CNY`, not `cny`, `CNH` or `XXX`. */
 export const Currency = Type.String({
   pattern: '^[A-Z]{3}$',
   format: 'iso-4217',

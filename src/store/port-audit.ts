@@ -2,7 +2,7 @@
 export interface AuditAnchorStore {
   /** The platform chain's head as last written beside its newest entry; null before the first. */
   platformAuditHead(): Promise<{ seq: number; hash: string } | null>;
-  /** The head of every chain (each campaign's, from its row, and the platform's), read at one moment; chains without entries left out. */
+  /** The head of every chain as its row says (each campaign's row, and the platform head row), read at one moment. */
   auditHeads(): Promise<ChainHeadRef[]>;
 }
 

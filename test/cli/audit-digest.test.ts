@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -7,7 +16,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { readDigest } from '../../src/cli/audit.ts';
 import { auditHash } from '../../src/engine/audit.ts';
-import { type AuditDigest, makeDigest } from '../../src/engine/audit-digest.ts';
+import { type AuditDigest, digestDefect, makeDigest } from '../../src/engine/audit-digest.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
 import { createApiKey } from '../../src/http/api-keys.ts';
 import type { Store } from '../../src/store/port.ts';
@@ -156,15 +165,53 @@ describe('audit digest: SQLite, vouchsafe audit digest and verify --digest', () 
   }
 
   test('an untouched store holds every link of the digest, through the CLI', async () => {
-    const cli = await runCli(['verify', '--data-dir', await tampered('clean', () => []), '--digest', digestFile], {});
+    const dir = await tampered('clean', () => []);
+    const cli = await runCli(['verify', '--data-dir', dir, '--digest', digestFile, '--expect', b.digest.digest], {});
     assert.equal(cli.code, 0, cli.out);
     assert.match(cli.out, /^OK: 3 campaigns, /);
     assert.ok(
       cli.out.includes(
-        `audit digest ${b.digest.digest} of ${b.digest.created_at} (3 chains): every chain holds its link`,
+        `audit digest ${b.digest.digest} of ${b.digest.created_at}, as expected (3 chains): every chain holds its link`,
       ),
       cli.out,
     );
+    const json = await runCli(['verify', '--data-dir', dir, '--digest', digestFile, '--json'], {});
+    assert.equal(json.code, 0, json.out);
+    const report = JSON.parse(json.out) as { ok: boolean; digest: unknown };
+    assert.equal(report.ok, true);
+    assert.deepEqual(report.digest, {
+      digest: b.digest.digest,
+      created_at: b.digest.created_at,
+      chains: 3,
+      expected: false,
+    });
+  });
+
+  test('a digest file forged to match a tampered store is refused against the value kept; without it, verify says it compared nothing', async () => {
+    // The victim deleted with its chain, and a new "digest" made of the heads left: sound in itself.
+    const dir = await tampered('forged', () => deleteWhole(b.victim));
+    const forged = makeDigest(
+      b.digest.heads.filter((h) => h.chain !== b.victim),
+      Date.parse(b.digest.created_at),
+    );
+    assert.equal(digestDefect(forged), null);
+    const file = join(root, 'forged.json');
+    writeFileSync(file, JSON.stringify(forged));
+    const refused = await runCli(['verify', '--data-dir', dir, '--digest', file, '--expect', b.digest.digest], {});
+    assert.equal(refused.code, 2, refused.out);
+    assert.ok(
+      refused.out.includes(`the digest ${file} carries ${forged.digest}, not the ${b.digest.digest} you kept`),
+      refused.out,
+    );
+    assert.ok(!refused.out.includes('OK:'), refused.out);
+    const unchecked = await runCli(['verify', '--data-dir', dir, '--digest', file], {});
+    assert.equal(unchecked.code, 0, unchecked.out);
+    assert.ok(unchecked.out.includes('(not compared with a kept value: pass it with --expect)'), unchecked.out);
+    // The date is part of what is hashed: an older genuine digest cannot be passed off as a newer one.
+    assert.notEqual(makeDigest(b.digest.heads, Date.parse(b.digest.created_at) + 1).digest, b.digest.digest);
+    const alone = await runCli(['verify', '--data-dir', dir, '--expect', b.digest.digest], {});
+    assert.equal(alone.code, 2, alone.out);
+    assert.match(alone.out, /--expect needs the digest file it names/);
   });
 
   test('vouchsafe audit digest writes the heads as the store reads them, and never over an earlier file', async () => {
@@ -180,10 +227,15 @@ describe('audit digest: SQLite, vouchsafe audit digest and verify --digest', () 
       await store.close();
     }
     assert.equal(written.chains, 4);
-    assert.ok(cli.out.includes(`digest ${written.digest} of 4 chains written to ${out}`), cli.out);
+    assert.ok(cli.out.includes(`digest ${written.digest} of 4 chains written to ${out}; keep this value`), cli.out);
     const again = await runCli(['audit', 'digest', '--data-dir', dir, '--out', out], {});
     assert.equal(again.code, 1, again.out);
-    assert.match(again.out, /EEXIST/);
+    assert.ok(again.out.includes(`${out} already exists: a digest is never written over another`), again.out);
+    assert.deepEqual(
+      readdirSync(root).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temporary file left behind',
+    );
     assert.deepEqual(readDigest(out), written);
   });
 
@@ -241,8 +293,13 @@ describe('audit digest: SQLite, vouchsafe audit digest and verify --digest', () 
     const edited = join(root, 'edited.json');
     writeFileSync(edited, JSON.stringify(forged));
     const cli = await runCli(['verify', '--data-dir', baseline, '--digest', edited], {});
-    assert.equal(cli.code, 1, cli.out);
-    assert.ok(cli.out.includes(`the digest ${edited} cannot be trusted: its heads do not hash to its digest`), cli.out);
+    assert.equal(cli.code, 2, cli.out);
+    assert.ok(
+      cli.out.includes(`the digest ${edited} cannot be trusted: its date and heads do not hash to its digest`),
+      cli.out,
+    );
+    writeFileSync(edited, JSON.stringify({ ...b.digest, created_at: new Date().toISOString() }));
+    assert.throws(() => readDigest(edited), /its date and heads do not hash to its digest/);
     assert.ok(!cli.out.includes('OK:'), cli.out);
 
     const twice = { ...b.digest, heads: [...b.digest.heads, b.digest.heads[0]], chains: b.digest.chains + 1 };

@@ -136,8 +136,8 @@ test('GET /v1/audit/digest: the head of every chain at that moment and a sha256 
     [c.id, 'platform'].map((chain) => ({ chain, chain_seq: newest(chain)?.chain_seq, hash: newest(chain)?.hash })),
   );
   assert.equal(d.chains, 2);
-  // The digest is over the heads' text, recomputed here by hand.
-  const text = d.heads.map((x) => `${x.chain} ${x.chain_seq} ${x.hash}\n`).join('');
+  // The digest is over its date and the heads' text, recomputed here by hand.
+  const text = `vouchsafe audit digest 1\n${d.created_at}\n${d.heads.map((x) => `${x.chain} ${x.chain_seq} ${x.hash}\n`).join('')}`;
   assert.equal(d.digest, createHash('sha256').update(text).digest('hex'));
   assert.equal(digestDefect(d), null);
 

@@ -119,7 +119,7 @@ describe('POST /v1/campaigns', () => {
     const lowerCurrency = campaignBody({ currency: 'cny' });
     assertError(await h.call('POST', '/v1/campaigns', { body: lowerCurrency }), 400, 'invalid_request', 'currency');
     // ISO 4217's shape is not enough: a code no currency in circulation has is refused, saying so.
-    for (const currency of ['ABC', 'XXX', 'CNH']) {
+    for (const currency of ['ABC', 'XXX', 'CNH', 'HRK', 'USN']) {
       const unknown = await h.call('POST', '/v1/campaigns', { body: campaignBody({ currency }) });
       assertError(unknown, 400, 'invalid_request', 'currency');
       assert.match(JSON.stringify(unknown.body), /ISO 4217 code of a currency in circulation/);
@@ -145,7 +145,7 @@ describe('POST /v1/campaigns', () => {
 
   test('any currency in circulation is taken, whatever its minor-unit digits', async () => {
     const h = await httpHarness();
-    for (const currency of ['JPY', 'XOF', 'KWD', 'USD']) {
+    for (const currency of ['JPY', 'XOF', 'KWD', 'USD', 'VED', 'XCG']) {
       const created = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody({ currency }) });
       assert.equal(created.status, 201, currency);
       assert.equal(created.body.currency, currency);

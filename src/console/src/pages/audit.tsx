@@ -52,16 +52,19 @@ function Chains() {
     const a = document.createElement('a');
     a.href = url;
     a.download = `vouchsafe-audit-digest-${d.created_at.replace(/[:.]/g, '-')}.json`;
+    // In the page while it is clicked, and the URL kept a moment: some browsers start the download later.
+    document.body.append(a);
     a.click();
-    URL.revokeObjectURL(url);
+    a.remove();
+    window.setTimeout(() => URL.revokeObjectURL(url), 60_000);
   };
   return (
     <section aria-labelledby="chains-title" class="card">
       <h2 id="chains-title">Chains</h2>
       <p class="hint">
-        One hash chain per campaign and one for the platform. A digest records every chain's newest link: keep its
-        digest outside the database, and <code>vouchsafe verify --digest FILE</code> later shows any chain deleted or
-        rewritten since, even with its hashes redone.
+        One hash chain per campaign and one for the platform. A digest records every chain's newest link: keep its value
+        outside the database, and <code>vouchsafe verify --digest FILE --expect VALUE</code> later shows any chain
+        deleted or rewritten since, even with its hashes redone.
       </p>
       <div class="audit-actions">
         <button
@@ -91,13 +94,14 @@ function Chains() {
           <p data-ok={String(verify.ok)} class={verify.ok ? '' : 'error'}>
             {verify.ok
               ? `Every chain verifies: ${count(verify.chains)} chains, ${count(verify.entries)} entries.`
-              : `Chain ${verify.bad_chain ?? '?'} is broken at entry ${verify.first_bad_seq ?? '?'}: run vouchsafe verify for the details.`}
+              : `Chain ${verify.bad_chain ?? '?'} is broken ${verify.first_bad_seq ? `at entry ${verify.first_bad_seq}` : '(cut short or gone)'}: run vouchsafe verify for the details.`}
           </p>
         ) : null}
         {digest ? (
           <p>
             Digest <code data-testid="audit-digest">{digest.digest}</code> of {count(digest.chains)} chains, taken{' '}
-            {when(digest.created_at)}.
+            {when(digest.created_at)}. Copy this value somewhere the database's writers cannot reach; later,{' '}
+            <code>vouchsafe verify --digest FILE --expect VALUE</code> refuses any other file.
           </p>
         ) : null}
       </div>
