@@ -1,13 +1,17 @@
 import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
+import type { CouponFacts } from '../store/port-coupon-checks.ts';
 import type { AuditedCampaign } from './audit-campaign.ts';
 import { isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
 
 /** What a campaign's chain says about one claimed coupon (a claim or a red-envelope grab). */
 export interface RecordedClaim {
+  coupon_id: string;
   user_id: string;
   /** As issued; null for an entry that did not record it. */
   expires_at_ms: number | null;
+  /** A grab's packet amount (the coupon's own value); null for a claim, whose coupon has none. */
+  value_minor: number | null;
   /** The entry that recorded it, and its time (the coupon's creation: the same batch). */
   seq: number;
   at_ms: number;
@@ -19,9 +23,8 @@ const ids_per_read = 1000;
 /** The changes that issue a claimed coupon (batch entries: data.changes[], subject the coupon id). */
 const issuing: ReadonlySet<string> = new Set(['coupon.claimed', 'red_envelope.grabbed']);
 
-/** Every claimed coupon a campaign's chain issued, by coupon id. */
-export function recordedClaims(chain: readonly Stored[]): Map<string, RecordedClaim> {
-  const out = new Map<string, RecordedClaim>();
+/** Every claimed coupon a campaign's chain issued, in chain order, one entry's data parsed at a time. */
+export function* recordedClaims(chain: readonly Stored[]): Generator<RecordedClaim> {
   for (const e of chain) {
     if (e.action !== 'batch') continue;
     const data: unknown = JSON.parse(e.data_json);
@@ -29,11 +32,17 @@ export function recordedClaims(chain: readonly Stored[]): Map<string, RecordedCl
     for (const ch of changes) {
       if (!isRecord(ch) || typeof ch.action !== 'string' || !issuing.has(ch.action)) continue;
       if (typeof ch.subject !== 'string' || typeof ch.user_id !== 'string') continue;
-      const expires_at_ms = typeof ch.expires_at_ms === 'number' ? ch.expires_at_ms : null;
-      out.set(ch.subject, { user_id: ch.user_id, expires_at_ms, seq: e.seq, at_ms: e.at_ms });
+      const grab = ch.action === 'red_envelope.grabbed';
+      yield {
+        coupon_id: ch.subject,
+        user_id: ch.user_id,
+        expires_at_ms: typeof ch.expires_at_ms === 'number' ? ch.expires_at_ms : null,
+        value_minor: grab && typeof ch.amount_minor === 'number' ? ch.amount_minor : null,
+        seq: e.seq,
+        at_ms: e.at_ms,
+      };
     }
   }
-  return out;
 }
 
 /** How many unique codes a campaign's chain generated (its `codes.generated` entries). */
@@ -47,11 +56,21 @@ export function generatedCodes(chain: readonly Stored[]): number {
   return n;
 }
 
+/** The fingerprint of an envelope's packets its creation entry recorded (sha256 of their amounts in order); null if none. */
+export function recordedPackets(chain: readonly Stored[]): string | null {
+  const first = chain[0];
+  if (first?.action !== 'red_envelope.created') return null;
+  const data: unknown = JSON.parse(first.data_json);
+  return isRecord(data) && typeof data.packets_sha256 === 'string' ? data.packets_sha256 : null;
+}
+
 /**
  * A claimed coupon's expiry now, from the one it was issued with and every later change of the
  * campaign's end, as the engine retimes coupons (update-handler.ts and the stores' retime): one
  * that expired at the old end, or would outlive the new one, takes the new end, or its ttl from
- * its creation if that comes first.
+ * its creation if that comes first. Comparing entry seqs orders claims and end changes right only
+ * because a campaign update runs alone in its batch (Engine.updateCampaign); should updates ever
+ * share a batch with claims, this replay must follow the batch's own order.
  */
 export function auditedExpiry(claim: RecordedClaim, issued_ms: number, a: AuditedCampaign): number {
   let expires = issued_ms;
@@ -69,11 +88,13 @@ export function auditedExpiry(claim: RecordedClaim, issued_ms: number, a: Audite
 }
 
 /**
- * The claimed coupons are the ones the campaign's chain issued, each to the user it names and
- * expiring when the chain says: as many as claimed_count (which verify-coupons.ts holds to the
- * claimed rows, so no row stands beside them), each stored in this campaign as a claimed coupon of
- * that user, with that expiry. An unused coupon given to another user, or its expiry moved later,
- * shows here. Rows are read by id, a page at a time. Call only on a chain that verified.
+ * The claimed coupons are the ones the campaign's chain issued, each to the user it names, worth
+ * what it says (a grab's packet; a claim's coupon has no value of its own) and expiring when the
+ * chain says: as many as claimed_count (which verify-coupons.ts holds to the claimed rows, so no
+ * row stands beside them), each stored in this campaign as a claimed coupon. An unused coupon given
+ * to another user, its value raised or its expiry moved later shows here. The claims stream from
+ * the chain and are held to their rows a thousand at a time, so no map of them is kept. Call only
+ * on a chain that verified.
  */
 export async function checkClaimLedger(
   store: Store,
@@ -81,46 +102,52 @@ export async function checkClaimLedger(
   chain: readonly Stored[],
   audited: AuditedCampaign | null,
 ): Promise<LedgerFault | null> {
-  const claims = recordedClaims(chain);
-  const tail_seq = chain[chain.length - 1]?.seq ?? 0;
-  if (claims.size !== c.claimed_count) {
-    return {
-      seq: tail_seq,
-      detail: `campaign ${c.id} claimed_count ${c.claimed_count} != ${claims.size} claims in its chain`,
-    };
-  }
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
     if (fault === null || f.seq < fault.seq) fault = f;
   };
-  const ids = [...claims.keys()];
-  for (let i = 0; i < ids.length; i += ids_per_read) {
-    const rows = new Map((await store.couponsById(ids.slice(i, i + ids_per_read))).map((r) => [r.id, r]));
-    for (const id of ids.slice(i, i + ids_per_read)) {
-      const claim = claims.get(id);
-      if (!claim) continue;
-      const row = rows.get(id);
-      if (!row || row.campaign_id !== c.id || row.kind !== 'claimed') {
-        note({
-          seq: claim.seq,
-          detail: `coupon ${id} claimed in the chain of ${c.id} is not stored as its claimed coupon`,
-        });
-      } else if (row.user_id !== claim.user_id) {
-        note({
-          seq: claim.seq,
-          detail: `coupon ${id} belongs to ${row.user_id ?? 'no one'}, audited ${claim.user_id}`,
-        });
-      } else if (audited !== null && claim.expires_at_ms !== null) {
-        const expires_at_ms = auditedExpiry(claim, claim.expires_at_ms, audited);
-        if (row.expires_at_ms !== expires_at_ms) {
-          const at = (ms: number) => new Date(ms).toISOString();
-          note({
-            seq: claim.seq,
-            detail: `coupon ${id} expires ${at(row.expires_at_ms)}, audited ${at(expires_at_ms)}`,
-          });
-        }
-      }
+  const check = async (claims: RecordedClaim[]) => {
+    const rows = new Map((await store.couponsById(claims.map((x) => x.coupon_id))).map((r) => [r.id, r]));
+    for (const claim of claims) {
+      const why = claimMisfit(claim, rows.get(claim.coupon_id), c, audited);
+      if (why) note({ seq: claim.seq, detail: `coupon ${claim.coupon_id} ${why}` });
     }
+  };
+  let claims = 0;
+  let page: RecordedClaim[] = [];
+  for (const claim of recordedClaims(chain)) {
+    claims += 1;
+    page.push(claim);
+    if (page.length < ids_per_read) continue;
+    await check(page);
+    page = [];
+  }
+  if (page.length > 0) await check(page);
+  if (claims !== c.claimed_count) {
+    const tail_seq = chain[chain.length - 1]?.seq ?? 0;
+    note({
+      seq: tail_seq,
+      detail: `campaign ${c.id} claimed_count ${c.claimed_count} != ${claims} claims in its chain`,
+    });
   }
   return fault;
+}
+
+/** What is wrong with a claimed coupon's row against its claim, if anything. */
+function claimMisfit(
+  claim: RecordedClaim,
+  row: CouponFacts | undefined,
+  c: Campaign,
+  audited: AuditedCampaign | null,
+): string | null {
+  if (!row || row.campaign_id !== c.id || row.kind !== 'claimed') {
+    return `claimed in the chain of ${c.id} is not stored as its claimed coupon`;
+  }
+  if (row.user_id !== claim.user_id) return `belongs to ${row.user_id ?? 'no one'}, audited ${claim.user_id}`;
+  if (row.value_minor !== claim.value_minor) return `is worth ${row.value_minor}, audited ${claim.value_minor}`;
+  if (audited === null || claim.expires_at_ms === null) return null;
+  const expires_at_ms = auditedExpiry(claim, claim.expires_at_ms, audited);
+  if (row.expires_at_ms === expires_at_ms) return null;
+  const at = (ms: number) => new Date(ms).toISOString();
+  return `expires ${at(row.expires_at_ms)}, audited ${at(expires_at_ms)}`;
 }

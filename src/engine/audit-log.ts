@@ -2,7 +2,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
-import { checkClaimLedger, generatedCodes } from './audit-claims.ts';
+import { checkClaimLedger, generatedCodes, recordedPackets } from './audit-claims.ts';
 import { type AuditDigest, type ChainHeadRef, digestLinkFault } from './audit-digest.ts';
 import { checkIncidentMembers, checkIncidentTables, IncidentAudit, revokeBoundFault } from './audit-incidents.ts';
 import { checkRedemptionLedger, type Recorded, recordedRedemptions, type Stored } from './audit-ledger.ts';
@@ -61,6 +61,8 @@ export interface CampaignLedger {
   recorded: Map<string, Recorded>;
   /** Unique codes its `codes.generated` entries issued. */
   codes_generated: number;
+  /** A red envelope's packets as split at creation (sha256 of their amounts in order); null otherwise. */
+  packets_sha256: string | null;
 }
 
 /** The earlier of two faults (the one with the lower global seq). */
@@ -91,7 +93,13 @@ async function ledgerFault(
   );
   return {
     fault: earlier(earlier(earlier(settings, redemption), claims), incident),
-    ledger: { campaign: c, audited, recorded, codes_generated: generatedCodes(list) },
+    ledger: {
+      campaign: c,
+      audited,
+      recorded,
+      codes_generated: generatedCodes(list),
+      packets_sha256: recordedPackets(list),
+    },
   };
 }
 

@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
 import { availableMinor, type Campaign } from '../domain/campaign.ts';
 import type { RedEnvelope } from '../domain/red-envelope-campaign.ts';
 import type { Store } from '../store/port.ts';
 import type { PacketCheck } from '../store/port-red-envelopes.ts';
+import { canonicalJson } from './audit.ts';
 
 type Fail = (invariant: string, detail: string) => void;
 
@@ -11,9 +13,17 @@ export const settle_grace_ms = 60_000;
 /**
  * Invariant 6: the packets sum to the total, grabs took a prefix of them (so the sum of grabs never
  * exceeds the total and is the total once all are grabbed), one grab per user, each grab became a coupon of
- * exactly its packet's value, and after expiry the remainder was refunded from the budget and recorded.
+ * exactly its packet's value, the packets are the split its chain recorded, and after expiry the remainder
+ * was refunded from the budget and recorded.
  */
-export async function verifyRedEnvelope(store: Store, c: Campaign, fail: Fail, now_ms: number | null): Promise<void> {
+export async function verifyRedEnvelope(
+  store: Store,
+  c: Campaign,
+  fail: Fail,
+  now_ms: number | null,
+  /** The packets' fingerprint its audit chain recorded at creation (audit-claims.ts); null: not known. */
+  packets_sha256: string | null,
+): Promise<void> {
   const env = c.red_envelope;
   if (!env) {
     if (c.code_mode === 'red_envelope') fail('6', 'a red_envelope campaign without its envelope');
@@ -21,6 +31,14 @@ export async function verifyRedEnvelope(store: Store, c: Campaign, fail: Fail, n
   }
   const packets = await store.redEnvelopePackets(c.id);
   const grabbers = checkPackets(env, packets, fail);
+  // The split is fixed at creation: amounts moved between packets (a grabbed one raised, an ungrabbed
+  // one lowered, the sum kept) show against the fingerprint the chain recorded.
+  const split_sha256 = createHash('sha256')
+    .update(canonicalJson(packets.map((p) => p.amount_minor)))
+    .digest('hex');
+  if (packets_sha256 !== null && split_sha256 !== packets_sha256) {
+    fail('6', 'the packets differ from the split its audit chain recorded at creation');
+  }
   if (c.claimed_count !== env.grabbed_count)
     fail('6', `claimed_count ${c.claimed_count} != grabs ${env.grabbed_count}`);
   const usage = await store.usageCounts(c.id);

@@ -53,6 +53,7 @@ export interface CouponFacts {
   kind: string;
   user_id: string | null;
   expires_at_ms: number;
+  value_minor: number | null;
 }
 
 /**

@@ -1,8 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type Database from 'better-sqlite3';
 import { auditedCampaign } from '../../src/engine/audit-campaign.ts';
 import { auditedExpiry, recordedClaims } from '../../src/engine/audit-claims.ts';
-import { activeCampaign, assertInvariants, day_ms, harness, t0 } from '../support/fixtures.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
+import {
+  activeCampaign,
+  assertInvariants,
+  day_ms,
+  envelopeTerms,
+  type Harness,
+  harness,
+  t0,
+} from '../support/fixtures.ts';
 
 const who = { actor: 'key_checkout' };
 const admin = { actor: 'key_admin' };
@@ -43,7 +53,7 @@ test('the expiry replayed from the chain follows every retime the store made, th
   const chain = await h.store.auditChain(c.id);
   const audited = auditedCampaign(chain);
   assert.ok(audited);
-  const claims = recordedClaims(chain);
+  const claims = new Map([...recordedClaims(chain)].map((x) => [x.coupon_id, x]));
   assert.deepEqual([...claims.keys()].sort(), [a.id, b.id, early.id].sort());
   const replayed = (id: string) => {
     const claim = claims.get(id);
@@ -58,4 +68,57 @@ test('the expiry replayed from the chain follows every retime the store made, th
   assert.ok(claimA);
   assert.equal(auditedExpiry(claimA, a.expires_at_ms, firstOnly), t0 + 12 * day_ms);
   await assertInvariants(h.store);
+});
+
+/** The store's own connection, to edit rows as someone with write access to the database would. */
+function rawDb(h: Harness): Database.Database {
+  return (h.store as unknown as { db: Database.Database }).db;
+}
+
+test('caught: value moved into an unused grabbed coupon (packets swapped, sum kept, value and grabbed_minor edited to match)', async () => {
+  const h = await harness();
+  const env = await h.engine.envelopes.create(envelopeTerms(h, { count: 10, total_minor: 10_000 }), { actor: 'k' });
+  const g = await h.engine.envelopes.grab(env.red_envelope?.id ?? '', 'mallory', { actor: 'k' });
+  await assertInvariants(h.store);
+  const db = rawDb(h);
+  const packets = db
+    .prepare('SELECT idx, amount_minor FROM red_envelope_packets WHERE campaign_id = ? ORDER BY idx')
+    .all(env.id) as Array<{ idx: number; amount_minor: number }>;
+  const mine = packets[0];
+  const richest = packets.slice(1).reduce((a, b) => (b.amount_minor > a.amount_minor ? b : a));
+  assert.ok(mine && richest.amount_minor > mine.amount_minor);
+  const setPacket = db.prepare('UPDATE red_envelope_packets SET amount_minor = ? WHERE campaign_id = ? AND idx = ?');
+  setPacket.run(richest.amount_minor, env.id, 0);
+  setPacket.run(mine.amount_minor, env.id, richest.idx);
+  db.prepare('UPDATE coupons SET value_minor = ? WHERE id = ?').run(richest.amount_minor, g.coupon.id);
+  const row = db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(env.id) as { doc: string };
+  const doc = JSON.parse(row.doc) as { red_envelope: { grabbed_minor: number } };
+  doc.red_envelope.grabbed_minor = richest.amount_minor;
+  db.prepare('UPDATE campaigns SET doc = ? WHERE id = ?').run(JSON.stringify(doc), env.id);
+  const report = await verifyStore(h.store);
+  const lines = report.violations.map((v) => `${v.invariant}: ${v.detail}`);
+  assert.equal(report.ok, false);
+  assert.ok(
+    lines.includes('6: the packets differ from the split its audit chain recorded at creation'),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) =>
+      l.includes(`coupon ${g.coupon.id} is worth ${richest.amount_minor}, audited ${mine.amount_minor}`),
+    ),
+    lines.join('\n'),
+  );
+});
+
+test('caught: a claimed coupon given a value of its own; a claim is held to its user', async () => {
+  const h = await harness();
+  const c = await activeCampaign(h, { per_user_limit: null });
+  const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'a' }, who);
+  const db = rawDb(h);
+  db.prepare('UPDATE coupons SET value_minor = 500 WHERE id = ?').run(coupon.id);
+  const report = await verifyStore(h.store);
+  assert.ok(
+    report.violations.some((v) => v.detail.includes(`coupon ${coupon.id} is worth 500, audited null`)),
+    JSON.stringify(report.violations),
+  );
 });
