@@ -73,8 +73,9 @@ function earlier<F extends ChainFault>(a: F | null, b: F | null): F | null {
 
 /**
  * A campaign chain's ledger: the campaign's settings and status, its redemptions (discount,
- * status, existence), its claimed coupons (owner, expiry, existence: audit-claims.ts), what its incident entries say each incident did, and the revocation bound
- * they leave on the campaign.
+ * status, existence), its claimed coupons (owner, value, expiry, existence: audit-claims.ts),
+ * what its incident entries say each incident did, and the revocation bound they leave on the
+ * campaign; and, for verify's later checks, its unique codes' count and an envelope's split.
  */
 async function ledgerFault(
   store: Store,
