@@ -41,7 +41,11 @@ export const AuditDigestView = Type.Object(
     chains: Type.Integer({ minimum: 0 }),
     heads: Type.Array(
       Type.Object(
-        { chain: Type.String({ minLength: 1 }), chain_seq: Type.Integer({ minimum: 1 }), hash: sha256Hex() },
+        {
+          chain: Type.String({ pattern: '^[A-Za-z0-9_-]{1,128}$' }),
+          chain_seq: Type.Integer({ minimum: 1 }),
+          hash: sha256Hex(),
+        },
         { additionalProperties: false },
       ),
     ),

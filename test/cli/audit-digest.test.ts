@@ -309,6 +309,10 @@ describe('audit digest: SQLite, vouchsafe audit digest and verify --digest', () 
     assert.throws(() => readDigest(edited), /cannot be trusted: it says 9 chains but lists 3/);
     writeFileSync(edited, JSON.stringify({ ...b.digest, heads: [{ chain: 'platform', chain_seq: 0, hash: 'x' }] }));
     assert.throws(() => readDigest(edited), /is not an audit digest: \/heads\/0\/chain_seq/);
+    // A chain name is an id: one with a space or a line break could make two sets of heads hash alike.
+    const spaced = { ...b.digest, heads: [{ ...b.digest.heads[0], chain: 'cmp_a 1\nplatform' }] };
+    writeFileSync(edited, JSON.stringify(spaced));
+    assert.throws(() => readDigest(edited), /is not an audit digest: \/heads\/0\/chain/);
     writeFileSync(edited, '{"object": "audit_digest", ');
     assert.throws(() => readDigest(edited), /cannot read the digest .*JSON/);
     assert.throws(() => readDigest(join(root, 'missing.json')), /cannot read the digest .*ENOENT/);
