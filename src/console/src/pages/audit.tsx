@@ -12,7 +12,7 @@ function summary(e: AuditEntry): string {
   if (e.action !== 'batch' || !Array.isArray(changes)) return e.action;
   const by = new Map<string, number>();
   for (const c of changes) {
-    const action = String((c as { action?: unknown }).action ?? '?');
+    const action = String((c as { action?: unknown } | null)?.action ?? '?');
     by.set(action, (by.get(action) ?? 0) + 1);
   }
   const parts = [...by].map(([action, n]) => (n === 1 ? action : `${action} ×${count(n)}`));
