@@ -79,6 +79,17 @@ const setCoupon = (m: CouponMix, name: string, set: string) => [
   `UPDATE coupons SET ${set} WHERE id = '${cp(m, name)}'`,
 ];
 
+/** An active coupon inserted beside the named one's (same campaign, times), as a forger would. */
+function forgedCoupon(m: CouponMix, like: string, id: string, code: string, kind: string, owner: string | null) {
+  const c = m.coupons[like];
+  assert.ok(c, like);
+  const user = owner === null ? 'NULL' : `'${owner}'`;
+  const values = `'${id}', '${c.campaign_id}', ${user}, '${code}', '${kind}', 'active', ${c.expires_at_ms}, ${c.created_at_ms}, ${c.created_at_ms}, NULL`;
+  return [
+    `INSERT INTO coupons (id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor) VALUES (${values})`,
+  ];
+}
+
 const cases: Case[] = [
   {
     name: 'a coupon on hold set active',
@@ -203,38 +214,17 @@ const cases: Case[] = [
   },
   {
     name: 'a unique code inserted beside the generated ones',
-    sql: (m) => {
-      const c = m.coupons.code_2;
-      assert.ok(c);
-      const values = `'cpn_forged_code', '${c.campaign_id}', NULL, 'FORGEDCODE', 'unique', 'active', ${c.expires_at_ms}, ${c.created_at_ms}, ${c.created_at_ms}, NULL`;
-      return [
-        `INSERT INTO coupons (id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor) VALUES (${values})`,
-      ];
-    },
+    sql: (m) => forgedCoupon(m, 'code_2', 'cpn_forged_code', 'FORGEDCODE', 'unique', null),
     says: (m) => `invariant coupon ${m.campaigns.unique}: 4 unique codes stored, 3 generated in the audit chain`,
   },
   {
     name: 'a second shared code for a shared-code campaign',
-    sql: (m) => {
-      const c = m.coupons.shared;
-      assert.ok(c);
-      const values = `'cpn_forged_shared', '${c.campaign_id}', NULL, 'FORGEDSHARED', 'shared', 'active', ${c.expires_at_ms}, ${c.created_at_ms}, ${c.created_at_ms}, NULL`;
-      return [
-        `INSERT INTO coupons (id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor) VALUES (${values})`,
-      ];
-    },
+    sql: (m) => forgedCoupon(m, 'shared', 'cpn_forged_shared', 'FORGEDSHARED', 'shared', null),
     says: (m) => `invariant coupon ${m.campaigns.shared}: 2 shared codes stored; a shared-code campaign has one`,
   },
   {
     name: 'a claimed coupon inserted without a claim',
-    sql: (m) => {
-      const c = m.coupons.unused;
-      assert.ok(c);
-      const values = `'cpn_forged', '${c.campaign_id}', 'forger', 'FORGED', 'claimed', 'active', ${c.expires_at_ms}, ${c.created_at_ms}, ${c.created_at_ms}, NULL`;
-      return [
-        `INSERT INTO coupons (id, campaign_id, user_id, code, kind, status, expires_at_ms, created_at_ms, updated_at_ms, value_minor) VALUES (${values})`,
-      ];
-    },
+    sql: (m) => forgedCoupon(m, 'unused', 'cpn_forged', 'FORGED', 'claimed', 'forger'),
     says: (m) => `invariant coupon ${m.campaigns.claim}: claimed_count 9 != 10 claimed coupons`,
   },
 ];
