@@ -3890,7 +3890,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The head of every audit chain now, and one sha256 over them. Keep the digest outside the database; `vouchsafe verify --digest <file>` then finds any chain that no longer holds its link (a chain rewritten and hashed again, or deleted with its campaign) */
+        /** The head of every audit chain now, and one sha256 over its date and them. Keep the digest value outside the database; `vouchsafe verify --digest <file> --expect <digest>` then finds any chain that no longer holds its link (a chain rewritten and hashed again, or deleted with its campaign) */
         get: {
             parameters: {
                 query?: never;
@@ -3911,7 +3911,7 @@ export interface paths {
                             object: "audit_digest";
                             /** @description ISO 8601, when the heads were read */
                             created_at: string;
-                            /** @description sha256 over the heads, each "chain chain_seq hash\n", in chain order */
+                            /** @description sha256 over "vouchsafe audit digest 1\n", created_at and "\n", then the heads, each "chain chain_seq hash\n", in chain order */
                             digest: string;
                             chains: number;
                             heads: {

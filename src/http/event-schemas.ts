@@ -37,7 +37,9 @@ export const AuditDigestView = Type.Object(
   {
     object: Type.Literal('audit_digest'),
     created_at: Type.String({ description: 'ISO 8601, when the heads were read' }),
-    digest: sha256Hex('sha256 over the heads, each "chain chain_seq hash\\n", in chain order'),
+    digest: sha256Hex(
+      'sha256 over "vouchsafe audit digest 1\\n", created_at and "\\n", then the heads, each "chain chain_seq hash\\n", in chain order',
+    ),
     chains: Type.Integer({ minimum: 0 }),
     heads: Type.Array(
       Type.Object(

@@ -65,7 +65,7 @@ export async function auditRoutes(
       schema: {
         tags,
         summary:
-          'The head of every audit chain now, and one sha256 over them. Keep the digest outside the database; `vouchsafe verify --digest <file>` then finds any chain that no longer holds its link (a chain rewritten and hashed again, or deleted with its campaign)',
+          'The head of every audit chain now, and one sha256 over its date and them. Keep the digest value outside the database; `vouchsafe verify --digest <file> --expect <digest>` then finds any chain that no longer holds its link (a chain rewritten and hashed again, or deleted with its campaign)',
         response: { 200: AuditDigestView, ...errorResponses },
       },
     },
