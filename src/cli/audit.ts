@@ -1,8 +1,8 @@
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import { Command } from 'commander';
 import { type AuditDigest, digestDefect, makeDigest } from '../engine/audit-digest.ts';
+import { writeNew } from '../http/audit-digests.ts';
 import { AuditDigestView } from '../http/event-schemas.ts';
 import type { CliContext } from './main.ts';
 
@@ -34,26 +34,6 @@ export function auditCommand(ctx: CliContext): Command {
       } else process.stdout.write(text);
     });
   return audit;
-}
-
-/**
- * Writes a file that must not exist yet, whole or not at all: the text goes to a temporary file
- * beside it, which is then linked to its name (refused if the name exists), so an earlier digest is
- * never overwritten and a failure half-way leaves no half-written digest under that name.
- */
-function writeNew(path: string, text: string): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  writeFileSync(tmp, text, { flag: 'wx' });
-  try {
-    linkSync(tmp, path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new Error(`${path} already exists: a digest is never written over another`);
-    }
-    throw err;
-  } finally {
-    unlinkSync(tmp);
-  }
 }
 
 /** A digest file (from `audit digest` or GET /v1/audit/digest), checked for shape and for edits; throws a plain message otherwise. */

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { join } from 'node:path';
 
 /**
  * Which proxies in front may name the client (X-Forwarded-For), as Fastify's trustProxy takes it:
@@ -23,6 +24,9 @@ export interface Config {
   webhook_allow_private: boolean;
   log_level: string;
   trust_proxy: TrustProxy;
+  /** Where `serve` writes its audit digests, and how often (0: none). */
+  audit_digest_dir: string;
+  audit_digest_interval_s: number;
 }
 
 function int(name: string, value: string | undefined, fallback: number): number {
@@ -71,5 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhook_allow_private: env.VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE === '1',
     log_level: env.LOG_LEVEL || 'info',
     trust_proxy: trustProxy(env.VOUCHSAFE_TRUST_PROXY),
+    audit_digest_dir: env.VOUCHSAFE_AUDIT_DIGEST_DIR || join(env.VOUCHSAFE_DATA_DIR || './data', 'audit-digests'),
+    audit_digest_interval_s: int('VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S', env.VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S, 3600),
   };
 }

@@ -5,6 +5,7 @@ import { limits } from '../config/limits.ts';
 import type { Engine } from '../engine/engine.ts';
 import { EventSystem, type EventsOptions } from '../events/events.ts';
 import { buildApp } from './app.ts';
+import { startAuditDigests } from './audit-digests.ts';
 import { type BootstrapResult, ensureAdminKey } from './bootstrap-key.ts';
 import { closeWithGrace } from './close-grace.ts';
 
@@ -21,6 +22,8 @@ export interface ServerOptions {
   handle_signals?: boolean;
   /** Webhooks and NATS (events/); default: private webhook addresses refused, no NATS. */
   events?: Omit<EventsOptions, 'log'>;
+  /** Audit digests taken at start and then every interval (audit-digests.ts); none when absent. */
+  audit_digests?: { dir: string; interval_ms: number };
 }
 
 export interface RunningServer {
@@ -52,12 +55,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   await app.listen({ port: opts.port, host: opts.host });
   await events.start();
+  const digests = opts.audit_digests
+    ? startAuditDigests(engine.store, {
+        ...opts.audit_digests,
+        now: () => engine.now(),
+        log: (msg, data) => ('error' in data ? app.log.warn(data, msg) : app.log.info(data, msg)),
+      })
+    : null;
   const port = (app.server.address() as AddressInfo).port;
   let closing: Promise<void> | null = null;
   let removeSignals = () => {};
   const close = () => {
     removeSignals();
-    closing ??= shutdown(app, engine, events);
+    closing ??= shutdown(app, engine, events, digests);
     return closing;
   };
   if (opts.handle_signals ?? true) removeSignals = installSignals(app, close);
@@ -65,9 +75,15 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   return { app, port, url: `http://${host}:${port}`, bootstrap, close };
 }
 
-async function shutdown(app: FastifyInstance, engine: Engine, events: EventSystem): Promise<void> {
+async function shutdown(
+  app: FastifyInstance,
+  engine: Engine,
+  events: EventSystem,
+  digests: { stop(): Promise<void> } | null,
+): Promise<void> {
   app.log.info('shutting down: no new requests, draining the engine');
   await closeWithGrace(app, limits.shutdown_grace_ms);
+  await digests?.stop();
   await engine.close();
   // Attempts in flight finish (each within its timeout); what is left stays queued for the next start.
   await events.stop();

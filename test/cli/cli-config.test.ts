@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/config.ts';
 import { runCli } from '../support/node-process.ts';
@@ -35,4 +36,20 @@ test('VOUCHSAFE_TRUST_PROXY: off by default; true or proxy addresses and ranges;
   const run = await runCli(['keys', 'list'], { VOUCHSAFE_TRUST_PROXY: 'yes' });
   assert.equal(run.code, 1, run.out);
   assert.match(run.out, /^vouchsafe: VOUCHSAFE_TRUST_PROXY must be /);
+});
+
+test('audit digests: hourly into <data dir>/audit-digests by default; the dir and interval can be set, 0 turns them off', () => {
+  assert.equal(loadConfig({}).audit_digest_interval_s, 3600);
+  assert.equal(loadConfig({}).audit_digest_dir, join('./data', 'audit-digests'));
+  assert.equal(loadConfig({ VOUCHSAFE_DATA_DIR: '/srv/vs' }).audit_digest_dir, '/srv/vs/audit-digests');
+  const set = loadConfig({ VOUCHSAFE_AUDIT_DIGEST_DIR: '/mnt/worm', VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S: '0' });
+  assert.equal(set.audit_digest_dir, '/mnt/worm');
+  assert.equal(set.audit_digest_interval_s, 0);
+  for (const bad of ['-1', '1.5', 'hourly']) {
+    assert.throws(
+      () => loadConfig({ VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S: bad }),
+      /VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S must be a non-negative integer/,
+      bad,
+    );
+  }
 });

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { after, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readDigest } from '../../src/cli/audit.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
+import { makeLogger } from '../../src/http/logger.ts';
+import { startServer } from '../../src/http/server.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'vs-audit-digests-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** A logger whose JSON lines are kept. */
+function capture(): { logger: ReturnType<typeof makeLogger>; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line.trim() !== '') lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: makeLogger('info', sink), lines };
+}
+
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await sleep(20);
+  assert.ok(check(), what);
+}
+
+test('serve takes an audit digest at start and then every interval: each file sound, its value logged, the store held to it; none after close', async () => {
+  const data_dir = join(root, 'data');
+  const dir = join(data_dir, 'audit-digests');
+  const store = new SqliteStore({ path: join(data_dir, 'vouchsafe.db') });
+  const engine = await Engine.open(store);
+  const { logger, lines } = capture();
+  const server = await startServer({
+    engine,
+    port: 0,
+    host: '127.0.0.1',
+    handle_signals: false,
+    logger,
+    bootstrap: { data_dir, admin_key: 'vs_test_admin_key_for_digests_00000001', print: () => {} },
+    audit_digests: { dir, interval_ms: 150 },
+  });
+  const files = () => (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')) : []);
+  await until('a first digest at start', () => files().length >= 1);
+  // The platform chain moves on (a key), so a later digest differs.
+  const res = await fetch(`${server.url}/v1/api-keys`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer vs_test_admin_key_for_digests_00000001', 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'reader', scopes: ['read'] }),
+  });
+  assert.equal(res.status, 201);
+  await until('more digests, every interval', () => files().length >= 3);
+  await server.close();
+  const written = files().sort();
+  await sleep(400);
+  assert.deepEqual(files().sort(), written, 'none after close');
+
+  const taken = lines.filter((l) => l.msg === 'audit digest taken: keep its value outside the database');
+  assert.equal(taken.length, written.length);
+  const digests = written.map((f) => readDigest(join(dir, f)));
+  assert.deepEqual(
+    digests.map((d) => d.digest),
+    taken.map((l) => l.digest),
+    'each file carries the value its line logged',
+  );
+  assert.equal(new Set(digests.map((d) => d.digest)).size > 1, true, 'the key moved the platform chain on');
+  const reopened = new SqliteStore({ path: join(data_dir, 'vouchsafe.db') });
+  try {
+    for (const digest of digests) {
+      const report = await reopened.readSnapshot(() => verifyStore(reopened, undefined, { digest }));
+      assert.deepEqual(report.violations, [], digest.created_at);
+    }
+  } finally {
+    await reopened.close();
+  }
+  assert.deepEqual(
+    readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+    [],
+  );
+});
