@@ -30,7 +30,7 @@ export function serveCommand(ctx: CliContext): Command {
         bootstrap: { data_dir: config.data_dir, admin_key: config.admin_key },
         events: { allow_private: config.webhook_allow_private, nats_url: config.nats_url },
         trust_proxy: config.trust_proxy,
-        ...(config.audit_digest_interval_s > 0
+        ...(config.audit_digest_dir !== null && config.audit_digest_interval_s > 0
           ? { audit_digests: { dir: config.audit_digest_dir, interval_ms: config.audit_digest_interval_s * 1000 } }
           : {}),
       });

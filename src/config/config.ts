@@ -24,8 +24,8 @@ export interface Config {
   webhook_allow_private: boolean;
   log_level: string;
   trust_proxy: TrustProxy;
-  /** Where `serve` writes its audit digests, and how often (0: none). */
-  audit_digest_dir: string;
+  /** Where `serve` writes its audit digests (null: none), and how often (0: none). */
+  audit_digest_dir: string | null;
   audit_digest_interval_s: number;
 }
 
@@ -58,6 +58,30 @@ function trustProxy(value: string | undefined): TrustProxy {
   );
 }
 
+/** The longest interval a timer can wait, in whole seconds (Node turns a longer delay into 1 ms). */
+const digest_interval_s_max = Math.floor((2 ** 31 - 1) / 1000);
+
+function digestInterval(value: string | undefined): number {
+  const s = int('VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S', value, 3600);
+  if (s > digest_interval_s_max) {
+    throw new Error(
+      `VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S must be at most ${digest_interval_s_max} (24.8 days), got ${value}`,
+    );
+  }
+  return s;
+}
+
+/**
+ * Where serve writes its audit digests: VOUCHSAFE_AUDIT_DIGEST_DIR, or beside the SQLite store in the
+ * data dir; on PostgreSQL (DATABASE_URL) only where that is set, since a cluster node's data dir is
+ * often throwaway and every node would write its own.
+ */
+function auditDigestDir(env: NodeJS.ProcessEnv): string | null {
+  if (env.VOUCHSAFE_AUDIT_DIGEST_DIR) return env.VOUCHSAFE_AUDIT_DIGEST_DIR;
+  if (env.DATABASE_URL) return null;
+  return join(env.VOUCHSAFE_DATA_DIR || './data', 'audit-digests');
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: int('PORT', env.PORT, 8080),
@@ -75,7 +99,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhook_allow_private: env.VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE === '1',
     log_level: env.LOG_LEVEL || 'info',
     trust_proxy: trustProxy(env.VOUCHSAFE_TRUST_PROXY),
-    audit_digest_dir: env.VOUCHSAFE_AUDIT_DIGEST_DIR || join(env.VOUCHSAFE_DATA_DIR || './data', 'audit-digests'),
-    audit_digest_interval_s: int('VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S', env.VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S, 3600),
+    audit_digest_dir: auditDigestDir(env),
+    audit_digest_interval_s: digestInterval(env.VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S),
   };
 }

@@ -22,7 +22,7 @@ export interface ServerOptions {
   handle_signals?: boolean;
   /** Webhooks and NATS (events/); default: private webhook addresses refused, no NATS. */
   events?: Omit<EventsOptions, 'log'>;
-  /** Audit digests taken at start and then every interval (audit-digests.ts); none when absent. */
+  /** Audit digests taken at start (before this resolves) and then every interval (audit-digests.ts); none when absent. */
   audit_digests?: { dir: string; interval_ms: number };
 }
 
@@ -56,7 +56,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   await app.listen({ port: opts.port, host: opts.host });
   await events.start();
   const digests = opts.audit_digests
-    ? startAuditDigests(engine.store, {
+    ? await startAuditDigests(engine.store, {
         ...opts.audit_digests,
         now: () => engine.now(),
         log: (msg, data) => ('error' in data ? app.log.warn(data, msg) : app.log.info(data, msg)),

@@ -45,6 +45,14 @@ test('audit digests: hourly into <data dir>/audit-digests by default; the dir an
   const set = loadConfig({ VOUCHSAFE_AUDIT_DIGEST_DIR: '/mnt/worm', VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S: '0' });
   assert.equal(set.audit_digest_dir, '/mnt/worm');
   assert.equal(set.audit_digest_interval_s, 0);
+  // A cluster node's data dir is often throwaway: on PostgreSQL only where a dir is named.
+  assert.equal(loadConfig({ DATABASE_URL: 'postgres://db/vs' }).audit_digest_dir, null);
+  assert.equal(
+    loadConfig({ DATABASE_URL: 'postgres://db/vs', VOUCHSAFE_AUDIT_DIGEST_DIR: '/mnt/worm' }).audit_digest_dir,
+    '/mnt/worm',
+  );
+  assert.equal(loadConfig({ VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S: '2147483' }).audit_digest_interval_s, 2_147_483);
+  assert.throws(() => loadConfig({ VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S: '2592000' }), /at most 2147483 \(24.8 days\)/);
   for (const bad of ['-1', '1.5', 'hourly']) {
     assert.throws(
       () => loadConfig({ VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S: bad }),

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { readDigest } from '../../src/cli/audit.ts';
 import { client, launch, runCli, startNode, wireCampaign } from '../support/node-process.ts';
 
 const admin_key = 'vs_test_admin_key_for_crash_safety_0001';
@@ -64,8 +65,18 @@ test('SIGKILL during concurrent redemptions loses no acknowledged redemption (SQ
     const budget = after.body.budget as { reserved_minor: number; spent_minor: number };
     assert.ok(budget.reserved_minor + budget.spent_minor >= acknowledged.length * 100);
     await node.kill('SIGTERM');
-    const again = await runCli(['verify', '--data-dir', dir], {});
+    // serve took an audit digest at each start; the store still holds the first one's every link.
+    const digests = readdirSync(join(dir, 'audit-digests'))
+      .filter((f) => f.endsWith('.json'))
+      .sort();
+    assert.equal(digests.length, 2, `one digest per start: ${digests.join(', ')}`);
+    const first = join(dir, 'audit-digests', digests[0] ?? '');
+    const again = await runCli(
+      ['verify', '--data-dir', dir, '--digest', first, '--expect', readDigest(first).digest],
+      {},
+    );
     assert.equal(again.code, 0, again.out);
+    assert.match(again.out, /, as expected \(\d+ chains\): every chain holds its link/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readDigest } from '../../src/cli/audit.ts';
+import { ManualClock } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
+import { startAuditDigests } from '../../src/http/audit-digests.ts';
 import { makeLogger } from '../../src/http/logger.ts';
 import { startServer } from '../../src/http/server.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -62,7 +64,12 @@ test('serve takes an audit digest at start and then every interval: each file so
   await sleep(400);
   assert.deepEqual(files().sort(), written, 'none after close');
 
+  assert.deepEqual(
+    lines.filter((l) => l.msg === 'audit digest failed'),
+    [],
+  );
   const taken = lines.filter((l) => l.msg === 'audit digest taken: keep its value outside the database');
+  assert.ok(taken.every((l) => l.level === 30 && typeof l.file === 'string' && l.file.startsWith(dir)));
   assert.equal(taken.length, written.length);
   const digests = written.map((f) => readDigest(join(dir, f)));
   assert.deepEqual(
@@ -84,4 +91,70 @@ test('serve takes an audit digest at start and then every interval: each file so
     readdirSync(dir).filter((f) => f.endsWith('.tmp')),
     [],
   );
+});
+
+test('the first digest is written before the server is up; a name taken already is a warning and the earlier file stays as it was', async () => {
+  const dir = join(root, 'stuck');
+  const store = new SqliteStore({ path: ':memory:' });
+  const clock = new ManualClock(Date.parse('2026-11-27T06:00:00Z'));
+  const engine = await Engine.open(store, { clock });
+  const { logger, lines } = capture();
+  const server = await startServer({
+    engine,
+    port: 0,
+    host: '127.0.0.1',
+    handle_signals: false,
+    logger,
+    audit_digests: { dir, interval_ms: 100 },
+  });
+  assert.deepEqual(readdirSync(dir), ['2026-11-27T06-00-00-000Z.json'], 'taken at start, before startServer resolved');
+  const file = join(dir, '2026-11-27T06-00-00-000Z.json');
+  const before = readFileSync(file, 'utf8');
+  // The clock stands still, so the next digest has the same name.
+  await until('a warning for the name taken', () => lines.some((l) => l.msg === 'audit digest failed'));
+  const failed = lines.find((l) => l.msg === 'audit digest failed');
+  assert.equal(failed?.level, 40);
+  assert.match(String(failed?.error), /already exists: a digest is never written over another/);
+  assert.equal(readFileSync(file, 'utf8'), before);
+  assert.deepEqual(readdirSync(dir), ['2026-11-27T06-00-00-000Z.json'], 'no temporary file left');
+  await server.close();
+});
+
+test('stop waits a few seconds at most for a digest whose store read never returns', async () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  let heads = 0;
+  const hanging = new Proxy(store, {
+    get(target, prop, receiver) {
+      if (prop === 'auditHeads') {
+        return () => {
+          heads += 1;
+          return heads === 1 ? target.auditHeads() : new Promise(() => {});
+        };
+      }
+      const value = Reflect.get(target, prop, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const logs: string[] = [];
+  const digests = await startAuditDigests(hanging, {
+    dir: join(root, 'hanging'),
+    interval_ms: 10,
+    now: () => Date.now(),
+    log: (msg) => logs.push(msg),
+  });
+  await until('the second read has begun', () => heads === 2);
+  const t0 = Date.now();
+  await digests.stop();
+  assert.ok(Date.now() - t0 < 30_000, 'stop returned');
+  assert.equal(logs.length, 1);
+  await store.close();
+});
+
+test('an interval a timer cannot wait is refused', async () => {
+  const store = new SqliteStore({ path: ':memory:' });
+  const opts = { dir: join(root, 'never'), now: () => 0, log: () => {} };
+  await assert.rejects(startAuditDigests(store, { ...opts, interval_ms: 2 ** 31 }), /must be 1 to 2147483647 ms/);
+  await assert.rejects(startAuditDigests(store, { ...opts, interval_ms: 0 }), /must be 1 to/);
+  assert.equal(existsSync(join(root, 'never')), false);
+  await store.close();
 });
