@@ -29,7 +29,7 @@ export function auditCommand(ctx: CliContext): Command {
       if (o.out) {
         writeNew(o.out, text);
         process.stdout.write(
-          `digest ${digest.digest} of ${digest.chains} chains written to ${o.out}; keep this value outside the database and pass it to verify --expect\n`,
+          `digest ${digest.digest} of ${digest.chains} chain${digest.chains === 1 ? '' : 's'} written to ${o.out}; keep this value outside the database and pass it to verify --expect\n`,
         );
       } else process.stdout.write(text);
     });

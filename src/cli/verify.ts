@@ -92,7 +92,7 @@ export function verifyCommand(ctx: CliContext): Command {
           const kept =
             o.expect === undefined ? ' (not compared with a kept value: pass it with --expect)' : ', as expected';
           process.stdout.write(
-            `audit digest ${digest.digest} of ${digest.created_at}${kept} (${digest.chains} chains): ${report.audit.ok ? 'every chain holds its link' : 'see invariant 7'}\n`,
+            `audit digest ${digest.digest} of ${digest.created_at}${kept} (${digest.chains} chain${digest.chains === 1 ? '' : 's'}): ${report.audit.ok ? 'every chain holds its link' : 'see invariant 7'}\n`,
           );
         }
         for (const v of report.violations) {
