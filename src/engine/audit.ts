@@ -14,6 +14,11 @@ export function canonicalJson(value: unknown): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(',')}}`;
 }
 
+/** sha256 (hex) of a value's canonical JSON: the same value always gives the same fingerprint. */
+export function fingerprintOf(value: unknown): string {
+  return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
 export type AuditDraft = Omit<AuditEntry, 'prev_hash' | 'hash' | 'chain_seq' | 'data_json'> & { data: unknown };
 
 /**

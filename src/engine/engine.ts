@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import {
   assertConservation,
@@ -35,7 +35,7 @@ import {
   type UsageKey,
 } from '../store/port.ts';
 import type { IncidentFenceLoad } from '../store/port-incidents.ts';
-import { canonicalJson, genesisHash, linkAudit } from './audit.ts';
+import { fingerprintOf, genesisHash, linkAudit } from './audit.ts';
 import { BatchContext, type BatchEnv } from './batch-context.ts';
 import { CampaignCache } from './campaign-cache.ts';
 import { campaignAction, generateCodes } from './campaign-handlers.ts';
@@ -132,10 +132,6 @@ function checkCodeMode(spec: CampaignSpec): CampaignSpec {
 /** Who is asking, for velocity limits and the code-guessing lockout. */
 function subjectOf(input: RedeemInput): VelocitySubject {
   return { user_id: input.user_id, device_id: input.device_id ?? null, ip: input.ip ?? null };
-}
-
-function fingerprintOf(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
 function toOutcomeError(e: Rejection): Outcome {

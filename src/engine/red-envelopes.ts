@@ -1,4 +1,4 @@
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import { type Campaign, zeroCounters } from '../domain/campaign.ts';
 import { Rejection } from '../domain/errors.ts';
@@ -6,7 +6,7 @@ import { lintCampaign } from '../domain/lint.ts';
 import { type RandomInt, splitEnvelope, validateEnvelope } from '../domain/red-envelope.ts';
 import { envelopeCampaignSpec, type RedEnvelope, type RedEnvelopeTerms } from '../domain/red-envelope-campaign.ts';
 import { type IdempotencyRecord, type ListQuery, type Page, type Store, UniqueViolation } from '../store/port.ts';
-import { canonicalJson, genesisHash, linkAudit } from './audit.ts';
+import { fingerprintOf, genesisHash, linkAudit } from './audit.ts';
 import type { Command, IdemKey, Outcome } from './commands.ts';
 import type { Actor } from './engine.ts';
 import type { IdGenerator } from './ids.ts';
@@ -44,10 +44,6 @@ function checkTerms(t: RedEnvelopeTerms, now_ms: number): void {
   if (!Number.isSafeInteger(ttl_s) || ttl_s < 1 || ttl_s > limits.red_envelope_coupon_ttl_s_max) {
     throw new Rejection('invalid_request', 'coupon_ttl_s is out of range', 'coupon.coupon_ttl_s');
   }
-}
-
-function fingerprintOf(value: unknown): string {
-  return createHash('sha256').update(canonicalJson(value)).digest('hex');
 }
 
 function replayed(prev: IdempotencyRecord, idem: IdemKey): Campaign {

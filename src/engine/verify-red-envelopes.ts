@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { availableMinor, type Campaign } from '../domain/campaign.ts';
 import type { RedEnvelope } from '../domain/red-envelope-campaign.ts';
 import type { Store } from '../store/port.ts';
 import type { PacketCheck } from '../store/port-red-envelopes.ts';
-import { canonicalJson } from './audit.ts';
+import { fingerprintOf } from './audit.ts';
 
 type Fail = (invariant: string, detail: string) => void;
 
@@ -33,10 +32,7 @@ export async function verifyRedEnvelope(
   const grabbers = checkPackets(env, packets, fail);
   // The split is fixed at creation: amounts moved between packets (a grabbed one raised, an ungrabbed
   // one lowered, the sum kept) show against the fingerprint the chain recorded.
-  const split_sha256 = createHash('sha256')
-    .update(canonicalJson(packets.map((p) => p.amount_minor)))
-    .digest('hex');
-  if (packets_sha256 !== null && split_sha256 !== packets_sha256) {
+  if (packets_sha256 !== null && fingerprintOf(packets.map((p) => p.amount_minor)) !== packets_sha256) {
     fail('6', 'the packets differ from the split its audit chain recorded at creation');
   }
   if (c.claimed_count !== env.grabbed_count)
