@@ -2917,7 +2917,69 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** List API keys (admin), newest first, revoked ones included; never a secret */
+        get: {
+            parameters: {
+                query: {
+                    limit: number;
+                    starting_after?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                id: string;
+                                name: string;
+                                scopes: ("admin" | "approver" | "checkout" | "read")[];
+                                created_at: string;
+                                revoked_at: string | null;
+                            }[];
+                            has_more: boolean;
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                param?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                param?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         put?: never;
         /** Create an API key (admin); the key is shown only in this answer */
         post: {
@@ -3029,6 +3091,86 @@ export interface paths {
                             scopes: ("admin" | "approver" | "checkout" | "read")[];
                             created_at: string;
                             revoked_at: string | null;
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                param?: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every error has this shape. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                message: string;
+                                param?: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api-keys/{id}/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rotate an API key (admin): a new key with the same name and scopes, shown only in this answer; the old one is revoked at once */
+        post: {
+            parameters: {
+                query?: never;
+                header?: {
+                    /** @description replays the first answer for 24 h */
+                    "idempotency-key"?: string;
+                };
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @description shown only in this answer */
+                            key: string;
+                            name: string;
+                            scopes: ("admin" | "approver" | "checkout" | "read")[];
+                            created_at: string;
+                            /** @description the id of the key this one replaces, revoked by the same call */
+                            replaces: string;
                         };
                     };
                 };

@@ -23,7 +23,6 @@ import { StoredReplies } from './idempotency.ts';
 import { HttpMetrics } from './metrics.ts';
 import { requestIdOf } from './request-id.ts';
 import { alertRoutes } from './routes/alerts.ts';
-import { apiKeyRevokeRoutes } from './routes/api-key-revoke.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { campaignLintRoutes } from './routes/campaign-lint.ts';
@@ -184,7 +183,6 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(redemptionRoutes, deps);
   app.register(redEnvelopeRoutes, deps);
   app.register(apiKeyRoutes, deps);
-  app.register(apiKeyRevokeRoutes, deps);
   app.register(alertRoutes, deps);
   app.register(incidentRoutes, deps);
   app.register(auditRoutes, {

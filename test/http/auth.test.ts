@@ -100,6 +100,9 @@ describe('authentication', () => {
       ['POST', '/v1/redemptions/rdm_x/release', undefined, ['admin', 'checkout']],
       ['POST', '/v1/redemptions/rdm_x/reverse', undefined, ['admin', 'checkout']],
       ['POST', '/v1/api-keys', { name: 'n', scopes: ['read'] }, ['admin']],
+      ['GET', '/v1/api-keys', undefined, ['admin']],
+      ['POST', '/v1/api-keys/key_x/revoke', undefined, ['admin']],
+      ['POST', '/v1/api-keys/key_x/rotate', undefined, ['admin']],
       ['GET', '/v1/audit', undefined, ['admin', 'read']],
       ['GET', '/v1/audit/verify', undefined, ['admin', 'read']],
       // An invalid body: admin gets as far as a 400, so no address is ever resolved.

@@ -152,4 +152,87 @@ describe('API key revocation', () => {
     assert.ok(chain.some((e) => e.action === 'api_key.revoked' && e.subject === made.body.id));
     await h.app.close();
   });
+
+  test('GET /v1/api-keys (admin): every key newest first, revoked ones with revoked_at, pages, never a secret or hash', async () => {
+    const h = await httpHarness();
+    const made: Array<{ id: string; key: string }> = [];
+    for (const name of ['till 1', 'till 2', 'till 3']) {
+      const res = await h.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
+        body: { name, scopes: ['checkout'] },
+      });
+      assert.equal(res.status, 201);
+      made.push(res.body);
+    }
+    assert.equal((await h.call('POST', `/v1/api-keys/${made[0]?.id}/revoke`)).status, 200);
+    type KeyList = { data: Array<Record<string, unknown>>; has_more: boolean };
+    const all = await h.call<KeyList>('GET', '/v1/api-keys?limit=100');
+    assert.equal(all.status, 200, JSON.stringify(all.body));
+    const stored = await h.store.listApiKeys();
+    assert.deepEqual(
+      all.body.data.map((k) => k.id),
+      stored.map((k) => k.id),
+      'every stored key, in the store order',
+    );
+    const ids = all.body.data.map((k) => String(k.id));
+    assert.deepEqual(ids, [...ids].sort().reverse(), 'newest first');
+    assert.deepEqual(ids.slice(0, 3), made.map((m) => m.id).reverse());
+    const first = all.body.data.find((k) => k.id === made[0]?.id);
+    assert.equal(typeof first?.revoked_at, 'string');
+    assert.equal(all.body.data.find((k) => k.id === made[2]?.id)?.revoked_at, null);
+    assert.deepEqual(Object.keys(first ?? {}).sort(), ['created_at', 'id', 'name', 'revoked_at', 'scopes']);
+    const text = JSON.stringify(all.body);
+    for (const m of made) assert.ok(!text.includes(m.key), 'no secret');
+    for (const k of stored) assert.ok(!text.includes(k.hash), 'no hash');
+    // Pages of two, walked with starting_after, give the same list.
+    const walked: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await h.call<KeyList>('GET', `/v1/api-keys?limit=2${after ? `&starting_after=${after}` : ''}`);
+      assert.equal(page.status, 200);
+      walked.push(...page.body.data.map((k) => String(k.id)));
+      after = walked[walked.length - 1];
+      if (!page.body.has_more) break;
+    }
+    assert.deepEqual(walked, ids);
+    for (const key of ['read', 'checkout', 'approver'] as const)
+      assertError(await h.call('GET', '/v1/api-keys', { key }), 403, 'forbidden');
+    assertError(await h.call('GET', '/v1/api-keys?limit=0'), 400, 'invalid_request');
+    await h.app.close();
+  });
+
+  test('POST /v1/api-keys/{id}/rotate (admin): a new key with the same name and scopes, the old one 401 at once', async () => {
+    const h = await httpHarness();
+    const made = await h.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { name: 'till 9', scopes: ['checkout', 'read'] },
+    });
+    const use = (key: string) =>
+      h.app.inject({ method: 'GET', url: '/v1/campaigns', headers: { authorization: `Bearer ${key}` } });
+    assert.equal((await use(made.body.key)).statusCode, 200);
+    assertError(await h.call('POST', `/v1/api-keys/${made.body.id}/rotate`, { key: 'read' }), 403, 'forbidden');
+    assert.equal((await use(made.body.key)).statusCode, 200, 'a refused rotation changes nothing');
+    const rotate = () =>
+      h.call<Record<string, unknown>>('POST', `/v1/api-keys/${made.body.id}/rotate`, { idem: 'roll-1' });
+    const rotated = await rotate();
+    assert.equal(rotated.status, 201, JSON.stringify(rotated.body));
+    assert.equal(rotated.body.name, 'till 9');
+    assert.deepEqual(rotated.body.scopes, ['checkout', 'read']);
+    assert.equal(rotated.body.replaces, made.body.id);
+    assert.notEqual(rotated.body.id, made.body.id);
+    const fresh = String(rotated.body.key);
+    assert.match(fresh, /^vs_[a-z2-7]{52}$/);
+    assert.equal((await use(made.body.key)).statusCode, 401, 'the old key stops at once');
+    assert.equal((await use(fresh)).statusCode, 200);
+    // The same Idempotency-Key replays the same answer (the same new key), and makes no third key.
+    const replay = await rotate();
+    assert.equal(replay.status, 201);
+    assert.deepEqual(replay.body, rotated.body);
+    const keys = await h.store.listApiKeys();
+    assert.equal(keys.filter((k) => k.name === 'till 9').length, 2);
+    assertError(await h.call('POST', `/v1/api-keys/${made.body.id}/rotate`), 409, 'invalid_state');
+    assertError(await h.call('POST', '/v1/api-keys/key_nope/rotate'), 404, 'not_found');
+    const chain = await h.store.auditChain('platform');
+    const revoked = chain.find((e) => e.action === 'api_key.revoked' && e.subject === made.body.id);
+    assert.deepEqual(JSON.parse(revoked?.data_json ?? 'null'), { replaced_by: rotated.body.id });
+    await h.app.close();
+  });
 });

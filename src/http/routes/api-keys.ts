@@ -1,11 +1,54 @@
+import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
-import { createApiKey } from '../api-keys.ts';
-import { keyOf } from '../auth.ts';
-import { ApiKeyCreate, ApiKeyCreatedView, errorResponses, IdempotencyHeaders } from '../schemas.ts';
-import { formatTimestamp } from '../time.ts';
+import type { ApiKeyRecord } from '../../store/port.ts';
+import { revokeApiKey, rotateApiKey } from '../api-key-lifecycle.ts';
+import { createApiKey, type Scope } from '../api-keys.ts';
+import { forgetCachedKey, keyOf } from '../auth.ts';
+import {
+  ApiKeyCreate,
+  ApiKeyCreatedView,
+  ApiScope,
+  errorResponses,
+  IdempotencyHeaders,
+  IdParams,
+  listFields,
+  Page,
+} from '../schemas.ts';
+import { formatNullableTimestamp, formatTimestamp } from '../time.ts';
 import type { TypeBoxProvider } from '../validator.ts';
 import type { RouteDeps } from './deps.ts';
 
+const tags = ['keys'];
+
+/** A key as it can be shown after creation: never its secret or its hash. */
+export const ApiKeyView = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  scopes: Type.Array(ApiScope),
+  created_at: Type.String(),
+  revoked_at: Type.Union([Type.String(), Type.Null()]),
+});
+
+const RotatedView = Type.Object({
+  ...ApiKeyCreatedView.properties,
+  replaces: Type.String({ description: 'the id of the key this one replaces, revoked by the same call' }),
+});
+
+function keyView(k: ApiKeyRecord) {
+  return {
+    id: k.id,
+    name: k.name,
+    scopes: k.scopes as Scope[],
+    created_at: formatTimestamp(k.created_at_ms),
+    revoked_at: formatNullableTimestamp(k.revoked_at_ms),
+  };
+}
+
+/**
+ * API keys, all admin only (a key list tells who can do what, so `read` does not see it): create
+ * (the secret is in that answer only), list, revoke, and rotate (a new key with the same name and
+ * scopes, the old one revoked; Stripe's "roll key").
+ */
 export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
   const { engine } = deps;
@@ -13,7 +56,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
     '/v1/api-keys',
     {
       schema: {
-        tags: ['keys'],
+        tags,
         summary: 'Create an API key (admin); the key is shown only in this answer',
         headers: IdempotencyHeaders,
         body: ApiKeyCreate,
@@ -30,14 +73,83 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
             scopes: request.body.scopes,
             actor,
           });
-          const body = {
-            id: record.id,
-            key: secret,
-            name: record.name,
-            scopes: request.body.scopes,
-            created_at: formatTimestamp(record.created_at_ms),
-          };
-          return { status: 201, body };
+          const { revoked_at: _, ...view } = keyView(record);
+          return { status: 201, body: { ...view, key: secret } };
+        },
+        { secret: true },
+      );
+      return reply.code(answer.status).send(answer.body);
+    },
+  );
+
+  app.get(
+    '/v1/api-keys',
+    {
+      schema: {
+        tags,
+        summary: 'List API keys (admin), newest first, revoked ones included; never a secret',
+        querystring: Type.Object(listFields),
+        response: { 200: Page(ApiKeyView), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const { limit, starting_after } = request.query;
+      // A handful of keys: the store lists them all, newest first (ids sort by creation).
+      const all = await engine.store.listApiKeys();
+      const after = starting_after === undefined ? all : all.filter((k) => k.id < starting_after);
+      return { data: after.slice(0, limit).map(keyView), has_more: after.length > limit };
+    },
+  );
+
+  app.post(
+    '/v1/api-keys/:id/revoke',
+    {
+      schema: {
+        tags,
+        summary: 'Revoke an API key (admin); requests with it are 401 from then on',
+        headers: IdempotencyHeaders,
+        params: IdParams,
+        response: { 200: ApiKeyView, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const actor = keyOf(request).id;
+      const answer = await deps.replies.once(request, async () => {
+        const k = await revokeApiKey(engine.store, request.params.id, engine.now(), actor);
+        forgetCachedKey(engine.store, k.hash);
+        return { status: 200, body: keyView(k) };
+      });
+      return reply.code(answer.status).send(answer.body);
+    },
+  );
+
+  app.post(
+    '/v1/api-keys/:id/rotate',
+    {
+      schema: {
+        tags,
+        summary:
+          'Rotate an API key (admin): a new key with the same name and scopes, shown only in this answer; the old one is revoked at once',
+        headers: IdempotencyHeaders,
+        params: IdParams,
+        response: { 201: RotatedView, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const actor = keyOf(request).id;
+      const answer = await deps.replies.once(
+        request,
+        async () => {
+          const { record, secret, revoked } = await rotateApiKey(
+            engine.store,
+            engine.ids,
+            engine.now(),
+            request.params.id,
+            actor,
+          );
+          forgetCachedKey(engine.store, revoked.hash);
+          const { revoked_at: _, ...view } = keyView(record);
+          return { status: 201, body: { ...view, key: secret, replaces: revoked.id } };
         },
         { secret: true },
       );
