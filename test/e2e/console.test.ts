@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -9,6 +10,7 @@ import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
 import { type AuditDigest, digestDefect } from '../../src/engine/audit-digest.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
+import { verifySignature } from '../../src/events/signature.ts';
 import { type RunningServer, startServer } from '../../src/http/server.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import {
@@ -48,6 +50,8 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
       host: '127.0.0.1',
       handle_signals: false,
       bootstrap: { data_dir: dir, admin_key, print: () => {} },
+      // The Developers page's webhook posts to a receiver on this machine.
+      events: { allow_private: true },
     });
     admin = createVouchsafeClient(server.url, admin_key);
     const key = await admin.POST('/v1/api-keys', { body: { name: 'checkout', scopes: ['checkout'] } });
@@ -328,6 +332,97 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     assert.deepEqual(held.violations, []);
   });
 
+  test('developers: a key is shown once, works, rotates and is revoked; a webhook is made, delivers signed, and is deleted', async () => {
+    await nav(page, 'Developers');
+    const status = async (key: string) =>
+      (await createVouchsafeClient(server.url, key).GET('/v1/campaigns', { params: { query: { limit: 1 } } })).response
+        .status;
+    const keyForm = page.getByRole('form', { name: 'Create an API key' });
+    await keyForm.getByLabel('Key name').fill('console till');
+    await keyForm.getByLabel(/^read:/).uncheck();
+    await keyForm.getByLabel(/^checkout:/).check();
+    await keyForm.getByRole('button', { name: 'Create key' }).click();
+    const shown = page.getByRole('region', { name: 'API keys' }).getByTestId('one-time-secret');
+    await shown.waitFor();
+    const first = (await shown.textContent()) ?? '';
+    assert.match(first, /^vs_[a-z2-7]{52}$/);
+    // A checkout key may not list campaigns: 403, not 401, so the key itself is good.
+    assert.equal(await status(first), 403);
+    const listed = await admin.GET('/v1/api-keys', { params: { query: { limit: 100 } } });
+    const made = listed.data?.data.find((k) => k.name === 'console till');
+    assert.deepEqual(made?.scopes, ['checkout']);
+    const row = page.locator(`li[data-key-id="${made?.id}"]`);
+    await page.locator(`li[data-key-id="${made?.id}"][data-revoked="false"]`).waitFor();
+    await page.getByRole('button', { name: 'I have stored it' }).click();
+    assert.equal(await shown.count(), 0, 'the secret is gone once dismissed');
+
+    await row.getByRole('button', { name: 'Rotate' }).click();
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    await page.locator(`li[data-key-id="${made?.id}"][data-revoked="true"]`).waitFor();
+    const second =
+      (await page.getByRole('region', { name: 'API keys' }).getByTestId('one-time-secret').textContent()) ?? '';
+    assert.match(second, /^vs_[a-z2-7]{52}$/);
+    assert.notEqual(second, first);
+    assert.equal(await status(first), 401, 'the rotated key stops at once');
+    assert.equal(await status(second), 403);
+    const after = await admin.GET('/v1/api-keys', { params: { query: { limit: 100 } } });
+    const fresh = after.data?.data.find((k) => k.name === 'console till' && k.revoked_at === null);
+    assert.ok(fresh, 'the new key has the same name');
+    assert.deepEqual(fresh.scopes, ['checkout']);
+    await page.locator(`li[data-key-id="${fresh.id}"]`).getByRole('button', { name: 'Revoke' }).click();
+    await page.getByRole('button', { name: 'Revoke key' }).click();
+    await page.locator(`li[data-key-id="${fresh.id}"][data-revoked="true"]`).waitFor();
+    assert.equal(await status(second), 401);
+
+    const received: Array<{ body: string; signature: string }> = [];
+    const receiver: Server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => {
+        body += d.toString();
+      });
+      req.on('end', () => {
+        received.push({ body, signature: String(req.headers['vouchsafe-signature']) });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const address = receiver.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+      const hookForm = page.getByRole('form', { name: 'Create a webhook' });
+      await hookForm.getByLabel('Endpoint URL').fill(url);
+      await hookForm.getByLabel(/^campaign\.activated:/).check();
+      await hookForm.getByRole('button', { name: 'Create webhook' }).click();
+      const secret =
+        (await page.getByRole('region', { name: 'Webhooks' }).getByTestId('one-time-secret').textContent()) ?? '';
+      assert.ok(secret.length >= 32, secret);
+      const hooks = await admin.GET('/v1/webhooks', { params: { query: { limit: 100 } } });
+      const hook = hooks.data?.data.find((w) => w.url === url);
+      assert.deepEqual(hook?.events, ['campaign.activated']);
+      const item = page.locator(`li[data-webhook-id="${hook?.id}"]`);
+      await item.waitFor();
+      const activated = await launchCampaign(admin, 'E2E webhook campaign', 'E2EHOOK');
+      await item.getByRole('button', { name: 'Deliveries' }).click();
+      await item.locator('li[data-status="delivered"]').getByText('campaign.activated').waitFor();
+      const got = received.map((r) => ({
+        ...r,
+        parsed: JSON.parse(r.body) as { type: string; data: { campaign_id: string } },
+      }));
+      const delivery = got.find(
+        (r) => r.parsed.type === 'campaign.activated' && r.parsed.data.campaign_id === activated,
+      );
+      assert.ok(delivery, JSON.stringify(received));
+      assert.ok(verifySignature(delivery.signature, secret, delivery.body, Math.floor(Date.now() / 1000)));
+
+      await item.getByRole('button', { name: 'Delete' }).click();
+      await page.getByRole('button', { name: 'Delete webhook' }).click();
+      await page.getByText('No webhooks.').waitFor();
+      assert.deepEqual((await admin.GET('/v1/webhooks', { params: { query: { limit: 100 } } })).data?.data, []);
+    } finally {
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
   test('no horizontal overflow at 1280x800 and at a phone width (390x844)', async () => {
     for (const viewport of [
       { width: 1280, height: 800 },
@@ -342,6 +437,7 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
         '/incidents',
         '/red-envelopes',
         '/audit',
+        '/developers',
       ]) {
         await page.goto(`${server.url}/console${path}`);
         await page.locator('main h1').waitFor();

@@ -10,6 +10,7 @@ import { Audit } from './pages/audit.tsx';
 import { CampaignList } from './pages/campaign-list.tsx';
 import { CampaignPage } from './pages/campaign-page.tsx';
 import { CreateCampaign } from './pages/create-campaign.tsx';
+import { Developers } from './pages/developers.tsx';
 import { IncidentPage } from './pages/incident-page.tsx';
 import { Incidents } from './pages/incidents.tsx';
 import { RedEnvelopePage, RedEnvelopes } from './pages/red-envelopes.tsx';
@@ -23,6 +24,7 @@ const nav = [
   ['/incidents', 'Incidents'],
   ['/red-envelopes', 'Red envelopes'],
   ['/audit', 'Audit log'],
+  ['/developers', 'Developers'],
 ] as const;
 
 function Page({ path }: { path: string }) {
@@ -32,6 +34,7 @@ function Page({ path }: { path: string }) {
   if (path === '/incidents') return <Incidents />;
   if (path === '/red-envelopes') return <RedEnvelopes />;
   if (path === '/audit') return <Audit />;
+  if (path === '/developers') return <Developers />;
   const campaign = match('/campaigns/:id', path);
   if (campaign?.id) return <CampaignPage id={campaign.id} />;
   const incident = match('/incidents/:id', path);
