@@ -4190,7 +4190,7 @@ export interface paths {
                     "application/json": {
                         /** @description http(s) URL */
                         url: string;
-                        events: ("campaign.activated" | "campaign.paused" | "redemption.confirmed" | "redemption.reversed" | "redemption.frozen" | "alert.raised" | "incident.opened" | "incident.resolved" | "red_envelope.grabbed")[];
+                        events: ("campaign.activated" | "campaign.paused" | "redemption.confirmed" | "redemption.reversed" | "redemption.frozen" | "alert.raised" | "incident.opened" | "incident.resolved" | "red_envelope.grabbed" | "audit.digest")[];
                     };
                 };
             };

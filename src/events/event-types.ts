@@ -9,6 +9,9 @@ export const eventTypes = [
   'incident.opened',
   'incident.resolved',
   'red_envelope.grabbed',
+  // Beyond API.md's list: each periodic audit digest's value (audit-digests.ts), another way out of
+  // the machine for what `vouchsafe verify --expect` checks.
+  'audit.digest',
 ] as const;
 
 export type EventType = (typeof eventTypes)[number];

@@ -1,6 +1,7 @@
 import type { Clock } from '../engine/clock.ts';
 import type { Engine } from '../engine/engine.ts';
 import { Dispatcher, type DispatcherOptions, type EventLog } from './dispatcher.ts';
+import type { EventType } from './event-types.ts';
 import { NatsSink } from './nats.ts';
 import { Subscriptions } from './subscriptions.ts';
 import { Webhooks } from './webhooks.ts';
@@ -61,6 +62,17 @@ export class EventSystem {
     await this.wire();
     this.subscriptions.start((err) => this.log?.warn({ err: String(err) }, 'refreshing webhook subscriptions failed'));
     this.dispatcher.start();
+  }
+
+  /**
+   * An event of the node rather than of a campaign batch (the periodic audit digest): written to
+   * the outbox when some webhook (or NATS) wants its type, then delivered like any other.
+   */
+  async publish(type: EventType, data: unknown): Promise<void> {
+    if (!this.subscriptions.wants(type)) return;
+    const created_at_ms = this.engine.now();
+    const event = { id: this.engine.ids.next('evt', created_at_ms), type, created_at_ms, data };
+    await this.engine.store.insertEvents([event]);
   }
 
   async stop(): Promise<void> {

@@ -74,6 +74,10 @@ export function writeNew(path: string, text: string): void {
   syncDir(dirname(path));
 }
 
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export interface AuditDigestsOptions {
   /** Where each digest is written, one file each (`<created_at with : and . as ->.json`). */
   dir: string;
@@ -82,6 +86,16 @@ export interface AuditDigestsOptions {
   now: () => number;
   /** Each digest's line (its value is what to keep outside the database), or a failure (with `error`). */
   log: (msg: string, data: Record<string, unknown>) => void;
+  /** Sends each digest written on (the `audit.digest` webhook event); a failure is logged, the digest stands. */
+  announce?: (event: AuditDigestEvent) => Promise<void>;
+}
+
+/** What the `audit.digest` event carries: the value and its file, not every head (the file has them). */
+export interface AuditDigestEvent {
+  digest: string;
+  created_at: string;
+  chains: number;
+  file: string;
 }
 
 /**
@@ -98,19 +112,22 @@ export async function startAuditDigests(store: Store, opts: AuditDigestsOptions)
   const dir = resolve(opts.dir);
   const stopping = new AbortController();
   const take = async (): Promise<void> => {
+    let taken: AuditDigestEvent;
     try {
       const digest: AuditDigest = makeDigest(await store.auditHeads(), opts.now());
       mkdirSync(dir, { recursive: true });
       const file = join(dir, `${digest.created_at.replace(/[:.]/g, '-')}.json`);
       writeNew(file, `${JSON.stringify(digest, null, 2)}\n`);
-      opts.log('audit digest taken: keep its value outside the database', {
-        digest: digest.digest,
-        created_at: digest.created_at,
-        chains: digest.chains,
-        file,
-      });
+      taken = { digest: digest.digest, created_at: digest.created_at, chains: digest.chains, file };
+      opts.log('audit digest taken: keep its value outside the database', { ...taken });
     } catch (err) {
-      opts.log('audit digest failed', { error: err instanceof Error ? err.message : String(err) });
+      opts.log('audit digest failed', { error: messageOf(err) });
+      return;
+    }
+    try {
+      await opts.announce?.(taken);
+    } catch (err) {
+      opts.log('audit digest event failed (the digest is written)', { error: messageOf(err), digest: taken.digest });
     }
   };
   await take();

@@ -60,6 +60,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         ...opts.audit_digests,
         now: () => engine.now(),
         log: (msg, data) => ('error' in data ? app.log.warn(data, msg) : app.log.info(data, msg)),
+        announce: (taken) => events.publish('audit.digest', taken),
       })
     : null;
   const port = (app.server.address() as AddressInfo).port;

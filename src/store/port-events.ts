@@ -72,6 +72,11 @@ export interface EventStore {
    * marks the rows dispatched, all in one transaction; returns how many rows it took.
    */
   relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number>;
+  /**
+   * Writes events made outside any campaign batch (the periodic audit digest) to the outbox, as
+   * one row the relay hands out one by one, like a batch's.
+   */
+  insertEvents(events: OutboxEvent[]): Promise<void>;
   /** Claims due pending deliveries by pushing their next attempt to `lease_until_ms`; one node gets each. */
   claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]>;
   /** Writes an attempt's outcome unless the delivery moved on meanwhile (settled, or attempted by another node). */

@@ -12,7 +12,7 @@ import type { WebhookRecord } from '../../src/store/port-events.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { ListWire } from '../http/harness.ts';
 import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
-import { type EventsHarness, eventsHarness, type Receiver, receiver } from './support.ts';
+import { checkPublishedEvent, type EventsHarness, eventsHarness, type Receiver, receiver } from './support.ts';
 
 type Delivery = {
   event_id: string;
@@ -180,6 +180,15 @@ test('only subscribed types reach the outbox, and each webhook gets only its typ
     await assertInvariants(h.store);
   });
   await h.close();
+});
+
+test('a node event (the audit digest) reaches the outbox only when wanted, then is delivered signed', async () => {
+  const h = await eventsHarness();
+  try {
+    await checkPublishedEvent(h);
+  } finally {
+    await h.close();
+  }
 });
 
 test('a new webhook gets events from its creation on; a deleted one gets nothing more', async () => {

@@ -3,7 +3,7 @@ import { after, test } from 'node:test';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
 import { createTestDatabase, freshPostgresStore, pg_unavailable_message } from '../support/pg.ts';
-import { eventsHarness, receiver } from './support.ts';
+import { checkPublishedEvent, eventsHarness, receiver } from './support.ts';
 
 const db = await createTestDatabase();
 after(() => db?.drop());
@@ -50,5 +50,17 @@ test('two nodes on one PostgreSQL relay and deliver every event exactly once bet
     await h2.close();
     await h1.close();
     await r.close();
+  }
+});
+
+test('PostgreSQL: a node event (the audit digest) reaches the outbox only when wanted, then is delivered signed', {
+  skip: db ? false : pg_unavailable_message,
+}, async () => {
+  assert.ok(db);
+  const h = await eventsHarness({}, await freshPostgresStore(db));
+  try {
+    await checkPublishedEvent(h);
+  } finally {
+    await h.close();
   }
 });

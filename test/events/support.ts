@@ -1,10 +1,13 @@
+import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
+import { unpackOutbox } from '../../src/events/event-body.ts';
 import { EventSystem, type EventsOptions } from '../../src/events/events.ts';
+import { verifySignature } from '../../src/events/signature.ts';
 import { createApiKey } from '../../src/http/api-keys.ts';
 import { buildApp } from '../../src/http/app.ts';
 import type { Store } from '../../src/store/port.ts';
@@ -126,4 +129,42 @@ export async function eventsHarness(
       await store.close();
     },
   };
+}
+
+/**
+ * A node event (EventSystem.publish, as the periodic audit digest sends) reaches the outbox only
+ * while some webhook wants its type, and is then relayed, signed and delivered like a batch's.
+ */
+export async function checkPublishedEvent(h: EventsHarness): Promise<void> {
+  const r = await receiver();
+  try {
+    const data = { digest: 'a'.repeat(64), created_at: '2026-01-01T00:00:00.000Z', chains: 3, file: '/d/x.json' };
+    await h.events.wire();
+    await h.events.publish('audit.digest', data);
+    assert.deepEqual(unpackOutbox(await h.store.pendingOutbox(100)), [], 'nobody wants audit.digest yet');
+    const made = await h.call<{ id: string; secret: string }>('POST', '/v1/webhooks', {
+      url: r.url,
+      events: ['audit.digest'],
+    });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    await h.events.wire();
+    await h.events.publish('audit.digest', data);
+    const pending = unpackOutbox(await h.store.pendingOutbox(100));
+    assert.deepEqual(
+      pending.map((e) => e.type),
+      ['audit.digest'],
+    );
+    for (let i = 0; i < 20 && r.received.length === 0; i++) await h.events.dispatcher.runOnce();
+    assert.equal(r.received.length, 1);
+    const got = r.received[0];
+    assert.ok(got);
+    assert.equal(got.body.type, 'audit.digest');
+    assert.equal(got.body.id, pending[0]?.id);
+    assert.deepEqual(got.body.data, data);
+    const now_s = Math.floor(h.clock.now() / 1000);
+    assert.ok(verifySignature(String(got.headers['vouchsafe-signature']), made.body.secret, got.raw, now_s));
+    assert.deepEqual(unpackOutbox(await h.store.pendingOutbox(100)), [], 'relayed once');
+  } finally {
+    await r.close();
+  }
 }

@@ -9,10 +9,12 @@ import { readDigest } from '../../src/cli/audit.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
+import { verifySignature } from '../../src/events/signature.ts';
 import { startAuditDigests } from '../../src/http/audit-digests.ts';
 import { makeLogger } from '../../src/http/logger.ts';
 import { startServer } from '../../src/http/server.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { receiver } from '../events/support.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'vs-audit-digests-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -91,6 +93,49 @@ test('serve takes an audit digest at start and then every interval: each file so
     readdirSync(dir).filter((f) => f.endsWith('.tmp')),
     [],
   );
+});
+
+test('serve sends each digest to the webhooks that name audit.digest: its value, time, chain count and file', async () => {
+  const data_dir = join(root, 'announced');
+  const dir = join(data_dir, 'audit-digests');
+  const store = new SqliteStore({ path: join(data_dir, 'vouchsafe.db') });
+  const engine = await Engine.open(store);
+  const admin_key = 'vs_test_admin_key_for_digests_00000002';
+  const r = await receiver();
+  const server = await startServer({
+    engine,
+    port: 0,
+    host: '127.0.0.1',
+    handle_signals: false,
+    bootstrap: { data_dir, admin_key, print: () => {} },
+    events: { allow_private: true },
+    audit_digests: { dir, interval_ms: 150 },
+  });
+  try {
+    const res = await fetch(`${server.url}/v1/webhooks`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin_key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ url: r.url, events: ['audit.digest'] }),
+    });
+    assert.equal(res.status, 201);
+    const { secret } = (await res.json()) as { secret: string };
+    await until('two digests delivered', () => r.received.length >= 2);
+    for (const got of r.received.slice(0, 2)) {
+      assert.equal(got.body.type, 'audit.digest');
+      const data = got.body.data as { digest: string; created_at: string; chains: number; file: string };
+      assert.deepEqual(Object.keys(data).sort(), ['chains', 'created_at', 'digest', 'file']);
+      assert.ok(data.file.startsWith(dir), data.file);
+      const onDisk = readDigest(data.file);
+      assert.equal(data.digest, onDisk.digest, 'the value of the file it names');
+      assert.equal(data.created_at, onDisk.created_at);
+      assert.equal(data.chains, onDisk.chains);
+      const now_s = Math.floor(Date.now() / 1000);
+      assert.ok(verifySignature(String(got.headers['vouchsafe-signature']), secret, got.raw, now_s));
+    }
+  } finally {
+    await server.close();
+    await r.close();
+  }
 });
 
 test('the first digest is written before the server is up; a name taken already is a warning and the earlier file stays as it was', async () => {

@@ -238,7 +238,7 @@ export async function insertAudit(db: Db, entries: readonly AuditEntry[]): Promi
 }
 
 /** A batch's events travel as one outbox row (as in SQLite); the dispatcher hands them out one by one. */
-async function insertOutbox(db: Db, events: readonly OutboxEvent[]): Promise<void> {
+export async function insertOutbox(db: Db, events: readonly OutboxEvent[]): Promise<void> {
   const first = events[0];
   if (first) await db.query(sql.outboxInsert, [first.id, 'batch', JSON.stringify(events), first.created_at_ms]);
 }

@@ -37,6 +37,7 @@ import {
   insertAudit,
   insertCoupons,
   insertIdempotency,
+  insertOutbox,
   loadSnapshot,
   loadUsage,
 } from './pg-batch.ts';
@@ -456,6 +457,10 @@ export class PostgresStore implements Store {
 
   relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number> {
     return events.relayOutbox(this.write, limit, at_ms, fan);
+  }
+
+  async insertEvents(list: OutboxEvent[]): Promise<void> {
+    await this.write((db) => insertOutbox(db, list));
   }
 
   claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]> {

@@ -33,6 +33,7 @@ export class SqliteEvents {
         'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?',
       ),
       markDispatched: p('UPDATE outbox SET dispatched_at_ms = ? WHERE id = ? AND dispatched_at_ms IS NULL'),
+      outboxInsert: p("INSERT INTO outbox (id, type, data, created_at_ms) VALUES (?, 'batch', ?, ?)"),
       deliveryInsert: p(
         `INSERT INTO webhook_deliveries (${deliveryCols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
@@ -91,6 +92,11 @@ export class SqliteEvents {
         return rows.length;
       })
       .immediate();
+  }
+
+  insertEvents(events: OutboxEvent[]): void {
+    const first = events[0];
+    if (first) this.stmt.outboxInsert.run(first.id, JSON.stringify(events), first.created_at_ms);
   }
 
   claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): DeliveryRecord[] {

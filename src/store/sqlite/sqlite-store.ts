@@ -803,6 +803,10 @@ export class SqliteStore implements Store {
     return this.events.relayOutbox(limit, at_ms, fan);
   }
 
+  async insertEvents(events: OutboxEvent[]): Promise<void> {
+    this.events.insertEvents(events);
+  }
+
   async claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]> {
     return this.events.claimDeliveries(now_ms, lease_until_ms, limit);
   }

@@ -23,6 +23,7 @@ const eventLabel: Record<WebhookEvent, string> = {
   'incident.opened': 'an incident is opened',
   'incident.resolved': 'an incident is resolved',
   'red_envelope.grabbed': 'a red envelope packet is grabbed',
+  'audit.digest': 'serve takes its periodic audit digest (its value, to keep outside the database)',
 };
 
 /** API keys and webhooks: what integrations need, with each secret shown once, as the API shows it. */
