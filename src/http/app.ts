@@ -18,7 +18,7 @@ import { Webhooks } from '../events/webhooks.ts';
 import { authHook, seenValidKey } from './auth.ts';
 import { consoleRoutes } from './console.ts';
 import { installErrorHandling, sendError } from './errors.ts';
-import { type HardeningOptions, installHardening } from './hardening.ts';
+import { answerClientError, type HardeningOptions, installHardening } from './hardening.ts';
 import { StoredReplies } from './idempotency.ts';
 import { HttpMetrics } from './metrics.ts';
 import { requestIdOf } from './request-id.ts';
@@ -96,6 +96,7 @@ function baseInstance(opts: AppOptions): FastifyInstance {
       sendError(request, reply, err);
     },
     schemaErrorFormatter: schemaError,
+    clientErrorHandler: answerClientError,
     // Requests that arrive while closing are answered by the drain hook below, in the API's error shape.
     return503OnClosing: false,
   });

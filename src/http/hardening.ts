@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
@@ -30,6 +32,41 @@ const apiHeaders: ReadonlyArray<readonly [string, string]> = [
 
 /** JSON and plain text never run scripts or load anything; HTML pages (console, docs) bring their own policy. */
 const dataPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
+/** What node:http's parser may refuse before any route runs, as Node answers each (its clientError default). */
+const clientErrorAnswers: Record<string, { status: number; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    message: 'The request headers are larger than the server accepts (16 KiB in all).',
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time.' },
+};
+
+/**
+ * Fastify's clientErrorHandler: a request node:http could not parse (a malformed request line,
+ * both Content-Length and Transfer-Encoding, headers over 16 KiB) never reaches a route, so it is
+ * answered here, in the API's error shape with the API's headers, and the connection closed.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const { status, message } = clientErrorAnswers[err.code ?? ''] ?? {
+    status: 400,
+    message: 'The request is not valid HTTP/1.1.',
+  };
+  const body = JSON.stringify({ error: { code: 'invalid_request', message } });
+  const head = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`,
+    'connection: close',
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    ...apiHeaders.map(([name, value]) => `${name}: ${value}`),
+    `content-security-policy: ${dataPolicy}`,
+  ];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+}
 
 function setSecurityHeaders(reply: FastifyReply): void {
   for (const [name, value] of apiHeaders) if (!reply.hasHeader(name)) reply.header(name, value);

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { type AddressInfo, connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { InvariantViolation, Rejection, type RejectionCode } from '../../src/domain/errors.ts';
@@ -159,5 +161,58 @@ describe('error mapping', () => {
     assertError(await h.call('GET', '/v2/anything', { key: null }), 404, 'not_found');
     assertError(await h.call('GET', '/v1/claims'), 404, 'not_found');
     assertError(await h.call('DELETE', '/v1/campaigns'), 404, 'not_found');
+  });
+});
+
+describe('requests node:http cannot parse', () => {
+  /** Sends raw bytes and reads the whole answer (the server closes the connection after it). */
+  async function raw(port: number, bytes: string): Promise<string> {
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(bytes);
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+    });
+    await once(socket, 'close');
+    return text;
+  }
+
+  test('a malformed request, a smuggling-shaped one and oversized headers get the API error shape, and the server stays up', async () => {
+    const h = await httpHarness();
+    await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = h.app.server.address() as AddressInfo;
+    try {
+      const cases: Array<[string, string, number, RegExp]> = [
+        ['a garbage request line', 'NOT HTTP AT ALL\r\n\r\n', 400, /not valid HTTP/],
+        [
+          'Content-Length with Transfer-Encoding',
+          'POST /v1/claims HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',
+          400,
+          /not valid HTTP/,
+        ],
+        [
+          'headers over 16 KiB',
+          `GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`,
+          431,
+          /16 KiB/,
+        ],
+      ];
+      for (const [what, bytes, status, message] of cases) {
+        const answer = await raw(port, bytes);
+        const [head = '', body = ''] = answer.split('\r\n\r\n');
+        assert.match(head, new RegExp(`^HTTP/1\\.1 ${status} `), what);
+        assert.match(head, /\r\nx-content-type-options: nosniff\r\n/i, what);
+        assert.match(head, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i, what);
+        const parsed = JSON.parse(body) as { error: { code: string; message: string } };
+        assert.deepEqual(Object.keys(parsed.error), ['code', 'message'], what);
+        assert.equal(parsed.error.code, 'invalid_request', what);
+        assert.match(parsed.error.message, message, what);
+      }
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(health.status, 200);
+    } finally {
+      await h.app.close();
+    }
   });
 });
