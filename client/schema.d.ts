@@ -51,6 +51,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (cmp_...) of the last item of the page before */
                     starting_after?: string;
                     status?: "draft" | "pending_approval" | "active" | "paused" | "ended" | "revoked";
                 };
@@ -1989,6 +1990,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (rdm_...) of the last item of the page before */
                     starting_after?: string;
                     campaign_id?: string;
                     merchant_id?: string;
@@ -2543,6 +2545,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (env_...) of the last item of the page before */
                     starting_after?: string;
                 };
                 header?: never;
@@ -2922,6 +2925,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (key_...) of the last item of the page before */
                     starting_after?: string;
                 };
                 header?: never;
@@ -3224,6 +3228,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (alr_...) of the last item of the page before */
                     starting_after?: string;
                     campaign_id?: string;
                 };
@@ -3307,6 +3312,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (inc_...) of the last item of the page before */
                     starting_after?: string;
                 };
                 header?: never;
@@ -4116,6 +4122,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (whk_...) of the last item of the page before */
                     starting_after?: string;
                 };
                 header?: never;
@@ -4390,6 +4397,7 @@ export interface paths {
             parameters: {
                 query: {
                     limit: number;
+                    /** @description the id (evt_...) of the last item of the page before */
                     starting_after?: string;
                 };
                 header?: never;

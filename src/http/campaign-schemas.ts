@@ -91,7 +91,7 @@ export const CampaignStatus = Type.Union(
   (['draft', 'pending_approval', 'active', 'paused', 'ended', 'revoked'] as const).map((s) => Type.Literal(s)),
 );
 
-export const CampaignListQuery = Type.Object({ ...listFields, status: Type.Optional(CampaignStatus) });
+export const CampaignListQuery = Type.Object({ ...listFields('cmp'), status: Type.Optional(CampaignStatus) });
 
 export const LintFinding = Type.Object({
   rule: Type.String(),

@@ -1,10 +1,10 @@
 import { Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { eventTypes } from '../events/event-types.ts';
-import { Body, Id, listFields, Nullable } from './schemas.ts';
+import { Body, listFields, Nullable, pageLimit } from './schemas.ts';
 
 export const AuditListQuery = Type.Object({
-  limit: listFields.limit,
+  limit: pageLimit,
   starting_after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'a seq from the last page' })),
 });
 
@@ -76,7 +76,7 @@ export const WebhookCreatedView = Type.Object({
 
 export const WebhookDeletedView = Type.Object({ id: Type.String(), deleted: Type.Literal(true) });
 
-export const DeliveryListQuery = Type.Object({ limit: listFields.limit, starting_after: Type.Optional(Id) });
+export const DeliveryListQuery = Type.Object(listFields('evt'));
 
 export const DeliveryView = Type.Object({
   event_id: Type.String(),

@@ -25,7 +25,7 @@ export const AlertView = Type.Object({
   created_at: Type.String(),
 });
 
-export const AlertListQuery = Type.Object({ ...listFields, campaign_id: Type.Optional(Id) });
+export const AlertListQuery = Type.Object({ ...listFields('alr'), campaign_id: Type.Optional(Id) });
 
 export const EmergencyStopBody = Body({ reason: Reason });
 

@@ -30,7 +30,7 @@ export const RedEnvelopeCreate = Body(
 
 export const GrabBody = Body({ user_id: Name });
 
-export const RedEnvelopeListQuery = Type.Object({ ...listFields });
+export const RedEnvelopeListQuery = Type.Object(listFields('env'));
 
 export const RedEnvelopeStatus = Type.Union([
   Type.Literal('active'),

@@ -55,7 +55,7 @@ export const RedemptionStatus = Type.Union(
 );
 
 export const RedemptionListQuery = Type.Object({
-  ...listFields,
+  ...listFields('rdm'),
   campaign_id: Type.Optional(Id),
   merchant_id: Type.Optional(Name),
   status: Type.Optional(RedemptionStatus),

@@ -1,6 +1,7 @@
 import { FormatRegistry, type TSchema, Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { isCurrencyCode } from '../domain/currency.ts';
+import type { IdPrefix } from '../engine/ids.ts';
 
 /** Money: a safe, non-negative integer in minor units. Floats, negatives and 1e300 are refused. */
 export const Money = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER, description: 'minor units' });
@@ -68,7 +69,26 @@ const listLimit = Type.Integer({
 });
 
 /** Paging fields of every list; newest first. */
-export const listFields = { limit: listLimit, starting_after: Type.Optional(Id) };
+export const pageLimit = listLimit;
+
+/**
+ * Paging fields of a list of `prefix` ids, newest first: `starting_after` is the id of the last
+ * item of the page before, so anything else (another kind's id, a stray word) is 400, not a page
+ * that quietly starts somewhere.
+ */
+export function listFields(prefix: IdPrefix) {
+  const format = `${prefix}-id`;
+  if (!FormatRegistry.Has(format)) {
+    const shape = new RegExp(`^${prefix}_[0-9A-Za-z_-]+$`);
+    FormatRegistry.Set(format, (value) => shape.test(value));
+  }
+  const cursor = Type.String({
+    format,
+    maxLength: limits.name_chars_max,
+    description: `the id (${prefix}_...) of the last item of the page before`,
+  });
+  return { limit: listLimit, starting_after: Type.Optional(cursor) };
+}
 
 export function Page<T extends TSchema>(item: T) {
   return Type.Object({ data: Type.Array(item), has_more: Type.Boolean() });

@@ -216,3 +216,40 @@ describe('requests node:http cannot parse', () => {
     }
   });
 });
+
+describe('list cursors', () => {
+  test('starting_after must be an id of the list it pages: a stray word or another kind of id is 400 invalid_request', async () => {
+    const h = await httpHarness();
+    const c = await activeCampaign(h);
+    const lists: Array<[string, string]> = [
+      ['/v1/campaigns', 'cmp'],
+      ['/v1/redemptions', 'rdm'],
+      ['/v1/alerts', 'alr'],
+      ['/v1/incidents', 'inc'],
+      ['/v1/red-envelopes', 'env'],
+      ['/v1/webhooks', 'whk'],
+      ['/v1/webhooks/whk_none/deliveries', 'evt'],
+      ['/v1/api-keys', 'key'],
+    ];
+    for (const [path, prefix] of lists) {
+      const other = prefix === 'cmp' ? 'rdm' : 'cmp';
+      for (const cursor of ['garbage', `${other}_01kdvdq4k0qvecs9gsh3000006`, `${prefix}_`, `${prefix}_a b`]) {
+        const res = await h.call('GET', `${path}?starting_after=${encodeURIComponent(cursor)}`);
+        assertError(res, 400, 'invalid_request', 'starting_after');
+        const message = (res.body as { error: { message: string } }).error.message;
+        assert.equal(message, `starting_after: expected the id (${prefix}_...) of the last item of the page before`, path);
+      }
+      const ok = await h.call<{ data: unknown[] }>(
+        'GET',
+        `${path}?starting_after=${prefix}_01kdvdq4k0qvecs9gsh3000006`,
+      );
+      assert.ok(ok.status === 200 || (ok.status === 404 && prefix === 'evt'), `${path}: ${ok.status}`);
+    }
+    // The campaign list still pages with its own ids.
+    const page = await h.call<{ data: Array<{ id: string }> }>('GET', `/v1/campaigns?starting_after=${c.id}`);
+    assert.equal(page.status, 200);
+    assert.ok(page.body.data.every((x) => x.id < c.id));
+    assertError(await h.call('GET', '/v1/audit?starting_after=cmp_1'), 400, 'invalid_request', 'starting_after');
+    await h.app.close();
+  });
+});

@@ -88,7 +88,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
       schema: {
         tags,
         summary: 'List API keys (admin), newest first, revoked ones included; never a secret',
-        querystring: Type.Object(listFields),
+        querystring: Type.Object(listFields('key')),
         response: { 200: Page(ApiKeyView), ...errorResponses },
       },
     },

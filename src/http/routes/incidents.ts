@@ -83,7 +83,7 @@ function reads(app: TypedApp, deps: RouteDeps): void {
       schema: {
         tags,
         summary: 'List incidents, newest first',
-        querystring: Type.Object(listFields),
+        querystring: Type.Object(listFields('inc')),
         response: { 200: Page(IncidentView), ...errorResponses },
       },
     },

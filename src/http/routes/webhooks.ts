@@ -17,7 +17,7 @@ import { pageView } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['webhooks'];
-const ListQuery = Type.Object(listFields);
+const ListQuery = Type.Object(listFields('whk'));
 const read = { scopes: ['read'] as const };
 
 /**
