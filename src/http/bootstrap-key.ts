@@ -37,7 +37,7 @@ export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapR
     ...(fromEnv ? { secret: opts.admin_key } : {}),
   });
   if (fromEnv) return { created: true, id: record.id, source: 'env' };
-  mkdirSync(opts.data_dir, { recursive: true });
+  mkdirSync(opts.data_dir, { recursive: true, mode: 0o700 });
   const path = join(opts.data_dir, 'admin.key');
   writeFileSync(path, `${secret}\n`, { mode: 0o600 });
   chmodSync(path, 0o600);

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { limits } from '../../config/limits.ts';
@@ -112,6 +112,20 @@ function memoizePrepare(db: Database.Database): void {
 }
 
 /** The embedded store: better-sqlite3 in WAL mode; one writer, so transactions serialize. */
+/**
+ * The database holds webhook secrets, coupon codes and key hashes: a new one is made readable by
+ * its owner only (0600; SQLite gives its -wal and -shm files the database file's mode), in a
+ * directory made 0700. An existing file or directory keeps the mode it has.
+ */
+function createPrivately(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+}
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
@@ -126,7 +140,7 @@ export class SqliteStore implements Store {
   private readonly checkpointer: BackgroundCheckpointer | null = null;
 
   constructor(opts: SqliteOptions) {
-    if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+    if (opts.path !== ':memory:') createPrivately(opts.path);
     this.db = new Database(opts.path);
     memoizePrepare(this.db);
     this.db.pragma('journal_mode = WAL');
