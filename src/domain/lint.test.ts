@@ -127,6 +127,33 @@ describe('lintCampaign', () => {
     bothWays('window_already_ended', ended, safeSpec({ starts_at_ms: now_ms - 10 * day_ms, ends_at_ms: now_ms + 1 }));
   });
 
+  test('discount_gives_nothing (error)', () => {
+    bothWays(
+      'discount_gives_nothing',
+      safeSpec({ discount: { type: 'fixed', amount_minor: 0 } }),
+      safeSpec({ discount: { type: 'fixed', amount_minor: 1 } }),
+    );
+    bothWays(
+      'discount_gives_nothing',
+      safeSpec({ discount: { type: 'percent', percent_bp: 0, max_discount_minor: null } }),
+      safeSpec({ discount: { type: 'percent', percent_bp: 1, max_discount_minor: null } }),
+    );
+    bothWays(
+      'discount_gives_nothing',
+      safeSpec({ discount: { type: 'percent', percent_bp: 1000, max_discount_minor: 0 } }),
+      safeSpec({ discount: { type: 'percent', percent_bp: 1000, max_discount_minor: 1 } }),
+    );
+    const tiers = (a: number, b: number): CampaignSpec['discount'] => ({
+      type: 'tiered',
+      tiers: [
+        { min_spend_minor: 10_000, amount_minor: a },
+        { min_spend_minor: 20_000, amount_minor: b },
+      ],
+    });
+    bothWays('discount_gives_nothing', safeSpec({ discount: tiers(0, 0) }), safeSpec({ discount: tiers(0, 500) }));
+    assert.ok(hasErrors(lintCampaign(safeSpec({ discount: { type: 'fixed', amount_minor: 0 } }), ctx)));
+  });
+
   test('budget_below_one_discount (error)', () => {
     bothWays('budget_below_one_discount', safeSpec({ budget_minor: 1999 }), safeSpec({ budget_minor: 2000 }));
     const capped = { type: 'percent', percent_bp: 1000, max_discount_minor: 3000 } as const;

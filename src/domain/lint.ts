@@ -69,6 +69,19 @@ const windowAlreadyEnded: LintRule = {
   check: (spec, ctx) => (spec.ends_at_ms <= ctx.now_ms ? 'The campaign window has already ended.' : null),
 };
 
+/** Whether the discount can take anything off any order (a zero one is a typo, not a promotion). */
+function givesSomething(d: CampaignSpec['discount']): boolean {
+  if (d.type === 'fixed') return d.amount_minor > 0;
+  if (d.type === 'percent') return d.percent_bp > 0 && d.max_discount_minor !== 0;
+  return d.tiers.some((t) => t.amount_minor > 0);
+}
+
+const discountGivesNothing: LintRule = {
+  id: 'discount_gives_nothing',
+  severity: 'error',
+  check: (spec) => (givesSomething(spec.discount) ? null : 'The discount takes nothing off any order.'),
+};
+
 const budgetBelowOneDiscount: LintRule = {
   id: 'budget_below_one_discount',
   severity: 'error',
@@ -182,6 +195,7 @@ const uncappedPercentNoMaxRedemptions: LintRule = {
 export const lintRules: readonly LintRule[] = [
   windowInverted,
   windowAlreadyEnded,
+  discountGivesNothing,
   budgetBelowOneDiscount,
   noMinSpendLargeDiscount,
   discountNearMinSpend,
