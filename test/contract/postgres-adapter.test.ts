@@ -262,6 +262,53 @@ describe('PostgresStore on a server', () => {
     }
   });
 
+  test('a snapshot holds only its own reads: the rest of the process reads and writes the live database meanwhile', async () => {
+    const store = new PostgresStore({ url });
+    try {
+      await store.migrate();
+      const b = new Build();
+      const before = await store.campaignIds();
+      let release = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let opened = () => {};
+      const isOpen = new Promise<void>((resolve) => {
+        opened = resolve;
+      });
+      const snapshot = store.readSnapshot(async () => {
+        const first = await store.campaignIds();
+        opened();
+        await held;
+        return { first, last: await store.campaignIds() };
+      });
+      await isOpen;
+      // Outside the snapshot, on the same store, while it is open (a request beside GET /v1/audit/verify):
+      const { campaign, audit } = b.campaign();
+      await store.insertCampaign(campaign, audit, [], null);
+      assert.equal((await store.getCampaign(campaign.id))?.id, campaign.id, 'a read outside sees the live row');
+      await store.insertEvents([{ id: 'evt_snapshot_1', type: 'audit.digest', created_at_ms: 1, data: {} }]);
+      assert.equal((await store.pendingOutbox(10)).length, 1, 'a read outside sees the live outbox');
+      // A write through the plain query path (the dispatcher's attempt record) is not refused as read-only.
+      await store.recordAttempt({
+        event_id: 'evt_none',
+        webhook_id: 'whk_none',
+        attempt: 1,
+        status: 'delivered',
+        status_code: 200,
+        error: null,
+        next_attempt_at_ms: null,
+        at_ms: 1,
+      });
+      release();
+      const seen = await snapshot;
+      assert.deepEqual(seen, { first: before, last: before }, 'inside, still the one snapshot');
+      assert.equal((await store.campaignIds()).length, before.length + 1);
+    } finally {
+      await store.close();
+    }
+  });
+
   test('connections killed by the server (57P01) are replaced: the store keeps working', async () => {
     const store = new PostgresStore({ url });
     try {

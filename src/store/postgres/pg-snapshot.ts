@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type pg from 'pg';
 import { StoreUnavailable } from '../port.ts';
 import { connectionLost, mapPgError } from './pg-errors.ts';
@@ -53,12 +54,18 @@ class Snapshot {
  */
 export class PinnedSnapshots {
   private current: Snapshot | null = null;
+  /**
+   * The snapshot of the call whose `fn` is running. Only reads made from inside a call go to
+   * its connection: the rest of the process (other requests, the dispatcher, the sweeper) keeps
+   * reading and writing through the pool while a verify runs.
+   */
+  private readonly scope = new AsyncLocalStorage<Snapshot>();
 
   constructor(private readonly pool: pg.Pool) {}
 
-  /** The connection reads go to while a snapshot is open; null otherwise. */
+  /** The connection this call's reads go to: its snapshot's inside a run, else null (the pool). */
   get client(): pg.PoolClient | null {
-    return this.current?.client ?? null;
+    return this.scope.getStore()?.client ?? null;
   }
 
   async run<T>(fn: () => Promise<T>): Promise<T> {
@@ -67,7 +74,7 @@ export class PinnedSnapshots {
     snap.users += 1;
     try {
       await snap.opened;
-      const value = await fn();
+      const value = await this.scope.run(snap, fn);
       // fn may have caught a failed read: a snapshot that broke on the way gives no answer.
       if (snap.failure !== null) throw connectionLost(snap.failure);
       return value;

@@ -90,7 +90,7 @@ function portError(err: unknown): unknown {
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   private readonly pool: pg.Pool;
-  /** While readSnapshot runs: the one connection (in a REPEATABLE READ transaction) every read goes to. */
+  /** While readSnapshot runs: the one connection (in a REPEATABLE READ transaction) the reads of its fn go to. */
   private readonly snapshots: PinnedSnapshots;
   private readonly q: reads.Query = async (sql, params) => {
     try {
