@@ -73,6 +73,8 @@ export interface paths {
                                 name: string;
                                 status: string;
                                 status_reason: string | null;
+                                /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                                needs_approval: boolean;
                                 currency: string;
                                 discount: {
                                     /** @enum {string} */
@@ -271,6 +273,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -411,6 +415,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -609,6 +615,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -760,6 +768,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -914,6 +924,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -1065,6 +1077,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -1216,6 +1230,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -1367,6 +1383,8 @@ export interface paths {
                             name: string;
                             status: string;
                             status_reason: string | null;
+                            /** @description paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active */
+                            needs_approval: boolean;
                             currency: string;
                             discount: {
                                 /** @enum {string} */
@@ -3803,7 +3821,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Global kill switch: pause every active campaign */
+        /** Global kill switch: pause every active or pending_approval campaign */
         post: {
             parameters: {
                 query?: never;

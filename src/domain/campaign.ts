@@ -71,6 +71,12 @@ export interface Campaign extends CampaignSpec, CampaignCounters {
    */
   changed_since_approval?: string[];
   approved_by: string | null;
+  /**
+   * Paused with a change that needs a second key's approval (a risky change made while paused, or
+   * a pending campaign paused): a pause outranks a review, so such a campaign stays paused until it
+   * is resumed, and resuming sends it to pending_approval, not active. Absent: false.
+   */
+  needs_approval?: boolean;
   /** Findings of the last lint run (create, change, submit). */
   lint: LintFinding[];
   audit_seq: number;
@@ -139,7 +145,7 @@ export function assertConservation(c: Campaign): void {
 
 const transitions: Record<CampaignStatus, readonly CampaignStatus[]> = {
   draft: ['pending_approval', 'active', 'revoked'],
-  pending_approval: ['active', 'draft', 'revoked'],
+  pending_approval: ['active', 'draft', 'paused', 'revoked'],
   active: ['paused', 'ended', 'revoked', 'pending_approval'],
   paused: ['active', 'ended', 'revoked', 'pending_approval'],
   ended: [],

@@ -16,6 +16,9 @@ export interface AuditedCampaign {
   /** The entry that last set the status, and the one that last set each setting. */
   status_seq: number;
   set_at: Map<string, number>;
+  /** Paused with a change awaiting approval (Campaign.needs_approval), and the entry that last set it. */
+  needs_approval: boolean;
+  needs_approval_seq: number;
 }
 
 const statuses: readonly CampaignStatus[] = ['draft', 'pending_approval', 'active', 'paused', 'ended', 'revoked'];
@@ -51,6 +54,8 @@ export function auditedCampaign(chain: readonly Stored[]): AuditedCampaign | nul
     status: first.status,
     status_seq: start,
     set_at: new Map(Object.keys(first.spec).map((k) => [k, start])),
+    needs_approval: false,
+    needs_approval_seq: start,
   };
   for (const e of chain.slice(1)) {
     const updates = e.action === 'campaign.updated';
@@ -72,6 +77,15 @@ export function auditedCampaign(chain: readonly Stored[]): AuditedCampaign | nul
     if (lifecycle && isStatus(data.to)) {
       a.status = data.to;
       a.status_seq = e.seq;
+    }
+    // Set by a risky change while paused or by pausing a pending campaign; a resume into
+    // pending_approval hands it back to the status.
+    if (lifecycle && data.needs_approval === true) {
+      a.needs_approval = true;
+      a.needs_approval_seq = e.seq;
+    } else if (e.action === 'campaign.resume' && data.to === 'pending_approval') {
+      a.needs_approval = false;
+      a.needs_approval_seq = e.seq;
     }
   }
   return a;
@@ -104,6 +118,10 @@ export function settingsFault(c: Campaign, a: AuditedCampaign): LedgerFault | nu
   }
   if (c.status !== a.status) {
     note({ seq: a.status_seq, detail: `campaign ${c.id} is ${c.status}, audited ${a.status}` });
+  }
+  if ((c.needs_approval ?? false) !== a.needs_approval) {
+    const detail = `campaign ${c.id} needs_approval is ${c.needs_approval ?? false}, audited ${a.needs_approval}`;
+    note({ seq: a.needs_approval_seq, detail });
   }
   return fault;
 }

@@ -87,18 +87,38 @@ function approve(ctx: BatchContext, cmd: Cmd<'action'>): void {
   moveTo(ctx, cmd, 'active');
 }
 
+/**
+ * The kill switch stops any campaign that can still spend: active, or pending approval (its open
+ * holds could otherwise still be confirmed). A pending campaign paused keeps its need for approval.
+ */
 function pause(ctx: BatchContext, cmd: Cmd<'action'>): void {
-  if (ctx.campaign.status === 'paused') return; // the kill switch is safe to press twice
+  const c = ctx.campaign;
+  if (c.status === 'paused') return; // the kill switch is safe to press twice
+  if (c.status === 'pending_approval') {
+    c.needs_approval = true;
+    moveTo(ctx, cmd, 'paused', { needs_approval: true });
+    return;
+  }
   moveTo(ctx, cmd, 'paused');
 }
 
-/** Only a paused campaign resumes: from pending_approval that would skip the second key. */
+/**
+ * Only a paused campaign resumes: from pending_approval that would skip the second key. One
+ * with a change awaiting approval (needs_approval) resumes into pending_approval, not active.
+ */
 function resume(ctx: BatchContext, cmd: Cmd<'action'>): void {
-  if (ctx.campaign.status !== 'paused') {
-    throw new Rejection('invalid_state', `cannot resume a ${ctx.campaign.status} campaign`);
+  const c = ctx.campaign;
+  if (c.status !== 'paused') {
+    throw new Rejection('invalid_state', `cannot resume a ${c.status} campaign`);
   }
-  const burn_base = { at_ms: ctx.now_ms, spent_minor: ctx.campaign.spent_minor };
-  ctx.campaign.burn_base = burn_base;
+  if (c.needs_approval) {
+    c.needs_approval = false;
+    moveTo(ctx, cmd, 'pending_approval');
+    c.status_reason = cmd.reason ?? 'resumed: a change awaits approval';
+    return;
+  }
+  const burn_base = { at_ms: ctx.now_ms, spent_minor: c.spent_minor };
+  c.burn_base = burn_base;
   moveTo(ctx, cmd, 'active', { burn_base });
 }
 

@@ -69,9 +69,15 @@ export function updateCampaign(ctx: BatchContext, cmd: Cmd): unknown {
     const makers = c.changed_since_approval ?? [];
     if (!makers.includes(cmd.actor)) c.changed_since_approval = [...makers, cmd.actor];
   }
-  if ((prev.status === 'active' || prev.status === 'paused') && risky.length > 0) {
+  if (prev.status === 'active' && risky.length > 0) {
     c.status = 'pending_approval';
     c.status_reason = `changed: ${risky.join(', ')}`;
+    c.approved_by = null;
+  }
+  // A paused campaign stays paused (its pause and reason stand: only a resume lifts a pause), and
+  // its resume goes to pending_approval; an approval of the change never makes it active behind the pause.
+  if (prev.status === 'paused' && risky.length > 0) {
+    c.needs_approval = true;
     c.approved_by = null;
   }
   recountIfNeeded(ctx, prev, next);
@@ -89,6 +95,7 @@ export function updateCampaign(ctx: BatchContext, cmd: Cmd): unknown {
     risky,
     from: prev.status,
     to: c.status,
+    ...(c.needs_approval ? { needs_approval: true } : {}),
   });
   return { ...c };
 }

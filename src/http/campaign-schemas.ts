@@ -104,6 +104,10 @@ export const CampaignView = Type.Object({
   name: Type.String(),
   status: Type.String(),
   status_reason: Type.Union([Type.String(), Type.Null()]),
+  needs_approval: Type.Boolean({
+    description:
+      'paused with a change awaiting a second key: a pause outranks a review, so resume sends it to pending_approval, not active',
+  }),
   currency: Type.String(),
   discount: Discount,
   min_spend_minor: Type.Integer(),

@@ -19,6 +19,7 @@ export function campaignView(c: Campaign): CampaignWire {
     name: c.name,
     status: c.status,
     status_reason: c.status_reason,
+    needs_approval: c.needs_approval ?? false,
     currency: c.currency,
     discount: c.discount,
     min_spend_minor: c.min_spend_minor,

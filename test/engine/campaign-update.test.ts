@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import type { CampaignSpec } from '../../src/domain/campaign.ts';
 import { Rejection } from '../../src/domain/errors.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
 import type { Store } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, day_ms, harness, order, rejects, spec } from '../support/fixtures.ts';
@@ -87,12 +92,59 @@ function updateSuite(name: string, open: () => Promise<Store>): void {
       await h.store.close();
     });
 
-    test('a paused campaign with a risky change goes to pending_approval too', async () => {
+    test('a risky change to a paused campaign keeps it paused: no approval makes it active; resume sends it to review', async () => {
       const h = await setup();
-      const c = await activeCampaign(h);
-      await h.engine.campaignAction(c.id, 'pause', maker, 'looking');
-      const next = await h.engine.updateCampaign(c.id, { budget_minor: 200_000 }, maker);
-      assert.equal(next.status, 'pending_approval');
+      const c = await activeCampaign(h, { per_user_limit: null });
+      await h.engine.campaignAction(c.id, 'pause', maker, 'fraud suspected');
+      const next = await h.engine.updateCampaign(c.id, { budget_minor: 200_000 }, { actor: 'key_changer' });
+      assert.equal(next.status, 'paused', 'a change never lifts a pause');
+      assert.equal(next.status_reason, 'fraud suspected');
+      assert.equal(next.needs_approval, true);
+      assert.equal(next.approved_by, null);
+      await rejects(h.engine.campaignAction(c.id, 'approve', checker), 'invalid_state');
+      await rejects(h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, till), 'campaign_paused');
+      // Resume lifts the pause into review, not into redemptions.
+      const resumed = await h.engine.campaignAction(c.id, 'resume', maker);
+      assert.equal(resumed.status, 'pending_approval');
+      assert.equal(resumed.needs_approval, false);
+      await rejects(h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, till), 'campaign_not_active');
+      await rejects(h.engine.campaignAction(c.id, 'approve', { actor: 'key_changer' }), 'approval_self_forbidden');
+      const approved = await h.engine.campaignAction(c.id, 'approve', checker);
+      assert.equal(approved.status, 'active');
+      assert.equal(approved.budget_minor, 200_000);
+      await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, till);
+      const chain = await h.store.auditChain(c.id);
+      const update = chain.find((e) => e.action === 'campaign.updated');
+      assert.deepEqual(
+        { to: JSON.parse(update?.data_json ?? '{}').to, needs: JSON.parse(update?.data_json ?? '{}').needs_approval },
+        { to: 'paused', needs: true },
+      );
+      await assertInvariants(h.store);
+      await h.store.close();
+    });
+
+    test('the kill switch stops a campaign pending approval: its open holds cannot be confirmed until it is resumed and approved', async () => {
+      const h = await setup();
+      const c = await activeCampaign(h, { per_user_limit: null });
+      const holds = [];
+      for (const id of ['h1', 'h2', 'h3']) {
+        const coupon = await h.engine.claim({ campaign_id: c.id, user_id: `u_${id}` }, till);
+        holds.push(await h.engine.redeem({ user_id: `u_${id}`, coupon_id: coupon.id, order: order({ id }) }, till));
+      }
+      const pending = await h.engine.updateCampaign(c.id, { discount: { type: 'fixed', amount_minor: 2000 } }, maker);
+      assert.equal(pending.status, 'pending_approval');
+      // Before this change, a pending campaign could not be paused and its holds stayed confirmable.
+      const paused = await h.engine.campaignAction(c.id, 'pause', { actor: 'key_ops' }, 'leak');
+      assert.equal(paused.status, 'paused');
+      assert.equal(paused.needs_approval, true);
+      for (const r of holds) await rejects(h.engine.confirm(r.id, till), 'campaign_paused');
+      await rejects(h.engine.campaignAction(c.id, 'approve', checker), 'invalid_state');
+      assert.equal((await h.engine.campaignAction(c.id, 'resume', { actor: 'key_ops' })).status, 'pending_approval');
+      assert.equal((await h.engine.campaignAction(c.id, 'approve', checker)).status, 'active');
+      const [first] = holds;
+      assert.ok(first);
+      assert.equal((await h.engine.confirm(first.id, till)).status, 'confirmed');
+      await assertInvariants(h.store);
       await h.store.close();
     });
 
@@ -253,3 +305,37 @@ const pg: TestDatabase | null = await createTestDatabase();
 after(() => pg?.drop());
 if (pg) updateSuite('postgres', () => freshPostgresStore(pg));
 else test.skip(pg_unavailable_message);
+
+test('verify holds needs_approval to the chain: a paused campaign cleared of it in its row alone is reported', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-needs-approval-'));
+  try {
+    const path = join(dir, 'v.db');
+    const h = await harness({}, new SqliteStore({ path }));
+    const c = await activeCampaign(h);
+    await h.engine.campaignAction(c.id, 'pause', maker, 'fraud suspected');
+    await h.engine.updateCampaign(c.id, { budget_minor: 200_000 }, { actor: 'key_changer' });
+    assert.deepEqual((await verifyStore(h.store)).violations, [], 'sound before the edit');
+    await h.engine.close();
+    await h.store.close();
+    // What a database writer would do to skip the second key: resume would then go straight to active.
+    const db = new Database(path);
+    const doc = JSON.parse(
+      String((db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(c.id) as { doc: string }).doc),
+    );
+    doc.needs_approval = false;
+    db.prepare('UPDATE campaigns SET doc = ? WHERE id = ?').run(JSON.stringify(doc), c.id);
+    db.close();
+    const store = new SqliteStore({ path });
+    try {
+      const report = await verifyStore(store);
+      assert.ok(
+        report.violations.some((v) => v.detail.includes(`campaign ${c.id} needs_approval is false, audited true`)),
+        JSON.stringify(report.violations),
+      );
+    } finally {
+      await store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -381,14 +381,24 @@ describe('incidents (engine, SQLite in memory)', () => {
     await assertInvariants(h.store);
   });
 
-  test('emergency stop pauses every active campaign, each on its own chain, and audits the stop', async () => {
+  test('emergency stop pauses every active or pending campaign, each on its own chain, and audits the stop', async () => {
     const h = await harness();
     const { c: a } = await claimCampaign(h, 2, 2);
     const { c: b } = await claimCampaign(h, 2, 2);
+    // A risky change sends this one to review with a hold still open: the stop must reach it too.
+    const { c: p, held } = await claimCampaign(h, 2, 1);
+    assert.equal(held.length, 1);
+    const pending = await h.engine.updateCampaign(p.id, { budget_minor: 20_000_000 }, { actor: 'key_changer' });
+    assert.equal(pending.status, 'pending_approval');
     const draft = await h.engine.createCampaign((await import('../support/fixtures.ts')).spec(), admin);
     const out = await emergencyStop(h.engine, 'drill', admin);
-    assert.deepEqual(out, { paused: 2, campaign_ids: [b.id, a.id] });
-    for (const id of [a.id, b.id]) {
+    assert.deepEqual(new Set(out.campaign_ids), new Set([a.id, b.id, p.id]));
+    assert.equal(out.paused, 3);
+    const [hold] = held;
+    assert.ok(hold);
+    await rejects(h.engine.confirm(hold.id, who), 'campaign_paused');
+    assert.equal((await h.engine.getCampaign(p.id)).needs_approval, true);
+    for (const id of [a.id, b.id, p.id]) {
       const c = await h.engine.getCampaign(id);
       assert.equal(c.status, 'paused');
       assert.equal(c.status_reason, 'drill');
@@ -401,8 +411,8 @@ describe('incidents (engine, SQLite in memory)', () => {
     assert.equal(platform[0]?.action, 'platform.emergency_stop');
     assert.deepEqual(JSON.parse(platform[0]?.data_json ?? 'null'), {
       reason: 'drill',
-      paused: 2,
-      campaign_ids: [b.id, a.id],
+      paused: 3,
+      campaign_ids: out.campaign_ids,
     });
     assert.deepEqual(await emergencyStop(h.engine, 'again', admin), { paused: 0, campaign_ids: [] });
     await assertInvariants(h.store);

@@ -22,12 +22,14 @@ async function pauseOne(engine: Engine, id: string, actor: string | null, reason
 }
 
 /**
- * The global kill switch: pauses every active campaign, each through its own batch (so each
+ * The global kill switch: pauses every active or pending campaign, each through its own batch (so each
  * pause is on its campaign's audit chain and in the store for every node), then records the
  * stop on the platform chain. No global lock: campaigns activated after the listing are not paused.
  */
 export async function emergencyStop(engine: Engine, reason: string, who: Actor): Promise<EmergencyStopResult> {
-  const active = (await engine.campaignsWithStatus('active')).map((c) => c.id);
+  // Pending campaigns too: their holds could still be confirmed.
+  const live = [...(await engine.campaignsWithStatus('active')), ...(await engine.campaignsWithStatus('pending_approval'))];
+  const active = live.map((c) => c.id);
   const campaign_ids: string[] = [];
   for (let i = 0; i < active.length; i += pauses_in_flight_max) {
     const chunk = active.slice(i, i + pauses_in_flight_max);

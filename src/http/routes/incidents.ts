@@ -110,7 +110,7 @@ function stop(app: TypedApp, deps: RouteDeps): void {
     {
       schema: {
         tags,
-        summary: 'Global kill switch: pause every active campaign',
+        summary: 'Global kill switch: pause every active or pending_approval campaign',
         headers: IdempotencyHeaders,
         body: EmergencyStopBody,
         response: { 200: EmergencyStopView, ...errorResponses },

@@ -3,7 +3,7 @@ import { ok } from '../api.ts';
 import { useApi } from '../context.ts';
 import { ConfirmButton } from './confirm-dialog.tsx';
 
-/** The global kill switch: pauses every active campaign at once; a reason is required for the audit log. */
+/** The global kill switch: pauses every active or pending campaign at once; a reason is required for the audit log. */
 export function EmergencyStop() {
   const api = useApi();
   const [result, setResult] = useState<string | null>(null);
@@ -16,8 +16,9 @@ export function EmergencyStop() {
         title="Stop every campaign?"
         description={
           <p>
-            Every <strong>active</strong> campaign is paused at once: no new claims or redemptions anywhere. Each one
-            must be resumed by hand afterwards. The reason goes into the audit log.
+            Every <strong>active</strong> or pending campaign is paused at once: no new claims, redemptions or
+            confirmations of open holds anywhere. Each one must be resumed by hand afterwards. The reason goes into the
+            audit log.
           </p>
         }
         confirm_label="Stop everything"

@@ -18,7 +18,9 @@ export function KillSwitch({ c, onChange }: { c: Campaign; onChange: () => void 
     heading.current?.focus();
     onChange();
   };
-  const live = c.status === 'active' || c.status === 'paused';
+  const live = c.status === 'active' || c.status === 'paused' || c.status === 'pending_approval';
+  // A pending campaign can still spend: its open holds may be confirmed until it is paused.
+  const pausable = c.status === 'active' || c.status === 'pending_approval';
   const revocable = c.status !== 'ended' && c.status !== 'revoked';
   return (
     <section class="kill-switch" aria-labelledby="kill-switch-title">
@@ -30,7 +32,7 @@ export function KillSwitch({ c, onChange }: { c: Campaign; onChange: () => void 
       </p>
       {!revocable ? <p>This campaign is {c.status}: nothing is left to stop.</p> : null}
       <div class="kill-actions">
-        {c.status === 'active' ? (
+        {pausable ? (
           <ConfirmButton
             label="Pause campaign"
             class="danger big"
@@ -38,8 +40,9 @@ export function KillSwitch({ c, onChange }: { c: Campaign; onChange: () => void 
             title="Pause this campaign?"
             description={
               <p>
-                New claims and redemptions of <strong>{c.name}</strong> are refused from now on. Redemptions already
-                made stay as they are. You can resume later.
+                New claims and redemptions of <strong>{c.name}</strong>, and confirmations of its open holds, are
+                refused from now on. Redemptions already confirmed stay as they are. You can resume later
+                {c.status === 'pending_approval' ? ': its change still needs a second key’s approval then' : ''}.
               </p>
             }
             confirm_label="Pause now"
@@ -53,11 +56,20 @@ export function KillSwitch({ c, onChange }: { c: Campaign; onChange: () => void 
             label="Resume campaign"
             class="primary"
             title="Resume this campaign?"
-            description={<p>Claims and redemptions of {c.name} are accepted again.</p>}
+            description={
+              c.needs_approval ? (
+                <p>
+                  A change to {c.name} awaits approval: resuming sends it to the approval queue, and it takes claims and
+                  redemptions again once a second key approves.
+                </p>
+              ) : (
+                <p>Claims and redemptions of {c.name} are accepted again.</p>
+              )
+            }
             confirm_label="Resume"
             reason="optional"
             run={(reason) => ok(api.POST('/v1/campaigns/{id}/resume', { ...path, body: { reason } }))}
-            after={after('Campaign resumed.')}
+            after={after(c.needs_approval ? 'Campaign resumed into approval.' : 'Campaign resumed.')}
           />
         ) : null}
         {revocable ? (
