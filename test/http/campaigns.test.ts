@@ -25,6 +25,7 @@ describe('POST /v1/campaigns', () => {
         name: 'spring',
         status: 'draft',
         status_reason: null,
+        needs_approval: false,
         currency: 'CNY',
         discount: { type: 'fixed', amount_minor: 1000 },
         min_spend_minor: 5000,

@@ -211,7 +211,29 @@ describe('incidents over HTTP', () => {
 describe('incidents and campaigns awaiting approval over HTTP', () => {
   test('approving a pending campaign in a pausing incident is 409 invalid_state naming it, until it is resolved', async () => {
     const h = await httpHarness();
-    // No per-user limit is a lint warning: submit leaves it pending_approval.
+    // No per-user limit is a lint warning: submit leaves it pending_approval. A draft cannot be
+    // paused, so the incident leaves it be; submitted afterwards, it waits for approval.
+    const created = await h.call<CampaignWire>('POST', '/v1/campaigns', {
+      body: campaignBody({ per_user_limit: null }),
+    });
+    const id = created.body.id;
+    const body = { title: 'hold it', scope: { campaign_ids: [id] }, actions: ['pause_campaigns'] };
+    const inc = await h.call<IncidentWire>('POST', '/v1/incidents', { body });
+    assert.equal(inc.status, 201, JSON.stringify(inc.body));
+    assert.equal((await h.call<CampaignWire>('POST', `/v1/campaigns/${id}/submit`)).body.status, 'pending_approval');
+    const refused = await h.call<ErrorWire>('POST', `/v1/campaigns/${id}/approve`, { key: 'approver' });
+    assertError(refused, 409, 'invalid_state');
+    assert.match(refused.body.error.message, new RegExp(inc.body.id));
+    assert.equal((await campaign(h, id)).status, 'pending_approval');
+    const resolved = await h.call('POST', `/v1/incidents/${inc.body.id}/resolve`, { body: { resolution: 'honour' } });
+    assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
+    const approved = await h.call<CampaignWire>('POST', `/v1/campaigns/${id}/approve`, { key: 'approver' });
+    assert.deepEqual([approved.status, approved.body.status], [200, 'active']);
+    await assertInvariants(h.store);
+  });
+
+  test('an incident that pauses campaigns pauses one pending approval too; after it, resume sends it back to review', async () => {
+    const h = await httpHarness();
     const created = await h.call<CampaignWire>('POST', '/v1/campaigns', {
       body: campaignBody({ per_user_limit: null }),
     });
@@ -220,12 +242,13 @@ describe('incidents and campaigns awaiting approval over HTTP', () => {
     const body = { title: 'hold it', scope: { campaign_ids: [id] }, actions: ['pause_campaigns'] };
     const inc = await h.call<IncidentWire>('POST', '/v1/incidents', { body });
     assert.equal(inc.status, 201, JSON.stringify(inc.body));
-    const refused = await h.call<ErrorWire>('POST', `/v1/campaigns/${id}/approve`, { key: 'approver' });
-    assertError(refused, 409, 'invalid_state');
-    assert.match(refused.body.error.message, new RegExp(inc.body.id));
-    assert.equal((await campaign(h, id)).status, 'pending_approval');
+    const held = await campaign(h, id);
+    assert.deepEqual([held.status, held.needs_approval], ['paused', true]);
+    assertError(await h.call('POST', `/v1/campaigns/${id}/approve`, { key: 'approver' }), 409, 'invalid_state');
     const resolved = await h.call('POST', `/v1/incidents/${inc.body.id}/resolve`, { body: { resolution: 'honour' } });
     assert.equal(resolved.status, 200, JSON.stringify(resolved.body));
+    const resumed = await h.call<CampaignWire>('POST', `/v1/campaigns/${id}/resume`);
+    assert.deepEqual([resumed.body.status, resumed.body.needs_approval], ['pending_approval', false]);
     const approved = await h.call<CampaignWire>('POST', `/v1/campaigns/${id}/approve`, { key: 'approver' });
     assert.deepEqual([approved.status, approved.body.status], [200, 'active']);
     await assertInvariants(h.store);

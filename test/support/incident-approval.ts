@@ -10,10 +10,12 @@ import { activeCampaign, assertInvariants, order, rejects, spec, t0 } from './fi
 import { closeNode, type Node, type OpenStore, openNode } from './incident-faults.ts';
 
 /**
- * An incident that pauses campaigns holds back the campaigns in its scope that are not live yet
- * (draft, pending_approval), run on every store: while it is unresolved, neither an approval nor a
- * submit makes one active (409 invalid_state naming the incident); once it is resolved both work as
- * before. Campaigns outside its scope, and incidents that do not pause, hold nothing back.
+ * An incident that pauses campaigns holds back the campaigns in its scope that are not live yet,
+ * run on every store: a pending one is paused with the others (a pause outranks a review: it keeps
+ * needs_approval, and its resume goes back to pending_approval); while the incident is unresolved,
+ * neither an approval nor a submit makes one active (409 invalid_state naming the incident); once it
+ * is resolved both work as before. Campaigns outside its scope, and incidents that do not pause, hold
+ * nothing back.
  */
 
 const maker = { actor: 'key_maker' };
@@ -81,7 +83,12 @@ export async function approvalHeldByIncident(open: OpenStore): Promise<void> {
       admin,
     );
     assert.equal(inc.status, 'open');
-    assert.equal(inc.report?.paused_campaigns, 0, 'nothing live to pause');
+    assert.equal(inc.report?.paused_campaigns, 1, 'the pending one is paused; drafts are not live');
+    const paused = await n.engine.getCampaign(a.id);
+    assert.deepEqual([paused.status, paused.needs_approval], ['paused', true]);
+    await rejects(n.engine.campaignAction(a.id, 'approve', checker), 'invalid_state');
+    // Resumed while the incident is open: back in review, and held there.
+    assert.equal((await n.engine.campaignAction(a.id, 'resume', admin)).status, 'pending_approval');
     const held = await n.engine.getCampaign(a.id);
     const freeze = ['freeze_redemptions' as const];
     const other = await n.incidents.open(
@@ -90,7 +97,7 @@ export async function approvalHeldByIncident(open: OpenStore): Promise<void> {
     );
 
     await heldBy(n.engine.campaignAction(a.id, 'approve', checker), inc.id);
-    await heldBy(n.engine.campaignAction(a.id, 'approve', checker, null, a.updated_at_ms), inc.id);
+    await heldBy(n.engine.campaignAction(a.id, 'approve', checker, null, held.updated_at_ms), inc.id);
     const still = await n.engine.getCampaign(a.id);
     assert.equal(still.status, 'pending_approval');
     assert.deepEqual(still, held, 'a refusal writes nothing');
@@ -118,8 +125,9 @@ export async function approvalHeldByIncident(open: OpenStore): Promise<void> {
 
 /**
  * A merchant-scoped incident pauses the campaign with redemptions at the merchant; a risky change
- * then sends it back for approval (pending_approval), but approving it does not make it live while
- * the incident is open: the scope resolved to it. Resolved, the approval goes through.
+ * leaves it paused with needs_approval, its resume sends it back for approval (pending_approval), but
+ * approving it does not make it live while the incident is open: the scope resolved to it. Resolved,
+ * the approval goes through.
  */
 export async function changedBackToApprovalStaysHeld(open: OpenStore): Promise<void> {
   await oneNode(open, async (n) => {
@@ -137,7 +145,9 @@ export async function changedBackToApprovalStaysHeld(open: OpenStore): Promise<v
     assert.deepEqual(inc.campaign_ids, [c.id]);
     assert.equal((await n.engine.getCampaign(c.id)).status, 'paused');
     const changed = await n.engine.updateCampaign(c.id, { budget_minor: 2_000_000 }, maker);
-    assert.equal(changed.status, 'pending_approval');
+    assert.deepEqual([changed.status, changed.needs_approval], ['paused', true]);
+    await rejects(n.engine.campaignAction(c.id, 'approve', checker), 'invalid_state');
+    assert.equal((await n.engine.campaignAction(c.id, 'resume', admin)).status, 'pending_approval');
     await heldBy(n.engine.campaignAction(c.id, 'approve', checker), inc.id);
     assert.equal((await n.engine.getCampaign(c.id)).status, 'pending_approval');
     // A campaign the scope did not resolve to is not held back.
@@ -183,7 +193,7 @@ function firingAt(engine: Engine, point: FirePoint, fire: () => void): Engine {
           try {
             return await target.pauseForIncident(...args);
           } finally {
-            // A pending campaign does not pause (invalid_state: the step skips it); fire all the same.
+            // After the pause batch (a pending campaign is paused too, keeping needs_approval).
             if (point === 'after_pause') fire();
           }
         };
@@ -199,7 +209,8 @@ function firingAt(engine: Engine, point: FirePoint, fire: () => void): Engine {
  * opens an incident that pauses it, the approval sent at several points of the opening (with the
  * incident's insert, just before its pause batch, just after it), rounds of each. Each round ends
  * in one of two ways, never with the campaign active under the open incident: the approval was
- * refused naming the incident (read under the campaign's lock), the campaign still pending; or it
+ * refused (naming the incident, read under the campaign's lock, or because the incident's pause came
+ * first), and the incident paused the campaign with its review still owed (needs_approval); or it
  * committed before the incident could be seen, and the incident's pause then paused it.
  */
 export async function approvalRacesIncident(open: OpenStore): Promise<void> {
@@ -221,14 +232,20 @@ export async function approvalRacesIncident(open: OpenStore): Promise<void> {
       assert.ok(sent.approval, `the approval was sent (${point})`);
       const [outcome] = await sent.approval;
       const now = await operator.engine.getCampaign(c.id);
+      assert.equal(now.status, 'paused', `round ${round} (${point}): paused by the incident either way`);
+      assert.equal(inc.report?.paused_campaigns, 1);
       if (outcome.status === 'fulfilled') {
         assert.equal(point, 'with_insert', 'only an approval that may commit before the incident goes through');
-        assert.equal(now.status, 'paused', `round ${round}: approved first, then paused by the incident`);
-        assert.equal(inc.report?.paused_campaigns, 1);
+        assert.equal(now.needs_approval ?? false, false, `round ${round}: approved first, then paused`);
       } else {
-        await heldBy(Promise.reject(outcome.reason), inc.id);
-        assert.equal(now.status, 'pending_approval', `round ${round} (${point})`);
-        assert.equal(inc.report?.paused_campaigns, 0);
+        const reason = outcome.reason as Rejection;
+        assert.equal(reason.code, 'invalid_state', String(reason));
+        // Refused under the lock: by the incident's name, or (after its pause) as paused.
+        assert.ok(
+          reason.message.includes(inc.id) || reason.message === 'cannot approve a paused campaign',
+          reason.message,
+        );
+        assert.equal(now.needs_approval, true, `round ${round} (${point}): its review is still owed`);
         refused.push(c.id);
       }
     }
@@ -238,8 +255,10 @@ export async function approvalRacesIncident(open: OpenStore): Promise<void> {
     for (const inc of (await operator.store.listIncidents({ limit: 100 })).data) {
       await operator.incidents.resolve(inc.id, 'honour', admin);
     }
-    for (const id of refused)
+    for (const id of refused) {
+      assert.equal((await approver.engine.campaignAction(id, 'resume', admin)).status, 'pending_approval');
       assert.equal((await approver.engine.campaignAction(id, 'approve', checker)).status, 'active');
+    }
     await assertInvariants(operator.store);
   } finally {
     await closeNode(approver);
