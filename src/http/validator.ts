@@ -88,6 +88,11 @@ function fromQueryText(schema: TSchema, input: unknown): unknown {
  */
 function explain(e: ValueError): ValueError {
   if (e.errors.length === 0) return e;
+  // A union of literals (a status, a scope, an event type): every allowed value, not just the first branch's.
+  const options = (e.schema as { anyOf?: Array<{ const?: unknown }> }).anyOf;
+  if (options?.every((o) => typeof o.const === 'string' || typeof o.const === 'number')) {
+    return { ...e, message: `Expected one of ${options.map((o) => `'${String(o.const)}'`).join(', ')}` };
+  }
   const discriminant = `${e.path}/type`;
   const branches = e.errors.map((it) => [...it]);
   const meant = branches.find((errs) => !errs.some((x) => x.path === discriminant));

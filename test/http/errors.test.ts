@@ -9,7 +9,7 @@ import { statusByCode } from '../../src/http/error-status.ts';
 import { makeLogger } from '../../src/http/logger.ts';
 import { StoreUnavailable } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { activeCampaign, assertError, assertInvariants, httpHarness } from './harness.ts';
+import { activeCampaign, assertError, assertInvariants, httpHarness, type Method } from './harness.ts';
 
 /** The API.md error table, verbatim. */
 const apiTable: Record<number, RejectionCode[]> = {
@@ -237,7 +237,11 @@ describe('list cursors', () => {
         const res = await h.call('GET', `${path}?starting_after=${encodeURIComponent(cursor)}`);
         assertError(res, 400, 'invalid_request', 'starting_after');
         const message = (res.body as { error: { message: string } }).error.message;
-        assert.equal(message, `starting_after: expected the id (${prefix}_...) of the last item of the page before`, path);
+        assert.equal(
+          message,
+          `starting_after: expected the id (${prefix}_...) of the last item of the page before`,
+          path,
+        );
       }
       const ok = await h.call<{ data: unknown[] }>(
         'GET',
@@ -250,6 +254,41 @@ describe('list cursors', () => {
     assert.equal(page.status, 200);
     assert.ok(page.body.data.every((x) => x.id < c.id));
     assertError(await h.call('GET', '/v1/audit?starting_after=cmp_1'), 400, 'invalid_request', 'starting_after');
+    await h.app.close();
+  });
+});
+
+describe('enum fields', () => {
+  test('a value outside a list of choices names every choice, not only the first', async () => {
+    const h = await httpHarness();
+    const cases: Array<[Method, string, unknown, string, string]> = [
+      [
+        'GET',
+        '/v1/redemptions?status=bogus',
+        undefined,
+        'status',
+        "'reserved', 'confirmed', 'released', 'reversed', 'frozen'",
+      ],
+      [
+        'POST',
+        '/v1/api-keys',
+        { name: 'x', scopes: ['bogus'] },
+        'scopes[0]',
+        "'admin', 'approver', 'checkout', 'read'",
+      ],
+      [
+        'GET',
+        '/v1/campaigns?status=bogus',
+        undefined,
+        'status',
+        "'draft', 'pending_approval', 'active', 'paused', 'ended', 'revoked'",
+      ],
+    ];
+    for (const [method, url, body, param, choices] of cases) {
+      const res = await h.call<{ error: { message: string } }>(method, url, body === undefined ? {} : { body });
+      assertError(res, 400, 'invalid_request', param);
+      assert.equal(res.body.error.message, `${param}: expected one of ${choices}`, url);
+    }
     await h.app.close();
   });
 });
