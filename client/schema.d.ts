@@ -3452,12 +3452,10 @@ export interface paths {
                     "application/json": {
                         title: string;
                         scope: {
-                            campaign_ids?: string[];
-                            merchant_ids?: string[];
-                            /** @description RFC 3339, e.g. 2019-01-01T00:00:00Z */
-                            from?: string;
-                            /** @description RFC 3339, e.g. 2019-01-01T00:00:00Z */
-                            to?: string;
+                            campaign_ids?: string[] | null;
+                            merchant_ids?: string[] | null;
+                            from?: string | null;
+                            to?: string | null;
                         };
                         actions: ("pause_campaigns" | "revoke_unredeemed" | "freeze_redemptions")[];
                     };

@@ -36,13 +36,16 @@ export const EmergencyStopView = Type.Object({
 
 const IncidentAction = Literals(incidentActions);
 
+/** Each field may be left out or null (as an incident shows its scope), meaning no bound of that kind. */
 export const IncidentScopeInput = Body({
   campaign_ids: Type.Optional(
-    Type.Array(Id, { minItems: 1, maxItems: limits.incident_campaigns_max, uniqueItems: true }),
+    Nullable(Type.Array(Id, { minItems: 1, maxItems: limits.incident_campaigns_max, uniqueItems: true })),
   ),
-  merchant_ids: Type.Optional(Type.Array(Name, { minItems: 1, maxItems: limits.merchant_ids_max, uniqueItems: true })),
-  from: Type.Optional(Timestamp),
-  to: Type.Optional(Timestamp),
+  merchant_ids: Type.Optional(
+    Nullable(Type.Array(Name, { minItems: 1, maxItems: limits.merchant_ids_max, uniqueItems: true })),
+  ),
+  from: Type.Optional(Nullable(Timestamp)),
+  to: Type.Optional(Nullable(Timestamp)),
 });
 
 export const IncidentCreate = Body({

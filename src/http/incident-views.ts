@@ -65,8 +65,8 @@ export function incidentInputOf(body: Static<typeof IncidentCreate>): IncidentIn
     scope: {
       campaign_ids: scope.campaign_ids ?? null,
       merchant_ids: scope.merchant_ids ?? null,
-      from_ms: scope.from === undefined ? null : parseTimestampMs(scope.from, 'scope.from'),
-      to_ms: scope.to === undefined ? null : parseTimestampMs(scope.to, 'scope.to'),
+      from_ms: scope.from == null ? null : parseTimestampMs(scope.from, 'scope.from'),
+      to_ms: scope.to == null ? null : parseTimestampMs(scope.to, 'scope.to'),
     },
   };
 }

@@ -172,6 +172,12 @@ describe('incidents over HTTP', () => {
       [{ ...ok, actions: ['delete_everything'] }, 400, 'invalid_request'],
       [{ ...ok, actions: ['pause_campaigns', 'pause_campaigns'] }, 400, 'invalid_request'],
       [{ ...ok, scope: {} }, 400, 'invalid_request', 'scope'],
+      [
+        { ...ok, scope: { campaign_ids: null, merchant_ids: null, from: null, to: null } },
+        400,
+        'invalid_request',
+        'scope',
+      ],
       [{ ...ok, scope: { campaign_ids: [] } }, 400, 'invalid_request'],
       [{ ...ok, scope: { campaign_ids: [c.id], extra: 1 } }, 400, 'invalid_request'],
       [{ ...ok, scope: { campaign_ids: [c.id], from: '2026-02-30T00:00:00Z' } }, 400, 'invalid_request', 'scope.from'],
@@ -204,6 +210,25 @@ describe('incidents over HTTP', () => {
       inc.body.report?.by_merchant.map((m) => m.merchant_id),
       ['m2'],
     );
+    await assertInvariants(h.store);
+  });
+});
+
+describe('incident scopes as shown', () => {
+  test('the scope an incident shows (null for each bound not set) is taken back as input', async () => {
+    const h = await httpHarness();
+    const { c } = await busyCampaign(h, 3, 3);
+    const first = await h.call<IncidentWire>('POST', '/v1/incidents', {
+      body: { title: 'look', scope: { campaign_ids: [c.id] }, actions: ['freeze_redemptions'] },
+    });
+    assert.equal(first.status, 201, JSON.stringify(first.body));
+    assert.deepEqual(first.body.scope, { campaign_ids: [c.id], merchant_ids: null, from: null, to: null });
+    const again = await h.call<IncidentWire>('POST', '/v1/incidents', {
+      body: { title: 'look again', scope: first.body.scope, actions: ['pause_campaigns'] },
+    });
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    assert.deepEqual(again.body.scope, first.body.scope);
+    assert.deepEqual(again.body.campaign_ids, [c.id]);
     await assertInvariants(h.store);
   });
 });
