@@ -197,6 +197,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         name: string;
                         /**
                          * Format: iso-4217
@@ -539,6 +543,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         name?: string;
                         /**
                          * Format: iso-4217
@@ -1692,6 +1700,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         name: string;
                         /**
                          * Format: iso-4217
@@ -1838,6 +1850,10 @@ export interface paths {
                 content: {
                     "application/json": {
                         campaign_id: string;
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         user_id: string;
                     };
                 };
@@ -1920,11 +1936,27 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         user_id: string;
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         code?: string;
                         coupon_id?: string;
                         order: {
+                            /**
+                             * Format: name-chars
+                             * @description 1-128 characters
+                             */
                             id: string;
+                            /**
+                             * Format: name-chars
+                             * @description 1-128 characters
+                             */
                             merchant_id: string;
                             /** @description minor units */
                             amount_minor: number;
@@ -1933,6 +1965,10 @@ export interface paths {
                              * @example CNY
                              */
                             currency: string;
+                            /**
+                             * Format: name-chars
+                             * @description 1-128 characters
+                             */
                             product_kind: string;
                         };
                         device_id?: string | null;
@@ -2011,6 +2047,7 @@ export interface paths {
                     /** @description the id (rdm_...) of the last item of the page before */
                     starting_after?: string;
                     campaign_id?: string;
+                    /** @description 1-128 characters */
                     merchant_id?: string;
                     status?: "reserved" | "confirmed" | "released" | "reversed" | "frozen";
                 };
@@ -2097,11 +2134,27 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         user_id: string;
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         code?: string;
                         coupon_id?: string;
                         order: {
+                            /**
+                             * Format: name-chars
+                             * @description 1-128 characters
+                             */
                             id: string;
+                            /**
+                             * Format: name-chars
+                             * @description 1-128 characters
+                             */
                             merchant_id: string;
                             /** @description minor units */
                             amount_minor: number;
@@ -2110,6 +2163,10 @@ export interface paths {
                              * @example CNY
                              */
                             currency: string;
+                            /**
+                             * Format: name-chars
+                             * @description 1-128 characters
+                             */
                             product_kind: string;
                         };
                         device_id?: string | null;
@@ -2868,6 +2925,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         user_id: string;
                     };
                 };
@@ -3017,6 +3078,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: name-chars
+                         * @description 1-128 characters
+                         */
                         name: string;
                         scopes: ("admin" | "approver" | "checkout" | "read")[];
                     };

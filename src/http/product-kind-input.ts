@@ -1,6 +1,7 @@
 import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import { canonicalProductKind } from '../domain/product-kinds.ts';
+import { atMostChars } from '../domain/text.ts';
 
 /**
  * A product kind from the wire in its one spelling (canonicalProductKind), so what is stored and
@@ -15,7 +16,7 @@ export function productKindOf(kind: string, param: string): string {
       param,
     );
   }
-  if (canonical.length > limits.name_chars_max) {
+  if (!atMostChars(canonical, limits.name_chars_max)) {
     throw new Rejection(
       'invalid_request',
       `${param}: a product kind has at most ${limits.name_chars_max} characters`,

@@ -1,6 +1,7 @@
 import { FormatRegistry, type TSchema, Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { isCurrencyCode } from '../domain/currency.ts';
+import { atMostChars } from '../domain/text.ts';
 import type { IdPrefix } from '../engine/ids.ts';
 
 /** Money: a safe, non-negative integer in minor units. Floats, negatives and 1e300 are refused. */
@@ -9,8 +10,18 @@ export const Money = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER
 /** A count or limit: a positive safe integer. */
 export const PositiveInt = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
 
-/** Strings that name things (user, merchant, device, order id, codes). */
-export const Name = Type.String({ minLength: 1, maxLength: limits.name_chars_max });
+FormatRegistry.Set('name-chars', (value) => atMostChars(value, limits.name_chars_max));
+
+/**
+ * Strings that name things (user, merchant, device, order id, codes): 1-128 characters as API.md
+ * counts them, code points (an emoji is one, not two UTF-16 units); the format checks the upper
+ * bound, so a string too long by either count gets the same message.
+ */
+export const Name = Type.String({
+  minLength: 1,
+  format: 'name-chars',
+  description: `1-${limits.name_chars_max} characters`,
+});
 
 /** A prefixed id (`cmp_...`). */
 export const Id = Type.String({ minLength: 1, maxLength: limits.name_chars_max });

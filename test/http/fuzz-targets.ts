@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { charCount } from '../../src/domain/text.ts';
 import type { CampaignWire, RedemptionWire } from '../../src/http/views.ts';
 import {
   type Answer,
@@ -60,7 +61,7 @@ export const badValues: Record<Kind, unknown[]> = {
 
 /** Whether a field might accept a value (an over-approximation), so random values that may be valid are skipped. */
 export function mightAccept(kind: Kind, v: unknown): boolean {
-  const isName = (x: unknown) => typeof x === 'string' && x.length >= 1 && x.length <= 128;
+  const isName = (x: unknown) => typeof x === 'string' && x.length >= 1 && charCount(x) <= 128;
   const isCount = (x: unknown) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
   switch (kind) {
     case 'name':

@@ -52,6 +52,36 @@ for (const [name, open] of stores) {
       await h.engine.close();
     });
 
+    test('names are 1-128 characters counted as code points: 128 emoji are kept as sent, 129 are refused', async () => {
+      const h = await httpHarness({}, {}, await opening);
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'WIDE', per_user_limit: null });
+      const wide = (ch: string, n: number) => ch.repeat(n);
+      const user_id = wide('💥', 128);
+      const order = { id: wide('𠀀', 128), merchant_id: wide('红', 128) };
+      const ok = await h.call<{ id: string; status: string; discount_minor: number }>('POST', '/v1/redemptions', {
+        key: 'checkout',
+        raw: redeemRaw('WIDE', { user_id, order }),
+      });
+      assert.equal(ok.status, 201, JSON.stringify(ok.body));
+      const stored = await h.store.getRedemption(ok.body.id);
+      assert.deepEqual(
+        [stored?.user_id, stored?.order_id, stored?.merchant_id],
+        [user_id, order.id, order.merchant_id],
+      );
+      for (const [param, over] of [
+        ['user_id', { user_id: wide('💥', 129) }],
+        ['order.id', { order: { id: wide('𠀀', 129) } }],
+        ['order.merchant_id', { order: { merchant_id: wide('m', 129) } }],
+      ] as const) {
+        const res = await h.call('POST', '/v1/redemptions', { key: 'checkout', raw: redeemRaw('WIDE', over) });
+        assertError(res, 400, 'invalid_request', param);
+        assert.equal((res.body as { error: { message: string } }).error.message, `${param}: expected 1-128 characters`);
+      }
+      assert.equal((await h.engine.getCampaign(c.id)).reserved_minor, ok.body.discount_minor, 'only the one hold');
+      await assertInvariants(h.store);
+      await h.engine.close();
+    });
+
     test('a NUL in one request fails only that request, never the batch it would have shared', async () => {
       const h = await httpHarness({}, {}, await opening);
       const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'NUL', per_user_limit: null });

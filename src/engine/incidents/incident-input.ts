@@ -1,6 +1,7 @@
 import { limits } from '../../config/limits.ts';
 import { Rejection } from '../../domain/errors.ts';
 import { type IncidentAction, type IncidentScope, incidentActions } from '../../domain/incident.ts';
+import { atMostChars } from '../../domain/text.ts';
 
 /** What opening an incident takes, parsed (times in ms). */
 export interface IncidentInput {
@@ -14,7 +15,7 @@ function checkIds(ids: string[] | null, max: number, param: string): void {
   if (ids.length === 0 || ids.length > max) throw new Rejection('invalid_request', `must list 1-${max} ids`, param);
   if (new Set(ids).size !== ids.length) throw new Rejection('invalid_request', 'must not repeat an id', param);
   for (const id of ids) {
-    if (typeof id !== 'string' || id.length === 0 || id.length > limits.name_chars_max) {
+    if (typeof id !== 'string' || id.length === 0 || !atMostChars(id, limits.name_chars_max)) {
       throw new Rejection('invalid_request', `ids are 1-${limits.name_chars_max} characters`, param);
     }
   }
