@@ -327,8 +327,12 @@ export class Engine {
     return this.store.listCampaigns(q);
   }
 
-  /** Every campaign in `status` as stored now, page by page (the kill switch, the end sweep). */
-  async campaignsWithStatus(status: CampaignStatus): Promise<Campaign[]> {
+  /**
+   * Every campaign in `status` (or any of several, in one pass: one moving between them is listed
+   * once, in whichever it had when its page was read) as stored now, page by page (the kill switch,
+   * the end sweep).
+   */
+  async campaignsWithStatus(status: CampaignStatus | readonly CampaignStatus[]): Promise<Campaign[]> {
     const out: Campaign[] = [];
     let starting_after: string | undefined;
     for (;;) {

@@ -200,7 +200,8 @@ export interface Store
     idempotency: IdempotencyRecord | null,
   ): Promise<void>;
   getCampaign(id: string): Promise<Campaign | null>;
-  listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>>;
+  /** Newest first; `status` one status, or any of several (one read, so a campaign moving between them is listed once). */
+  listCampaigns(q: ListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>>;
   /** Ids of every campaign (for verify and the emergency stop). */
   campaignIds(): Promise<string[]>;
   /**

@@ -381,6 +381,29 @@ describe('incidents (engine, SQLite in memory)', () => {
     await assertInvariants(h.store);
   });
 
+  test('emergency stop reads active and pending campaigns in one pass: one approved while it lists is still paused', async () => {
+    const h = await harness();
+    const { c: p } = await claimCampaign(h, 2, 1);
+    assert.equal((await h.engine.updateCampaign(p.id, { budget_minor: 20_000_000 }, admin)).status, 'pending_approval');
+    // The approval lands right after the stop's first read (a list of two statuses, read separately, missed it).
+    const store = h.store;
+    const list = store.listCampaigns.bind(store);
+    let approved = false;
+    store.listCampaigns = async (q) => {
+      const page = await list(q);
+      if (!approved) {
+        approved = true;
+        assert.equal((await h.engine.campaignAction(p.id, 'approve', { actor: 'key_checker' })).status, 'active');
+      }
+      return page;
+    };
+    const out = await emergencyStop(h.engine, 'drill', admin);
+    assert.ok(approved);
+    assert.deepEqual(out.campaign_ids, [p.id]);
+    assert.equal((await h.engine.getCampaign(p.id)).status, 'paused');
+    await assertInvariants(h.store);
+  });
+
   test('emergency stop pauses every active or pending campaign, each on its own chain, and audits the stop', async () => {
     const h = await harness();
     const { c: a } = await claimCampaign(h, 2, 2);

@@ -27,9 +27,9 @@ async function pauseOne(engine: Engine, id: string, actor: string | null, reason
  * stop on the platform chain. No global lock: campaigns activated after the listing are not paused.
  */
 export async function emergencyStop(engine: Engine, reason: string, who: Actor): Promise<EmergencyStopResult> {
-  // Pending campaigns too: their holds could still be confirmed.
-  const live = [...(await engine.campaignsWithStatus('active')), ...(await engine.campaignsWithStatus('pending_approval'))];
-  const active = live.map((c) => c.id);
+  // Pending campaigns too (their holds could still be confirmed), in one pass: a campaign approved
+  // or sent back to review meanwhile is listed in either status, never missed between two reads.
+  const active = (await engine.campaignsWithStatus(['active', 'pending_approval'])).map((c) => c.id);
   const campaign_ids: string[] = [];
   for (let i = 0; i < active.length; i += pauses_in_flight_max) {
     const chunk = active.slice(i, i + pauses_in_flight_max);

@@ -20,6 +20,13 @@ export function batchContract(open: OpenStore): void {
     });
     assert.deepEqual(await listed('active'), []);
     assert.deepEqual(await listed('paused'), [campaign.id]);
+    const either = await store.listCampaigns({ limit: 10, status: ['active', 'paused'] });
+    assert.deepEqual(
+      either.data.map((c) => c.id),
+      [campaign.id],
+      'any of several statuses, in one read',
+    );
+    assert.deepEqual((await store.listCampaigns({ limit: 10, status: ['active', 'draft'] })).data, []);
     assert.deepEqual(await store.sharedCodes(1), ['NEWCODE']);
     await batch(store, campaign.id, emptyLoad(), (_, w) => {
       w.campaign.status = 'active';

@@ -15,13 +15,13 @@ async function page(
   table: string,
   cols: string,
   list: ListQuery,
-  where: Record<string, string>,
+  where: Record<string, string | readonly string[]>,
 ): Promise<Page<Row>> {
   const conds: string[] = [];
   const args: unknown[] = [];
   for (const [k, v] of Object.entries(where)) {
     args.push(v);
-    conds.push(`${k} = $${args.length}`);
+    conds.push(typeof v === 'string' ? `${k} = $${args.length}` : `${k} = ANY($${args.length}::text[])`);
   }
   if (list.starting_after) {
     args.push(list.starting_after);
@@ -33,7 +33,10 @@ async function page(
   return { data: rows.slice(0, list.limit), has_more: rows.length > list.limit };
 }
 
-export async function listCampaigns(q: Query, list: ListQuery & { status?: string }): Promise<Page<Campaign>> {
+export async function listCampaigns(
+  q: Query,
+  list: ListQuery & { status?: string | readonly string[] },
+): Promise<Page<Campaign>> {
   const rows = await page(q, 'campaigns', 'doc', list, list.status ? { status: list.status } : {});
   return { data: rows.data.map(campaignFromRow), has_more: rows.has_more };
 }

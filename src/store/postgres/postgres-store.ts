@@ -202,7 +202,7 @@ export class PostgresStore implements Store {
     return row ? campaignFromRow(row) : null;
   }
 
-  listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>> {
+  listCampaigns(q: ListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>> {
     return reads.listCampaigns(this.q, q);
   }
 

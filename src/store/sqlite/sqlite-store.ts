@@ -297,7 +297,7 @@ export class SqliteStore implements Store {
     return row ? (JSON.parse(String(row.doc)) as Campaign) : null;
   }
 
-  async listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>> {
+  async listCampaigns(q: ListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>> {
     const rows = this.page('campaigns', 'doc', q, q.status ? { status: q.status } : {});
     return { data: rows.data.map((r) => JSON.parse(String(r.doc)) as Campaign), has_more: rows.has_more };
   }
@@ -324,12 +324,22 @@ export class SqliteStore implements Store {
   }
 
   /** Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. */
-  private page(table: string, cols: string, q: ListQuery, where: Record<string, string>): Page<Row> {
+  private page(
+    table: string,
+    cols: string,
+    q: ListQuery,
+    where: Record<string, string | readonly string[]>,
+  ): Page<Row> {
     const conds: string[] = [];
     const args: unknown[] = [];
     for (const [k, v] of Object.entries(where)) {
-      conds.push(`${k} = ?`);
-      args.push(v);
+      if (typeof v === 'string') {
+        conds.push(`${k} = ?`);
+        args.push(v);
+      } else {
+        conds.push(`${k} IN (${v.map(() => '?').join(', ')})`);
+        args.push(...v);
+      }
     }
     if (q.starting_after) {
       conds.push('id < ?');
