@@ -30,8 +30,9 @@ export async function revokeApiKey(
 
 /**
  * Rotation: a new key with the same name and scopes, then the old one revoked. The new
- * secret is returned once; if the revocation fails the new key still stands and the
- * rotation can be retried (the old key is revoked by the retry).
+ * secret is returned once. If the old key cannot be revoked (another rotation or revocation
+ * got there first: 409; or the store failed), the new key is revoked again before the error
+ * goes out, so no live key is left whose secret nobody was given.
  */
 export async function rotateApiKey(
   store: Store,
@@ -46,6 +47,12 @@ export async function rotateApiKey(
     scopes: old.scopes as Scope[],
     actor,
   });
-  const revoked = await revokeApiKey(store, id, now_ms, actor, { replaced_by: record.id });
+  let revoked: ApiKeyRecord;
+  try {
+    revoked = await revokeApiKey(store, id, now_ms, actor, { replaced_by: record.id });
+  } catch (err) {
+    await revokeApiKey(store, record.id, now_ms, actor, { rotation_of: id, undone: true }).catch(() => undefined);
+    throw err;
+  }
   return { record, secret, revoked };
 }
