@@ -90,7 +90,10 @@ export interface AuditDigestsOptions {
   announce?: (event: AuditDigestEvent) => Promise<void>;
 }
 
-/** What the `audit.digest` event carries: the value and its file, not every head (the file has them). */
+/**
+ * What the `audit.digest` event carries: the value and its file's name in the digest directory, not
+ * every head (the file has them), nor the server's paths.
+ */
 export interface AuditDigestEvent {
   digest: string;
   created_at: string;
@@ -118,8 +121,8 @@ export async function startAuditDigests(store: Store, opts: AuditDigestsOptions)
       mkdirSync(dir, { recursive: true });
       const file = join(dir, `${digest.created_at.replace(/[:.]/g, '-')}.json`);
       writeNew(file, `${JSON.stringify(digest, null, 2)}\n`);
-      taken = { digest: digest.digest, created_at: digest.created_at, chains: digest.chains, file };
-      opts.log('audit digest taken: keep its value outside the database', { ...taken });
+      taken = { digest: digest.digest, created_at: digest.created_at, chains: digest.chains, file: basename(file) };
+      opts.log('audit digest taken: keep its value outside the database', { ...taken, file });
     } catch (err) {
       opts.log('audit digest failed', { error: messageOf(err) });
       return;

@@ -423,6 +423,32 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     }
   });
 
+  test('rotating the key the console is signed in with switches the console to the new key, shown once', async () => {
+    await page.goto(`${server.url}/console/developers`);
+    const me = await admin.GET('/v1/api-keys/current');
+    assert.ok(me.data, JSON.stringify(me.error));
+    const row = page.locator(`li[data-key-id="${me.data.id}"]`);
+    await row.getByText('signed in with this key').waitFor();
+    await row.getByRole('button', { name: 'Rotate' }).click();
+    await page
+      .getByText('It is the key this console is signed in with: the console switches to the new one.')
+      .waitFor();
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    const shown = page.getByRole('region', { name: 'API keys' }).getByTestId('one-time-secret');
+    await shown.waitFor();
+    const fresh = (await shown.textContent()) ?? '';
+    assert.match(fresh, /^vs_[a-z2-7]{52}$/);
+    await page.locator(`li[data-key-id="${me.data.id}"][data-revoked="true"]`).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('vouchsafe.api_key')), fresh);
+    assert.equal((await admin.GET('/v1/api-keys/current')).response.status, 401, 'the old key is refused');
+    admin = createVouchsafeClient(server.url, fresh);
+    const now = await admin.GET('/v1/api-keys/current');
+    assert.equal(now.data?.name, me.data.name);
+    // Still signed in: the list shows the new key as this console's.
+    await page.locator(`li[data-key-id="${now.data?.id}"]`).getByText('signed in with this key').waitFor();
+    await nav(page, 'Campaigns');
+  });
+
   test('no horizontal overflow at 1280x800 and at a phone width (390x844)', async () => {
     for (const viewport of [
       { width: 1280, height: 800 },

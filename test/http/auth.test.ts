@@ -101,6 +101,7 @@ describe('authentication', () => {
       ['POST', '/v1/redemptions/rdm_x/reverse', undefined, ['admin', 'checkout']],
       ['POST', '/v1/api-keys', { name: 'n', scopes: ['read'] }, ['admin']],
       ['GET', '/v1/api-keys', undefined, ['admin']],
+      ['GET', '/v1/api-keys/current', undefined, ['admin', 'approver', 'checkout', 'read']],
       ['POST', '/v1/api-keys/key_x/revoke', undefined, ['admin']],
       ['POST', '/v1/api-keys/key_x/rotate', undefined, ['admin']],
       ['GET', '/v1/audit', undefined, ['admin', 'read']],

@@ -53,7 +53,7 @@ export interface HttpHarness {
   call<T = unknown>(method: Method, url: string, opts?: CallOptions): Promise<Answer<T>>;
 }
 
-const scopesOf: Record<KeyName, Scope[]> = {
+export const scopesOf: Record<KeyName, Scope[]> = {
   admin: ['admin'],
   admin2: ['admin'],
   approver: ['approver'],

@@ -5,7 +5,7 @@ import { limits } from '../../src/config/limits.ts';
 import { key_cache_ms } from '../../src/http/auth.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { slowStore } from '../faults/slow-store.ts';
-import { assertError, httpHarness } from './harness.ts';
+import { assertError, httpHarness, scopesOf } from './harness.ts';
 
 describe('security headers and CORS', () => {
   test('API answers carry nosniff, DENY framing, no-referrer and a deny-all CSP; no CORS header ever', async () => {
@@ -197,6 +197,21 @@ describe('API key revocation', () => {
     for (const key of ['read', 'checkout', 'approver'] as const)
       assertError(await h.call('GET', '/v1/api-keys', { key }), 403, 'forbidden');
     assertError(await h.call('GET', '/v1/api-keys?limit=0'), 400, 'invalid_request');
+    await h.app.close();
+  });
+
+  test('GET /v1/api-keys/current: any key reads itself (id, name, scopes), never its secret or hash', async () => {
+    const h = await httpHarness();
+    for (const name of ['admin', 'approver', 'checkout', 'read'] as const) {
+      const res = await h.call<Record<string, unknown>>('GET', '/v1/api-keys/current', { key: name });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(
+        { ...res.body, created_at: '' },
+        { id: h.keys[name].id, name, scopes: scopesOf[name], created_at: '', revoked_at: null },
+      );
+      assert.ok(!JSON.stringify(res.body).includes(h.keys[name].secret));
+    }
+    assertError(await h.call('GET', '/v1/api-keys/current', { key: null }), 401, 'unauthenticated');
     await h.app.close();
   });
 

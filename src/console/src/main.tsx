@@ -4,7 +4,7 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { clientFor, onUnauthenticated, savedKey, saveKey } from './api.ts';
 import { EmergencyStop } from './components/emergency-stop.tsx';
 import { Link } from './components/link.tsx';
-import { ApiContext } from './context.ts';
+import { ApiContext, SwitchKeyContext } from './context.ts';
 import { Approvals } from './pages/approvals.tsx';
 import { Audit } from './pages/audit.tsx';
 import { CampaignList } from './pages/campaign-list.tsx';
@@ -102,6 +102,10 @@ function App() {
     saveKey(null);
     setKey(null);
   };
+  const switchKey = (next: string) => {
+    saveKey(next);
+    setKey(next);
+  };
   useEffect(() => onUnauthenticated(signOut), []);
   if (api === null) {
     return (
@@ -115,7 +119,9 @@ function App() {
   }
   return (
     <ApiContext.Provider value={api}>
-      <Shell onSignOut={signOut} />
+      <SwitchKeyContext.Provider value={switchKey}>
+        <Shell onSignOut={signOut} />
+      </SwitchKeyContext.Provider>
     </ApiContext.Provider>
   );
 }

@@ -45,9 +45,9 @@ function keyView(k: ApiKeyRecord) {
 }
 
 /**
- * API keys, all admin only (a key list tells who can do what, so `read` does not see it): create
+ * API keys, admin only (a key list tells who can do what, so `read` does not see it): create
  * (the secret is in that answer only), list, revoke, and rotate (a new key with the same name and
- * scopes, the old one revoked; Stripe's "roll key").
+ * scopes, the old one revoked; Stripe's "roll key"). Any key may read itself (`current`).
  */
 export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
@@ -99,6 +99,19 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
       const after = starting_after === undefined ? all : all.filter((k) => k.id < starting_after);
       return { data: after.slice(0, limit).map(keyView), has_more: after.length > limit };
     },
+  );
+
+  app.get(
+    '/v1/api-keys/current',
+    {
+      config: { scopes: ['approver', 'checkout', 'read'] },
+      schema: {
+        tags,
+        summary: 'The key this request is made with (any scope): its id, name and scopes, never its secret',
+        response: { 200: ApiKeyView, ...errorResponses },
+      },
+    },
+    async (request) => keyView(keyOf(request)),
   );
 
   app.post(

@@ -85,7 +85,9 @@ export function CampaignPage({ id }: { id: string }) {
       <p class="sub">
         <code>{c.id}</code> · {discountText(c)} · {when(c.starts_at)} – {when(c.ends_at)}
         {c.status_reason ? ` · reason: ${c.status_reason}` : ''}
-        {c.needs_approval ? ' · a change awaits approval: resuming sends it to the approval queue' : ''}
+        {c.needs_approval && c.status === 'paused'
+          ? ' · a change awaits approval: resuming sends it to the approval queue'
+          : ''}
       </p>
       {error ? (
         <p class="error" role="alert">

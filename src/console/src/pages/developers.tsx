@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type ApiKey, type ApiScope, type Delivery, messageOf, ok, type Webhook, type WebhookEvent } from '../api.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
-import { useApi } from '../context.ts';
+import { useApi, useSwitchKey } from '../context.ts';
 import { when } from '../format.ts';
 import { usePoll } from '../hooks.ts';
 
@@ -71,7 +71,11 @@ type KeyAction = { kind: 'revoke' | 'rotate'; key: ApiKey };
 
 function ApiKeys() {
   const api = useApi();
+  const switchKey = useSwitchKey();
   const list = usePoll(() => ok(api.GET('/v1/api-keys', { params: { query: { limit: 100 } } })), null, [api]);
+  // The key this console is signed in with: rotating it switches the console to the new one.
+  const me = usePoll(() => ok(api.GET('/v1/api-keys/current')), null, [api]);
+  const mine = (k: ApiKey) => me.data?.id === k.id;
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<ApiScope[]>(['read']);
   const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
@@ -136,6 +140,7 @@ function ApiKeys() {
         {list.data?.data.map((k) => (
           <li key={k.id} data-key-id={k.id} data-revoked={String(k.revoked_at !== null)}>
             <strong>{k.name}</strong> · <code>{k.id}</code> · {k.scopes.join(', ')} · made {when(k.created_at)}
+            {mine(k) ? <span class="badge"> signed in with this key</span> : null}
             {k.revoked_at !== null ? (
               <> · revoked {when(k.revoked_at)}</>
             ) : (
@@ -161,8 +166,8 @@ function ApiKeys() {
           description={
             <p>
               {acting.kind === 'revoke'
-                ? 'Every request with this key is refused (401) from now on. If it is the key you signed in with, you are signed out.'
-                : 'A new key with the same name and scopes is made and shown once; this one is refused (401) from now on.'}
+                ? `Every request with this key is refused (401) from now on.${mine(acting.key) ? ' It is the key this console is signed in with: you will be signed out.' : ''}`
+                : `A new key with the same name and scopes is made and shown once; this one is refused (401) from now on.${mine(acting.key) ? ' It is the key this console is signed in with: the console switches to the new one.' : ''}`}
               {acting.kind === 'revoke' && acting.key.scopes.includes('admin')
                 ? ' Keep another admin key: without one, only vouchsafe keys create --scope admin on the server can make a new one.'
                 : ''}
@@ -177,6 +182,12 @@ function ApiKeys() {
             } else {
               const made = await ok(api.POST('/v1/api-keys/{id}/rotate', path));
               setSecret({ label: `New key ${made.name} (${made.id}), replacing ${made.replaces}`, value: made.key });
+              // The old key is refused from now on: a console signed in with it carries on with the new
+              // one (the lists reload with it), rather than being signed out with the new secret unseen.
+              if (me.data?.id === made.replaces) {
+                switchKey(made.key);
+                return;
+              }
             }
             list.reload();
           }}
