@@ -45,3 +45,25 @@ export function usePoll<T>(load: () => Promise<T>, interval_ms: number | null, d
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { data, error, loading, reload };
 }
+
+/** One action at a time from a form: `busy` while it runs, its failure as `error` (cleared on the next run). */
+export function useAction(): {
+  busy: boolean;
+  error: string | null;
+  run: (work: () => Promise<void>) => Promise<void>;
+} {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (work: () => Promise<void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await work();
+    } catch (e) {
+      setError(messageOf(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, run };
+}

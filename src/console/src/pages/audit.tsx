@@ -3,6 +3,7 @@ import { type AuditDigest, type AuditEntry, type AuditVerify, messageOf, ok } fr
 import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
 import { count, when } from '../format.ts';
+import { useAction } from '../hooks.ts';
 
 const page_size = 50;
 
@@ -34,19 +35,7 @@ function Chains() {
   const api = useApi();
   const [verify, setVerify] = useState<AuditVerify | null>(null);
   const [digest, setDigest] = useState<AuditDigest | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (work: () => Promise<void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      await work();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, run } = useAction();
   const download = (d: AuditDigest) => {
     const url = URL.createObjectURL(new Blob([`${JSON.stringify(d, null, 2)}\n`], { type: 'application/json' }));
     const a = document.createElement('a');

@@ -1,9 +1,9 @@
 import { useState } from 'preact/hooks';
-import { type ApiKey, type ApiScope, type Delivery, messageOf, ok, type Webhook, type WebhookEvent } from '../api.ts';
+import { type ApiKey, type ApiScope, type Delivery, ok, type Webhook, type WebhookEvent } from '../api.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { useApi, useSwitchKey } from '../context.ts';
 import { when } from '../format.ts';
-import { usePoll } from '../hooks.ts';
+import { useAction, usePoll } from '../hooks.ts';
 
 const scopeLabel: Record<ApiScope, string> = {
   admin: 'admin: everything',
@@ -79,24 +79,16 @@ function ApiKeys() {
   const [name, setName] = useState('');
   const [scopes, setScopes] = useState<ApiScope[]>(['read']);
   const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [acting, setActing] = useState<KeyAction | null>(null);
   const ready = name.trim() !== '' && scopes.length > 0 && !busy;
-  const create = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const create = () =>
+    run(async () => {
       const made = await ok(api.POST('/v1/api-keys', { body: { name: name.trim(), scopes } }));
       setSecret({ label: `New key ${made.name} (${made.id})`, value: made.key });
       setName('');
       list.reload();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <section aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
@@ -204,25 +196,17 @@ function Webhooks() {
   const [url, setUrl] = useState('');
   const [events, setEvents] = useState<WebhookEvent[]>([]);
   const [secret, setSecret] = useState<{ label: string; value: string } | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const [deleting, setDeleting] = useState<Webhook | null>(null);
   const ready = url.trim() !== '' && events.length > 0 && !busy;
-  const create = async () => {
-    setBusy(true);
-    setError(null);
-    try {
+  const create = () =>
+    run(async () => {
       const made = await ok(api.POST('/v1/webhooks', { body: { url: url.trim(), events } }));
       setSecret({ label: `Signing secret of ${made.id}`, value: made.secret });
       setUrl('');
       setEvents([]);
       list.reload();
-    } catch (e) {
-      setError(messageOf(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <section aria-labelledby="webhooks-title">
       <h2 id="webhooks-title">Webhooks</h2>
