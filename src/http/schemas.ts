@@ -79,7 +79,7 @@ const listLimit = Type.Integer({
   default: limits.list_limit_default,
 });
 
-/** Paging fields of every list; newest first. */
+/** A list's page size: 1-100, 20 when left out. */
 export const pageLimit = listLimit;
 
 /**

@@ -111,7 +111,6 @@ function memoizePrepare(db: Database.Database): void {
   }) as typeof db.prepare;
 }
 
-/** The embedded store: better-sqlite3 in WAL mode; one writer, so transactions serialize. */
 /**
  * The database holds webhook secrets, coupon codes and key hashes: a new one is made readable by
  * its owner only (0600; SQLite gives its -wal and -shm files the database file's mode), in a
@@ -126,6 +125,7 @@ function createPrivately(path: string): void {
   }
 }
 
+/** The embedded store: better-sqlite3 in WAL mode; one writer, so transactions serialize. */
 export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
