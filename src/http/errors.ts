@@ -2,7 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { InvariantViolation, Rejection, type RejectionCode } from '../domain/errors.ts';
 import { StoreUnavailable } from '../store/port.ts';
 import { needsRetryAfter, statusByCode } from './error-status.ts';
-import { nonIntegerLiteral } from './integer-literals.ts';
+import { duplicateKey, nonIntegerLiteral } from './json-text.ts';
 import { unstorableString } from './storable-strings.ts';
 import { paramOf } from './validator.ts';
 
@@ -97,6 +97,14 @@ function nonIntegerRejection(text: string): Rejection | null {
   return new Rejection('invalid_request', `${literal.param ?? 'body'}: ${message}`, literal.param);
 }
 
+/** A key named twice in one object: JSON.parse keeps the last, a proxy in front may have read the first. */
+function duplicateKeyRejection(text: string): Rejection | null {
+  const dup = duplicateKey(text);
+  if (!dup.found) return null;
+  const message = 'a key appears twice in one object, so the body could be read two ways';
+  return new Rejection('invalid_request', `${dup.param ?? 'body'}: ${message}`, dup.param);
+}
+
 /** A lone surrogate or NUL in any string: refused before anything is checked or stored (storable-strings.ts). */
 function unstorableRejection(text: string, value: unknown): Rejection | null {
   const found = unstorableString(text, value);
@@ -120,7 +128,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     parseJson(request, text, (err, value) => {
       // Broken JSON keeps its own answer; only a parsed body is checked for non-integers.
       if (err) return done(err);
-      const refused = nonIntegerRejection(text) ?? unstorableRejection(text, value);
+      const refused = nonIntegerRejection(text) ?? duplicateKeyRejection(text) ?? unstorableRejection(text, value);
       if (refused) return done(refused);
       done(null, value);
     });

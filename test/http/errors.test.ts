@@ -9,7 +9,15 @@ import { statusByCode } from '../../src/http/error-status.ts';
 import { makeLogger } from '../../src/http/logger.ts';
 import { StoreUnavailable } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { activeCampaign, assertError, assertInvariants, httpHarness, type Method } from './harness.ts';
+import {
+  activeCampaign,
+  assertError,
+  assertInvariants,
+  campaignBody,
+  httpHarness,
+  type Method,
+  orderBody,
+} from './harness.ts';
 
 /** The API.md error table, verbatim. */
 const apiTable: Record<number, RejectionCode[]> = {
@@ -289,6 +297,36 @@ describe('enum fields', () => {
       assertError(res, 400, 'invalid_request', param);
       assert.equal(res.body.error.message, `${param}: expected one of ${choices}`, url);
     }
+    await h.app.close();
+  });
+});
+
+describe('ambiguous bodies', () => {
+  test('a key named twice in one object is 400 naming it, and changes nothing', async () => {
+    const h = await httpHarness();
+    const body = JSON.stringify(campaignBody({ budget_minor: 50_000 }));
+    const twice = body.replace('"budget_minor":50000', '"budget_minor":50000,"budget_minor":7');
+    assert.notEqual(twice, body);
+    const res = await h.call('POST', '/v1/campaigns', { raw: twice });
+    assertError(res, 400, 'invalid_request', 'budget_minor');
+    assert.match((res.body as { error: { message: string } }).error.message, /appears twice/);
+    const listed = await h.call<{ data: unknown[] }>('GET', '/v1/campaigns');
+    assert.deepEqual(listed.body.data, [], 'nothing created');
+    const nested = JSON.stringify({ user_id: 'u1', code: 'X', order: orderBody() }).replace(
+      '"merchant_id":',
+      '"merchant_id":"m_first","merchant_id":',
+    );
+    assertError(
+      await h.call('POST', '/v1/validations', { key: 'checkout', raw: nested }),
+      400,
+      'invalid_request',
+      'order.merchant_id',
+    );
+    assert.equal(
+      (await h.call('POST', '/v1/campaigns', { raw: body })).status,
+      201,
+      'the same body without the repeat is taken',
+    );
     await h.app.close();
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nonIntegerLiteral } from '../../src/http/integer-literals.ts';
+import { duplicateKey, nonIntegerLiteral } from '../../src/http/json-text.ts';
 
 test('nonIntegerLiteral finds fractions and exponents outside strings and names their path', () => {
   const cases: Array<[string, { found: boolean; param?: string }]> = [
@@ -22,5 +22,26 @@ test('nonIntegerLiteral finds fractions and exponents outside strings and names 
   for (const [text, want] of cases) {
     JSON.parse(text);
     assert.deepEqual(nonIntegerLiteral(text), want, text.slice(0, 60));
+  }
+});
+
+test('duplicateKey finds a key named twice in one object, as decoded, and names its path', () => {
+  const cases: Array<[string, { found: boolean; param?: string }]> = [
+    ['{"a":1,"b":2}', { found: false }],
+    ['[1,2,3]', { found: false }],
+    ['{"a":{"x":1},"b":{"x":2}}', { found: false }],
+    ['{"a":[{"x":1},{"x":2}]}', { found: false }],
+    ['{"s":"\\"a\\":1,\\"a\\":2"}', { found: false }],
+    ['{"a":1,"a":2}', { found: true, param: 'a' }],
+    ['{ "budget_minor" : 50000 , "name" : "x" , "budget_minor" : 7 }', { found: true, param: 'budget_minor' }],
+    ['{"order":{"id":"o1","amount_minor":5,"amount_minor":6}}', { found: true, param: 'order.amount_minor' }],
+    ['{"tiers":[{"m":1},{"m":2,"m":3}]}', { found: true, param: 'tiers[1].m' }],
+    ['{"a":1,"\\u0061":2}', { found: true, param: 'a' }],
+    ['{"k\\\\":1,"k\\\\":2}', { found: true, param: 'k\\' }],
+    [`{"${'k'.repeat(300)}":1,"${'k'.repeat(300)}":2}`, { found: true }],
+  ];
+  for (const [text, want] of cases) {
+    JSON.parse(text);
+    assert.deepEqual(duplicateKey(text), want, text.slice(0, 60));
   }
 });

@@ -1,8 +1,11 @@
 /**
- * Every number the API takes is an integer (money in minor units, counts, limits), but
- * JSON.parse reads `1000.0`, `1e3` and `1000.00000000000001` as the integer 1000, so the
- * schema never sees the fraction the client wrote. These helpers find such a literal in the
- * raw body text instead.
+ * Checks of a request body's raw JSON text, for what JSON.parse hides from the schema:
+ * - Every number the API takes is an integer (money in minor units, counts, limits), but
+ *   JSON.parse reads `1000.0`, `1e3` and `1000.00000000000001` as the integer 1000, so the
+ *   schema never sees the fraction the client wrote.
+ * - An object that names a key twice (`{"budget_minor":50000,"budget_minor":7}`) parses to its
+ *   last value, where a proxy or a client library in front may have read the first: an
+ *   ambiguous body about money is refused rather than guessed.
  */
 
 /** A digit then `.`, `e` or `E`: every fraction or exponent in valid JSON has one, so most bodies stop here. */
@@ -13,7 +16,7 @@ const maybe_fraction = /[.eE]/;
 const param_depth_max = 32;
 const param_chars_max = 200;
 
-type Frame = { key: string | null } | { index: number };
+type Frame = { key: string | null; keys?: Set<string> } | { index: number };
 
 /**
  * Where a valid JSON text writes a number with a fraction or an exponent: `found` is true
@@ -36,6 +39,40 @@ export function nonIntegerLiteral(text: string): { found: boolean; param?: strin
       const end = numberEnd(text, i);
       if (maybe_fraction.test(text.slice(i, end))) return { found: true, ...paramOf(frames) };
       i = end;
+    } else {
+      if (ch === 0x7b /* { */) frames.push({ key: null });
+      else if (ch === 0x5b /* [ */) frames.push({ index: 0 });
+      else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) frames.pop();
+      else if (ch === 0x2c /* , */) advance(frames.at(-1));
+      i += 1;
+    }
+  }
+  return { found: false };
+}
+
+/**
+ * Where a valid JSON text names a key twice in one object: `found` is true and `param` the path
+ * of the repeated key (`order.id`; undefined past the limits). Keys are compared as decoded, so
+ * `"a"` and `"\u0061"` are the same key, as JSON.parse takes them.
+ */
+export function duplicateKey(text: string): { found: boolean; param?: string } {
+  if (text.indexOf('{') === -1) return { found: false };
+  const frames: Frame[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      const end = stringEnd(text, i);
+      const top = frames.at(-1);
+      if (top && 'key' in top && nextToken(text, end + 1) === 0x3a /* : */) {
+        const raw = text.slice(i, end + 1);
+        const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+        top.key = raw;
+        top.keys ??= new Set();
+        if (top.keys.has(key)) return { found: true, ...paramOf(frames) };
+        top.keys.add(key);
+      }
+      i = end + 1;
     } else {
       if (ch === 0x7b /* { */) frames.push({ key: null });
       else if (ch === 0x5b /* [ */) frames.push({ index: 0 });
