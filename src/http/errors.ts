@@ -98,8 +98,8 @@ function nonIntegerRejection(text: string): Rejection | null {
 }
 
 /** A key named twice in one object: JSON.parse keeps the last, a proxy in front may have read the first. */
-function duplicateKeyRejection(text: string): Rejection | null {
-  const dup = duplicateKey(text);
+function duplicateKeyRejection(text: string, value: unknown): Rejection | null {
+  const dup = duplicateKey(text, value);
   if (!dup.found) return null;
   const message = 'a key appears twice in one object, so the body could be read two ways';
   return new Rejection('invalid_request', `${dup.param ?? 'body'}: ${message}`, dup.param);
@@ -128,7 +128,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     parseJson(request, text, (err, value) => {
       // Broken JSON keeps its own answer; only a parsed body is checked for non-integers.
       if (err) return done(err);
-      const refused = nonIntegerRejection(text) ?? duplicateKeyRejection(text) ?? unstorableRejection(text, value);
+      const refused = nonIntegerRejection(text) ?? duplicateKeyRejection(text, value) ?? unstorableRejection(text, value);
       if (refused) return done(refused);
       done(null, value);
     });
