@@ -128,7 +128,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     parseJson(request, text, (err, value) => {
       // Broken JSON keeps its own answer; only a parsed body is checked for non-integers.
       if (err) return done(err);
-      const refused = nonIntegerRejection(text) ?? duplicateKeyRejection(text, value) ?? unstorableRejection(text, value);
+      const refused =
+        nonIntegerRejection(text) ?? duplicateKeyRejection(text, value) ?? unstorableRejection(text, value);
       if (refused) return done(refused);
       done(null, value);
     });
