@@ -32,7 +32,10 @@ export async function revokeApiKey(
  * Rotation: a new key with the same name and scopes, then the old one revoked. The new
  * secret is returned once. If the old key cannot be revoked (another rotation or revocation
  * got there first: 409; or the store failed), the new key is revoked again before the error
- * goes out, so no live key is left whose secret nobody was given.
+ * goes out, so a lost race leaves no live key whose secret nobody was given. A store that fails
+ * for both revocations leaves the new key live (listed, its secret given to nobody, so unusable),
+ * and one that commits the old key's revocation but reports a failure leaves both revoked: an
+ * admin rotating its only admin key then needs `vouchsafe keys create` on the server.
  */
 export async function rotateApiKey(
   store: Store,

@@ -95,16 +95,20 @@ function quotes(text: string): number {
   return n;
 }
 
-/** Keys and string values in a parsed JSON value. */
+/** Keys and string values in a parsed JSON value; iterative, so any depth JSON.parse took is counted. */
 function strings(value: unknown): number {
-  if (typeof value === 'string') return 1;
-  if (typeof value !== 'object' || value === null) return 0;
   let n = 0;
-  if (Array.isArray(value)) {
-    for (const v of value) n += strings(v);
-    return n;
+  const todo: unknown[] = [value];
+  for (let v = todo.pop(); v !== undefined || todo.length > 0; v = todo.pop()) {
+    if (typeof v === 'string') n += 1;
+    else if (Array.isArray(v)) for (const item of v) todo.push(item);
+    else if (typeof v === 'object' && v !== null) {
+      for (const k in v) {
+        n += 1;
+        todo.push((v as Record<string, unknown>)[k]);
+      }
+    }
   }
-  for (const k in value) n += 1 + strings((value as Record<string, unknown>)[k]);
   return n;
 }
 

@@ -476,6 +476,17 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
   test('no errors in the browser console', () => {
     assert.deepEqual(errors, []);
   });
+
+  // Last: it revokes the key the console (and this test's admin client) signs in with.
+  test('a request refused with the key the console is signed in with (revoked elsewhere) signs it out', async () => {
+    const me = await admin.GET('/v1/api-keys/current');
+    assert.ok(me.data, JSON.stringify(me.error));
+    const revoked = await admin.POST('/v1/api-keys/{id}/revoke', { params: { path: { id: me.data.id } } });
+    assert.equal(revoked.response.status, 200);
+    await page.goto(`${server.url}/console/developers`);
+    await page.getByLabel('API key').waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('vouchsafe.api_key')), null);
+  });
 });
 
 if (unavailable) test.skip(`admin console browser tests: ${unavailable}`);

@@ -46,3 +46,12 @@ test('duplicateKey finds a key named twice in one object, as decoded, and names 
     assert.deepEqual(duplicateKey(text, JSON.parse(text)), want, `${text.slice(0, 60)} (parsed)`);
   }
 });
+
+test('duplicateKey takes any depth and width JSON.parse takes, with and without the parsed value', () => {
+  const deep = `{"name":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+  assert.deepEqual(duplicateKey(deep, JSON.parse(deep)), { found: false });
+  const wide = JSON.stringify({ user_ids: Array.from({ length: 300_000 }, () => 'a') });
+  assert.deepEqual(duplicateKey(wide, JSON.parse(wide)), { found: false });
+  const deepDup = `{"a":${'['.repeat(5000)}{"x":1,"x":2}${']'.repeat(5000)}}`;
+  assert.equal(duplicateKey(deepDup, JSON.parse(deepDup)).found, true);
+});

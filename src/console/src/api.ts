@@ -36,8 +36,35 @@ export function saveKey(key: string | null): void {
   else sessionStorage.setItem(key_storage, key);
 }
 
+const unauthenticated = new EventTarget();
+let held = 0;
+
+/**
+ * A client for one key. A 401 signs the console out only when it answers the key the console is
+ * signed in with now, and no rotation of that key is under way (holdSignOut): a request still in
+ * flight with a key just rotated away must not sign out the console that moved to the new key.
+ */
 export function clientFor(key: string): VouchsafeClient {
-  return createVouchsafeClient(location.origin, key);
+  const client = createVouchsafeClient(location.origin, key);
+  client.use({
+    onResponse({ response }) {
+      if (response.status === 401 && held === 0 && savedKey() === key) {
+        unauthenticated.dispatchEvent(new Event('signout'));
+      }
+      return undefined;
+    },
+  });
+  return client;
+}
+
+/** Runs `work` (rotating the key the console is signed in with) with 401s not signing the console out. */
+export async function holdSignOut<T>(work: () => Promise<T>): Promise<T> {
+  held += 1;
+  try {
+    return await work();
+  } finally {
+    held -= 1;
+  }
 }
 
 /** An error answer of the API (API.md shape), or a network failure (status 0). */
@@ -61,9 +88,7 @@ function errorOf(status: number, body: unknown): ApiError {
   return new ApiError(status, code, message, typeof e?.param === 'string' ? e.param : undefined);
 }
 
-const unauthenticated = new EventTarget();
-
-/** Called when any request answers 401: the key was revoked or mistyped. */
+/** Called when a request with the signed-in key answers 401: the key was revoked or mistyped (see clientFor). */
 export function onUnauthenticated(listener: () => void): () => void {
   unauthenticated.addEventListener('signout', listener);
   return () => unauthenticated.removeEventListener('signout', listener);
@@ -79,7 +104,6 @@ export async function ok<T>(pending: Promise<Answer<T>>): Promise<T> {
   }
   const { data, error, response } = answer;
   if (response.ok && data !== undefined) return data;
-  if (response.status === 401) unauthenticated.dispatchEvent(new Event('signout'));
   throw errorOf(response.status, error);
 }
 

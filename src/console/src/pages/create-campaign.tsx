@@ -57,7 +57,7 @@ export function CreateCampaign() {
       <div class="create-layout">
         <form class="campaign-form" onSubmit={submit} aria-label="New campaign" noValidate>
           <Fieldset legend="Basics">
-            <TextField id="name" label="Name" required maxLength={128} value={form.name} onInput={set('name')} />
+            <TextField id="name" label="Name" required maxLength={256} value={form.name} onInput={set('name')} />
             <TextField
               id="currency"
               label="Currency"
@@ -303,7 +303,7 @@ export function CreateCampaign() {
               <TextField
                 id="code"
                 label="Shared code"
-                maxLength={128}
+                maxLength={256}
                 value={form.code}
                 onInput={set('code')}
                 problem={problem('code')}

@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { type ApiKey, type ApiScope, type Delivery, ok, type Webhook, type WebhookEvent } from '../api.ts';
+import { type ApiKey, type ApiScope, type Delivery, holdSignOut, ok, type Webhook, type WebhookEvent } from '../api.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { useApi, useSwitchKey } from '../context.ts';
 import { when } from '../format.ts';
@@ -105,7 +105,7 @@ function ApiKeys() {
       >
         <div class="field">
           <label for="key-name">Key name</label>
-          <input id="key-name" required maxLength={128} value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          <input id="key-name" required maxLength={256} value={name} onInput={(e) => setName(e.currentTarget.value)} />
         </div>
         <fieldset class="checks">
           <legend>Scopes</legend>
@@ -171,17 +171,23 @@ function ApiKeys() {
             const path = { params: { path: { id: acting.key.id } } };
             if (acting.kind === 'revoke') {
               await ok(api.POST('/v1/api-keys/{id}/revoke', path));
-            } else {
+              list.reload();
+              return;
+            }
+            // The old key is refused from the moment the rotation commits: a console signed in with it
+            // carries on with the new one (the lists reload with it) rather than being signed out with
+            // the new secret unseen, so no 401 signs it out until it has switched.
+            await holdSignOut(async () => {
               const made = await ok(api.POST('/v1/api-keys/{id}/rotate', path));
               setSecret({ label: `New key ${made.name} (${made.id}), replacing ${made.replaces}`, value: made.key });
-              // The old key is refused from now on: a console signed in with it carries on with the new
-              // one (the lists reload with it), rather than being signed out with the new secret unseen.
-              if (me.data?.id === made.replaces) {
-                switchKey(made.key);
-                return;
-              }
-            }
-            list.reload();
+              // Which key this console holds was read once; if that read failed, ask with the old key.
+              const mine =
+                me.data !== null
+                  ? me.data.id === made.replaces
+                  : (await api.GET('/v1/api-keys/current')).response.status === 401;
+              if (mine) switchKey(made.key);
+              else list.reload();
+            });
           }}
           onClose={() => setActing(null)}
         />
