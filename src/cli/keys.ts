@@ -1,4 +1,6 @@
 import { Command, Option } from 'commander';
+import { limits } from '../config/limits.ts';
+import { atMostChars } from '../domain/text.ts';
 import { linkAudit } from '../engine/audit.ts';
 import { IdGenerator } from '../engine/ids.ts';
 import { rotateApiKey } from '../http/api-key-lifecycle.ts';
@@ -16,6 +18,10 @@ export function keysCommand(ctx: CliContext): Command {
     .requiredOption('--name <name>', 'what the key is for')
     .addOption(new Option('--scope <scope...>', 'scopes').choices(scopes).default(['read']))
     .action(async (o: { name: string; scope: Scope[] }) => {
+      // The API's rule for names (1-128 characters, code points), so a key made here lists and rotates there.
+      if (o.name.length === 0 || !atMostChars(o.name, limits.name_chars_max)) {
+        throw new Error(`--name must be 1-${limits.name_chars_max} characters`);
+      }
       const store = await ctx.openStore();
       const { record, secret } = await createApiKey(store, new IdGenerator(), Date.now(), {
         name: o.name,

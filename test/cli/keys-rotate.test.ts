@@ -11,6 +11,9 @@ test('vouchsafe keys rotate <id>: a new key with the same name and scopes, shown
   const dir = mkdtempSync(join(tmpdir(), 'vs-rotate-'));
   const env = { VOUCHSAFE_DATA_DIR: dir };
   try {
+    const tooLong = await runCli(['keys', 'create', '--name', 'n'.repeat(129)], env);
+    assert.equal(tooLong.code, 1, tooLong.out);
+    assert.match(tooLong.out, /--name must be 1-128 characters/);
     const created = await runCli(['keys', 'create', '--name', 'pos', '--scope', 'checkout', 'read'], env);
     assert.equal(created.code, 0, created.out);
     const old = JSON.parse(created.out) as { id: string; key: string };
