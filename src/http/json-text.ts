@@ -25,29 +25,7 @@ type Frame = { key: string | null; keys?: Set<string> } | { index: number };
  */
 export function nonIntegerLiteral(text: string): { found: boolean; param?: string } {
   if (!maybe_non_integer.test(text)) return { found: false };
-  const frames: Frame[] = [];
-  let i = 0;
-  while (i < text.length) {
-    const ch = text.charCodeAt(i);
-    if (ch === 0x22 /* " */) {
-      const end = stringEnd(text, i);
-      const top = frames.at(-1);
-      // A string followed by `:` is a key; any other string is a value and is skipped.
-      if (top && 'key' in top && nextToken(text, end + 1) === 0x3a /* : */) top.key = text.slice(i, end + 1);
-      i = end + 1;
-    } else if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
-      const end = numberEnd(text, i);
-      if (maybe_fraction.test(text.slice(i, end))) return { found: true, ...paramOf(frames) };
-      i = end;
-    } else {
-      if (ch === 0x7b /* { */) frames.push({ key: null });
-      else if (ch === 0x5b /* [ */) frames.push({ index: 0 });
-      else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) frames.pop();
-      else if (ch === 0x2c /* , */) advance(frames.at(-1));
-      i += 1;
-    }
-  }
-  return { found: false };
+  return findInJson(text, null, (literal) => maybe_fraction.test(literal));
 }
 
 /**
@@ -61,6 +39,31 @@ export function duplicateKey(text: string, parsed?: unknown): { found: boolean; 
   // is one pair (with its value) that JSON.parse dropped; when the parsed value accounts for every
   // quote, nothing was dropped.
   if (parsed !== undefined && quotes(text) === 2 * strings(parsed)) return { found: false };
+  return findInJson(
+    text,
+    (raw, object) => {
+      const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
+      object.keys ??= new Set();
+      if (object.keys.has(key)) return true;
+      object.keys.add(key);
+      return false;
+    },
+    null,
+  );
+}
+
+type ObjectFrame = Extract<Frame, { key: string | null }>;
+
+/**
+ * Walks a valid JSON text token by token, keeping the path to where it is (frames), and stops at
+ * the first key (`"raw":`, with its object's frame) or number literal that `flagKey` or
+ * `flagNumber` flags: `found` and that place's `param`. Strings are jumped over with indexOf.
+ */
+function findInJson(
+  text: string,
+  flagKey: ((raw: string, object: ObjectFrame) => boolean) | null,
+  flagNumber: ((literal: string) => boolean) | null,
+): { found: boolean; param?: string } {
   const frames: Frame[] = [];
   let i = 0;
   while (i < text.length) {
@@ -68,15 +71,16 @@ export function duplicateKey(text: string, parsed?: unknown): { found: boolean; 
     if (ch === 0x22 /* " */) {
       const end = stringEnd(text, i);
       const top = frames.at(-1);
+      // A string followed by `:` is a key; any other string is a value and is skipped.
       if (top && 'key' in top && nextToken(text, end + 1) === 0x3a /* : */) {
-        const raw = text.slice(i, end + 1);
-        const key = raw.includes('\\') ? (JSON.parse(raw) as string) : raw.slice(1, -1);
-        top.key = raw;
-        top.keys ??= new Set();
-        if (top.keys.has(key)) return { found: true, ...paramOf(frames) };
-        top.keys.add(key);
+        top.key = text.slice(i, end + 1);
+        if (flagKey?.(top.key, top)) return { found: true, ...paramOf(frames) };
       }
       i = end + 1;
+    } else if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
+      const end = numberEnd(text, i);
+      if (flagNumber?.(text.slice(i, end))) return { found: true, ...paramOf(frames) };
+      i = end;
     } else {
       if (ch === 0x7b /* { */) frames.push({ key: null });
       else if (ch === 0x5b /* [ */) frames.push({ index: 0 });
