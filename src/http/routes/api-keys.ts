@@ -44,6 +44,12 @@ function keyView(k: ApiKeyRecord) {
   };
 }
 
+/** A key just made (created or rotated): its view with the secret, shown in this answer only. */
+function createdView(k: ApiKeyRecord, secret: string) {
+  const { revoked_at: _, ...view } = keyView(k);
+  return { ...view, key: secret };
+}
+
 /**
  * API keys, admin only (a key list tells who can do what, so `read` does not see it): create
  * (the secret is in that answer only), list, revoke, and rotate (a new key with the same name and
@@ -73,8 +79,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
             scopes: request.body.scopes,
             actor,
           });
-          const { revoked_at: _, ...view } = keyView(record);
-          return { status: 201, body: { ...view, key: secret } };
+          return { status: 201, body: createdView(record, secret) };
         },
         { secret: true },
       );
@@ -161,8 +166,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
             actor,
           );
           forgetCachedKey(engine.store, revoked.hash);
-          const { revoked_at: _, ...view } = keyView(record);
-          return { status: 201, body: { ...view, key: secret, replaces: revoked.id } };
+          return { status: 201, body: { ...createdView(record, secret), replaces: revoked.id } };
         },
         { secret: true },
       );
