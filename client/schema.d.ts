@@ -198,7 +198,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         name: string;
@@ -544,7 +544,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         name?: string;
@@ -1701,7 +1701,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         name: string;
@@ -1851,7 +1851,7 @@ export interface paths {
                     "application/json": {
                         campaign_id: string;
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         user_id: string;
@@ -1937,24 +1937,24 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         user_id: string;
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         code?: string;
                         coupon_id?: string;
                         order: {
                             /**
-                             * Format: name-chars
+                             * Format: chars-128
                              * @description 1-128 characters
                              */
                             id: string;
                             /**
-                             * Format: name-chars
+                             * Format: chars-128
                              * @description 1-128 characters
                              */
                             merchant_id: string;
@@ -1966,7 +1966,7 @@ export interface paths {
                              */
                             currency: string;
                             /**
-                             * Format: name-chars
+                             * Format: chars-128
                              * @description 1-128 characters
                              */
                             product_kind: string;
@@ -2135,24 +2135,24 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         user_id: string;
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         code?: string;
                         coupon_id?: string;
                         order: {
                             /**
-                             * Format: name-chars
+                             * Format: chars-128
                              * @description 1-128 characters
                              */
                             id: string;
                             /**
-                             * Format: name-chars
+                             * Format: chars-128
                              * @description 1-128 characters
                              */
                             merchant_id: string;
@@ -2164,7 +2164,7 @@ export interface paths {
                              */
                             currency: string;
                             /**
-                             * Format: name-chars
+                             * Format: chars-128
                              * @description 1-128 characters
                              */
                             product_kind: string;
@@ -2926,7 +2926,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         user_id: string;
@@ -3079,7 +3079,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         /**
-                         * Format: name-chars
+                         * Format: chars-128
                          * @description 1-128 characters
                          */
                         name: string;
@@ -3587,6 +3587,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: chars-200
+                         * @description 1-200 characters
+                         */
                         title: string;
                         scope: {
                             campaign_ids?: string[] | null;
@@ -3970,6 +3974,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: chars-500
+                         * @description 1-500 characters
+                         */
                         reason: string;
                     };
                 };

@@ -102,6 +102,8 @@ export const limits = {
   incident_batch_ids_max: 4_000,
   incident_campaigns_max: 1_000,
   incident_title_chars_max: 200,
+  /** A reason given for a pause, resume, revoke or emergency stop. */
+  reason_chars_max: 500,
   /** Groups per dimension in an incident report, largest first; the totals always cover everything. */
   incident_report_groups_max: 1_000,
   /**

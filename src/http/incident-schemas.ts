@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { incidentActions } from '../domain/incident.ts';
-import { Body, Id, listFields, Name, Nullable, Reason, Timestamp } from './schemas.ts';
+import { Body, Id, listFields, Name, Nullable, Reason, Text, Timestamp } from './schemas.ts';
 
 const Literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
 
@@ -49,7 +49,7 @@ export const IncidentScopeInput = Body({
 });
 
 export const IncidentCreate = Body({
-  title: Type.String({ minLength: 1, maxLength: limits.incident_title_chars_max }),
+  title: Text(limits.incident_title_chars_max),
   scope: IncidentScopeInput,
   actions: Type.Array(IncidentAction, { maxItems: incidentActions.length, uniqueItems: true }),
 });

@@ -10,18 +10,19 @@ export const Money = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER
 /** A count or limit: a positive safe integer. */
 export const PositiveInt = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER });
 
-FormatRegistry.Set('name-chars', (value) => atMostChars(value, limits.name_chars_max));
-
 /**
- * Strings that name things (user, merchant, device, order id, codes): 1-128 characters as API.md
- * counts them, code points (an emoji is one, not two UTF-16 units); the format checks the upper
- * bound, so a string too long by either count gets the same message.
+ * Free text of 1-`max` characters as API.md counts them: code points (an emoji is one, not two
+ * UTF-16 units); the format checks the upper bound, so a string too long by either count gets the
+ * same message.
  */
-export const Name = Type.String({
-  minLength: 1,
-  format: 'name-chars',
-  description: `1-${limits.name_chars_max} characters`,
-});
+export function Text(max: number) {
+  const format = `chars-${max}`;
+  if (!FormatRegistry.Has(format)) FormatRegistry.Set(format, (value) => atMostChars(value, max));
+  return Type.String({ minLength: 1, format, description: `1-${max} characters` });
+}
+
+/** Strings that name things (user, merchant, device, order id, codes): 1-128 characters. */
+export const Name = Text(limits.name_chars_max);
 
 /** A prefixed id (`cmp_...`). */
 export const Id = Type.String({ minLength: 1, maxLength: limits.name_chars_max });
@@ -49,7 +50,7 @@ export const Timestamp = Type.String({
   description: 'RFC 3339, e.g. 2019-01-01T00:00:00Z',
 });
 
-export const Reason = Type.String({ minLength: 1, maxLength: 500 });
+export const Reason = Text(limits.reason_chars_max);
 
 export function Nullable<T extends TSchema>(schema: T) {
   return Type.Union([schema, Type.Null()]);

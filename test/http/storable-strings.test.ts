@@ -82,6 +82,43 @@ for (const [name, open] of stores) {
       await h.engine.close();
     });
 
+    test('incident titles (1-200) and reasons (1-500) are counted in code points too', async () => {
+      const h = await httpHarness({}, {}, await opening);
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'TEXT', per_user_limit: null });
+      const pause = (reason: string) =>
+        h.call<{ status: string }>('POST', `/v1/campaigns/${c.id}/pause`, { body: { reason } });
+      const long = await pause('⛔'.repeat(501));
+      assertError(long, 400, 'invalid_request', 'reason');
+      assert.equal(
+        (long.body as unknown as { error: { message: string } }).error.message,
+        'reason: expected 1-500 characters',
+      );
+      assert.equal(
+        (await h.call<{ status: string }>('GET', `/v1/campaigns/${c.id}`)).body.status,
+        'active',
+        'not paused',
+      );
+      const paused = await pause('🧯'.repeat(500));
+      assert.equal(paused.status, 200, JSON.stringify(paused.body));
+      assert.equal(paused.body.status, 'paused');
+      const open = (title: string) =>
+        h.call<{ title: string }>('POST', '/v1/incidents', {
+          body: { title, scope: { campaign_ids: [c.id] }, actions: ['pause_campaigns'] },
+        });
+      const tooLong = await open('🔥'.repeat(201));
+      assertError(tooLong, 400, 'invalid_request', 'title');
+      assert.equal(
+        (tooLong.body as unknown as { error: { message: string } }).error.message,
+        'title: expected 1-200 characters',
+      );
+      assert.equal((await h.call<{ data: unknown[] }>('GET', '/v1/incidents')).body.data.length, 0, 'nothing opened');
+      const opened = await open('🔥'.repeat(200));
+      assert.equal(opened.status, 201, JSON.stringify(opened.body));
+      assert.equal(opened.body.title, '🔥'.repeat(200));
+      await assertInvariants(h.store);
+      await h.engine.close();
+    });
+
     test('a NUL in one request fails only that request, never the batch it would have shared', async () => {
       const h = await httpHarness({}, {}, await opening);
       const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'NUL', per_user_limit: null });

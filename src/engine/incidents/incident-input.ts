@@ -24,7 +24,7 @@ function checkIds(ids: string[] | null, max: number, param: string): void {
 /** Refuses malformed input before anything changes (the HTTP schema checks shapes; this checks meaning). */
 export function checkIncidentInput(input: IncidentInput): void {
   const title = input.title.trim();
-  if (title.length === 0 || input.title.length > limits.incident_title_chars_max) {
+  if (title.length === 0 || !atMostChars(input.title, limits.incident_title_chars_max)) {
     throw new Rejection('invalid_request', `title must be 1-${limits.incident_title_chars_max} characters`, 'title');
   }
   const { scope } = input;

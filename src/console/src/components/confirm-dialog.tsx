@@ -65,7 +65,8 @@ export function ConfirmDialog(props: DialogProps) {
             <textarea
               id={`${id}-reason`}
               rows={2}
-              maxLength={500}
+              // The API allows 500 characters (code points); maxLength counts UTF-16 units, so twice that.
+              maxLength={1000}
               required={props.reason === 'required'}
               value={reason}
               onInput={(e) => setReason(e.currentTarget.value)}

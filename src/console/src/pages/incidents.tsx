@@ -80,7 +80,8 @@ function OpenIncident() {
           <input
             id="incident-title"
             required
-            maxLength={200}
+            // The API allows 200 characters (code points); maxLength counts UTF-16 units, so twice that.
+            maxLength={400}
             value={title}
             onInput={(e) => setTitle(e.currentTarget.value)}
           />
