@@ -102,6 +102,12 @@ export const limits = {
   incident_batch_ids_max: 4_000,
   incident_campaigns_max: 1_000,
   incident_title_chars_max: 200,
+  /**
+   * Connections the kernel holds for the server before it accepts them (node's default is 511):
+   * a sale's opening burst, or a busy event loop, would otherwise overflow the queue and reset
+   * clients. Linux caps it at net.core.somaxconn (4096 by default).
+   */
+  listen_backlog: 4096,
   /** A reason given for a pause, resume, revoke or emergency stop. */
   reason_chars_max: 500,
   /** Groups per dimension in an incident report, largest first; the totals always cover everything. */

@@ -53,7 +53,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.trust_proxy !== undefined ? { trust_proxy: opts.trust_proxy } : {}),
   });
-  await app.listen({ port: opts.port, host: opts.host });
+  await app.listen({ port: opts.port, host: opts.host, backlog: limits.listen_backlog });
   await events.start();
   const digests = opts.audit_digests
     ? await startAuditDigests(engine.store, {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { limits } from '../../src/config/limits.ts';
 import type { GrabWire, RedEnvelopeWire } from '../../src/http/red-envelope-view.ts';
 import type { RedemptionWire } from '../../src/http/views.ts';
 import {
@@ -255,7 +256,7 @@ describe('POST /v1/red-envelopes/{id}/grab', () => {
   test('1,000 concurrent grabs through a real socket stay exact', async () => {
     const h = await httpHarness({ batch_commands_max: 128 });
     const e = await createEnvelope(h, { total_minor: 5_000, count: 100 });
-    const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+    const url = await h.app.listen({ port: 0, host: '127.0.0.1', backlog: limits.listen_backlog });
     try {
       const answers = await Promise.all(
         Array.from({ length: 1000 }, async (_, i) => {
