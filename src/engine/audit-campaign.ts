@@ -34,7 +34,9 @@ function created(e: Stored | undefined): { spec: CampaignSpec; status: CampaignS
   if (e.action === 'campaign.created' && isRecord(data))
     return { spec: data as unknown as CampaignSpec, status: 'draft' };
   if (e.action === 'red_envelope.created' && isRecord(data) && isRecord(data.spec)) {
-    return { spec: data.spec as unknown as CampaignSpec, status: 'active' };
+    // Entries written before risky envelopes waited for approval carry no status: those started active.
+    const status = data.status === undefined ? 'active' : data.status;
+    return isStatus(status) ? { spec: data.spec as unknown as CampaignSpec, status } : null;
   }
   return null;
 }

@@ -194,6 +194,7 @@ export class Engine {
       ids: this.ids,
       now: () => this.now(),
       run: <T>(campaign_id: string, cmd: Command) => this.run<T>(campaign_id, cmd),
+      approval_threshold_minor: this.approval_threshold_minor,
     });
     this.campaigns = new CampaignCache(store, this.clock);
     this.guards = new Guards(opts.counters ?? new MemoryCounters(this.clock), this.campaigns, this.clock);

@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import { type Campaign, zeroCounters } from '../domain/campaign.ts';
 import { Rejection } from '../domain/errors.ts';
-import { lintCampaign } from '../domain/lint.ts';
+import { maxExposureMinor } from '../domain/exposure.ts';
+import { hasErrors, hasWarnings, lintCampaign } from '../domain/lint.ts';
 import { type RandomInt, splitEnvelope, validateEnvelope } from '../domain/red-envelope.ts';
 import { envelopeCampaignSpec, type RedEnvelope, type RedEnvelopeTerms } from '../domain/red-envelope-campaign.ts';
 import { type IdempotencyRecord, type ListQuery, type Page, type Store, UniqueViolation } from '../store/port.ts';
@@ -21,6 +22,8 @@ export interface RedEnvelopeDeps {
   now: () => number;
   /** Submits a command to its campaign's group-commit queue and unwraps the answer. */
   run: <T>(campaign_id: string, cmd: Command) => Promise<T>;
+  /** An envelope whose total is above this (or whose backing campaign has lint warnings) waits for approval. */
+  approval_threshold_minor: number;
   randomInt?: RandomInt;
 }
 
@@ -69,7 +72,13 @@ export class RedEnvelopes {
     this.randomInt = deps.randomInt ?? cryptoRandomInt;
   }
 
-  /** Splits the total, creates the backing campaign active, and stores every packet, in one transaction. */
+  /**
+   * Splits the total, creates the backing campaign, and stores every packet, in one transaction.
+   * The campaign starts active unless it is risky by the rules a submitted campaign meets (a lint
+   * warning, or a total above the approval threshold): then it is pending_approval, nobody can grab
+   * until a key other than its maker approves it (POST /v1/campaigns/{campaign_id}/approve), and
+   * the envelope still expires, refunding what was not grabbed, at its time.
+   */
   async create(terms: RedEnvelopeTerms, who: Actor): Promise<Campaign> {
     const { store, ids } = this.deps;
     const now_ms = this.deps.now();
@@ -96,18 +105,25 @@ export class RedEnvelopes {
       created_at_ms: now_ms,
     };
     const spec = envelopeCampaignSpec(envelope.id, terms, largest_minor, now_ms);
+    const lint = lintCampaign(spec, { now_ms });
+    if (hasErrors(lint)) {
+      const rules = lint.filter((f) => f.severity === 'error').map((f) => f.rule);
+      throw new Rejection('campaign_lint_failed', `red envelope has lint errors: ${rules.join(', ')}`);
+    }
+    const risky = hasWarnings(lint) || maxExposureMinor(spec) > this.deps.approval_threshold_minor;
+    const status = risky ? 'pending_approval' : 'active';
     const campaign: Campaign = {
       ...spec,
       ...zeroCounters,
       id: ids.next('cmp', now_ms),
-      status: 'active',
+      status,
       status_reason: null,
       created_at_ms: now_ms,
       updated_at_ms: now_ms,
       created_by: who.actor,
       changed_by: who.actor,
       approved_by: null,
-      lint: lintCampaign(spec, { now_ms }),
+      lint,
       audit_seq: 0,
       audit_head: genesisHash,
       red_envelope: envelope,
@@ -116,7 +132,7 @@ export class RedEnvelopes {
     const packets_sha256 = fingerprintOf(packets_minor);
     const draft = { chain: campaign.id, at_ms: now_ms, actor: who.actor, action: 'red_envelope.created' };
     const entry = linkAudit(
-      { ...draft, subject: envelope.id, data: { spec, terms, packets_sha256 } },
+      { ...draft, subject: envelope.id, data: { spec, terms, packets_sha256, status } },
       { seq: 0, hash: genesisHash },
     );
     campaign.audit_seq = entry.chain_seq;

@@ -96,6 +96,54 @@ describe('POST /v1/red-envelopes', () => {
     await assertInvariants(h.store);
   });
 
+  test('a risky envelope waits for a second key: above the approval threshold, or with cash equivalents', async () => {
+    const h = await httpHarness({ approval_threshold_minor: 100_000 });
+    const small = await createEnvelope(h, { total_minor: 100_000, count: 100 });
+    assert.equal(small.campaign_status, 'active', 'at the threshold: no approval needed');
+    for (const over of [
+      { total_minor: 100_001, count: 100 },
+      { coupon: { min_spend_minor: 0, product_kinds: ['phone_top_up'], coupon_ttl_s: 86_400 } },
+    ]) {
+      const e = await createEnvelope(h, over);
+      assert.equal(e.campaign_status, 'pending_approval', JSON.stringify(over));
+      assert.equal(e.status, 'active', 'the envelope itself is live: it expires and refunds on time');
+      const campaign = await h.call<{ status: string; lint: Array<{ rule: string }> }>(
+        'GET',
+        `/v1/campaigns/${e.campaign_id}`,
+      );
+      assert.equal(campaign.body.status, 'pending_approval');
+      assertError(await grab(h, e.id, 'early'), 422, 'campaign_not_active');
+      const self = await h.call('POST', `/v1/campaigns/${e.campaign_id}/approve`, { body: {} });
+      assertError(self, 403, 'approval_self_forbidden');
+      const approved = await h.call<{ status: string }>('POST', `/v1/campaigns/${e.campaign_id}/approve`, {
+        key: 'approver',
+        body: {},
+      });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      assert.equal(approved.body.status, 'active');
+      const got = await grab(h, e.id, 'early');
+      assert.equal(got.status, 201, JSON.stringify(got.body));
+      const after = await h.call<RedEnvelopeWire>('GET', `/v1/red-envelopes/${e.id}`, { key: 'read' });
+      assert.equal(after.body.campaign_status, 'active');
+      assert.equal(after.body.grabbed_count, 1);
+    }
+    // verify replays each backing campaign's status from its chain: pending at creation, then approved.
+    await assertInvariants(h.store);
+  });
+
+  test('an envelope waiting for approval that expires refunds everything; nobody grabbed', async () => {
+    const h = await httpHarness({ approval_threshold_minor: 0 });
+    const e = await createEnvelope(h, { expires_at: iso(h.clock.now() + hour_ms) });
+    assert.equal(e.campaign_status, 'pending_approval');
+    h.clock.advance(hour_ms);
+    assert.equal(await h.engine.envelopes.expireEnvelopes(), 1);
+    const got = await h.call<RedEnvelopeWire>('GET', `/v1/red-envelopes/${e.id}`, { key: 'read' });
+    assert.equal(got.body.status, 'expired');
+    assert.equal(got.body.refunded_minor, e.total_minor);
+    assert.equal(got.body.grabbed_count, 0);
+    await assertInvariants(h.store);
+  });
+
   test('refuses bad envelopes with 400 naming the field, and creates nothing', async () => {
     const h = await httpHarness();
     const bad: Array<[Record<string, unknown>, string]> = [
