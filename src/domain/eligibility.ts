@@ -93,6 +93,15 @@ export function checkLimits(c: Campaign, usage: Usage, discount_minor: number): 
     return new Rejection('per_merchant_limit_reached', 'per-merchant limit reached', 'order.merchant_id');
   }
   if (discount_minor > availableMinor(c)) return new Rejection('budget_exhausted', 'campaign budget is exhausted');
+  // A reversal moves spent money to reversed_minor and gives the budget back, so redeem-and-reverse
+  // cycles grow reversed_minor without end. Held to reversed + spent + reserved <= 2^53 - 1 here
+  // (no later step raises that sum), every counter stays an exact integer.
+  if (discount_minor > Number.MAX_SAFE_INTEGER - c.reversed_minor - c.spent_minor - c.reserved_minor) {
+    return new Rejection(
+      'budget_exhausted',
+      'campaign budget is exhausted: its reversals reached the largest amount kept',
+    );
+  }
   return null;
 }
 

@@ -79,6 +79,9 @@ async function verifyCampaign(
     fail('2', `spent ${c.spent_minor} != confirmed+frozen ${sum('confirmed', 'frozen')}`);
   if (c.reserved_minor !== sum('reserved')) fail('2', `reserved ${c.reserved_minor} != held ${sum('reserved')}`);
   if (c.frozen_minor !== sum('frozen')) fail('2', `frozen ${c.frozen_minor} != frozen rows ${sum('frozen')}`);
+  if (c.reversed_minor !== sum('reversed')) {
+    fail('2', `reversed ${c.reversed_minor} != reversed rows ${sum('reversed')}`);
+  }
   for (const s of ['reserved', 'confirmed', 'frozen', 'released', 'reversed'] as const) {
     if (c[`${s}_count`] !== count(s)) fail('2', `${s}_count ${c[`${s}_count`]} != rows ${count(s)}`);
   }

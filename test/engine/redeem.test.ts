@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type Database from 'better-sqlite3';
 import type { Coupon } from '../../src/domain/coupon.ts';
 import type { Redemption } from '../../src/domain/redemption.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
 import { activeCampaign, assertInvariants, day_ms, harness, order, rejects, t0 } from '../support/fixtures.ts';
 
 const who = { actor: 'key_checkout' };
@@ -167,6 +169,47 @@ describe('claim and redeem', () => {
     await rejects(h.engine.reverse(r.id, false, who), 'invalid_state');
     await rejects(h.engine.confirm('rdm_nope', who), 'not_found');
     await assertInvariants(h.store);
+  });
+
+  test('redeem-and-reverse cycles stop where reversed_minor would pass 2^53 - 1; every counter stays exact', async () => {
+    const h = await harness();
+    const big = 2 ** 52 + 1;
+    const c = await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'HUGE',
+      discount: { type: 'fixed', amount_minor: big },
+      min_spend_minor: 0,
+      budget_minor: Number.MAX_SAFE_INTEGER,
+      max_redemptions: null,
+      per_user_limit: null,
+    });
+    const huge = () => order({ amount_minor: Number.MAX_SAFE_INTEGER });
+    const first = await h.engine.redeem({ user_id: 'u1', code: 'HUGE', order: huge() }, who);
+    await h.engine.confirm(first.id, who);
+    await h.engine.reverse(first.id, false, who);
+    // reversed (2^52 + 1) + another 2^52 + 1 is past 2^53 - 1: refused, though the budget is all available.
+    await rejects(h.engine.redeem({ user_id: 'u2', code: 'HUGE', order: huge() }, who), 'budget_exhausted');
+    const now = await h.engine.getCampaign(c.id);
+    assert.deepEqual([now.reversed_minor, now.spent_minor, now.reserved_minor], [big, 0, 0]);
+    assert.ok(Number.isSafeInteger(now.reversed_minor));
+    await assertInvariants(h.store);
+  });
+
+  test('verify holds reversed_minor to the reversed redemptions', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h);
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    const r = await h.engine.redeem({ user_id: 'u1', coupon_id: coupon.id, order: order() }, who);
+    await h.engine.confirm(r.id, who);
+    await h.engine.reverse(r.id, false, who);
+    await assertInvariants(h.store);
+    const db = (h.store as unknown as { db: Database.Database }).db;
+    db.prepare("UPDATE campaigns SET doc = json_set(doc, '$.reversed_minor', 0) WHERE id = ?").run(c.id);
+    const report = await verifyStore(h.store);
+    assert.deepEqual(
+      report.violations.map((v) => [v.campaign_id, v.invariant, v.detail]),
+      [[c.id, '2', 'reversed 0 != reversed rows 1000']],
+    );
   });
 
   test('reverse returns the budget; the coupon is restored only when asked', async () => {
