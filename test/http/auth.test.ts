@@ -112,6 +112,19 @@ describe('authentication', () => {
       ['GET', '/v1/webhooks/whk_x', undefined, ['admin', 'read']],
       ['GET', '/v1/webhooks/whk_x/deliveries', undefined, ['admin', 'read']],
       ['DELETE', '/v1/webhooks/whk_x', undefined, ['admin']],
+      ['POST', '/v1/campaigns/lint', {}, ['admin']],
+      ['GET', '/v1/audit/digest', undefined, ['admin', 'read']],
+      ['GET', '/v1/alerts', undefined, ['admin', 'read']],
+      // Invalid bodies again: admin gets a 400 (an emergency stop with a reason would pause everything).
+      ['POST', '/v1/incidents', {}, ['admin']],
+      ['GET', '/v1/incidents', undefined, ['admin', 'read']],
+      ['GET', '/v1/incidents/inc_x', undefined, ['admin', 'read']],
+      ['POST', '/v1/incidents/inc_x/resolve', { resolution: 'reverse' }, ['admin']],
+      ['POST', '/v1/emergency-stop', {}, ['admin']],
+      ['POST', '/v1/red-envelopes', {}, ['admin']],
+      ['GET', '/v1/red-envelopes', undefined, ['admin', 'read']],
+      ['GET', '/v1/red-envelopes/env_x', undefined, ['admin', 'read']],
+      ['POST', '/v1/red-envelopes/env_x/grab', { user_id: 'u9' }, ['admin', 'checkout']],
     ];
     const keys: KeyName[] = ['approver', 'checkout', 'read', 'admin'];
     for (const [method, url, body, allowed] of routes) {

@@ -6,12 +6,13 @@ import type { TypeBoxProvider } from '../validator.ts';
 import { pageView } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
 
-/** Detector alerts, newest first (admin). */
+/** Detector alerts, newest first: admin, and `read` (API.md's `read` is every GET). */
 export async function alertRoutes(base: FastifyInstance, { engine }: RouteDeps): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
   app.get(
     '/v1/alerts',
     {
+      config: { scopes: ['read'] },
       schema: {
         tags: ['incidents'],
         summary: 'Alerts raised by the anomaly detector, newest first',

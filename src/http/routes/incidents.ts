@@ -76,10 +76,12 @@ function openAndResolve(app: TypedApp, deps: RouteDeps): void {
   );
 }
 
+/** Incidents are opened and resolved by admin; `read` may read them (API.md's `read` is every GET). */
 function reads(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/v1/incidents',
     {
+      config: { scopes: ['read'] },
       schema: {
         tags,
         summary: 'List incidents, newest first',
@@ -93,6 +95,7 @@ function reads(app: TypedApp, deps: RouteDeps): void {
   app.get(
     '/v1/incidents/:id',
     {
+      config: { scopes: ['read'] },
       schema: {
         tags,
         summary: 'Get an incident (with progress while it runs)',
