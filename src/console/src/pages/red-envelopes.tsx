@@ -32,8 +32,9 @@ function Progress({ e }: { e: RedEnvelope }) {
 }
 
 /**
- * A badge when an envelope with packets left refuses grabs because of its backing campaign (paused by
- * an incident or the kill switch, revoked); an exhausted or expired one says so itself.
+ * A badge when an envelope with packets left refuses grabs because of its backing campaign (waiting for
+ * a second key's approval, whose button is on the campaign's page; paused by an incident or the kill
+ * switch; revoked); an exhausted or expired one says so itself.
  */
 function CampaignHeld({ e }: { e: RedEnvelope }) {
   if (e.status !== 'active' || e.campaign_status === 'active') return null;
