@@ -6,6 +6,7 @@ import { Rejection } from './errors.ts';
 import {
   attemptBuckets,
   attemptLockout,
+  attemptNetwork,
   checkAttempts,
   checkVelocity,
   day_ms,
@@ -217,6 +218,24 @@ describe('failed-attempt lockout', () => {
     const buckets = attemptBuckets(subject, day0_ms);
     assert.equal(checkAttempts(buckets, [0, 0, attemptLockout.ip_failures_max - 1], day0_ms), null);
     assert.equal(checkAttempts(buckets, [0, 0, attemptLockout.ip_failures_max], day0_ms)?.code, 'too_many_attempts');
+  });
+
+  test("an IPv6 address's failures count against its /64, an IPv4 address's against itself", () => {
+    for (const [ip, network] of [
+      ['203.0.113.77', '203.0.113.77'],
+      ['2001:db8:1:2:aaaa:bbbb:cccc:dddd', '2001:db8:1:2::/64'],
+      ['2001:db8:1:2::1', '2001:db8:1:2::/64'],
+      ['2001:db8::1', '2001:db8:0:0::/64'],
+      ['2001:db8:0:0:1::', '2001:db8:0:0::/64'],
+      ['::1', '0:0:0:0::/64'],
+      ['fe80:0:0:0:1:2:3:4', 'fe80:0:0:0::/64'],
+    ] as const) {
+      assert.equal(attemptNetwork(ip), network, ip);
+    }
+    const key = (ip: string) => attemptBuckets({ user_id: 'u1', device_id: null, ip }, day0_ms)[1]?.key;
+    assert.equal(key('2001:db8:1:2::1'), key('2001:db8:1:2:ffff::9'));
+    assert.notEqual(key('2001:db8:1:2::1'), key('2001:db8:1:3::1'));
+    assert.notEqual(key('203.0.113.77'), key('203.0.113.78'));
   });
 
   test('attempt keys do not collide with velocity keys and roll over with the window', () => {

@@ -115,6 +115,21 @@ export function checkVelocity(
   return new Rejection('rate_limited', message, undefined, retry_after_s);
 }
 
+/**
+ * The network an address's failures count against: an IPv4 address itself, an IPv6 address's /64
+ * (one subscriber's link: a guesser there has 2^64 addresses to move between). `ip` is canonical
+ * (the HTTP edge's canonicalIp: compressed, lower case, IPv4-mapped as IPv4).
+ */
+export function attemptNetwork(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail] = ip.split('::');
+  const front = head === '' ? [] : head.split(':');
+  const back = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = [...front, ...Array<string>(Math.max(0, 8 - front.length - back.length)).fill('0'), ...back];
+  const prefix = groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, ''));
+  return `${prefix.join(':')}::/64`;
+}
+
 /** Failed-attempt counters for code guessing; not per campaign, because guessers roam across campaigns. */
 export function attemptBuckets(subject: VelocitySubject, now_ms: number): VelocityBucket[] {
   const { failures_max, ip_failures_max, window_ms } = attemptLockout;
@@ -122,7 +137,9 @@ export function attemptBuckets(subject: VelocitySubject, now_ms: number): Veloci
   if (subject.device_id !== null) {
     buckets.push(makeBucket('att', 'device', subject.device_id, failures_max, window_ms, now_ms));
   }
-  if (subject.ip !== null) buckets.push(makeBucket('att', 'ip', subject.ip, ip_failures_max, window_ms, now_ms));
+  if (subject.ip !== null) {
+    buckets.push(makeBucket('att', 'ip', attemptNetwork(subject.ip), ip_failures_max, window_ms, now_ms));
+  }
   return buckets;
 }
 

@@ -290,6 +290,19 @@ describe('code-guessing lockout', () => {
     );
   });
 
+  test('IPv6: failures from many addresses of one /64 lock the /64, not another', async () => {
+    const { h, codes } = await setup();
+    for (let i = 0; i < ip_failures_max; i++) {
+      // A new user and a new address for every guess: only the network ties them together.
+      const ip = `2001:db8:77:1:${(i + 1).toString(16)}::9`;
+      assert.equal(await codeOf(h.engine.redeem(input(guess(), { user_id: `v6-${i}`, ip }), who)), 'coupon_not_found');
+    }
+    const late = { user_id: 'late6', ip: '2001:db8:77:1:ffff::1' };
+    assert.equal(await codeOf(h.engine.redeem(input(codes[1] ?? '', late), who)), 'too_many_attempts');
+    const next = { user_id: 'late6', ip: '2001:db8:77:2::1' };
+    assert.equal(await codeOf(h.engine.redeem(input(codes[1] ?? '', next), who)), 'ok');
+  });
+
   test('correct codes never count, however many', async () => {
     const { h, codes } = await setup();
     for (const code of codes) assert.equal(await codeOf(h.engine.redeem(input(code), who)), 'ok');
