@@ -8,6 +8,8 @@ import { Lru } from '../engine/detection/lru.ts';
 import type { Actor } from '../engine/engine.ts';
 import type { IdempotencyRecord, Store } from '../store/port.ts';
 import { keyOf } from './auth.ts';
+import { statusByCode } from './error-status.ts';
+import { errorBody } from './errors.ts';
 import { type Claim, HeldClaim, isClaim } from './idempotency-claim.ts';
 import { ReplySeal } from './reply-seal.ts';
 import { waitAtMost } from './wait-at-most.ts';
@@ -63,6 +65,19 @@ function inUse(): Rejection {
     'Idempotency-Key',
     1,
   );
+}
+
+/**
+ * A refusal the work itself gave (a wrong state, an unknown id, a rule) is the request's answer:
+ * stored, so the same key replays it and another request under the key is 409, as with an answer
+ * that succeeded. Not stored, so a retry runs again (as Stripe does): a 400 (the client fixes the
+ * body and retries with its key), a 429 or 503 (retry later), and any failure that is not a refusal.
+ */
+function replayableRefusal(err: unknown): HttpReply | null {
+  if (!(err instanceof Rejection)) return null;
+  const status = statusByCode[err.code];
+  if (status === 400 || status === 429 || status >= 500) return null;
+  return { status, body: errorBody(err.code, err.message, err.param) };
 }
 
 const claim_poll_ms = 25;
@@ -179,8 +194,10 @@ export class StoredReplies {
     try {
       reply = await produce();
     } catch (err) {
-      // Nothing is stored for a failed request: the key is released so that a retry runs again.
-      await this.settleWithin(held.settle(null, give_up_ms));
+      // A refusal is the answer, replayed like any other (and the key stays this request's);
+      // anything else is not stored: the key is released so that a retry runs again.
+      const refusal = replayableRefusal(err);
+      await this.settleWithin(held.settle(refusal ? { http: refusal } : null, give_up_ms));
       throw err;
     }
     let result: StoredReply;

@@ -130,20 +130,46 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       await store.close();
     });
 
-    test('a failed first request releases its key: the retry on another node runs', async () => {
+    test('a refusal is the answer: replayed on another node without running, another body is 409', async () => {
       const store = (await open()) as Store;
       const clock = { now: 1_000 };
       const [a, b] = nodes(store, clock);
-      const failed = a.once(request('k3', {}), async () => {
-        throw new Rejection('invalid_state', 'not now');
+      const first = a.once(request('k3', {}), async () => {
+        throw new Rejection('invalid_state', 'not now', 'status');
       });
-      await refused(failed, 'invalid_state');
-      assert.equal(await store.getIdempotency('key_claims:k3'), null, 'nothing kept for a failed request');
+      await refused(first, 'invalid_state');
       const retry = work('b');
-      assert.deepEqual(await b.once(request('k3', {}), retry.produce), { status: 201, body: { made_by: 'b' } });
-      assert.equal(retry.runs, 1);
+      const replayed = await b.once(request('k3', {}), retry.produce);
+      assert.deepEqual(replayed, {
+        status: 409,
+        body: { error: { code: 'invalid_state', message: 'not now', param: 'status' } },
+      });
+      assert.equal(retry.runs, 0, 'the retry did not act again');
+      await refused(b.once(request('k3', { other: true }), retry.produce));
       await store.close();
     });
+
+    for (const [label, failure] of [
+      ['a crash', new Error('boom')],
+      ['an invalid request', new Rejection('invalid_request', 'bad field', 'field')],
+      ['a rate limit', new Rejection('too_many_attempts', 'wait', undefined, 60)],
+      ['an unavailable store', new Rejection('store_unavailable', 'down', undefined, 1)],
+    ] as const) {
+      test(`${label} releases the key: the retry on another node runs`, async () => {
+        const store = (await open()) as Store;
+        const clock = { now: 1_000 };
+        const [a, b] = nodes(store, clock);
+        const failed = a.once(request('k3', {}), async () => {
+          throw failure;
+        });
+        await assert.rejects(failed, (e) => e === failure);
+        assert.equal(await store.getIdempotency('key_claims:k3'), null, 'nothing kept for a failed request');
+        const retry = work('b');
+        assert.deepEqual(await b.once(request('k3', {}), retry.produce), { status: 201, body: { made_by: 'b' } });
+        assert.equal(retry.runs, 1);
+        await store.close();
+      });
+    }
 
     test('the claim of a node that died is taken over once stale, and then replayed', async () => {
       const store = (await open()) as Store;

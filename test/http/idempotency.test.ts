@@ -181,6 +181,16 @@ describe('Idempotency-Key', () => {
     assert.ok(!JSON.stringify(stored.result).includes(k1.body.key), 'the new key is sealed at rest');
   });
 
+  test('a refusal from an endpoint outside the engine replays too; the key is then taken (API.md)', async () => {
+    const h = await httpHarness();
+    const missing = await h.call('POST', '/v1/api-keys/key_missing/revoke', { idem: 'rv-1' });
+    assertError(missing, 404, 'not_found');
+    sameAnswer(missing, await h.call('POST', '/v1/api-keys/key_missing/revoke', { idem: 'rv-1' }));
+    const other = await h.call('POST', `/v1/api-keys/${h.keys.read.id}/revoke`, { idem: 'rv-1' });
+    assertError(other, 409, 'idempotency_key_reused');
+    assert.equal((await h.call('GET', '/v1/campaigns', { key: 'read' })).status, 200, 'the read key was not revoked');
+  });
+
   test('concurrent api-key creations with one Idempotency-Key create one key', async () => {
     const h = await httpHarness();
     const answers = await Promise.all(
