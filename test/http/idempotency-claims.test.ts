@@ -163,6 +163,8 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
           throw failure;
         });
         await assert.rejects(failed, (e) => e === failure);
+        // The release may finish after the answer (a store slower than a second): wait for it.
+        await a.drain(60_000);
         assert.equal(await store.getIdempotency('key_claims:k3'), null, 'nothing kept for a failed request');
         const retry = work('b');
         assert.deepEqual(await b.once(request('k3', {}), retry.produce), { status: 201, body: { made_by: 'b' } });
@@ -192,6 +194,7 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       // The first node finishes after all: its late answer does not replace the stored one.
       dead.release();
       assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      await a.drain(60_000);
       assert.deepEqual((await store.getIdempotency('key_claims:k4'))?.result, {
         http: { status: 201, body: { made_by: 'b' } },
       });
@@ -218,6 +221,8 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       assert.equal(retry.runs, 0, 'no takeover of a live claim');
       slow.release();
       assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      // An answer is stored within a second or goes on in the background: on a loaded machine, wait for it.
+      await a.drain(60_000);
       assert.deepEqual((await store.getIdempotency('key_claims:k6'))?.result, {
         http: { status: 201, body: { made_by: 'a' } },
       });
@@ -313,6 +318,7 @@ function claimTests(name: string, open: () => Promise<Store | null>, skip: strin
       await new Promise((r) => setTimeout(r, 120)); // more renewals, from the beat read back
       slow.release();
       assert.deepEqual(await pa, { status: 201, body: { made_by: 'a' } });
+      await a.drain(60_000);
       assert.deepEqual((await inner.getIdempotency('key_claims:k10'))?.result, {
         http: { status: 201, body: { made_by: 'a' } },
       });
