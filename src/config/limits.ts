@@ -7,6 +7,8 @@ export const limits = {
   batch_commands_max: 1024,
   queue_commands_max: 50_000,
   codes_per_request_max: 100_000,
+  /** Codes one batch (one transaction) makes: a request for more is made in parts, between other work. */
+  codes_per_batch_max: 2_000,
   list_limit_max: 100,
   list_limit_default: 20,
   /** Audit entry data (JSON text) per page of GET /v1/audit: one batch's entry can run to hundreds of KiB. */

@@ -407,9 +407,38 @@ export class Engine {
     return unwrap<Campaign>(outcome);
   }
 
+  /**
+   * Codes are made in parts of limits.codes_per_batch_max, each its own batch, so that 100,000 of
+   * them never hold the event loop (and every checkout behind it) for seconds in one transaction.
+   * With an Idempotency-Key each part keeps its own answer under the key (the first part) or a
+   * derived one no client can send (the key, a space, the part's number), so a retry after a
+   * failure halfway replays the parts made and makes the rest: one set of codes, whole, whatever
+   * happens. A failed request may leave parts made that nobody was told: bearer codes nobody
+   * holds, still bounded by the campaign's budget and max_redemptions.
+   */
   async generateCodes(id: string, count: number, who: Actor): Promise<{ codes: string[] }> {
     await this.getCampaign(id);
-    return this.run(id, { type: 'codes', count, actor: who.actor, ...this.idemOf(who, { op: 'codes', id, count }) });
+    if (!Number.isSafeInteger(count) || count < 1 || count > limits.codes_per_request_max) {
+      throw new Rejection('invalid_request', `count must be 1-${limits.codes_per_request_max}`, 'count');
+    }
+    const whole = who.idem ? this.idemKey(who.idem, { op: 'codes', id, count }) : null;
+    const part_max = limits.codes_per_batch_max;
+    const parts = Math.ceil(count / part_max);
+    const codes: string[] = [];
+    for (let part = 0; part < parts; part++) {
+      const n = Math.min(part_max, count - part * part_max);
+      const idem = whole
+        ? {
+            idem: {
+              key: part === 0 ? whole.key : `${whole.key} ${part}`,
+              fingerprint: parts === 1 ? whole.fingerprint : fingerprintOf({ whole: whole.fingerprint, part, parts }),
+            },
+          }
+        : {};
+      const made = await this.run<{ codes: string[] }>(id, { type: 'codes', count: n, actor: who.actor, ...idem });
+      for (const code of made.codes) codes.push(code);
+    }
+    return { codes };
   }
 
   // ---- coupons and redemptions ---------------------------------------------
