@@ -17,6 +17,7 @@ import {
   harness,
   order,
 } from '../support/fixtures.ts';
+import { redis_test_url } from '../support/redis.ts';
 import { Traffic } from '../support/traffic.ts';
 
 const seed = Number(process.env.DETECT_SEED ?? 20_190_120);
@@ -225,7 +226,7 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
   });
 });
 
-const redis_url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redis_url = redis_test_url;
 
 /** Whether a Redis answers; the shared-state test skips (with a message) when none does. */
 async function redisUp(): Promise<boolean> {

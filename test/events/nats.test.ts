@@ -6,7 +6,7 @@ import { nats_stream, nats_subjects } from '../../src/events/nats.ts';
 import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
 import { eventsHarness } from './support.ts';
 
-const nats_url = process.env.VOUCHSAFE_TEST_NATS_URL ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const nats_url = process.env.VOUCHSAFE_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
 
 /** NATS tests run, never skip, under CI and whenever VOUCHSAFE_TEST_NATS_URL names a server. */
 function mustRun(): boolean {

@@ -4,8 +4,7 @@ import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { pgTables } from '../../src/store/postgres/schema.ts';
 
 /** The server tests use: a database on it is only connected to, never written; each test file gets its own. */
-export const pg_base_url =
-  process.env.VOUCHSAFE_TEST_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const pg_base_url = process.env.VOUCHSAFE_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 const probe_timeout_ms = 3000;
 
