@@ -78,6 +78,16 @@ export function codesCommand(ctx: CliContext): Command {
       // Before the file: a mistyped data dir must neither empty an earlier export nor leave a new store behind.
       const store = await ctx.openStore({ existing: true });
       const engine = await ctx.openEngine(store);
+      // And before the file: a wrong campaign id must not empty an earlier export either.
+      try {
+        const c = await engine.getCampaign(o.campaign);
+        if (c.code_mode !== 'unique_codes') throw new Error('codes exist only for unique_codes campaigns');
+        if (c.status === 'revoked' || c.status === 'ended') throw new Error(`campaign is ${c.status}`);
+      } catch (err) {
+        await engine.close();
+        await store.close();
+        throw err;
+      }
       // Codes are bearer secrets: the file is readable by its owner only, also one that existed
       // (open's mode applies to a new file alone), and that before a code is written into it.
       const file = o.out ? createWriteStream(o.out, { mode: 0o600 }) : null;

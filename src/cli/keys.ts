@@ -22,7 +22,8 @@ export function keysCommand(ctx: CliContext): Command {
       if (o.name.length === 0 || !atMostChars(o.name, limits.name_chars_max)) {
         throw new Error(`--name must be 1-${limits.name_chars_max} characters`);
       }
-      const store = await ctx.openStore();
+      // An existing store only: a mistyped data dir would otherwise get a new store and a key no server knows.
+      const store = await ctx.openStore({ existing: true });
       const { record, secret } = await createApiKey(store, new IdGenerator(), Date.now(), {
         name: o.name,
         scopes: o.scope,

@@ -12,8 +12,8 @@ export interface OpenStoreOptions {
   /** SQLite: checkpoint the WAL on a worker thread (a long-running server; not short CLI commands). */
   background_checkpoint?: boolean;
   /**
-   * Refuse a store that does not exist yet (SQLite: no database file in the data dir) instead of
-   * creating an empty one: a command that only reads, such as verify, would otherwise report an
+   * Refuse a store that does not exist yet (SQLite: no database file in the data dir, or one that
+   * holds no Vouchsafe store, which is left as it was) instead of creating an empty one: a command that only reads, such as verify, would otherwise report an
    * empty store as sound when given a mistyped path.
    */
   existing?: boolean;
@@ -29,7 +29,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore({ url });
   if (url !== '') throw new Error(`DATABASE_URL must start with postgres:// or postgresql://, got ${redact(url)}`);
   const path = join(opts.data_dir, 'vouchsafe.db');
-  if (opts.existing && !existsSync(path)) {
+  if (opts.existing && (!existsSync(path) || !SqliteStore.holdsStore(path))) {
     throw new Error(`no store at ${path}: check --data-dir or VOUCHSAFE_DATA_DIR (vouchsafe serve creates one)`);
   }
   return new SqliteStore({

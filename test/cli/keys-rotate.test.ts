@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import { hashApiKey } from '../../src/http/api-keys.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { runCli } from '../support/node-process.ts';
@@ -11,6 +12,7 @@ test('vouchsafe keys rotate <id>: a new key with the same name and scopes, shown
   const dir = mkdtempSync(join(tmpdir(), 'vs-rotate-'));
   const env = { VOUCHSAFE_DATA_DIR: dir };
   try {
+    assert.equal((await runCli(['migrate'], env)).code, 0, 'a store to make keys in');
     const tooLong = await runCli(['keys', 'create', '--name', 'n'.repeat(129)], env);
     assert.equal(tooLong.code, 1, tooLong.out);
     assert.match(tooLong.out, /--name must be 1-128 characters/);
@@ -58,12 +60,13 @@ test('vouchsafe keys rotate <id>: a new key with the same name and scopes, shown
   }
 });
 
-test('keys list, revoke and rotate and codes generate refuse a data dir with no store, and create none there', async () => {
+test('keys create, list, revoke and rotate and codes generate refuse a data dir with no store, and create none there', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vs-nostore-'));
   const missing = join(dir, 'mistyped');
   writeFileSync(join(dir, 'earlier.csv'), 'code\nAN EARLIER EXPORT\n');
   try {
     for (const args of [
+      ['keys', 'create', '--name', 'ci', '--scope', 'checkout'],
       ['keys', 'list'],
       ['keys', 'revoke', 'key_x'],
       ['keys', 'rotate', 'key_x'],
@@ -79,6 +82,51 @@ test('keys list, revoke and rotate and codes generate refuse a data dir with no 
       'code\nAN EARLIER EXPORT\n',
       'the earlier export is kept',
     );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a database file that holds no Vouchsafe store is refused by every command that reads one, and left as it was', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-foreign-'));
+  const empty = join(dir, 'empty');
+  const foreign = join(dir, 'foreign');
+  try {
+    mkdirSync(empty);
+    writeFileSync(join(empty, 'vouchsafe.db'), '');
+    mkdirSync(foreign);
+    const other = new Database(join(foreign, 'vouchsafe.db'));
+    other.exec("CREATE TABLE foo (x TEXT); INSERT INTO foo VALUES ('theirs')");
+    other.close();
+    for (const data_dir of [empty, foreign]) {
+      const before = readFileSync(join(data_dir, 'vouchsafe.db'));
+      for (const args of [
+        ['verify', '--data-dir', data_dir],
+        ['audit', 'digest', '--data-dir', data_dir],
+        ['keys', 'list'],
+      ]) {
+        const run = await runCli(args, { VOUCHSAFE_DATA_DIR: data_dir, DATABASE_URL: '' });
+        assert.equal(run.code, 1, `${args.join(' ')}: ${run.out}`);
+        assert.match(run.out, /no store at/, args.join(' '));
+      }
+      assert.deepEqual(readFileSync(join(data_dir, 'vouchsafe.db')), before, 'the file is unchanged');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('codes generate with a wrong campaign keeps an earlier export whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-codes-'));
+  const env = { VOUCHSAFE_DATA_DIR: dir, DATABASE_URL: '' };
+  const csv = join(dir, 'earlier.csv');
+  writeFileSync(csv, 'code\nPRECIOUS1\n');
+  try {
+    assert.equal((await runCli(['migrate'], env)).code, 0);
+    const run = await runCli(['codes', 'generate', '--campaign', 'cmp_nope', '--count', '1', '--out', csv], env);
+    assert.equal(run.code, 1, run.out);
+    assert.match(run.out, /no such campaign/);
+    assert.equal(readFileSync(csv, 'utf8'), 'code\nPRECIOUS1\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

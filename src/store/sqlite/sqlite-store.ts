@@ -259,6 +259,27 @@ export class SqliteStore implements Store {
     this.migrateSync();
   }
 
+  /**
+   * Whether the file at `path` holds a Vouchsafe store (its migrations table), read without
+   * changing it: opening a SqliteStore migrates, and would turn any SQLite file into an empty store.
+   */
+  static holdsStore(path: string): boolean {
+    let db: Database.Database;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      throw new Error(`cannot open ${path}: ${(err as Error).message}`);
+    }
+    try {
+      const sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'migrations_applied'";
+      return db.prepare(sql).get() !== undefined;
+    } catch (err) {
+      throw new Error(`${path}: ${(err as Error).message}`);
+    } finally {
+      db.close();
+    }
+  }
+
   async close(): Promise<void> {
     await this.checkpointer?.close();
     if (this.db.open) this.db.close();
