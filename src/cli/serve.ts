@@ -1,16 +1,24 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
+import { port } from '../config/config.ts';
 import { makeLogger } from '../http/logger.ts';
 import { startServer } from '../http/server.ts';
 import { redisCounters } from './counters.ts';
 import { startDetection } from './detection.ts';
 import type { CliContext } from './main.ts';
-import { positiveInt } from './main.ts';
 
 /** `vouchsafe serve`: the API and console; prints the URL and, on first start, the admin key. */
+function cliPort(value: string): number {
+  try {
+    return port('--port', value, 0);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message.replace(/^--port /, ''));
+  }
+}
+
 export function serveCommand(ctx: CliContext): Command {
   return new Command('serve')
     .description('serve the HTTP API and the admin console')
-    .option('-p, --port <port>', 'port (default: PORT or 8080)', positiveInt)
+    .option('-p, --port <port>', 'port, 0-65535 (default: PORT or 8080; 0: any free one)', cliPort)
     .option('--host <host>', 'address to bind (default: HOST or 127.0.0.1)')
     .action(async (o: { port?: number; host?: string }) => {
       const { config } = ctx;

@@ -82,9 +82,24 @@ function auditDigestDir(env: NodeJS.ProcessEnv): string | null {
   return join(env.VOUCHSAFE_DATA_DIR || './data', 'audit-digests');
 }
 
+/** A TCP port; 0 asks the system for a free one (tests, and `serving on` says which). */
+export function port(name: string, value: string | undefined, fallback: number): number {
+  const n = int(name, value, fallback);
+  if (n > 65_535) throw new Error(`${name} must be a port, 0-65535, got ${value}`);
+  return n;
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function logLevel(value: string | undefined): string {
+  if (value === undefined || value === '') return 'info';
+  if (!logLevels.includes(value)) throw new Error(`LOG_LEVEL must be one of ${logLevels.join(', ')}, got ${value}`);
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
-    port: int('PORT', env.PORT, 8080),
+    port: port('PORT', env.PORT, 8080),
     host: env.HOST || '127.0.0.1',
     data_dir: env.VOUCHSAFE_DATA_DIR || './data',
     database_url: env.DATABASE_URL || undefined,
@@ -97,7 +112,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       1_000_000,
     ),
     webhook_allow_private: env.VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE === '1',
-    log_level: env.LOG_LEVEL || 'info',
+    log_level: logLevel(env.LOG_LEVEL),
     trust_proxy: trustProxy(env.VOUCHSAFE_TRUST_PROXY),
     audit_digest_dir: auditDigestDir(env),
     audit_digest_interval_s: digestInterval(env.VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S),

@@ -18,6 +18,21 @@ test('a bad setting in the environment is one `vouchsafe:` line and exit 1, not 
   assert.match(help.out, /^Usage: vouchsafe /);
 });
 
+test("PORT is 0-65535 (0: any free port) and LOG_LEVEL one of pino's levels; the same for serve --port", async () => {
+  assert.equal(loadConfig({ PORT: '0' }).port, 0);
+  assert.equal(loadConfig({ PORT: '65535' }).port, 65535);
+  assert.throws(() => loadConfig({ PORT: '65536' }), /^Error: PORT must be a port, 0-65535, got 65536$/);
+  assert.equal(loadConfig({ LOG_LEVEL: 'debug' }).log_level, 'debug');
+  assert.equal(loadConfig({}).log_level, 'info');
+  assert.throws(() => loadConfig({ LOG_LEVEL: 'bogus' }), /LOG_LEVEL must be one of fatal, error, warn, info/);
+  const flag = await runCli(['serve', '--port', '70000'], {});
+  assert.equal(flag.code, 1, flag.out);
+  assert.match(flag.out, /--port .* must be a port, 0-65535, got 70000/);
+  const env = await runCli(['keys', 'list'], { PORT: '99999' });
+  assert.equal(env.code, 1, env.out);
+  assert.equal(env.out, 'vouchsafe: PORT must be a port, 0-65535, got 99999\n');
+});
+
 test('VOUCHSAFE_TRUST_PROXY: off by default; true or proxy addresses and ranges; anything else is refused', async () => {
   assert.equal(loadConfig({}).trust_proxy, false);
   assert.equal(loadConfig({ VOUCHSAFE_TRUST_PROXY: '' }).trust_proxy, false);
