@@ -26,7 +26,11 @@ describe('engine on PostgreSQL', () => {
 
   test(`${redemptions} concurrent redemptions from two engines (two pools): exactly ${winners} succeed`, async (t) => {
     // Two engines on two pools stand in for two API nodes: only the campaign row lock keeps them honest.
-    const stores = [new PostgresStore({ url }), new PostgresStore({ url })] as const;
+    // A generous connect timeout: this test is about the row lock, and a loaded machine connects slowly.
+    const stores = [
+      new PostgresStore({ url, connect_timeout_ms: 60_000 }),
+      new PostgresStore({ url, connect_timeout_ms: 60_000 }),
+    ] as const;
     const h = await harness({ batch_commands_max: 256 }, stores[0]);
     const other = await Engine.open(stores[1], {
       clock: h.clock,

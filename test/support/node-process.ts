@@ -11,8 +11,11 @@ export interface NodeProcess {
   kill: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-/** Starts `vouchsafe serve` as a real process on a free port and waits until it listens. */
-export async function startNode(env: Record<string, string>, timeout_ms = 30_000): Promise<NodeProcess> {
+/**
+ * Starts `vouchsafe serve` as a real process on a free port and waits until it listens. The
+ * timeout only bounds a hang: a loaded machine can take tens of seconds to start several at once.
+ */
+export async function startNode(env: Record<string, string>, timeout_ms = 180_000): Promise<NodeProcess> {
   const child = spawn(process.execPath, [bin, 'serve'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
