@@ -92,7 +92,10 @@ describe('detection over HTTP', () => {
     assert.equal(page.body.has_more, list.body.data.length > 1);
     const none = await h.call<ListWire<AlertWire>>('GET', '/v1/alerts?campaign_id=cmp_other');
     assert.deepEqual(none.body, { data: [], has_more: false });
-    assertError(await h.call('GET', '/v1/alerts', { key: 'read' }), 403, 'forbidden');
+    // read keys read alerts (API.md: read is every GET); checkout keys do not.
+    const read = await h.call<ListWire<AlertWire>>('GET', '/v1/alerts', { key: 'read' });
+    assert.deepEqual(read.body, list.body);
+    assertError(await h.call('GET', '/v1/alerts', { key: 'checkout' }), 403, 'forbidden');
     assertError(await h.call('GET', '/v1/alerts?limit=0'), 400, 'invalid_request');
     await assertInvariants(h.store);
   });
