@@ -28,6 +28,7 @@ export function keysCommand(ctx: CliContext): Command {
         name: o.name,
         scopes: o.scope,
         actor: 'cli',
+        created_by: null,
       });
       await store.close();
       process.stdout.write(`${JSON.stringify({ id: record.id, key: secret, scopes: record.scopes })}\n`);
@@ -66,7 +67,10 @@ export function keysCommand(ctx: CliContext): Command {
     .action(async (id: string) => {
       const store = await ctx.openStore({ existing: true });
       try {
-        const { record, secret } = await rotateApiKey(store, new IdGenerator(), Date.now(), id, 'cli');
+        const { record, secret } = await rotateApiKey(store, new IdGenerator(), Date.now(), id, {
+          actor: 'cli',
+          created_by: null,
+        });
         const out = { id: record.id, key: secret, name: record.name, scopes: record.scopes, replaces: id };
         process.stdout.write(`${JSON.stringify(out)}\n`);
       } finally {

@@ -2,7 +2,7 @@ import { Rejection } from '../domain/errors.ts';
 import { linkAudit } from '../engine/audit.ts';
 import type { IdGenerator } from '../engine/ids.ts';
 import type { ApiKeyRecord, Store } from '../store/port.ts';
-import { createApiKey, type Scope } from './api-keys.ts';
+import { createApiKey, type NewKey, type Scope } from './api-keys.ts';
 
 async function activeKey(store: Store, id: string): Promise<ApiKeyRecord> {
   const key = (await store.listApiKeys()).find((k) => k.id === id);
@@ -36,19 +36,25 @@ export async function revokeApiKey(
  * for both revocations leaves the new key live (listed, its secret given to nobody, so unusable),
  * and one that commits the old key's revocation but reports a failure leaves both revoked: an
  * admin rotating its only admin key then needs `vouchsafe keys create` on the server.
+ *
+ * The new key records both the key it replaces and the key that rotated it (`created_by`, who is
+ * given its secret), so its lineage holds both: a maker that rotates its own key, or an approver's,
+ * gets no key that may approve the maker's campaigns.
  */
 export async function rotateApiKey(
   store: Store,
   ids: IdGenerator,
   now_ms: number,
   id: string,
-  actor: string | null,
+  maker: Pick<NewKey, 'actor' | 'created_by'>,
 ): Promise<{ record: ApiKeyRecord; secret: string; revoked: ApiKeyRecord }> {
+  const { actor } = maker;
   const old = await activeKey(store, id);
   const { record, secret } = await createApiKey(store, ids, now_ms, {
     name: old.name,
     scopes: old.scopes as Scope[],
-    actor,
+    ...maker,
+    replaces: old.id,
   });
   let revoked: ApiKeyRecord;
   try {

@@ -54,8 +54,15 @@ export function sameHash(a_hex: string, b_hex: string): boolean {
 export interface NewKey {
   name: string;
   scopes: Scope[];
-  /** Who creates it (an API key id), null for the bootstrap. */
+  /** Who creates it, as its audit entry names it: an API key id, `cli`, or null for the bootstrap. */
   actor: string | null;
+  /**
+   * The key that creates it and is given its secret, the start of its lineage (domain/key-lineage.ts):
+   * `actor` unless given. The CLI gives null: a key made on the server has no creator.
+   */
+  created_by?: string | null;
+  /** Rotation: the key it replaces. */
+  replaces?: string;
   /** Use this secret instead of a random one (VOUCHSAFE_ADMIN_KEY). */
   secret?: string;
 }
@@ -75,7 +82,10 @@ export async function createApiKey(
     scopes: [...k.scopes],
     created_at_ms: now_ms,
     revoked_at_ms: null,
+    created_by: k.created_by === undefined ? k.actor : k.created_by,
+    replaces: k.replaces ?? null,
   };
+  const replaces = record.replaces === null ? {} : { replaces: record.replaces };
   await store.insertApiKey(record, (prev) =>
     linkAudit(
       {
@@ -84,7 +94,7 @@ export async function createApiKey(
         actor: k.actor,
         action: 'api_key.created',
         subject: record.id,
-        data: { name: record.name, scopes: record.scopes },
+        data: { name: record.name, scopes: record.scopes, ...replaces },
       },
       prev,
     ),

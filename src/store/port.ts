@@ -1,6 +1,7 @@
 import type { Campaign, CampaignStatus } from '../domain/campaign.ts';
 import type { LiveMax } from '../domain/campaign-change.ts';
 import type { Coupon } from '../domain/coupon.ts';
+import type { KeyOrigin } from '../domain/key-lineage.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { AuditAnchorStore } from './port-audit.ts';
 import type { CampaignChangeBulkOp } from './port-campaign-change.ts';
@@ -63,6 +64,8 @@ export interface BatchLoad {
    * campaigns the scope resolved to).
    */
   pausing_incidents?: boolean;
+  /** Also read every API key's origin (an approval checks the lineages of the approver and the makers). */
+  key_origins?: boolean;
 }
 
 export interface BatchSnapshot {
@@ -79,6 +82,8 @@ export interface BatchSnapshot {
   incidents?: Map<string, IncidentFence>;
   /** When the load asked for `pausing_incidents`: their ids, oldest first. */
   pausing_incidents?: string[];
+  /** When the load asked for `key_origins`: every stored API key's, by id. */
+  key_origins?: Map<string, KeyOrigin>;
 }
 
 /** Set-wise changes that do not fit in a snapshot (a whole campaign at once). */
@@ -150,6 +155,13 @@ export interface ApiKeyRecord {
   scopes: string[];
   created_at_ms: number;
   revoked_at_ms: number | null;
+  /**
+   * The key that created it and was given its secret (by rotation too); null for the bootstrap key,
+   * keys made with the CLI, and keys stored before this was kept whose creator the audit did not name.
+   */
+  created_by: string | null;
+  /** The key it replaced by rotation, if any. */
+  replaces: string | null;
 }
 
 export interface ExposureRow {

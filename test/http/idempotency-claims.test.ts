@@ -21,6 +21,8 @@ const api_key: ApiKeyRecord = {
   scopes: ['admin'],
   created_at_ms: 0,
   revoked_at_ms: null,
+  created_by: null,
+  replaces: null,
 };
 
 function request(idem: string, body: unknown): FastifyRequest {

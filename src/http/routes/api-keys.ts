@@ -163,7 +163,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
             engine.ids,
             engine.now(),
             request.params.id,
-            actor,
+            { actor },
           );
           forgetCachedKey(engine.store, revoked.hash);
           return { status: 201, body: { ...createdView(record, secret), replaces: revoked.id } };

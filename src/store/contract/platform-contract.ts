@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { KeyOrigin } from '../../domain/key-lineage.ts';
 import { linkAudit, verifyChain } from '../../engine/audit.ts';
 import type { ApiKeyRecord, AuditEntry, OutboxEvent } from '../port.ts';
 import { type Build, batch, emptyLoad, type OpenStore, seedCampaign, unpackOutbox, withoutSeq } from './builders.ts';
@@ -10,7 +11,7 @@ function platform(b: Build, action: string, data: unknown = {}): (prev: { seq: n
     linkAudit({ chain: 'platform', at_ms: b.now_ms, actor: 'key_admin', action, subject: 'platform', data }, prev);
 }
 
-function apiKey(b: Build, name: string): ApiKeyRecord {
+function apiKey(b: Build, name: string, origin: Partial<KeyOrigin> = {}): ApiKeyRecord {
   return {
     id: b.id('key'),
     name,
@@ -18,6 +19,8 @@ function apiKey(b: Build, name: string): ApiKeyRecord {
     scopes: ['admin', 'read'],
     created_at_ms: b.now_ms,
     revoked_at_ms: null,
+    created_by: origin.created_by ?? null,
+    replaces: origin.replaces ?? null,
   };
 }
 
@@ -156,7 +159,7 @@ export function platformContract(open: OpenStore): void {
     async (store, b) => {
       assert.equal(await store.countApiKeys(), 0);
       const k1 = apiKey(b, 'ops');
-      const k2 = apiKey(b, 'checkout');
+      const k2 = apiKey(b, 'checkout', { created_by: k1.id });
       await store.insertApiKey(k1, platform(b, 'key.created', { id: k1.id }));
       await store.insertApiKey(k2, platform(b, 'key.created', { id: k2.id }));
       assert.deepEqual(await store.findApiKeyByHash('hash-ops'), k1);
@@ -172,6 +175,24 @@ export function platformContract(open: OpenStore): void {
       assert.equal(verifyChain(chain).ok, true);
     },
   );
+
+  storeTest("a batch that asks for key_origins reads every key's creator and predecessor", open, async (store, b) => {
+    const campaign = await seedCampaign(store, b);
+    const root = apiKey(b, 'root');
+    const made = apiKey(b, 'made', { created_by: root.id });
+    const rotated = apiKey(b, 'rotated', { created_by: made.id, replaces: made.id });
+    for (const k of [root, made, rotated]) await store.insertApiKey(k, platform(b, 'key.created', { id: k.id }));
+    const seen = await batch(store, campaign.id, emptyLoad({ key_origins: true }), () => undefined);
+    assert.deepEqual(
+      seen.key_origins,
+      new Map([
+        [root.id, { created_by: null, replaces: null }],
+        [made.id, { created_by: root.id, replaces: null }],
+        [rotated.id, { created_by: made.id, replaces: made.id }],
+      ]),
+    );
+    assert.equal((await batch(store, campaign.id, emptyLoad(), () => undefined)).key_origins, undefined);
+  });
 
   storeTest('a duplicate api key hash is refused and leaves no key and no audit entry', open, async (store, b) => {
     await store.insertApiKey(apiKey(b, 'ops'), platform(b, 'key.created'));

@@ -21,6 +21,7 @@ import {
   couponFromRow,
   idemFromRow,
   int,
+  keyOriginFromRow,
   type Row,
   redemptionCols,
   redemptionFromRow,
@@ -122,6 +123,10 @@ export async function loadSnapshot(
   if (load.live_max) snapshot.live_max = await loadLiveMax(db, campaign_id);
   if (load.incidents) snapshot.incidents = await loadFences(db, campaign_id, load.incidents);
   if (load.pausing_incidents) snapshot.pausing_incidents = await loadPausingIncidents(db, campaign_id);
+  if (load.key_origins) {
+    const ks = await db.query<Row>('SELECT id, created_by, replaces FROM api_keys');
+    snapshot.key_origins = new Map(ks.rows.map((r) => [String(r.id), keyOriginFromRow(r)]));
+  }
   if (load.idempotency_keys.length > 0) {
     const is = await db.query<Row>(sql.idempotency, [load.idempotency_keys]);
     for (const rec of is.rows.map(idemFromRow)) snapshot.idempotency.set(rec.key, rec);

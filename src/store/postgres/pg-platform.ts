@@ -54,9 +54,18 @@ export async function listAudit(
 }
 
 export async function insertApiKey(write: Write, k: ApiKeyRecord, audit: MakeAudit): Promise<void> {
-  const sql =
-    'INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6)';
-  const args = [k.id, k.name, k.hash, JSON.stringify(k.scopes), k.created_at_ms, k.revoked_at_ms];
+  const sql = `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms, created_by, replaces)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+  const args = [
+    k.id,
+    k.name,
+    k.hash,
+    JSON.stringify(k.scopes),
+    k.created_at_ms,
+    k.revoked_at_ms,
+    k.created_by,
+    k.replaces,
+  ];
   await withPlatformAudit(write, audit, (db) => db.query(sql, args));
 }
 

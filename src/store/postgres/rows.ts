@@ -1,6 +1,7 @@
 import type { Campaign } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
 import { assert } from '../../domain/errors.ts';
+import type { KeyOrigin } from '../../domain/key-lineage.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import type { ApiKeyRecord, AuditEntry, IdempotencyRecord, OutboxEvent } from '../port.ts';
 
@@ -108,6 +109,14 @@ export function apiKeyFromRow(r: Row): ApiKeyRecord {
     scopes: JSON.parse(str(r.scopes)) as string[],
     created_at_ms: int(r.created_at_ms),
     revoked_at_ms: intOrNull(r.revoked_at_ms),
+    ...keyOriginFromRow(r),
+  };
+}
+
+export function keyOriginFromRow(r: Row): KeyOrigin {
+  return {
+    created_by: r.created_by === null ? null : str(r.created_by),
+    replaces: r.replaces === null ? null : str(r.replaces),
   };
 }
 

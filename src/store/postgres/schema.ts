@@ -277,6 +277,31 @@ export const pgMigrations: ReadonlyArray<{ id: string; sql: string }> = [
   WHERE status = 'active' AND campaign_id IN (SELECT id FROM campaigns WHERE status = 'revoked');
   `,
   },
+  {
+    // A key's origin, for maker-checker: see the SQLite migration of the same id. The audit data is
+    // read as json, not jsonb, which refuses an escaped NUL (see above); only platform key entries are read.
+    id: '130_api_key_lineage',
+    sql: `
+  ALTER TABLE api_keys ADD COLUMN created_by TEXT COLLATE "C";
+  ALTER TABLE api_keys ADD COLUMN replaces TEXT COLLATE "C";
+  UPDATE api_keys k SET created_by = (
+    SELECT a.actor FROM audit a
+    WHERE a.chain = 'platform' AND a.action = 'api_key.created' AND a.subject = k.id
+      AND a.actor IN (SELECT id FROM api_keys)
+    ORDER BY a.chain_seq LIMIT 1
+  );
+  UPDATE api_keys k SET replaces = (
+    SELECT CASE WHEN r.data::json ->> 'replaced_by' = k.id THEN r.subject ELSE r.data::json ->> 'rotation_of' END
+    FROM (
+      SELECT a.subject, a.data_json AS data, a.chain_seq FROM audit a
+      WHERE a.chain = 'platform' AND a.action = 'api_key.revoked'
+      OFFSET 0
+    ) r
+    WHERE r.data::json ->> 'replaced_by' = k.id OR (r.subject = k.id AND r.data::json ->> 'rotation_of' IS NOT NULL)
+    ORDER BY r.chain_seq LIMIT 1
+  );
+  `,
+  },
 ];
 
 /** Every table, for tests that reset a database between cases. */

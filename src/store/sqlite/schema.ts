@@ -260,4 +260,31 @@ export const migrations: ReadonlyArray<{ id: string; sql: string }> = [
   WHERE status = 'active' AND campaign_id IN (SELECT id FROM campaigns WHERE status = 'revoked');
   `,
   },
+  {
+    // A key's origin, for maker-checker (domain/key-lineage.ts): the key that created it and the key
+    // it replaced by rotation. Keys stored before take both from the platform chain, which has
+    // always recorded them: api_key.created names its actor (a creator only when that actor is a
+    // key; 'cli' and the bootstrap's null are none), and a rotation's api_key.revoked names the
+    // successor of the key it revoked (replaced_by; rotation_of when the rotation was undone).
+    id: '130_api_key_lineage',
+    sql: `
+  ALTER TABLE api_keys ADD COLUMN created_by TEXT;
+  ALTER TABLE api_keys ADD COLUMN replaces TEXT;
+  UPDATE api_keys SET created_by = (
+    SELECT a.actor FROM audit a
+    WHERE a.chain = 'platform' AND a.action = 'api_key.created' AND a.subject = api_keys.id
+      AND a.actor IN (SELECT id FROM api_keys)
+    ORDER BY a.chain_seq LIMIT 1
+  );
+  UPDATE api_keys SET replaces = (
+    SELECT CASE WHEN json_extract(a.data, '$.replaced_by') = api_keys.id THEN a.subject
+                ELSE json_extract(a.data, '$.rotation_of') END
+    FROM audit a
+    WHERE a.chain = 'platform' AND a.action = 'api_key.revoked'
+      AND (json_extract(a.data, '$.replaced_by') = api_keys.id
+           OR (a.subject = api_keys.id AND json_extract(a.data, '$.rotation_of') IS NOT NULL))
+    ORDER BY a.chain_seq LIMIT 1
+  );
+  `,
+  },
 ];

@@ -6,6 +6,7 @@ import type { Campaign, CampaignStatus } from '../../domain/campaign.ts';
 import type { Coupon } from '../../domain/coupon.ts';
 import { asError } from '../../domain/errors.ts';
 import type { Alert, Breakdown, Incident, IncidentStatus } from '../../domain/incident.ts';
+import type { KeyOrigin } from '../../domain/key-lineage.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
 import {
   type ApiKeyRecord,
@@ -473,6 +474,7 @@ export class SqliteStore implements Store {
     if (load.live_max) snapshot.live_max = this.change.liveMax(campaign_id);
     if (load.incidents) snapshot.incidents = this.incidents.fences(campaign_id, load.incidents);
     if (load.pausing_incidents) snapshot.pausing_incidents = this.incidents.pausing(campaign_id);
+    if (load.key_origins) snapshot.key_origins = this.keyOrigins();
     for (const key of load.idempotency_keys) {
       const rec = this.readIdem(key);
       if (rec) snapshot.idempotency.set(key, rec);
@@ -749,9 +751,19 @@ export class SqliteStore implements Store {
     this.withPlatformAudit(audit, () =>
       this.db
         .prepare(
-          'INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?)',
+          `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms, created_by, replaces)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
         )
-        .run(k.id, k.name, k.hash, JSON.stringify(k.scopes), k.created_at_ms, k.revoked_at_ms),
+        .run(
+          k.id,
+          k.name,
+          k.hash,
+          JSON.stringify(k.scopes),
+          k.created_at_ms,
+          k.revoked_at_ms,
+          k.created_by,
+          k.replaces,
+        ),
     );
   }
 
@@ -768,6 +780,12 @@ export class SqliteStore implements Store {
     const sql = 'UPDATE api_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL';
     const { value } = this.withPlatformAudit(audit, () => this.db.prepare(sql).run(at_ms, id).changes > 0);
     return value;
+  }
+
+  /** Every key's origin, for a batch (see BatchLoad.key_origins). */
+  private keyOrigins(): Map<string, KeyOrigin> {
+    const rows = this.db.prepare('SELECT id, created_by, replaces FROM api_keys').all() as Row[];
+    return new Map(rows.map((r) => [String(r.id), keyOriginFromRow(r)]));
   }
 
   async countApiKeys(): Promise<number> {
@@ -999,6 +1017,13 @@ function auditFromRow(r: Row): AuditEntry & { seq: number } {
   };
 }
 
+function keyOriginFromRow(r: Row): KeyOrigin {
+  return {
+    created_by: r.created_by === null ? null : String(r.created_by),
+    replaces: r.replaces === null ? null : String(r.replaces),
+  };
+}
+
 function apiKeyFromRow(r: Row): ApiKeyRecord {
   return {
     id: String(r.id),
@@ -1007,5 +1032,6 @@ function apiKeyFromRow(r: Row): ApiKeyRecord {
     scopes: JSON.parse(String(r.scopes)) as string[],
     created_at_ms: Number(r.created_at_ms),
     revoked_at_ms: r.revoked_at_ms === null ? null : Number(r.revoked_at_ms),
+    ...keyOriginFromRow(r),
   };
 }
