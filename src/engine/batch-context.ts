@@ -2,6 +2,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { LiveMax } from '../domain/campaign-change.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { assert } from '../domain/errors.ts';
+import type { KeyOrigin } from '../domain/key-lineage.ts';
 import type { Redemption } from '../domain/redemption.ts';
 import type { BatchSnapshot, BatchWrites, IdempotencyRecord, UsageKey } from '../store/port.ts';
 import type { IncidentFence } from '../store/port-incidents.ts';
@@ -47,6 +48,7 @@ export class BatchContext {
   readonly live_max: LiveMax | undefined;
   private readonly incidents: Map<string, IncidentFence>;
   private readonly pausing: string[] | undefined;
+  private readonly key_origins: ReadonlyMap<string, KeyOrigin> | undefined;
 
   constructor(
     snapshot: BatchSnapshot,
@@ -61,6 +63,7 @@ export class BatchContext {
     this.live_max = snapshot.live_max;
     this.incidents = snapshot.incidents ?? new Map();
     this.pausing = snapshot.pausing_incidents;
+    this.key_origins = snapshot.key_origins;
     this.writes = {
       campaign: this.campaign,
       coupons_insert: this.newCoupons,
@@ -105,6 +108,12 @@ export class BatchContext {
   pausingIncidents(): readonly string[] {
     assert(this.pausing !== undefined, 'pausing incidents read but not loaded');
     return this.pausing;
+  }
+
+  /** Every API key's origin, as read in this batch's transaction (see BatchLoad.key_origins). */
+  keyOrigins(): ReadonlyMap<string, KeyOrigin> {
+    assert(this.key_origins !== undefined, 'key origins read but not loaded');
+    return this.key_origins;
   }
 
   reservedRedemptions(): Redemption[] {

@@ -2,6 +2,7 @@ import { limits } from '../config/limits.ts';
 import { type CampaignStatus, canTransition } from '../domain/campaign.ts';
 import { Rejection } from '../domain/errors.ts';
 import { maxExposureMinor } from '../domain/exposure.ts';
+import { lineageIds, selfApprovalReason } from '../domain/key-lineage.ts';
 import { hasErrors, hasWarnings, lintCampaign } from '../domain/lint.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { Command } from './commands.ts';
@@ -63,16 +64,28 @@ function submit(ctx: BatchContext, cmd: Cmd<'action'>): void {
 }
 
 /**
+ * Maker-checker: the approver may not be one of the campaign's makers, nor share a lineage with one
+ * (a maker's rotated key, a key a maker made, or a key that made a maker: domain/key-lineage.ts).
+ * The keys' origins are read in this batch's transaction, after every change the makers committed,
+ * so a key made or rotated a moment before is seen. Answers the approver's lineage, for the audit.
+ */
+function checkMakers(ctx: BatchContext, approver: string): string[] {
+  const c = ctx.campaign;
+  const makers = [c.created_by, c.changed_by, ...(c.changed_since_approval ?? [])];
+  const origins = ctx.keyOrigins();
+  const refused = selfApprovalReason(origins, approver, makers);
+  if (refused !== null) throw new Rejection('approval_self_forbidden', refused);
+  return lineageIds(origins, approver);
+}
+
+/**
  * With expected_updated_at_ms, only the version the approver reviewed is approved: the check runs
  * here, under the campaign's row lock, so no change can land between it and the activation.
  */
 function approve(ctx: BatchContext, cmd: Cmd<'action'>): void {
   const c = ctx.campaign;
   if (c.status !== 'pending_approval') throw new Rejection('invalid_state', `cannot approve a ${c.status} campaign`);
-  const makers = [c.created_by, c.changed_by, ...(c.changed_since_approval ?? [])];
-  if (cmd.actor !== null && makers.includes(cmd.actor)) {
-    throw new Rejection('approval_self_forbidden', 'a campaign must be approved by a different key than its makers');
-  }
+  const approver_lineage = cmd.actor === null ? null : checkMakers(ctx, cmd.actor);
   const expected_ms = cmd.expected_updated_at_ms;
   if (expected_ms !== undefined && expected_ms !== c.updated_at_ms) {
     throw new Rejection(
@@ -84,7 +97,7 @@ function approve(ctx: BatchContext, cmd: Cmd<'action'>): void {
   refuseWhileHeld(ctx, cmd);
   c.approved_by = cmd.actor;
   c.changed_since_approval = [];
-  moveTo(ctx, cmd, 'active');
+  moveTo(ctx, cmd, 'active', approver_lineage === null ? {} : { approver_lineage });
 }
 
 /**

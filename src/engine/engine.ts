@@ -751,6 +751,7 @@ export class Engine {
         case 'action':
           if (cmd.action === 'revoke') load.all_reserved = true;
           if (cmd.action === 'approve' || cmd.action === 'submit') load.pausing_incidents = true;
+          if (cmd.action === 'approve') load.key_origins = true;
           break;
         case 'codes':
         case 'alert':
