@@ -3,7 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { client, launch, type NodeProcess, runCli, startNode, wireCampaign } from '../support/node-process.ts';
+import {
+  client,
+  launch,
+  type NodeProcess,
+  runCli,
+  serverKey,
+  startNode,
+  wireCampaign,
+} from '../support/node-process.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
 
 const db = await createTestDatabase();
@@ -29,10 +37,8 @@ describe('three API processes on one PostgreSQL', () => {
     nodes.push(...(await Promise.all([startNode(env), startNode(env)])));
     const admins = nodes.map((n) => client(n.url, admin_key));
     const [a0, a1] = admins as [ReturnType<typeof client>, ReturnType<typeof client>];
-    const approver = client(
-      nodes[1]?.url ?? '',
-      String((await a0('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key),
-    );
+    // Made on the server: a key the admin key minted could not approve what the admin key makes.
+    const approver = client(nodes[1]?.url ?? '', await serverKey(env, 'ap', ['approver']));
     const co = String((await a1('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key);
     const checkouts = nodes.map((n) => client(n.url, co));
     const on = (i: number) => checkouts[i % checkouts.length] as ReturnType<typeof client>;

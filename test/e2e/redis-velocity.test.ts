@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { client, launch, type NodeProcess, startNode, wireCampaign } from '../support/node-process.ts';
+import { client, launch, type NodeProcess, serverKey, startNode, wireCampaign } from '../support/node-process.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
 import { dead_redis_url, redis_test_url, redis_unavailable_message, redisAvailable } from '../support/redis.ts';
 
@@ -26,9 +26,12 @@ function orderOf(i: number) {
   return { id: `o${i}`, merchant_id: 'm1', amount_minor: 5000, currency: 'CNY', product_kind: 'merchandise' };
 }
 
-/** Keys a client needs: approver (a second key) and checkout. */
-async function keys(admin: ReturnType<typeof client>) {
-  const approver = String((await admin('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key);
+/**
+ * Keys a client needs: approver (a second key, made on the server: one the admin key minted could
+ * not approve what the admin key makes) and checkout.
+ */
+async function keys(admin: ReturnType<typeof client>, env: Record<string, string>) {
+  const approver = await serverKey(env, 'ap', ['approver']);
   const checkout = String((await admin('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key);
   return { approver, checkout };
 }
@@ -54,7 +57,7 @@ describe('velocity limits with REDIS_URL on real processes', async () => {
     nodes.push(await startNode(env));
     const [n0, n1] = nodes.slice(-2) as [NodeProcess, NodeProcess];
     const admin = client(n0.url, admin_key);
-    const k = await keys(admin);
+    const k = await keys(admin, env);
     const ip = `198.51.100.${Math.floor(Math.random() * 200) + 1}`;
     const code = `REDISV${Date.now() % 100_000}`;
     await launch(admin, client(n1.url, k.approver), wireCampaign({ code, velocity: { per_ip_per_day: 12 } }));
@@ -78,7 +81,7 @@ describe('velocity limits with REDIS_URL on real processes', async () => {
     const node = await startNode(env);
     nodes.push(node);
     const admin = client(node.url, admin_key);
-    const k = await keys(admin);
+    const k = await keys(admin, env);
     const approver = client(node.url, k.approver);
     await launch(admin, approver, wireCampaign({ code: 'GUARDED', velocity: { per_user_per_minute: 5 } }));
     await launch(admin, approver, wireCampaign({ code: 'PLAIN' }));

@@ -3,7 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { client, launch, type NodeProcess, runCli, startNode, wireCampaign } from '../support/node-process.ts';
+import {
+  client,
+  launch,
+  type NodeProcess,
+  runCli,
+  serverKey,
+  startNode,
+  wireCampaign,
+} from '../support/node-process.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
 import { startLoad, summary, waitFor } from './load.ts';
 
@@ -29,10 +37,8 @@ describe('SIGKILL of API nodes on a three-node PostgreSQL cluster', () => {
     nodes.push(...(await Promise.all([startNode(env), startNode(env)])));
     const live = () => nodes.filter((n): n is NodeProcess => n !== null).map((n) => n.url);
     const admin = client(live()[0] ?? '', admin_key);
-    const approver = client(
-      live()[1] ?? '',
-      String((await admin('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key),
-    );
+    // Made on the server: a key the admin key minted could not approve what the admin key makes.
+    const approver = client(live()[1] ?? '', await serverKey(env, 'ap', ['approver']));
     const checkout = String((await admin('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key);
     const campaign = await launch(admin, approver, wireCampaign({ code: 'PGCRASH', budget_minor: 100_000_000 }));
 

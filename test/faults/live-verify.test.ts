@@ -3,7 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { client, launch, type NodeProcess, runCli, startNode, wireCampaign } from '../support/node-process.ts';
+import {
+  client,
+  launch,
+  type NodeProcess,
+  runCli,
+  serverKey,
+  startNode,
+  wireCampaign,
+} from '../support/node-process.ts';
 import { createTestDatabase } from '../support/pg.ts';
 import { startLoad, summary, waitFor } from './load.ts';
 
@@ -19,10 +27,8 @@ async function verifyWhileLoaded(env: Record<string, string>, target: string[]):
   const node: NodeProcess = await startNode(env);
   try {
     const admin = client(node.url, admin_key);
-    const approver = client(
-      node.url,
-      String((await admin('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key),
-    );
+    // Made on the server: a key the admin key minted could not approve what the admin key makes.
+    const approver = client(node.url, await serverKey(env, 'ap', ['approver']));
     const checkout = String((await admin('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key);
     await launch(admin, approver, wireCampaign({ code: 'LIVE', budget_minor: 100_000_000, per_user_limit: 5 }));
     const load = startLoad({

@@ -3,7 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { client, launch, type NodeProcess, runCli, startNode, wireCampaign } from '../support/node-process.ts';
+import {
+  client,
+  launch,
+  type NodeProcess,
+  runCli,
+  serverKey,
+  startNode,
+  wireCampaign,
+} from '../support/node-process.ts';
 import { mustRun, type PrivatePostgres, startPrivatePostgres } from '../support/private-services.ts';
 import { startLoad, summary, waitFor } from './load.ts';
 
@@ -31,10 +39,8 @@ describe('PostgreSQL restarts under load', () => {
     nodes.push(await startNode(env));
     nodes.push(await startNode(env));
     const admin = client(nodes[0]?.url ?? '', admin_key);
-    const approver = client(
-      nodes[1]?.url ?? '',
-      String((await admin('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key),
-    );
+    // Made on the server: a key the admin key minted could not approve what the admin key makes.
+    const approver = client(nodes[1]?.url ?? '', await serverKey(env, 'ap', ['approver']));
     const checkout = String((await admin('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key);
     const campaign = await launch(admin, approver, wireCampaign({ code: 'RESTART', budget_minor: 100_000_000 }));
 

@@ -3,7 +3,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { client, launch, type NodeProcess, runCli, startNode, wireCampaign } from '../support/node-process.ts';
+import {
+  client,
+  launch,
+  type NodeProcess,
+  runCli,
+  serverKey,
+  startNode,
+  wireCampaign,
+} from '../support/node-process.ts';
 import { mustRun, startPrivateRedis } from '../support/private-services.ts';
 import { waitFor } from './load.ts';
 
@@ -30,12 +38,11 @@ describe('Redis goes away and comes back', () => {
   });
 
   test('velocity-limited redemptions fail closed with 503 and Retry-After; everything else keeps working; it recovers', async () => {
-    node = await startNode({ VOUCHSAFE_DATA_DIR: dir, VOUCHSAFE_ADMIN_KEY: admin_key, REDIS_URL: server.url });
+    const env = { VOUCHSAFE_DATA_DIR: dir, VOUCHSAFE_ADMIN_KEY: admin_key, REDIS_URL: server.url };
+    node = await startNode(env);
     const admin = client(node.url, admin_key);
-    const approver = client(
-      node.url,
-      String((await admin('POST', '/v1/api-keys', { name: 'ap', scopes: ['approver'] })).body.key),
-    );
+    // Made on the server: a key the admin key minted could not approve what the admin key makes.
+    const approver = client(node.url, await serverKey(env, 'ap', ['approver']));
     const checkout_key = String((await admin('POST', '/v1/api-keys', { name: 'co', scopes: ['checkout'] })).body.key);
     const checkout = client(node.url, checkout_key);
     const velocity = { per_user_per_minute: 1000, per_ip_per_minute: 100_000 };

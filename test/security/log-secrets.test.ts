@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { client, launch, startNode, wireCampaign } from '../support/node-process.ts';
+import { client, launch, serverKey, startNode, wireCampaign } from '../support/node-process.ts';
 
 const admin_key = 'vs_test_admin_key_that_must_never_be_logged';
 
@@ -13,12 +13,13 @@ function order(i: number) {
 
 test('a server at LOG_LEVEL=debug logs no key, webhook secret, code or Idempotency-Key; every request line has its request_id', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vs-logs-'));
-  const node = await startNode({
+  const env = {
     VOUCHSAFE_DATA_DIR: dir,
     VOUCHSAFE_ADMIN_KEY: admin_key,
     VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE: '1',
     LOG_LEVEL: 'debug',
-  });
+  };
+  const node = await startNode(env);
   const secrets: string[] = [admin_key];
   const codes: string[] = ['SHAREDSECRETX'];
   try {
@@ -28,7 +29,10 @@ test('a server at LOG_LEVEL=debug logs no key, webhook secret, code or Idempoten
       secrets.push(k);
       return k;
     };
-    const approver = client(node.url, await keyOf('ap', ['approver']));
+    // Made on the server: a key the admin key minted could not approve what the admin key makes.
+    const approver_key = await serverKey(env, 'ap', ['approver']);
+    secrets.push(approver_key);
+    const approver = client(node.url, approver_key);
     const checkout = client(node.url, await keyOf('co', ['checkout']));
     const doomed = await admin('POST', '/v1/api-keys', { name: 'doomed', scopes: ['read'] });
     secrets.push(String(doomed.body.key));

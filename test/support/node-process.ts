@@ -75,6 +75,18 @@ export async function runCli(
   return { code, out };
 }
 
+/**
+ * A key made on the server with `vouchsafe keys create` (the node's store, from `env`), as the
+ * README's quick start makes its approver: a key with no creator. Maker-checker follows key lineage,
+ * so a key the bootstrap admin key minted over HTTP may not approve what that admin key made.
+ */
+export async function serverKey(env: Record<string, string>, name: string, scopes: string[]): Promise<string> {
+  const made = await runCli(['keys', 'create', '--name', name, '--scope', ...scopes], env);
+  if (made.code !== 0) throw new Error(`keys create exited with ${made.code}:\n${made.out}`);
+  const line = made.out.trim().split('\n').at(-1) ?? '';
+  return String((JSON.parse(line) as { key: string }).key);
+}
+
 /** A tiny JSON client for a running node. */
 export function client(url: string, key: string) {
   return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
