@@ -9,8 +9,10 @@ import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.
 import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
 import { type AuditDigest, digestDefect } from '../../src/engine/audit-digest.ts';
 import { Engine } from '../../src/engine/engine.ts';
+import { IdGenerator } from '../../src/engine/ids.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
 import { verifySignature } from '../../src/events/signature.ts';
+import { createApiKey } from '../../src/http/api-keys.ts';
 import { type RunningServer, startServer } from '../../src/http/server.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import {
@@ -238,10 +240,16 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     await page.locator(`article[data-envelope-id="${id}"] [data-grabbed-count="2"]`).waitFor();
   });
 
-  test('the approval queue approves a risky campaign made by another key', async () => {
-    const maker_key = await admin.POST('/v1/api-keys', { body: { name: 'maker', scopes: ['admin'] } });
-    assert.ok(maker_key.data, JSON.stringify(maker_key.error));
-    const maker = createVouchsafeClient(server.url, maker_key.data.key);
+  test('the approval queue approves a risky campaign made by another key, and says why it refuses one by a key it made', async () => {
+    // Made on the server, as `vouchsafe keys create` makes it: no creator, so the signed-in admin key
+    // is not in its lineage and may approve its work.
+    const made = await createApiKey(store, new IdGenerator(), Date.now(), {
+      name: 'maker',
+      scopes: ['admin'],
+      actor: 'cli',
+      created_by: null,
+    });
+    const maker = createVouchsafeClient(server.url, made.secret);
     // No per-user limit is a lint warning: submitting sends it for approval.
     const id = await launchCampaign(
       maker,
@@ -250,13 +258,29 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
       { per_user_limit: null },
       'pending_approval',
     );
+    // A key the signed-in key minted: its work is the signed-in key's own.
+    const deputy_key = await admin.POST('/v1/api-keys', { body: { name: 'deputy', scopes: ['admin'] } });
+    assert.ok(deputy_key.data, JSON.stringify(deputy_key.error));
+    const deputy = createVouchsafeClient(server.url, deputy_key.data.key);
+    const own = await launchCampaign(
+      deputy,
+      'E2E deputy campaign',
+      'E2EDEPUTY',
+      { per_user_limit: null },
+      'pending_approval',
+    );
     await nav(page, 'Approvals');
+    const mine = page.locator(`li[data-campaign-id="${own}"]`);
+    await mine.getByRole('button', { name: 'Approve E2E deputy campaign' }).click();
+    await mine.getByRole('alert').getByText('a key may not approve the work of keys it made').waitFor();
     const card = page.locator(`li[data-campaign-id="${id}"]`);
     await card.locator('[data-rule="no_per_user_limit"]').waitFor();
     await card.getByRole('button', { name: 'Approve E2E risky campaign' }).click();
     await card.waitFor({ state: 'detached' });
     const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id } } });
     assert.equal(got.data?.status, 'active');
+    const refused = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: own } } });
+    assert.equal(refused.data?.status, 'pending_approval');
   });
 
   test('the global emergency stop needs a reason and pauses every active campaign', async () => {

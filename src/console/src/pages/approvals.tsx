@@ -17,7 +17,10 @@ export function Approvals() {
   return (
     <>
       <h1 tabIndex={-1}>Approvals</h1>
-      <p>A campaign is approved by a different key than the one that made or last changed it.</p>
+      <p>
+        A campaign is approved by a key other than those that made or changed it, and outside their lineage: not a key
+        one of them made or rotated, nor the key that made one of them.
+      </p>
       {queue.error ? (
         <p class="error" role="alert">
           {queue.error}

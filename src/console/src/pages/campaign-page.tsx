@@ -147,7 +147,7 @@ function Launch({ c, onChange }: { c: Campaign; onChange: () => void }) {
       <p>
         {c.status === 'draft'
           ? 'Submitting lints the campaign again: errors block it, warnings or a large worst case send it for approval by a second key.'
-          : 'This campaign waits for approval by a different key than the one that made or last changed it.'}
+          : 'This campaign waits for approval by a key outside the lineage of the keys that made or changed it: not one of them, a key one of them made or rotated, or the key that made one of them.'}
       </p>
       <button type="button" class="primary" onClick={act} disabled={busy}>
         {c.status === 'draft' ? 'Submit campaign' : 'Approve campaign'}
