@@ -17,17 +17,23 @@ function curlBlock(): string {
   return m[1];
 }
 
-test("the README's curl walk-through runs as written against a fresh `vouchsafe serve`: launched, claimed, redeemed, confirmed", async () => {
+const bin = fileURLToPath(new URL('../../bin/vouchsafe.js', import.meta.url));
+
+test("the README's curl walk-through runs as written against a fresh `vouchsafe serve`: launched, claimed, redeemed, confirmed, a risky one approved by a key made on the server", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vs-readme-'));
   // As after `npm start` in a fresh clone: a random admin key in ./data/admin.key.
   const node = await startNode({ VOUCHSAFE_DATA_DIR: join(dir, 'data'), VOUCHSAFE_ADMIN_KEY: '', DATABASE_URL: '' });
   try {
-    // The one thing a test must change: the port (the README's server listens on 8080).
-    const script = curlBlock().replaceAll('localhost:8080', node.url.replace(/^http:\/\//, ''));
+    // What a test must change: the port (the README's server listens on 8080), and the CLI's path
+    // (the README runs in the clone, where `npx vouchsafe` is its bin; this runs in a scratch dir).
+    const script = curlBlock()
+      .replaceAll('localhost:8080', node.url.replace(/^http:\/\//, ''))
+      .replaceAll('npx vouchsafe', `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)}`);
     const run = spawnSync('bash', ['-c', `set -euo pipefail\n${script}`], { cwd: dir, encoding: 'utf8' });
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
-    // The two fields the block prints: the campaign's status after submit, the redemption's after confirm.
-    assert.deepEqual(run.stdout.trim().split('\n'), ['active', 'confirmed'], run.stderr);
+    // The fields the block prints: the campaign's status after submit, the redemption's after confirm,
+    // the risky campaign's after submit and after the approval.
+    assert.deepEqual(run.stdout.trim().split('\n'), ['active', 'confirmed', 'pending_approval', 'active'], run.stderr);
   } finally {
     await node.kill();
     rmSync(dir, { recursive: true, force: true });
