@@ -97,23 +97,31 @@ async function json(url: string, path: string, body: unknown, key = admin_key): 
 /** Sets up a shared-code campaign with a budget that will not run out during the run. */
 async function hotCampaign(url: string): Promise<string> {
   const now = Date.now();
-  const created = await json(url, '/v1/campaigns', {
-    name: 'http bench',
-    currency: 'CNY',
-    discount: { type: 'fixed', amount_minor: 100 },
-    min_spend_minor: 1000,
-    product_kinds: ['merchandise'],
-    audience: { type: 'public' },
-    starts_at: new Date(now - 3_600_000).toISOString(),
-    ends_at: new Date(now + 86_400_000).toISOString(),
-    budget_minor: 900_000_000_000,
-    max_redemptions: null,
-    per_user_limit: null,
-    code_mode: 'shared_code',
-    code: 'HTTPBENCH',
-  });
+  // The campaign is made by a key the admin key mints, and approved by another it mints: a key it
+  // mints may not approve the admin key's own campaigns (maker-checker follows key lineage).
+  const maker = String((await json(url, '/v1/api-keys', { name: 'maker', scopes: ['admin'] })).key);
+  const created = await json(
+    url,
+    '/v1/campaigns',
+    {
+      name: 'http bench',
+      currency: 'CNY',
+      discount: { type: 'fixed', amount_minor: 100 },
+      min_spend_minor: 1000,
+      product_kinds: ['merchandise'],
+      audience: { type: 'public' },
+      starts_at: new Date(now - 3_600_000).toISOString(),
+      ends_at: new Date(now + 86_400_000).toISOString(),
+      budget_minor: 900_000_000_000,
+      max_redemptions: null,
+      per_user_limit: null,
+      code_mode: 'shared_code',
+      code: 'HTTPBENCH',
+    },
+    maker,
+  );
   const id = String(created.id);
-  const submitted = await json(url, `/v1/campaigns/${id}/submit`, {});
+  const submitted = await json(url, `/v1/campaigns/${id}/submit`, {}, maker);
   if (submitted.status !== 'active') {
     const approver = await json(url, '/v1/api-keys', { name: 'approver', scopes: ['approver'] });
     await json(url, `/v1/campaigns/${id}/approve`, {}, String(approver.key));

@@ -49,18 +49,21 @@ export async function setUp(c: SoakClient, admin: string): Promise<SoakSetup> {
     if (k?.status !== 201) throw new Error(`api key: ${JSON.stringify(k?.body)}`);
     return String(k.body.key);
   };
+  // Campaigns are made by a key the admin key mints and approved by another it mints: a key the
+  // admin key mints may not approve the admin key's own campaigns (maker-checker follows key lineage).
+  const maker = await key('soak-maker', ['admin']);
   const approver = await key('soak-approver', ['approver']);
   const checkout = await key('soak-checkout', ['checkout']);
   const tag = Date.now().toString(36).toUpperCase();
   const shared = `SOAKA${tag}`;
   const toggledCode = `SOAKC${tag}`;
   const scarce = `SOAKD${tag}`;
-  await launch(c, admin, approver, campaignBody('soak shared', { code: shared }));
-  const toggled = await launch(c, admin, approver, campaignBody('soak toggled', { code: toggledCode }));
-  await launch(c, admin, approver, campaignBody('soak scarce', { code: scarce, budget_minor: 50_000 }));
+  await launch(c, maker, approver, campaignBody('soak shared', { code: shared }));
+  const toggled = await launch(c, maker, approver, campaignBody('soak toggled', { code: toggledCode }));
+  await launch(c, maker, approver, campaignBody('soak scarce', { code: scarce, budget_minor: 50_000 }));
   const claims = await launch(
     c,
-    admin,
+    maker,
     approver,
     campaignBody('soak claims', {
       code_mode: 'claim',
