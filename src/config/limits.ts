@@ -126,6 +126,17 @@ export const limits = {
   incidents_resumed_per_check_max: 10,
   /** On shutdown, requests in flight get this long to finish; then every connection left is cut. */
   shutdown_grace_ms: 10_000,
+  /**
+   * How long a request may take to arrive: its headers from its first byte, and the whole request
+   * (headers and a body of up to body_bytes_max) from the same moment; past either, node answers
+   * 408 and closes the connection. Fastify's default is none, so a client that sends
+   * `Content-Length: 1000000` and then nothing held its connection and its request for good. 30 s
+   * lets a 1 MiB body come at 35 KB/s; checkouts send far less, far faster. Node looks for
+   * overdue requests every http_timeout_check_ms, so one may run that much past its limit.
+   */
+  http_headers_timeout_ms: 10_000,
+  http_request_timeout_ms: 30_000,
+  http_timeout_check_ms: 1_000,
   /** HTTP requests served at once per process; beyond it new ones get 503 overloaded (edge load shedding). */
   http_inflight_max: 10_000,
   /** Failed authentications (401) per client IP and window before it gets 429 rate_limited. */

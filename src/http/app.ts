@@ -53,7 +53,22 @@ export interface AppOptions {
   webhooks?: Webhooks;
   /** Audit data per GET /v1/audit page (default limits.audit_page_data_bytes_max). */
   audit_page_data_bytes_max?: number;
+  /** How long a request may take to arrive (see limits.ts); defaults from limits.ts. */
+  timeouts?: HttpTimeouts;
 }
+
+export interface HttpTimeouts {
+  headers_ms: number;
+  request_ms: number;
+  /** How often node looks for requests past their timeout. */
+  check_ms: number;
+}
+
+const defaultTimeouts: HttpTimeouts = {
+  headers_ms: limits.http_headers_timeout_ms,
+  request_ms: limits.http_request_timeout_ms,
+  check_ms: limits.http_timeout_check_ms,
+};
 
 const openapi = {
   openapi: {
@@ -84,9 +99,14 @@ class RequestLogController extends LogController {
 
 function baseInstance(opts: AppOptions): FastifyInstance {
   const trustProxy: FastifyServerOptions['trustProxy'] = opts.trust_proxy ?? false;
+  const timeouts = opts.timeouts ?? defaultTimeouts;
   return fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     bodyLimit: limits.body_bytes_max,
+    // A request still arriving past these is answered 408 by answerClientError and its connection
+    // closed. No idle timeout on the socket: a request that has arrived may wait for the engine.
+    requestTimeout: timeouts.request_ms,
+    http: { headersTimeout: timeouts.headers_ms, connectionsCheckingInterval: timeouts.check_ms },
     genReqId: requestIdOf,
     requestIdHeader: false,
     logController: new RequestLogController({ requestIdLogLabel: 'request_id' }),
