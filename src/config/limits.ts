@@ -137,7 +137,10 @@ export const limits = {
   http_headers_timeout_ms: 10_000,
   http_request_timeout_ms: 30_000,
   http_timeout_check_ms: 1_000,
-  /** HTTP requests served at once per process; beyond it new ones get 503 overloaded (edge load shedding). */
+  /**
+   * Authenticated HTTP requests, their body read, served at once per process; beyond it new ones
+   * get 503 overloaded (edge load shedding in front of the engine's queue; see hardening.ts).
+   */
   http_inflight_max: 10_000,
   /** Failed authentications (401) per client IP and window before it gets 429 rate_limited. */
   auth_failures_per_window_max: 20,

@@ -22,9 +22,13 @@ interface Answer {
   log: 'none' | 'warn' | 'error' | 'fatal';
 }
 
+/**
+ * Shedding load (overloaded: the in-flight limit, a full engine queue, shutting down) is the
+ * server working as meant, not an internal error: hardening.ts warns once as it starts.
+ */
 function answer(code: RejectionCode, message: string, param?: string, retry_after_s?: number): Answer {
   const status = statusByCode[code];
-  const log = status >= 500 ? 'error' : 'none';
+  const log = status >= 500 && code !== 'overloaded' ? 'error' : 'none';
   return { status, body: errorBody(code, message, param), retry_after_s, log };
 }
 

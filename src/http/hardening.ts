@@ -8,7 +8,7 @@ import { MemoryCounters } from '../engine/counters.ts';
 
 export interface HardeningOptions {
   clock: Clock;
-  /** Requests being served at once before new ones are shed with 503 overloaded. */
+  /** Authenticated requests (body read) being served at once before new ones are shed with 503 overloaded. */
   inflight_max?: number;
   /** Failed authentications per IP and window before the IP is refused with 429. */
   auth_failures_max?: number;
@@ -83,19 +83,28 @@ function authWindowKey(ip: string, now_ms: number): { key: string; window_ms: nu
 }
 
 /**
- * Load shedding at the edge: every request counts until its response is finished or its
- * client is gone, so a slow store cannot pile up requests without bound in front of the
- * engine's own bounded queue. A response emits 'close' exactly once, either way.
+ * Load shedding in front of the engine's own bounded queue: a request counts from the moment it
+ * is authenticated and its body read (preValidation) until its response is finished or its
+ * client is gone (a response emits 'close' exactly once, either way). Requests still arriving,
+ * unmatched or needing no key never count: announcing bodies and never sending them fills nothing
+ * (the request timeouts in app.ts end those), and /healthz answers however busy the engine is.
+ * Shed requests are not logged one by one, which would add work when there is none to spare
+ * (/metrics counts them by status): one warning each time shedding starts.
  */
 function limitInflight(app: FastifyInstance, inflight_max: number): void {
   let inflight = 0;
+  let shedding = false;
   const finished = () => {
     inflight--;
   };
-  app.addHook('onRequest', (_request, reply, done) => {
+  app.addHook('preValidation', (request, reply, done) => {
+    if (request.api_key === null) return done();
     if (inflight >= inflight_max) {
+      if (!shedding) app.log.warn({ inflight_max }, 'overloaded: shedding requests with 503 until some finish');
+      shedding = true;
       return done(new Rejection('overloaded', 'too many requests in progress; retry shortly', undefined, 1));
     }
+    shedding = false;
     inflight++;
     reply.raw.on('close', finished);
     done();

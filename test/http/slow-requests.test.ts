@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { limits } from '../../src/config/limits.ts';
-import { httpHarness } from './harness.ts';
-import { rawConnection } from './raw-http.ts';
+import { makeLogger } from '../../src/http/logger.ts';
+import { assertError, httpHarness } from './harness.ts';
+import { type RawConnection, rawConnection } from './raw-http.ts';
 
 /** Guards a test that would otherwise wait forever for an answer that never comes. */
 const hang_guard = { timeout: 10_000 };
@@ -42,4 +43,55 @@ describe('requests that never finish arriving', () => {
       }
     },
   );
+});
+
+describe('what counts against the in-flight limit', () => {
+  test(
+    'requests still arriving, unmatched or without a key take no place: /healthz and keyed requests answer',
+    hang_guard,
+    async () => {
+      const h = await httpHarness({}, { hardening: { inflight_max: 4 } });
+      await h.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = h.app.server.address() as AddressInfo;
+      // node:http hands a request over once its headers are in; the app's hooks see it in that same turn.
+      let arrived = 0;
+      h.app.server.on('request', () => {
+        arrived++;
+      });
+      const stalled: RawConnection[] = [];
+      try {
+        for (let i = 0; i < 5; i++) {
+          const head = 'host: x\r\ncontent-type: application/json';
+          stalled.push(await rawConnection(port, `POST /nope HTTP/1.1\r\n${head}\r\ncontent-length: 1000000\r\n\r\n`));
+          const auth = `authorization: Bearer ${h.keys.checkout.secret}`;
+          stalled.push(
+            await rawConnection(
+              port,
+              `POST /v1/claims HTTP/1.1\r\n${head}\r\n${auth}\r\ncontent-length: 1000\r\n\r\n{`,
+            ),
+          );
+        }
+        while (arrived < stalled.length) await new Promise((resolve) => setImmediate(resolve));
+        const url = `http://127.0.0.1:${port}`;
+        assert.equal((await fetch(`${url}/healthz`)).status, 200);
+        const auth = { authorization: `Bearer ${h.keys.read.secret}` };
+        for (let i = 0; i < 6; i++) assert.equal((await fetch(`${url}/v1/campaigns`, { headers: auth })).status, 200);
+      } finally {
+        for (const conn of stalled) conn.socket.destroy();
+        await h.app.close();
+      }
+    },
+  );
+
+  test('a shed request is 503 overloaded, not logged as an internal error: one warning as shedding starts', async () => {
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = makeLogger('info', { write: (line: string) => lines.push(JSON.parse(line)) });
+    const h = await httpHarness({}, { hardening: { inflight_max: 0 }, logger });
+    for (let i = 0; i < 3; i++) assertError(await h.call('GET', '/v1/campaigns', { key: 'read' }), 503, 'overloaded');
+    assert.deepEqual(
+      lines.filter((l) => l.level >= 40).map((l) => [l.level, l.msg]),
+      [[40, 'overloaded: shedding requests with 503 until some finish']],
+    );
+    await h.app.close();
+  });
 });
