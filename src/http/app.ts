@@ -17,7 +17,7 @@ import type { Engine } from '../engine/engine.ts';
 import { Webhooks } from '../events/webhooks.ts';
 import { authHook, seenValidKey } from './auth.ts';
 import { consoleRoutes } from './console.ts';
-import { installErrorHandling, sendError } from './errors.ts';
+import { installErrorHandling, notFoundHook, sendError } from './errors.ts';
 import { answerClientError, type HardeningOptions, installHardening } from './hardening.ts';
 import { StoredReplies } from './idempotency.ts';
 import { HttpMetrics } from './metrics.ts';
@@ -137,6 +137,17 @@ export function schemaError(errors: FastifySchemaValidationError[], part: string
   }
 }
 
+/**
+ * Whether the request announced a body that has not all arrived, as when a hook answered first
+ * (404, 401, 429, 503). Its connection is then closed after the answer, rather than left to read
+ * and throw away up to 1 MiB, or to wait for a body that never comes.
+ */
+function bodyLeftUnread(request: FastifyRequest): boolean {
+  if (request.raw.complete) return false;
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 /** The HTTP app over one engine. Routes get the engine as a plugin option, never a global. */
 export function buildApp(opts: AppOptions): FastifyInstance {
   const app = baseInstance(opts);
@@ -172,6 +183,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     ...(opts.hardening ?? {}),
   });
   app.addHook('onRequest', authHook(opts.engine.store));
+  app.addHook('onRequest', notFoundHook);
   // Hooks on every request are callback hooks: an async hook costs a promise per request for nothing.
   app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};
@@ -183,7 +195,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   });
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
-    if (draining) reply.header('connection', 'close');
+    if (draining || bodyLeftUnread(request)) reply.header('connection', 'close');
     if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
     done(null, payload);
   });

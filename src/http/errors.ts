@@ -117,13 +117,26 @@ function unstorableRejection(text: string, value: unknown): Rejection | null {
   return new Rejection('invalid_request', `${found.param ?? 'body'}: ${message}`, found.param);
 }
 
+/** 404 not_found for a request no route matches. */
+export function sendNotFound(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const path = request.url.split('?')[0] ?? '';
+  return reply.code(404).send(errorBody('not_found', `no route ${request.method} ${path.slice(0, 200)}`));
+}
+
+/**
+ * onRequest, after the key check: an unmatched request is answered at once, so its body is never
+ * read or parsed (without it, anyone could make the JSON parser chew on 1 MiB bodies for free).
+ * The not-found handler below stays for any request that would get past it.
+ */
+export function notFoundHook(request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+  if (request.is404) sendNotFound(request, reply);
+  else done();
+}
+
 /** Error handler, 404 handler and a JSON parser that treats an empty body as none and takes integers only. */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, err));
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?')[0] ?? '';
-    return reply.code(404).send(errorBody('not_found', `no route ${request.method} ${path.slice(0, 200)}`));
-  });
+  app.setNotFoundHandler(sendNotFound);
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
