@@ -15,7 +15,7 @@ import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Engine } from '../engine/engine.ts';
 import { Webhooks } from '../events/webhooks.ts';
-import { authHook, seenValidKey } from './auth.ts';
+import { authHook, needsKey, seenValidKey } from './auth.ts';
 import { consoleRoutes } from './console.ts';
 import { installErrorHandling, notFoundHook, sendError } from './errors.ts';
 import { answerClientError, type HardeningOptions, installHardening } from './hardening.ts';
@@ -196,7 +196,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     if (draining || bodyLeftUnread(request)) reply.header('connection', 'close');
-    if (request.url.startsWith('/v1/')) reply.header('cache-control', 'no-store');
+    if (needsKey(request)) reply.header('cache-control', 'no-store');
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -129,18 +129,28 @@ function admit(request: FastifyRequest, route: { config: FastifyContextConfig } 
 }
 
 /**
- * onRequest: every /v1 route needs a key with one of its scopes (admin always passes).
+ * Whether the request needs a key: every /v1 route does. The matched route's pattern decides,
+ * not the URL as sent, so no spelling of it (the absolute form `http://host/v1/...`, a
+ * percent-encoded `/%76%31/...`) slips past; the failed-authentication limit and
+ * `cache-control: no-store` ask the same. An unmatched URL is judged as sent: under /v1 it needs
+ * a key (401 before 404), anywhere else it is a 404.
+ */
+export function needsKey(request: FastifyRequest): boolean {
+  if (request.is404) return request.url.startsWith('/v1/');
+  return (request.routeOptions.url ?? '').startsWith('/v1/');
+}
+
+/**
+ * onRequest: a route that needs a key (needsKey) needs one with one of its scopes (admin always passes).
  * A callback hook, not an async one: a cached key is checked without a promise per request.
  */
 export function authHook(store: Store) {
   return (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
-    // The matched route's pattern decides, so no spelling of a URL slips past; unmatched URLs fall to 404.
-    const route = request.is404 ? null : request.routeOptions;
-    const path = route?.url ?? request.url;
-    if (!path.startsWith('/v1/')) {
+    if (!needsKey(request)) {
       done();
       return;
     }
+    const route = request.is404 ? null : request.routeOptions;
     let key: ApiKeyRecord | Promise<ApiKeyRecord>;
     try {
       key = authenticate(store, request);

@@ -5,6 +5,7 @@ import { limits } from '../config/limits.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Clock } from '../engine/clock.ts';
 import { MemoryCounters } from '../engine/counters.ts';
+import { needsKey } from './auth.ts';
 
 export interface HardeningOptions {
   clock: Clock;
@@ -127,7 +128,7 @@ function limitAuthFailures(
   const counters = new MemoryCounters(clock, limits.auth_failure_ips_max);
   let last_failure_ms = Number.NEGATIVE_INFINITY;
   app.addHook('onRequest', (request, _reply, done) => {
-    if (!request.url.startsWith('/v1/')) return done();
+    if (!needsKey(request)) return done();
     const w = authWindowKey(request.ip, clock.now());
     if (last_failure_ms < w.resets_at_ms - w.window_ms) return done();
     counters.get([w]).then(([failures = 0]) => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { limits } from '../../src/config/limits.ts';
@@ -6,6 +7,7 @@ import { key_cache_ms } from '../../src/http/auth.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { slowStore } from '../faults/slow-store.ts';
 import { assertError, httpHarness, scopesOf } from './harness.ts';
+import { rawRequest } from './raw-http.ts';
 
 describe('security headers and CORS', () => {
   test('API answers carry nosniff, DENY framing, no-referrer and a deny-all CSP; no CORS header ever', async () => {
@@ -251,4 +253,34 @@ describe('API key revocation', () => {
     assert.deepEqual(JSON.parse(revoked?.data_json ?? 'null'), { replaced_by: rotated.body.id });
     await h.app.close();
   });
+});
+
+describe('the matched route decides, not the URL as sent', () => {
+  // Both reach GET /v1/api-keys/current; node:http and fetch would never send them, a client can.
+  const spellings = ['http://x/v1/api-keys/current', '/%76%31/api-keys/current'];
+
+  for (const target of spellings) {
+    test(`GET ${target}: failed keys are limited and answers are not stored by caches`, {
+      timeout: 10_000,
+    }, async () => {
+      const h = await httpHarness();
+      await h.app.listen({ port: 0, host: '127.0.0.1' });
+      const { port } = h.app.server.address() as AddressInfo;
+      try {
+        const get = (key: string) =>
+          rawRequest(port, [`GET ${target} HTTP/1.1`, 'host: x', `authorization: Bearer ${key}`]);
+        const ok = await get(h.keys.read.secret);
+        assert.equal(ok.status, 200, ok.body);
+        assert.equal(JSON.parse(ok.body).id, h.keys.read.id, 'the route it reached');
+        assert.match(ok.head, /\r\ncache-control: no-store\r\n/i);
+        for (let i = 0; i < limits.auth_failures_per_window_max; i++)
+          assert.equal((await get(`vs_wrong_${i}`)).status, 401);
+        const locked = await get('vs_wrong_again');
+        assert.equal(locked.status, 429, locked.body);
+        assert.match(locked.body, /"code":"rate_limited"/);
+      } finally {
+        await h.app.close();
+      }
+    });
+  }
 });
