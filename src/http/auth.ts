@@ -11,6 +11,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Scopes that may call the route besides admin; none listed: admin only. */
     scopes?: readonly Scope[];
+    /** A route outside /v1 that needs a key all the same (/metrics); every /v1 route does. */
+    key_required?: boolean;
   }
 }
 
@@ -129,7 +131,8 @@ function admit(request: FastifyRequest, route: { config: FastifyContextConfig } 
 }
 
 /**
- * Whether the request needs a key: every /v1 route does. The matched route's pattern decides,
+ * Whether the request needs a key: every /v1 route does, and a route whose config says so
+ * (key_required). The matched route's pattern decides,
  * not the URL as sent, so no spelling of it (the absolute form `http://host/v1/...`, a
  * percent-encoded `/%76%31/...`) slips past; the failed-authentication limit and
  * `cache-control: no-store` ask the same. An unmatched URL is judged as sent: under /v1 it needs
@@ -137,7 +140,8 @@ function admit(request: FastifyRequest, route: { config: FastifyContextConfig } 
  */
 export function needsKey(request: FastifyRequest): boolean {
   if (request.is404) return request.url.startsWith('/v1/');
-  return (request.routeOptions.url ?? '').startsWith('/v1/');
+  const { url = '', config } = request.routeOptions;
+  return url.startsWith('/v1/') || config.key_required === true;
 }
 
 /**

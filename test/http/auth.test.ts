@@ -137,14 +137,32 @@ describe('authentication', () => {
     }
   });
 
-  test('healthz, metrics, openapi and docs need no key', async () => {
+  test('healthz, openapi and docs need no key', async () => {
     const h = await httpHarness();
     const health = await h.call('GET', '/healthz', { key: null });
     assert.equal(health.status, 200);
     assert.deepEqual(health.body, { ok: true });
-    assert.equal((await h.call('GET', '/metrics', { key: null })).status, 200);
     assert.equal((await h.call('GET', '/openapi.json', { key: null })).status, 200);
     assert.equal((await h.call('GET', '/docs', { key: null })).status, 200);
+  });
+
+  test('metrics show every campaign budget: a read or admin key only', async () => {
+    const h = await httpHarness();
+    for (const method of ['GET', 'HEAD'] as const) {
+      const none = await h.app.inject({ method, url: '/metrics' });
+      assert.equal(none.statusCode, 401, method);
+      const wrong = await h.app.inject({ method, url: '/metrics', headers: { authorization: 'Bearer vs_wrong' } });
+      assert.equal(wrong.statusCode, 401, method);
+    }
+    assertError(await h.call('GET', '/metrics', { key: null }), 401, 'unauthenticated');
+    for (const key of ['read', 'admin'] as const) {
+      const res = await h.call<string>('GET', '/metrics', { key });
+      assert.equal(res.status, 200, key);
+      assert.match(res.body, /^# HELP /m, key);
+      assert.equal(res.headers['cache-control'], 'no-store', key);
+    }
+    for (const key of ['checkout', 'approver'] as const)
+      assertError(await h.call('GET', '/metrics', { key }), 403, 'forbidden');
   });
 
   test('POST /v1/api-keys returns the key once; it works with its scopes only', async () => {

@@ -25,7 +25,7 @@ after(() => db?.drop());
 const refresh_ms = limits.metrics_budget_refresh_ms;
 
 async function metricsText(h: HttpHarness): Promise<string> {
-  const res = await h.call<string>('GET', '/metrics', { key: null });
+  const res = await h.call<string>('GET', '/metrics', { key: 'read' });
   assert.equal(res.status, 200, String(res.body));
   return res.body;
 }

@@ -19,7 +19,7 @@ describe('security headers and CORS', () => {
       await h.call('GET', '/v1/nowhere', { key: 'read' }),
       await h.call('POST', '/v1/campaigns', { raw: '{oops' }),
       await h.call('GET', '/healthz', { key: null, headers: origin }),
-      await h.call('GET', '/metrics', { key: null }),
+      await h.call('GET', '/metrics', { key: 'read' }),
     ];
     const preflight = await h.app.inject({
       method: 'OPTIONS',

@@ -7,7 +7,10 @@ export interface OpsDeps extends RouteDeps {
   openapi: () => unknown;
 }
 
-/** Unauthenticated operational endpoints: health, Prometheus metrics, the OpenAPI document. */
+/**
+ * Operational endpoints: health and the OpenAPI document need no key; Prometheus metrics need a
+ * read (or admin) key, since they show every campaign's budget and the traffic by route.
+ */
 export async function opsRoutes(base: FastifyInstance, deps: OpsDeps): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
   app.get(
@@ -22,9 +25,13 @@ export async function opsRoutes(base: FastifyInstance, deps: OpsDeps): Promise<v
     },
     async () => ({ ok: true }),
   );
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    const text = await deps.metrics.text();
-    return reply.type(deps.metrics.contentType).send(text);
-  });
+  app.get(
+    '/metrics',
+    { schema: { hide: true }, config: { scopes: ['read'], key_required: true } },
+    async (_request, reply) => {
+      const text = await deps.metrics.text();
+      return reply.type(deps.metrics.contentType).send(text);
+    },
+  );
   app.get('/openapi.json', { schema: { hide: true } }, async () => deps.openapi());
 }
