@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { limits } from './limits.ts';
 
 /**
  * Which proxies in front may name the client (X-Forwarded-For), as Fastify's trustProxy takes it:
@@ -58,6 +59,34 @@ function trustProxy(value: string | undefined): TrustProxy {
   );
 }
 
+/**
+ * Why a chosen admin key (VOUCHSAFE_ADMIN_KEY) is refused, or null when it will do. Generated keys
+ * are `vs_` and 52 base32 characters (256 random bits). A chosen one must be printable ASCII
+ * without spaces (what a Bearer header carries), 32 characters or more (up to the 256 auth reads),
+ * and not a few characters over and over (`adminadmin...`). Nothing here can tell a long phrase
+ * from a random key, so the message says how to generate one; it never repeats the key.
+ */
+export function weakAdminKey(key: string): string | null {
+  const generate = 'generate one with `openssl rand -hex 32`, or leave it unset for a random key';
+  if (key.length < limits.admin_key_chars_min || key.length > limits.admin_key_chars_max) {
+    return `VOUCHSAFE_ADMIN_KEY must be ${limits.admin_key_chars_min} to ${limits.admin_key_chars_max} characters long, got ${key.length}: ${generate}`;
+  }
+  if (!/^[\x21-\x7e]+$/.test(key)) {
+    return `VOUCHSAFE_ADMIN_KEY must be printable ASCII without spaces: ${generate}`;
+  }
+  if (new Set(key).size < limits.admin_key_distinct_chars_min) {
+    return `VOUCHSAFE_ADMIN_KEY must not repeat a few characters over and over: ${generate}`;
+  }
+  return null;
+}
+
+function adminKey(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const weak = weakAdminKey(value);
+  if (weak !== null) throw new Error(weak);
+  return value;
+}
+
 /** The longest interval a timer can wait, in whole seconds (Node turns a longer delay into 1 ms). */
 const digest_interval_s_max = Math.floor((2 ** 31 - 1) / 1000);
 
@@ -105,7 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database_url: env.DATABASE_URL || undefined,
     redis_url: env.REDIS_URL || undefined,
     nats_url: env.NATS_URL || undefined,
-    admin_key: env.VOUCHSAFE_ADMIN_KEY || undefined,
+    admin_key: adminKey(env.VOUCHSAFE_ADMIN_KEY),
     approval_threshold_minor: int(
       'VOUCHSAFE_APPROVAL_THRESHOLD_MINOR',
       env.VOUCHSAFE_APPROVAL_THRESHOLD_MINOR,

@@ -142,6 +142,13 @@ export const limits = {
    * get 503 overloaded (edge load shedding in front of the engine's queue; see hardening.ts).
    */
   http_inflight_max: 10_000,
+  /**
+   * A chosen admin key (VOUCHSAFE_ADMIN_KEY): 32 characters and 8 different ones at least; at most
+   * the longest key auth reads (api_key_chars_max in api-keys.ts). Generated keys have 55.
+   */
+  admin_key_chars_min: 32,
+  admin_key_chars_max: 256,
+  admin_key_distinct_chars_min: 8,
   /** Failed authentications (401) per client IP and window before it gets 429 rate_limited. */
   auth_failures_per_window_max: 20,
   auth_failure_window_ms: 60_000,

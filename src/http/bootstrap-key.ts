@@ -1,5 +1,6 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { weakAdminKey } from '../config/config.ts';
 import { IdGenerator } from '../engine/ids.ts';
 import type { Store } from '../store/port.ts';
 import { createApiKey } from './api-keys.ts';
@@ -22,10 +23,14 @@ export type BootstrapResult =
   | { created: true; id: string; source: 'random'; secret: string; path: string };
 
 /**
- * When the store has no API key, creates an admin key: VOUCHSAFE_ADMIN_KEY if set,
- * otherwise a random one, printed once and written to `<data dir>/admin.key` (0600).
+ * When the store has no API key, creates an admin key: VOUCHSAFE_ADMIN_KEY if set (a weak one
+ * is refused: see weakAdminKey), otherwise a random one, printed once and written to
+ * `<data dir>/admin.key` (0600).
  */
 export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapResult> {
+  // loadConfig refuses a weak key at start; this holds for callers that bring their own too.
+  const weak = opts.admin_key ? weakAdminKey(opts.admin_key) : null;
+  if (weak !== null) throw new Error(weak);
   if ((await opts.store.countApiKeys()) > 0) return { created: false };
   const ids = opts.ids ?? new IdGenerator();
   const now_ms = opts.now_ms ?? Date.now();

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/config.ts';
@@ -75,4 +77,34 @@ test('audit digests: hourly into <data dir>/audit-digests by default; the dir an
       bad,
     );
   }
+});
+
+test('VOUCHSAFE_ADMIN_KEY: a weak key is refused at start, one line and exit 1, never echoed', async () => {
+  const hex32 = '0123456789abcdef0123456789abcdef';
+  assert.equal(loadConfig({}).admin_key, undefined);
+  assert.equal(loadConfig({ VOUCHSAFE_ADMIN_KEY: '' }).admin_key, undefined);
+  for (const good of [hex32, 'vs_test_admin_key_for_crash_safety_0001', `vs_${'abcdefgh234567'.repeat(4)}`]) {
+    assert.equal(loadConfig({ VOUCHSAFE_ADMIN_KEY: good }).admin_key, good);
+  }
+  const bad: Array<[string, RegExp]> = [
+    ['admin', /must be 32 to 256 characters long, got 5: generate one with `openssl rand -hex 32`/],
+    [hex32.slice(1), /got 31/],
+    [`${hex32}x`.repeat(8), /got 264/],
+    [`${hex32} with a space`, /printable ASCII without spaces/],
+    [`${hex32}\u00e9`, /printable ASCII without spaces/],
+    ['adminadminadminadminadminadminadmin', /must not repeat a few characters/],
+  ];
+  for (const [key, message] of bad) {
+    assert.throws(
+      () => loadConfig({ VOUCHSAFE_ADMIN_KEY: key }),
+      (err: Error) => message.test(err.message) && !err.message.includes(key),
+      key,
+    );
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vouchsafe-weak-key-'));
+  const env = { VOUCHSAFE_ADMIN_KEY: 'admin', VOUCHSAFE_DATA_DIR: dir, PORT: '0', DATABASE_URL: '' };
+  const run = await runCli(['serve'], env, { timeout_ms: 20_000 });
+  assert.equal(run.code, 1, run.out);
+  assert.match(run.out, /^vouchsafe: VOUCHSAFE_ADMIN_KEY must be 32 to 256 characters long, got 5: [^\n]*\n$/);
+  assert.ok(!existsSync(join(dir, 'vouchsafe.db')), 'refused before any store is opened');
 });

@@ -239,6 +239,13 @@ describe('bootstrap admin key', () => {
     assert.equal(printed.length, 0);
     assert.ok(await store.findApiKeyByHash(hashApiKey('vs_from_the_environment_0123456789')));
   });
+
+  test('a weak VOUCHSAFE_ADMIN_KEY (admin) is refused, and no key is made', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const data_dir = mkdtempSync(join(tmpdir(), 'vouchsafe-'));
+    await assert.rejects(ensureAdminKey({ store, data_dir, admin_key: 'admin' }), /VOUCHSAFE_ADMIN_KEY must be 32/);
+    assert.equal(await store.countApiKeys(), 0);
+  });
 });
 
 describe('request ids and logs', () => {

@@ -55,14 +55,19 @@ export async function startNode(env: Record<string, string>, timeout_ms = 180_00
   };
 }
 
-/** Runs the CLI to completion and returns its exit code and output. */
+/**
+ * Runs the CLI to completion and returns its exit code and output. `timeout_ms`: killed (SIGTERM)
+ * past it, for a command that should have exited at once but might serve forever.
+ */
 export async function runCli(
   args: string[],
   env: Record<string, string>,
+  opts: { timeout_ms?: number } = {},
 ): Promise<{ code: number | null; out: string }> {
   const child = spawn(process.execPath, [bin, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.timeout_ms !== undefined ? { timeout: opts.timeout_ms } : {}),
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
