@@ -27,7 +27,7 @@ describe('requests that never finish arriving', () => {
       const { port } = h.app.server.address() as AddressInfo;
       try {
         const stalled = [
-          'POST /nope HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n{',
+          `POST /v1/redemptions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${h.keys.checkout.secret}\r\ncontent-type: application/json\r\ncontent-length: 1000000\r\n\r\n`,
           `POST /v1/claims HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${h.keys.checkout.secret}\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{`,
           'GET /healthz HTTP/1.1\r\nhost: x\r\nx-never: ends',
         ];
