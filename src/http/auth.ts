@@ -132,11 +132,10 @@ function admit(request: FastifyRequest, route: { config: FastifyContextConfig } 
 
 /**
  * Whether the request needs a key: every /v1 route does, and a route whose config says so
- * (key_required). The matched route's pattern decides,
- * not the URL as sent, so no spelling of it (the absolute form `http://host/v1/...`, a
- * percent-encoded `/%76%31/...`) slips past; the failed-authentication limit and
- * `cache-control: no-store` ask the same. An unmatched URL is judged as sent: under /v1 it needs
- * a key (401 before 404), anywhere else it is a 404.
+ * (key_required). The matched route's pattern decides, not the URL as sent, so no spelling of it
+ * (the absolute form `http://host/v1/...`, a percent-encoded `/%76%31/...`) slips past; the
+ * failed-authentication limit and `cache-control: no-store` ask the same. An unmatched URL is
+ * judged as sent: under /v1 it needs a key (401 before 404), anywhere else it is a 404.
  */
 export function needsKey(request: FastifyRequest): boolean {
   if (request.is404) return request.url.startsWith('/v1/');

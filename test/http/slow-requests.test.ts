@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { limits } from '../../src/config/limits.ts';
 import { makeLogger } from '../../src/http/logger.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { slowStore } from '../faults/slow-store.ts';
 import { assertError, httpHarness } from './harness.ts';
 import { type RawConnection, rawConnection } from './raw-http.ts';
 
@@ -43,6 +45,22 @@ describe('requests that never finish arriving', () => {
       }
     },
   );
+});
+
+describe('requests that have arrived', () => {
+  test('a request whose answer takes longer than the request timeout is still answered: the timeout is for arriving', async () => {
+    const slowness = { batch_ms: 0, read_ms: 0 };
+    const store = slowStore(new SqliteStore({ path: ':memory:' }), slowness);
+    const h = await httpHarness({}, { timeouts: { headers_ms: 50, request_ms: 100, check_ms: 20 } }, store);
+    const url = await h.app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      slowness.read_ms = 300;
+      const res = await fetch(`${url}/v1/campaigns`, { headers: { authorization: `Bearer ${h.keys.read.secret}` } });
+      assert.equal(res.status, 200);
+    } finally {
+      await h.app.close();
+    }
+  });
 });
 
 describe('what counts against the in-flight limit', () => {
