@@ -46,7 +46,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List campaigns, newest first */
+        /** List campaigns, newest first. A page ends early (has_more: true, at least one item) once its campaigns carry 1 MiB of stored JSON (UTF-8) */
         get: {
             parameters: {
                 query: {
@@ -3462,7 +3462,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List incidents, newest first */
+        /** List incidents, newest first. A page ends early (has_more: true, at least one item) once its incidents carry 1 MiB of stored JSON (UTF-8) */
         get: {
             parameters: {
                 query: {
@@ -4040,7 +4040,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true) once its entries carry 1 MiB of data (UTF-8) */
+        /** Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true, at least one item) once its entries carry 1 MiB of stored JSON (UTF-8) */
         get: {
             parameters: {
                 query: {

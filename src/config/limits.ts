@@ -11,8 +11,12 @@ export const limits = {
   codes_per_batch_max: 2_000,
   list_limit_max: 100,
   list_limit_default: 20,
-  /** Audit entry data (JSON text) per page of GET /v1/audit: one batch's entry can run to hundreds of KiB. */
-  audit_page_data_bytes_max: 1 * MiB,
+  /**
+   * Stored JSON (UTF-8) per page of the lists whose items can be large: a campaign with a 100k-user
+   * allowlist runs to ~1 MiB, an incident over 10k merchants as much, one batch's audit entry to
+   * hundreds of KiB. A page ends early (has_more: true) past it; its first item always comes.
+   */
+  list_page_bytes_max: 1 * MiB,
   name_chars_max: 128,
   hold_ms_default: 15 * 60_000,
   /** Idempotency records are kept at least this long (as Stripe's keys), pruned hourly, a chunk at a time. */

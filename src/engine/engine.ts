@@ -27,9 +27,9 @@ import {
   type BatchSnapshot,
   type BatchWrites,
   type IdempotencyRecord,
-  type ListQuery,
   type Page,
   type RedemptionQuery,
+  type SizedListQuery,
   type Store,
   UniqueViolation,
   type UsageKey,
@@ -324,7 +324,7 @@ export class Engine {
     return c;
   }
 
-  listCampaigns(q: ListQuery & { status?: string }): Promise<Page<Campaign>> {
+  listCampaigns(q: SizedListQuery & { status?: string }): Promise<Page<Campaign>> {
     return this.store.listCampaigns(q);
   }
 

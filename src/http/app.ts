@@ -51,8 +51,8 @@ export interface AppOptions {
   hardening?: Omit<HardeningOptions, 'clock'>;
   /** The webhook service (events/); default: one that refuses private addresses and notifies nobody. */
   webhooks?: Webhooks;
-  /** Audit data per GET /v1/audit page (default limits.audit_page_data_bytes_max). */
-  audit_page_data_bytes_max?: number;
+  /** Stored JSON per page of the campaign, incident and audit lists (default limits.list_page_bytes_max). */
+  page_bytes_max?: number;
   /** How long a request may take to arrive (see limits.ts); defaults from limits.ts. */
   timeouts?: HttpTimeouts;
 }
@@ -156,6 +156,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     engine: opts.engine,
     metrics,
     replies: new StoredReplies(opts.engine.store, () => opts.engine.now()),
+    page_bytes_max: opts.page_bytes_max ?? limits.list_page_bytes_max,
   };
   app.decorateRequest('api_key', null);
   app.setValidatorCompiler(typeBoxValidatorCompiler);
@@ -218,10 +219,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   app.register(apiKeyRoutes, deps);
   app.register(alertRoutes, deps);
   app.register(incidentRoutes, deps);
-  app.register(auditRoutes, {
-    ...deps,
-    page_data_bytes_max: opts.audit_page_data_bytes_max ?? limits.audit_page_data_bytes_max,
-  });
+  app.register(auditRoutes, deps);
   app.register(webhookRoutes, {
     ...deps,
     webhooks: opts.webhooks ?? new Webhooks(opts.engine, { allow_private: false }),

@@ -102,6 +102,15 @@ export function listFields(prefix: IdPrefix) {
   return { limit: listLimit, starting_after: Type.Optional(cursor) };
 }
 
+/**
+ * What a list whose items can be large says of its pages (limits.list_page_bytes_max): the page
+ * is cut on the items' stored JSON, which is close to what they take on the wire.
+ */
+export function pageBytesNote(items: string): string {
+  const mib = limits.list_page_bytes_max / (1024 * 1024);
+  return `A page ends early (has_more: true, at least one item) once its ${items} carry ${mib} MiB of stored JSON (UTF-8)`;
+}
+
 export function Page<T extends TSchema>(item: T) {
   return Type.Object({ data: Type.Array(item), has_more: Type.Boolean() });
 }

@@ -1,5 +1,5 @@
 import type { Alert, Breakdown, Incident, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
-import type { AuditEntry, ListQuery, OutboxEvent, Page } from './port.ts';
+import type { AuditEntry, ListQuery, OutboxEvent, Page, SizedListQuery } from './port.ts';
 
 /**
  * Batch writes of detection and incidents, applied in the campaign's batch transaction
@@ -106,7 +106,8 @@ export interface IncidentStore {
   /** Ids of opening or resolving incidents nobody holds by now_ms (their process died), oldest first. */
   stuckIncidents(now_ms: number, limit: number): Promise<string[]>;
   getIncident(id: string): Promise<Incident | null>;
-  listIncidents(q: ListQuery): Promise<Page<Incident>>;
+  /** Newest first; `page_bytes_max` counts each incident's stored document (scope, report, progress). */
+  listIncidents(q: SizedListQuery): Promise<Page<Incident>>;
 
   /** Campaigns with a redemption at one of the merchants (in the window): a scan, there is no merchant index. */
   campaignsWithRedemptionsAt(filter: ScopeFilter & { merchant_ids: string[] }): Promise<string[]>;

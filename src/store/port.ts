@@ -130,6 +130,16 @@ export interface ListQuery {
   starting_after?: string;
 }
 
+/**
+ * A list whose items can be large (a campaign with a 100k-user allowlist, an incident over 10k
+ * merchants, a batch's audit entry): with `page_bytes_max` a page ends early (has_more: true)
+ * once its items' stored JSON would pass that many UTF-8 bytes; the first item always comes, and
+ * at most one item past the cap is read.
+ */
+export interface SizedListQuery extends ListQuery {
+  page_bytes_max?: number;
+}
+
 export interface RedemptionQuery extends ListQuery {
   campaign_id?: string;
   merchant_id?: string;
@@ -212,8 +222,11 @@ export interface Store
     idempotency: IdempotencyRecord | null,
   ): Promise<void>;
   getCampaign(id: string): Promise<Campaign | null>;
-  /** Newest first; `status` one status, or any of several (one read, so a campaign moving between them is listed once). */
-  listCampaigns(q: ListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>>;
+  /**
+   * Newest first; `status` one status, or any of several (one read, so a campaign moving between
+   * them is listed once). `page_bytes_max` counts each campaign's stored document.
+   */
+  listCampaigns(q: SizedListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>>;
   /** Ids of every campaign (for verify and the emergency stop). */
   campaignIds(): Promise<string[]>;
   /**
@@ -280,11 +293,10 @@ export interface Store
   /** Platform-wide audit chain (keys, webhooks, global stop). */
   appendPlatformAudit(make: (prev: { seq: number; hash: string }) => AuditEntry): Promise<AuditEntry>;
   /**
-   * Newest first. With `data_bytes_max` a page ends early (has_more: true) once its entries'
-   * data_json would pass that many UTF-8 bytes; the first entry always comes. At most one
-   * entry past the cap is read (one entry records a whole batch: up to hundreds of KiB).
+   * Newest first. `page_bytes_max` counts each entry's data_json (one entry records a whole
+   * batch: up to hundreds of KiB).
    */
-  listAudit(q: ListQuery & { data_bytes_max?: number }): Promise<Page<AuditEntry & { seq: number }>>;
+  listAudit(q: SizedListQuery): Promise<Page<AuditEntry & { seq: number }>>;
   /** Every entry of one chain in order, with its global `seq`. */
   auditChain(chain: string): Promise<Array<AuditEntry & { seq: number }>>;
   auditChains(): Promise<string[]>;

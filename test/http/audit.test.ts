@@ -88,7 +88,7 @@ test('GET /v1/audit/verify walks every chain', async () => {
 
 test('GET /v1/audit ends a page early once its entries carry the data cap; the cursor still visits every entry once', async () => {
   const cap = 600;
-  const h = await httpHarness({}, { audit_page_data_bytes_max: cap });
+  const h = await httpHarness({}, { page_bytes_max: cap });
   const c = await activeCampaign(h);
   for (let i = 0; i < 8; i++) await claim(h, c.id, `user-${i}`);
   const stored = await h.store.listAudit({ limit: 100 });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { limits } from '../../src/config/limits.ts';
 import type { CampaignWire } from '../../src/http/views.ts';
 import {
   activeCampaign,
@@ -231,6 +232,40 @@ describe('GET /v1/campaigns', () => {
     assertError(await h.call('GET', '/v1/campaigns?limit=101', { key: 'read' }), 400, 'invalid_request', 'limit');
     assertError(await h.call('GET', '/v1/campaigns?limit=abc', { key: 'read' }), 400, 'invalid_request', 'limit');
     assertError(await h.call('GET', '/v1/campaigns?status=bogus', { key: 'read' }), 400, 'invalid_request', 'status');
+  });
+
+  test('a page of large campaigns ends early at limits.list_page_bytes_max; each campaign whole; the cursor visits all', async () => {
+    // A read key asking for 100 campaigns with 60k-user allowlists (~0.6 MB each) gets one page of
+    // about 1 MiB, not 100 of them at once.
+    const h = await httpHarness();
+    const user_ids = Array.from({ length: 60_000 }, (_, i) => `user-${i}`);
+    const made: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      h.clock.advance(1000);
+      const body = campaignBody({ name: `vip${i}`, audience: { type: 'allowlist', user_ids } });
+      const res = await h.call<CampaignWire>('POST', '/v1/campaigns', { body });
+      assert.equal(res.status, 201);
+      made.unshift(res.body.id);
+    }
+    const seen: string[] = [];
+    let after = '';
+    for (;;) {
+      const url = `/v1/campaigns?limit=100${after && `&starting_after=${after}`}`;
+      const page = await h.call<ListWire<CampaignWire>>('GET', url, { key: 'read' });
+      assert.equal(page.status, 200);
+      const bytes = Buffer.byteLength(JSON.stringify(page.body.data), 'utf8');
+      assert.ok(page.body.data.length === 1 || bytes <= limits.list_page_bytes_max, `${bytes} bytes`);
+      assert.ok(page.body.data.length < 4, 'one page of every campaign is over the cap');
+      for (const c of page.body.data) {
+        assert.deepEqual(c, (await h.call<CampaignWire>('GET', `/v1/campaigns/${c.id}`, { key: 'read' })).body);
+        assert.equal(c.audience.type === 'allowlist' && c.audience.user_ids.length, 60_000);
+      }
+      seen.push(...page.body.data.map((c) => c.id));
+      const last = page.body.data.at(-1);
+      if (!page.body.has_more || last === undefined) break;
+      after = last.id;
+    }
+    assert.deepEqual(seen, made);
   });
 
   test('GET one; unknown id is 404 not_found', async () => {

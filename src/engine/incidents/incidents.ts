@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { limits } from '../../config/limits.ts';
 import { Rejection } from '../../domain/errors.ts';
 import type { Incident, IncidentWork, Resolution } from '../../domain/incident.ts';
-import type { ListQuery, Page } from '../../store/port.ts';
+import type { Page, SizedListQuery } from '../../store/port.ts';
 import type { MakePlatformAudit } from '../../store/port-incidents.ts';
 import { linkAudit } from '../audit.ts';
 import type { Actor, Engine } from '../engine.ts';
@@ -38,7 +38,7 @@ export class Incidents {
     return incident;
   }
 
-  list(q: ListQuery): Promise<Page<Incident>> {
+  list(q: SizedListQuery): Promise<Page<Incident>> {
     return this.engine.store.listIncidents(q);
   }
 

@@ -3,7 +3,7 @@ import { makeDigest } from '../../engine/audit-digest.ts';
 import { verifyAuditLog } from '../../engine/audit-log.ts';
 import { AuditDigestView, AuditEntryView, AuditListQuery, AuditVerifyView } from '../event-schemas.ts';
 import { auditEntryView } from '../event-views.ts';
-import { errorResponses, Page } from '../schemas.ts';
+import { errorResponses, Page, pageBytesNote } from '../schemas.ts';
 import type { TypeBoxProvider } from '../validator.ts';
 import { pageView } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
@@ -11,10 +11,7 @@ import type { RouteDeps } from './deps.ts';
 const tags = ['audit'];
 
 /** The hash-chained audit log: read it, and check every chain (read scope: API.md's `read` is every GET). */
-export async function auditRoutes(
-  base: FastifyInstance,
-  deps: RouteDeps & { page_data_bytes_max: number },
-): Promise<void> {
+export async function auditRoutes(base: FastifyInstance, deps: RouteDeps): Promise<void> {
   const app = base.withTypeProvider<TypeBoxProvider>();
   const { store } = deps.engine;
 
@@ -24,14 +21,13 @@ export async function auditRoutes(
       config: { scopes: ['read'] },
       schema: {
         tags,
-        summary:
-          'Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true) once its entries carry 1 MiB of data (UTF-8)',
+        summary: `Audit entries of every chain, newest first; starting_after is a seq. ${pageBytesNote('entries')}`,
         querystring: AuditListQuery,
         response: { 200: Page(AuditEntryView), ...errorResponses },
       },
     },
     async (request) =>
-      pageView(await store.listAudit({ ...request.query, data_bytes_max: deps.page_data_bytes_max }), auditEntryView),
+      pageView(await store.listAudit({ ...request.query, page_bytes_max: deps.page_bytes_max }), auditEntryView),
   );
 
   app.get(

@@ -13,7 +13,7 @@ import {
 } from '../campaign-schemas.ts';
 import { exposureView } from '../exposure-view.ts';
 import { actorOf } from '../idempotency.ts';
-import { errorResponses, IdempotencyHeaders, IdParams, Page } from '../schemas.ts';
+import { errorResponses, IdempotencyHeaders, IdParams, Page, pageBytesNote } from '../schemas.ts';
 import { parseTimestampMs } from '../time.ts';
 import type { TypeBoxProvider, TypedApp } from '../validator.ts';
 import { campaignView, pageView } from '../views.ts';
@@ -38,7 +38,7 @@ export async function campaignRoutes(base: FastifyInstance, deps: RouteDeps): Pr
   codesAndExposure(app, deps);
 }
 
-function createAndRead(app: TypedApp, { engine, metrics }: RouteDeps): void {
+function createAndRead(app: TypedApp, { engine, metrics, page_bytes_max }: RouteDeps): void {
   app.post(
     '/v1/campaigns',
     {
@@ -63,12 +63,12 @@ function createAndRead(app: TypedApp, { engine, metrics }: RouteDeps): void {
       config: { scopes: ['read'] },
       schema: {
         tags,
-        summary: 'List campaigns, newest first',
+        summary: `List campaigns, newest first. ${pageBytesNote('campaigns')}`,
         querystring: CampaignListQuery,
         response: { 200: Page(CampaignView), ...errorResponses },
       },
     },
-    async (request) => pageView(await engine.listCampaigns(request.query), campaignView),
+    async (request) => pageView(await engine.listCampaigns({ ...request.query, page_bytes_max }), campaignView),
   );
 
   app.get(

@@ -7,4 +7,6 @@ export interface RouteDeps {
   engine: Engine;
   metrics: HttpMetrics;
   replies: StoredReplies;
+  /** Stored JSON per page of the lists whose items can be large (campaigns, incidents, audit). */
+  page_bytes_max: number;
 }

@@ -11,7 +11,7 @@ import {
   IncidentView,
 } from '../incident-schemas.ts';
 import { incidentInputOf, incidentView } from '../incident-views.ts';
-import { errorResponses, IdempotencyHeaders, IdParams, listFields, Page } from '../schemas.ts';
+import { errorResponses, IdempotencyHeaders, IdParams, listFields, Page, pageBytesNote } from '../schemas.ts';
 import type { TypeBoxProvider, TypedApp } from '../validator.ts';
 import { pageView } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
@@ -84,12 +84,15 @@ function reads(app: TypedApp, deps: RouteDeps): void {
       config: { scopes: ['read'] },
       schema: {
         tags,
-        summary: 'List incidents, newest first',
+        summary: `List incidents, newest first. ${pageBytesNote('incidents')}`,
         querystring: Type.Object(listFields('inc')),
         response: { 200: Page(IncidentView), ...errorResponses },
       },
     },
-    async (request) => pageView(await incidentsFor(deps, request).list(request.query), incidentView),
+    async (request) => {
+      const page = await incidentsFor(deps, request).list({ ...request.query, page_bytes_max: deps.page_bytes_max });
+      return pageView(page, incidentView);
+    },
   );
 
   app.get(

@@ -131,6 +131,34 @@ export function incidentContract(open: OpenStore): void {
     },
   );
 
+  storeTest(
+    'listIncidents with page_bytes_max ends a page before the incident whose stored document would pass it',
+    open,
+    async (store, b) => {
+      const merchants = (ch: string) => Array.from({ length: 500 }, (_, i) => `${ch.repeat(10)}-${i}`);
+      const scoped = (ch: string) =>
+        incident(b, { scope: { campaign_ids: null, merchant_ids: merchants(ch), from_ms: null, to_ms: null } });
+      const [i0, i1, i2] = [scoped('m'), scoped('商'), scoped('n')];
+      for (const i of [i0, i1, i2])
+        await store.insertIncident(i, lease(b, 'node-a'), platform(b, 'incident.opening'), []);
+      const [b0, b1, b2] = [i0, i1, i2].map((i) => Buffer.byteLength(JSON.stringify(i), 'utf8')) as [
+        number,
+        number,
+        number,
+      ];
+      const cap = b2 + b1 + Math.floor(b0 / 2);
+      assert.ok([i0, i1, i2].reduce((n, i) => n + JSON.stringify(i).length, 0) < cap, 'counted in characters, all fit');
+      const ids = (p: { data: Incident[]; has_more: boolean }) => [p.data.map((i) => i.id), p.has_more];
+      assert.deepEqual(ids(await store.listIncidents({ limit: 100, page_bytes_max: 1 })), [[i2.id], true]);
+      const two = await store.listIncidents({ limit: 100, page_bytes_max: cap });
+      assert.deepEqual(two, { data: [i2, i1], has_more: true });
+      const rest = await store.listIncidents({ limit: 100, page_bytes_max: cap, starting_after: i1.id });
+      assert.deepEqual(ids(rest), [[i0.id], false]);
+      assert.deepEqual(ids(await store.listIncidents({ limit: 2, page_bytes_max: 10 * cap })), [[i2.id, i1.id], true]);
+      assert.deepEqual(ids(await store.listIncidents({ limit: 3 })), [[i2.id, i1.id, i0.id], false]);
+    },
+  );
+
   storeTest('scope queries: live ids by merchant and window, campaigns at merchants', open, async (store, b) => {
     const { campaign, rs } = await seeded(store, b);
     const [r1, r2, , r4] = rs;

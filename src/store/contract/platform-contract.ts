@@ -123,16 +123,16 @@ export function platformContract(open: OpenStore): void {
     assert.deepEqual(await store.auditChain('nobody'), []);
   });
 
-  storeTest('listAudit with data_bytes_max ends a page before the entry that would pass it', open, async (store, b) => {
+  storeTest('listAudit with page_bytes_max ends a page before the entry that would pass it', open, async (store, b) => {
     // The cap counts UTF-8 bytes on every store: e3 and e4 are mostly 3- and 4-byte characters.
     const pads = ['x'.repeat(100), 'x'.repeat(300), 'x'.repeat(200), '🧧'.repeat(75), '红'.repeat(400)];
     for (const [i, pad] of pads.entries()) await store.appendPlatformAudit(platform(b, `e${i}`, { pad }));
     const all = await store.listAudit({ limit: 100 });
     const bytes = all.data.map((e) => Buffer.byteLength(e.data_json, 'utf8')); // newest first: e4, e3, e2, e1, e0
-    const page = (limit: number, data_bytes_max: number, starting_after?: number) =>
+    const page = (limit: number, page_bytes_max: number, starting_after?: number) =>
       store.listAudit({
         limit,
-        data_bytes_max,
+        page_bytes_max,
         ...(starting_after === undefined ? {} : { starting_after: String(starting_after) }),
       });
     const actions = (p: { data: Array<{ action: string }> }) => p.data.map((e) => e.action);

@@ -72,6 +72,43 @@ export function readContract(open: OpenStore): void {
   );
 
   storeTest(
+    'listCampaigns with page_bytes_max ends a page before the campaign whose stored document would pass it',
+    open,
+    async (store, b) => {
+      // Large allowlists; c1's user ids are mostly 3-byte characters, so only a byte count cuts where this expects.
+      const users = (ch: string) => Array.from({ length: 1000 }, (_, i) => `${ch.repeat(10)}-${i}`);
+      const allowlist = (ch: string) => ({ audience: { type: 'allowlist' as const, user_ids: users(ch) } });
+      const c0 = await seedCampaign(store, b, allowlist('a'));
+      const c1 = await seedCampaign(store, b, allowlist('红'));
+      const c2 = await seedCampaign(store, b, allowlist('b'));
+      const [b0, b1, b2] = [c0, c1, c2].map((c) => Buffer.byteLength(JSON.stringify(c), 'utf8')) as [
+        number,
+        number,
+        number,
+      ];
+      const chars = [c0, c1, c2].reduce((n, c) => n + JSON.stringify(c).length, 0);
+      const cap = b2 + b1 + Math.floor(b0 / 2);
+      assert.ok(chars < cap, 'counted in characters, all three would fit');
+      const ids = (p: { data: Array<{ id: string }>; has_more: boolean }) => [p.data.map((c) => c.id), p.has_more];
+      assert.deepEqual(ids(await store.listCampaigns({ limit: 100, page_bytes_max: 1 })), [[c2.id], true]);
+      const two = await store.listCampaigns({ limit: 100, page_bytes_max: cap });
+      assert.deepEqual(ids(two), [[c2.id, c1.id], true]);
+      assert.deepEqual(two.data, [c2, c1], 'each campaign whole');
+      const rest = await store.listCampaigns({ limit: 100, page_bytes_max: cap, starting_after: c1.id });
+      assert.deepEqual(ids(rest), [[c0.id], false]);
+      const active = await store.listCampaigns({ limit: 100, page_bytes_max: 1, status: ['active', 'paused'] });
+      assert.deepEqual(ids(active), [[c2.id], true]);
+      // The limit still applies under a large cap; a cap that fits everything leaves has_more to the limit.
+      assert.deepEqual(ids(await store.listCampaigns({ limit: 2, page_bytes_max: 10 * cap })), [[c2.id, c1.id], true]);
+      assert.deepEqual(ids(await store.listCampaigns({ limit: 3, page_bytes_max: 10 * cap })), [
+        [c2.id, c1.id, c0.id],
+        false,
+      ]);
+      assert.deepEqual(ids(await store.listCampaigns({ limit: 3 })), [[c2.id, c1.id, c0.id], false]);
+    },
+  );
+
+  storeTest(
     'expiredHolds lists reserved redemptions whose hold is due, oldest first, up to limit',
     open,
     async (store, b) => {

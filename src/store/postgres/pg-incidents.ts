@@ -1,5 +1,5 @@
 import type { Alert, Breakdown, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
-import type { BatchWrites, ListQuery, OutboxEvent, Page } from '../port.ts';
+import type { BatchWrites, ListQuery, OutboxEvent, Page, SizedListQuery } from '../port.ts';
 import type {
   IncidentFence,
   IncidentFenceLoad,
@@ -12,6 +12,7 @@ import type {
 import type { Db, Query } from './pg-batch.ts';
 import { type Write, withPlatformAudit } from './pg-platform.ts';
 import { int, type Row } from './rows.ts';
+import { sizedPage } from './sized-page.ts';
 
 /** Scope filters as bound parameters $n..$n+2: merchants (text[] or null), from, to. */
 function scopeSql(n: number): string {
@@ -206,13 +207,11 @@ export async function getIncident(q: Query, id: string): Promise<Incident | null
   return row ? (JSON.parse(String(row.doc)) as Incident) : null;
 }
 
-export async function listIncidents(q: Query, list: ListQuery): Promise<Page<Incident>> {
-  const text = 'SELECT doc FROM incidents WHERE ($1::text IS NULL OR id < $1) ORDER BY id DESC LIMIT $2';
-  const rows = await q(text, [list.starting_after ?? null, list.limit + 1]);
-  return {
-    data: rows.slice(0, list.limit).map((r) => JSON.parse(String(r.doc)) as Incident),
-    has_more: rows.length > list.limit,
-  };
+export async function listIncidents(q: Query, list: SizedListQuery): Promise<Page<Incident>> {
+  const sql = 'SELECT id, doc FROM incidents WHERE ($1::text IS NULL OR id < $1) ORDER BY id DESC';
+  const newest = { sql, args: [list.starting_after ?? null], order: 'id DESC', size: 'octet_length(doc)' };
+  const page = await sizedPage(q, newest, list);
+  return { data: page.data.map((r) => JSON.parse(String(r.doc)) as Incident), has_more: page.has_more };
 }
 
 export async function campaignsWithRedemptionsAt(q: Query, filter: ScopeFilter): Promise<string[]> {

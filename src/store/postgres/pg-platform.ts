@@ -1,6 +1,7 @@
-import type { ApiKeyRecord, AuditEntry, IdempotencyRecord, ListQuery, OutboxEvent, Page } from '../port.ts';
+import type { ApiKeyRecord, AuditEntry, IdempotencyRecord, OutboxEvent, Page, SizedListQuery } from '../port.ts';
 import { type Db, insertAudit, type Query, queryOn } from './pg-batch.ts';
 import { auditFromRow, idemFromRow, int, outboxFromRow, type Row } from './rows.ts';
+import { sizedPage } from './sized-page.ts';
 
 /** Runs a body in one transaction, with errors mapped onto the port's. */
 export type Write = <T>(body: (db: Db) => Promise<T>) => Promise<T>;
@@ -33,24 +34,12 @@ export function withPlatformAudit<T>(
   });
 }
 
-/** Every chain, newest first by the global seq (the admin audit log). */
-/** Newest first; the data cap is applied in the query, so rows past it never leave the server. */
-export async function listAudit(
-  q: Query,
-  list: ListQuery & { data_bytes_max?: number },
-): Promise<Page<AuditEntry & { seq: number }>> {
+/** Every chain, newest first by the global seq (the admin audit log); the data cap as sized-page.ts applies it. */
+export async function listAudit(q: Query, list: SizedListQuery): Promise<Page<AuditEntry & { seq: number }>> {
   const after = list.starting_after ? Number(list.starting_after) : null;
-  const sql = `SELECT * FROM (
-      SELECT *, ROW_NUMBER() OVER w AS row_no, SUM(octet_length(data_json)) OVER w AS bytes_through,
-        COUNT(*) OVER () AS rows_newest
-      FROM (SELECT * FROM audit WHERE $1::bigint IS NULL OR seq < $1 ORDER BY seq DESC LIMIT $2) newest
-      WINDOW w AS (ORDER BY seq DESC)
-    ) page
-    WHERE row_no < $2 AND (row_no = 1 OR $3::bigint IS NULL OR bytes_through <= $3)
-    ORDER BY seq DESC`;
-  const rows = await q(sql, [after, list.limit + 1, list.data_bytes_max ?? null]);
-  const data = rows.map(auditFromRow); // at most `limit` rows: the query drops the extra one
-  return { data, has_more: Number(rows[0]?.rows_newest ?? 0) > data.length };
+  const sql = 'SELECT * FROM audit WHERE $1::bigint IS NULL OR seq < $1 ORDER BY seq DESC';
+  const page = await sizedPage(q, { sql, args: [after], order: 'seq DESC', size: 'octet_length(data_json)' }, list);
+  return { data: page.data.map(auditFromRow), has_more: page.has_more };
 }
 
 export async function insertApiKey(write: Write, k: ApiKeyRecord, audit: MakeAudit): Promise<void> {

@@ -1,21 +1,26 @@
 import type { Campaign, CampaignStatus } from '../../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
-import type { CampaignBudget, ExposureRow, ListQuery, Page, RedemptionQuery, UsageKey } from '../port.ts';
+import type { CampaignBudget, ExposureRow, Page, RedemptionQuery, SizedListQuery, UsageKey } from '../port.ts';
 import type { Query } from './pg-batch.ts';
 import { campaignFromRow, int, type Row, redemptionCols, redemptionFromRow } from './rows.ts';
+import { sizedPage } from './sized-page.ts';
 
 export type { Query };
 
 /** Rows visited per page by forEachRedemption: bounded memory for verify and incidents. */
 export const redemption_page_rows_max = 5000;
 
-/** Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. */
+/**
+ * Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. `size` is
+ * the byte count of a row that `page_bytes_max` counts (sized-page.ts); `cols` must include `id`.
+ */
 async function page(
   q: Query,
   table: string,
   cols: string,
-  list: ListQuery,
+  list: SizedListQuery,
   where: Record<string, string | readonly string[]>,
+  size = '0',
 ): Promise<Page<Row>> {
   const conds: string[] = [];
   const args: unknown[] = [];
@@ -27,17 +32,17 @@ async function page(
     args.push(list.starting_after);
     conds.push(`id < $${args.length}`);
   }
-  args.push(list.limit + 1);
   const filter = conds.length ? `WHERE ${conds.join(' AND ')}` : '';
-  const rows = await q(`SELECT ${cols} FROM ${table} ${filter} ORDER BY id DESC LIMIT $${args.length}`, args);
-  return { data: rows.slice(0, list.limit), has_more: rows.length > list.limit };
+  const sql = `SELECT ${cols} FROM ${table} ${filter} ORDER BY id DESC`;
+  return sizedPage(q, { sql, args, order: 'id DESC', size }, list);
 }
 
 export async function listCampaigns(
   q: Query,
-  list: ListQuery & { status?: string | readonly string[] },
+  list: SizedListQuery & { status?: string | readonly string[] },
 ): Promise<Page<Campaign>> {
-  const rows = await page(q, 'campaigns', 'doc', list, list.status ? { status: list.status } : {});
+  const where: Record<string, string | readonly string[]> = list.status ? { status: list.status } : {};
+  const rows = await page(q, 'campaigns', 'id, doc', list, where, 'octet_length(doc)');
   return { data: rows.data.map(campaignFromRow), has_more: rows.has_more };
 }
 

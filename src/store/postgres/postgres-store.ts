@@ -16,6 +16,7 @@ import type {
   OutboxEvent,
   Page,
   RedemptionQuery,
+  SizedListQuery,
   Store,
   UsageKey,
 } from '../port.ts';
@@ -202,7 +203,7 @@ export class PostgresStore implements Store {
     return row ? campaignFromRow(row) : null;
   }
 
-  listCampaigns(q: ListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>> {
+  listCampaigns(q: SizedListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>> {
     return reads.listCampaigns(this.q, q);
   }
 
@@ -359,7 +360,7 @@ export class PostgresStore implements Store {
     return (await platform.withPlatformAudit(this.write, make, async () => undefined)).entry;
   }
 
-  listAudit(q: ListQuery & { data_bytes_max?: number }): Promise<Page<AuditEntry & { seq: number }>> {
+  listAudit(q: SizedListQuery): Promise<Page<AuditEntry & { seq: number }>> {
     return platform.listAudit(this.q, q);
   }
 
@@ -522,7 +523,7 @@ export class PostgresStore implements Store {
     return incidents.getIncident(this.q, id);
   }
 
-  listIncidents(q: ListQuery): Promise<Page<Incident>> {
+  listIncidents(q: SizedListQuery): Promise<Page<Incident>> {
     return incidents.listIncidents(this.q, q);
   }
 

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Alert, Breakdown, Incident, IncidentStatus, MemberOutcome } from '../../domain/incident.ts';
-import type { BatchWrites, ListQuery, OutboxEvent, Page } from '../port.ts';
+import type { BatchWrites, ListQuery, OutboxEvent, Page, SizedListQuery } from '../port.ts';
 import type {
   IncidentFence,
   IncidentFenceLoad,
@@ -10,6 +10,7 @@ import type {
   MakePlatformAudit,
   ScopeFilter,
 } from '../port-incidents.ts';
+import { sizedPage, textBytes } from './sized-page.ts';
 
 type Row = Record<string, unknown>;
 /** The adapter's platform-audit transaction: runs `body`, then appends the entry `make` links. */
@@ -265,14 +266,12 @@ export class SqliteIncidents {
     return row ? (JSON.parse(String(row.doc)) as Incident) : null;
   }
 
-  listIncidents(q: ListQuery): Page<Incident> {
+  listIncidents(q: SizedListQuery): Page<Incident> {
     const after = q.starting_after ?? null;
     const sql = 'SELECT doc FROM incidents WHERE (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?';
-    const rows = this.db.prepare(sql).all(after, after, q.limit + 1) as Row[];
-    return {
-      data: rows.slice(0, q.limit).map((r) => JSON.parse(String(r.doc)) as Incident),
-      has_more: rows.length > q.limit,
-    };
+    const rows = this.db.prepare(sql).iterate(after, after, q.limit + 1) as IterableIterator<Row>;
+    const page = sizedPage(rows, q, (r) => textBytes(r.doc));
+    return { data: page.data.map((r) => JSON.parse(String(r.doc)) as Incident), has_more: page.has_more };
   }
 
   campaignsWithRedemptionsAt(filter: ScopeFilter): string[] {

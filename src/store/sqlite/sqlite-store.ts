@@ -23,6 +23,7 @@ import {
   type OutboxEvent,
   type Page,
   type RedemptionQuery,
+  type SizedListQuery,
   type Store,
   UniqueViolation,
   type UsageKey,
@@ -39,6 +40,7 @@ import { SqliteEvents } from './events.ts';
 import { SqliteIncidents } from './incidents.ts';
 import { SqliteRedEnvelopes } from './red-envelopes.ts';
 import { migrations } from './schema.ts';
+import { sizedPage, textBytes } from './sized-page.ts';
 import { readSnapshot } from './snapshot.ts';
 
 type Row = Record<string, unknown>;
@@ -319,8 +321,8 @@ export class SqliteStore implements Store {
     return row ? (JSON.parse(String(row.doc)) as Campaign) : null;
   }
 
-  async listCampaigns(q: ListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>> {
-    const rows = this.page('campaigns', 'doc', q, q.status ? { status: q.status } : {});
+  async listCampaigns(q: SizedListQuery & { status?: string | readonly string[] }): Promise<Page<Campaign>> {
+    const rows = this.page('campaigns', 'doc', q, q.status ? { status: q.status } : {}, (r) => textBytes(r.doc));
     return { data: rows.data.map((r) => JSON.parse(String(r.doc)) as Campaign), has_more: rows.has_more };
   }
 
@@ -345,12 +347,16 @@ export class SqliteStore implements Store {
     return (this.db.prepare(sql).all(min_chars) as Row[]).map((r) => String(r.code));
   }
 
-  /** Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. */
+  /**
+   * Cursor pagination, newest first; ids are time-ordered so `id` orders by creation. `bytesOf`
+   * sizes a row for `page_bytes_max` (sized-page.ts).
+   */
   private page(
     table: string,
     cols: string,
-    q: ListQuery,
+    q: SizedListQuery,
     where: Record<string, string | readonly string[]>,
+    bytesOf: (row: Row) => number = () => 0,
   ): Page<Row> {
     const conds: string[] = [];
     const args: unknown[] = [];
@@ -368,8 +374,7 @@ export class SqliteStore implements Store {
       args.push(q.starting_after);
     }
     const sql = `SELECT ${cols} FROM ${table} ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...args, q.limit + 1) as Row[];
-    return { data: rows.slice(0, q.limit), has_more: rows.length > q.limit };
+    return sizedPage(this.db.prepare(sql).iterate(...args, q.limit + 1) as IterableIterator<Row>, q, bytesOf);
   }
 
   async runBatch<R>(campaign_id: string, load: (c: Campaign) => BatchLoad, decide: BatchDecide<R>): Promise<R> {
@@ -714,25 +719,16 @@ export class SqliteStore implements Store {
     return this.withPlatformAudit(make, () => undefined).entry;
   }
 
-  async listAudit(q: ListQuery & { data_bytes_max?: number }): Promise<Page<AuditEntry & { seq: number }>> {
+  async listAudit(q: SizedListQuery): Promise<Page<AuditEntry & { seq: number }>> {
     const args: unknown[] = [];
     let where = '';
     if (q.starting_after) {
       where = 'WHERE seq < ?';
       args.push(Number(q.starting_after));
     }
-    const max = q.data_bytes_max ?? Number.POSITIVE_INFINITY;
     const rows = this.db.prepare(`SELECT * FROM audit ${where} ORDER BY seq DESC LIMIT ?`);
-    const data: Array<AuditEntry & { seq: number }> = [];
-    let bytes = 0;
-    // Row by row, so that at most one row past the cap is read into memory.
-    for (const row of rows.iterate(...args, q.limit + 1) as IterableIterator<Row>) {
-      const entry = auditFromRow(row);
-      bytes += Buffer.byteLength(entry.data_json, 'utf8');
-      if (data.length === q.limit || (data.length > 0 && bytes > max)) return { data, has_more: true };
-      data.push(entry);
-    }
-    return { data, has_more: false };
+    const page = sizedPage(rows.iterate(...args, q.limit + 1) as IterableIterator<Row>, q, (r) => textBytes(r.data));
+    return { data: page.data.map(auditFromRow), has_more: page.has_more };
   }
 
   async auditChain(chain: string): Promise<Array<AuditEntry & { seq: number }>> {
@@ -928,7 +924,7 @@ export class SqliteStore implements Store {
     return this.incidents.getIncident(id);
   }
 
-  async listIncidents(q: ListQuery): Promise<Page<Incident>> {
+  async listIncidents(q: SizedListQuery): Promise<Page<Incident>> {
     return this.incidents.listIncidents(q);
   }
 
