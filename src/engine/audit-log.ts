@@ -126,6 +126,11 @@ async function checkChain(
   return fault;
 }
 
+/** Resolves on a later turn of the event loop, after the I/O and timers waiting meanwhile. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /**
  * Walks every chain (each campaign's and the platform's) and checks that each verifies,
  * is in global order and ends at its anchor; with a digest (audit-digest.ts), that every chain
@@ -143,6 +148,12 @@ export async function verifyAuditLog(
   onCampaign?: (c: Campaign, ledger: CampaignLedger | null) => Promise<void>,
   /** Heads recorded earlier (checked sound with digestDefect); each chain must still hold its link. */
   digest?: AuditDigest,
+  /**
+   * Awaited before each chain: a server passes nextTurn, so that its other requests are served
+   * between chains (on SQLite every read is synchronous, and a run would otherwise hold the event
+   * loop from start to end). Only where the store's snapshot allows it (readSnapshotApart).
+   */
+  pause?: () => Promise<void>,
 ): Promise<AuditLogCheck> {
   const ids = campaign_ids ?? (await store.campaignIds());
   const recorded = new Map<string, ChainHeadRef>((digest?.heads ?? []).map((h) => [h.chain, h]));
@@ -153,6 +164,7 @@ export async function verifyAuditLog(
   let worst: (ChainFault & { chain: string }) | null = null;
   const incidents = new IncidentAudit();
   for (const chain of chains) {
+    await pause?.();
     const list = await store.auditChain(chain);
     entries += list.length;
     const tail_seq = list[list.length - 1]?.seq ?? 0;

@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Build, emptyLoad } from '../../src/store/contract/builders.ts';
-import { overlappingSnapshots } from '../../src/store/contract/snapshot-contract.ts';
+import { apartSnapshot, overlappingSnapshots } from '../../src/store/contract/snapshot-contract.ts';
 import { openStore } from '../../src/store/open-store.ts';
 import { StoreUnavailable, UniqueViolation } from '../../src/store/port.ts';
 import { mapPgError } from '../../src/store/postgres/pg-errors.ts';
@@ -237,6 +237,16 @@ describe('PostgresStore on a server', () => {
       assert.equal(await recovers(next, killed.rowCount ?? 0), 'ran');
     } finally {
       await admin.end();
+      await store.close();
+    }
+  });
+
+  test('readSnapshotApart reads on its pinned connection while the store commits through the pool', async () => {
+    const store = new PostgresStore({ url });
+    try {
+      await store.migrate();
+      await apartSnapshot(store);
+    } finally {
       await store.close();
     }
   });

@@ -63,3 +63,35 @@ export async function overlappingSnapshots(store: Store, writer: Store): Promise
   assert.deepEqual(seen, { before: ids, after: ids, nested: ids, after_nested: ids }, 'still the one snapshot');
   assert.equal((await store.campaignIds()).length, ids.length + 1, 'reads after the last call see the commit');
 }
+
+/**
+ * readSnapshotApart: `fn` reads one snapshot through its reader and may yield while the store
+ * itself commits (as a server's other requests do); the commit is the store's own, visible to it
+ * at once and not held back by the read. Needs a store that can read apart (a SQLite file, not
+ * `:memory:`), so the adapters' own tests run it.
+ */
+export async function apartSnapshot(store: Store): Promise<void> {
+  const b = new Build();
+  const ids = await store.campaignIds();
+  let readOnce = () => {};
+  const reading = new Promise<void>((resolve) => {
+    readOnce = resolve;
+  });
+  let wroteOnce = () => {};
+  const written = new Promise<void>((resolve) => {
+    wroteOnce = resolve;
+  });
+  const run = store.readSnapshotApart(async (reader, apart) => {
+    const before = await reader.campaignIds();
+    readOnce();
+    await written;
+    return { apart, before, after: await reader.campaignIds() };
+  });
+  await reading;
+  const { campaign, audit } = b.campaign();
+  await store.insertCampaign(campaign, audit, [], null);
+  assert.deepEqual(await store.campaignIds(), [...ids, campaign.id].sort(), 'the store sees its commit at once');
+  wroteOnce();
+  assert.deepEqual(await run, { apart: true, before: ids, after: ids }, 'the reader stays on its snapshot');
+  assert.equal((await store.campaignIds()).length, ids.length + 1);
+}

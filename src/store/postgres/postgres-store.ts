@@ -183,6 +183,11 @@ export class PostgresStore implements Store {
     return this.snapshots.run(fn);
   }
 
+  /** Its reads go to the snapshot's pinned connection, the rest of the process to the pool: `fn` may yield. */
+  readSnapshotApart<T>(fn: (reader: Store, apart: boolean) => Promise<T>): Promise<T> {
+    return this.snapshots.run(() => fn(this, true));
+  }
+
   async insertCampaign(
     c: Campaign,
     audit: AuditEntry,

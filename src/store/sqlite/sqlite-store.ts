@@ -53,6 +53,8 @@ export interface SqliteOptions {
   synchronous?: 'FULL' | 'NORMAL' | 'OFF';
   /** Run WAL checkpoints on a worker thread instead of inside commits (see BackgroundCheckpointer). */
   background_checkpoint?: boolean;
+  /** A read-only connection to an existing, migrated file (readSnapshotApart's reader). */
+  readonly?: boolean;
 }
 
 const genesis = '0'.repeat(64);
@@ -141,19 +143,24 @@ export class SqliteStore implements Store {
   private readonly change: SqliteCampaignChange;
   private readonly couponChecks: SqliteCouponChecks;
   private readonly checkpointer: BackgroundCheckpointer | null = null;
+  private readonly path: string;
 
   constructor(opts: SqliteOptions) {
-    if (opts.path !== ':memory:') createPrivately(opts.path);
-    this.db = new Database(opts.path);
+    this.path = opts.path;
+    if (opts.readonly) this.db = new Database(opts.path, { readonly: true, fileMustExist: true });
+    else {
+      if (opts.path !== ':memory:') createPrivately(opts.path);
+      this.db = new Database(opts.path);
+    }
     memoizePrepare(this.db);
-    this.db.pragma('journal_mode = WAL');
+    if (!opts.readonly) this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
     this.db.pragma('busy_timeout = 5000');
     // 64 MiB of page cache: the redemption indexes of millions of rows stay in memory.
     this.db.pragma('cache_size = -65536');
     this.db.pragma('foreign_keys = OFF');
-    this.migrateSync();
-    if (opts.background_checkpoint && opts.path !== ':memory:') {
+    if (!opts.readonly) this.migrateSync();
+    if (opts.background_checkpoint && opts.path !== ':memory:' && !opts.readonly) {
       // Checkpoints move to a worker thread; the writer's own only bounds the WAL (32 MiB).
       this.db.pragma('wal_autocheckpoint = 8000');
       this.checkpointer = new BackgroundCheckpointer(opts.path);
@@ -290,6 +297,20 @@ export class SqliteStore implements Store {
 
   readSnapshot<T>(fn: () => Promise<T>): Promise<T> {
     return readSnapshot(this.db, fn);
+  }
+
+  /**
+   * A connection of its own, read-only, for the snapshot: this one keeps committing between
+   * `fn`'s reads. An in-memory database cannot be opened twice, so it reads here and cannot yield.
+   */
+  async readSnapshotApart<T>(fn: (reader: Store, apart: boolean) => Promise<T>): Promise<T> {
+    if (this.path === ':memory:') return this.readSnapshot(() => fn(this, false));
+    const reader = new SqliteStore({ path: this.path, readonly: true });
+    try {
+      return await reader.readSnapshot(() => fn(reader, true));
+    } finally {
+      await reader.close();
+    }
   }
 
   async insertCampaign(
