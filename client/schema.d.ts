@@ -49,8 +49,8 @@ export interface paths {
         /** List campaigns, newest first. A page ends early (has_more: true, at least one item) once its campaigns carry 1 MiB of stored JSON (UTF-8) */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (cmp_...) of the last item of the page before */
                     starting_after?: string;
                     status?: "draft" | "pending_approval" | "active" | "paused" | "ended" | "revoked";
@@ -540,7 +540,7 @@ export interface paths {
                 cookie?: never;
             };
             /** @description Changes a campaign (fields as in create; absent ones stay). currency and code_mode cannot change; budget_minor not below reserved + spent; a risky change to a live campaign needs approval again. */
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": {
                         /**
@@ -757,7 +757,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": {
                         reason?: string | null;
@@ -911,7 +911,7 @@ export interface paths {
                 cookie?: never;
             };
             /** @description Every field may be left out, the body too: without expected_updated_at the campaign is approved as it stands. */
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": {
                         reason?: string | null;
@@ -1066,7 +1066,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": {
                         reason?: string | null;
@@ -1219,7 +1219,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": {
                         reason?: string | null;
@@ -1372,7 +1372,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": {
                         reason?: string | null;
@@ -2042,8 +2042,8 @@ export interface paths {
         /** List redemptions, newest first */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (rdm_...) of the last item of the page before */
                     starting_after?: string;
                     campaign_id?: string;
@@ -2349,7 +2349,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": Record<string, never>;
                 };
@@ -2442,7 +2442,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": Record<string, never>;
                 };
@@ -2535,7 +2535,7 @@ export interface paths {
                 };
                 cookie?: never;
             };
-            requestBody: {
+            requestBody?: {
                 content: {
                     "application/json": {
                         restore_coupon?: boolean;
@@ -2618,8 +2618,8 @@ export interface paths {
         /** List red envelopes, newest first */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (env_...) of the last item of the page before */
                     starting_after?: string;
                 };
@@ -3002,8 +3002,8 @@ export interface paths {
         /** List API keys (admin), newest first, revoked ones included; never a secret */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (key_...) of the last item of the page before */
                     starting_after?: string;
                 };
@@ -3381,8 +3381,8 @@ export interface paths {
         /** Alerts raised by the anomaly detector, newest first */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (alr_...) of the last item of the page before */
                     starting_after?: string;
                     campaign_id?: string;
@@ -3465,8 +3465,8 @@ export interface paths {
         /** List incidents, newest first. A page ends early (has_more: true, at least one item) once its incidents carry 1 MiB of stored JSON (UTF-8) */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (inc_...) of the last item of the page before */
                     starting_after?: string;
                 };
@@ -4043,8 +4043,8 @@ export interface paths {
         /** Audit entries of every chain, newest first; starting_after is a seq. A page ends early (has_more: true, at least one item) once its entries carry 1 MiB of stored JSON (UTF-8) */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description a seq from the last page */
                     starting_after?: string;
                 };
@@ -4281,8 +4281,8 @@ export interface paths {
         /** List webhooks, newest first */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (whk_...) of the last item of the page before */
                     starting_after?: string;
                 };
@@ -4556,8 +4556,8 @@ export interface paths {
         /** Delivery log of a webhook, newest event first; starting_after is an event id */
         get: {
             parameters: {
-                query: {
-                    limit: number;
+                query?: {
+                    limit?: number;
                     /** @description the id (evt_...) of the last item of the page before */
                     starting_after?: string;
                 };

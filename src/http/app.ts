@@ -1,4 +1,4 @@
-import { fastifySwagger } from '@fastify/swagger';
+import { fastifySwagger, type SwaggerTransformObject } from '@fastify/swagger';
 import { fastifySwaggerUi } from '@fastify/swagger-ui';
 import {
   type FastifyBaseLogger,
@@ -21,6 +21,7 @@ import { installErrorHandling, notFoundHook, sendError } from './errors.ts';
 import { answerClientError, type HardeningOptions, installHardening } from './hardening.ts';
 import { StoredReplies } from './idempotency.ts';
 import { HttpMetrics } from './metrics.ts';
+import { optionalEmptyBodies } from './openapi-bodies.ts';
 import { requestIdOf } from './request-id.ts';
 import { alertRoutes } from './routes/alerts.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
@@ -77,6 +78,10 @@ const openapi = {
     components: { securitySchemes: { bearer: { type: 'http' as const, scheme: 'bearer' } } },
     security: [{ bearer: [] }],
   },
+  transformObject: ((document) =>
+    'openapiObject' in document
+      ? optionalEmptyBodies(document.openapiObject)
+      : document.swaggerObject) satisfies SwaggerTransformObject,
 };
 
 /**

@@ -1,6 +1,18 @@
 import { Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
-import { Body, Currency, Id, listFields, Money, Name, Nullable, PositiveInt, Reason, Timestamp } from './schemas.ts';
+import {
+  Body,
+  Currency,
+  Id,
+  listFields,
+  Money,
+  Name,
+  Nullable,
+  PositiveInt,
+  Query,
+  Reason,
+  Timestamp,
+} from './schemas.ts';
 
 const BasisPoints = Type.Integer({ minimum: 0, maximum: 10_000, description: '1500 = 15%' });
 
@@ -91,7 +103,7 @@ export const CampaignStatus = Type.Union(
   (['draft', 'pending_approval', 'active', 'paused', 'ended', 'revoked'] as const).map((s) => Type.Literal(s)),
 );
 
-export const CampaignListQuery = Type.Object({ ...listFields('cmp'), status: Type.Optional(CampaignStatus) });
+export const CampaignListQuery = Query({ ...listFields('cmp'), status: Type.Optional(CampaignStatus) });
 
 export const LintFinding = Type.Object({
   rule: Type.String(),

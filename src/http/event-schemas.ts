@@ -1,9 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { eventTypes } from '../events/event-types.ts';
-import { Body, listFields, Nullable, pageLimit } from './schemas.ts';
+import { Body, listFields, Nullable, pageLimit, Query } from './schemas.ts';
 
-export const AuditListQuery = Type.Object({
+export const AuditListQuery = Query({
   limit: pageLimit,
   starting_after: Type.Optional(Type.String({ pattern: '^[0-9]{1,15}$', description: 'a seq from the last page' })),
 });
@@ -76,7 +76,7 @@ export const WebhookCreatedView = Type.Object({
 
 export const WebhookDeletedView = Type.Object({ id: Type.String(), deleted: Type.Literal(true) });
 
-export const DeliveryListQuery = Type.Object(listFields('evt'));
+export const DeliveryListQuery = Query(listFields('evt'));
 
 export const DeliveryView = Type.Object({
   event_id: Type.String(),

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { incidentActions } from '../domain/incident.ts';
-import { Body, Id, listFields, Name, Nullable, Reason, Text, Timestamp } from './schemas.ts';
+import { Body, Id, listFields, Name, Nullable, Query, Reason, Text, Timestamp } from './schemas.ts';
 
 const Literals = <T extends string>(values: readonly T[]) => Type.Union(values.map((v) => Type.Literal(v)));
 
@@ -25,7 +25,7 @@ export const AlertView = Type.Object({
   created_at: Type.String(),
 });
 
-export const AlertListQuery = Type.Object({ ...listFields('alr'), campaign_id: Type.Optional(Id) });
+export const AlertListQuery = Query({ ...listFields('alr'), campaign_id: Type.Optional(Id) });
 
 export const EmergencyStopBody = Body({ reason: Reason });
 

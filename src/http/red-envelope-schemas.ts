@@ -3,7 +3,7 @@ import { limits } from '../config/limits.ts';
 import { envelopeLimits } from '../domain/red-envelope.ts';
 import { CampaignStatus } from './campaign-schemas.ts';
 import { CouponView } from './redemption-schemas.ts';
-import { Body, Currency, listFields, Money, Name, Nullable, PositiveInt, Timestamp } from './schemas.ts';
+import { Body, Currency, listFields, Money, Name, Nullable, PositiveInt, Query, Timestamp } from './schemas.ts';
 
 const EnvelopeMoney = Type.Integer({ minimum: 1, maximum: envelopeLimits.total_minor_max, description: 'minor units' });
 
@@ -30,7 +30,7 @@ export const RedEnvelopeCreate = Body(
 
 export const GrabBody = Body({ user_id: Name });
 
-export const RedEnvelopeListQuery = Type.Object(listFields('env'));
+export const RedEnvelopeListQuery = Query(listFields('env'));
 
 export const RedEnvelopeStatus = Type.Union([
   Type.Literal('active'),

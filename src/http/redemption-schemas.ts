@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { Body, Id, listFields, Money, Name, Nullable, OrderCurrency } from './schemas.ts';
+import { Body, Id, listFields, Money, Name, Nullable, OrderCurrency, Query } from './schemas.ts';
 
 export const ClaimCreate = Body({ campaign_id: Id, user_id: Name });
 
@@ -54,7 +54,7 @@ export const RedemptionStatus = Type.Union(
   (['reserved', 'confirmed', 'released', 'reversed', 'frozen'] as const).map((s) => Type.Literal(s)),
 );
 
-export const RedemptionListQuery = Type.Object({
+export const RedemptionListQuery = Query({
   ...listFields('rdm'),
   campaign_id: Type.Optional(Id),
   merchant_id: Type.Optional(Name),

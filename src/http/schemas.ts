@@ -1,4 +1,4 @@
-import { FormatRegistry, type TSchema, Type } from '@sinclair/typebox';
+import { FormatRegistry, type TObject, type TProperties, type TSchema, Type } from '@sinclair/typebox';
 import { limits } from '../config/limits.ts';
 import { isCurrencyCode } from '../domain/currency.ts';
 import { atMostChars } from '../domain/text.ts';
@@ -109,6 +109,21 @@ export function listFields(prefix: IdPrefix) {
 export function pageBytesNote(items: string): string {
   const mib = limits.list_page_bytes_max / (1024 * 1024);
   return `A page ends early (has_more: true, at least one item) once its ${items} carry ${mib} MiB of stored JSON (UTF-8)`;
+}
+
+/**
+ * A query string. A field with a default may be left out, so the schema (and the OpenAPI
+ * document, and the client generated from it) does not require it; validation fills the default
+ * in before it checks (validator.ts), so handlers still see it as always present: Static keeps it
+ * required, which is what a validated query holds.
+ */
+export function Query<P extends TProperties>(properties: P): TObject<P> {
+  const schema = Type.Object(properties);
+  const json = schema as { required?: string[] };
+  const required = (json.required ?? []).filter((k) => (properties[k] as { default?: unknown }).default === undefined);
+  if (required.length > 0) json.required = required;
+  else delete json.required;
+  return schema;
 }
 
 export function Page<T extends TSchema>(item: T) {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { createVouchsafeClient } from '../../client/index.ts';
 import { openApiDocument, openApiText } from '../../src/http/openapi-document.ts';
 import { schemaTypes } from '../../tools/client-gen/schema-types.ts';
@@ -30,4 +32,52 @@ test('the client sends the key as a Bearer token to the typed path', async () =>
   const res = await client.GET('/healthz');
   assert.deepEqual(res.data, { ok: true });
   assert.deepEqual(seen, [{ url: 'http://vouchsafe.test/healthz', auth: 'Bearer vs_key' }]);
+});
+
+type Operation = {
+  parameters?: Array<{ in: string; name: string; required?: boolean; schema?: { default?: unknown } }>;
+  requestBody?: { required?: boolean };
+};
+
+test('the document says what may be left out: ?limit= (default 20) on every list, and bodies that require nothing', async () => {
+  const paths = (await openApiDocument()).paths as Record<string, Record<string, Operation>>;
+  const limits = Object.entries(paths).flatMap(([path, ops]) =>
+    Object.entries(ops).flatMap(([method, op]) =>
+      (op.parameters ?? [])
+        .filter((p) => p.in === 'query' && p.name === 'limit')
+        .map((p) => ({ at: `${method} ${path}`, required: p.required, default: p.schema?.default })),
+    ),
+  );
+  assert.equal(limits.length, 9, 'every list');
+  for (const l of limits) assert.deepEqual(l, { at: l.at, required: false, default: 20 });
+  const optionalBodies = Object.entries(paths).flatMap(([path, ops]) =>
+    Object.entries(ops)
+      .filter(([, op]) => op.requestBody !== undefined && op.requestBody.required !== true)
+      .map(([method]) => `${method} ${path}`),
+  );
+  const id = '/v1/campaigns/{id}';
+  assert.deepEqual(optionalBodies.sort(), [
+    `post ${id}`,
+    `post ${id}/approve`,
+    `post ${id}/pause`,
+    `post ${id}/resume`,
+    `post ${id}/revoke`,
+    `post ${id}/submit`,
+    'post /v1/redemptions/{id}/confirm',
+    'post /v1/redemptions/{id}/release',
+    'post /v1/redemptions/{id}/reverse',
+  ]);
+});
+
+test('the generated client lets a caller leave out what the API lets it leave out (tsc over a fixture)', () => {
+  const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  try {
+    execFileSync(process.execPath, [tsc, '-p', 'test/client/fixtures'], { cwd: root, stdio: 'pipe' });
+  } catch (err) {
+    const out = err as { stdout?: Buffer };
+    assert.fail(
+      `test/client/fixtures/optional-inputs.ts does not typecheck:\n${out.stdout?.toString() ?? String(err)}`,
+    );
+  }
 });

@@ -234,6 +234,21 @@ describe('GET /v1/campaigns', () => {
     assertError(await h.call('GET', '/v1/campaigns?status=bogus', { key: 'read' }), 400, 'invalid_request', 'status');
   });
 
+  test('limit may be left out: 20 a page, on every list', async () => {
+    const h = await httpHarness();
+    for (let i = 0; i < 21; i++) await h.call('POST', '/v1/campaigns', { body: campaignBody({ name: `c${i}` }) });
+    const page = await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns', { key: 'read' });
+    assert.deepEqual([page.status, page.body.data.length, page.body.has_more], [200, 20, true]);
+    const lists = ['redemptions', 'red-envelopes', 'api-keys', 'alerts', 'incidents', 'audit', 'webhooks'];
+    for (const list of lists) {
+      const res = await h.call<ListWire<unknown>>('GET', `/v1/${list}`);
+      assert.equal(res.status, 200, list);
+      assert.ok(res.body.data.length <= 20, list);
+    }
+    const audit = await h.call<ListWire<unknown>>('GET', '/v1/audit');
+    assert.deepEqual([audit.body.data.length, audit.body.has_more], [20, true], 'the audit list takes the default too');
+  });
+
   test('a page of large campaigns ends early at limits.list_page_bytes_max; each campaign whole; the cursor visits all', async () => {
     // A read key asking for 100 campaigns with 60k-user allowlists (~0.6 MB each) gets one page of
     // about 1 MiB, not 100 of them at once.

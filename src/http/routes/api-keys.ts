@@ -13,6 +13,7 @@ import {
   IdParams,
   listFields,
   Page,
+  Query,
 } from '../schemas.ts';
 import { formatNullableTimestamp, formatTimestamp } from '../time.ts';
 import type { TypeBoxProvider } from '../validator.ts';
@@ -93,7 +94,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
       schema: {
         tags,
         summary: 'List API keys (admin), newest first, revoked ones included; never a secret',
-        querystring: Type.Object(listFields('key')),
+        querystring: Query(listFields('key')),
         response: { 200: Page(ApiKeyView), ...errorResponses },
       },
     },

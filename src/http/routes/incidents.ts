@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { emergencyStop } from '../../engine/incidents/emergency-stop.ts';
 import { Incidents } from '../../engine/incidents/incidents.ts';
@@ -11,7 +10,7 @@ import {
   IncidentView,
 } from '../incident-schemas.ts';
 import { incidentInputOf, incidentView } from '../incident-views.ts';
-import { errorResponses, IdempotencyHeaders, IdParams, listFields, Page, pageBytesNote } from '../schemas.ts';
+import { errorResponses, IdempotencyHeaders, IdParams, listFields, Page, pageBytesNote, Query } from '../schemas.ts';
 import type { TypeBoxProvider, TypedApp } from '../validator.ts';
 import { pageView } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
@@ -85,7 +84,7 @@ function reads(app: TypedApp, deps: RouteDeps): void {
       schema: {
         tags,
         summary: `List incidents, newest first. ${pageBytesNote('incidents')}`,
-        querystring: Type.Object(listFields('inc')),
+        querystring: Query(listFields('inc')),
         response: { 200: Page(IncidentView), ...errorResponses },
       },
     },

@@ -1,4 +1,3 @@
-import { Type } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import type { Webhooks } from '../../events/webhooks.ts';
 import { keyOf } from '../auth.ts';
@@ -11,13 +10,13 @@ import {
   WebhookView,
 } from '../event-schemas.ts';
 import { deliveryView, webhookView } from '../event-views.ts';
-import { errorResponses, IdempotencyHeaders, IdParams, listFields, Page } from '../schemas.ts';
+import { errorResponses, IdempotencyHeaders, IdParams, listFields, Page, Query } from '../schemas.ts';
 import type { TypeBoxProvider } from '../validator.ts';
 import { pageView } from '../views.ts';
 import type { RouteDeps } from './deps.ts';
 
 const tags = ['webhooks'];
-const ListQuery = Type.Object(listFields('whk'));
+const ListQuery = Query(listFields('whk'));
 const read = { scopes: ['read'] as const };
 
 /**
