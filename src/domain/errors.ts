@@ -62,6 +62,19 @@ export class Rejection extends Error {
   }
 }
 
+/**
+ * An Idempotency-Key already used with another request (method, path or body). It names the
+ * header, as the refusal of a key whose first request is still in progress does: a client tells
+ * the two apart by the message, not by where the fault is.
+ */
+export function idempotencyKeyReused(): Rejection {
+  return new Rejection(
+    'idempotency_key_reused',
+    'this Idempotency-Key was used with another request',
+    'Idempotency-Key',
+  );
+}
+
 /** A broken invariant: a bug. Crash loudly rather than move money wrongly. */
 export class InvariantViolation extends Error {
   constructor(message: string) {

@@ -18,7 +18,7 @@ import {
 } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
-import { asError, assert, Rejection } from '../domain/errors.ts';
+import { asError, assert, idempotencyKeyReused, Rejection } from '../domain/errors.ts';
 import { lintCampaign } from '../domain/lint.ts';
 import type { Order, Redemption } from '../domain/redemption.ts';
 import type { VelocitySubject } from '../domain/velocity.ts';
@@ -702,9 +702,7 @@ export class Engine {
 
   private replay(prev: IdempotencyRecord, idem: IdemKey): Outcome {
     if (prev.fingerprint !== idem.fingerprint) {
-      return toOutcomeError(
-        new Rejection('idempotency_key_reused', 'this Idempotency-Key was used with another request'),
-      );
+      return toOutcomeError(idempotencyKeyReused());
     }
     return prev.result as Outcome;
   }

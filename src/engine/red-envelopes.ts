@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import { type Campaign, zeroCounters } from '../domain/campaign.ts';
-import { Rejection } from '../domain/errors.ts';
+import { idempotencyKeyReused, Rejection } from '../domain/errors.ts';
 import { maxExposureMinor } from '../domain/exposure.ts';
 import { hasErrors, hasWarnings, lintCampaign } from '../domain/lint.ts';
 import { type RandomInt, splitEnvelope, validateEnvelope } from '../domain/red-envelope.ts';
@@ -51,7 +51,7 @@ function checkTerms(t: RedEnvelopeTerms, now_ms: number): void {
 
 function replayed(prev: IdempotencyRecord, idem: IdemKey): Campaign {
   if (prev.fingerprint !== idem.fingerprint) {
-    throw new Rejection('idempotency_key_reused', 'this Idempotency-Key was used with another request');
+    throw idempotencyKeyReused();
   }
   const o = prev.result as Outcome;
   if (o.ok) return o.value as Campaign;

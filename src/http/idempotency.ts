@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyRequest } from 'fastify';
 import { limits } from '../config/limits.ts';
-import { Rejection } from '../domain/errors.ts';
+import { idempotencyKeyReused, Rejection } from '../domain/errors.ts';
 import { canonicalJson } from '../engine/audit.ts';
 import { Lru } from '../engine/detection/lru.ts';
 import type { Actor } from '../engine/engine.ts';
@@ -52,10 +52,6 @@ export interface HttpReply<T = unknown> {
 }
 
 type StoredReply = { http: HttpReply } | { sealed: string };
-
-function reused(): Rejection {
-  return new Rejection('idempotency_key_reused', 'this Idempotency-Key was used with another request');
-}
 
 /** A request with this key is being answered, here or on another node. */
 function inUse(): Rejection {
@@ -143,7 +139,7 @@ export class StoredReplies {
     for (;;) {
       const claim: Claim = { pending: randomBytes(12).toString('base64url'), beat: 0 };
       const rec = await this.store.putIdempotency({ key, fingerprint, result: claim, created_at_ms: this.now() });
-      if (rec.fingerprint !== fingerprint) throw reused();
+      if (rec.fingerprint !== fingerprint) throw idempotencyKeyReused();
       if (!isClaim(rec.result)) {
         this.watched.delete(key);
         return this.replay(rec, fingerprint);
@@ -226,11 +222,11 @@ export class StoredReplies {
   }
 
   private async replay(rec: IdempotencyRecord, fingerprint: string): Promise<HttpReply> {
-    if (rec.fingerprint !== fingerprint) throw reused();
+    if (rec.fingerprint !== fingerprint) throw idempotencyKeyReused();
     const result = rec.result as Partial<{ http: HttpReply; sealed: string }> | null;
     if (result?.http) return result.http;
     if (typeof result?.sealed === 'string') return (await this.sealer()).open(result.sealed) as HttpReply;
-    throw reused();
+    throw idempotencyKeyReused();
   }
 
   private async sealer(): Promise<ReplySeal> {

@@ -152,7 +152,12 @@ test('an Idempotency-Key replays the create answer, secret included, and creates
     assert.deepEqual([again.status, again.body], [201, first.body]);
     assert.equal((await h.store.liveWebhooks()).length, 1);
     const other = { ...body, events: ['redemption.confirmed'] };
-    assertError(await h.call('POST', '/v1/webhooks', other, 'admin', idem), 409, 'idempotency_key_reused');
+    assertError(
+      await h.call('POST', '/v1/webhooks', other, 'admin', idem),
+      409,
+      'idempotency_key_reused',
+      'Idempotency-Key',
+    );
   } finally {
     await h.close();
   }

@@ -112,6 +112,7 @@ describe('POST /v1/campaigns/{id}/approve {expected_updated_at}', () => {
       }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
   });
 });

@@ -66,7 +66,7 @@ describe('POST /v1/campaigns/lint (dry run)', () => {
       assert.equal(again.status, 200);
       assert.deepEqual(again.body, first.body, 'the keyed retry gets the first answer');
       const other = await h.call('POST', '/v1/campaigns/lint', { body: { ...body, name: 'other' }, idem: 'lint-1' });
-      assertError(other, 409, 'idempotency_key_reused');
+      assertError(other, 409, 'idempotency_key_reused', 'Idempotency-Key');
     } finally {
       h.clock.advance(-2 * hour_ms);
     }

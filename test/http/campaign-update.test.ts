@@ -115,6 +115,7 @@ describe('POST /v1/campaigns/{id} (update)', () => {
       await h.call('POST', `/v1/campaigns/${c.body.id}`, { idem: 'u-1', body: { name: 'b' } }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
   });
 });

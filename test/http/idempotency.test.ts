@@ -31,6 +31,7 @@ describe('Idempotency-Key', () => {
       await h.call('POST', '/v1/campaigns', { body: campaignBody({ name: 'other' }), idem: 'create-1' }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
     const submit = await h.call('POST', `/v1/campaigns/${first.body.id}/submit`, { idem: 'submit-1' });
     sameAnswer(submit, await h.call('POST', `/v1/campaigns/${first.body.id}/submit`, { idem: 'submit-1' }));
@@ -42,6 +43,7 @@ describe('Idempotency-Key', () => {
       await h.call('POST', `/v1/campaigns/${first.body.id}/pause`, { body: { reason: 'y' }, idem: 'pause-1' }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
     await h.call('POST', `/v1/campaigns/${first.body.id}/resume`);
     sameAnswer(
@@ -80,6 +82,7 @@ describe('Idempotency-Key', () => {
       }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
     const confirm = await h.call('POST', `/v1/redemptions/${r1.body.id}/confirm`, {
       key: 'checkout',
@@ -161,6 +164,7 @@ describe('Idempotency-Key', () => {
       await h.call('POST', '/v1/validations', { key: 'checkout', body: { ...body, user_id: 'u2' }, idem: 'v' }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
 
     const k1 = await h.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
@@ -175,6 +179,7 @@ describe('Idempotency-Key', () => {
       await h.call('POST', '/v1/api-keys', { body: { name: 'pos2', scopes: ['checkout'] }, idem: 'key-1' }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
     const stored = await h.store.getIdempotency(`${h.keys.admin.id}:key-1`);
     assert.ok(stored);

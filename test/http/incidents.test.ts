@@ -80,6 +80,7 @@ describe('incidents over HTTP', () => {
       await h.call('POST', '/v1/incidents', { body: { ...body, title: 'x' }, idem: 'inc-1' }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
 
     assert.equal((await campaign(h, c.id)).status, 'paused');

@@ -205,6 +205,7 @@ describe('POST /v1/red-envelopes', () => {
       await h.call('POST', '/v1/red-envelopes', { body: { ...body, count: 10 }, idem: 'env-1' }),
       409,
       'idempotency_key_reused',
+      'Idempotency-Key',
     );
     const list = await h.call<ListWire<RedEnvelopeWire>>('GET', '/v1/red-envelopes', { key: 'read' });
     assert.equal(list.body.data.length, 1);
