@@ -12,6 +12,7 @@ import { signatureHeader } from './signature.ts';
 /** What the dispatcher logs through (pino fits). */
 export interface EventLog {
   warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
 }
 
 export interface DispatcherOptions {

@@ -34,7 +34,7 @@ export class EventSystem {
     private readonly engine: Engine,
     opts: EventsOptions,
   ) {
-    this.nats = opts.nats_url ? new NatsSink(opts.nats_url) : null;
+    this.nats = opts.nats_url ? new NatsSink(opts.nats_url, opts.log) : null;
     this.subscriptions = new Subscriptions(engine.store, this.nats !== null);
     this.webhooks = new Webhooks(engine, {
       allow_private: opts.allow_private,
@@ -62,6 +62,7 @@ export class EventSystem {
     await this.wire();
     this.subscriptions.start((err) => this.log?.warn({ err: String(err) }, 'refreshing webhook subscriptions failed'));
     this.dispatcher.start();
+    this.nats?.connectSoon();
   }
 
   /**

@@ -12,6 +12,22 @@ export function natsSubject(type: string): string {
 
 const connect_timeout_ms = 5_000;
 
+export interface NatsLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+/** The URL without a password, for the log. */
+function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    return u.toString();
+  } catch {
+    return 'NATS_URL (unparsable)';
+  }
+}
+
 /** Creates the stream unless it exists (another node, or an operator, may have made it with other limits). */
 async function ensureStream(nc: NatsConnection): Promise<void> {
   const jsm = await jetstreamManager(nc);
@@ -31,8 +47,18 @@ async function ensureStream(nc: NatsConnection): Promise<void> {
 export class NatsSink {
   private conn: Promise<{ nc: NatsConnection; js: JetStreamClient }> | null = null;
   private closed = false;
+  /** Whether the last connect failed: a streak of failures is logged once, and its end once. */
+  private failing = false;
 
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly log?: NatsLog,
+  ) {}
+
+  /** Connects now (serve's start), so that an unreachable NATS_URL shows in the log at once. */
+  connectSoon(): void {
+    this.connection().catch(() => undefined);
+  }
 
   private connection(): Promise<{ nc: NatsConnection; js: JetStreamClient }> {
     this.conn ??= (async () => {
@@ -48,9 +74,19 @@ export class NatsSink {
         await nc.close();
         throw err;
       }
+      if (this.failing)
+        this.log?.info({ nats: shownUrl(this.url) }, 'NATS reachable again: publishing the events that waited');
+      this.failing = false;
       return { nc, js: jetstream(nc, { timeout: limits.webhook_timeout_ms }) };
     })().catch((err: unknown) => {
       this.conn = null;
+      if (!this.failing && !this.closed) {
+        this.log?.warn(
+          { nats: shownUrl(this.url), err: err instanceof Error ? err.message : String(err) },
+          'NATS unreachable: events wait in the outbox and are published (retried with backoff) once it answers',
+        );
+      }
+      this.failing = true;
       throw err;
     });
     return this.conn;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { nats_stream, nats_subjects } from '../../src/events/nats.ts';
+import { NatsSink, nats_stream, nats_subjects } from '../../src/events/nats.ts';
 import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
 import { eventsHarness } from './support.ts';
 
@@ -75,4 +75,25 @@ test('with NATS_URL every event is also published to JetStream: vouchsafe.<type>
     await h.close();
     await nc.close();
   }
+});
+
+test('an unreachable NATS_URL is logged at once, once per outage, without its password; publishes fail and retry', async () => {
+  const lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
+  const log = {
+    warn: (obj: object, msg: string) => lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
+    info: (obj: object, msg: string) => lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
+  };
+  // Port 1 on loopback: nothing listens there, so every connect is refused at once.
+  const sink = new NatsSink('nats://vouchsafe:s3cret@127.0.0.1:1', log);
+  sink.connectSoon();
+  for (let i = 0; i < 600 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0]?.level, 'warn');
+  assert.match(lines[0]?.msg ?? '', /^NATS unreachable: events wait in the outbox/);
+  assert.equal(lines[0]?.obj.nats, 'nats://vouchsafe@127.0.0.1:1');
+  assert.ok(!JSON.stringify(lines).includes('s3cret'), 'no password in the log');
+  await assert.rejects(sink.publish('redemption.confirmed', 'evt_1', '{}'));
+  await assert.rejects(sink.publish('redemption.confirmed', 'evt_2', '{}'));
+  assert.equal(lines.length, 1, 'one line for the whole outage, not one per publish');
+  await sink.close();
 });
