@@ -502,7 +502,15 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
   });
 
   test('no errors in the browser console', () => {
-    assert.deepEqual(errors, []);
+    // The create form's dry run may answer 400 for a half-filled form (a date set before the other,
+    // when the test's typing is slower than its 250 ms debounce): that is the dry run's verdict,
+    // shown in the form, which Chromium also logs as a failed load. Anything else is an error.
+    const dryRunVerdict = (e: string) =>
+      e.includes('status of 400') && e.includes('/v1/campaigns/lint') && e.startsWith('console: ');
+    assert.deepEqual(
+      errors.filter((e) => !dryRunVerdict(e)),
+      [],
+    );
   });
 
   // Last: it revokes the key the console (and this test's admin client) signs in with.
