@@ -93,17 +93,26 @@ export async function serverKey(env: Record<string, string>, name: string, scope
 }
 
 /** A tiny JSON client for a running node. */
-export function client(url: string, key: string) {
+export function client(url: string, key: string, opts: { retry_unavailable?: boolean } = {}) {
   return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+    const send = () =>
+      fetch(`${url}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${key}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...headers,
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    let res = await send();
+    // As a checkout does (API.md: 503 says retry after Retry-After; nothing was done): a loaded
+    // machine can keep a batch waiting past the lock timeout. Bounded, so a real outage still fails.
+    for (let tries = 1; opts.retry_unavailable && res.status === 503 && tries < 30; tries++) {
+      await res.arrayBuffer();
+      await new Promise((r) => setTimeout(r, 200 * tries));
+      res = await send();
+    }
     const text = await res.text();
     return {
       status: res.status,
