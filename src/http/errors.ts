@@ -24,11 +24,13 @@ interface Answer {
 
 /**
  * Shedding load (overloaded: the in-flight limit, a full engine queue, shutting down) is the
- * server working as meant, not an internal error: hardening.ts warns once as it starts.
+ * server working as meant, not an internal error: hardening.ts warns once as it starts. A
+ * service the server needs being away (store_unavailable: the store, or Redis for velocity
+ * limits) is a warning with its cause; only internal_error is logged as one.
  */
 function answer(code: RejectionCode, message: string, param?: string, retry_after_s?: number): Answer {
   const status = statusByCode[code];
-  const log = status >= 500 && code !== 'overloaded' ? 'error' : 'none';
+  const log = code === 'store_unavailable' ? 'warn' : status >= 500 && code !== 'overloaded' ? 'error' : 'none';
   return { status, body: errorBody(code, message, param), retry_after_s, log };
 }
 
@@ -83,7 +85,7 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, err: Fas
   const a = classify(err);
   if (a.log === 'fatal') request.log.fatal({ err }, 'invariant violated: this is a bug, money rules may be at stake');
   else if (a.log === 'error') request.log.error({ err }, 'internal error');
-  else if (a.log === 'warn') request.log.warn({ err: { name: err.name, message: err.message } }, 'store unavailable');
+  else if (a.log === 'warn') request.log.warn({ err: { name: err.name, message: err.message } }, 'service unavailable');
   reply.header('x-request-id', request.id);
   const retry_after_s = a.retry_after_s ?? (needsRetryAfter(a.status) ? 1 : undefined);
   if (retry_after_s !== undefined) reply.header('retry-after', String(Math.max(1, Math.ceil(retry_after_s))));

@@ -125,6 +125,23 @@ describe('error mapping', () => {
     assert.equal(auth.headers['retry-after'], '1');
   });
 
+  test('a service away (store_unavailable, as guards raise it when Redis is down) is a warning, not an internal error', async () => {
+    const log = logSink();
+    const h = await httpHarness({}, { logger: log.logger });
+    h.app.get('/v1/test/redis-down', { config: { scopes: ['read'] } }, async () => {
+      throw new Rejection('store_unavailable', 'velocity counters unavailable', undefined, 1);
+    });
+    const res = await h.call('GET', '/v1/test/redis-down', { key: 'read' });
+    assertError(res, 503, 'store_unavailable');
+    assert.equal(res.headers['retry-after'], '1');
+    const entries = log.lines.map((l) => JSON.parse(l) as { level: number; msg: string; err?: { message?: string } });
+    assert.ok(
+      entries.every((e) => e.level < 50),
+      JSON.stringify(entries),
+    );
+    assert.ok(entries.some((e) => e.level === 40 && e.err?.message === 'velocity counters unavailable'));
+  });
+
   test('a Rejection with retry_after_s sets Retry-After; an engine with a full queue answers 503 overloaded', async () => {
     const h = await httpHarness();
     h.app.get('/v1/test/slow-down', { config: { scopes: ['read'] } }, async () => {
