@@ -40,8 +40,9 @@ function countWalks(t: { after: (fn: () => void) => void }, gate: Promise<void> 
 test('parallel GET /v1/audit/verify calls share one run and get its answer', async (t) => {
   const h = await fileHarness(t, 3);
   const callers = 4;
-  // The first walk waits a while before it reads, so that every caller is at the route while it runs.
-  const walks = countWalks(t, new Promise((resolve) => setTimeout(resolve, 250)));
+  // The first walk waits a while before it reads, so that every caller is at the route while it runs
+  // (the callers are sent at once; a second is plenty even for a loaded machine).
+  const walks = countWalks(t, new Promise((resolve) => setTimeout(resolve, 1_000)));
   const answers = await Promise.all(
     Array.from({ length: callers }, () => h.call<VerifyWire>('GET', '/v1/audit/verify', { key: 'read' })),
   );
