@@ -39,7 +39,7 @@ const files = find('src', find('test', [])).filter((f) => filters.length === 0 |
 files.sort();
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files],
+  ['--import', 'tsx', '--test', '--test-concurrency=3', '--test-reporter=spec', ...files],
   { stdio: 'inherit', env },
 );
 process.exit(result.status ?? 1);
