@@ -164,6 +164,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     page_bytes_max: opts.page_bytes_max ?? limits.list_page_bytes_max,
   };
   app.decorateRequest('api_key', null);
+  app.decorateRequest('needs_key', null);
   app.setValidatorCompiler(typeBoxValidatorCompiler);
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   installErrorHandling(app);

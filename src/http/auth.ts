@@ -7,6 +7,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The authenticated key; set for every /v1 route. */
     api_key: ApiKeyRecord | null;
+    /** needsKey's answer, kept for the request's other hooks (null until first asked). */
+    needs_key: boolean | null;
   }
   interface FastifyContextConfig {
     /** Scopes that may call the route besides admin; none listed: admin only. */
@@ -138,6 +140,12 @@ function admit(request: FastifyRequest, route: { config: FastifyContextConfig } 
  * judged as sent: under /v1 it needs a key (401 before 404), anywhere else it is a 404.
  */
 export function needsKey(request: FastifyRequest): boolean {
+  // Asked by the limiter, auth and onSend alike: routeOptions builds a new object on every read.
+  request.needs_key ??= routeNeedsKey(request);
+  return request.needs_key;
+}
+
+function routeNeedsKey(request: FastifyRequest): boolean {
   if (request.is404) return request.url.startsWith('/v1/');
   const { url = '', config } = request.routeOptions;
   return url.startsWith('/v1/') || config.key_required === true;
