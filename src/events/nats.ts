@@ -1,6 +1,7 @@
 import { type JetStreamClient, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { limits } from '../config/limits.ts';
+import type { EventLog } from './dispatcher.ts';
 
 /** Every event goes to subject `vouchsafe.<type>` on this stream. */
 export const nats_stream = 'VOUCHSAFE';
@@ -11,11 +12,6 @@ export function natsSubject(type: string): string {
 }
 
 const connect_timeout_ms = 5_000;
-
-export interface NatsLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
 
 /** The URL without a password, for the log. */
 function shownUrl(url: string): string {
@@ -52,7 +48,7 @@ export class NatsSink {
 
   constructor(
     private readonly url: string,
-    private readonly log?: NatsLog,
+    private readonly log?: EventLog,
   ) {}
 
   /** Connects now (serve's start), so that an unreachable NATS_URL shows in the log at once. */
