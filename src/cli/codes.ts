@@ -4,6 +4,7 @@ import type { Writable } from 'node:stream';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { limits } from '../config/limits.ts';
+import { codesRefusal } from '../engine/campaign-handlers.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { CliContext } from './main.ts';
 import { positiveInt } from './main.ts';
@@ -80,9 +81,8 @@ export function codesCommand(ctx: CliContext): Command {
       const engine = await ctx.openEngine(store);
       // And before the file: a wrong campaign id must not empty an earlier export either.
       try {
-        const c = await engine.getCampaign(o.campaign);
-        if (c.code_mode !== 'unique_codes') throw new Error('codes exist only for unique_codes campaigns');
-        if (c.status === 'revoked' || c.status === 'ended') throw new Error(`campaign is ${c.status}`);
+        const refused = codesRefusal(await engine.getCampaign(o.campaign));
+        if (refused) throw refused;
       } catch (err) {
         await engine.close();
         await store.close();

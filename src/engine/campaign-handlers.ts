@@ -1,5 +1,5 @@
 import { limits } from '../config/limits.ts';
-import { type CampaignStatus, canTransition } from '../domain/campaign.ts';
+import { type Campaign, type CampaignStatus, canTransition } from '../domain/campaign.ts';
 import { Rejection } from '../domain/errors.ts';
 import { maxExposureMinor } from '../domain/exposure.ts';
 import { lineageIds, selfApprovalReason } from '../domain/key-lineage.ts';
@@ -182,13 +182,20 @@ export function campaignAction(ctx: BatchContext, cmd: Cmd<'action'>): unknown {
   return { ...ctx.campaign };
 }
 
+/** Why `c` can have no new codes (not unique_codes, or over), or null; the CLI asks before it opens its file. */
+export function codesRefusal(c: Campaign): Rejection | null {
+  if (c.code_mode !== 'unique_codes') {
+    return new Rejection('invalid_request', 'codes exist only for unique_codes campaigns', 'count');
+  }
+  if (c.status === 'revoked' || c.status === 'ended') return new Rejection('invalid_state', `campaign is ${c.status}`);
+  return null;
+}
+
 /** Unique bearer codes for a unique_codes campaign; they live until the campaign ends. */
 export function generateCodes(ctx: BatchContext, cmd: Cmd<'codes'>): unknown {
   const c = ctx.campaign;
-  if (c.code_mode !== 'unique_codes') {
-    throw new Rejection('invalid_request', 'codes exist only for unique_codes campaigns', 'count');
-  }
-  if (c.status === 'revoked' || c.status === 'ended') throw new Rejection('invalid_state', `campaign is ${c.status}`);
+  const refused = codesRefusal(c);
+  if (refused) throw refused;
   if (!Number.isSafeInteger(cmd.count) || cmd.count < 1 || cmd.count > limits.codes_per_request_max) {
     throw new Rejection('invalid_request', `count must be 1-${limits.codes_per_request_max}`, 'count');
   }
