@@ -8,8 +8,7 @@ import { Lru } from '../engine/detection/lru.ts';
 import type { Actor } from '../engine/engine.ts';
 import type { IdempotencyRecord, Store } from '../store/port.ts';
 import { keyOf } from './auth.ts';
-import { statusByCode } from './error-status.ts';
-import { errorBody } from './errors.ts';
+import { classify } from './errors.ts';
 import { type Claim, HeldClaim, isClaim } from './idempotency-claim.ts';
 import { ReplySeal } from './reply-seal.ts';
 import { waitAtMost } from './wait-at-most.ts';
@@ -71,9 +70,9 @@ function inUse(): Rejection {
  */
 function replayableRefusal(err: unknown): HttpReply | null {
   if (!(err instanceof Rejection)) return null;
-  const status = statusByCode[err.code];
+  const { status, body } = classify(err);
   if (status === 400 || status === 429 || status >= 500) return null;
-  return { status, body: errorBody(err.code, err.message, err.param) };
+  return { status, body };
 }
 
 const claim_poll_ms = 25;
