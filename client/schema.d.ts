@@ -3026,6 +3026,10 @@ export interface paths {
                                 scopes: ("admin" | "approver" | "checkout" | "read")[];
                                 created_at: string;
                                 revoked_at: string | null;
+                                /** @description the key that created this one (null for the bootstrap key and keys made with `vouchsafe keys create`); maker-checker follows it */
+                                created_by: string | null;
+                                /** @description the key this one replaced by rotation, or null */
+                                replaces: string | null;
                             }[];
                             has_more: boolean;
                         };
@@ -3171,6 +3175,10 @@ export interface paths {
                             scopes: ("admin" | "approver" | "checkout" | "read")[];
                             created_at: string;
                             revoked_at: string | null;
+                            /** @description the key that created this one (null for the bootstrap key and keys made with `vouchsafe keys create`); maker-checker follows it */
+                            created_by: string | null;
+                            /** @description the key this one replaced by rotation, or null */
+                            replaces: string | null;
                         };
                     };
                 };
@@ -3250,6 +3258,10 @@ export interface paths {
                             scopes: ("admin" | "approver" | "checkout" | "read")[];
                             created_at: string;
                             revoked_at: string | null;
+                            /** @description the key that created this one (null for the bootstrap key and keys made with `vouchsafe keys create`); maker-checker follows it */
+                            created_by: string | null;
+                            /** @description the key this one replaced by rotation, or null */
+                            replaces: string | null;
                         };
                     };
                 };

@@ -165,6 +165,37 @@ function lineageSuite(name: string, open: () => Promise<Store>): void {
       await approved(h, rotated.secret, c);
       await h.store.close();
     });
+
+    test("the key list shows each key's lineage: who created it and what it replaced", async () => {
+      const h = await setup();
+      const admin = h.keys.admin;
+      const minted = await mint(h, admin.secret, ['approver'], 'reviewer');
+      const rotated = await send<Made>(h, h.keys.admin2.secret, `/v1/api-keys/${minted.id}/rotate`);
+      assert.equal(rotated.status, 201, JSON.stringify(rotated.body));
+      const list = await h.app.inject({
+        method: 'GET',
+        url: '/v1/api-keys?limit=100',
+        headers: { authorization: `Bearer ${admin.secret}` },
+      });
+      assert.equal(list.statusCode, 200, list.body);
+      type Listed = { id: string; created_by: string | null; replaces: string | null };
+      const byId = new Map((list.json() as { data: Listed[] }).data.map((k) => [k.id, k]));
+      assert.deepEqual(byId.get(minted.id), { ...byId.get(minted.id), created_by: admin.id, replaces: null });
+      assert.deepEqual(byId.get(rotated.body.id), {
+        ...byId.get(rotated.body.id),
+        created_by: h.keys.admin2.id,
+        replaces: minted.id,
+      });
+      // The harness's keys are roots, as the bootstrap key is.
+      assert.deepEqual(byId.get(admin.id), { ...byId.get(admin.id), created_by: null, replaces: null });
+      const current = await h.app.inject({
+        method: 'GET',
+        url: '/v1/api-keys/current',
+        headers: { authorization: `Bearer ${rotated.body.key}` },
+      });
+      assert.equal(current.json().replaces, minted.id);
+      await h.store.close();
+    });
   });
 }
 

@@ -28,6 +28,13 @@ export const ApiKeyView = Type.Object({
   scopes: Type.Array(ApiScope),
   created_at: Type.String(),
   revoked_at: Type.Union([Type.String(), Type.Null()]),
+  created_by: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'the key that created this one (null for the bootstrap key and keys made with `vouchsafe keys create`); maker-checker follows it',
+  }),
+  replaces: Type.Union([Type.String(), Type.Null()], {
+    description: 'the key this one replaced by rotation, or null',
+  }),
 });
 
 const RotatedView = Type.Object({
@@ -42,13 +49,15 @@ function keyView(k: ApiKeyRecord) {
     scopes: k.scopes as Scope[],
     created_at: formatTimestamp(k.created_at_ms),
     revoked_at: formatNullableTimestamp(k.revoked_at_ms),
+    created_by: k.created_by,
+    replaces: k.replaces,
   };
 }
 
 /** A key just made (created or rotated): its view with the secret, shown in this answer only. */
 function createdView(k: ApiKeyRecord, secret: string) {
-  const { revoked_at: _, ...view } = keyView(k);
-  return { ...view, key: secret };
+  const { id, name, scopes, created_at } = keyView(k);
+  return { id, name, scopes, created_at, key: secret };
 }
 
 /**
