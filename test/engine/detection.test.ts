@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import type { CampaignSpec } from '../../src/domain/campaign.ts';
 import { Rejection } from '../../src/domain/errors.ts';
 import type { Alert } from '../../src/domain/incident.ts';
+import type { Command } from '../../src/engine/commands.ts';
 import { Detection } from '../../src/engine/detection/detection.ts';
 import { RedisDetectors } from '../../src/engine/detection/shared-detectors.ts';
 import { Engine } from '../../src/engine/engine.ts';
@@ -209,6 +210,46 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
     const after = await h.engine.getCampaign(c.id);
     assert.equal(after.status, 'paused', 'the rest burned at once');
     assert.equal((await alertsOf(h, c.id)).filter((a) => a.kind === 'budget_burn').length, 2);
+    await detection.close();
+    await assertInvariants(h.store);
+  });
+
+  test('an alert the engine could not take (503 overloaded, store unavailable) is submitted again at the next tick: the campaign still pauses', async () => {
+    const h = await harness();
+    const detection = new Detection(h.engine, { timer: false }).start();
+    const c = await activeCampaign(h, { ...detectSpec, budget_minor: 10_000, ends_at_ms: h.clock.now() + 2 * day_ms });
+    for (let i = 0; i < 9; i++) {
+      await h.engine.redeem(
+        { user_id: `a${i}`, code: 'SPRING', order: order({ id: `a${i}` }), confirm: true },
+        { actor: 'key_checkout' },
+      );
+    }
+    // The queue is full when the alarm fires (a burst is when it fills): the alert command is shed, twice.
+    const submit = h.engine.submitCommand.bind(h.engine);
+    let shed = 0;
+    h.engine.submitCommand = (<T>(campaign_id: string, cmd: Command): Promise<T> => {
+      if (cmd.type === 'alert' && shed < 2) {
+        shed += 1;
+        return Promise.reject(new Rejection('overloaded', 'too many commands waiting; retry shortly', undefined, 1));
+      }
+      return submit<T>(campaign_id, cmd);
+    }) as Engine['submitCommand'];
+    h.clock.advance(60_000);
+    await detection.tickNow();
+    assert.equal(shed, 1);
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'active', 'shed: nothing recorded yet');
+    h.clock.advance(1_000);
+    await detection.tickNow();
+    h.clock.advance(1_000);
+    await detection.tickNow();
+    assert.equal(shed, 2);
+    const after = await h.engine.getCampaign(c.id);
+    assert.equal(after.status, 'paused', 'the alarm is not lost to its own cooldown');
+    const alerts = await alertsOf(h, c.id);
+    assert.deepEqual(
+      alerts.map((a) => [a.kind, a.action]),
+      [['budget_burn', 'paused']],
+    );
     await detection.close();
     await assertInvariants(h.store);
   });

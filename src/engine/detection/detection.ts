@@ -56,7 +56,18 @@ interface Tracked {
   /** Shared-state steps of this campaign run one after another. */
   chain: Promise<unknown>;
   queued: boolean;
+  /** Alarms whose alert command failed, with the attempts made: submitted again at the next tick. */
+  retry: Array<{ alarm: Alarm; attempts: number }>;
 }
+
+/**
+ * Attempts at recording one alarm, a tick apart. The detector does not raise the same alarm again
+ * within its cooldown, so an alert command shed under load (503 overloaded: a burst is what fills the
+ * queue) or failed with the store would otherwise leave the campaign running for that long.
+ */
+const alert_attempts_max = 60;
+/** Failed alarms kept per campaign for another attempt; beyond it the newest are dropped (and logged). */
+const alert_retries_max = 32;
 
 function observation(r: Redemption): RedemptionObservation {
   return {
@@ -134,6 +145,9 @@ export class Detection {
   async tickNow(now_ms = this.engine.now()): Promise<Alert[]> {
     const raised: Array<Promise<Alert | null> | Promise<Array<Alert | null>>> = [];
     for (const t of [...this.tracked.values()]) {
+      // Before the status check: an alarm that fired while the campaign was active is recorded even if
+      // it has been paused since (the alert then says `alerted`).
+      for (const { alarm, attempts } of t.retry.splice(0)) raised.push(this.raiseOne(t.campaign, alarm, attempts + 1));
       if (t.campaign.status !== 'active') continue;
       const budget = budgetOf(t.campaign);
       if (t.detector) raised.push(...this.raise(t.campaign, t.detector.tick(now_ms, budget)));
@@ -191,7 +205,15 @@ export class Detection {
       return known;
     }
     const detector = this.shared ? null : new CampaignDetector(this.config);
-    const t: Tracked = { campaign: c, detector, pending: [], dropped: 0, chain: Promise.resolve(), queued: false };
+    const t: Tracked = {
+      campaign: c,
+      detector,
+      pending: [],
+      dropped: 0,
+      chain: Promise.resolve(),
+      queued: false,
+      retry: [],
+    };
     const evicted = this.tracked.set(c.id, t);
     if (evicted !== undefined)
       this.log('info', 'detector evicted (LRU); it warms up again when traffic returns', { campaign_id: evicted });
@@ -248,30 +270,43 @@ export class Detection {
   }
 
   private raise(c: Campaign, alarms: Alarm[]): Array<Promise<Alert | null>> {
-    return alarms.map((alarm) => {
-      const cmd = { type: 'alert' as const, actor: detectorActor, alarm, pause: pausingKinds.has(alarm.kind) };
-      const p = this.engine.submitCommand<Alert>(c.id, cmd).then(
-        (alert) => {
-          this.log('warn', 'detector alert', {
-            alert_id: alert.id,
-            campaign_id: c.id,
-            kind: alert.kind,
-            action: alert.action,
-          });
-          return alert;
-        },
-        (err: unknown) => {
-          this.log('error', 'could not record a detector alert', {
-            campaign_id: c.id,
-            kind: alarm.kind,
-            err: String(err),
-          });
-          return null;
-        },
-      );
-      this.inflight.add(p);
-      void p.finally(() => this.inflight.delete(p));
-      return p;
-    });
+    return alarms.map((alarm) => this.raiseOne(c, alarm, 1));
+  }
+
+  /** Records one alarm as an alert (and maybe a pause); a failed attempt is kept for the next tick. */
+  private raiseOne(c: Campaign, alarm: Alarm, attempts: number): Promise<Alert | null> {
+    const cmd = { type: 'alert' as const, actor: detectorActor, alarm, pause: pausingKinds.has(alarm.kind) };
+    const p = this.engine.submitCommand<Alert>(c.id, cmd).then(
+      (alert) => {
+        this.log('warn', 'detector alert', {
+          alert_id: alert.id,
+          campaign_id: c.id,
+          kind: alert.kind,
+          action: alert.action,
+        });
+        return alert;
+      },
+      (err: unknown) => {
+        const retried = this.keepForRetry(c.id, alarm, attempts);
+        this.log('error', 'could not record a detector alert', {
+          campaign_id: c.id,
+          kind: alarm.kind,
+          attempts,
+          retried,
+          err: String(err),
+        });
+        return null;
+      },
+    );
+    this.inflight.add(p);
+    void p.finally(() => this.inflight.delete(p));
+    return p;
+  }
+
+  private keepForRetry(campaign_id: string, alarm: Alarm, attempts: number): boolean {
+    const t = this.tracked.peek(campaign_id);
+    if (this.closed || !t || attempts >= alert_attempts_max || t.retry.length >= alert_retries_max) return false;
+    t.retry.push({ alarm, attempts });
+    return true;
   }
 }
