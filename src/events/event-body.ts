@@ -4,14 +4,24 @@ import type { OutboxEvent } from '../store/port.ts';
 /** Nesting deeper than this is passed through as is (event data is shallow; this only bounds recursion). */
 const depth_max = 8;
 
-/** Internal `*_at_ms` numbers become RFC 3339 `*_at` strings, as everywhere on the wire. */
+/** An incident scope's window (`from_ms`, `to_ms`) is `from` / `to` on the wire, as its HTTP view shows it. */
+const windowKeys: Readonly<Record<string, string>> = { from_ms: 'from', to_ms: 'to' };
+
+/** The wire name of an internal time key (`*_at_ms` -> `*_at`, a window bound), or null for any other key. */
+function timeKeyOf(k: string): string | null {
+  if (k.endsWith('_at_ms')) return k.slice(0, -3);
+  return Object.hasOwn(windowKeys, k) ? (windowKeys[k] ?? null) : null;
+}
+
+/** Internal times in epoch ms become RFC 3339 strings, as everywhere on the wire (see timeKeyOf). */
 export function wireData(value: unknown, depth = 0): unknown {
   if (depth > depth_max || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => wireData(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    if (k.endsWith('_at_ms') && (typeof v === 'number' || v === null)) {
-      out[k.slice(0, -3)] = v === null ? null : formatTimestamp(v);
+    const wire_key = timeKeyOf(k);
+    if (wire_key !== null && (typeof v === 'number' || v === null)) {
+      out[wire_key] = v === null ? null : formatTimestamp(v);
     } else {
       out[k] = wireData(v, depth + 1);
     }

@@ -333,3 +333,28 @@ test('events written while no dispatcher runs are delivered after a restart', as
   });
   rmSync(dir, { recursive: true, force: true });
 });
+
+test('incident.opened carries the incident as GET /v1/incidents/{id} shows it: the scope window as RFC 3339 from / to', async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    await hook(h, r.url, ['incident.opened']);
+    const c = await activeCampaign(h);
+    await confirmedRedemption(h, c.id, 'u1');
+    const scope = { campaign_ids: [c.id], from: '2026-01-01T00:00:00Z', to: '2026-01-02T00:00:00Z' };
+    const opened = await h.call<{ id: string }>('POST', '/v1/incidents', {
+      title: 'leak',
+      scope,
+      actions: ['freeze_redemptions'],
+    });
+    assert.equal(opened.status, 201, JSON.stringify(opened.body));
+    for (let i = 0; i < 20 && r.received.length === 0; i++) await h.events.dispatcher.runOnce();
+    const data = r.received[0]?.body.data;
+    assert.ok(data);
+    assert.deepEqual(data.scope, { ...scope, merchant_ids: null });
+    const shown = await h.call<Record<string, unknown>>('GET', `/v1/incidents/${opened.body.id}`);
+    assert.deepEqual(data.scope, shown.body.scope);
+    assert.ok(!JSON.stringify(data).includes('_ms"'), `no epoch milliseconds on the wire: ${JSON.stringify(data)}`);
+  });
+  await h.close();
+});
