@@ -182,7 +182,15 @@ describe('API key revocation', () => {
     const first = all.body.data.find((k) => k.id === made[0]?.id);
     assert.equal(typeof first?.revoked_at, 'string');
     assert.equal(all.body.data.find((k) => k.id === made[2]?.id)?.revoked_at, null);
-    assert.deepEqual(Object.keys(first ?? {}).sort(), ['created_at', 'id', 'name', 'revoked_at', 'scopes']);
+    assert.deepEqual(Object.keys(first ?? {}).sort(), [
+      'created_at',
+      'created_by',
+      'id',
+      'name',
+      'replaces',
+      'revoked_at',
+      'scopes',
+    ]);
     const text = JSON.stringify(all.body);
     for (const m of made) assert.ok(!text.includes(m.key), 'no secret');
     for (const k of stored) assert.ok(!text.includes(k.hash), 'no hash');
@@ -210,7 +218,15 @@ describe('API key revocation', () => {
       assert.equal(res.status, 200, JSON.stringify(res.body));
       assert.deepEqual(
         { ...res.body, created_at: '' },
-        { id: h.keys[name].id, name, scopes: scopesOf[name], created_at: '', revoked_at: null },
+        {
+          id: h.keys[name].id,
+          name,
+          scopes: scopesOf[name],
+          created_at: '',
+          revoked_at: null,
+          created_by: null,
+          replaces: null,
+        },
       );
       assert.ok(!JSON.stringify(res.body).includes(h.keys[name].secret));
     }
