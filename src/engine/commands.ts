@@ -51,6 +51,17 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
   | { type: 'update'; patch: CampaignPatch }
 );
 
+/**
+ * The kill switch's commands: a pause or revoke, and a detector alert that pauses. They stop
+ * spending, so a full queue never sheds them (a flood of redemptions is when they are pressed) and
+ * they go ahead of the campaign's waiting commands, which are then decided against the stopped
+ * campaign instead of spending first.
+ */
+export function stopsSpending(cmd: Command): boolean {
+  if (cmd.type === 'action') return cmd.action === 'pause' || cmd.action === 'revoke';
+  return cmd.type === 'alert' && cmd.pause;
+}
+
 export interface RejectionBody {
   code: string;
   message: string;

@@ -2,6 +2,7 @@ import { asError, Rejection } from '../domain/errors.ts';
 
 interface Pending<C, R> {
   cmd: C;
+  urgent: boolean;
   resolve: (r: R) => void;
   reject: (e: unknown) => void;
 }
@@ -35,10 +36,16 @@ export class GroupCommit<C, R> {
   constructor(
     private readonly applyMany: ApplyMany<C, R>,
     private readonly limits: GroupCommitLimits,
+    /**
+     * Commands never shed, queued ahead of their campaign's other waiting commands (in the order
+     * they came among themselves): the kill switch must work when the queue is full.
+     */
+    private readonly urgent: (cmd: C) => boolean = () => false,
   ) {}
 
   submit(campaign_id: string, cmd: C): Promise<R> {
-    if (this.queued >= this.limits.queue_commands_max) {
+    const urgent = this.urgent(cmd);
+    if (!urgent && this.queued >= this.limits.queue_commands_max) {
       return Promise.reject(new Rejection('overloaded', 'too many commands waiting; retry shortly', undefined, 1));
     }
     return new Promise<R>((resolve, reject) => {
@@ -47,7 +54,13 @@ export class GroupCommit<C, R> {
         queue = [];
         this.queues.set(campaign_id, queue);
       }
-      queue.push({ cmd, resolve, reject });
+      const pending = { cmd, urgent, resolve, reject };
+      if (urgent) {
+        const first_plain = queue.findIndex((p) => !p.urgent);
+        queue.splice(first_plain === -1 ? queue.length : first_plain, 0, pending);
+      } else {
+        queue.push(pending);
+      }
       this.queued++;
       this.schedule();
     });

@@ -5,7 +5,7 @@ import { limits } from '../../src/config/limits.ts';
 import { makeLogger } from '../../src/http/logger.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { slowStore } from '../faults/slow-store.ts';
-import { assertError, httpHarness } from './harness.ts';
+import { assertError, campaignBody, httpHarness } from './harness.ts';
 import { type RawConnection, rawConnection } from './raw-http.ts';
 
 /** Guards a test that would otherwise wait forever for an answer that never comes (a bound on a hang, not a speed). */
@@ -100,6 +100,27 @@ describe('what counts against the in-flight limit', () => {
       }
     },
   );
+
+  test("an admin's requests are never shed: the kill switch works while every other key gets 503", async () => {
+    const h = await httpHarness({}, { hardening: { inflight_max: 0 } });
+    assertError(await h.call('GET', '/v1/campaigns', { key: 'read' }), 503, 'overloaded');
+    assertError(
+      await h.call('POST', '/v1/claims', { key: 'checkout', body: { campaign_id: 'cmp_x', user_id: 'u' } }),
+      503,
+      'overloaded',
+    );
+    const created = await h.call<{ id: string }>('POST', '/v1/campaigns', {
+      body: campaignBody({ per_user_limit: 1 }),
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    assert.equal((await h.call('POST', `/v1/campaigns/${id}/submit`)).status, 200);
+    const paused = await h.call<{ status: string }>('POST', `/v1/campaigns/${id}/pause`, { body: { reason: 'leak' } });
+    assert.equal(paused.status, 200, JSON.stringify(paused.body));
+    assert.equal(paused.body.status, 'paused');
+    assert.equal((await h.call('POST', '/v1/emergency-stop', { body: { reason: 'leak' } })).status, 200);
+    await h.app.close();
+  });
 
   test('a shed request is 503 overloaded, not logged as an internal error: one warning as shedding starts', async () => {
     const lines: Array<{ level: number; msg: string }> = [];
