@@ -67,13 +67,8 @@ export interface NewKey {
   secret?: string;
 }
 
-/** Stores a new key (as its hash) with its platform audit entry; the secret is returned once. */
-export async function createApiKey(
-  store: Store,
-  ids: IdGenerator,
-  now_ms: number,
-  k: NewKey,
-): Promise<{ record: ApiKeyRecord; secret: string }> {
+/** A new key's record (the secret hashed), its secret, and its platform audit entry. */
+function prepareKey(ids: IdGenerator, now_ms: number, k: NewKey) {
   const secret = k.secret ?? newApiKeySecret();
   const record: ApiKeyRecord = {
     id: ids.next('key', now_ms),
@@ -86,7 +81,7 @@ export async function createApiKey(
     replaces: k.replaces ?? null,
   };
   const replaces = record.replaces === null ? {} : { replaces: record.replaces };
-  await store.insertApiKey(record, (prev) =>
+  const audit = (prev: { seq: number; hash: string }) =>
     linkAudit(
       {
         chain: 'platform',
@@ -97,7 +92,32 @@ export async function createApiKey(
         data: { name: record.name, scopes: record.scopes, ...replaces },
       },
       prev,
-    ),
-  );
+    );
+  return { record, secret, audit };
+}
+
+/** Stores a new key (as its hash) with its platform audit entry; the secret is returned once. */
+export async function createApiKey(
+  store: Store,
+  ids: IdGenerator,
+  now_ms: number,
+  k: NewKey,
+): Promise<{ record: ApiKeyRecord; secret: string }> {
+  const { record, secret, audit } = prepareKey(ids, now_ms, k);
+  await store.insertApiKey(record, audit);
   return { record, secret };
+}
+
+/**
+ * createApiKey, only while the store holds no key (Store.insertFirstApiKey): null when one exists.
+ * Nodes starting at once on one new store make one key between them.
+ */
+export async function createFirstApiKey(
+  store: Store,
+  ids: IdGenerator,
+  now_ms: number,
+  k: NewKey,
+): Promise<{ record: ApiKeyRecord; secret: string } | null> {
+  const { record, secret, audit } = prepareKey(ids, now_ms, k);
+  return (await store.insertFirstApiKey(record, audit)) ? { record, secret } : null;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { weakAdminKey } from '../config/config.ts';
 import { IdGenerator } from '../engine/ids.ts';
 import type { Store } from '../store/port.ts';
-import { createApiKey } from './api-keys.ts';
+import { createFirstApiKey } from './api-keys.ts';
 
 export interface BootstrapOptions {
   store: Store;
@@ -25,7 +25,7 @@ export type BootstrapResult =
 /**
  * When the store has no API key, creates an admin key: VOUCHSAFE_ADMIN_KEY if set (a weak one
  * is refused: see weakAdminKey), otherwise a random one, printed once and written to
- * `<data dir>/admin.key` (0600).
+ * `<data dir>/admin.key` (0600). Of nodes starting together on a new store, one makes it.
  */
 export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapResult> {
   // loadConfig refuses a weak key at start; this holds for callers that bring their own too.
@@ -35,12 +35,18 @@ export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapR
   const ids = opts.ids ?? new IdGenerator();
   const now_ms = opts.now_ms ?? Date.now();
   const fromEnv = opts.admin_key !== undefined && opts.admin_key.length > 0;
-  const { record, secret } = await createApiKey(opts.store, ids, now_ms, {
+  // Several nodes may start at once on a new store: the insert makes the key only if none exists by
+  // then, so one of them makes it and the others go on without (a second key with the same
+  // VOUCHSAFE_ADMIN_KEY would break the unique hash and stop that node; a random one per node would
+  // leave several admin keys).
+  const made = await createFirstApiKey(opts.store, ids, now_ms, {
     name: 'bootstrap admin',
     scopes: ['admin'],
     actor: null,
     ...(fromEnv ? { secret: opts.admin_key } : {}),
   });
+  if (made === null) return { created: false };
+  const { record, secret } = made;
   if (fromEnv) return { created: true, id: record.id, source: 'env' };
   mkdirSync(opts.data_dir, { recursive: true, mode: 0o700 });
   const path = join(opts.data_dir, 'admin.key');

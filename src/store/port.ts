@@ -303,6 +303,12 @@ export interface Store
 
   /** Inserts a key and its platform audit entry in one transaction. */
   insertApiKey(k: ApiKeyRecord, audit: (prev: { seq: number; hash: string }) => AuditEntry): Promise<void>;
+  /**
+   * insertApiKey, only while the store holds no key (the bootstrap key): checked in the insert's
+   * transaction, ordered with every other key insert, so that nodes starting at once make one key.
+   * False, and nothing written, when a key exists.
+   */
+  insertFirstApiKey(k: ApiKeyRecord, audit: (prev: { seq: number; hash: string }) => AuditEntry): Promise<boolean>;
   findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null>;
   listApiKeys(): Promise<ApiKeyRecord[]>;
   revokeApiKey(id: string, at_ms: number, audit: (prev: { seq: number; hash: string }) => AuditEntry): Promise<boolean>;

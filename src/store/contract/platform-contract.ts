@@ -194,6 +194,21 @@ export function platformContract(open: OpenStore): void {
     assert.equal((await batch(store, campaign.id, emptyLoad(), () => undefined)).key_origins, undefined);
   });
 
+  storeTest(
+    'insertFirstApiKey inserts only into a store with no key; refused, it writes nothing',
+    open,
+    async (store, b) => {
+      const first = apiKey(b, 'first');
+      assert.equal(await store.insertFirstApiKey(first, platform(b, 'key.created', { id: first.id })), true);
+      assert.equal(await store.insertFirstApiKey(apiKey(b, 'second'), platform(b, 'key.created')), false);
+      assert.deepEqual(await store.listApiKeys(), [first]);
+      assert.deepEqual(
+        (await store.auditChain('platform')).map((e) => e.action),
+        ['key.created'],
+      );
+    },
+  );
+
   storeTest('a duplicate api key hash is refused and leaves no key and no audit entry', open, async (store, b) => {
     await store.insertApiKey(apiKey(b, 'ops'), platform(b, 'key.created'));
     const dup = { ...apiKey(b, 'other'), hash: 'hash-ops' };

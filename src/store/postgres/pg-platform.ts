@@ -42,20 +42,35 @@ export async function listAudit(q: Query, list: SizedListQuery): Promise<Page<Au
   return { data: page.data.map(auditFromRow), has_more: page.has_more };
 }
 
+const apiKeyInsert = `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms, created_by, replaces)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
+
+function apiKeyArgs(k: ApiKeyRecord): unknown[] {
+  return [k.id, k.name, k.hash, JSON.stringify(k.scopes), k.created_at_ms, k.revoked_at_ms, k.created_by, k.replaces];
+}
+
 export async function insertApiKey(write: Write, k: ApiKeyRecord, audit: MakeAudit): Promise<void> {
-  const sql = `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms, created_by, replaces)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`;
-  const args = [
-    k.id,
-    k.name,
-    k.hash,
-    JSON.stringify(k.scopes),
-    k.created_at_ms,
-    k.revoked_at_ms,
-    k.created_by,
-    k.replaces,
-  ];
-  await withPlatformAudit(write, audit, (db) => db.query(sql, args));
+  await withPlatformAudit(write, audit, (db) => db.query(apiKeyInsert, apiKeyArgs(k)));
+}
+
+const keyExists = new Error('an api key exists');
+
+/**
+ * The key only if none exists. Every key insert runs under the platform chain's lock
+ * (withPlatformAudit), so none can commit between this transaction's check and its insert.
+ */
+export async function insertFirstApiKey(write: Write, k: ApiKeyRecord, audit: MakeAudit): Promise<boolean> {
+  try {
+    await withPlatformAudit(write, audit, async (db) => {
+      const found = (await db.query<Row>('SELECT EXISTS (SELECT 1 FROM api_keys) AS taken')).rows[0];
+      if (found?.taken === true) throw keyExists;
+      await db.query(apiKeyInsert, apiKeyArgs(k));
+    });
+    return true;
+  } catch (err) {
+    if (err === keyExists) return false;
+    throw err;
+  }
 }
 
 /** True when the key was live; the attempt is audited either way, as in SQLite. */

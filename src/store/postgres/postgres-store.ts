@@ -381,6 +381,10 @@ export class PostgresStore implements Store {
     return platform.insertApiKey(this.write, k, audit);
   }
 
+  insertFirstApiKey(k: ApiKeyRecord, audit: MakeAudit): Promise<boolean> {
+    return platform.insertFirstApiKey(this.write, k, audit);
+  }
+
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
     const row = (await this.q('SELECT * FROM api_keys WHERE hash = $1', [hash]))[0];
     return row ? apiKeyFromRow(row) : null;

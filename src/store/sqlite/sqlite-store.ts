@@ -765,23 +765,31 @@ export class SqliteStore implements Store {
   }
 
   async insertApiKey(k: ApiKeyRecord, audit: (prev: ChainHead) => AuditEntry): Promise<void> {
-    this.withPlatformAudit(audit, () =>
-      this.db
-        .prepare(
-          `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms, created_by, replaces)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          k.id,
-          k.name,
-          k.hash,
-          JSON.stringify(k.scopes),
-          k.created_at_ms,
-          k.revoked_at_ms,
-          k.created_by,
-          k.replaces,
-        ),
-    );
+    this.withPlatformAudit(audit, () => this.insertApiKeyRow(k));
+  }
+
+  /** The key only if none exists: the check and the insert are one immediate (write-locked) transaction. */
+  async insertFirstApiKey(k: ApiKeyRecord, audit: (prev: ChainHead) => AuditEntry): Promise<boolean> {
+    const keyExists = new Error('an api key exists');
+    try {
+      this.withPlatformAudit(audit, () => {
+        if (this.db.prepare('SELECT 1 FROM api_keys LIMIT 1').get() !== undefined) throw keyExists;
+        this.insertApiKeyRow(k);
+      });
+      return true;
+    } catch (err) {
+      if (err === keyExists) return false;
+      throw err;
+    }
+  }
+
+  private insertApiKeyRow(k: ApiKeyRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms, revoked_at_ms, created_by, replaces)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(k.id, k.name, k.hash, JSON.stringify(k.scopes), k.created_at_ms, k.revoked_at_ms, k.created_by, k.replaces);
   }
 
   async findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
