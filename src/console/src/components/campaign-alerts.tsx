@@ -1,3 +1,4 @@
+import { alertFigures } from '../alert-text.ts';
 import { optional } from '../api.ts';
 import { useApi } from '../context.ts';
 import { when } from '../format.ts';
@@ -12,7 +13,7 @@ const kindLabel: Record<string, string> = {
 };
 
 /** The detector's alerts for one campaign; a server without detection (404) says so instead. */
-export function CampaignAlerts({ id }: { id: string }) {
+export function CampaignAlerts({ id, currency }: { id: string; currency: string }) {
   const api = useApi();
   const alerts = usePoll(
     () => optional(api.GET('/v1/alerts', { params: { query: { limit: 20, campaign_id: id } } })),
@@ -34,8 +35,8 @@ export function CampaignAlerts({ id }: { id: string }) {
             <li key={a.id} class={`alert ${a.action}`} data-alert-kind={a.kind}>
               <strong>{kindLabel[a.kind] ?? a.kind}</strong>
               {a.merchant_id ? ` at ${a.merchant_id}` : ''}
-              {a.subject ? ` (${a.subject})` : ''}: observed {a.observed.toFixed(1)} against a baseline of{' '}
-              {a.baseline.toFixed(1)}. {a.action === 'paused' ? 'The campaign was paused.' : 'Alerted only.'}{' '}
+              {a.subject ? ` (${a.subject})` : ''}: <span data-testid="alert-figures">{alertFigures(a, currency)}</span>
+              . {a.action === 'paused' ? 'The campaign was paused.' : 'Alerted only.'}{' '}
               <span class="hint">{when(a.created_at)}</span>
             </li>
           ))}

@@ -110,7 +110,7 @@ export function CampaignPage({ id }: { id: string }) {
       </section>
       <div class="two-col">
         <TopMerchants id={c.id} currency={c.currency} />
-        <CampaignAlerts id={c.id} />
+        <CampaignAlerts id={c.id} currency={c.currency} />
       </div>
       <section aria-labelledby="lint-title">
         <h2 id="lint-title">Lint</h2>

@@ -1,0 +1,147 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
+import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
+import { Detection } from '../../src/engine/detection/detection.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
+import { type RunningServer, startServer } from '../../src/http/server.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import {
+  type Browser,
+  browserUnavailable,
+  collectErrors,
+  launchBrowser,
+} from '../support/browser.ts';
+
+/**
+ * The console as an operator uses it during a leak: what the detector saw, an incident over
+ * campaigns in different currencies, on a phone, and campaigns beyond the newest page.
+ */
+const admin_key = 'vs_test_admin_key_for_console_operator_01';
+/** Generous: this runs on slow, shared machines. */
+const wait_ms = 30_000;
+
+const unavailable = browserUnavailable();
+
+describe('the console during a leak, in Chromium', { skip: unavailable ?? false }, () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-console-op-'));
+  let server: RunningServer;
+  let store: SqliteStore;
+  let detection: Detection;
+  let browser: Browser;
+  let page: Page;
+  let errors: string[];
+  let admin: VouchsafeClient;
+  let checkout: VouchsafeClient;
+
+  before(async () => {
+    assert.ok(await ensureConsoleBuilt(), 'the console must build');
+    store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
+    const engine = await Engine.open(store);
+    detection = new Detection(engine).start();
+    server = await startServer({
+      engine,
+      port: 0,
+      host: '127.0.0.1',
+      handle_signals: false,
+      bootstrap: { data_dir: dir, admin_key, print: () => {} },
+    });
+    admin = createVouchsafeClient(server.url, admin_key);
+    const key = await admin.POST('/v1/api-keys', { body: { name: 'checkout', scopes: ['checkout'] } });
+    assert.ok(key.data, JSON.stringify(key.error));
+    checkout = createVouchsafeClient(server.url, key.data.key);
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    page.setDefaultTimeout(wait_ms);
+    errors = collectErrors(page);
+    await page.goto(`${server.url}/console`);
+    await page.getByLabel('API key').fill(admin_key);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await detection?.close();
+    if (server) {
+      const report = await verifyStore(store);
+      await server.close();
+      assert.deepEqual(report.violations, []);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a budget-burn alert reads in the campaign currency, not as bare minor units', async () => {
+    // 10.00 CNY of budget over 30 days; six 1.00 CNY discounts at once are more than half of it.
+    const id = await launch(admin, { name: 'Burning', currency: 'CNY', budget_minor: 1000, amount_minor: 100 });
+    for (let i = 0; i < 6; i++) assert.equal(await redeem(checkout, 'BURNING', `b${i}`, 'm1', 'CNY', 1000), 201);
+    await page.goto(`${server.url}/console/campaigns/${id}`);
+    const alert = page.locator('[data-alert-kind="budget_burn"]');
+    await alert.waitFor();
+    const text = (await alert.getByTestId('alert-figures').textContent()) ?? '';
+    assert.match(text, /^6\.00 CNY spent where an even pace would have spent \d+\.\d\d CNY by now$/);
+    await page.locator('article.campaign-page[data-status="paused"]').waitFor();
+  });
+
+  test('no errors in the browser console', () => {
+    assert.deepEqual(errors, []);
+  });
+});
+
+if (unavailable) test.skip(`console operator browser tests: ${unavailable}`);
+
+/** Creates and submits a shared-code campaign that lints clean (so it goes live); returns its id. */
+async function launch(
+  admin: VouchsafeClient,
+  c: { name: string; currency: string; budget_minor: number; amount_minor: number },
+): Promise<string> {
+  const now_ms = Date.now();
+  const created = await admin.POST('/v1/campaigns', {
+    body: {
+      name: c.name,
+      currency: c.currency,
+      discount: { type: 'fixed', amount_minor: c.amount_minor },
+      min_spend_minor: c.amount_minor * 5,
+      product_kinds: ['merchandise'],
+      audience: { type: 'public' },
+      starts_at: new Date(now_ms - 60_000).toISOString(),
+      ends_at: new Date(now_ms + 30 * 86_400_000).toISOString(),
+      budget_minor: c.budget_minor,
+      per_user_limit: 1,
+      code_mode: 'shared_code',
+      code: c.name.toUpperCase().replace(/[^A-Z]/g, ''),
+    },
+  });
+  assert.ok(created.data, JSON.stringify(created.error));
+  const submitted = await admin.POST('/v1/campaigns/{id}/submit', {
+    params: { path: { id: created.data.id } },
+    body: {},
+  });
+  assert.equal(submitted.data?.status, 'active', JSON.stringify(submitted.error ?? submitted.data?.lint));
+  return created.data.id;
+}
+
+async function redeem(
+  client: VouchsafeClient,
+  code: string,
+  user_id: string,
+  merchant_id: string,
+  currency: string,
+  amount_minor: number,
+  confirm = true,
+): Promise<number> {
+  const res = await client.POST('/v1/redemptions', {
+    body: {
+      user_id,
+      code,
+      confirm,
+      order: { id: `o_${code}_${user_id}`, merchant_id, amount_minor, currency, product_kind: 'merchandise' },
+    },
+  });
+  return res.response.status;
+}
