@@ -1,16 +1,38 @@
-import { type Campaign, ok } from '../api.ts';
+import { useState } from 'preact/hooks';
+import { type Campaign, ok, type VouchsafeClient } from '../api.ts';
 import { BudgetBar } from '../components/budget-bar.tsx';
 import { Link } from '../components/link.tsx';
 import { lintSummary } from '../components/lint-list.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { useApi } from '../context.ts';
-import { money } from '../format.ts';
+import { count, money } from '../format.ts';
 import { usePoll } from '../hooks.ts';
 
-/** Newest campaigns first (one page of 100), refreshed every 5 s. */
+const page_size = 100;
+/** Pages the list grows to; past them the API (or the campaign's own address) reaches the rest. */
+export const pages_max = 20;
+
+/** The newest `pages` pages of campaigns, read again in full so older ones stay as fresh as the first. */
+export async function campaignPages(
+  api: VouchsafeClient,
+  pages: number,
+): Promise<{ data: Campaign[]; has_more: boolean }> {
+  const data: Campaign[] = [];
+  for (let n = 0; n < pages; n++) {
+    const last = data[data.length - 1];
+    const query = last === undefined ? { limit: page_size } : { limit: page_size, starting_after: last.id };
+    const page = await ok(api.GET('/v1/campaigns', { params: { query } }));
+    data.push(...page.data);
+    if (!page.has_more) return { data, has_more: false };
+  }
+  return { data, has_more: true };
+}
+
+/** Newest campaigns first, a page of 100 at a time, refreshed every 5 s. */
 export function CampaignList() {
   const api = useApi();
-  const list = usePoll(() => ok(api.GET('/v1/campaigns', { params: { query: { limit: 100 } } })), 5000, [api]);
+  const [pages, setPages] = useState(1);
+  const list = usePoll(() => campaignPages(api, pages), 5000, [api, pages]);
   return (
     <>
       <div class="page-head">
@@ -31,7 +53,14 @@ export function CampaignList() {
           <CampaignCard key={c.id} c={c} />
         ))}
       </ul>
-      {list.data?.has_more ? <p class="hint">Showing the newest 100 campaigns.</p> : null}
+      {list.data?.has_more && pages < pages_max ? (
+        <button type="button" onClick={() => setPages(pages + 1)} disabled={list.loading}>
+          Older campaigns
+        </button>
+      ) : null}
+      {list.data?.has_more && pages >= pages_max ? (
+        <p class="hint">Showing the newest {count(pages * page_size)} campaigns; GET /v1/campaigns lists the rest.</p>
+      ) : null}
     </>
   );
 }

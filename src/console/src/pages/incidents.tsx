@@ -6,6 +6,7 @@ import { useApi } from '../context.ts';
 import { when } from '../format.ts';
 import { usePoll } from '../hooks.ts';
 import { navigate } from '../router.ts';
+import { campaignPages, pages_max } from './campaign-list.tsx';
 
 export const actionLabel: Record<IncidentAction, string> = {
   pause_campaigns: 'Pause the campaigns in scope',
@@ -45,7 +46,8 @@ function localToRfc3339(text: string): string | undefined {
 
 function OpenIncident() {
   const api = useApi();
-  const campaigns = usePoll(() => ok(api.GET('/v1/campaigns', { params: { query: { limit: 100 } } })), null, [api]);
+  const [pages, setPages] = useState(1);
+  const campaigns = usePoll(() => campaignPages(api, pages), null, [api, pages]);
   const [title, setTitle] = useState('');
   const [campaign_ids, setCampaignIds] = useState<string[]>([]);
   const [merchants, setMerchants] = useState('');
@@ -98,6 +100,11 @@ function OpenIncident() {
               {c.name} ({c.status})
             </label>
           ))}
+          {campaigns.data?.has_more && pages < pages_max ? (
+            <button type="button" onClick={() => setPages(pages + 1)}>
+              Older campaigns
+            </button>
+          ) : null}
         </fieldset>
         <div class="field">
           <label for="incident-merchants">Merchants in scope (comma-separated, optional)</label>
