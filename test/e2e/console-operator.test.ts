@@ -15,6 +15,7 @@ import {
   type Browser,
   browserUnavailable,
   collectErrors,
+  horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
 
@@ -38,6 +39,7 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
   let errors: string[];
   let admin: VouchsafeClient;
   let checkout: VouchsafeClient;
+  let yen_id = '';
 
   before(async () => {
     assert.ok(await ensureConsoleBuilt(), 'the console must build');
@@ -88,6 +90,68 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
     await page.locator('article.campaign-page[data-status="paused"]').waitFor();
   });
 
+  test('an incident over a JPY and a CNY campaign reports each in its own currency, also on a phone', async () => {
+    yen_id = await launch(admin, { name: 'Yen sale', currency: 'JPY', budget_minor: 100_000, amount_minor: 500 });
+    await launch(admin, {
+      name: 'Yuan sale',
+      currency: 'CNY',
+      budget_minor: 100_000,
+      amount_minor: 250,
+    });
+    // Four confirmed yen redemptions (2,000 JPY) and one hold; three confirmed yuan ones (7.50 CNY).
+    for (let i = 0; i < 5; i++) assert.equal(await redeem(checkout, 'YENSALE', `y${i}`, 'm1', 'JPY', 5000, i < 4), 201);
+    for (let i = 0; i < 3; i++) assert.equal(await redeem(checkout, 'YUANSALE', `c${i}`, 'm2', 'CNY', 5000), 201);
+    await page.goto(`${server.url}/console/incidents`);
+    await page.getByLabel('Title').fill('Two currencies');
+    await page.getByLabel('Yen sale (active)').check();
+    await page.getByLabel('Yuan sale (active)').check();
+    await page.getByRole('button', { name: 'Open incident' }).click();
+    await page
+      .getByRole('dialog', { name: 'Open this incident?' })
+      .getByRole('button', { name: 'Open incident now' })
+      .click();
+    await page.locator('article.incident-page[data-status="open"]').waitFor();
+    const byCampaign = page.getByRole('table', { name: 'By campaign' });
+    await byCampaign.getByRole('row', { name: 'Yen sale 4 2,000 JPY' }).waitFor();
+    await byCampaign.getByRole('row', { name: 'Yuan sale 3 7.50 CNY' }).waitFor();
+    await page.getByTestId('frozen-money').getByText('2,000 JPY + 7.50 CNY', { exact: true }).waitFor();
+    // Money of both currencies in one sum is no amount: it says so instead of naming a currency.
+    await page.getByText('500 minor units in mixed currencies', { exact: true }).waitFor();
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      await page.reload();
+      await byCampaign.getByRole('row', { name: 'Yen sale 4 2,000 JPY' }).waitFor();
+      assert.equal(await horizontalOverflowPx(page), 0, 'the incident page scrolls sideways at 390 px');
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+  });
+
+  test('the campaign list pages past the newest 100, and an incident over an older yen campaign still reads yen', async () => {
+    for (let i = 0; i < 100; i++) {
+      const made = await admin.POST('/v1/campaigns', { body: draft(`Filler ${i}`) });
+      assert.ok(made.data, JSON.stringify(made.error));
+    }
+    await page.goto(`${server.url}/console`);
+    const yen = page.locator(`li[data-campaign-id="${yen_id}"]`);
+    await page.locator('li.campaign-card').nth(99).waitFor();
+    assert.equal(await yen.count(), 0, 'the yen campaign is past the first page');
+    await page.getByRole('button', { name: 'Older campaigns' }).click();
+    await yen.waitFor();
+    // The incident page reads its campaigns by id: the newest 100 no longer include the yen one.
+    const opened = await admin.POST('/v1/incidents', {
+      body: { title: 'Old yen campaign', scope: { campaign_ids: [yen_id] }, actions: ['pause_campaigns'] },
+    });
+    assert.ok(opened.data, JSON.stringify(opened.error));
+    await page.goto(`${server.url}/console/incidents/${opened.data.id}`);
+    await page.locator('article.incident-page').waitFor();
+    await page.getByRole('link', { name: 'Yen sale' }).waitFor();
+    await page.getByRole('button', { name: 'Reverse frozen redemptions' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Reverse the frozen redemptions?' });
+    await dialog.getByText(/^0 frozen redemptions \(0 JPY\) are reversed/).waitFor();
+    await page.keyboard.press('Escape');
+  });
+
   test('no errors in the browser console', () => {
     assert.deepEqual(errors, []);
   });
@@ -124,6 +188,24 @@ async function launch(
   });
   assert.equal(submitted.data?.status, 'active', JSON.stringify(submitted.error ?? submitted.data?.lint));
   return created.data.id;
+}
+
+/** A draft that is never submitted: it only fills the list. */
+function draft(name: string) {
+  const now_ms = Date.now();
+  return {
+    name,
+    currency: 'CNY',
+    discount: { type: 'fixed' as const, amount_minor: 100 },
+    min_spend_minor: 1000,
+    product_kinds: ['merchandise'],
+    audience: { type: 'public' as const },
+    starts_at: new Date(now_ms).toISOString(),
+    ends_at: new Date(now_ms + 86_400_000).toISOString(),
+    budget_minor: 10_000,
+    per_user_limit: 1,
+    code_mode: 'claim' as const,
+  };
 }
 
 async function redeem(

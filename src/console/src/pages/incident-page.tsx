@@ -1,4 +1,4 @@
-import { type Incident, ok } from '../api.ts';
+import { type Campaign, type Incident, ok, optional } from '../api.ts';
 import { ConfirmButton } from '../components/confirm-dialog.tsx';
 import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
@@ -7,46 +7,97 @@ import { usePoll } from '../hooks.ts';
 import { actionLabel } from './incidents.tsx';
 
 type Row = { key: string; count: number; discount_minor: number };
+type Fmt = (minor: number) => string;
 
-/** One currency for the report when every campaign in scope shares it; else plain minor units. */
-function formatterFor(currencies: Set<string>): (minor: number) => string {
-  const [only] = [...currencies];
-  return currencies.size === 1 && only !== undefined ? (m) => money(m, only) : (m) => `${count(m)} minor units`;
+/** Campaigns fetched one by one, a few at a time: an incident may name up to 1,000. */
+const fetches_parallel = 8;
+
+/**
+ * How the report writes money: in the one currency of every campaign in scope; while a campaign's
+ * currency is not known yet (or when they differ) as minor units, saying so, never in a guessed currency.
+ */
+function formatterFor(currencies: readonly (string | undefined)[]): Fmt {
+  const known = new Set(currencies);
+  const [only] = [...known];
+  if (known.size === 1 && only !== undefined) return (m) => money(m, only);
+  const why = known.has(undefined) ? '' : ' in mixed currencies';
+  return (m) => `${count(m)} minor units${why}`;
+}
+
+/** Frozen money per currency from the by-campaign rows, when they cover every frozen redemption. */
+function perCurrency(r: Incident['report'], currencyOf: (id: string) => string | undefined): string | null {
+  if (r === null) return null;
+  const sums = new Map<string, number>();
+  let covered = 0;
+  for (const row of r.by_campaign) {
+    const currency = currencyOf(row.campaign_id);
+    if (currency === undefined) return null;
+    sums.set(currency, (sums.get(currency) ?? 0) + row.discount_minor);
+    covered += row.discount_minor;
+  }
+  if (covered !== r.frozen_minor || sums.size < 2) return null;
+  return [...sums].map(([currency, minor]) => money(minor, currency)).join(' + ');
+}
+
+/** The campaigns an incident resolved to, each read by its id (a list page holds only the newest). */
+function useCampaigns(ids: readonly string[] | undefined): Map<string, Campaign> {
+  const api = useApi();
+  const key = ids?.join(',') ?? '';
+  const loaded = usePoll(
+    async () => {
+      const found = new Map<string, Campaign>();
+      const todo = [...(ids ?? [])];
+      const worker = async () => {
+        for (let id = todo.shift(); id !== undefined; id = todo.shift()) {
+          const c = await optional(api.GET('/v1/campaigns/{id}', { params: { path: { id } } }));
+          if (c !== null) found.set(c.id, c);
+        }
+      };
+      await Promise.all(Array.from({ length: fetches_parallel }, worker));
+      return found;
+    },
+    null,
+    [api, key],
+  );
+  return loaded.data ?? new Map();
 }
 
 function Breakdown(p: {
   title: string;
   column: string;
   rows: Row[];
-  fmt: (minor: number) => string;
+  fmt: (minor: number, key: string) => string;
   label?: (key: string) => string;
 }) {
   const { title, rows, fmt } = p;
   if (rows.length === 0) return null;
+  // Scrolls sideways on its own on a narrow screen rather than widening the page (Chromium lets the keyboard scroll it).
   return (
-    <table>
-      <caption>{title}</caption>
-      <thead>
-        <tr>
-          <th scope="col">{p.column}</th>
-          <th scope="col" class="num">
-            Redemptions
-          </th>
-          <th scope="col" class="num">
-            Discount
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map((r) => (
-          <tr key={r.key}>
-            <th scope="row">{p.label ? p.label(r.key) : r.key}</th>
-            <td class="num">{count(r.count)}</td>
-            <td class="num">{fmt(r.discount_minor)}</td>
+    <div class="table-scroll">
+      <table>
+        <caption>{title}</caption>
+        <thead>
+          <tr>
+            <th scope="col">{p.column}</th>
+            <th scope="col" class="num">
+              Redemptions
+            </th>
+            <th scope="col" class="num">
+              Discount
+            </th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.key}>
+              <th scope="row">{p.label ? p.label(r.key) : r.key}</th>
+              <td class="num">{count(r.count)}</td>
+              <td class="num">{fmt(r.discount_minor, r.key)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -54,7 +105,7 @@ function Breakdown(p: {
 export function IncidentPage({ id }: { id: string }) {
   const api = useApi();
   const incident = usePoll(() => ok(api.GET('/v1/incidents/{id}', { params: { path: { id } } })), 2000, [api, id]);
-  const campaigns = usePoll(() => ok(api.GET('/v1/campaigns', { params: { query: { limit: 100 } } })), null, [api]);
+  const byId = useCampaigns(incident.data?.campaign_ids);
   const i = incident.data;
   if (i === null) {
     return (
@@ -64,8 +115,8 @@ export function IncidentPage({ id }: { id: string }) {
       </>
     );
   }
-  const byId = new Map((campaigns.data?.data ?? []).map((c) => [c.id, c]));
-  const fmt = formatterFor(new Set(i.campaign_ids.map((c) => byId.get(c)?.currency ?? '?')));
+  const currencyOf = (id: string) => byId.get(id)?.currency;
+  const fmt = formatterFor(i.campaign_ids.map(currencyOf));
   return (
     <article class="incident-page" data-incident-id={i.id} data-status={i.status}>
       <div class="page-head">
@@ -104,13 +155,24 @@ export function IncidentPage({ id }: { id: string }) {
           {count(i.progress.redemptions_done)} redemptions so far.
         </p>
       ) : null}
-      <Report i={i} fmt={fmt} nameOf={(c) => byId.get(c)?.name ?? c} />
-      <Resolve i={i} fmt={fmt} onDone={incident.reload} />
+      <Report i={i} fmt={fmt} currencyOf={currencyOf} nameOf={(c) => byId.get(c)?.name ?? c} />
+      <Resolve
+        i={i}
+        fmt={fmt}
+        frozenMoney={i.report ? perCurrency(i.report, currencyOf) : null}
+        onDone={incident.reload}
+      />
     </article>
   );
 }
 
-function Report({ i, fmt, nameOf }: { i: Incident; fmt: (minor: number) => string; nameOf: (id: string) => string }) {
+function Report(p: {
+  i: Incident;
+  fmt: Fmt;
+  currencyOf: (id: string) => string | undefined;
+  nameOf: (id: string) => string;
+}) {
+  const { i, fmt, currencyOf, nameOf } = p;
   const r = i.report;
   if (r === null) return <p aria-busy="true">The report is being prepared…</p>;
   return (
@@ -134,7 +196,7 @@ function Report({ i, fmt, nameOf }: { i: Incident; fmt: (minor: number) => strin
         </div>
         <div>
           <dt>Frozen money</dt>
-          <dd>{fmt(r.frozen_minor)}</dd>
+          <dd data-testid="frozen-money">{perCurrency(r, currencyOf) ?? fmt(r.frozen_minor)}</dd>
         </div>
         <div>
           <dt>Holds released</dt>
@@ -158,7 +220,10 @@ function Report({ i, fmt, nameOf }: { i: Incident; fmt: (minor: number) => strin
           title="By campaign"
           column="Campaign"
           rows={r.by_campaign.map((x) => ({ ...x, key: x.campaign_id }))}
-          fmt={fmt}
+          fmt={(m, id) => {
+            const currency = currencyOf(id);
+            return currency === undefined ? fmt(m) : money(m, currency);
+          }}
           label={nameOf}
         />
         <Breakdown
@@ -179,7 +244,8 @@ function Report({ i, fmt, nameOf }: { i: Incident; fmt: (minor: number) => strin
 }
 
 /** Frozen money is decided once: reversed (orders refunded, budget back) or honoured (confirmed). */
-function Resolve({ i, fmt, onDone }: { i: Incident; fmt: (minor: number) => string; onDone: () => void }) {
+function Resolve(p: { i: Incident; fmt: Fmt; frozenMoney: string | null; onDone: () => void }) {
+  const { i, fmt, onDone } = p;
   const api = useApi();
   if (i.status === 'resolved') {
     return (
@@ -196,7 +262,7 @@ function Resolve({ i, fmt, onDone }: { i: Incident; fmt: (minor: number) => stri
   const resolve = (resolution: 'reverse' | 'honour') =>
     ok(api.POST('/v1/incidents/{id}/resolve', { params: { path: { id: i.id } }, body: { resolution } }));
   const frozen = i.report
-    ? `${count(i.report.frozen_count)} frozen redemptions (${fmt(i.report.frozen_minor)})`
+    ? `${count(i.report.frozen_count)} frozen redemptions (${p.frozenMoney ?? fmt(i.report.frozen_minor)})`
     : 'the frozen redemptions';
   return (
     <section aria-labelledby="resolve-title" class="kill-switch">
