@@ -152,6 +152,24 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
     await page.keyboard.press('Escape');
   });
 
+  test('a key that cannot read (approver alone) is told what the console needs, not only "forbidden"', async () => {
+    const made = await admin.POST('/v1/api-keys', { body: { name: 'reviewer', scopes: ['approver'] } });
+    assert.ok(made.data, JSON.stringify(made.error));
+    const other = await browser.context.newPage();
+    try {
+      other.setDefaultTimeout(wait_ms);
+      await other.goto(`${server.url}/console`);
+      await other.getByLabel('API key').fill(made.data.key);
+      await other.keyboard.press('Enter');
+      await other
+        .getByRole('alert')
+        .getByText(/needs a key with the read or admin scope/)
+        .waitFor();
+    } finally {
+      await other.close();
+    }
+  });
+
   test('no errors in the browser console', () => {
     assert.deepEqual(errors, []);
   });

@@ -1,5 +1,8 @@
 import { useState } from 'preact/hooks';
-import { clientFor, messageOf, ok } from '../api.ts';
+import { ApiError, clientFor, messageOf, ok } from '../api.ts';
+
+const unreadable =
+  'This key is valid but cannot read campaigns: the console needs a key with the read or admin scope (an approver key needs read too, to see the approval queue).';
 
 /** Checks the key with one read before keeping it. */
 export function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
@@ -16,7 +19,9 @@ export function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
       await ok(clientFor(trimmed).GET('/v1/campaigns', { params: { query: { limit: 1 } } }));
       onSignIn(trimmed);
     } catch (err) {
-      setError(messageOf(err));
+      // A valid key whose scopes cannot read (checkout, or approver alone): say what the console needs.
+      const forbidden = err instanceof ApiError && err.status === 403;
+      setError(forbidden ? unreadable : messageOf(err));
       setBusy(false);
     }
   };
