@@ -11,7 +11,10 @@ import { navigate } from '../router.ts';
 const tiers_max = 10;
 
 function minorHint(text: string, currency: string): string {
-  return /^\d+$/.test(text.trim()) ? `minor units: ${money(Number(text), currency)}` : 'minor units (1000 = 10.00)';
+  // The example in the currency's own digits: 1000 minor units are 10.00 CNY but 1,000 JPY.
+  return /^\d+$/.test(text.trim())
+    ? `minor units: ${money(Number(text), currency)}`
+    : `minor units (1000 = ${money(1000, currency)})`;
 }
 
 /** The create form: every change is linted and bounded by the server's dry run as you type. */
