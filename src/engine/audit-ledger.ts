@@ -1,4 +1,4 @@
-import type { RedemptionStatus } from '../domain/redemption.ts';
+import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { AuditEntry, Store } from '../store/port.ts';
 
 /** An audit entry as stored, with its global seq. */
@@ -7,8 +7,16 @@ export type Stored = AuditEntry & { seq: number };
 /** What a campaign's chain says about one redemption: its discount and status, and the entries that said so. */
 export interface Recorded {
   discount_minor: number;
-  /** The entry that first recorded it. */
+  /** The entry that first recorded it, and its time (the redemption's creation: the same batch). */
   seq: number;
+  at_ms: number;
+  /**
+   * What that entry says it was made of (madeOf): its coupon, user, merchant, order and product
+   * kind; null for an entry that did not record them all.
+   */
+  made: string | null;
+  /** Reversed in a way that leaves its coupon used: without restore_coupon, or by an incident. */
+  keeps_coupon: boolean;
   /** Its status after the chain's last entry that moved it; null when an entry the chain cannot read moved it. */
   status: RedemptionStatus | null;
   /** The last entry that moved it. */
@@ -43,10 +51,20 @@ const bulkStatus = new Map<string, RedemptionStatus>([
   ['redemptions.honoured', 'confirmed'],
 ]);
 
-function move(rec: Recorded | undefined, status: RedemptionStatus | null, seq: number): void {
+function move(rec: Recorded | undefined, status: RedemptionStatus | null, seq: number, keeps_coupon = false): void {
   if (!rec) return;
   rec.status = status;
   rec.last_seq = seq;
+  rec.keeps_coupon = keeps_coupon;
+}
+
+/** The fields of a redemption its making entry records, in this order (redeem-handlers.ts auditData). */
+const made_fields = ['coupon_id', 'user_id', 'merchant_id', 'order_id', 'product_kind'] as const;
+
+/** A redemption's identity as one string (one per redemption held in memory, not five). */
+function madeOf(r: Record<string, unknown>): string | null {
+  const values = made_fields.map((f) => r[f]);
+  return values.every((v) => typeof v === 'string') ? values.join('\n') : null;
 }
 
 /**
@@ -64,7 +82,7 @@ export function recordedRedemptions(chain: readonly Stored[]): Map<string, Recor
       const ids = isRecord(data) && Array.isArray(data.redemption_ids) ? data.redemption_ids : null;
       // An entry that does not list its ids (written before they were listed) leaves their status unknown.
       if (ids === null) for (const rec of out.values()) move(rec, null, e.seq);
-      else for (const id of ids) if (typeof id === 'string') move(out.get(id), bulk, e.seq);
+      else for (const id of ids) if (typeof id === 'string') move(out.get(id), bulk, e.seq, bulk === 'reversed');
       continue;
     }
     const changes = isRecord(data) && Array.isArray(data.changes) ? data.changes : [];
@@ -72,10 +90,20 @@ export function recordedRedemptions(chain: readonly Stored[]): Map<string, Recor
       if (!isRecord(ch) || typeof ch.subject !== 'string' || !ch.subject.startsWith('rdm_')) continue;
       const status = typeof ch.action === 'string' ? (changeStatus.get(ch.action) ?? null) : null;
       const rec = out.get(ch.subject);
-      if (rec) move(rec, status, e.seq);
+      if (rec) move(rec, status, e.seq, status === 'reversed' && ch.restore_coupon === false);
       else if (typeof ch.discount_minor === 'number') {
         const d = ch.discount_minor;
-        out.set(ch.subject, { discount_minor: d, seq: e.seq, status, last_seq: e.seq, stored: false });
+        const made = madeOf(ch);
+        out.set(ch.subject, {
+          discount_minor: d,
+          seq: e.seq,
+          at_ms: e.at_ms,
+          made,
+          keeps_coupon: false,
+          status,
+          last_seq: e.seq,
+          stored: false,
+        });
       }
     }
   }
@@ -117,11 +145,66 @@ export async function checkRedemptionLedger(
         });
       } else if (rec.status !== null && rec.status !== r.status) {
         note({ seq: rec.last_seq, detail: `redemption ${r.id} is ${r.status}, audited ${rec.status}` });
+      } else {
+        const why = madeMisfit(r, rec);
+        if (why) note({ seq: rec.seq, detail: `redemption ${r.id} ${why}` });
       }
     }
   });
   for (const [id, rec] of recorded) {
     if (!rec.stored) note({ seq: rec.seq, detail: `redemption ${id} is audited but not stored` });
   }
+  return fault;
+}
+
+/**
+ * A stored redemption against the entry that made it: the same coupon, user, merchant, order and
+ * product kind, made at that entry's time. Moved to another user, merchant or order (its usage
+ * counters edited to match), it would free a per-user or per-merchant limit or the order's one
+ * discount; moved to another coupon, a single-use coupon; its kind or time edited, it would hide a
+ * redemption outside the rules (invariant 5 judges what is stored).
+ */
+function madeMisfit(r: Redemption, rec: Recorded): string | null {
+  if (r.created_at_ms !== rec.at_ms) return `was made at ${r.created_at_ms}, audited ${rec.at_ms}`;
+  if (rec.made === null) return null;
+  const audited = rec.made.split('\n');
+  for (const [i, f] of made_fields.entries()) {
+    if (r[f] !== audited[i]) return `${f} is ${r[f]}, audited ${audited[i]}`;
+  }
+  return null;
+}
+
+/** Coupon ids looked up per store read. */
+const coupons_per_read = 1000;
+
+/**
+ * A single-use coupon whose redemption the chain reversed without giving it back (no
+ * restore_coupon, or an incident's reversal) stays used: set `active` again, it would buy a second
+ * discount. Its status alone cannot tell (an active coupon with only reversed redemptions is what a
+ * reversal with restore_coupon leaves), so it is held to the chain: the coupons of such reversals
+ * are read by id, a thousand at a time. Call only on a chain that verified.
+ */
+export async function checkKeptCoupons(store: Store, recorded: Map<string, Recorded>): Promise<LedgerFault | null> {
+  let fault: LedgerFault | null = null;
+  let page: Array<[string, string, Recorded]> = [];
+  const check = async () => {
+    const rows = new Map((await store.couponsById(page.map(([, coupon_id]) => coupon_id))).map((r) => [r.id, r]));
+    for (const [id, coupon_id, rec] of page) {
+      const row = rows.get(coupon_id);
+      if (row === undefined || row.kind === 'shared' || row.status !== 'active') continue;
+      if (fault !== null && fault.seq <= rec.last_seq) continue;
+      fault = {
+        seq: rec.last_seq,
+        detail: `coupon ${coupon_id} is active, but its redemption ${id} was reversed without giving it back`,
+      };
+    }
+    page = [];
+  };
+  for (const [id, rec] of recorded) {
+    if (rec.status !== 'reversed' || !rec.keeps_coupon || rec.made === null) continue;
+    page.push([id, rec.made.slice(0, rec.made.indexOf('\n')), rec]);
+    if (page.length >= coupons_per_read) await check();
+  }
+  if (page.length > 0) await check();
   return fault;
 }

@@ -5,7 +5,13 @@ import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-ca
 import { checkClaimLedger, generatedCodes, recordedPackets } from './audit-claims.ts';
 import { type AuditDigest, type ChainHeadRef, digestLinkFault } from './audit-digest.ts';
 import { checkIncidentMembers, checkIncidentTables, IncidentAudit, revokeBoundFault } from './audit-incidents.ts';
-import { checkRedemptionLedger, type Recorded, recordedRedemptions, type Stored } from './audit-ledger.ts';
+import {
+  checkKeptCoupons,
+  checkRedemptionLedger,
+  type Recorded,
+  recordedRedemptions,
+  type Stored,
+} from './audit-ledger.ts';
 
 export const platform_chain = 'platform';
 
@@ -86,7 +92,10 @@ async function ledgerFault(
   const audited = auditedCampaign(list);
   const recorded = recordedRedemptions(list);
   const settings = audited === null ? null : settingsFault(c, audited);
-  const redemption = await checkRedemptionLedger(store, c.id, list, recorded);
+  const redemption = earlier(
+    await checkRedemptionLedger(store, c.id, list, recorded),
+    await checkKeptCoupons(store, recorded),
+  );
   const claims = await checkClaimLedger(store, c, list, audited);
   const incident = earlier(
     await checkIncidentMembers(store, c.id, list, recorded, incidents),

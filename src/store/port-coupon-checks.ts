@@ -54,6 +54,8 @@ export interface CouponFacts {
   user_id: string | null;
   expires_at_ms: number;
   value_minor: number | null;
+  /** As stored, not parsed. */
+  status: string;
 }
 
 /**

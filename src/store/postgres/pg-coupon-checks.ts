@@ -34,7 +34,7 @@ const sql = {
   // coupons.id is COLLATE "C", so <= and min compare byte-wise, as in SQLite.
   unredeemed: `SELECT count(*) AS coupons, min(id) AS first_id FROM coupons
     WHERE campaign_id = $1 AND status IN ('active', 'reserved') AND id <= $2`,
-  byId: 'SELECT id, campaign_id, kind, user_id, expires_at_ms, value_minor FROM coupons WHERE id = ANY($1::text[])',
+  byId: 'SELECT id, campaign_id, kind, user_id, expires_at_ms, value_minor, status FROM coupons WHERE id = ANY($1::text[])',
 } as const;
 
 export async function couponClasses(q: Query, campaign_id: string, ends_at_ms: number): Promise<CouponClass[]> {
@@ -78,5 +78,6 @@ export async function couponsById(q: Query, ids: readonly string[]): Promise<Cou
     user_id: r.user_id === null ? null : String(r.user_id),
     expires_at_ms: int(r.expires_at_ms),
     value_minor: r.value_minor === null ? null : int(r.value_minor),
+    status: String(r.status),
   }));
 }

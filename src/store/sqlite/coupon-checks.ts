@@ -47,7 +47,7 @@ export class SqliteCouponChecks implements CouponCheckStore {
       // Both statuses through coupons_campaign_status; ids compare BINARY (byte-wise).
       unredeemed: p(`SELECT count(*) AS coupons, min(id) AS first_id FROM coupons
         WHERE campaign_id = ? AND status IN ('active', 'reserved') AND id <= ?`),
-      byId: p(`SELECT id, campaign_id, kind, user_id, expires_at_ms, value_minor FROM coupons
+      byId: p(`SELECT id, campaign_id, kind, user_id, expires_at_ms, value_minor, status FROM coupons
         WHERE id IN (SELECT value FROM json_each(?))`),
     };
   }
@@ -95,5 +95,6 @@ function factsOf(r: Row): CouponFacts {
     user_id: r.user_id === null ? null : String(r.user_id),
     expires_at_ms: Number(r.expires_at_ms),
     value_minor: r.value_minor === null ? null : Number(r.value_minor),
+    status: String(r.status),
   };
 }

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { verifyStore } from '../../src/engine/verify.ts';
+import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { buildCouponMix, type CouponMix } from '../support/coupon-mix.ts';
+import { assertInvariants, harness } from '../support/fixtures.ts';
+import { copyTestDatabase, createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+
+/**
+ * verify holds the stored rows to what the audit chain recorded of them, beyond the money counters:
+ * each case edits a copy of a store built through the engine (support/coupon-mix.ts) the way a bad
+ * manual fix or a DB writer would, keeping every counter consistent with the edit, so that only the
+ * chain can tell; verify must fail, naming the row. Each of these went unreported before its check.
+ */
+
+interface Case {
+  name: string;
+  /** Statements that edit the copy (the same text on SQLite and PostgreSQL), each changing one row. */
+  sql: (m: CouponMix) => string[];
+  /** What verify must say. */
+  says: (m: CouponMix) => string;
+}
+
+const cp = (m: CouponMix, name: string) => m.coupons[name]?.id ?? assert.fail(`no coupon ${name}`);
+const rd = (m: CouponMix, name: string) => m.redemptions[name]?.id ?? assert.fail(`no redemption ${name}`);
+/** The usage key of a redemption's order (redeem-handlers.ts orderKey; the mix's order ids need no escaping). */
+const orderKeyOf = (m: CouponMix, name: string) =>
+  `(SELECT 'order:' || order_id || ':' || merchant_id FROM redemptions WHERE id = '${rd(m, name)}')`;
+
+const cases: Case[] = [
+  {
+    name: 'a redemption moved to another order, its order counter with it (the order could take a second discount)',
+    sql: (m) => [
+      `UPDATE usage SET key = 'order:elsewhere:m1' WHERE campaign_id = '${m.campaigns.claim}' AND key = ${orderKeyOf(m, 'confirmed')}`,
+      `UPDATE redemptions SET order_id = 'elsewhere' WHERE id = '${rd(m, 'confirmed')}'`,
+    ],
+    says: (m) => `redemption ${rd(m, 'confirmed')} order_id is elsewhere, audited o`,
+  },
+  {
+    name: 'a redemption moved to another merchant, its order counter with it',
+    sql: (m) => [
+      `UPDATE usage SET key = replace(key, ':m1', ':m7') WHERE campaign_id = '${m.campaigns.claim}' AND key = ${orderKeyOf(m, 'confirmed')}`,
+      `UPDATE redemptions SET merchant_id = 'm7' WHERE id = '${rd(m, 'confirmed')}'`,
+    ],
+    says: (m) => `redemption ${rd(m, 'confirmed')} merchant_id is m7, audited m1`,
+  },
+  {
+    name: 'a redemption of the shared code moved to another user',
+    sql: (m) => [`UPDATE redemptions SET user_id = 'intruder' WHERE id = '${rd(m, 's_confirmed_1')}'`],
+    says: (m) => `redemption ${rd(m, 's_confirmed_1')} user_id is intruder, audited su1`,
+  },
+  {
+    name: "a redemption's creation time moved (invariant 5 judges the window by it)",
+    sql: (m) => [`UPDATE redemptions SET created_at_ms = created_at_ms + 1000 WHERE id = '${rd(m, 'confirmed')}'`],
+    says: (m) => `redemption ${rd(m, 'confirmed')} was made at `,
+  },
+  {
+    name: 'a coupon whose redemption was reversed without restore_coupon set active again (a second discount)',
+    sql: (m) => [`UPDATE coupons SET status = 'active' WHERE id = '${cp(m, 'reversed')}'`],
+    says: (m) =>
+      `coupon ${cp(m, 'reversed')} is active, but its redemption ${rd(m, 'reversed')} was reversed without giving it back`,
+  },
+];
+
+/** The report fails, and one of its lines (as the CLI prints them) says `says`. */
+function assertCaught(report: Awaited<ReturnType<typeof verifyStore>>, says: string): void {
+  assert.equal(report.ok, false);
+  const lines = report.violations.map((v) => `invariant ${v.invariant} ${v.campaign_id ?? 'platform'}: ${v.detail}`);
+  assert.ok(
+    lines.some((l) => l.includes(says)),
+    `verify must say "${says}":\n${lines.join('\n')}`,
+  );
+}
+
+const root = mkdtempSync(join(tmpdir(), 'vs-verify-ledger-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe('verify holds rows to their chain: SQLite', () => {
+  const baseline = join(root, 'baseline');
+  let mix: CouponMix;
+
+  before(async () => {
+    const store = new SqliteStore({ path: join(baseline, 'vouchsafe.db') });
+    const h = await harness({}, store);
+    mix = await buildCouponMix(h);
+    await h.engine.close();
+    await assertInvariants(store);
+    await store.close();
+  });
+
+  for (const [i, c] of cases.entries()) {
+    test(`caught: ${c.name}`, async () => {
+      const dir = join(root, `case-${i}`);
+      mkdirSync(dir, { recursive: true });
+      const src = join(baseline, 'vouchsafe.db');
+      copyFileSync(src, join(dir, 'vouchsafe.db'));
+      if (existsSync(`${src}-wal`)) copyFileSync(`${src}-wal`, join(dir, 'vouchsafe.db-wal'));
+      const db = new Database(join(dir, 'vouchsafe.db'));
+      for (const s of c.sql(mix)) assert.equal(db.prepare(s).run().changes, 1, s);
+      db.close();
+      const store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
+      try {
+        assertCaught(await store.readSnapshot(() => verifyStore(store)), c.says(mix));
+      } finally {
+        await store.close();
+      }
+    });
+  }
+});
+
+const db = await createTestDatabase();
+after(() => db?.drop());
+
+describe('verify holds rows to their chain: PostgreSQL', () => {
+  if (!db) {
+    test.skip(pg_unavailable_message);
+    return;
+  }
+  const base = db;
+  let mix: CouponMix;
+
+  before(async () => {
+    const store = new PostgresStore({ url: base.url });
+    await store.migrate();
+    const h = await harness({}, store);
+    mix = await buildCouponMix(h);
+    await h.engine.close();
+    await assertInvariants(store);
+    await store.close();
+  });
+
+  for (const c of cases) {
+    test(`caught: ${c.name}`, async () => {
+      const copy = await copyTestDatabase(base);
+      try {
+        const client = new pg.Client({ connectionString: copy.url });
+        await client.connect();
+        try {
+          for (const s of c.sql(mix)) assert.equal((await client.query(s)).rowCount, 1, s);
+        } finally {
+          await client.end();
+        }
+        const store = new PostgresStore({ url: copy.url });
+        try {
+          assertCaught(await store.readSnapshot(() => verifyStore(store)), c.says(mix));
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await copy.drop();
+      }
+    });
+  }
+});
