@@ -101,6 +101,8 @@ export async function checkClaimLedger(
   c: Campaign,
   chain: readonly Stored[],
   audited: AuditedCampaign | null,
+  /** When given, counts each user's claims into it (verify holds the claim counters to them). */
+  by_user?: Map<string, number>,
 ): Promise<LedgerFault | null> {
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
@@ -117,6 +119,7 @@ export async function checkClaimLedger(
   let page: RecordedClaim[] = [];
   for (const claim of recordedClaims(chain)) {
     claims += 1;
+    by_user?.set(claim.user_id, (by_user.get(claim.user_id) ?? 0) + 1);
     page.push(claim);
     if (page.length < ids_per_read) continue;
     await check(page);

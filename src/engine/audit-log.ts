@@ -69,6 +69,11 @@ export interface CampaignLedger {
   codes_generated: number;
   /** A red envelope's packets as split at creation (sha256 of their amounts in order); null otherwise. */
   packets_sha256: string | null;
+  /**
+   * How many coupons the chain issued to each user, kept only for a claim campaign with a
+   * per_user_limit (whose `claim:` counters must match); null otherwise.
+   */
+  claims_by_user: Map<string, number> | null;
 }
 
 /** The earlier of two faults (the one with the lower global seq). */
@@ -96,7 +101,8 @@ async function ledgerFault(
     await checkRedemptionLedger(store, c.id, list, recorded),
     await checkKeptCoupons(store, recorded),
   );
-  const claims = await checkClaimLedger(store, c, list, audited);
+  const claims_by_user = c.code_mode === 'claim' && c.per_user_limit !== null ? new Map<string, number>() : null;
+  const claims = await checkClaimLedger(store, c, list, audited, claims_by_user ?? undefined);
   const incident = earlier(
     await checkIncidentMembers(store, c.id, list, recorded, incidents),
     revokeBoundFault(c, list),
@@ -109,6 +115,7 @@ async function ledgerFault(
       recorded,
       codes_generated: generatedCodes(list),
       packets_sha256: recordedPackets(list),
+      claims_by_user,
     },
   };
 }

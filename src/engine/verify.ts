@@ -116,6 +116,17 @@ async function verifyCampaign(
     for (const [m, k] of perMerchant)
       if ((usage.get(`merchant:${m}`) ?? 0) !== k) fail('3', `usage counter of merchant ${m} is off`);
   }
+  // A claim campaign with a per-user limit counts each user's claims (redeem-handlers.ts claim); a
+  // counter lowered or deleted would let that user claim past the limit. Held to the chain's claims.
+  const claims = ledger?.claims_by_user;
+  if (claims) {
+    for (const [user, k] of claims)
+      if ((usage.get(`claim:${user}`) ?? 0) !== k) fail('3', `claim counter of user ${user} is off`);
+    for (const [key, k] of usage) {
+      if (key.startsWith('claim:') && k !== 0 && !claims.has(key.slice('claim:'.length)))
+        fail('3', `claim counter of ${key} is off`);
+    }
+  }
   // One discount per order: at most one live redemption per order, and its counter says so.
   for (const [order, k] of perOrder) {
     if (k > 1) fail('3', `order ${order} has ${k} live redemptions`);

@@ -66,6 +66,11 @@ const cases: Case[] = [
     says: (m) =>
       `coupon ${cp(m, 'reversed')} is active, but its redemption ${rd(m, 'reversed')} was reversed without giving it back`,
   },
+  {
+    name: "a user's claim counter deleted (the user could claim past per_user_limit)",
+    sql: (m) => [`DELETE FROM usage WHERE campaign_id = '${m.campaigns.claim}' AND key = 'claim:unused'`],
+    says: () => 'claim counter of user unused is off',
+  },
 ];
 
 /** The report fails, and one of its lines (as the CLI prints them) says `says`. */
