@@ -1,4 +1,5 @@
 import { availableMinor, type Campaign, type CampaignSpec, liveRedemptions } from '../domain/campaign.ts';
+import { discountMinor } from '../domain/discount/discount.ts';
 import { hasProductKind } from '../domain/product-kinds.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { Store, UsageKey } from '../store/port.ts';
@@ -170,6 +171,14 @@ function checkRedemptionRules(c: CampaignSpec, r: Redemption, fail: (i: string, 
   if (!hasProductKind(c.product_kinds, r.product_kind)) fail('5', `${r.id} product kind not eligible`);
   if (c.merchant_ids !== null && !c.merchant_ids.includes(r.merchant_id)) fail('5', `${r.id} merchant not eligible`);
   if (r.discount_minor <= 0 || r.discount_minor > r.order_amount_minor) fail('5', `${r.id} discount out of bounds`);
+  if (r.currency !== c.currency) fail('5', `${r.id} is in ${r.currency}, its campaign in ${c.currency}`);
+  // The discount is the rule's for the order (eligibility.ts couponDiscountMinor); a red envelope's
+  // coupons carry their own value, which verify-coupons.ts bounds. Only more than the rule is a
+  // finding: a discount above it is money the campaign never promised, whoever computed it.
+  if (c.code_mode !== 'red_envelope' && r.discount_minor <= r.order_amount_minor) {
+    const rule = discountMinor(c.discount, r.order_amount_minor);
+    if (r.discount_minor > rule) fail('5', `${r.id} discount ${r.discount_minor} > ${rule} its rule gives the order`);
+  }
 }
 
 /** Invariant 7 (audit-log.ts): every chain verifies, is in order, ends at its anchor and holds the digest's link; seqs are global. */

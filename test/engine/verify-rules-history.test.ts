@@ -60,3 +60,38 @@ test('a redemption that broke the rules in force when it was made is reported, t
     [['5', `${r.id} below min spend`]],
   );
 });
+
+test('a discount above what its rule gives the order, and an order in another currency, are reported', async () => {
+  const path = join(root, 'over-rule.db');
+  const store = new SqliteStore({ path });
+  const h = await harness({}, store);
+  const discount = { type: 'percent' as const, percent_bp: 1000, max_discount_minor: 3000 };
+  const c = await activeCampaign(h, { per_user_limit: null, discount });
+  const redeem = async (user_id: string) => {
+    const coupon = await h.engine.claim({ campaign_id: c.id, user_id }, who);
+    const o = order({ amount_minor: 20_000 });
+    return h.engine.redeem({ user_id, coupon_id: coupon.id, order: o, confirm: true }, who);
+  };
+  const over = await redeem('u1');
+  const foreign = await redeem('u2');
+  assert.equal(over.discount_minor, 2000);
+  await assertInvariants(store);
+  await h.engine.close();
+  await store.close();
+  // 10% of 8,000 is 800, not the 2,000 kept (the amount is not in the chain; a release that computed
+  // too much would leave the same rows); and a currency the campaign does not take.
+  const db = new Database(path);
+  db.prepare('UPDATE redemptions SET order_amount_minor = 8000 WHERE id = ?').run(over.id);
+  db.prepare("UPDATE redemptions SET currency = 'USD' WHERE id = ?").run(foreign.id);
+  db.close();
+  const again = new SqliteStore({ path });
+  const report = await verifyStore(again);
+  await again.close();
+  assert.deepEqual(
+    report.violations.map((v) => [v.invariant, v.detail]),
+    [
+      ['5', `${over.id} discount 2000 > 800 its rule gives the order`],
+      ['5', `${foreign.id} is in USD, its campaign in CNY`],
+    ],
+  );
+});
