@@ -1,5 +1,6 @@
+import { limits } from '../config/limits.ts';
 import type { Campaign } from '../domain/campaign.ts';
-import type { Breakdown, MemberOutcome } from '../domain/incident.ts';
+import type { Breakdown, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
 import type { Store } from '../store/port.ts';
 import { isRecord, type LedgerFault, type Recorded, type Stored } from './audit-ledger.ts';
 
@@ -345,4 +346,53 @@ async function releaseFaults(
 
 function pairKey(incident_id: string, campaign_id: string): string {
   return `${incident_id}\u0000${campaign_id}`;
+}
+
+/** The status each incident entry of the platform chain leaves its incident in. */
+const incidentEntryStatus = new Map<string, IncidentStatus>([
+  ['incident.opening', 'opening'],
+  ['incident.opened', 'open'],
+  ['incident.resolved', 'resolved'],
+]);
+
+/**
+ * The stored incidents are the ones the platform chain opened, each in a status its entries allow:
+ * `opening` until `incident.opened`, then `open` or `resolving` (a resolution begins unaudited, and
+ * ends with `incident.resolved`), then `resolved`. An incident set back to `opening` would stop verify
+ * from holding its campaigns to the revocation bound (revokingCampaigns); one deleted, or inserted
+ * behind the audit's back, shows too. Reads the incidents a page at a time; keeps one status per
+ * incident the chain names. Call only on a platform chain that verified.
+ */
+export async function checkIncidentLog(store: Store, chain: readonly Stored[]): Promise<LedgerFault | null> {
+  const audited = new Map<string, { status: IncidentStatus; seq: number }>();
+  for (const e of chain) {
+    const status = incidentEntryStatus.get(e.action);
+    if (status !== undefined) audited.set(e.subject, { status, seq: e.seq });
+  }
+  const tail_seq = chain[chain.length - 1]?.seq ?? 0;
+  let fault: LedgerFault | null = null;
+  const note = (f: LedgerFault) => {
+    if (fault === null || f.seq < fault.seq) fault = f;
+  };
+  const seen = new Set<string>();
+  let starting_after: string | undefined;
+  for (;;) {
+    const page = await store.listIncidents({ limit: limits.list_limit_max, starting_after });
+    for (const i of page.data) {
+      seen.add(i.id);
+      const a = audited.get(i.id);
+      if (a === undefined) {
+        note({ seq: tail_seq, detail: `incident ${i.id} is not in the platform chain` });
+      } else if (i.status !== a.status && !(a.status === 'open' && i.status === 'resolving')) {
+        note({ seq: a.seq, detail: `incident ${i.id} is ${i.status}, audited ${a.status}` });
+      }
+    }
+    const last = page.data[page.data.length - 1];
+    if (!page.has_more || last === undefined) break;
+    starting_after = last.id;
+  }
+  for (const [id, a] of audited) {
+    if (!seen.has(id)) note({ seq: a.seq, detail: `incident ${id} is audited but not stored` });
+  }
+  return fault;
 }

@@ -4,7 +4,13 @@ import { verifyChain } from './audit.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
 import { checkClaimLedger, generatedCodes, recordedPackets } from './audit-claims.ts';
 import { type AuditDigest, type ChainHeadRef, digestLinkFault } from './audit-digest.ts';
-import { checkIncidentMembers, checkIncidentTables, IncidentAudit, revokeBoundFault } from './audit-incidents.ts';
+import {
+  checkIncidentLog,
+  checkIncidentMembers,
+  checkIncidentTables,
+  IncidentAudit,
+  revokeBoundFault,
+} from './audit-incidents.ts';
 import {
   checkKeptCoupons,
   checkRedemptionLedger,
@@ -138,6 +144,7 @@ async function checkChain(
       : anchorFault(chain, list, anchor));
   let ledger: CampaignLedger | null = null;
   if (fault === null && c !== null) ({ fault, ledger } = await ledgerFault(store, c, list, incidents));
+  if (fault === null && chain === platform_chain) fault = await checkIncidentLog(store, list);
   if (c !== null) await onCampaign?.(c, ledger);
   return fault;
 }

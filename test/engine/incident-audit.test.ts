@@ -283,7 +283,34 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     bad: () => frozeIt(member((x) => x.incident_id === ids.open).redemption_id),
     says: /breaks at link/,
   },
+  {
+    name: 'an open incident set back to opening (verify stops holding its campaigns to the revocation bound), a coupon it revoked set active',
+    tamper: (db) => {
+      db.prepare(
+        "UPDATE incidents SET status = 'opening', doc = json_set(doc, '$.status', 'opening') WHERE id = ?",
+      ).run(ids.open);
+      const coupon = db
+        .prepare("SELECT min(id) AS id FROM coupons WHERE status = 'revoked' AND campaign_id = ?")
+        .get(revokedIn()) as { id: string };
+      db.prepare("UPDATE coupons SET status = 'active' WHERE id = ?").run(coupon.id);
+    },
+    bad: () => platformEntry('incident.opened', ids.open),
+    says: /incident inc_\w+ is opening, audited open/,
+  },
+  {
+    name: 'a resolved incident deleted',
+    tamper: (db) => db.prepare('DELETE FROM incidents WHERE id = ?').run(ids.reversed),
+    bad: () => platformEntry('incident.resolved', ids.reversed),
+    says: /incident inc_\w+ is audited but not stored/,
+  },
 ];
+
+/** The seq of the platform chain's `action` entry for an incident. */
+function platformEntry(action: string, incident_id: string): number {
+  const e = entries.find((x) => x.chain === 'platform' && x.action === action && x.subject === incident_id);
+  assert.ok(e, `${action} of ${incident_id}`);
+  return e.seq;
+}
 
 for (const [i, c] of cases.entries()) {
   test(`incident membership tampering is caught: ${c.name}`, async () => {
