@@ -11,6 +11,7 @@ import {
   IncidentAudit,
   revokeBoundFault,
 } from './audit-incidents.ts';
+import { checkApiKeyLog } from './audit-keys.ts';
 import {
   checkKeptCoupons,
   checkRedemptionLedger,
@@ -144,7 +145,9 @@ async function checkChain(
       : anchorFault(chain, list, anchor));
   let ledger: CampaignLedger | null = null;
   if (fault === null && c !== null) ({ fault, ledger } = await ledgerFault(store, c, list, incidents));
-  if (fault === null && chain === platform_chain) fault = await checkIncidentLog(store, list);
+  if (fault === null && chain === platform_chain) {
+    fault = earlier(await checkIncidentLog(store, list), await checkApiKeyLog(store, list));
+  }
   if (c !== null) await onCampaign?.(c, ledger);
   return fault;
 }

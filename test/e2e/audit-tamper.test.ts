@@ -233,6 +233,21 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     tamper: (db) => db.prepare("UPDATE campaigns SET doc = '{not json'").run(),
     bad: () => campaignTail().seq,
   },
+  {
+    name: 'an admin API key inserted behind the audit',
+    tamper: (db) =>
+      db
+        .prepare(
+          `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms) VALUES ('key_forged', 'x', '${'f'.repeat(64)}', '["admin"]', 0)`,
+        )
+        .run(),
+    bad: () => platformTail().seq,
+  },
+  {
+    name: "an API key's scopes widened in its row alone",
+    tamper: (db) => db.prepare(`UPDATE api_keys SET scopes = '["admin","approver"]'`).run(),
+    bad: () => row((r) => r.action === 'api_key.created').seq,
+  },
 ];
 
 type RedemptionRow = { id: string; campaign_id: string; user_id: string; discount_minor: number };
