@@ -9,6 +9,8 @@ import { emergencyStop } from '../../src/engine/incidents/emergency-stop.ts';
 import type { IncidentInput } from '../../src/engine/incidents/incident-input.ts';
 import { Incidents } from '../../src/engine/incidents/incidents.ts';
 import { unpackOutbox } from '../../src/store/contract/builders.ts';
+import type { BatchItem } from '../../src/store/port.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, type Harness, harness, order, rejects } from '../support/fixtures.ts';
 
 const admin = { actor: 'key_admin' };
@@ -438,6 +440,42 @@ describe('incidents (engine, SQLite in memory)', () => {
       campaign_ids: out.campaign_ids,
     });
     assert.deepEqual(await emergencyStop(h.engine, 'again', admin), { paused: 0, campaign_ids: [] });
+    await assertInvariants(h.store);
+  });
+
+  test('a campaign whose pause fails does not stop the others: they are paused and the stop audited, then it throws', async () => {
+    const failing = new Set<string>();
+    const inner = new SqliteStore({ path: ':memory:' });
+    // A store whose write fails for the campaigns in `failing` (a bad page, a lock held elsewhere).
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function') return value;
+        if (prop !== 'runBatches') return value.bind(target);
+        return async <R>(items: Array<BatchItem<R>>): Promise<Array<R | Error>> => {
+          const ok = items.filter((i) => !failing.has(i.campaign_id));
+          const done = await target.runBatches(ok);
+          return items.map((i) =>
+            failing.has(i.campaign_id) ? new Error('disk I/O error') : (done.shift() as R | Error),
+          );
+        };
+      },
+    });
+    const h = await harness({}, store);
+    const ids = [];
+    for (let i = 0; i < 20; i++) ids.push((await activeCampaign(h)).id);
+    const bad = ids[3] ?? '';
+    failing.add(bad);
+    await assert.rejects(emergencyStop(h.engine, 'leak', admin), /disk I\/O error/);
+    for (const id of ids) assert.equal((await h.engine.getCampaign(id)).status, id === bad ? 'active' : 'paused', id);
+    const platform = await h.store.auditChain('platform');
+    const data = JSON.parse(platform.at(-1)?.data_json ?? 'null');
+    assert.equal(platform.at(-1)?.action, 'platform.emergency_stop');
+    assert.deepEqual(new Set(data.campaign_ids), new Set(ids.filter((id) => id !== bad)));
+    assert.deepEqual(data.failed_campaign_ids, [bad]);
+    // The store recovers; the retry pauses what is left.
+    failing.clear();
+    assert.deepEqual(await emergencyStop(h.engine, 'leak', admin), { paused: 1, campaign_ids: [bad] });
     await assertInvariants(h.store);
   });
 });
