@@ -1,4 +1,6 @@
+import type { Redemption } from '../domain/redemption.ts';
 import { formatTimestamp } from '../http/time.ts';
+import { redemptionView } from '../http/views.ts';
 import type { OutboxEvent } from '../store/port.ts';
 
 /** Nesting deeper than this is passed through as is (event data is shallow; this only bounds recursion). */
@@ -29,13 +31,23 @@ export function wireData(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * A redemption event's data is the redemption as `GET /v1/redemptions/{id}` shows it (as Stripe's
+ * `data.object` is the API resource), with the incident that moved it when one did: one parser
+ * serves both, and what the API keeps to itself (the shopper's device and IP) stays out of webhooks.
+ */
+function redemptionData(data: unknown): unknown {
+  const { incident_id, ...r } = data as Redemption & { incident_id?: string };
+  return { ...redemptionView(r), ...(incident_id === undefined ? {} : { incident_id }) };
+}
+
 /** The exact body every delivery of an event sends: `{id, type, created_at, data}`. */
 export function eventPayload(evt: OutboxEvent): string {
   return JSON.stringify({
     id: evt.id,
     type: evt.type,
     created_at: formatTimestamp(evt.created_at_ms),
-    data: wireData(evt.data),
+    data: evt.type.startsWith('redemption.') ? redemptionData(evt.data) : wireData(evt.data),
   });
 }
 

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { linkAudit } from '../../src/engine/audit.ts';
 import { unpackOutbox } from '../../src/events/event-body.ts';
 import { verifySignature } from '../../src/events/signature.ts';
+import { redemptionView } from '../../src/http/views.ts';
 import type { WebhookRecord } from '../../src/store/port-events.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { ListWire } from '../http/harness.ts';
@@ -40,7 +41,14 @@ async function deliveries(h: EventsHarness, id: string): Promise<Delivery[]> {
 async function confirmedRedemption(h: EventsHarness, campaign_id: string, user_id: string) {
   const coupon = await h.engine.claim({ campaign_id, user_id }, { actor: 'key_checkout' });
   return h.engine.redeem(
-    { user_id, coupon_id: coupon.id, order: order({ id: `o-${user_id}` }), confirm: true },
+    {
+      user_id,
+      coupon_id: coupon.id,
+      order: order({ id: `o-${user_id}` }),
+      confirm: true,
+      device_id: 'd1',
+      ip: '203.0.113.5',
+    },
     { actor: 'key_checkout' },
   );
 }
@@ -175,6 +183,13 @@ test('only subscribed types reach the outbox, and each webhook gets only its typ
     assert.equal(data?.id, rdm.id);
     assert.equal(data?.discount_minor, 1000);
     assert.equal(data?.created_at, '2026-01-01T00:01:00Z', '*_at_ms become RFC 3339 *_at');
+    // The redemption as the API shows it: its order as an object, and no device or IP of the shopper.
+    const stored = await h.store.getRedemption(rdm.id);
+    assert.ok(stored);
+    assert.equal(stored.ip, '203.0.113.5');
+    assert.deepEqual(data, redemptionView(stored));
+    assert.equal(data?.order?.id, stored.order_id);
+    assert.ok(!('device_id' in data) && !('ip' in data) && !('order_id' in data), JSON.stringify(data));
     assert.equal((await deliveries(h, a.id)).length, 1);
     assert.equal((await deliveries(h, b.id)).length, 1);
     await assertInvariants(h.store);
