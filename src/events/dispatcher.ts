@@ -41,6 +41,11 @@ export interface RoundResult {
  */
 export class Dispatcher {
   private readonly retry: RetryPolicy;
+  /**
+   * NATS is the platform's own event bus, and its outage is logged as one whose events wait: its
+   * deliveries are retried until they are published, at most a minute apart, never given up.
+   */
+  private readonly natsRetry: RetryPolicy;
   private readonly random: () => number;
   private running: Promise<void> | null = null;
   private stopping = false;
@@ -49,6 +54,11 @@ export class Dispatcher {
 
   constructor(private readonly opts: DispatcherOptions) {
     this.retry = opts.retry ?? defaultRetryPolicy;
+    this.natsRetry = {
+      attempts_max: Number.POSITIVE_INFINITY,
+      base_ms: this.retry.base_ms,
+      cap_ms: Math.min(this.retry.cap_ms, limits.nats_backoff_cap_ms),
+    };
     this.random = opts.random ?? Math.random;
   }
 
@@ -174,7 +184,8 @@ export class Dispatcher {
     let status: DeliveryStatus = 'cancelled';
     let next_attempt_at_ms: number | null = null;
     if (result !== 'cancel') {
-      const delay_ms = result.ok ? null : retryDelayMs(attempt, this.retry, this.random());
+      const policy = d.webhook_id === natsTarget ? this.natsRetry : this.retry;
+      const delay_ms = result.ok ? null : retryDelayMs(attempt, policy, this.random());
       status = result.ok ? 'delivered' : delay_ms === null ? 'failed' : 'pending';
       next_attempt_at_ms = delay_ms === null ? null : at_ms + delay_ms;
     }

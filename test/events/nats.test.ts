@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { natsTarget } from '../../src/events/event-types.ts';
 import { NatsSink, nats_stream, nats_subjects } from '../../src/events/nats.ts';
 import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
 import { eventsHarness } from './support.ts';
@@ -96,4 +97,27 @@ test('an unreachable NATS_URL is logged at once, once per outage, without its pa
   await assert.rejects(sink.publish('redemption.confirmed', 'evt_2', '{}'));
   assert.equal(lines.length, 1, 'one line for the whole outage, not one per publish');
   await sink.close();
+});
+
+test('while NATS is down its deliveries keep waiting, past the webhooks\' attempt limit', async () => {
+  // Port 1 on loopback: nothing listens there. The harness gives webhooks 4 attempts, at most 10 s apart.
+  const h = await eventsHarness({ nats_url: 'nats://127.0.0.1:1' });
+  try {
+    const c = await activeCampaign(h);
+    const natsDeliveries = async () => (await h.store.listDeliveries(natsTarget, { limit: 100 })).data;
+    for (let round = 0; round < 12; round++) {
+      await h.events.dispatcher.runOnce();
+      h.clock.advance(60_000);
+    }
+    const waiting = await natsDeliveries();
+    assert.ok(waiting.length > 0, 'the campaign.activated event is bound for NATS');
+    for (const d of waiting) {
+      assert.equal(d.status, 'pending', JSON.stringify(d));
+      assert.ok(d.attempt > 4, `attempted ${d.attempt} times`);
+      assert.match(d.error ?? '', /^NATS: /);
+    }
+    assert.ok(waiting.some((d) => JSON.parse(d.payload).data.campaign_id === c.id));
+  } finally {
+    await h.close();
+  }
 });
