@@ -97,6 +97,13 @@ async function verifyCampaign(
   await store.forEachRedemption(c.id, (page) => {
     for (const r of page) {
       n++;
+      // A hold expires after its creation (redeem-handlers.ts reserve: creation + the hold time). The
+      // sweeper releases only holds whose expiry has passed and confirm refuses only those, so a hold
+      // with none would keep its budget for good and could be confirmed at any time, the campaign's
+      // end included.
+      if (r.status === 'reserved' && (r.hold_expires_at_ms === null || r.hold_expires_at_ms <= r.created_at_ms)) {
+        fail('2', `${r.id} is reserved with hold expiry ${r.hold_expires_at_ms ?? 'none'}, not after its creation`);
+      }
       if (!live.includes(r.status)) continue;
       perUser.set(r.user_id, (perUser.get(r.user_id) ?? 0) + 1);
       perMerchant.set(r.merchant_id, (perMerchant.get(r.merchant_id) ?? 0) + 1);

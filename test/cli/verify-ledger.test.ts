@@ -71,6 +71,16 @@ const cases: Case[] = [
     sql: (m) => [`DELETE FROM usage WHERE campaign_id = '${m.campaigns.claim}' AND key = 'claim:unused'`],
     says: () => 'claim counter of user unused is off',
   },
+  {
+    name: 'a hold whose expiry is cleared (the sweeper never releases it; it can be confirmed at any time)',
+    sql: (m) => [`UPDATE redemptions SET hold_expires_at_ms = NULL WHERE id = '${rd(m, 'held')}'`],
+    says: (m) => `${rd(m, 'held')} is reserved with hold expiry none, not after its creation`,
+  },
+  {
+    name: 'a hold whose expiry is set back to its creation',
+    sql: (m) => [`UPDATE redemptions SET hold_expires_at_ms = created_at_ms WHERE id = '${rd(m, 'held')}'`],
+    says: (m) => `${rd(m, 'held')} is reserved with hold expiry `,
+  },
 ];
 
 /** The report fails, and one of its lines (as the CLI prints them) says `says`. */
