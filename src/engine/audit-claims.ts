@@ -64,6 +64,51 @@ export function recordedPackets(chain: readonly Stored[]): string | null {
   return isRecord(data) && typeof data.packets_sha256 === 'string' ? data.packets_sha256 : null;
 }
 
+/** What a red envelope's chain says of it: its creation entry's terms and time, and its expiry entry. */
+export interface AuditedEnvelope {
+  id: string;
+  total_minor: number;
+  count: number;
+  min_amount_minor: number;
+  expires_at_ms: number;
+  created_at_ms: number;
+  /** The creation entry's seq. */
+  seq: number;
+  /** The `red_envelope.expired` entry (the refund at settlement), or null while the chain has none. */
+  expired: { at_ms: number; refunded_minor: number; seq: number } | null;
+}
+
+/**
+ * A red envelope as its chain records it: the terms its creation entry (the chain's first) was made
+ * with, and its settlement; null for a chain that does not begin with one, or whose terms are not numbers.
+ */
+export function auditedEnvelope(chain: readonly Stored[]): AuditedEnvelope | null {
+  const first = chain[0];
+  if (first?.action !== 'red_envelope.created') return null;
+  const data: unknown = JSON.parse(first.data_json);
+  const t = isRecord(data) && isRecord(data.terms) ? data.terms : null;
+  const fields = ['total_minor', 'count', 'min_amount_minor', 'expires_at_ms'] as const;
+  if (t === null || !fields.every((f) => typeof t[f] === 'number')) return null;
+  const num = (f: (typeof fields)[number]) => t[f] as number;
+  let expired: AuditedEnvelope['expired'] = null;
+  for (const e of chain) {
+    if (e.action !== 'red_envelope.expired' || expired !== null) continue;
+    const d: unknown = JSON.parse(e.data_json);
+    const refunded_minor = isRecord(d) && typeof d.refunded_minor === 'number' ? d.refunded_minor : Number.NaN;
+    expired = { at_ms: e.at_ms, refunded_minor, seq: e.seq };
+  }
+  return {
+    id: first.subject,
+    total_minor: num('total_minor'),
+    count: num('count'),
+    min_amount_minor: num('min_amount_minor'),
+    expires_at_ms: num('expires_at_ms'),
+    created_at_ms: first.at_ms,
+    seq: first.seq,
+    expired,
+  };
+}
+
 /**
  * A claimed coupon's expiry now, from the one it was issued with and every later change of the
  * campaign's end, as the engine retimes coupons (update-handler.ts and the stores' retime): one

@@ -2,7 +2,13 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
-import { checkClaimLedger, generatedCodes, recordedPackets } from './audit-claims.ts';
+import {
+  type AuditedEnvelope,
+  auditedEnvelope,
+  checkClaimLedger,
+  generatedCodes,
+  recordedPackets,
+} from './audit-claims.ts';
 import { type AuditDigest, type ChainHeadRef, digestLinkFault } from './audit-digest.ts';
 import {
   checkIncidentLog,
@@ -76,6 +82,8 @@ export interface CampaignLedger {
   codes_generated: number;
   /** A red envelope's packets as split at creation (sha256 of their amounts in order); null otherwise. */
   packets_sha256: string | null;
+  /** A red envelope's terms and settlement as its chain records them; null otherwise. */
+  envelope: AuditedEnvelope | null;
   /**
    * How many coupons the chain issued to each user, kept only for a claim campaign with a
    * per_user_limit (whose `claim:` counters must match); null otherwise.
@@ -122,6 +130,7 @@ async function ledgerFault(
       recorded,
       codes_generated: generatedCodes(list),
       packets_sha256: recordedPackets(list),
+      envelope: auditedEnvelope(list),
       claims_by_user,
     },
   };

@@ -1,8 +1,9 @@
 import { availableMinor, type Campaign } from '../domain/campaign.ts';
 import type { RedEnvelope } from '../domain/red-envelope-campaign.ts';
 import type { Store } from '../store/port.ts';
-import type { PacketCheck } from '../store/port-red-envelopes.ts';
+import type { PacketCheck, StoredRedEnvelopeRow } from '../store/port-red-envelopes.ts';
 import { fingerprintOf } from './audit.ts';
+import type { AuditedEnvelope } from './audit-claims.ts';
 
 type Fail = (invariant: string, detail: string) => void;
 
@@ -13,7 +14,9 @@ export const settle_grace_ms = 60_000;
  * Invariant 6: the packets sum to the total, grabs took a prefix of them (so the sum of grabs never
  * exceeds the total and is the total once all are grabbed), one grab per user, each grab became a coupon of
  * exactly its packet's value, the packets are the split its chain recorded, and after expiry the remainder
- * was refunded from the budget and recorded.
+ * was refunded from the budget and recorded. The envelope's own fields are its chain's (the terms its
+ * creation entry was made with; settled exactly when, and by what, its expiry entry says), and its index
+ * row, which the sweeper finds it by, agrees with it.
  */
 export async function verifyRedEnvelope(
   store: Store,
@@ -22,12 +25,16 @@ export async function verifyRedEnvelope(
   now_ms: number | null,
   /** The packets' fingerprint its audit chain recorded at creation (audit-claims.ts); null: not known. */
   packets_sha256: string | null,
+  /** The envelope as its audit chain records it (audit-claims.ts); null: not known. */
+  audited: AuditedEnvelope | null = null,
 ): Promise<void> {
   const env = c.red_envelope;
   if (!env) {
     if (c.code_mode === 'red_envelope') fail('6', 'a red_envelope campaign without its envelope');
     return;
   }
+  if (audited !== null) checkAgainstChain(env, audited, fail);
+  checkIndexRow(env, await store.redEnvelopeRow(c.id), fail);
   const packets = await store.redEnvelopePackets(c.id);
   const grabbers = checkPackets(env, packets, fail);
   // The split is fixed at creation: amounts moved between packets (a grabbed one raised, an ungrabbed
@@ -98,4 +105,43 @@ function checkSettlement(c: Campaign, env: RedEnvelope, fail: Fail, now_ms: numb
     fail('6', `refunded ${env.refunded_minor}, the remainder was ${env.total_minor - env.grabbed_minor}`);
   }
   if (c.budget_minor !== env.total_minor - env.refunded_minor) fail('6', 'the budget was not reduced by the refund');
+}
+
+/**
+ * The envelope's fields against its chain. Its terms never change after creation: an expiry moved later
+ * keeps it grabbable (and unrefunded) past the time it was made with; a total, count or minimum edited
+ * changes what the packet checks above hold it to. Its settlement is the expiry entry's, at its time: an
+ * envelope settled unrecorded, or recorded settled but reading unsettled (grabbable again), shows.
+ */
+function checkAgainstChain(env: RedEnvelope, a: AuditedEnvelope, fail: Fail): void {
+  if (env.id !== a.id) fail('6', `envelope ${env.id}, its creation entry made ${a.id}`);
+  for (const f of ['total_minor', 'count', 'min_amount_minor', 'expires_at_ms', 'created_at_ms'] as const) {
+    if (env[f] !== a[f]) fail('6', `envelope ${f} is ${env[f]}, its creation entry says ${a[f]}`);
+  }
+  if (a.expired === null) {
+    if (env.settled_at_ms !== null)
+      fail('6', `envelope settled at ${env.settled_at_ms}, its chain has no expiry entry`);
+    return;
+  }
+  if (env.settled_at_ms !== a.expired.at_ms) {
+    fail('6', `envelope settled_at_ms is ${env.settled_at_ms}, its expiry entry was at ${a.expired.at_ms}`);
+  }
+  if (env.refunded_minor !== a.expired.refunded_minor) {
+    fail('6', `envelope refunded ${env.refunded_minor}, its expiry entry ${a.expired.refunded_minor}`);
+  }
+}
+
+/**
+ * The red_envelopes row routes grabs to the campaign and lets the sweeper find the envelope when due
+ * (unsettled, expiry passed): missing, or with an expiry later than the envelope's or a settlement the
+ * envelope has not had, the remainder would not be refunded on time, or ever.
+ */
+function checkIndexRow(env: RedEnvelope, row: StoredRedEnvelopeRow | null, fail: Fail): void {
+  if (row === null) {
+    fail('6', `envelope ${env.id} has no red_envelopes row: the sweeper cannot find it`);
+    return;
+  }
+  for (const f of ['id', 'expires_at_ms', 'created_at_ms', 'settled_at_ms'] as const) {
+    if (row[f] !== env[f]) fail('6', `red_envelopes row ${f} is ${row[f]}, the envelope's ${env[f]}`);
+  }
 }

@@ -51,7 +51,14 @@ export async function verifyStore(
     try {
       redemptions += await verifyCampaign(store, c, ledger, violations);
       coupons += await verifyCoupons(store, c, fail, revoking, ledger);
-      await verifyRedEnvelope(store, c, fail, opts.now_ms ?? null, ledger?.packets_sha256 ?? null);
+      await verifyRedEnvelope(
+        store,
+        c,
+        fail,
+        opts.now_ms ?? null,
+        ledger?.packets_sha256 ?? null,
+        ledger?.envelope ?? null,
+      );
     } catch (err) {
       // A row edited into a shape the checks cannot read (a null audience, say) is reported; the
       // other campaigns are still checked.

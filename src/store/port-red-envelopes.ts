@@ -19,6 +19,11 @@ export interface RedEnvelopeRow {
   created_at_ms: number;
 }
 
+/** The envelope's index row as stored, with when the sweeper settled it (null: not yet), for `verify`. */
+export interface StoredRedEnvelopeRow extends RedEnvelopeRow {
+  settled_at_ms: number | null;
+}
+
 /** A packet beside the coupon it became, for `verify`. */
 export interface PacketCheck extends EnvelopePacket {
   coupon_user_id: string | null;
@@ -42,6 +47,8 @@ export interface RedEnvelopeStore {
   listRedEnvelopes(q: ListQuery): Promise<Page<Campaign>>;
   /** Envelopes past expiry whose remainder is not yet refunded, oldest expiry first. */
   dueRedEnvelopes(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>>;
+  /** The index row of a campaign's envelope, or null (verify). */
+  redEnvelopeRow(campaign_id: string): Promise<StoredRedEnvelopeRow | null>;
   /** Every packet of a campaign's envelope, by idx, with its coupon (verify). */
   redEnvelopePackets(campaign_id: string): Promise<PacketCheck[]>;
 }

@@ -9,7 +9,7 @@ import { verifyStore } from '../../src/engine/verify.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { buildCouponMix, type CouponMix } from '../support/coupon-mix.ts';
-import { assertInvariants, harness } from '../support/fixtures.ts';
+import { assertInvariants, envelopeTerms, type Harness, harness } from '../support/fixtures.ts';
 import { copyTestDatabase, createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
 
 /**
@@ -19,13 +19,30 @@ import { copyTestDatabase, createTestDatabase, pg_unavailable_message } from '..
  * chain can tell; verify must fail, naming the row. Each of these went unreported before its check.
  */
 
+/** The coupon mix and a red envelope still open (not expired, one packet grabbed), by campaign id. */
+type LedgerMix = CouponMix & { open_envelope: string };
+
+async function buildLedgerMix(h: Harness): Promise<LedgerMix> {
+  const mix = await buildCouponMix(h);
+  const terms = envelopeTerms(h, { total_minor: 3_000, count: 3 });
+  const open = await h.engine.envelopes.create(terms, { actor: 'key_admin' });
+  await h.engine.envelopes.grab(open.red_envelope?.id ?? '', 'g1', { actor: 'key_checkout' });
+  return { ...mix, open_envelope: open.id };
+}
+
 interface Case {
   name: string;
   /** Statements that edit the copy (the same text on SQLite and PostgreSQL), each changing one row. */
-  sql: (m: CouponMix) => string[];
+  sql: (m: LedgerMix) => string[];
   /** What verify must say. */
-  says: (m: CouponMix) => string;
+  says: (m: LedgerMix) => string;
 }
+
+/** An envelope's row field in SQL, and a statement that edits that field in its campaign document (stored as JSON text). */
+const envRow = (campaign_id: string, field: string) =>
+  `(SELECT ${field} FROM red_envelopes WHERE campaign_id = '${campaign_id}')`;
+const editEnvelopeDoc = (campaign_id: string, field: string, next: string) =>
+  `UPDATE campaigns SET doc = replace(doc, '"${field}":' || ${envRow(campaign_id, field)} || ',', '"${field}":' || (${next}) || ',') WHERE id = '${campaign_id}'`;
 
 const cp = (m: CouponMix, name: string) => m.coupons[name]?.id ?? assert.fail(`no coupon ${name}`);
 const rd = (m: CouponMix, name: string) => m.redemptions[name]?.id ?? assert.fail(`no redemption ${name}`);
@@ -81,6 +98,31 @@ const cases: Case[] = [
     sql: (m) => [`UPDATE redemptions SET hold_expires_at_ms = created_at_ms WHERE id = '${rd(m, 'held')}'`],
     says: (m) => `${rd(m, 'held')} is reserved with hold expiry `,
   },
+  {
+    name: "an open envelope's expiry moved a day later, in its document and its row (grabbable past the expiry it was made with)",
+    sql: (m) => [
+      editEnvelopeDoc(m.open_envelope, 'expires_at_ms', `${envRow(m.open_envelope, 'expires_at_ms')} + 86400000`),
+      `UPDATE red_envelopes SET expires_at_ms = expires_at_ms + 86400000 WHERE campaign_id = '${m.open_envelope}'`,
+    ],
+    says: () => 'envelope expires_at_ms is ',
+  },
+  {
+    name: "an open envelope's row marked settled (the sweeper never refunds its remainder)",
+    sql: (m) => [`UPDATE red_envelopes SET settled_at_ms = created_at_ms WHERE campaign_id = '${m.open_envelope}'`],
+    says: () => 'red_envelopes row settled_at_ms is ',
+  },
+  {
+    name: "an open envelope's row expiry moved later (the sweeper refunds late)",
+    sql: (m) => [`UPDATE red_envelopes SET expires_at_ms = expires_at_ms + 1 WHERE campaign_id = '${m.open_envelope}'`],
+    says: () => 'red_envelopes row expires_at_ms is ',
+  },
+  {
+    name: "a settled envelope's settlement time moved in its document",
+    sql: (m) => [
+      editEnvelopeDoc(m.campaigns.envelope, 'settled_at_ms', `${envRow(m.campaigns.envelope, 'settled_at_ms')} + 1`),
+    ],
+    says: () => 'envelope settled_at_ms is ',
+  },
 ];
 
 /** The report fails, and one of its lines (as the CLI prints them) says `says`. */
@@ -98,12 +140,12 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 describe('verify holds rows to their chain: SQLite', () => {
   const baseline = join(root, 'baseline');
-  let mix: CouponMix;
+  let mix: LedgerMix;
 
   before(async () => {
     const store = new SqliteStore({ path: join(baseline, 'vouchsafe.db') });
     const h = await harness({}, store);
-    mix = await buildCouponMix(h);
+    mix = await buildLedgerMix(h);
     await h.engine.close();
     await assertInvariants(store);
     await store.close();
@@ -138,13 +180,13 @@ describe('verify holds rows to their chain: PostgreSQL', () => {
     return;
   }
   const base = db;
-  let mix: CouponMix;
+  let mix: LedgerMix;
 
   before(async () => {
     const store = new PostgresStore({ url: base.url });
     await store.migrate();
     const h = await harness({}, store);
-    mix = await buildCouponMix(h);
+    mix = await buildLedgerMix(h);
     await h.engine.close();
     await assertInvariants(store);
     await store.close();

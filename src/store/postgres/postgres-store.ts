@@ -30,7 +30,7 @@ import type {
   MakePlatformAudit,
   ScopeFilter,
 } from '../port-incidents.ts';
-import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
+import type { PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
 import * as events from './events.ts';
 import {
   applyWrites,
@@ -429,6 +429,10 @@ export class PostgresStore implements Store {
 
   dueRedEnvelopes(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>> {
     return envelopes.dueRedEnvelopes(this.q, now_ms, limit);
+  }
+
+  redEnvelopeRow(campaign_id: string): Promise<StoredRedEnvelopeRow | null> {
+    return envelopes.redEnvelopeRow(this.q, campaign_id);
   }
 
   redEnvelopePackets(campaign_id: string): Promise<PacketCheck[]> {

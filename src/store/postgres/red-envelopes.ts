@@ -1,6 +1,6 @@
 import type { Campaign } from '../../domain/campaign.ts';
 import type { AuditEntry, BatchWrites, IdempotencyRecord, ListQuery, Page } from '../port.ts';
-import type { EnvelopePacket, PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
+import type { EnvelopePacket, PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
 import { type Db, insertAudit, insertIdempotency, type Query } from './pg-batch.ts';
 import type { Write } from './pg-platform.ts';
 import { campaignFromRow, int, intOrNull, type Row } from './rows.ts';
@@ -21,6 +21,8 @@ const sql = {
     WHERE p.campaign_id = $1 AND p.idx = u.idx`,
   settle: 'UPDATE red_envelopes SET settled_at_ms = $1 WHERE campaign_id = $2 AND settled_at_ms IS NULL',
   campaignOf: 'SELECT campaign_id FROM red_envelopes WHERE id = $1',
+  rowOf:
+    'SELECT id, campaign_id, expires_at_ms, created_at_ms, settled_at_ms FROM red_envelopes WHERE campaign_id = $1',
   due: `SELECT id, campaign_id FROM red_envelopes WHERE settled_at_ms IS NULL AND expires_at_ms <= $1
     ORDER BY expires_at_ms LIMIT $2`,
   list: `SELECT c.doc FROM red_envelopes e JOIN campaigns c ON c.id = e.campaign_id
@@ -83,6 +85,18 @@ export async function dueRedEnvelopes(
   limit: number,
 ): Promise<Array<{ id: string; campaign_id: string }>> {
   return (await q(sql.due, [now_ms, limit])).map((r) => ({ id: String(r.id), campaign_id: String(r.campaign_id) }));
+}
+
+export async function redEnvelopeRow(q: Query, campaign_id: string): Promise<StoredRedEnvelopeRow | null> {
+  const r = (await q(sql.rowOf, [campaign_id]))[0];
+  if (!r) return null;
+  return {
+    id: String(r.id),
+    campaign_id: String(r.campaign_id),
+    expires_at_ms: int(r.expires_at_ms),
+    created_at_ms: int(r.created_at_ms),
+    settled_at_ms: intOrNull(r.settled_at_ms),
+  };
 }
 
 export async function redEnvelopePackets(q: Query, campaign_id: string): Promise<PacketCheck[]> {

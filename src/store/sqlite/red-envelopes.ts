@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { Campaign } from '../../domain/campaign.ts';
 import type { AuditEntry, BatchWrites, IdempotencyRecord, ListQuery, Page } from '../port.ts';
 import { UniqueViolation } from '../port.ts';
-import type { EnvelopePacket, PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
+import type { EnvelopePacket, PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
 
 type Row = Record<string, unknown>;
 
@@ -47,6 +47,9 @@ export class SqliteRedEnvelopes {
         `INSERT INTO red_envelope_packets (${packetCols}) VALUES ${Array(packetsPerInsert).fill(packetRow).join(', ')}`,
       ),
       campaignOf: p('SELECT campaign_id FROM red_envelopes WHERE id = ?'),
+      rowOf: p(
+        'SELECT id, campaign_id, expires_at_ms, created_at_ms, settled_at_ms FROM red_envelopes WHERE campaign_id = ?',
+      ),
       packetsRange: p(
         `SELECT ${packetCols} FROM red_envelope_packets WHERE campaign_id = ? AND idx >= ? AND idx < ? ORDER BY idx`,
       ),
@@ -133,6 +136,18 @@ export class SqliteRedEnvelopes {
       id: String(r.id),
       campaign_id: String(r.campaign_id),
     }));
+  }
+
+  row(campaign_id: string): StoredRedEnvelopeRow | null {
+    const r = this.stmt.rowOf.get(campaign_id) as Row | undefined;
+    if (!r) return null;
+    return {
+      id: String(r.id),
+      campaign_id: String(r.campaign_id),
+      expires_at_ms: Number(r.expires_at_ms),
+      created_at_ms: Number(r.created_at_ms),
+      settled_at_ms: r.settled_at_ms === null ? null : Number(r.settled_at_ms),
+    };
   }
 
   checked(campaign_id: string): PacketCheck[] {

@@ -32,7 +32,7 @@ import type { ChainHeadRef } from '../port-audit.ts';
 import type { CouponClass, CouponFacts, RedemptionFit, UnredeemedThrough } from '../port-coupon-checks.ts';
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
-import type { PacketCheck, RedEnvelopeRow } from '../port-red-envelopes.ts';
+import type { PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
 import { SqliteCampaignChange } from './campaign-change.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
 import { SqliteCouponChecks } from './coupon-checks.ts';
@@ -846,6 +846,10 @@ export class SqliteStore implements Store {
 
   async dueRedEnvelopes(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>> {
     return this.envelopes.due(now_ms, limit);
+  }
+
+  async redEnvelopeRow(campaign_id: string): Promise<StoredRedEnvelopeRow | null> {
+    return this.envelopes.row(campaign_id);
   }
 
   async redEnvelopePackets(campaign_id: string): Promise<PacketCheck[]> {
