@@ -1,6 +1,8 @@
 import type { Campaign } from '../domain/campaign.ts';
+import type { KeyOrigin } from '../domain/key-lineage.ts';
 import type { Store } from '../store/port.ts';
 import { verifyChain } from './audit.ts';
+import { approvalFault } from './audit-approval.ts';
 import { type AuditedCampaign, auditedCampaign, settingsFault } from './audit-campaign.ts';
 import {
   type AuditedEnvelope,
@@ -98,7 +100,8 @@ function earlier<F extends ChainFault>(a: F | null, b: F | null): F | null {
 }
 
 /**
- * A campaign chain's ledger: the campaign's settings and status, its redemptions (discount,
+ * A campaign chain's ledger: the campaign's settings and status, its makers and approvals
+ * (audit-approval.ts), its redemptions (discount,
  * status, existence), its claimed coupons (owner, value, expiry, existence: audit-claims.ts),
  * what its incident entries say each incident did, and the revocation bound they leave on the
  * campaign; and, for verify's later checks, its unique codes' count and an envelope's split.
@@ -108,10 +111,11 @@ async function ledgerFault(
   c: Campaign,
   list: readonly Stored[],
   incidents: IncidentAudit,
+  origins: ReadonlyMap<string, KeyOrigin>,
 ): Promise<{ fault: ChainFault | null; ledger: CampaignLedger }> {
   const audited = auditedCampaign(list);
   const recorded = recordedRedemptions(list);
-  const settings = audited === null ? null : settingsFault(c, audited);
+  const settings = earlier(audited === null ? null : settingsFault(c, audited), approvalFault(c, list, origins));
   const redemption = earlier(
     await checkRedemptionLedger(store, c.id, list, recorded),
     await checkKeptCoupons(store, recorded),
@@ -142,6 +146,7 @@ async function checkChain(
   chain: string,
   list: readonly Stored[],
   incidents: IncidentAudit,
+  origins: ReadonlyMap<string, KeyOrigin>,
   onCampaign: ((c: Campaign, ledger: CampaignLedger | null) => Promise<void>) | undefined,
 ): Promise<ChainFault | null> {
   const c = chain === platform_chain ? null : await store.getCampaign(chain);
@@ -153,7 +158,7 @@ async function checkChain(
       ? { seq: list[0]?.seq ?? 0, detail: `audit chain ${chain} has no campaign` }
       : anchorFault(chain, list, anchor));
   let ledger: CampaignLedger | null = null;
-  if (fault === null && c !== null) ({ fault, ledger } = await ledgerFault(store, c, list, incidents));
+  if (fault === null && c !== null) ({ fault, ledger } = await ledgerFault(store, c, list, incidents, origins));
   if (fault === null && chain === platform_chain) {
     fault = earlier(await checkIncidentLog(store, list), await checkApiKeyLog(store, list));
   }
@@ -198,6 +203,10 @@ export async function verifyAuditLog(
   let entries = 0;
   let worst: (ChainFault & { chain: string }) | null = null;
   const incidents = new IncidentAudit();
+  // The keys' origins, for maker-checker's lineage (audit-approval.ts); keys are few.
+  const origins = new Map<string, KeyOrigin>(
+    (await store.listApiKeys()).map((k) => [k.id, { created_by: k.created_by, replaces: k.replaces }]),
+  );
   for (const chain of chains) {
     await pause?.();
     const list = await store.auditChain(chain);
@@ -209,7 +218,7 @@ export async function verifyAuditLog(
       // The digest's finding first: of a chain deleted whole, "has no campaign" says less.
       fault = earlier(
         digestLinkFault(chain, list, recorded.get(chain)),
-        await checkChain(store, chain, list, incidents, onCampaign),
+        await checkChain(store, chain, list, incidents, origins, onCampaign),
       );
     } catch (err) {
       // Rows edited into something the checks cannot read (a campaign row or entry data that is

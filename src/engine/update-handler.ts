@@ -96,6 +96,9 @@ export function updateCampaign(ctx: BatchContext, cmd: Cmd): unknown {
     from: prev.status,
     to: c.status,
     ...(c.needs_approval ? { needs_approval: true } : {}),
+    // The makers an approval must now come from outside of (beside the creator and this changer), so
+    // verify can hold the campaign's list to its chain (audit-approval.ts).
+    changed_since_approval: [...(c.changed_since_approval ?? [])],
   });
   return { ...c };
 }
