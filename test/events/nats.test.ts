@@ -99,7 +99,7 @@ test('an unreachable NATS_URL is logged at once, once per outage, without its pa
   await sink.close();
 });
 
-test('while NATS is down its deliveries keep waiting, past the webhooks\' attempt limit', async () => {
+test("while NATS is down its deliveries keep waiting, past the webhooks' attempt limit", async () => {
   // Port 1 on loopback: nothing listens there. The harness gives webhooks 4 attempts, at most 10 s apart.
   const h = await eventsHarness({ nats_url: 'nats://127.0.0.1:1' });
   try {
