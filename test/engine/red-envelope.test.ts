@@ -58,7 +58,7 @@ describe('red envelopes in the engine', () => {
 
   test('a second grab by the same user is already_grabbed, even in the same batch', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 10 }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 10, total_minor: 4_000 }), { actor: 'k' });
     const env_id = c.red_envelope?.id ?? '';
     const { won, refused } = await stampede(h.engine, env_id, ['same', 'same', 'same', 'other']);
     assert.equal(won.length, 2);
@@ -117,7 +117,7 @@ describe('red envelopes in the engine', () => {
   test('expiry refunds exactly the remainder, once, and invariants hold with redeemed coupons', async () => {
     const h = await harness();
     const c = await h.engine.envelopes.create(
-      envelopeTerms(h, { total_minor: 10_000, count: 10, expires_at_ms: h.clock.now() + hour_ms }),
+      envelopeTerms(h, { total_minor: 4_000, count: 10, expires_at_ms: h.clock.now() + hour_ms }),
       {
         actor: 'k',
       },
@@ -152,7 +152,7 @@ describe('red envelopes in the engine', () => {
     assert.equal(await h.engine.envelopes.expireEnvelopes(), 1);
     assert.equal(await h.engine.envelopes.expireEnvelopes(), 0, 'settled once');
     const after = await h.engine.envelopes.get(env_id);
-    assert.equal(after.red_envelope?.refunded_minor, 10_000 - grabbed_minor);
+    assert.equal(after.red_envelope?.refunded_minor, 4_000 - grabbed_minor);
     assert.equal(after.red_envelope?.settled_at_ms, h.clock.now());
     assert.equal(after.budget_minor, grabbed_minor);
     // The coupons grabbed before expiry follow their own ttl and stay payable.
@@ -250,7 +250,7 @@ describe('red envelopes in the engine', () => {
 
   test('an idempotent grab replays its first answer and pops nothing more', async () => {
     const h = await harness();
-    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 5 }), { actor: 'k' });
+    const c = await h.engine.envelopes.create(envelopeTerms(h, { count: 5, total_minor: 4_000 }), { actor: 'k' });
     const env_id = c.red_envelope?.id ?? '';
     const who = { actor: 'k', idem: { key: 'k:grab-1' } };
     const [a, b] = await Promise.all([
