@@ -225,7 +225,8 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
   test('red envelopes show how far they have been grabbed', async () => {
     const expires_at = new Date(Date.now() + 86_400_000).toISOString();
     const made = await admin.POST('/v1/red-envelopes', {
-      body: { currency: 'CNY', total_minor: 10_000, count: 10, expires_at },
+      // Packets stay below 50.00, which the lint calls high value: the envelope needs no approval.
+      body: { currency: 'CNY', total_minor: 4_000, count: 10, expires_at },
     });
     assert.ok(made.data, JSON.stringify(made.error));
     const id = made.data.id;
