@@ -3,6 +3,7 @@ import { optional } from '../api.ts';
 import { useApi } from '../context.ts';
 import { when } from '../format.ts';
 import { usePoll } from '../hooks.ts';
+import { ErrorText } from './error-text.tsx';
 
 const kindLabel: Record<string, string> = {
   rate_spike: 'Redemption rate spike',
@@ -24,7 +25,7 @@ export function CampaignAlerts({ id, currency }: { id: string; currency: string 
   return (
     <section aria-labelledby="alerts-title" class="card">
       <h2 id="alerts-title">Alerts</h2>
-      {alerts.error ? <p class="error">{alerts.error}</p> : null}
+      <ErrorText error={alerts.error} />
       {!alerts.loading && alerts.data === null && alerts.error === null ? (
         <p class="hint">This server does not report alerts.</p>
       ) : null}

@@ -1,6 +1,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { messageOf } from '../api.ts';
+import { ErrorText } from './error-text.tsx';
 
 export interface ConfirmAction {
   /** The dialog's heading, e.g. "Pause this campaign?". */
@@ -73,11 +74,7 @@ export function ConfirmDialog(props: DialogProps) {
             />
           </div>
         ) : null}
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
         <div class="dialog-actions">
           <button type="button" onClick={() => ref.current?.close()} disabled={busy}>
             Cancel

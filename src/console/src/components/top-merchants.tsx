@@ -2,6 +2,7 @@ import { ok } from '../api.ts';
 import { useApi } from '../context.ts';
 import { count, money } from '../format.ts';
 import { usePoll } from '../hooks.ts';
+import { ErrorText } from './error-text.tsx';
 
 const shown_max = 10;
 
@@ -17,7 +18,7 @@ export function TopMerchants({ id, currency }: { id: string; currency: string })
   return (
     <section aria-labelledby="merchants-title" class="card" data-testid="top-merchants" data-total-count={total}>
       <h2 id="merchants-title">Top merchants</h2>
-      {exposure.error ? <p class="error">{exposure.error}</p> : null}
+      <ErrorText error={exposure.error} />
       {rows.length === 0 ? (
         <p>No redemptions yet.</p>
       ) : (

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { approveCampaign, type Campaign, isStaleApproval, messageOf, ok } from '../api.ts';
+import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { LintList } from '../components/lint-list.tsx';
 import { useApi } from '../context.ts';
@@ -21,11 +22,7 @@ export function Approvals() {
         A campaign is approved by a key other than those that made or changed it, and outside their lineage: not a key
         one of them made or rotated, nor the key that made one of them.
       </p>
-      {queue.error ? (
-        <p class="error" role="alert">
-          {queue.error}
-        </p>
-      ) : null}
+      <ErrorText error={queue.error} />
       {queue.loading && queue.data === null ? <p aria-busy="true">Loading the queue…</p> : null}
       {queue.data !== null && queue.data.data.length === 0 ? <p>Nothing waits for approval.</p> : null}
       <ul class="approval-list" aria-label="Campaigns pending approval">
@@ -73,11 +70,7 @@ function Pending({ c, onDone }: { c: Campaign; onDone: () => void }) {
       >
         Approve {c.name}
       </button>
-      {error ? (
-        <p id={`${c.id}-error`} class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} id={`${c.id}-error`} />
     </li>
   );
 }

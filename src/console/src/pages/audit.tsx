@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { type AuditDigest, type AuditEntry, type AuditVerify, messageOf, ok } from '../api.ts';
+import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
 import { count, when } from '../format.ts';
@@ -77,8 +78,9 @@ function Chains() {
           Download digest
         </button>
       </div>
+      {/* Outside the status region: an alert inside a polite live region is announced twice or not at all. */}
+      <ErrorText error={error} />
       <div role="status" class="audit-status" data-testid="audit-status">
-        {error ? <p class="error">{error}</p> : null}
         {verify ? (
           <p data-ok={String(verify.ok)} class={verify.ok ? '' : 'error'}>
             {verify.ok
@@ -133,7 +135,7 @@ function Entries() {
       <button type="button" class="link" onClick={() => load()} disabled={loading}>
         Refresh
       </button>
-      {error ? <p class="error">{error}</p> : null}
+      <ErrorText error={error} />
       {loading && entries.length === 0 ? <p aria-busy="true">Loading the audit log…</p> : null}
       <ol class="audit-list">
         {entries.map((e) => (

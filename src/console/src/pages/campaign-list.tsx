@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type Campaign, ok, type VouchsafeClient } from '../api.ts';
 import { BudgetBar } from '../components/budget-bar.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { lintSummary } from '../components/lint-list.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
@@ -41,11 +42,7 @@ export function CampaignList() {
           New campaign
         </Link>
       </div>
-      {list.error ? (
-        <p class="error" role="alert">
-          {list.error}
-        </p>
-      ) : null}
+      <ErrorText error={list.error} />
       {list.loading && list.data === null ? <p aria-busy="true">Loading campaigns…</p> : null}
       {list.data !== null && list.data.data.length === 0 ? <p>No campaigns yet.</p> : null}
       <ul class="campaign-cards" aria-label="Campaigns">

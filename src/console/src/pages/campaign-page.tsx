@@ -2,6 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { approveCampaign, type Campaign, isStaleApproval, messageOf, ok } from '../api.ts';
 import { BudgetBar } from '../components/budget-bar.tsx';
 import { CampaignAlerts } from '../components/campaign-alerts.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { KillSwitch } from '../components/kill-switch.tsx';
 import { LintList } from '../components/lint-list.tsx';
 import { LiveChart, type Sample, samples_max } from '../components/live-chart.tsx';
@@ -66,13 +67,7 @@ export function CampaignPage({ id }: { id: string }) {
     return (
       <>
         <h1 tabIndex={-1}>Campaign</h1>
-        {error ? (
-          <p class="error" role="alert">
-            {error}
-          </p>
-        ) : (
-          <p aria-busy="true">Loading…</p>
-        )}
+        {error ? <ErrorText error={error} /> : <p aria-busy="true">Loading…</p>}
       </>
     );
   }
@@ -89,11 +84,7 @@ export function CampaignPage({ id }: { id: string }) {
           ? ' · a change awaits approval: resuming sends it to the approval queue'
           : ''}
       </p>
-      {error ? (
-        <p class="error" role="alert">
-          Live updates failed: {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} prefix="Live updates failed:" />
       <Launch c={c} onChange={reload} />
       <KillSwitch c={c} onChange={reload} />
       <section aria-labelledby="budget-title">
@@ -152,11 +143,7 @@ function Launch({ c, onChange }: { c: Campaign; onChange: () => void }) {
       <button type="button" class="primary" onClick={act} disabled={busy}>
         {c.status === 'draft' ? 'Submit campaign' : 'Approve campaign'}
       </button>
-      {error ? (
-        <p class="error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
     </section>
   );
 }

@@ -3,6 +3,7 @@ import { isCashEquivalent, knownProductKinds } from '../../../domain/product-kin
 import { messageOf, ok } from '../api.ts';
 import { bodyOf, type FormState, initialForm } from '../campaign-form.ts';
 import { DryRunPanel, useDryRun } from '../components/dry-run.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { Fieldset, SelectField, TextField } from '../components/fields.tsx';
 import { useApi } from '../context.ts';
 import { money } from '../format.ts';
@@ -313,11 +314,7 @@ export function CreateCampaign() {
               />
             ) : null}
           </Fieldset>
-          {error ? (
-            <p class="error" role="alert">
-              {error}
-            </p>
-          ) : null}
+          <ErrorText error={error} />
           <button type="submit" class="primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create draft'}
           </button>

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type ApiKey, type ApiScope, type Delivery, holdSignOut, ok, type Webhook, type WebhookEvent } from '../api.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { useApi, useSwitchKey } from '../context.ts';
 import { when } from '../format.ts';
 import { useAction, usePoll } from '../hooks.ts';
@@ -123,10 +124,10 @@ function ApiKeys() {
         <button type="submit" class="button primary" disabled={!ready}>
           Create key
         </button>
-        {error ? <p class="error">{error}</p> : null}
+        <ErrorText error={error} />
       </form>
       {secret ? <OneTimeSecret label={secret.label} value={secret.value} onDone={() => setSecret(null)} /> : null}
-      {list.error ? <p class="error">{list.error}</p> : null}
+      <ErrorText error={list.error} />
       {list.loading && list.data === null ? <p aria-busy="true">Loading API keys…</p> : null}
       <ul class="audit-list" aria-label="API keys">
         {list.data?.data.map((k) => (
@@ -257,10 +258,10 @@ function Webhooks() {
         <button type="submit" class="button primary" disabled={!ready}>
           Create webhook
         </button>
-        {error ? <p class="error">{error}</p> : null}
+        <ErrorText error={error} />
       </form>
       {secret ? <OneTimeSecret label={secret.label} value={secret.value} onDone={() => setSecret(null)} /> : null}
-      {list.error ? <p class="error">{list.error}</p> : null}
+      <ErrorText error={list.error} />
       {list.loading && list.data === null ? <p aria-busy="true">Loading webhooks…</p> : null}
       {list.data !== null && list.data.data.length === 0 ? <p>No webhooks.</p> : null}
       <ul class="audit-list" aria-label="Webhooks">
@@ -318,7 +319,7 @@ function Deliveries({ webhook_id }: { webhook_id: string }) {
     3000,
     [api, webhook_id],
   );
-  if (list.error) return <p class="error">{list.error}</p>;
+  if (list.error) return <ErrorText error={list.error} />;
   if (list.data === null) return <p aria-busy="true">Loading deliveries…</p>;
   if (list.data.data.length === 0) return <p class="hint">No deliveries yet.</p>;
   return (

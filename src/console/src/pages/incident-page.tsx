@@ -1,5 +1,6 @@
 import { type Campaign, type Incident, ok, optional } from '../api.ts';
 import { ConfirmButton } from '../components/confirm-dialog.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
 import { count, money, when } from '../format.ts';
@@ -111,7 +112,7 @@ export function IncidentPage({ id }: { id: string }) {
     return (
       <>
         <h1 tabIndex={-1}>Incident</h1>
-        {incident.error ? <p class="error">{incident.error}</p> : <p aria-busy="true">Loading…</p>}
+        {incident.error ? <ErrorText error={incident.error} /> : <p aria-busy="true">Loading…</p>}
       </>
     );
   }

@@ -1,6 +1,7 @@
 import { useState } from 'preact/hooks';
 import { type IncidentAction, ok } from '../api.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
+import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
 import { when } from '../format.ts';
@@ -24,7 +25,7 @@ export function Incidents() {
       <OpenIncident />
       <section aria-labelledby="incident-list-title">
         <h2 id="incident-list-title">Recent incidents</h2>
-        {list.error ? <p class="error">{list.error}</p> : null}
+        <ErrorText error={list.error} />
         {list.loading && list.data === null ? <p aria-busy="true">Loading incidents…</p> : null}
         {list.data !== null && list.data.data.length === 0 ? <p>No incidents.</p> : null}
         <ul class="incident-list">

@@ -1,4 +1,5 @@
 import { ok, type RedEnvelope } from '../api.ts';
+import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
 import { count, money, when } from '../format.ts';
@@ -51,7 +52,7 @@ export function RedEnvelopes() {
   return (
     <>
       <h1 tabIndex={-1}>Red envelopes</h1>
-      {list.error ? <p class="error">{list.error}</p> : null}
+      <ErrorText error={list.error} />
       {list.loading && list.data === null ? <p aria-busy="true">Loading red envelopes…</p> : null}
       {list.data !== null && list.data.data.length === 0 ? <p>No red envelopes.</p> : null}
       <ul class="campaign-cards" aria-label="Red envelopes">
@@ -81,7 +82,7 @@ export function RedEnvelopePage({ id }: { id: string }) {
   return (
     <>
       <h1 tabIndex={-1}>{e ? `Red envelope: ${money(e.total_minor, e.currency)}` : 'Red envelope'}</h1>
-      {envelope.error ? <p class="error">{envelope.error}</p> : null}
+      <ErrorText error={envelope.error} />
       {e ? (
         <article class="card" data-envelope-id={e.id} data-status={e.status}>
           <p>

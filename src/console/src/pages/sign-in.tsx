@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { ApiError, clientFor, messageOf, ok } from '../api.ts';
+import { ErrorText } from '../components/error-text.tsx';
 
 const unreadable =
   'This key is valid but cannot read campaigns: the console needs a key with the read or admin scope (an approver key needs read too, to see the approval queue).';
@@ -44,11 +45,7 @@ export function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
             aria-describedby={error ? 'sign-in-error' : undefined}
           />
         </div>
-        {error ? (
-          <p id="sign-in-error" class="error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} id="sign-in-error" />
         <button type="submit" class="primary" disabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </button>
