@@ -73,6 +73,67 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
     rmSync(dir, { recursive: true, force: true });
   });
 
+  test('the approval queue pages past 100 pending campaigns, and the oldest can be approved', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 101; i++) ids.push(await pending(admin, `Pending ${i}`));
+    const oldest = ids[0] ?? '';
+    await page.goto(`${server.url}/console/approvals`);
+    const cards = page.getByRole('list', { name: 'Campaigns pending approval' }).locator('li[data-campaign-id]');
+    await cards.nth(99).waitFor();
+    assert.equal(await cards.count(), 100);
+    const card = page.locator(`li[data-campaign-id="${oldest}"]`);
+    assert.equal(await card.count(), 0, 'the oldest pending campaign is past the first page');
+    await page.getByRole('button', { name: 'Older pending campaigns' }).click();
+    await card.waitFor();
+    await card.getByRole('button', { name: 'Approve Pending 0' }).click();
+    await card.waitFor({ state: 'detached' });
+    const approved = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: oldest } } });
+    assert.equal(approved.data?.status, 'active');
+    // 100 still wait: the whole queue fits one page again, so the button is gone.
+    await page.getByRole('button', { name: 'Older pending campaigns' }).waitFor({ state: 'detached' });
+    assert.equal(await cards.count(), 100);
+  });
+
+  test('the incident list pages past the newest 50', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 51; i++) {
+      const opened = await admin.POST('/v1/incidents', {
+        body: { title: `Incident ${i}`, scope: { merchant_ids: [`m_${i}`] }, actions: ['freeze_redemptions'] },
+      });
+      assert.ok(opened.data, JSON.stringify(opened.error));
+      ids.push(opened.data.id);
+    }
+    await page.goto(`${server.url}/console/incidents`);
+    const items = page.locator('ul.incident-list li[data-incident-id]');
+    await items.nth(49).waitFor();
+    const oldest = page.locator(`li[data-incident-id="${ids[0]}"]`);
+    assert.equal(await oldest.count(), 0, 'the oldest incident is past the first page');
+    await page.getByRole('button', { name: 'Older incidents' }).click();
+    await oldest.waitFor();
+    assert.equal(await items.count(), 51);
+    assert.equal(await page.getByRole('button', { name: 'Older incidents' }).count(), 0);
+  });
+
+  test('the red envelope list pages past the newest 50', async () => {
+    const ids: string[] = [];
+    const expires_at = new Date(Date.now() + 86_400_000).toISOString();
+    for (let i = 0; i < 51; i++) {
+      const made = await admin.POST('/v1/red-envelopes', {
+        body: { currency: 'CNY', total_minor: 1_000 + i, count: 2, expires_at },
+      });
+      assert.ok(made.data, JSON.stringify(made.error));
+      ids.push(made.data.id);
+    }
+    await page.goto(`${server.url}/console/red-envelopes`);
+    const items = page.getByRole('list', { name: 'Red envelopes' }).locator('li[data-envelope-id]');
+    await items.nth(49).waitFor();
+    const oldest = page.locator(`li[data-envelope-id="${ids[0]}"]`);
+    assert.equal(await oldest.count(), 0, 'the oldest envelope is past the first page');
+    await page.getByRole('button', { name: 'Older red envelopes' }).click();
+    await oldest.waitFor();
+    assert.equal(await items.count(), 51);
+  });
+
   test('every page announces its errors (role="alert")', async () => {
     const campaign_id = await pending(admin, 'Errors');
     const cases: { path: string; failing: (url: URL) => boolean }[] = [

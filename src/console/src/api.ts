@@ -23,6 +23,8 @@ export type CampaignCreate = Body<'/v1/campaigns', 'post'>;
 export type CampaignLint = Ok<'/v1/campaigns/lint', 'post'>;
 export type LintFinding = Campaign['lint'][number];
 export type Exposure = Ok<'/v1/campaigns/{id}/exposure', 'get'>;
+/** The statuses the campaign list can be filtered by. */
+export type CampaignStatus = NonNullable<NonNullable<paths['/v1/campaigns']['get']['parameters']['query']>['status']>;
 
 const key_storage = 'vouchsafe.api_key';
 

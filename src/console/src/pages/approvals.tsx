@@ -1,20 +1,17 @@
 import { useState } from 'preact/hooks';
-import { approveCampaign, type Campaign, isStaleApproval, messageOf, ok } from '../api.ts';
+import { approveCampaign, type Campaign, isStaleApproval, messageOf } from '../api.ts';
 import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { LintList } from '../components/lint-list.tsx';
 import { useApi } from '../context.ts';
 import { money } from '../format.ts';
-import { usePoll } from '../hooks.ts';
+import { OlderButton, usePaged } from '../paging.tsx';
+import { campaignPage } from './campaign-list.tsx';
 
 /** Campaigns waiting for a second key: what each risks, and an approve button. */
 export function Approvals() {
   const api = useApi();
-  const queue = usePoll(
-    () => ok(api.GET('/v1/campaigns', { params: { query: { limit: 100, status: 'pending_approval' } } })),
-    5000,
-    [api],
-  );
+  const queue = usePaged(campaignPage(api, 'pending_approval'), 5000, [api]);
   return (
     <>
       <h1 tabIndex={-1}>Approvals</h1>
@@ -30,6 +27,12 @@ export function Approvals() {
           <Pending key={c.id} c={c} onDone={queue.reload} />
         ))}
       </ul>
+      <OlderButton
+        list={queue}
+        label="Older pending campaigns"
+        noun="pending campaigns"
+        rest="GET /v1/campaigns?status=pending_approval"
+      />
     </>
   );
 }

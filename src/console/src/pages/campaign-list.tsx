@@ -1,39 +1,35 @@
-import { useState } from 'preact/hooks';
-import { type Campaign, ok, type VouchsafeClient } from '../api.ts';
+import { type Campaign, type CampaignStatus, ok, type VouchsafeClient } from '../api.ts';
 import { BudgetBar } from '../components/budget-bar.tsx';
 import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { lintSummary } from '../components/lint-list.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { useApi } from '../context.ts';
-import { count, money } from '../format.ts';
-import { usePoll } from '../hooks.ts';
+import { money } from '../format.ts';
+import { OlderButton, type Page, usePaged } from '../paging.tsx';
 
 const page_size = 100;
-/** Pages the list grows to; past them the API (or the campaign's own address) reaches the rest. */
-export const pages_max = 20;
 
-/** The newest `pages` pages of campaigns, read again in full so older ones stay as fresh as the first. */
-export async function campaignPages(
-  api: VouchsafeClient,
-  pages: number,
-): Promise<{ data: Campaign[]; has_more: boolean }> {
-  const data: Campaign[] = [];
-  for (let n = 0; n < pages; n++) {
-    const last = data[data.length - 1];
-    const query = last === undefined ? { limit: page_size } : { limit: page_size, starting_after: last.id };
-    const page = await ok(api.GET('/v1/campaigns', { params: { query } }));
-    data.push(...page.data);
-    if (!page.has_more) return { data, has_more: false };
-  }
-  return { data, has_more: true };
+/** One page of campaigns (of one status, if given) after `starting_after`. */
+export function campaignPage(api: VouchsafeClient, status?: CampaignStatus) {
+  return (starting_after: string | undefined): Promise<Page<Campaign>> =>
+    ok(
+      api.GET('/v1/campaigns', {
+        params: {
+          query: {
+            limit: page_size,
+            ...(starting_after === undefined ? {} : { starting_after }),
+            ...(status === undefined ? {} : { status }),
+          },
+        },
+      }),
+    );
 }
 
 /** Newest campaigns first, a page of 100 at a time, refreshed every 5 s. */
 export function CampaignList() {
   const api = useApi();
-  const [pages, setPages] = useState(1);
-  const list = usePoll(() => campaignPages(api, pages), 5000, [api, pages]);
+  const list = usePaged(campaignPage(api), 5000, [api]);
   return (
     <>
       <div class="page-head">
@@ -50,14 +46,7 @@ export function CampaignList() {
           <CampaignCard key={c.id} c={c} />
         ))}
       </ul>
-      {list.data?.has_more && pages < pages_max ? (
-        <button type="button" onClick={() => setPages(pages + 1)} disabled={list.loading}>
-          Older campaigns
-        </button>
-      ) : null}
-      {list.data?.has_more && pages >= pages_max ? (
-        <p class="hint">Showing the newest {count(pages * page_size)} campaigns; GET /v1/campaigns lists the rest.</p>
-      ) : null}
+      <OlderButton list={list} label="Older campaigns" noun="campaigns" rest="GET /v1/campaigns" />
     </>
   );
 }

@@ -5,9 +5,11 @@ import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
 import { when } from '../format.ts';
-import { usePoll } from '../hooks.ts';
+import { OlderButton, usePaged } from '../paging.tsx';
 import { navigate } from '../router.ts';
-import { campaignPages, pages_max } from './campaign-list.tsx';
+import { campaignPage } from './campaign-list.tsx';
+
+const page_size = 50;
 
 export const actionLabel: Record<IncidentAction, string> = {
   pause_campaigns: 'Pause the campaigns in scope',
@@ -18,7 +20,16 @@ export const actionLabel: Record<IncidentAction, string> = {
 /** Incidents, newest first, and the form that opens one. */
 export function Incidents() {
   const api = useApi();
-  const list = usePoll(() => ok(api.GET('/v1/incidents', { params: { query: { limit: 50 } } })), 5000, [api]);
+  const list = usePaged(
+    (starting_after) =>
+      ok(
+        api.GET('/v1/incidents', {
+          params: { query: { limit: page_size, ...(starting_after ? { starting_after } : {}) } },
+        }),
+      ),
+    5000,
+    [api],
+  );
   return (
     <>
       <h1 tabIndex={-1}>Incidents</h1>
@@ -35,6 +46,7 @@ export function Incidents() {
             </li>
           ))}
         </ul>
+        <OlderButton list={list} label="Older incidents" noun="incidents" rest="GET /v1/incidents" />
       </section>
     </>
   );
@@ -47,8 +59,7 @@ function localToRfc3339(text: string): string | undefined {
 
 function OpenIncident() {
   const api = useApi();
-  const [pages, setPages] = useState(1);
-  const campaigns = usePoll(() => campaignPages(api, pages), null, [api, pages]);
+  const campaigns = usePaged(campaignPage(api), null, [api]);
   const [title, setTitle] = useState('');
   const [campaign_ids, setCampaignIds] = useState<string[]>([]);
   const [merchants, setMerchants] = useState('');
@@ -101,11 +112,7 @@ function OpenIncident() {
               {c.name} ({c.status})
             </label>
           ))}
-          {campaigns.data?.has_more && pages < pages_max ? (
-            <button type="button" onClick={() => setPages(pages + 1)}>
-              Older campaigns
-            </button>
-          ) : null}
+          <OlderButton list={campaigns} label="Older campaigns" noun="campaigns" rest="GET /v1/campaigns" />
         </fieldset>
         <div class="field">
           <label for="incident-merchants">Merchants in scope (comma-separated, optional)</label>

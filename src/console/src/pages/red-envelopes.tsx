@@ -4,6 +4,9 @@ import { Link } from '../components/link.tsx';
 import { useApi } from '../context.ts';
 import { count, money, when } from '../format.ts';
 import { usePoll } from '../hooks.ts';
+import { OlderButton, usePaged } from '../paging.tsx';
+
+const page_size = 50;
 
 function percent(part: number, whole: number): number {
   return whole <= 0 ? 0 : Math.min(100, (part / whole) * 100);
@@ -48,7 +51,16 @@ function CampaignHeld({ e }: { e: RedEnvelope }) {
 
 export function RedEnvelopes() {
   const api = useApi();
-  const list = usePoll(() => ok(api.GET('/v1/red-envelopes', { params: { query: { limit: 50 } } })), 3000, [api]);
+  const list = usePaged(
+    (starting_after) =>
+      ok(
+        api.GET('/v1/red-envelopes', {
+          params: { query: { limit: page_size, ...(starting_after ? { starting_after } : {}) } },
+        }),
+      ),
+    3000,
+    [api],
+  );
   return (
     <>
       <h1 tabIndex={-1}>Red envelopes</h1>
@@ -71,6 +83,7 @@ export function RedEnvelopes() {
           </li>
         ))}
       </ul>
+      <OlderButton list={list} label="Older red envelopes" noun="red envelopes" rest="GET /v1/red-envelopes" />
     </>
   );
 }
