@@ -33,14 +33,18 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** Chromium with a fresh profile directory, removed again on close. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * Chromium with a fresh profile directory, removed again on close; `timezone_id` (an IANA name)
+ * sets the browser's local time zone, so a test can tell local time from UTC.
+ */
+export async function launchBrowser(o: { timezone_id?: string } = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'vs-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: chromium_path,
     headless: true,
     args: chromium_args,
     viewport: { width: 1280, height: 800 },
+    ...(o.timezone_id === undefined ? {} : { timezoneId: o.timezone_id }),
   });
   return {
     context,

@@ -48,16 +48,36 @@ function digitsOf(currency: string): number {
 
 /** Seconds of history shown: from the first sample up to two minutes, never less than 20 s. */
 function rollingWindow(min_s: number, max_s: number): [number, number] {
-  const end_s = Number.isFinite(max_s) ? max_s : Date.now() / 1000;
+  // Never past now: with a single point uPlot widens a time scale's max by 86400 / 1e-3 s, 1000 days.
+  const now_s = Date.now() / 1000;
+  const end_s = Number.isFinite(max_s) ? Math.min(max_s, now_s) : now_s;
   const first_s = Number.isFinite(min_s) ? min_s : end_s;
   const start_s = Math.min(end_s - 20, Math.max(first_s, end_s - samples_max));
   return [start_s, end_s];
 }
 
+/** The chart's clock: UTC, as every other time in the console (uPlot's default is the browser's zone). */
+const utc = (t_s: number): Date => uPlot.tzDate(new Date(t_s * 1000), 'Etc/UTC');
+
+const _ = null;
+const date = '\n{YYYY}-{MM}-{DD}';
+/**
+ * Time axis labels, 24-hour as format.ts's when() writes times (uPlot's default is 12-hour, US
+ * dates). Per tick size: the label, then what a tick adds below it when the year, month, day, hour
+ * or minute changes; the first tick always carries the date.
+ */
+const time_values: uPlot.Axis.Values = [
+  // [tick size in s, label, + on a new year, month, day, hour, minute, second, mode (1: on a change only)]
+  [86_400, '{YYYY}-{MM}-{DD}', _, _, _, _, _, _, 1],
+  [60, '{HH}:{mm}', date, _, date, _, _, _, 1],
+  [1, ':{ss}', `${date} {HH}:{mm}`, _, `${date} {HH}:{mm}`, _, '\n{HH}:{mm}', _, 1],
+];
+
 function options(width: number, currency: string): uPlot.Options {
   return {
     width,
     height: 220,
+    tzDate: utc,
     legend: { show: true, live: false },
     cursor: { drag: { x: false, y: false } },
     scales: {
@@ -86,7 +106,8 @@ function options(width: number, currency: string): uPlot.Options {
       },
     ],
     axes: [
-      { stroke: '#475569' },
+      // Two lines of labels (the date or a new minute under the seconds), then the zone.
+      { stroke: '#475569', label: 'Time (UTC)', values: time_values, size: 56 },
       { scale: 'n', stroke: '#2563eb', size: 48 },
       { scale: 'm', side: 1, stroke: '#dc2626', size: 60, grid: { show: false } },
     ],
