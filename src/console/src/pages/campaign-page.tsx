@@ -3,6 +3,7 @@ import { approveCampaign, type Campaign, isStaleApproval, messageOf, ok } from '
 import { BudgetBar } from '../components/budget-bar.tsx';
 import { CampaignAlerts } from '../components/campaign-alerts.tsx';
 import { ErrorText } from '../components/error-text.tsx';
+import { GenerateCodes } from '../components/generate-codes.tsx';
 import { KillSwitch } from '../components/kill-switch.tsx';
 import { LintList } from '../components/lint-list.tsx';
 import { LiveChart, type Sample, samples_max } from '../components/live-chart.tsx';
@@ -95,6 +96,7 @@ export function CampaignPage({ id }: { id: string }) {
           <strong data-testid="max-exposure">{money(c.max_exposure_minor, c.currency)}</strong>
         </p>
       </section>
+      <GenerateCodes c={c} />
       <section aria-labelledby="live-title">
         <h2 id="live-title">Live</h2>
         <LiveChart samples={samples} currency={c.currency} />
