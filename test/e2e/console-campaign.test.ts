@@ -1,15 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
-import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
-import { Engine } from '../../src/engine/engine.ts';
-import { verifyStore } from '../../src/engine/verify.ts';
-import { type RunningServer, startServer } from '../../src/http/server.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { VouchsafeClient } from '../../client/index.ts';
+import type { RunningServer } from '../../src/http/server.ts';
 import {
   type Browser,
   browserUnavailable,
@@ -17,6 +11,7 @@ import {
   horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
+import { type ConsoleServer, startConsoleServer } from '../support/console-server.ts';
 
 /** The campaign page in a browser whose local time is not UTC (Tokyo: UTC+9, no daylight saving). */
 const admin_key = 'vs_test_admin_key_for_console_campaign_01';
@@ -27,26 +22,16 @@ const timezone_id = 'Asia/Tokyo';
 const unavailable = browserUnavailable();
 
 describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? false }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vs-console-campaign-'));
+  let cs: ConsoleServer | undefined;
   let server: RunningServer;
-  let store: SqliteStore;
   let browser: Browser;
   let page: Page;
   let errors: string[];
   let admin: VouchsafeClient;
 
   before(async () => {
-    assert.ok(await ensureConsoleBuilt(), 'the console must build');
-    store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
-    const engine = await Engine.open(store);
-    server = await startServer({
-      engine,
-      port: 0,
-      host: '127.0.0.1',
-      handle_signals: false,
-      bootstrap: { data_dir: dir, admin_key, print: () => {} },
-    });
-    admin = createVouchsafeClient(server.url, admin_key);
+    cs = await startConsoleServer(admin_key, { dir_prefix: 'vs-console-campaign-' });
+    ({ server, admin } = cs);
     browser = await launchBrowser({ timezone_id });
     page = await browser.context.newPage();
     page.setDefaultTimeout(wait_ms);
@@ -71,12 +56,7 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
 
   after(async () => {
     await browser?.close();
-    if (server) {
-      const report = await verifyStore(store);
-      await server.close();
-      assert.deepEqual(report.violations, []);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await cs?.close();
   });
 
   test("the live chart's time axis is in UTC, as the rest of the console, not the browser's local time", async () => {

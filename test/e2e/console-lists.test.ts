@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page, Route } from 'playwright-core';
-import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
-import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
-import { Engine } from '../../src/engine/engine.ts';
+import type { VouchsafeClient } from '../../client/index.ts';
 import { IdGenerator } from '../../src/engine/ids.ts';
-import { verifyStore } from '../../src/engine/verify.ts';
 import { createApiKey } from '../../src/http/api-keys.ts';
-import { type RunningServer, startServer } from '../../src/http/server.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { RunningServer } from '../../src/http/server.ts';
+import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { type Browser, browserUnavailable, collectErrors, launchBrowser } from '../support/browser.ts';
+import { type ConsoleServer, startConsoleServer } from '../support/console-server.ts';
 
 /**
  * The console's lists past their first page (incidents, red envelopes, the approval queue), and
@@ -25,7 +20,7 @@ const wait_ms = 30_000;
 const unavailable = browserUnavailable();
 
 describe('console lists and errors, in Chromium', { skip: unavailable ?? false }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vs-console-lists-'));
+  let cs: ConsoleServer | undefined;
   let server: RunningServer;
   let store: SqliteStore;
   let browser: Browser;
@@ -34,17 +29,8 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
   let admin: VouchsafeClient;
 
   before(async () => {
-    assert.ok(await ensureConsoleBuilt(), 'the console must build');
-    store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
-    const engine = await Engine.open(store);
-    server = await startServer({
-      engine,
-      port: 0,
-      host: '127.0.0.1',
-      handle_signals: false,
-      bootstrap: { data_dir: dir, admin_key, print: () => {} },
-    });
-    admin = createVouchsafeClient(server.url, admin_key);
+    cs = await startConsoleServer(admin_key, { dir_prefix: 'vs-console-lists-' });
+    ({ server, store, admin } = cs);
     // The console signs in with a key made as `vouchsafe keys create` makes one: outside the
     // bootstrap key's lineage, so it may approve what that key made.
     const approver = await createApiKey(store, new IdGenerator(), Date.now(), {
@@ -65,12 +51,7 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
 
   after(async () => {
     await browser?.close();
-    if (server) {
-      const report = await verifyStore(store);
-      await server.close();
-      assert.deepEqual(report.violations, []);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await cs?.close();
   });
 
   test('the approval queue pages past 100 pending campaigns, and the oldest can be approved', async () => {

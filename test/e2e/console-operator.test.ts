@@ -1,16 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
-import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
 import { Detection } from '../../src/engine/detection/detection.ts';
-import { Engine } from '../../src/engine/engine.ts';
-import { verifyStore } from '../../src/engine/verify.ts';
-import { type RunningServer, startServer } from '../../src/http/server.ts';
-import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import type { RunningServer } from '../../src/http/server.ts';
 import {
   type Browser,
   browserUnavailable,
@@ -18,6 +11,7 @@ import {
   horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
+import { type ConsoleServer, startConsoleServer } from '../support/console-server.ts';
 
 /**
  * The console as an operator uses it during a leak: what the detector saw, an incident over
@@ -30,9 +24,8 @@ const wait_ms = 30_000;
 const unavailable = browserUnavailable();
 
 describe('the console during a leak, in Chromium', { skip: unavailable ?? false }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'vs-console-op-'));
+  let cs: ConsoleServer | undefined;
   let server: RunningServer;
-  let store: SqliteStore;
   let detection: Detection;
   let browser: Browser;
   let page: Page;
@@ -42,18 +35,9 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
   let yen_id = '';
 
   before(async () => {
-    assert.ok(await ensureConsoleBuilt(), 'the console must build');
-    store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
-    const engine = await Engine.open(store);
-    detection = new Detection(engine).start();
-    server = await startServer({
-      engine,
-      port: 0,
-      host: '127.0.0.1',
-      handle_signals: false,
-      bootstrap: { data_dir: dir, admin_key, print: () => {} },
-    });
-    admin = createVouchsafeClient(server.url, admin_key);
+    cs = await startConsoleServer(admin_key, { dir_prefix: 'vs-console-op-' });
+    ({ server, admin } = cs);
+    detection = new Detection(cs.engine).start();
     const key = await admin.POST('/v1/api-keys', { body: { name: 'checkout', scopes: ['checkout'] } });
     assert.ok(key.data, JSON.stringify(key.error));
     checkout = createVouchsafeClient(server.url, key.data.key);
@@ -70,12 +54,7 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
   after(async () => {
     await browser?.close();
     await detection?.close();
-    if (server) {
-      const report = await verifyStore(store);
-      await server.close();
-      assert.deepEqual(report.violations, []);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await cs?.close();
   });
 
   test('a budget-burn alert reads in the campaign currency, not as bare minor units', async () => {

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
+import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
+import { Engine } from '../../src/engine/engine.ts';
+import { verifyStore } from '../../src/engine/verify.ts';
+import { type RunningServer, type ServerOptions, startServer } from '../../src/http/server.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+
+/** An embedded server for a browser test of the console: a new data dir, the console built, one admin key. */
+export interface ConsoleServer {
+  dir: string;
+  store: SqliteStore;
+  engine: Engine;
+  server: RunningServer;
+  /** The bootstrap admin key's client. */
+  admin: VouchsafeClient;
+  /** Checks every money invariant and audit chain over what the test did, closes the server, removes the data dir. */
+  close(): Promise<void>;
+}
+
+export async function startConsoleServer(
+  admin_key: string,
+  opts: { events?: ServerOptions['events']; dir_prefix?: string } = {},
+): Promise<ConsoleServer> {
+  assert.ok(await ensureConsoleBuilt(), 'the console must build');
+  const dir = mkdtempSync(join(tmpdir(), opts.dir_prefix ?? 'vs-console-'));
+  const store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
+  const engine = await Engine.open(store);
+  const server = await startServer({
+    engine,
+    port: 0,
+    host: '127.0.0.1',
+    handle_signals: false,
+    bootstrap: { data_dir: dir, admin_key, print: () => {} },
+    ...(opts.events ? { events: opts.events } : {}),
+  });
+  return {
+    dir,
+    store,
+    engine,
+    server,
+    admin: createVouchsafeClient(server.url, admin_key),
+    close: async () => {
+      try {
+        const report = await verifyStore(store);
+        await server.close();
+        assert.deepEqual(report.violations, []);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
