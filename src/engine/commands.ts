@@ -1,6 +1,7 @@
 import type { CampaignPatch } from '../domain/campaign-change.ts';
 import type { Alarm } from '../domain/detect/detector.ts';
 import type { Order } from '../domain/redemption.ts';
+import type { Priority } from './group-commit.ts';
 
 /** An Idempotency-Key (already namespaced by caller) and the fingerprint of its request. */
 export interface IdemKey {
@@ -52,15 +53,20 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
 );
 
 /**
- * The kill switch's commands: a pause or revoke, and a detector alert that pauses. They stop
- * spending, so a full queue never sheds them (a flood of redemptions is when they are pressed) and
- * they go ahead of the campaign's waiting commands, which are then decided against the stopped
- * campaign instead of spending first.
+ * Where a command stands in its campaign's queue (GroupCommit's Priority). The kill switch's
+ * commands (a pause or revoke, a detector alert that pauses) stop spending: a full queue never sheds
+ * them (a flood of redemptions is when they are pressed) and they go ahead of the spending waiting
+ * behind any other command (claims, reservations, confirmations, grabs), which is then decided
+ * against the stopped campaign. Every other command keeps its place: a resume or an update sent
+ * before a pause is applied before it.
  */
-export function stopsSpending(cmd: Command): boolean {
-  if (cmd.type === 'action') return cmd.action === 'pause' || cmd.action === 'revoke';
-  return cmd.type === 'alert' && cmd.pause;
+export function commandPriority(cmd: Command): Priority {
+  if (cmd.type === 'action') return cmd.action === 'pause' || cmd.action === 'revoke' ? 'urgent' : 'fixed';
+  if (cmd.type === 'alert') return cmd.pause ? 'urgent' : 'fixed';
+  return spending.has(cmd.type) ? 'overtakable' : 'fixed';
 }
+
+const spending: ReadonlySet<Command['type']> = new Set(['claim', 'reserve', 'confirm', 'grab']);
 
 export interface RejectionBody {
   code: string;

@@ -41,7 +41,7 @@ import { CampaignCache } from './campaign-cache.ts';
 import { campaignAction, generateCodes } from './campaign-handlers.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { CodeResolver, looksGenerated, normalizeSharedCode } from './code-resolver.ts';
-import { type CampaignAction, type Command, type IdemKey, type Outcome, stopsSpending } from './commands.ts';
+import { type CampaignAction, type Command, commandPriority, type IdemKey, type Outcome } from './commands.ts';
 import { type Counters, MemoryCounters } from './counters.ts';
 import { GroupCommit } from './group-commit.ts';
 import { Guards } from './guards.ts';
@@ -189,7 +189,7 @@ export class Engine {
         batch_commands_max: opts.batch_commands_max ?? limits.batch_commands_max,
         queue_commands_max: opts.queue_commands_max ?? limits.queue_commands_max,
       },
-      stopsSpending,
+      commandPriority,
     );
     this.codeKey = codeKey(secret);
     this.codes = new CodeResolver(store, this.codeKey);

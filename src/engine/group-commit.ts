@@ -1,8 +1,15 @@
 import { asError, Rejection } from '../domain/errors.ts';
 
+/**
+ * Where a command may stand in its campaign's queue: `urgent` ones are never shed and go ahead of the
+ * `overtakable` ones waiting at the queue's end (spending that the kill switch must stop); `fixed` ones
+ * keep their place, and nothing overtakes them (a resume sent before a pause stays before it).
+ */
+export type Priority = 'urgent' | 'overtakable' | 'fixed';
+
 interface Pending<C, R> {
   cmd: C;
-  urgent: boolean;
+  priority: Priority;
   resolve: (r: R) => void;
   reject: (e: unknown) => void;
 }
@@ -36,16 +43,13 @@ export class GroupCommit<C, R> {
   constructor(
     private readonly applyMany: ApplyMany<C, R>,
     private readonly limits: GroupCommitLimits,
-    /**
-     * Commands never shed, queued ahead of their campaign's other waiting commands (in the order
-     * they came among themselves): the kill switch must work when the queue is full.
-     */
-    private readonly urgent: (cmd: C) => boolean = () => false,
+    /** See Priority: the kill switch must work, and work first, when the queue is full. */
+    private readonly priorityOf: (cmd: C) => Priority = () => 'fixed',
   ) {}
 
   submit(campaign_id: string, cmd: C): Promise<R> {
-    const urgent = this.urgent(cmd);
-    if (!urgent && this.queued >= this.limits.queue_commands_max) {
+    const priority = this.priorityOf(cmd);
+    if (priority !== 'urgent' && this.queued >= this.limits.queue_commands_max) {
       return Promise.reject(new Rejection('overloaded', 'too many commands waiting; retry shortly', undefined, 1));
     }
     return new Promise<R>((resolve, reject) => {
@@ -54,13 +58,10 @@ export class GroupCommit<C, R> {
         queue = [];
         this.queues.set(campaign_id, queue);
       }
-      const pending = { cmd, urgent, resolve, reject };
-      if (urgent) {
-        const first_plain = queue.findIndex((p) => !p.urgent);
-        queue.splice(first_plain === -1 ? queue.length : first_plain, 0, pending);
-      } else {
-        queue.push(pending);
-      }
+      const pending = { cmd, priority, resolve, reject };
+      let at = queue.length;
+      if (priority === 'urgent') while (at > 0 && queue[at - 1]?.priority === 'overtakable') at--;
+      queue.splice(at, 0, pending);
       this.queued++;
       this.schedule();
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Rejection } from '../../src/domain/errors.ts';
-import { GroupCommit } from '../../src/engine/group-commit.ts';
+import { GroupCommit, type Priority } from '../../src/engine/group-commit.ts';
 
 /** A queue whose batches echo their commands, recording each batch as it is applied. */
 function recordingQueue(limits: { batch_commands_max: number; queue_commands_max: number }) {
@@ -13,7 +13,8 @@ function recordingQueue(limits: { batch_commands_max: number; queue_commands_max
         return cmds.map((c) => `done ${c}`);
       }),
     limits,
-    (cmd) => cmd.startsWith('stop'),
+    // 'stop ...' is the kill switch, 'resume' keeps its place, anything else is spending.
+    (cmd): Priority => (cmd.startsWith('stop') ? 'urgent' : cmd === 'resume' ? 'fixed' : 'overtakable'),
   );
   return { queue, batches };
 }
@@ -32,4 +33,12 @@ test('a full queue sheds plain commands with 503 overloaded but admits the urgen
     ['b', 'c', 'd'],
   ]);
   assert.equal(queue.pending, 0);
+});
+
+test('an urgent command overtakes only the spending after the last command that keeps its place', async () => {
+  const { queue, batches } = recordingQueue({ batch_commands_max: 10, queue_commands_max: 100 });
+  const all = ['a', 'resume', 'b', 'c', 'stop'].map((c) => queue.submit('cmp_1', c));
+  await Promise.all(all);
+  // The pause comes after the resume sent before it (else the resume would undo it), ahead of b and c.
+  assert.deepEqual(batches, [['a', 'resume', 'stop', 'b', 'c']]);
 });

@@ -81,3 +81,16 @@ test('with the queue full, a pause is admitted, goes ahead of the waiting redemp
   assert.equal(after.spent_minor, 10 * 1000);
   await assertInvariants(h.store);
 });
+
+test('a pause sent right after a resume is applied after it: the campaign ends paused', async () => {
+  const h = await harness();
+  const c = await activeCampaign(h);
+  await h.engine.campaignAction(c.id, 'pause', { actor: 'key_admin' }, 'drill');
+  // Both reach the queue before its next batch: the pause must not overtake the resume sent first.
+  const resumed = h.engine.campaignAction(c.id, 'resume', { actor: 'key_admin' });
+  const paused = h.engine.campaignAction(c.id, 'pause', { actor: 'key_admin' }, 'leak after all');
+  assert.equal((await resumed).status, 'active');
+  assert.equal((await paused).status, 'paused');
+  assert.equal((await h.engine.getCampaign(c.id)).status, 'paused');
+  await assertInvariants(h.store);
+});
