@@ -19,7 +19,7 @@ export function auditCommand(ctx: CliContext): Command {
     .option('--out <file>', 'write the digest to this file instead of stdout')
     .action(async (o: { databaseUrl?: string; dataDir?: string; out?: string }) => {
       const store = await ctx.openStore({
-        existing: true,
+        read_only: true,
         ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),
         ...(o.dataDir ? { data_dir: o.dataDir } : {}),
       });

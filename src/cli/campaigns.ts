@@ -13,7 +13,7 @@ export function campaignsCommand(ctx: CliContext): Command {
     .option('--limit <n>', 'how many', positiveInt, 20)
     .option('--json', 'one JSON object per line')
     .action(async (o: { limit: number; json?: boolean }) => {
-      const store = await ctx.openStore({ existing: true });
+      const store = await ctx.openStore({ read_only: true });
       const page = await store.listCampaigns({ limit: Math.min(o.limit, 100) });
       await store.close();
       for (const c of page.data) {

@@ -37,7 +37,7 @@ export function keysCommand(ctx: CliContext): Command {
     .command('list')
     .description('list API keys (never their secrets)')
     .action(async () => {
-      const store = await ctx.openStore({ existing: true });
+      const store = await ctx.openStore({ read_only: true });
       const list = await store.listApiKeys();
       await store.close();
       for (const k of list) {

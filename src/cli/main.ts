@@ -22,6 +22,8 @@ export interface CliContext {
     data_dir?: string;
     serving?: boolean;
     existing?: boolean;
+    /** For a command that only reads: an existing store at the schema of this build, opened and left as it is (not migrated). */
+    read_only?: boolean;
   }) => Promise<Store>;
   /** `counters`: shared velocity counters (Redis); default in process. */
   openEngine: (store: Store, sweep?: boolean, counters?: Counters, log?: IncidentLog) => Promise<Engine>;
@@ -52,12 +54,28 @@ function context(): CliContext {
         data_dir: over.data_dir ?? config.data_dir,
         background_checkpoint: over.serving ?? false,
         existing: over.existing ?? false,
+        read_only: over.read_only ?? false,
       });
-      if (over.existing && store instanceof PostgresStore && !(await store.hasSchema())) {
+      if ((over.existing || over.read_only) && store instanceof PostgresStore && !(await store.hasSchema())) {
         await store.close();
         throw new Error('no Vouchsafe schema in that database: check --database-url or DATABASE_URL');
       }
-      await store.migrate();
+      if (!over.read_only) {
+        await store.migrate();
+        return store;
+      }
+      // A reading command changes nothing, the schema included: upgrading it is `migrate`'s, done
+      // when the operator means to (servers of the older version may still run against it).
+      const pending = await store.pendingMigrations().catch(async (err: unknown) => {
+        await store.close();
+        throw err;
+      });
+      if (pending.length > 0) {
+        await store.close();
+        throw new Error(
+          `the store is older than this vouchsafe (${pending.length} migration${pending.length === 1 ? '' : 's'} not applied: ${pending.join(', ')}); this command only reads and leaves it as it is: run vouchsafe migrate first`,
+        );
+      }
       return store;
     },
     openEngine: (store, sweep = false, counters, log) =>

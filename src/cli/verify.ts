@@ -54,7 +54,7 @@ export function verifyCommand(ctx: CliContext): Command {
         return;
       }
       const store = await ctx.openStore({
-        existing: true,
+        read_only: true,
         ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),
         ...(o.dataDir ? { data_dir: o.dataDir } : {}),
       });

@@ -17,6 +17,12 @@ export interface OpenStoreOptions {
    * empty store as sound when given a mistyped path.
    */
   existing?: boolean;
+  /**
+   * Implies `existing`. SQLite: a read-only connection, which neither migrates nor switches the
+   * journal mode, so a store on a read-only disk or of another user (a backup, a copy kept for an
+   * inquiry) can be read and is left byte for byte as it was.
+   */
+  read_only?: boolean;
 }
 
 /**
@@ -29,9 +35,10 @@ export function openStore(opts: OpenStoreOptions): Store {
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore({ url });
   if (url !== '') throw new Error(`DATABASE_URL must start with postgres:// or postgresql://, got ${redact(url)}`);
   const path = join(opts.data_dir, 'vouchsafe.db');
-  if (opts.existing && (!existsSync(path) || !SqliteStore.holdsStore(path))) {
+  if ((opts.existing || opts.read_only) && (!existsSync(path) || !SqliteStore.holdsStore(path))) {
     throw new Error(`no store at ${path}: check --data-dir or VOUCHSAFE_DATA_DIR (vouchsafe serve creates one)`);
   }
+  if (opts.read_only) return new SqliteStore({ path, readonly: true });
   return new SqliteStore({
     path,
     background_checkpoint: opts.background_checkpoint ?? false,

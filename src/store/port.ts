@@ -212,6 +212,8 @@ export interface Store
   readonly kind: 'sqlite' | 'postgres';
   /** Creates or upgrades the schema. */
   migrate(): Promise<void>;
+  /** The ids of the migrations this build knows that the store has not applied (an older store); changes nothing. */
+  pendingMigrations(): Promise<string[]>;
   close(): Promise<void>;
 
   /** Inserts a new campaign with its first audit entry (and idempotency record). */

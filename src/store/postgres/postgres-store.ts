@@ -157,6 +157,11 @@ export class PostgresStore implements Store {
     return rows[0]?.ok === true;
   }
 
+  async pendingMigrations(): Promise<string[]> {
+    const done = new Set((await this.q('SELECT id FROM migrations_applied')).map((r) => String(r.id)));
+    return pgMigrations.filter((m) => !done.has(m.id)).map((m) => m.id);
+  }
+
   async migrate(): Promise<void> {
     await this.write(async (db) => {
       // Migrations wait for each other (and their DDL for the tables' users) as long as it takes.

@@ -269,6 +269,12 @@ export class SqliteStore implements Store {
     this.migrateSync();
   }
 
+  async pendingMigrations(): Promise<string[]> {
+    const rows = this.db.prepare('SELECT id FROM migrations_applied').all() as Row[];
+    const done = new Set(rows.map((r) => String(r.id)));
+    return migrations.filter((m) => !done.has(m.id)).map((m) => m.id);
+  }
+
   /**
    * Whether the file at `path` holds a Vouchsafe store (its migrations table), read without
    * changing it: opening a SqliteStore migrates, and would turn any SQLite file into an empty store.
