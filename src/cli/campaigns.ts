@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { availableMinor } from '../domain/campaign.ts';
+import { limits } from '../config/limits.ts';
+import { availableMinor, type Campaign } from '../domain/campaign.ts';
 import { maxExposureMinor } from '../domain/exposure.ts';
 import type { CliContext } from './main.ts';
 import { positiveInt } from './main.ts';
@@ -10,13 +11,10 @@ export function campaignsCommand(ctx: CliContext): Command {
   campaigns
     .command('list')
     .description('list campaigns, newest first')
-    .option('--limit <n>', 'how many', positiveInt, 20)
+    .option('--limit <n>', 'how many, newest first (when more exist, a line on stderr says so)', positiveInt, 20)
     .option('--json', 'one JSON object per line')
     .action(async (o: { limit: number; json?: boolean }) => {
-      const store = await ctx.openStore({ read_only: true });
-      const page = await store.listCampaigns({ limit: Math.min(o.limit, 100) });
-      await store.close();
-      for (const c of page.data) {
+      const print = (c: Campaign) => {
         const row = {
           id: c.id,
           name: c.name,
@@ -34,7 +32,28 @@ export function campaignsCommand(ctx: CliContext): Command {
           process.stdout.write(
             `${row.id}\t${row.status}\t${row.name}\tspent ${row.spent_minor}/${row.budget_minor} ${row.currency}\tmax exposure ${row.max_exposure_minor}\t${row.lint.join(' ')}\n`,
           );
+      };
+      const store = await ctx.openStore({ read_only: true });
+      let shown = 0;
+      let last: string | undefined;
+      let more = true;
+      try {
+        // A page of the store holds at most list_limit_max: page on, so --limit 500 shows 500, not 100.
+        while (more && shown < o.limit) {
+          const page = await store.listCampaigns({
+            limit: Math.min(o.limit - shown, limits.list_limit_max),
+            ...(last ? { starting_after: last } : {}),
+          });
+          for (const c of page.data) print(c);
+          shown += page.data.length;
+          last = page.data[page.data.length - 1]?.id;
+          more = page.has_more && last !== undefined;
+        }
+      } finally {
+        await store.close();
       }
+      // On stderr, so a script reading stdout gets rows only; a person is told the list is not all.
+      if (more) process.stderr.write(`vouchsafe: the newest ${shown} campaigns shown; there are more (--limit)\n`);
     });
   return campaigns;
 }
