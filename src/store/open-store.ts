@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Store } from './port.ts';
 import { PostgresStore } from './postgres/postgres-store.ts';
@@ -35,7 +35,7 @@ export function openStore(opts: OpenStoreOptions): Store {
   if (/^postgres(ql)?:\/\//i.test(url)) return new PostgresStore({ url });
   if (url !== '') throw new Error(`DATABASE_URL must start with postgres:// or postgresql://, got ${redact(url)}`);
   const path = join(opts.data_dir, 'vouchsafe.db');
-  if ((opts.existing || opts.read_only) && (!existsSync(path) || !SqliteStore.holdsStore(path))) {
+  if ((opts.existing || opts.read_only) && (!fileThere(path) || !SqliteStore.holdsStore(path))) {
     throw new Error(`no store at ${path}: check --data-dir or VOUCHSAFE_DATA_DIR (vouchsafe serve creates one)`);
   }
   if (opts.read_only) return new SqliteStore({ path, readonly: true });
@@ -49,4 +49,20 @@ export function openStore(opts: OpenStoreOptions): Store {
 function redact(url: string): string {
   const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
   return scheme ? `${scheme}://...` : 'a value without a scheme';
+}
+
+/**
+ * Whether a file is at `path`: false only when nothing is there. A data dir this user may not
+ * enter is said so (EACCES), not reported as holding no store, which would send the operator
+ * looking for a mistyped path.
+ */
+function fileThere(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw new Error(`cannot read ${path}: ${(err as Error).message}`);
+  }
 }
