@@ -74,8 +74,6 @@ export const limits = {
   webhook_attempts_max: 10,
   webhook_backoff_base_ms: 8_000,
   webhook_backoff_cap_ms: 40 * 60_000,
-  /** NATS deliveries are never given up; after an outage they go out within this long of its end. */
-  nats_backoff_cap_ms: 60_000,
   webhook_timeout_ms: 10_000,
   /** A claimed delivery is retried by any node once its lease runs out (its node died mid-attempt). */
   webhook_lease_ms: 60_000,

@@ -22,3 +22,13 @@ export function retryDelayMs(attempt: number, policy: RetryPolicy, random: numbe
   const exp_ms = Math.min(policy.cap_ms, policy.base_ms * 2 ** Math.max(0, attempt - 1));
   return Math.floor(exp_ms / 2 + (exp_ms / 2) * random);
 }
+
+/**
+ * NATS deliveries back off as `webhooks` does, with enough attempts to span the event retention
+ * (outbox rows and settled deliveries are pruned after it): each delay is at least half the cap,
+ * so that many attempts cannot end sooner.
+ */
+export function natsRetryPolicy(webhooks: RetryPolicy, retention_ms = limits.event_retention_ms): RetryPolicy {
+  const steps_to_cap = Math.ceil(Math.log2(Math.max(1, webhooks.cap_ms / webhooks.base_ms))) + 1;
+  return { ...webhooks, attempts_max: steps_to_cap + Math.ceil(retention_ms / (webhooks.cap_ms / 2)) };
+}

@@ -2,7 +2,7 @@ import { limits } from '../config/limits.ts';
 import type { Clock } from '../engine/clock.ts';
 import type { OutboxEvent, Store } from '../store/port.ts';
 import type { DeliveryRecord, DeliveryStatus, WebhookRecord } from '../store/port-events.ts';
-import { defaultRetryPolicy, type RetryPolicy, retryDelayMs } from './backoff.ts';
+import { defaultRetryPolicy, natsRetryPolicy, type RetryPolicy, retryDelayMs } from './backoff.ts';
 import { type PostResult, postWebhook } from './deliver.ts';
 import { eventPayload, unpackOutbox } from './event-body.ts';
 import { natsTarget } from './event-types.ts';
@@ -43,7 +43,9 @@ export class Dispatcher {
   private readonly retry: RetryPolicy;
   /**
    * NATS is the platform's own event bus, and its outage is logged as one whose events wait: its
-   * deliveries are retried until they are published, at most a minute apart, never given up.
+   * deliveries back off as webhooks' do but are given up only once the event's retention has passed
+   * (a webhook's after about two hours). Not every minute: a long outage's backlog would then be
+   * attempted (and each attempt written) every minute, ahead of the webhooks' due deliveries.
    */
   private readonly natsRetry: RetryPolicy;
   private readonly random: () => number;
@@ -54,11 +56,7 @@ export class Dispatcher {
 
   constructor(private readonly opts: DispatcherOptions) {
     this.retry = opts.retry ?? defaultRetryPolicy;
-    this.natsRetry = {
-      attempts_max: Number.POSITIVE_INFINITY,
-      base_ms: this.retry.base_ms,
-      cap_ms: Math.min(this.retry.cap_ms, limits.nats_backoff_cap_ms),
-    };
+    this.natsRetry = natsRetryPolicy(this.retry);
     this.random = opts.random ?? Math.random;
   }
 
