@@ -15,6 +15,8 @@ declare module 'fastify' {
     scopes?: readonly Scope[];
     /** A route outside /v1 that needs a key all the same (/metrics); every /v1 route does. */
     key_required?: boolean;
+    /** The kill switch (pause, revoke, emergency stop, opening an incident): an admin's call is never shed. */
+    kill_switch?: boolean;
   }
 }
 

@@ -92,6 +92,15 @@ function authWindowKey(ip: string, now_ms: number): { key: string; window_ms: nu
  * Shed requests are not logged one by one, which would add work when there is none to spare
  * (/metrics counts them by status): one warning each time shedding starts.
  */
+/**
+ * An admin pressing the kill switch (a pause, a revoke, the emergency stop, opening an incident): a
+ * flood of checkouts is when it is pressed, so the call is neither counted nor shed. Only those
+ * routes, and only admin keys (the routes' own scope), so the limit still bounds everything else.
+ */
+function pressesKillSwitch(request: FastifyRequest): boolean {
+  return request.routeOptions.config.kill_switch === true && (request.api_key?.scopes.includes('admin') ?? false);
+}
+
 function limitInflight(app: FastifyInstance, inflight_max: number): void {
   let inflight = 0;
   let shedding = false;
@@ -99,9 +108,7 @@ function limitInflight(app: FastifyInstance, inflight_max: number): void {
     inflight--;
   };
   app.addHook('preValidation', (request, reply, done) => {
-    // An admin is who presses the kill switch, and a flood of checkouts is when: its requests are
-    // neither counted nor shed (admin keys are few and the operator's own).
-    if (request.api_key === null || request.api_key.scopes.includes('admin')) return done();
+    if (request.api_key === null || pressesKillSwitch(request)) return done();
     if (inflight >= inflight_max) {
       if (!shedding) app.log.warn({ inflight_max }, 'overloaded: shedding requests with 503 until some finish');
       shedding = true;

@@ -5,6 +5,7 @@ import { limits } from '../../src/config/limits.ts';
 import { makeLogger } from '../../src/http/logger.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { slowStore } from '../faults/slow-store.ts';
+import { activeCampaign } from '../support/fixtures.ts';
 import { assertError, campaignBody, httpHarness } from './harness.ts';
 import { type RawConnection, rawConnection } from './raw-http.ts';
 
@@ -101,24 +102,30 @@ describe('what counts against the in-flight limit', () => {
     },
   );
 
-  test("an admin's requests are never shed: the kill switch works while every other key gets 503", async () => {
+  test("the kill switch is never shed: an admin's pause, revoke, emergency stop and incident answer while all else gets 503", async () => {
     const h = await httpHarness({}, { hardening: { inflight_max: 0 } });
+    // Made through the engine: over HTTP they would be shed.
+    const made = [(await activeCampaign(h)).id, (await activeCampaign(h)).id];
+    // Everything else is shed, an admin's other calls included: the limit still bounds memory.
     assertError(await h.call('GET', '/v1/campaigns', { key: 'read' }), 503, 'overloaded');
-    assertError(
-      await h.call('POST', '/v1/claims', { key: 'checkout', body: { campaign_id: 'cmp_x', user_id: 'u' } }),
-      503,
-      'overloaded',
-    );
-    const created = await h.call<{ id: string }>('POST', '/v1/campaigns', {
-      body: campaignBody({ per_user_limit: 1 }),
-    });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    const id = created.body.id;
-    assert.equal((await h.call('POST', `/v1/campaigns/${id}/submit`)).status, 200);
-    const paused = await h.call<{ status: string }>('POST', `/v1/campaigns/${id}/pause`, { body: { reason: 'leak' } });
+    assertError(await h.call('GET', '/v1/campaigns'), 503, 'overloaded');
+    const claim = { campaign_id: made[0], user_id: 'u' };
+    assertError(await h.call('POST', '/v1/claims', { key: 'checkout', body: claim }), 503, 'overloaded');
+    assertError(await h.call('POST', '/v1/claims', { body: claim }), 503, 'overloaded');
+    assertError(await h.call('POST', '/v1/campaigns', { body: campaignBody() }), 503, 'overloaded');
+    const [a, b] = made;
+    const paused = await h.call<{ status: string }>('POST', `/v1/campaigns/${a}/pause`, { body: { reason: 'leak' } });
     assert.equal(paused.status, 200, JSON.stringify(paused.body));
     assert.equal(paused.body.status, 'paused');
+    assert.equal((await h.call('POST', `/v1/campaigns/${a}/revoke`, { body: { reason: 'leak' } })).status, 200);
+    const scope = { campaign_ids: [b], merchant_ids: null, from: null, to: null };
+    const incident = await h.call('POST', '/v1/incidents', {
+      body: { title: 'leak', scope, actions: ['pause_campaigns'] },
+    });
+    assert.equal(incident.status, 201, JSON.stringify(incident.body));
     assert.equal((await h.call('POST', '/v1/emergency-stop', { body: { reason: 'leak' } })).status, 200);
+    // A key that may not press it is refused for that, before any limit.
+    assertError(await h.call('POST', `/v1/campaigns/${b}/pause`, { key: 'approver', body: {} }), 403, 'forbidden');
     await h.app.close();
   });
 

@@ -91,6 +91,7 @@ function plainAction(app: TypedApp, { engine, metrics }: RouteDeps, { action, su
   app.post(
     `/v1/campaigns/:id/${action}`,
     {
+      config: { kill_switch: action === 'pause' || action === 'revoke' },
       schema: {
         tags,
         summary,

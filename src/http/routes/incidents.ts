@@ -34,6 +34,7 @@ function openAndResolve(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/v1/incidents',
     {
+      config: { kill_switch: true },
       schema: {
         tags,
         summary: 'Open an incident: pause, freeze, revoke in scope; answers with the exposure report',
@@ -113,6 +114,7 @@ function stop(app: TypedApp, deps: RouteDeps): void {
   app.post(
     '/v1/emergency-stop',
     {
+      config: { kill_switch: true },
       schema: {
         tags,
         summary: 'Global kill switch: pause every active or pending_approval campaign',
