@@ -238,6 +238,14 @@ describe('failed-attempt lockout', () => {
     assert.notEqual(key('203.0.113.77'), key('203.0.113.78'));
   });
 
+  test("per-IP velocity counts an IPv6 address's /64 and an IPv4 address itself", () => {
+    const key = (ip: string) =>
+      velocityBuckets({ per_ip_per_minute: 1 }, { user_id: 'u1', device_id: null, ip }, 'c', day0_ms)[0]?.key;
+    assert.equal(key('2001:db8:1:2::1'), key('2001:db8:1:2:ffff::9'));
+    assert.notEqual(key('2001:db8:1:2::1'), key('2001:db8:1:3::1'));
+    assert.notEqual(key('203.0.113.77'), key('203.0.113.78'));
+  });
+
   test('attempt keys do not collide with velocity keys and roll over with the window', () => {
     const attempt = attemptBuckets(subject, day0_ms)[0]?.key;
     const velocity = velocityBuckets({ per_user_per_minute: 1 }, subject, 'att', day0_ms)[0]?.key;

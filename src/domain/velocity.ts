@@ -39,6 +39,11 @@ const velocityFields: readonly { field: keyof Velocity; dimension: VelocityDimen
   { field: 'per_ip_per_day', dimension: 'ip', window_ms: day_ms },
 ];
 
+/**
+ * What a velocity limit counts for the subject: the user, the device, and for the IP its network
+ * (attemptNetwork): an IPv6 address's /64, where one subscriber may take a new address per request,
+ * as for the lockout; an IPv4 address itself.
+ */
 function subjectId(subject: VelocitySubject, dimension: VelocityDimension): string | null {
   switch (dimension) {
     case 'user':
@@ -46,7 +51,7 @@ function subjectId(subject: VelocitySubject, dimension: VelocityDimension): stri
     case 'device':
       return subject.device_id;
     case 'ip':
-      return subject.ip;
+      return subject.ip === null ? null : attemptNetwork(subject.ip);
   }
 }
 
@@ -116,8 +121,8 @@ export function checkVelocity(
 }
 
 /**
- * The network an address's failures count against: an IPv4 address itself, an IPv6 address's /64
- * (one subscriber's link: a guesser there has 2^64 addresses to move between). `ip` is canonical
+ * The network an address's failures and velocity count against: an IPv4 address itself, an IPv6
+ * address's /64 (one subscriber's link: a guesser or redeemer there has 2^64 addresses to move between). `ip` is canonical
  * (the HTTP edge's canonicalIp: compressed, lower case, IPv4-mapped as IPv4).
  */
 export function attemptNetwork(ip: string): string {

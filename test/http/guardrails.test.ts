@@ -123,6 +123,33 @@ describe('HTTP guardrails', () => {
     await assertInvariants(h.store);
   });
 
+  test("per-IP velocity counts an IPv6 address's whole /64: a new address per redemption is one network", async () => {
+    const h = await httpHarness();
+    await activeCampaign(h, {
+      code_mode: 'shared_code',
+      code: 'VELO64',
+      per_user_limit: 100,
+      velocity: { per_ip_per_minute: 2 },
+    });
+    // A new user, device and address each time, all in one subscriber's /64.
+    const ips = ['2001:db8:1:2::1', '2001:db8:1:2::2', '2001:db8:1:2:ffff:ffff:ffff:ffff'];
+    for (const [i, ip] of ips.entries()) {
+      const res = await h.call('POST', '/v1/redemptions', {
+        key: 'checkout',
+        body: redemption('VELO64', { user_id: `n${i}`, device_id: `nd${i}`, ip }),
+      });
+      if (i < 2) assert.equal(res.status, 201, JSON.stringify(res.body));
+      else assertError(res, 429, 'rate_limited');
+    }
+    // Another /64 is another network.
+    const next = await h.call('POST', '/v1/redemptions', {
+      key: 'checkout',
+      body: redemption('VELO64', { user_id: 'n9', device_id: 'nd9', ip: '2001:db8:1:3::1' }),
+    });
+    assert.equal(next.status, 201, JSON.stringify(next.body));
+    await assertInvariants(h.store);
+  });
+
   test("a request that names no ip counts no IP: the checkout server's own address is never locked out or limited", async () => {
     // Every request here comes from one address (the checkout server's, or a load balancer's).
     const h = await httpHarness();
