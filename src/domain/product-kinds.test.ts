@@ -120,6 +120,27 @@ describe('isCashEquivalent', () => {
     }
   });
 
+  test('recognises cash equivalents spelled with look-alike letters of other scripts or with accents', () => {
+    for (const kind of [
+      'phone_t\u043ep_up', // Cyrillic о
+      'gift_c\u0430rd', // Cyrillic а
+      '\u0440repaid_card', // Cyrillic р
+      '\u0441ash_voucher', // Cyrillic с
+      '\u0442\u043e\u0440_u\u0440', // Cyrillic т, о, р and р
+      'st\u03bfre_credit', // Greek ο
+      'gift_\u0441\u0430rd', // two Cyrillic letters
+      'ɑirtime', // Latin alpha
+      't\u00f3p_\u00fap', // accents
+      'to\u0301p_up', // a combining accent
+    ]) {
+      assert.equal(isCashEquivalent(kind), true, kind);
+    }
+    // Words of other scripts that are not look-alikes of a listed name stay ordinary.
+    for (const kind of ['\u043a\u043d\u0438\u0433\u0438', 'caf\u00e9', '\u03b2\u03b9\u03b2\u03bb\u03af\u03b1']) {
+      assert.equal(isCashEquivalent(kind), false, kind);
+    }
+  });
+
   test('leaves ordinary kinds alone, including words that merely contain a listed one', () => {
     for (const kind of [
       'merchandise',

@@ -92,10 +92,93 @@ export const knownProductKinds: readonly string[] = [
   'cash_voucher',
 ];
 
-/** True for a kind that is as good as cash, however it is written. */
+/**
+ * Letters of other scripts (Cyrillic, Greek, Armenian, Latin extensions) that NFKC leaves alone but
+ * that read as a Latin letter: `phone_tоp_up` with a Cyrillic `о`, or `gift_cаrd` with a Cyrillic
+ * `а`, is top-up and gift card to everyone who reads it. Lower case only (the kind is lower case).
+ */
+const latinLookAlikes: Readonly<Record<string, string>> = {
+  // Cyrillic
+  а: 'a',
+  в: 'b',
+  с: 'c',
+  ԁ: 'd',
+  е: 'e',
+  ё: 'e',
+  һ: 'h',
+  н: 'h',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  к: 'k',
+  ӏ: 'l',
+  м: 'm',
+  п: 'n',
+  о: 'o',
+  р: 'p',
+  ԛ: 'q',
+  г: 'r',
+  ѕ: 's',
+  т: 't',
+  ц: 'u',
+  ѵ: 'v',
+  ԝ: 'w',
+  ш: 'w',
+  х: 'x',
+  у: 'y',
+  ү: 'y',
+  // Greek
+  α: 'a',
+  β: 'b',
+  ε: 'e',
+  η: 'n',
+  ι: 'i',
+  κ: 'k',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  γ: 'y',
+  // Armenian
+  օ: 'o',
+  ս: 'u',
+  հ: 'h',
+  ց: 'g',
+  // Latin extensions and IPA
+  ɑ: 'a',
+  ɡ: 'g',
+  ı: 'i',
+  ȷ: 'j',
+  ɩ: 'i',
+  ʋ: 'u',
+  ɒ: 'a',
+};
+const lookAlikePattern = new RegExp(`[${Object.keys(latinLookAlikes).join('')}]`, 'gu');
+
+/**
+ * The kind as it reads in Latin letters: accents and other combining marks dropped (`tóp_úp`), and
+ * letters of other scripts that look like Latin ones replaced by them. Only for recognising a kind;
+ * never stored or compared.
+ */
+function readsAs(canonical: string): string {
+  return canonical
+    .normalize('NFD')
+    .replace(/\p{M}/gu, '')
+    .replace(lookAlikePattern, (ch) => latinLookAlikes[ch] ?? ch);
+}
+
+/**
+ * True for a kind that is as good as cash, however it is written: in any case, with any separators,
+ * full-width, or with letters of another script that look like the Latin ones (see readsAs).
+ */
 export function isCashEquivalent(kind: string): boolean {
   const canonical = canonicalProductKind(kind);
-  return namesStoredValue(canonical) || cashEquivalentFragments.some((f) => canonical.includes(f));
+  if (cashEquivalentFragments.some((f) => canonical.includes(f))) return true;
+  if (namesStoredValue(canonical)) return true;
+  const latin = readsAs(canonical);
+  return latin !== canonical && namesStoredValue(latin);
 }
 
 /**
