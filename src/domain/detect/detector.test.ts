@@ -230,6 +230,24 @@ describe('CampaignDetector sub-detectors, both ways', () => {
     assert.deepEqual(kinds(traffic.alarms), ['heavy_hitter']);
   });
 
+  test('heavy hitters: an IPv6 network taking a new address per redemption is named by its /64', () => {
+    const traffic = new Traffic(new CampaignDetector(), seed);
+    traffic.quiet(0, 120);
+    let host = 0;
+    for (let s = 120; s < 180; s++) {
+      const n = 5 + Math.floor(traffic.rand() * 16);
+      const normal = Array.from({ length: n }, () => (now_ms: number) => traffic.normal(now_ms));
+      const abuse = Array.from({ length: 3 }, () => (now_ms: number) => ({
+        ...traffic.normal(now_ms),
+        device_id: null,
+        ip: `2001:db8:1:2::${(++host).toString(16)}`,
+      }));
+      traffic.second(s, traffic.shuffle([...normal, ...abuse]));
+    }
+    const subjects = traffic.alarms.filter((a) => a.kind === 'heavy_hitter').map((a) => a.subject);
+    assert.deepEqual(subjects, ['ip:2001:db8:1:2::/64']);
+  });
+
   test('cash-equivalent share: a swing to top-ups alarms; an all-top-up campaign does not', () => {
     const traffic = new Traffic(new CampaignDetector(), seed);
     traffic.quiet(0, quiet_s);
