@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../config/config.ts';
 import type { Counters } from '../engine/counters.ts';
 import { Engine } from '../engine/engine.ts';
@@ -114,7 +114,21 @@ program.addCommand(verifyCommand(ctx));
 program.addCommand(auditCommand(ctx));
 program.addCommand(simulateCommand());
 
+/**
+ * Wrong usage (an unknown command or option, a missing or invalid argument) exits 64 (sysexits'
+ * EX_USAGE) once commander has said what was wrong, so a script tells a typo from `verify`'s 1 (a
+ * violation, or a command that failed); help and --version exit 0.
+ */
+const usage_exit_code = 64;
+
+function throwOnUsageErrors(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) throwOnUsageErrors(sub);
+}
+throwOnUsageErrors(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : usage_exit_code);
   process.stderr.write(`vouchsafe: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

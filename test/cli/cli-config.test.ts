@@ -28,7 +28,7 @@ test("PORT is 0-65535 (0: any free port) and LOG_LEVEL one of pino's levels; the
   assert.equal(loadConfig({}).log_level, 'info');
   assert.throws(() => loadConfig({ LOG_LEVEL: 'bogus' }), /LOG_LEVEL must be one of fatal, error, warn, info/);
   const flag = await runCli(['serve', '--port', '70000'], {});
-  assert.equal(flag.code, 1, flag.out);
+  assert.equal(flag.code, 64, `wrong usage is EX_USAGE: ${flag.out}`);
   assert.match(flag.out, /--port .* must be a port, 0-65535, got 70000/);
   const env = await runCli(['keys', 'list'], { PORT: '99999' });
   assert.equal(env.code, 1, env.out);
@@ -107,4 +107,17 @@ test('VOUCHSAFE_ADMIN_KEY: a weak key is refused at start, one line and exit 1, 
   assert.equal(run.code, 1, run.out);
   assert.match(run.out, /^vouchsafe: VOUCHSAFE_ADMIN_KEY must be 32 to 256 characters long, got 5: [^\n]*\n$/);
   assert.ok(!existsSync(join(dir, 'vouchsafe.db')), 'refused before any store is opened');
+});
+
+test('wrong usage exits 64, apart from a failure (1); help exits 0', async () => {
+  for (const args of [['verify', '--bogus'], ['nosuch'], ['codes', 'generate'], ['verify', '--digest'], []]) {
+    const run = await runCli(args, {});
+    assert.equal(run.code, 64, `${args.join(' ')}: ${run.out}`);
+    assert.match(run.out, /error: |Usage: /, args.join(' '));
+  }
+  for (const args of [['--help'], ['verify', '--help']]) assert.equal((await runCli(args, {})).code, 0, args.join(' '));
+  // A command that runs and fails is 1: here no store at the data dir it is given.
+  const dir = mkdtempSync(join(tmpdir(), 'vs-usage-'));
+  const failed = await runCli(['verify', '--data-dir', join(dir, 'none')], {});
+  assert.equal(failed.code, 1, failed.out);
 });
