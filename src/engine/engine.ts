@@ -199,6 +199,7 @@ export class Engine {
       now: () => this.now(),
       run: <T>(campaign_id: string, cmd: Command) => this.run<T>(campaign_id, cmd),
       approval_threshold_minor: this.approval_threshold_minor,
+      wantsEvent: (type) => this.wantsEvent(type),
     });
     this.campaigns = new CampaignCache(store, this.clock);
     this.guards = new Guards(opts.counters ?? new MemoryCounters(this.clock), this.campaigns, this.clock);

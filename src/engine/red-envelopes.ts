@@ -24,6 +24,8 @@ export interface RedEnvelopeDeps {
   run: <T>(campaign_id: string, cmd: Command) => Promise<T>;
   /** An envelope whose total is above this (or whose backing campaign has lint warnings) waits for approval. */
   approval_threshold_minor: number;
+  /** Whether some subscriber wants events of this type (the outbox gets only those). */
+  wantsEvent: (type: string) => boolean;
   randomInt?: RandomInt;
 }
 
@@ -145,8 +147,21 @@ export class RedEnvelopes {
       expires_at_ms: envelope.expires_at_ms,
       created_at_ms: now_ms,
     };
+    // Created active, the backing campaign is activated here, as a submit or an approval announces
+    // it for any other campaign (`from` null: it had no status before).
+    const activated =
+      status === 'active' && this.deps.wantsEvent('campaign.activated')
+        ? [
+            {
+              id: ids.next('evt', now_ms),
+              type: 'campaign.activated',
+              created_at_ms: now_ms,
+              data: { campaign_id: campaign.id, from: null, to: 'active', reason: null },
+            },
+          ]
+        : [];
     try {
-      await store.insertRedEnvelope(campaign, entry, row, packets_minor, rec);
+      await store.insertRedEnvelope(campaign, entry, row, packets_minor, rec, activated);
     } catch (err) {
       const prev = err instanceof UniqueViolation && idem ? await store.getIdempotency(idem.key) : null;
       if (prev && idem) return replayed(prev, idem);

@@ -1,5 +1,5 @@
 import type { Campaign } from '../domain/campaign.ts';
-import type { AuditEntry, IdempotencyRecord, ListQuery, Page } from './port.ts';
+import type { AuditEntry, IdempotencyRecord, ListQuery, OutboxEvent, Page } from './port.ts';
 
 /** One pre-split packet of a red envelope; a grab fills in who took it and the coupon it became. */
 export interface EnvelopePacket {
@@ -33,13 +33,17 @@ export interface PacketCheck extends EnvelopePacket {
 
 /** Red envelopes: the money is split once at creation; grabs pop packets inside the campaign's runBatch. */
 export interface RedEnvelopeStore {
-  /** The backing campaign, its first audit entry, the envelope row and every packet, in one transaction. */
+  /**
+   * The backing campaign, its first audit entry, the envelope row, every packet and its events (an
+   * outbox row; none when no one subscribes), in one transaction.
+   */
   insertRedEnvelope(
     campaign: Campaign,
     audit: AuditEntry,
     envelope: RedEnvelopeRow,
     packets_minor: readonly number[],
     idempotency: IdempotencyRecord | null,
+    events?: readonly OutboxEvent[],
   ): Promise<void>;
   /** The campaign that backs an envelope; it never changes, so callers may cache it. */
   redEnvelopeCampaignId(envelope_id: string): Promise<string | null>;

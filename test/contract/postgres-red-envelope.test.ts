@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { Rejection } from '../../src/domain/errors.ts';
 import { Engine } from '../../src/engine/engine.ts';
+import { unpackOutbox } from '../../src/store/contract/builders.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { assertInvariants, day_ms, envelopeTerms, harness } from '../support/fixtures.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
@@ -65,6 +66,24 @@ describe('red envelopes on PostgreSQL', () => {
     } finally {
       await Promise.all([h.engine.close(), other.close()]);
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  test('an envelope created active writes its campaign.activated in the creating transaction', async () => {
+    const h = await harness({}, new PostgresStore({ url }));
+    try {
+      const c = await h.engine.envelopes.create(envelopeTerms(h, { total_minor: 4_000, count: 10 }), { actor: 'k' });
+      const activated = unpackOutbox(await h.store.pendingOutbox(10_000)).filter(
+        (e) => e.type === 'campaign.activated' && (e.data as { campaign_id: string }).campaign_id === c.id,
+      );
+      assert.deepEqual(
+        activated.map((e) => e.data),
+        [{ campaign_id: c.id, from: null, to: 'active', reason: null }],
+      );
+      await assertInvariants(h.store);
+    } finally {
+      await h.engine.close();
+      await h.store.close();
     }
   });
 

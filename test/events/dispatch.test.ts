@@ -12,7 +12,7 @@ import { redemptionView } from '../../src/http/views.ts';
 import type { WebhookRecord } from '../../src/store/port-events.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import type { ListWire } from '../http/harness.ts';
-import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
+import { activeCampaign, assertInvariants, envelopeTerms, order } from '../support/fixtures.ts';
 import { checkPublishedEvent, type EventsHarness, eventsHarness, type Receiver, receiver } from './support.ts';
 
 type Delivery = {
@@ -370,6 +370,41 @@ test('incident.opened carries the incident as GET /v1/incidents/{id} shows it: t
     const shown = await h.call<Record<string, unknown>>('GET', `/v1/incidents/${opened.body.id}`);
     assert.deepEqual(data.scope, shown.body.scope);
     assert.ok(!JSON.stringify(data).includes('_ms"'), `no epoch milliseconds on the wire: ${JSON.stringify(data)}`);
+  });
+  await h.close();
+});
+
+test('a red envelope created active announces campaign.activated, as a submit does; a risky one on approval', async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    await hook(h, r.url, ['campaign.activated']);
+    const plain = await h.engine.envelopes.create(envelopeTerms(h, { total_minor: 4_000, count: 10 }), {
+      actor: 'key_ops',
+    });
+    assert.equal(plain.status, 'active');
+    // Cash equivalents make it risky: pending until a second key approves.
+    const risky = await h.engine.envelopes.create(
+      envelopeTerms(h, {
+        total_minor: 4_000,
+        count: 10,
+        coupon: { min_spend_minor: 0, product_kinds: ['phone_top_up'], coupon_ttl_s: 86_400 },
+      }),
+      { actor: 'key_ops' },
+    );
+    assert.equal(risky.status, 'pending_approval');
+    await h.events.dispatcher.runOnce();
+    assert.deepEqual(
+      r.received.map((x) => x.body.data),
+      [{ campaign_id: plain.id, from: null, to: 'active', reason: null }],
+    );
+    await h.engine.campaignAction(risky.id, 'approve', { actor: 'key_checker' });
+    await h.events.dispatcher.runOnce();
+    assert.deepEqual(
+      r.received.map((x) => x.body.data.campaign_id),
+      [plain.id, risky.id],
+    );
+    await assertInvariants(h.store);
   });
   await h.close();
 });

@@ -420,8 +420,9 @@ export class PostgresStore implements Store {
     envelope: RedEnvelopeRow,
     packets_minor: readonly number[],
     idem: IdempotencyRecord | null,
+    events: readonly OutboxEvent[] = [],
   ): Promise<void> {
-    return envelopes.insertRedEnvelope(this.write, c, audit, envelope, packets_minor, idem);
+    return envelopes.insertRedEnvelope(this.write, c, audit, envelope, packets_minor, idem, events);
   }
 
   redEnvelopeCampaignId(envelope_id: string): Promise<string | null> {

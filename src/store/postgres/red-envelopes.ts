@@ -1,5 +1,5 @@
 import type { Campaign } from '../../domain/campaign.ts';
-import type { AuditEntry, BatchWrites, IdempotencyRecord, ListQuery, Page } from '../port.ts';
+import type { AuditEntry, BatchWrites, IdempotencyRecord, ListQuery, OutboxEvent, Page } from '../port.ts';
 import type { EnvelopePacket, PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
 import { type Db, insertAudit, insertIdempotency, type Query } from './pg-batch.ts';
 import type { Write } from './pg-platform.ts';
@@ -12,6 +12,7 @@ const packetsPerInsert = 10_000;
 const sql = {
   campaignInsert: 'INSERT INTO campaigns (id, status, code, created_at_ms, doc) VALUES ($1, $2, $3, $4, $5)',
   envelopeInsert: 'INSERT INTO red_envelopes (id, campaign_id, expires_at_ms, created_at_ms) VALUES ($1, $2, $3, $4)',
+  outboxInsert: "INSERT INTO outbox (id, type, data, created_at_ms) VALUES ($1, 'batch', $2, $3)",
   packetsInsert: `INSERT INTO red_envelope_packets (campaign_id, idx, amount_minor)
     SELECT $1, i, a FROM unnest($2::integer[], $3::bigint[]) AS u(i, a)`,
   packetsRange: `SELECT ${packetCols} FROM red_envelope_packets
@@ -56,6 +57,7 @@ export function insertRedEnvelope(
   env: RedEnvelopeRow,
   packets_minor: readonly number[],
   idem: IdempotencyRecord | null,
+  events: readonly OutboxEvent[] = [],
 ): Promise<void> {
   return write(async (db) => {
     await db.query(sql.campaignInsert, [c.id, c.status, c.code, c.created_at_ms, JSON.stringify(c)]);
@@ -66,6 +68,8 @@ export function insertRedEnvelope(
       await db.query(sql.packetsInsert, [env.campaign_id, chunk.map((_, i) => from + i), chunk]);
     }
     if (idem) await insertIdempotency(db, [idem]);
+    const first = events[0];
+    if (first) await db.query(sql.outboxInsert, [first.id, JSON.stringify(events), first.created_at_ms]);
   });
 }
 

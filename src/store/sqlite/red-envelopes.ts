@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Campaign } from '../../domain/campaign.ts';
-import type { AuditEntry, BatchWrites, IdempotencyRecord, ListQuery, Page } from '../port.ts';
+import type { AuditEntry, BatchWrites, IdempotencyRecord, ListQuery, OutboxEvent, Page } from '../port.ts';
 import { UniqueViolation } from '../port.ts';
 import type { EnvelopePacket, PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
 
@@ -39,6 +39,7 @@ export class SqliteRedEnvelopes {
         'INSERT INTO audit (chain, chain_seq, at_ms, actor, action, subject, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       idemInsert: p('INSERT INTO idempotency (key, fingerprint, result, created_at_ms) VALUES (?, ?, ?, ?)'),
+      outboxInsert: p("INSERT INTO outbox (id, type, data, created_at_ms) VALUES (?, 'batch', ?, ?)"),
       envelopeInsert: p(
         'INSERT INTO red_envelopes (id, campaign_id, expires_at_ms, created_at_ms) VALUES (?, ?, ?, ?)',
       ),
@@ -75,6 +76,7 @@ export class SqliteRedEnvelopes {
     env: RedEnvelopeRow,
     packets_minor: readonly number[],
     idem: IdempotencyRecord | null,
+    events: readonly OutboxEvent[] = [],
   ): void {
     const s = this.stmt;
     try {
@@ -95,6 +97,8 @@ export class SqliteRedEnvelopes {
           s.envelopeInsert.run(env.id, env.campaign_id, env.expires_at_ms, env.created_at_ms);
           this.insertPackets(env.campaign_id, packets_minor);
           if (idem) s.idemInsert.run(idem.key, idem.fingerprint, JSON.stringify(idem.result), idem.created_at_ms);
+          const first = events[0];
+          if (first) s.outboxInsert.run(first.id, JSON.stringify(events), first.created_at_ms);
         })
         .immediate();
     } catch (err) {

@@ -838,8 +838,9 @@ export class SqliteStore implements Store {
     envelope: RedEnvelopeRow,
     packets_minor: readonly number[],
     idem: IdempotencyRecord | null,
+    events: readonly OutboxEvent[] = [],
   ): Promise<void> {
-    this.envelopes.insert(c, audit, envelope, packets_minor, idem);
+    this.envelopes.insert(c, audit, envelope, packets_minor, idem, events);
   }
 
   async redEnvelopeCampaignId(envelope_id: string): Promise<string | null> {
