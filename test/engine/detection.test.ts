@@ -214,7 +214,7 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
     await assertInvariants(h.store);
   });
 
-  test('an alert the engine could not take (503 overloaded, store unavailable) is submitted again at the next tick: the campaign still pauses', async () => {
+  test('an alert the engine could not take (the store unavailable) is submitted again at the next tick: the campaign still pauses', async () => {
     const h = await harness();
     const detection = new Detection(h.engine, { timer: false }).start();
     const c = await activeCampaign(h, { ...detectSpec, budget_minor: 10_000, ends_at_ms: h.clock.now() + 2 * day_ms });
@@ -224,25 +224,26 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
         { actor: 'key_checkout' },
       );
     }
-    // The queue is full when the alarm fires (a burst is when it fills): the alert command is shed, twice.
+    // The store fails the alert command twice (a pausing alert is never shed by a full queue, since
+    // it stops spending, but a store outage fails it all the same).
     const submit = h.engine.submitCommand.bind(h.engine);
-    let shed = 0;
+    let failed = 0;
     h.engine.submitCommand = (<T>(campaign_id: string, cmd: Command): Promise<T> => {
-      if (cmd.type === 'alert' && shed < 2) {
-        shed += 1;
-        return Promise.reject(new Rejection('overloaded', 'too many commands waiting; retry shortly', undefined, 1));
+      if (cmd.type === 'alert' && failed < 2) {
+        failed += 1;
+        return Promise.reject(new Rejection('store_unavailable', 'the store is not answering', undefined, 1));
       }
       return submit<T>(campaign_id, cmd);
     }) as Engine['submitCommand'];
     h.clock.advance(60_000);
     await detection.tickNow();
-    assert.equal(shed, 1);
-    assert.equal((await h.engine.getCampaign(c.id)).status, 'active', 'shed: nothing recorded yet');
+    assert.equal(failed, 1);
+    assert.equal((await h.engine.getCampaign(c.id)).status, 'active', 'failed: nothing recorded yet');
     h.clock.advance(1_000);
     await detection.tickNow();
     h.clock.advance(1_000);
     await detection.tickNow();
-    assert.equal(shed, 2);
+    assert.equal(failed, 2);
     const after = await h.engine.getCampaign(c.id);
     assert.equal(after.status, 'paused', 'the alarm is not lost to its own cooldown');
     const alerts = await alertsOf(h, c.id);
