@@ -1,7 +1,7 @@
 import type { Campaign } from '../domain/campaign.ts';
 import { type KeyOrigin, selfApprovalReason } from '../domain/key-lineage.ts';
 import { canonicalJson } from './audit.ts';
-import { isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
+import { earlier, isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
 
 /**
  * Maker-checker held to a campaign's chain (campaign-handlers.ts approve). The chain names every maker:
@@ -35,7 +35,7 @@ export function approvalFault(
   }
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
-    if (fault === null || f.seq < fault.seq) fault = f;
+    fault = earlier(fault, f);
   };
   const creator = first.actor;
   let changer = { key: first.actor, seq: first.seq };

@@ -1,6 +1,6 @@
 import type { Campaign, CampaignSpec, CampaignStatus } from '../domain/campaign.ts';
 import { canonicalJson } from './audit.ts';
-import { isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
+import { earlier, isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
 
 /** A campaign's settings as its chain records them, in force from the entry at `seq` on. */
 export interface SpecVersion {
@@ -109,7 +109,7 @@ export function specAt(a: AuditedCampaign, seq: number): CampaignSpec {
 export function settingsFault(c: Campaign, a: AuditedCampaign): LedgerFault | null {
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
-    if (fault === null || f.seq < fault.seq) fault = f;
+    fault = earlier(fault, f);
   };
   const now = a.versions[a.versions.length - 1]?.spec ?? {};
   const row = c as unknown as Record<string, unknown>;

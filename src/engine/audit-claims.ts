@@ -2,7 +2,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
 import type { CouponFacts } from '../store/port-coupon-checks.ts';
 import type { AuditedCampaign } from './audit-campaign.ts';
-import { isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
+import { earlier, isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
 
 /** What a campaign's chain says about one claimed coupon (a claim or a red-envelope grab). */
 export interface RecordedClaim {
@@ -151,7 +151,7 @@ export async function checkClaimLedger(
 ): Promise<LedgerFault | null> {
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
-    if (fault === null || f.seq < fault.seq) fault = f;
+    fault = earlier(fault, f);
   };
   const check = async (claims: RecordedClaim[]) => {
     const rows = new Map((await store.couponsById(claims.map((x) => x.coupon_id))).map((r) => [r.id, r]));

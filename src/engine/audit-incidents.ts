@@ -2,7 +2,7 @@ import { limits } from '../config/limits.ts';
 import type { Campaign } from '../domain/campaign.ts';
 import type { Breakdown, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
 import type { Store } from '../store/port.ts';
-import { isRecord, type LedgerFault, type Recorded, type Stored } from './audit-ledger.ts';
+import { earlier, isRecord, type LedgerFault, type Recorded, type Stored } from './audit-ledger.ts';
 
 /** What one campaign's chain says an incident did with its redemptions. */
 interface Listed {
@@ -291,7 +291,7 @@ export async function checkIncidentTables(
   const at = (campaign_id: string, detail: string) => ({ seq: audit.tails.get(campaign_id) ?? 0, detail, campaign_id });
   let worst: (LedgerFault & { campaign_id: string }) | null = null;
   const note = (f: LedgerFault & { campaign_id: string }) => {
-    if (worst === null || f.seq < worst.seq) worst = f;
+    worst = earlier(worst, f);
   };
   for (const { incident_id, campaign_id } of await store.incidentMemberCampaigns()) {
     if (audit.members.has(pairKey(incident_id, campaign_id))) continue;
@@ -372,7 +372,7 @@ export async function checkIncidentLog(store: Store, chain: readonly Stored[]): 
   const tail_seq = chain[chain.length - 1]?.seq ?? 0;
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
-    if (fault === null || f.seq < fault.seq) fault = f;
+    fault = earlier(fault, f);
   };
   const seen = new Set<string>();
   let starting_after: string | undefined;

@@ -1,6 +1,6 @@
 import type { Store } from '../store/port.ts';
 import { canonicalJson } from './audit.ts';
-import { isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
+import { earlier, isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
 
 /** What the platform chain says of one API key: the scopes it was created with, and whether it was revoked. */
 interface AuditedKey {
@@ -51,7 +51,7 @@ export async function checkApiKeyLog(store: Store, chain: readonly Stored[]): Pr
   const tail_seq = chain[chain.length - 1]?.seq ?? 0;
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
-    if (fault === null || f.seq < fault.seq) fault = f;
+    fault = earlier(fault, f);
   };
   for (const k of await store.listApiKeys()) {
     const a = audited.get(k.id);

@@ -30,6 +30,12 @@ export interface LedgerFault {
   detail: string;
 }
 
+/** The earlier of two faults (the lower global seq; the first on a tie): verify reports the first bad entry. */
+export function earlier<F extends LedgerFault>(a: F | null, b: F | null): F | null {
+  if (a === null || b === null) return a ?? b;
+  return b.seq < a.seq ? b : a;
+}
+
 /** A JSON object (audit entry data is read from JSON text). */
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -128,7 +134,7 @@ export async function checkRedemptionLedger(
   const tail_seq = chain[chain.length - 1]?.seq ?? 0;
   let fault: LedgerFault | null = null;
   const note = (f: LedgerFault) => {
-    if (fault === null || f.seq < fault.seq) fault = f;
+    fault = earlier(fault, f);
   };
   await store.forEachRedemption(campaign_id, (page) => {
     for (const r of page) {

@@ -23,6 +23,8 @@ import { checkApiKeyLog } from './audit-keys.ts';
 import {
   checkKeptCoupons,
   checkRedemptionLedger,
+  earlier,
+  type LedgerFault,
   type Recorded,
   recordedRedemptions,
   type Stored,
@@ -44,13 +46,8 @@ export interface AuditLogCheck {
   detail: string | null;
 }
 
-interface ChainFault {
-  seq: number;
-  detail: string;
-}
-
 /** Links and hashes (verifyChain), then the global order: a later link must have a later seq. */
-function linkFault(chain: string, list: readonly Stored[]): ChainFault | null {
+function linkFault(chain: string, list: readonly Stored[]): LedgerFault | null {
   const check = verifyChain(list);
   if (!check.ok) {
     const bad = list.find((e) => e.chain_seq === check.first_bad_seq) ?? list[0];
@@ -93,12 +90,6 @@ export interface CampaignLedger {
   claims_by_user: Map<string, number> | null;
 }
 
-/** The earlier of two faults (the one with the lower global seq). */
-function earlier<F extends ChainFault>(a: F | null, b: F | null): F | null {
-  if (a === null || b === null) return a ?? b;
-  return b.seq < a.seq ? b : a;
-}
-
 /**
  * A campaign chain's ledger: the campaign's settings and status, its makers and approvals
  * (audit-approval.ts), its redemptions (discount,
@@ -112,7 +103,7 @@ async function ledgerFault(
   list: readonly Stored[],
   incidents: IncidentAudit,
   origins: ReadonlyMap<string, KeyOrigin>,
-): Promise<{ fault: ChainFault | null; ledger: CampaignLedger }> {
+): Promise<{ fault: LedgerFault | null; ledger: CampaignLedger }> {
   const audited = auditedCampaign(list);
   const recorded = recordedRedemptions(list);
   const settings = earlier(audited === null ? null : settingsFault(c, audited), approvalFault(c, list, origins));
@@ -148,7 +139,7 @@ async function checkChain(
   incidents: IncidentAudit,
   origins: ReadonlyMap<string, KeyOrigin>,
   onCampaign: ((c: Campaign, ledger: CampaignLedger | null) => Promise<void>) | undefined,
-): Promise<ChainFault | null> {
+): Promise<LedgerFault | null> {
   const c = chain === platform_chain ? null : await store.getCampaign(chain);
   const anchor =
     chain === platform_chain ? await store.platformAuditHead() : c && { seq: c.audit_seq, hash: c.audit_head };
@@ -201,7 +192,7 @@ export async function verifyAuditLog(
   // deleted; so does every chain a digest names, even if it and its campaign were deleted.
   const chains = [...new Set([...(await store.auditChains()), ...ids, ...recorded.keys(), platform_chain])].sort();
   let entries = 0;
-  let worst: (ChainFault & { chain: string }) | null = null;
+  let worst: (LedgerFault & { chain: string }) | null = null;
   const incidents = new IncidentAudit();
   // The keys' origins, for maker-checker's lineage (audit-approval.ts); keys are few.
   const origins = new Map<string, KeyOrigin>(
@@ -213,7 +204,7 @@ export async function verifyAuditLog(
     entries += list.length;
     const tail_seq = list[list.length - 1]?.seq ?? 0;
     incidents.tails.set(chain, tail_seq);
-    let fault: ChainFault | null;
+    let fault: LedgerFault | null;
     try {
       // The digest's finding first: of a chain deleted whole, "has no campaign" says less.
       fault = earlier(
