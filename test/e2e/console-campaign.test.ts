@@ -11,7 +11,7 @@ import {
   horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
-import { type ConsoleServer, startConsoleServer } from '../support/console-server.ts';
+import { type ConsoleServer, signIn, startConsoleServer } from '../support/console-server.ts';
 
 /** The campaign page in a browser whose local time is not UTC (Tokyo: UTC+9, no daylight saving). */
 const admin_key = 'vs_test_admin_key_for_console_campaign_01';
@@ -47,9 +47,7 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
         return fillText.call(this, text, ...rest);
       };
     });
-    await page.goto(`${server.url}/console`);
-    await page.getByLabel('API key').fill(admin_key);
-    await page.keyboard.press('Enter');
+    await signIn(page, server.url, admin_key);
     await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
     assert.equal(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone), timezone_id);
   });
@@ -180,9 +178,7 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
     const other = await browser.context.newPage();
     try {
       other.setDefaultTimeout(wait_ms);
-      await other.goto(`${server.url}/console`);
-      await other.getByLabel('API key').fill(made.data.key);
-      await other.keyboard.press('Enter');
+      await signIn(other, server.url, made.data.key);
       await other.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
       await other.goto(`${server.url}/console/campaigns/${unique_id}`);
       await other.locator('article.campaign-page').waitFor();

@@ -7,7 +7,7 @@ import { createApiKey } from '../../src/http/api-keys.ts';
 import type { RunningServer } from '../../src/http/server.ts';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { type Browser, browserUnavailable, collectErrors, launchBrowser } from '../support/browser.ts';
-import { type ConsoleServer, startConsoleServer } from '../support/console-server.ts';
+import { type ConsoleServer, signIn, startConsoleServer } from '../support/console-server.ts';
 
 /**
  * The console's lists past their first page (incidents, red envelopes, the approval queue), and
@@ -43,9 +43,7 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
     page = await browser.context.newPage();
     page.setDefaultTimeout(wait_ms);
     errors = collectErrors(page);
-    await page.goto(`${server.url}/console`);
-    await page.getByLabel('API key').fill(approver.secret);
-    await page.keyboard.press('Enter');
+    await signIn(page, server.url, approver.secret);
     await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
   });
 

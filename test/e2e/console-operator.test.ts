@@ -11,7 +11,7 @@ import {
   horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
-import { type ConsoleServer, startConsoleServer } from '../support/console-server.ts';
+import { type ConsoleServer, signIn, startConsoleServer } from '../support/console-server.ts';
 
 /**
  * The console as an operator uses it during a leak: what the detector saw, an incident over
@@ -45,9 +45,7 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
     page = await browser.context.newPage();
     page.setDefaultTimeout(wait_ms);
     errors = collectErrors(page);
-    await page.goto(`${server.url}/console`);
-    await page.getByLabel('API key').fill(admin_key);
-    await page.keyboard.press('Enter');
+    await signIn(page, server.url, admin_key);
     await page.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
   });
 
@@ -137,9 +135,7 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
     const other = await browser.context.newPage();
     try {
       other.setDefaultTimeout(wait_ms);
-      await other.goto(`${server.url}/console`);
-      await other.getByLabel('API key').fill(made.data.key);
-      await other.keyboard.press('Enter');
+      await signIn(other, server.url, made.data.key);
       await other
         .getByRole('alert')
         .getByText(/needs a key with the read or admin scope/)

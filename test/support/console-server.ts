@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Page } from 'playwright-core';
 import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
 import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
 import { Engine } from '../../src/engine/engine.ts';
@@ -53,4 +54,11 @@ export async function startConsoleServer(
       }
     },
   };
+}
+
+/** Signs the console at `url` in with `key` as a user does (the sign-in field, the key, Enter); the caller waits for what follows. */
+export async function signIn(page: Page, url: string, key: string): Promise<void> {
+  await page.goto(`${url}/console`);
+  await page.getByLabel('API key', { exact: true }).fill(key);
+  await page.keyboard.press('Enter');
 }
