@@ -2,7 +2,7 @@ import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
 import type { CouponFacts } from '../store/port-coupon-checks.ts';
 import type { AuditedCampaign } from './audit-campaign.ts';
-import { earlier, isRecord, type LedgerFault, type Stored } from './audit-ledger.ts';
+import { earlier, isRecord, type LedgerFault, type Stored, withCouponRows } from './audit-ledger.ts';
 
 /** What a campaign's chain says about one claimed coupon (a claim or a red-envelope grab). */
 export interface RecordedClaim {
@@ -16,9 +16,6 @@ export interface RecordedClaim {
   seq: number;
   at_ms: number;
 }
-
-/** Coupon ids looked up per store read. */
-const ids_per_read = 1000;
 
 /** The changes that issue a claimed coupon (batch entries: data.changes[], subject the coupon id). */
 const issuing: ReadonlySet<string> = new Set(['coupon.claimed', 'red_envelope.grabbed']);
@@ -153,24 +150,20 @@ export async function checkClaimLedger(
   const note = (f: LedgerFault) => {
     fault = earlier(fault, f);
   };
-  const check = async (claims: RecordedClaim[]) => {
-    const rows = new Map((await store.couponsById(claims.map((x) => x.coupon_id))).map((r) => [r.id, r]));
-    for (const claim of claims) {
-      const why = claimMisfit(claim, rows.get(claim.coupon_id), c, audited);
-      if (why) note({ seq: claim.seq, detail: `coupon ${claim.coupon_id} ${why}` });
-    }
-  };
   let claims = 0;
-  let page: RecordedClaim[] = [];
-  for (const claim of recordedClaims(chain)) {
-    claims += 1;
-    by_user?.set(claim.user_id, (by_user.get(claim.user_id) ?? 0) + 1);
-    page.push(claim);
-    if (page.length < ids_per_read) continue;
-    await check(page);
-    page = [];
-  }
-  if (page.length > 0) await check(page);
+  await withCouponRows(
+    store,
+    recordedClaims(chain),
+    (claim) => claim.coupon_id,
+    (page, rows) => {
+      claims += page.length;
+      for (const claim of page) {
+        by_user?.set(claim.user_id, (by_user.get(claim.user_id) ?? 0) + 1);
+        const why = claimMisfit(claim, rows.get(claim.coupon_id), c, audited);
+        if (why) note({ seq: claim.seq, detail: `coupon ${claim.coupon_id} ${why}` });
+      }
+    },
+  );
   if (claims !== c.claimed_count) {
     const tail_seq = chain[chain.length - 1]?.seq ?? 0;
     note({

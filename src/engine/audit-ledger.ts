@@ -1,5 +1,6 @@
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
 import type { AuditEntry, Store } from '../store/port.ts';
+import type { CouponFacts } from '../store/port-coupon-checks.ts';
 
 /** An audit entry as stored, with its global seq. */
 export type Stored = AuditEntry & { seq: number };
@@ -180,8 +181,39 @@ function madeMisfit(r: Redemption, rec: Recorded): string | null {
   return null;
 }
 
-/** Coupon ids looked up per store read. */
+/** Coupon ids looked up per store read (couponsById takes at most a thousand). */
 const coupons_per_read = 1000;
+
+/**
+ * Hands `items` to `check` a page at a time with their coupons' rows (by id), one store read a page:
+ * the items may stream from a chain, and no map of them all is kept.
+ */
+export async function withCouponRows<T>(
+  store: Store,
+  items: Iterable<T>,
+  couponOf: (item: T) => string,
+  check: (page: readonly T[], rows: ReadonlyMap<string, CouponFacts>) => void,
+): Promise<void> {
+  let page: T[] = [];
+  const read = async () => {
+    const rows = await store.couponsById(page.map(couponOf));
+    check(page, new Map(rows.map((r) => [r.id, r])));
+    page = [];
+  };
+  for (const item of items) {
+    page.push(item);
+    if (page.length >= coupons_per_read) await read();
+  }
+  if (page.length > 0) await read();
+}
+
+/** A reversal that left its coupon used (see checkKeptCoupons): its redemption, coupon and record. */
+function* keptCoupons(recorded: Map<string, Recorded>): Generator<[string, string, Recorded]> {
+  for (const [id, rec] of recorded) {
+    if (rec.status !== 'reversed' || !rec.keeps_coupon || rec.made === null) continue;
+    yield [id, rec.made.slice(0, rec.made.indexOf('\n')), rec];
+  }
+}
 
 /**
  * A single-use coupon whose redemption the chain reversed without giving it back (no
@@ -192,25 +224,18 @@ const coupons_per_read = 1000;
  */
 export async function checkKeptCoupons(store: Store, recorded: Map<string, Recorded>): Promise<LedgerFault | null> {
   let fault: LedgerFault | null = null;
-  let page: Array<[string, string, Recorded]> = [];
-  const check = async () => {
-    const rows = new Map((await store.couponsById(page.map(([, coupon_id]) => coupon_id))).map((r) => [r.id, r]));
-    for (const [id, coupon_id, rec] of page) {
-      const row = rows.get(coupon_id);
-      if (row === undefined || row.kind === 'shared' || row.status !== 'active') continue;
-      if (fault !== null && fault.seq <= rec.last_seq) continue;
-      fault = {
-        seq: rec.last_seq,
-        detail: `coupon ${coupon_id} is active, but its redemption ${id} was reversed without giving it back`,
-      };
-    }
-    page = [];
-  };
-  for (const [id, rec] of recorded) {
-    if (rec.status !== 'reversed' || !rec.keeps_coupon || rec.made === null) continue;
-    page.push([id, rec.made.slice(0, rec.made.indexOf('\n')), rec]);
-    if (page.length >= coupons_per_read) await check();
-  }
-  if (page.length > 0) await check();
+  await withCouponRows(
+    store,
+    keptCoupons(recorded),
+    ([, coupon_id]) => coupon_id,
+    (page, rows) => {
+      for (const [id, coupon_id, rec] of page) {
+        const row = rows.get(coupon_id);
+        if (row === undefined || row.kind === 'shared' || row.status !== 'active') continue;
+        const detail = `coupon ${coupon_id} is active, but its redemption ${id} was reversed without giving it back`;
+        fault = earlier(fault, { seq: rec.last_seq, detail });
+      }
+    },
+  );
   return fault;
 }
