@@ -87,6 +87,14 @@ function portError(err: unknown): unknown {
   return err instanceof DecideFailed ? err.cause : mapPgError(err);
 }
 
+const appliedSql = 'SELECT id FROM migrations_applied';
+
+/** The migrations this build has that the database has not recorded (rows of appliedSql), in order. */
+function unapplied(applied: readonly Row[]): typeof pgMigrations {
+  const done = new Set(applied.map((r) => String(r.id)));
+  return pgMigrations.filter((m) => !done.has(m.id));
+}
+
 /** The cluster store: many API processes share one PostgreSQL; the campaign row lock serializes batches. */
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
@@ -158,8 +166,7 @@ export class PostgresStore implements Store {
   }
 
   async pendingMigrations(): Promise<string[]> {
-    const done = new Set((await this.q('SELECT id FROM migrations_applied')).map((r) => String(r.id)));
-    return pgMigrations.filter((m) => !done.has(m.id)).map((m) => m.id);
+    return unapplied(await this.q(appliedSql)).map((m) => m.id);
   }
 
   async migrate(): Promise<void> {
@@ -170,9 +177,7 @@ export class PostgresStore implements Store {
       await db.query(
         'CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)',
       );
-      const done = new Set((await db.query<Row>('SELECT id FROM migrations_applied')).rows.map((r) => String(r.id)));
-      for (const m of pgMigrations) {
-        if (done.has(m.id)) continue;
+      for (const m of unapplied((await db.query<Row>(appliedSql)).rows)) {
         await db.query(m.sql);
         await db.query('INSERT INTO migrations_applied (id, applied_at_ms) VALUES ($1, $2)', [m.id, Date.now()]);
       }

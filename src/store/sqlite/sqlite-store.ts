@@ -198,10 +198,7 @@ export class SqliteStore implements Store {
   private migrateSync(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
     const apply = this.db.transaction(() => {
-      const rows = this.db.prepare('SELECT id FROM migrations_applied').all() as Row[];
-      const done = new Set(rows.map((r) => String(r.id)));
-      for (const m of migrations) {
-        if (done.has(m.id)) continue;
+      for (const m of this.unapplied()) {
         this.db.exec(m.sql);
         this.db.prepare('INSERT INTO migrations_applied (id, applied_at_ms) VALUES (?, ?)').run(m.id, Date.now());
       }
@@ -270,9 +267,14 @@ export class SqliteStore implements Store {
   }
 
   async pendingMigrations(): Promise<string[]> {
+    return this.unapplied().map((m) => m.id);
+  }
+
+  /** The migrations this build has that the file has not recorded, in order. */
+  private unapplied(): typeof migrations {
     const rows = this.db.prepare('SELECT id FROM migrations_applied').all() as Row[];
     const done = new Set(rows.map((r) => String(r.id)));
-    return migrations.filter((m) => !done.has(m.id)).map((m) => m.id);
+    return migrations.filter((m) => !done.has(m.id));
   }
 
   /**
