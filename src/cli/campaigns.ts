@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { limits } from '../config/limits.ts';
 import { availableMinor, type Campaign } from '../domain/campaign.ts';
 import { maxExposureMinor } from '../domain/exposure.ts';
+import { allRows } from '../store/all-rows.ts';
 import type { CliContext } from './main.ts';
 import { positiveInt } from './main.ts';
 
@@ -35,19 +36,16 @@ export function campaignsCommand(ctx: CliContext): Command {
       };
       const store = await ctx.openStore({ read_only: true });
       let shown = 0;
-      let last: string | undefined;
-      let more = true;
+      let more = false;
       try {
-        // A page of the store holds at most list_limit_max: page on, so --limit 500 shows 500, not 100.
-        while (more && shown < o.limit) {
-          const page = await store.listCampaigns({
-            limit: Math.min(o.limit - shown, limits.list_limit_max),
-            ...(last ? { starting_after: last } : {}),
-          });
-          for (const c of page.data) print(c);
-          shown += page.data.length;
-          last = page.data[page.data.length - 1]?.id;
-          more = page.has_more && last !== undefined;
+        // Page on past one store page (list_limit_max), so --limit 500 shows 500, not 100.
+        for await (const c of allRows((q) => store.listCampaigns(q), Math.min(o.limit, limits.list_limit_max))) {
+          if (shown === o.limit) {
+            more = true;
+            break;
+          }
+          print(c);
+          shown += 1;
         }
       } finally {
         await store.close();

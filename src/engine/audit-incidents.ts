@@ -1,6 +1,6 @@
-import { limits } from '../config/limits.ts';
 import type { Campaign } from '../domain/campaign.ts';
 import type { Breakdown, IncidentStatus, MemberOutcome } from '../domain/incident.ts';
+import { allRows } from '../store/all-rows.ts';
 import type { Store } from '../store/port.ts';
 import { earlier, isRecord, type LedgerFault, type Recorded, type Stored } from './audit-ledger.ts';
 
@@ -375,21 +375,14 @@ export async function checkIncidentLog(store: Store, chain: readonly Stored[]): 
     fault = earlier(fault, f);
   };
   const seen = new Set<string>();
-  let starting_after: string | undefined;
-  for (;;) {
-    const page = await store.listIncidents({ limit: limits.list_limit_max, starting_after });
-    for (const i of page.data) {
-      seen.add(i.id);
-      const a = audited.get(i.id);
-      if (a === undefined) {
-        note({ seq: tail_seq, detail: `incident ${i.id} is not in the platform chain` });
-      } else if (i.status !== a.status && !(a.status === 'open' && i.status === 'resolving')) {
-        note({ seq: a.seq, detail: `incident ${i.id} is ${i.status}, audited ${a.status}` });
-      }
+  for await (const i of allRows((q) => store.listIncidents(q))) {
+    seen.add(i.id);
+    const a = audited.get(i.id);
+    if (a === undefined) {
+      note({ seq: tail_seq, detail: `incident ${i.id} is not in the platform chain` });
+    } else if (i.status !== a.status && !(a.status === 'open' && i.status === 'resolving')) {
+      note({ seq: a.seq, detail: `incident ${i.id} is ${i.status}, audited ${a.status}` });
     }
-    const last = page.data[page.data.length - 1];
-    if (!page.has_more || last === undefined) break;
-    starting_after = last.id;
   }
   for (const [id, a] of audited) {
     if (!seen.has(id)) note({ seq: a.seq, detail: `incident ${id} is audited but not stored` });

@@ -22,6 +22,7 @@ import { asError, assert, idempotencyKeyReused, Rejection } from '../domain/erro
 import { lintCampaign } from '../domain/lint.ts';
 import type { Order, Redemption } from '../domain/redemption.ts';
 import type { VelocitySubject } from '../domain/velocity.ts';
+import { allRows } from '../store/all-rows.ts';
 import {
   type BatchLoad,
   type BatchSnapshot,
@@ -340,17 +341,8 @@ export class Engine {
    */
   async campaignsWithStatus(status: CampaignStatus | readonly CampaignStatus[]): Promise<Campaign[]> {
     const out: Campaign[] = [];
-    let starting_after: string | undefined;
-    for (;;) {
-      const page = await this.store.listCampaigns({
-        limit: limits.list_limit_max,
-        status,
-        ...(starting_after ? { starting_after } : {}),
-      });
-      out.push(...page.data);
-      starting_after = page.data[page.data.length - 1]?.id;
-      if (!page.has_more || starting_after === undefined) return out;
-    }
+    for await (const c of allRows((q) => this.store.listCampaigns({ ...q, status }))) out.push(c);
+    return out;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { limits } from '../config/limits.ts';
 import type { Campaign, CodeMode } from '../domain/campaign.ts';
 import type { CouponKind, CouponStatus } from '../domain/coupon.ts';
+import { allRows } from '../store/all-rows.ts';
 import type { Store } from '../store/port.ts';
 import type { CouponClass, RedemptionFit } from '../store/port-coupon-checks.ts';
 import type { CampaignLedger } from './audit-log.ts';
@@ -112,17 +113,11 @@ export async function verifyCoupons(
  */
 export async function revokingCampaigns(store: Store): Promise<Set<string>> {
   const out = new Set<string>();
-  let starting_after: string | undefined;
-  for (;;) {
-    const page = await store.listIncidents({ limit: limits.list_limit_max, starting_after });
-    for (const i of page.data) {
-      if (i.status !== 'opening' || !i.actions.includes('revoke_unredeemed')) continue;
-      for (const id of i.campaign_ids) out.add(id);
-    }
-    const last = page.data[page.data.length - 1];
-    if (!page.has_more || last === undefined) return out;
-    starting_after = last.id;
+  for await (const i of allRows((q) => store.listIncidents(q))) {
+    if (i.status !== 'opening' || !i.actions.includes('revoke_unredeemed')) continue;
+    for (const id of i.campaign_ids) out.add(id);
   }
+  return out;
 }
 
 function nameOf(n: number, what: string, example_id: string): string {
