@@ -77,13 +77,26 @@ function rawDb(h: Harness): Database.Database {
 
 test('caught: value moved into an unused grabbed coupon (packets swapped, sum kept, value and grabbed_minor edited to match)', async () => {
   const h = await harness();
-  const env = await h.engine.envelopes.create(envelopeTerms(h, { count: 10, total_minor: 4_000 }), { actor: 'k' });
+  const db = rawDb(h);
+  const packetsOf = (campaign_id: string) =>
+    db
+      .prepare('SELECT idx, amount_minor FROM red_envelope_packets WHERE campaign_id = ? ORDER BY idx')
+      .all(campaign_id) as Array<{ idx: number; amount_minor: number }>;
+  // The swap needs an ungrabbed packet richer than the first, which the grab takes: a random split
+  // whose first packet is the largest (about one in ten) is made again.
+  const make = () => h.engine.envelopes.create(envelopeTerms(h, { count: 10, total_minor: 4_000 }), { actor: 'k' });
+  const firstIsLargest = (campaign_id: string) => {
+    const amounts = packetsOf(campaign_id).map((p) => p.amount_minor);
+    return amounts[0] === Math.max(...amounts);
+  };
+  let env = await make();
+  for (let tries = 1; firstIsLargest(env.id); tries++) {
+    assert.ok(tries < 50, 'fifty splits in a row with the largest packet first');
+    env = await make();
+  }
   const g = await h.engine.envelopes.grab(env.red_envelope?.id ?? '', 'mallory', { actor: 'k' });
   await assertInvariants(h.store);
-  const db = rawDb(h);
-  const packets = db
-    .prepare('SELECT idx, amount_minor FROM red_envelope_packets WHERE campaign_id = ? ORDER BY idx')
-    .all(env.id) as Array<{ idx: number; amount_minor: number }>;
+  const packets = packetsOf(env.id);
   const mine = packets[0];
   const richest = packets.slice(1).reduce((a, b) => (b.amount_minor > a.amount_minor ? b : a));
   assert.ok(mine && richest.amount_minor > mine.amount_minor);
