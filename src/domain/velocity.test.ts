@@ -6,10 +6,10 @@ import { Rejection } from './errors.ts';
 import {
   attemptBuckets,
   attemptLockout,
-  attemptNetwork,
   checkAttempts,
   checkVelocity,
   day_ms,
+  ipNetwork,
   minute_ms,
   type VelocityBucket,
   type VelocitySubject,
@@ -230,7 +230,7 @@ describe('failed-attempt lockout', () => {
       ['::1', '0:0:0:0::/64'],
       ['fe80:0:0:0:1:2:3:4', 'fe80:0:0:0::/64'],
     ] as const) {
-      assert.equal(attemptNetwork(ip), network, ip);
+      assert.equal(ipNetwork(ip), network, ip);
     }
     const key = (ip: string) => attemptBuckets({ user_id: 'u1', device_id: null, ip }, day0_ms)[1]?.key;
     assert.equal(key('2001:db8:1:2::1'), key('2001:db8:1:2:ffff::9'));

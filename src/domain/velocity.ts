@@ -41,7 +41,7 @@ const velocityFields: readonly { field: keyof Velocity; dimension: VelocityDimen
 
 /**
  * What a velocity limit counts for the subject: the user, the device, and for the IP its network
- * (attemptNetwork): an IPv6 address's /64, where one subscriber may take a new address per request,
+ * (ipNetwork): an IPv6 address's /64, where one subscriber may take a new address per request,
  * as for the lockout; an IPv4 address itself.
  */
 function subjectId(subject: VelocitySubject, dimension: VelocityDimension): string | null {
@@ -51,7 +51,7 @@ function subjectId(subject: VelocitySubject, dimension: VelocityDimension): stri
     case 'device':
       return subject.device_id;
     case 'ip':
-      return subject.ip === null ? null : attemptNetwork(subject.ip);
+      return subject.ip === null ? null : ipNetwork(subject.ip);
   }
 }
 
@@ -125,7 +125,7 @@ export function checkVelocity(
  * address's /64 (one subscriber's link: a guesser or redeemer there has 2^64 addresses to move between). `ip` is canonical
  * (the HTTP edge's canonicalIp: compressed, lower case, IPv4-mapped as IPv4).
  */
-export function attemptNetwork(ip: string): string {
+export function ipNetwork(ip: string): string {
   if (!ip.includes(':')) return ip;
   const [head = '', tail] = ip.split('::');
   const front = head === '' ? [] : head.split(':');
@@ -143,7 +143,7 @@ export function attemptBuckets(subject: VelocitySubject, now_ms: number): Veloci
     buckets.push(makeBucket('att', 'device', subject.device_id, failures_max, window_ms, now_ms));
   }
   if (subject.ip !== null) {
-    buckets.push(makeBucket('att', 'ip', attemptNetwork(subject.ip), ip_failures_max, window_ms, now_ms));
+    buckets.push(makeBucket('att', 'ip', ipNetwork(subject.ip), ip_failures_max, window_ms, now_ms));
   }
   return buckets;
 }

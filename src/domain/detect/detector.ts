@@ -1,5 +1,5 @@
 import { assert } from '../errors.ts';
-import { attemptNetwork } from '../velocity.ts';
+import { ipNetwork } from '../velocity.ts';
 import { type BudgetSnapshot, checkBurn } from './burn.ts';
 import { type CashShareState, cashShareAdd, cashShareDecay, cashShareEmpty, checkCashShare } from './cash-share.ts';
 import { isConcentrated, usualShare } from './concentration.ts';
@@ -102,7 +102,7 @@ export class CampaignDetector {
     if (this.isWarm() && event.cash_equivalent) this.checkCash(alarms, at_ms);
     this.checkHeavy(alarms, this.devices, 'device', event.device_id, at_ms);
     // An IPv6 address counts with its /64, one subscriber's network (as velocity and the lockout count it).
-    this.checkHeavy(alarms, this.ips, 'ip', event.ip === null ? null : attemptNetwork(event.ip), at_ms);
+    this.checkHeavy(alarms, this.ips, 'ip', event.ip === null ? null : ipNetwork(event.ip), at_ms);
     return alarms;
   }
 
