@@ -28,6 +28,21 @@ function envelopeBody(h: HttpHarness, product_kinds: string[]): Record<string, u
   };
 }
 
+/** A campaign for merchandise and `kind`, created with the cash-equivalent warning and held for approval at submit. */
+async function warnedAndHeld(h: HttpHarness, kind: string): Promise<CampaignWire> {
+  const created = await h.call<CampaignWire>('POST', '/v1/campaigns', {
+    body: campaignBody({ product_kinds: ['merchandise', kind] }),
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  assert.ok(
+    created.body.lint.some((f) => f.rule === 'cash_equivalent_eligible'),
+    `${kind} stored as ${created.body.product_kinds.join(', ')}`,
+  );
+  const submitted = await h.call<CampaignWire>('POST', `/v1/campaigns/${created.body.id}/submit`);
+  assert.equal(submitted.body.status, 'pending_approval', kind);
+  return submitted.body;
+}
+
 async function campaignList(h: HttpHarness): Promise<CampaignWire[]> {
   return (await h.call<ListWire<CampaignWire>>('GET', '/v1/campaigns', { key: 'read' })).body.data;
 }
@@ -59,38 +74,18 @@ describe('product kinds however they are written', () => {
 
   test('prepaid cards, e-gifts and top-ups spelled apart or with a slash are warned too, and wait for approval', async () => {
     const h = await httpHarness();
-    for (const kind of ['Pre-Paid Card', 'E-Gift', 'Top-Up/Recharge', '话费充值']) {
-      const created = await h.call<CampaignWire>('POST', '/v1/campaigns', {
-        body: campaignBody({ product_kinds: ['merchandise', kind] }),
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      assert.ok(
-        created.body.lint.some((f) => f.rule === 'cash_equivalent_eligible'),
-        `${kind} stored as ${created.body.product_kinds.join(', ')}`,
-      );
-      const submitted = await h.call<CampaignWire>('POST', `/v1/campaigns/${created.body.id}/submit`);
-      assert.equal(submitted.body.status, 'pending_approval', kind);
-    }
+    for (const kind of ['Pre-Paid Card', 'E-Gift', 'Top-Up/Recharge', '话费充值']) await warnedAndHeld(h, kind);
   });
 
   test('top-ups and gift cards spelled with look-alike Cyrillic or Greek letters are warned and wait for approval', async () => {
     const h = await httpHarness();
     // phone_tоp_up with a Cyrillic о, gift_cаrd with a Cyrillic а, st ο re_credit with a Greek ο.
     for (const kind of ['phone_t\u043ep_up', 'gift_c\u0430rd', 'st\u03bfre_credit']) {
-      const created = await h.call<CampaignWire>('POST', '/v1/campaigns', {
-        body: campaignBody({ product_kinds: ['merchandise', kind] }),
-      });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      assert.ok(
-        created.body.lint.some((f) => f.rule === 'cash_equivalent_eligible'),
-        `${kind} stored as ${created.body.product_kinds.join(', ')}`,
-      );
-      const submitted = await h.call<CampaignWire>('POST', `/v1/campaigns/${created.body.id}/submit`);
-      assert.equal(submitted.body.status, 'pending_approval', kind);
+      const created = await warnedAndHeld(h, kind);
       // Not live until a second key approves: an order of that kind is not discounted.
       const claimed = await h.call<{ code: string }>('POST', '/v1/claims', {
         key: 'checkout',
-        body: { campaign_id: created.body.id, user_id: 'u1' },
+        body: { campaign_id: created.id, user_id: 'u1' },
       });
       assertError(claimed, 422, 'campaign_not_active');
     }
