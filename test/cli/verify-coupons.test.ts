@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import type { CouponStatus } from '../../src/domain/coupon.ts';
 import type { RedemptionStatus } from '../../src/domain/redemption.ts';
-import { verifyStore } from '../../src/engine/verify.ts';
 import type { Store } from '../../src/store/port.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -15,6 +12,7 @@ import { buildCouponMix, type CouponMix } from '../support/coupon-mix.ts';
 import { assertInvariants, day_ms, harness } from '../support/fixtures.ts';
 import { runCli } from '../support/node-process.ts';
 import { copyTestDatabase, createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+import { assertCaught, tamperedSqliteCopy, verifySqlite, verifyTamperedPostgres } from '../support/tamper.ts';
 
 /**
  * `vouchsafe verify` holds coupon rows to their campaign and their redemptions. A store built
@@ -246,17 +244,7 @@ describe('verify and coupon rows: SQLite, vouchsafe verify', () => {
   });
 
   /** A copy of the baseline with `sql` run on it. */
-  function tampered(name: string, sql: string[]): string {
-    const dir = join(root, name);
-    mkdirSync(dir, { recursive: true });
-    const src = join(baseline, 'vouchsafe.db');
-    copyFileSync(src, join(dir, 'vouchsafe.db'));
-    if (existsSync(`${src}-wal`)) copyFileSync(`${src}-wal`, join(dir, 'vouchsafe.db-wal'));
-    const db = new Database(join(dir, 'vouchsafe.db'));
-    for (const s of sql) assert.equal(db.prepare(s).run().changes, 1, s);
-    db.close();
-    return dir;
-  }
+  const tampered = (name: string, sql: string[]) => tamperedSqliteCopy(baseline, join(root, name), sql);
 
   test('the mix verifies: every coupon status the engine leaves fits its redemptions', async () => {
     const store = new SqliteStore({ path: join(baseline, 'vouchsafe.db') });
@@ -282,25 +270,10 @@ describe('verify and coupon rows: SQLite, vouchsafe verify', () => {
         assert.ok(cli.out.includes(c.says(mix)), `verify must say "${c.says(mix)}":\n${cli.out}`);
         return;
       }
-      const store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
-      try {
-        assertCaught(await store.readSnapshot(() => verifyStore(store)), c.says(mix));
-      } finally {
-        await store.close();
-      }
+      assertCaught(await verifySqlite(dir), c.says(mix));
     });
   }
 });
-
-/** The report fails, and one of its lines (as the CLI prints them) says `says`. */
-function assertCaught(report: Awaited<ReturnType<typeof verifyStore>>, says: string): void {
-  assert.equal(report.ok, false);
-  const lines = report.violations.map((v) => `invariant ${v.invariant} ${v.campaign_id ?? 'platform'}: ${v.detail}`);
-  assert.ok(
-    lines.some((l) => l.includes(says)),
-    `verify must say "${says}":\n${lines.join('\n')}`,
-  );
-}
 
 const db = await createTestDatabase();
 after(() => db?.drop());
@@ -336,24 +309,7 @@ describe('verify and coupon rows: PostgreSQL', () => {
 
   for (const c of cases) {
     test(`caught: ${c.name}`, async () => {
-      const copy = await copyTestDatabase(base);
-      try {
-        const client = new pg.Client({ connectionString: copy.url });
-        await client.connect();
-        try {
-          for (const s of c.sql(mix)) assert.equal((await client.query(s)).rowCount, 1, s);
-        } finally {
-          await client.end();
-        }
-        const store = new PostgresStore({ url: copy.url });
-        try {
-          assertCaught(await store.readSnapshot(() => verifyStore(store)), c.says(mix));
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await copy.drop();
-      }
+      assertCaught(await verifyTamperedPostgres(base, c.sql(mix)), c.says(mix));
     });
   }
 });

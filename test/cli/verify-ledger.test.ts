@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
-import pg from 'pg';
-import { verifyStore } from '../../src/engine/verify.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { buildCouponMix, type CouponMix } from '../support/coupon-mix.ts';
 import { assertInvariants, envelopeTerms, type Harness, harness } from '../support/fixtures.ts';
-import { copyTestDatabase, createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
+import { assertCaught, tamperedSqliteCopy, verifySqlite, verifyTamperedPostgres } from '../support/tamper.ts';
 
 /**
  * verify holds the stored rows to what the audit chain recorded of them, beyond the money counters:
@@ -126,14 +124,6 @@ const cases: Case[] = [
 ];
 
 /** The report fails, and one of its lines (as the CLI prints them) says `says`. */
-function assertCaught(report: Awaited<ReturnType<typeof verifyStore>>, says: string): void {
-  assert.equal(report.ok, false);
-  const lines = report.violations.map((v) => `invariant ${v.invariant} ${v.campaign_id ?? 'platform'}: ${v.detail}`);
-  assert.ok(
-    lines.some((l) => l.includes(says)),
-    `verify must say "${says}":\n${lines.join('\n')}`,
-  );
-}
 
 const root = mkdtempSync(join(tmpdir(), 'vs-verify-ledger-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -153,20 +143,8 @@ describe('verify holds rows to their chain: SQLite', () => {
 
   for (const [i, c] of cases.entries()) {
     test(`caught: ${c.name}`, async () => {
-      const dir = join(root, `case-${i}`);
-      mkdirSync(dir, { recursive: true });
-      const src = join(baseline, 'vouchsafe.db');
-      copyFileSync(src, join(dir, 'vouchsafe.db'));
-      if (existsSync(`${src}-wal`)) copyFileSync(`${src}-wal`, join(dir, 'vouchsafe.db-wal'));
-      const db = new Database(join(dir, 'vouchsafe.db'));
-      for (const s of c.sql(mix)) assert.equal(db.prepare(s).run().changes, 1, s);
-      db.close();
-      const store = new SqliteStore({ path: join(dir, 'vouchsafe.db') });
-      try {
-        assertCaught(await store.readSnapshot(() => verifyStore(store)), c.says(mix));
-      } finally {
-        await store.close();
-      }
+      const dir = tamperedSqliteCopy(baseline, join(root, `case-${i}`), c.sql(mix));
+      assertCaught(await verifySqlite(dir), c.says(mix));
     });
   }
 });
@@ -194,24 +172,7 @@ describe('verify holds rows to their chain: PostgreSQL', () => {
 
   for (const c of cases) {
     test(`caught: ${c.name}`, async () => {
-      const copy = await copyTestDatabase(base);
-      try {
-        const client = new pg.Client({ connectionString: copy.url });
-        await client.connect();
-        try {
-          for (const s of c.sql(mix)) assert.equal((await client.query(s)).rowCount, 1, s);
-        } finally {
-          await client.end();
-        }
-        const store = new PostgresStore({ url: copy.url });
-        try {
-          assertCaught(await store.readSnapshot(() => verifyStore(store)), c.says(mix));
-        } finally {
-          await store.close();
-        }
-      } finally {
-        await copy.drop();
-      }
+      assertCaught(await verifyTamperedPostgres(base, c.sql(mix)), c.says(mix));
     });
   }
 });
