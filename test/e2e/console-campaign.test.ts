@@ -11,7 +11,7 @@ import {
   horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
-import { type ConsoleServer, signIn, startConsoleServer } from '../support/console-server.ts';
+import { type ConsoleServer, createCampaign, signIn, startConsoleServer } from '../support/console-server.ts';
 
 /** The campaign page in a browser whose local time is not UTC (Tokyo: UTC+9, no daylight saving). */
 const admin_key = 'vs_test_admin_key_for_console_campaign_01';
@@ -58,7 +58,7 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
   });
 
   test("the live chart's time axis is in UTC, as the rest of the console, not the browser's local time", async () => {
-    const id = await createCampaign(admin, 'Chart clock', 'claim');
+    const id = await draft(admin, 'Chart clock', 'claim');
     const from_ms = Date.now();
     await page.goto(`${server.url}/console/campaigns/${id}`);
     // A few polls, so the chart has points and has drawn its axes with them.
@@ -83,7 +83,7 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
   });
 
   test('an admin generates unique codes as a CSV file; a double click makes one set, also on a phone', async () => {
-    const id = await createCampaign(admin, 'Printed codes', 'unique_codes');
+    const id = await draft(admin, 'Printed codes', 'unique_codes');
     await page.goto(`${server.url}/console/campaigns/${id}`);
     const section = page.getByRole('region', { name: 'Unique codes' });
     await section.getByText(/bearer secrets/).waitFor();
@@ -122,7 +122,7 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
   });
 
   test('a retry after a lost answer sends the same Idempotency-Key and gets the same codes, not a second set', async () => {
-    const id = await createCampaign(admin, 'Lost answer', 'unique_codes');
+    const id = await draft(admin, 'Lost answer', 'unique_codes');
     const keys: string[] = [];
     let lost: string[] = [];
     const codesRoute = (u: URL) => u.pathname === `/v1/campaigns/${id}/codes`;
@@ -167,8 +167,8 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
   });
 
   test('a key without the admin scope sees no codes control; other code modes have none', async () => {
-    const unique_id = await createCampaign(admin, 'Not for readers', 'unique_codes');
-    const claim_id = await createCampaign(admin, 'Claimed coupons', 'claim');
+    const unique_id = await draft(admin, 'Not for readers', 'unique_codes');
+    const claim_id = await draft(admin, 'Claimed coupons', 'claim');
     await page.goto(`${server.url}/console/campaigns/${claim_id}`);
     await page.locator('article.campaign-page').waitFor();
     await page.getByRole('heading', { name: 'Lint' }).waitFor();
@@ -235,28 +235,7 @@ async function codesGenerated(admin: VouchsafeClient, id: string): Promise<numbe
   }
 }
 
-async function createCampaign(
-  admin: VouchsafeClient,
-  name: string,
-  code_mode: 'claim' | 'unique_codes',
-): Promise<string> {
-  const now_ms = Date.now();
-  const created = await admin.POST('/v1/campaigns', {
-    body: {
-      name,
-      currency: 'CNY',
-      discount: { type: 'fixed', amount_minor: 100 },
-      min_spend_minor: 1_000,
-      product_kinds: ['merchandise'],
-      audience: { type: 'public' },
-      starts_at: new Date(now_ms - 60_000).toISOString(),
-      ends_at: new Date(now_ms + 30 * 86_400_000).toISOString(),
-      budget_minor: 100_000,
-      max_redemptions: 500,
-      per_user_limit: 1,
-      code_mode,
-    },
-  });
-  assert.ok(created.data, JSON.stringify(created.error));
-  return created.data.id;
+/** A draft campaign of `code_mode` (never submitted: the page is all these tests look at). */
+function draft(admin: VouchsafeClient, name: string, code_mode: 'claim' | 'unique_codes'): Promise<string> {
+  return createCampaign(admin, { name, code_mode, max_redemptions: 500 }, null);
 }

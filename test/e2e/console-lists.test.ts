@@ -7,7 +7,7 @@ import { createApiKey } from '../../src/http/api-keys.ts';
 import type { RunningServer } from '../../src/http/server.ts';
 import type { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { type Browser, browserUnavailable, collectErrors, launchBrowser } from '../support/browser.ts';
-import { type ConsoleServer, signIn, startConsoleServer } from '../support/console-server.ts';
+import { type ConsoleServer, createCampaign, signIn, startConsoleServer } from '../support/console-server.ts';
 
 /**
  * The console's lists past their first page (incidents, red envelopes, the approval queue), and
@@ -155,28 +155,6 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
 if (unavailable) test.skip(`console list browser tests: ${unavailable}`);
 
 /** Creates a campaign whose worst case is above the approval threshold and submits it: pending_approval. */
-async function pending(admin: VouchsafeClient, name: string): Promise<string> {
-  const now_ms = Date.now();
-  const created = await admin.POST('/v1/campaigns', {
-    body: {
-      name,
-      currency: 'CNY',
-      discount: { type: 'fixed', amount_minor: 100 },
-      min_spend_minor: 1_000,
-      product_kinds: ['merchandise'],
-      audience: { type: 'public' },
-      starts_at: new Date(now_ms).toISOString(),
-      ends_at: new Date(now_ms + 86_400_000).toISOString(),
-      budget_minor: 2_000_000,
-      per_user_limit: 1,
-      code_mode: 'claim',
-    },
-  });
-  assert.ok(created.data, JSON.stringify(created.error));
-  const submitted = await admin.POST('/v1/campaigns/{id}/submit', {
-    params: { path: { id: created.data.id } },
-    body: {},
-  });
-  assert.equal(submitted.data?.status, 'pending_approval', JSON.stringify(submitted.error ?? submitted.data?.lint));
-  return created.data.id;
+function pending(admin: VouchsafeClient, name: string): Promise<string> {
+  return createCampaign(admin, { name, budget_minor: 2_000_000 }, 'pending_approval');
 }

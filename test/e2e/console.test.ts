@@ -18,7 +18,7 @@ import {
   horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
-import { type ConsoleServer, startConsoleServer } from '../support/console-server.ts';
+import { type ConsoleServer, createCampaign, startConsoleServer } from '../support/console-server.ts';
 
 const admin_key = 'vs_test_admin_key_for_console_e2e_0001';
 const campaign_name = 'E2E spring sale';
@@ -529,37 +529,13 @@ async function nav(page: Page, name: string): Promise<void> {
   await page.getByRole('heading', { level: 1, name }).waitFor();
 }
 
-/** Creates and submits a campaign (one that lints clean goes live at once); returns its id. */
-async function launchCampaign(
+/** Creates and submits a shared-code campaign (one that lints clean goes live at once); returns its id. */
+function launchCampaign(
   admin: VouchsafeClient,
   name: string,
   code: string,
   over: { per_user_limit?: number | null } = {},
-  status = 'active',
+  status: 'active' | 'pending_approval' = 'active',
 ): Promise<string> {
-  const now_ms = Date.now();
-  const created = await admin.POST('/v1/campaigns', {
-    body: {
-      name,
-      currency: 'CNY',
-      discount: { type: 'fixed', amount_minor: 100 },
-      min_spend_minor: 1000,
-      product_kinds: ['merchandise'],
-      audience: { type: 'public' },
-      starts_at: new Date(now_ms - 3_600_000).toISOString(),
-      ends_at: new Date(now_ms + 7 * 86_400_000).toISOString(),
-      budget_minor: 100_000,
-      per_user_limit: 1,
-      code_mode: 'shared_code',
-      code,
-      ...over,
-    },
-  });
-  assert.ok(created.data, JSON.stringify(created.error));
-  const submitted = await admin.POST('/v1/campaigns/{id}/submit', {
-    params: { path: { id: created.data.id } },
-    body: {},
-  });
-  assert.equal(submitted.data?.status, status, JSON.stringify(submitted.error));
-  return created.data.id;
+  return createCampaign(admin, { name, code_mode: 'shared_code', code, ...over }, status);
 }

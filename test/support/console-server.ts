@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
+import { createVouchsafeClient, type paths, type VouchsafeClient } from '../../client/index.ts';
 import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
@@ -61,4 +61,43 @@ export async function signIn(page: Page, url: string, key: string): Promise<void
   await page.goto(`${url}/console`);
   await page.getByLabel('API key', { exact: true }).fill(key);
   await page.keyboard.press('Enter');
+}
+
+type CampaignCreate = paths['/v1/campaigns']['post']['requestBody']['content']['application/json'];
+
+/**
+ * Creates a campaign through the API (a claim campaign for merchandise, 1.00 CNY off orders of 10.00,
+ * live from an hour ago for a week, budget 1,000.00, one per user: it lints clean, unless `over` says
+ * otherwise) and, unless `submit` is null, submits it and expects that status; returns its id.
+ */
+export async function createCampaign(
+  admin: VouchsafeClient,
+  over: Partial<CampaignCreate> & { name: string },
+  submit: 'active' | 'pending_approval' | null = 'active',
+): Promise<string> {
+  const now_ms = Date.now();
+  const created = await admin.POST('/v1/campaigns', {
+    body: {
+      currency: 'CNY',
+      discount: { type: 'fixed', amount_minor: 100 },
+      min_spend_minor: 1000,
+      product_kinds: ['merchandise'],
+      audience: { type: 'public' },
+      starts_at: new Date(now_ms - 3_600_000).toISOString(),
+      ends_at: new Date(now_ms + 7 * 86_400_000).toISOString(),
+      budget_minor: 100_000,
+      per_user_limit: 1,
+      code_mode: 'claim',
+      ...over,
+    },
+  });
+  assert.ok(created.data, JSON.stringify(created.error));
+  if (submit !== null) {
+    const submitted = await admin.POST('/v1/campaigns/{id}/submit', {
+      params: { path: { id: created.data.id } },
+      body: {},
+    });
+    assert.equal(submitted.data?.status, submit, JSON.stringify(submitted.error ?? submitted.data?.lint));
+  }
+  return created.data.id;
 }
