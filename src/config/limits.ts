@@ -79,9 +79,13 @@ export const limits = {
   webhook_lease_ms: 60_000,
   webhook_response_bytes_max: 64 * KiB,
   webhook_error_chars_max: 500,
-  /** Dispatcher: outbox rows per relay, deliveries per claim (= attempts in flight), idle poll. */
+  /**
+   * Dispatcher: outbox rows per relay; attempts in flight on a node, and to one webhook (so that a
+   * slow or hanging receiver holds at most that many and the others' deliveries go on); idle poll.
+   */
   outbox_relay_rows_max: 100,
-  deliveries_claim_max: 32,
+  deliveries_in_flight_max: 32,
+  deliveries_per_webhook_max: 4,
   dispatcher_poll_ms: 250,
   /** How often a node re-reads which event types some webhook wants. */
   subscriptions_refresh_ms: 1_000,

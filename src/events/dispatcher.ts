@@ -38,6 +38,11 @@ export interface RoundResult {
  * outbox row into one delivery per matching webhook (and one for NATS), then due
  * deliveries are claimed (one node gets each), attempted, and settled or rescheduled
  * with exponential backoff. A node that dies mid-attempt leaves a lease that runs out.
+ *
+ * Attempts run side by side, each settled on its own, and a slot that frees is filled with the
+ * next due delivery: a receiver that answers slowly or not at all (an attempt waits up to its
+ * timeout) holds at most `deliveries_per_webhook_max` slots, and the other webhooks' deliveries
+ * and the NATS publishes go on past it (an alert is not queued behind a slow receiver's backlog).
  */
 export class Dispatcher {
   private readonly retry: RetryPolicy;
@@ -49,6 +54,11 @@ export class Dispatcher {
    */
   private readonly natsRetry: RetryPolicy;
   private readonly random: () => number;
+  /** Each target's lane on this node (webhook id, or the NATS target): attempts under way, and claimed ones waiting. */
+  private readonly lanes = new Map<string, { running: number; waiting: DeliveryRecord[] }>();
+  /** Claimed deliveries on this node, under way or waiting in their lane. */
+  private held = 0;
+  private readonly attempts = new Set<Promise<void>>();
   private running: Promise<void> | null = null;
   private stopping = false;
   private wake: (() => void) | null = null;
@@ -74,12 +84,13 @@ export class Dispatcher {
     this.running = null;
   }
 
+  /** Relays and fills free slots until neither finds work, then sleeps (a slot that frees wakes it). */
   private async loop(): Promise<void> {
     while (!this.stopping) {
       let busy = false;
       try {
-        const r = await this.runOnce();
-        busy = r.relayed > 0 || r.attempted > 0;
+        const relayed = await this.relay();
+        busy = relayed > 0 || (await this.fill()) > 0;
         await this.pruneNow();
       } catch (err) {
         this.opts.log?.warn(
@@ -89,6 +100,12 @@ export class Dispatcher {
       }
       if (!busy && !this.stopping) await this.sleep(limits.dispatcher_poll_ms);
     }
+    await this.settled();
+  }
+
+  /** Until every delivery this node holds has been attempted (a lane's waiting ones start as its running ones end). */
+  private async settled(): Promise<void> {
+    while (this.attempts.size > 0) await Promise.all(this.attempts);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -102,19 +119,92 @@ export class Dispatcher {
     });
   }
 
-  /** One round: relay a page of the outbox, then attempt a page of due deliveries. */
+  /**
+   * One round, as tests drive it (start() runs them continuously): relay a page of the outbox, fill
+   * the free slots with due deliveries, and wait for every attempt under way to settle.
+   */
   async runOnce(): Promise<RoundResult> {
-    const { store, clock } = this.opts;
-    const now_ms = clock.now();
-    const relayed = await store.relayOutbox(limits.outbox_relay_rows_max, now_ms, (rows, hooks) =>
+    const relayed = await this.relay();
+    const attempted = await this.fill();
+    await this.settled();
+    return { relayed, attempted };
+  }
+
+  private relay(): Promise<number> {
+    const now_ms = this.opts.clock.now();
+    return this.opts.store.relayOutbox(limits.outbox_relay_rows_max, now_ms, (rows, hooks) =>
       this.fanOut(rows, hooks, now_ms),
     );
-    const hooks = await store.liveWebhooks();
+  }
+
+  /** A target's most attempts under way at once: a webhook's share, or all of them for NATS (ours, and fast). */
+  private static laneMax(target: string): number {
+    return target === natsTarget ? limits.deliveries_in_flight_max : limits.deliveries_per_webhook_max;
+  }
+
+  /**
+   * Claims due deliveries into the free slots and starts them, without waiting for them. A claim
+   * skips the targets whose lanes are full and takes at most a webhook's share, so a lane that had
+   * room for fewer keeps the rest waiting on this node (well within their lease: a lane's attempts
+   * end within their timeout). Returns how many were claimed.
+   */
+  private async fill(): Promise<number> {
+    const { store, clock } = this.opts;
     const lease_ms = this.opts.lease_ms ?? limits.webhook_lease_ms;
-    const due = await store.claimDeliveries(clock.now(), clock.now() + lease_ms, limits.deliveries_claim_max);
-    const byId = new Map(hooks.map((h) => [h.id, h]));
-    await Promise.all(due.map((d) => this.attempt(d, byId)));
-    return { relayed, attempted: due.length };
+    let claimed = 0;
+    let byId: Map<string, WebhookRecord> | null = null;
+    while (!this.stopping) {
+      const free = limits.deliveries_in_flight_max - this.held;
+      if (free <= 0) break;
+      const skip: string[] = [];
+      for (const [target, lane] of this.lanes) {
+        if (lane.running + lane.waiting.length >= Dispatcher.laneMax(target)) skip.push(target);
+      }
+      const want = Math.min(free, limits.deliveries_per_webhook_max);
+      const due = await store.claimDeliveries(clock.now(), clock.now() + lease_ms, want, skip);
+      if (due.length > 0 && byId === null) byId = new Map((await store.liveWebhooks()).map((h) => [h.id, h]));
+      for (const d of due) this.enqueue(d, byId ?? new Map());
+      claimed += due.length;
+      if (due.length < want) break;
+    }
+    return claimed;
+  }
+
+  /** Starts a claimed delivery in its target's lane, or leaves it waiting there while the lane is full. */
+  private enqueue(d: DeliveryRecord, hooks: Map<string, WebhookRecord>): void {
+    const target = d.webhook_id;
+    const lane = this.lanes.get(target) ?? { running: 0, waiting: [] };
+    this.lanes.set(target, lane);
+    this.held++;
+    if (lane.running >= Dispatcher.laneMax(target)) lane.waiting.push(d);
+    else this.launch(d, lane, hooks);
+  }
+
+  /** Runs one attempt; when it settles, its lane starts the next waiting one, or the loop is woken to claim more. */
+  private launch(
+    d: DeliveryRecord,
+    lane: { running: number; waiting: DeliveryRecord[] },
+    hooks: Map<string, WebhookRecord>,
+  ) {
+    lane.running++;
+    const run = this.attempt(d, hooks)
+      .catch((err: unknown) => {
+        // Settling failed (the store is down): the lease runs out and the delivery is attempted again.
+        const e = err as Error;
+        this.opts.log?.warn({ err: { name: e.name, message: e.message } }, 'delivery attempt failed');
+      })
+      .finally(() => {
+        this.attempts.delete(run);
+        lane.running--;
+        this.held--;
+        // Stopping, the waiting ones are left to their lease (another node, or this one restarted).
+        if (this.stopping) this.held -= lane.waiting.splice(0).length;
+        const next = lane.waiting.shift();
+        if (next) this.launch(next, lane, hooks);
+        else if (lane.running === 0) this.lanes.delete(d.webhook_id);
+        this.wake?.();
+      });
+    this.attempts.add(run);
   }
 
   /** A new webhook gets the events from its creation on (like Stripe); earlier ones are not replayed to it. */

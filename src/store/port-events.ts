@@ -77,8 +77,17 @@ export interface EventStore {
    * one row the relay hands out one by one, like a batch's.
    */
   insertEvents(events: OutboxEvent[]): Promise<void>;
-  /** Claims due pending deliveries by pushing their next attempt to `lease_until_ms`; one node gets each. */
-  claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]>;
+  /**
+   * Claims due pending deliveries, oldest due first, by pushing their next attempt to
+   * `lease_until_ms`; one node gets each. Deliveries to the targets in `skip` (webhook ids, or the
+   * NATS target) are left for a later claim.
+   */
+  claimDeliveries(
+    now_ms: number,
+    lease_until_ms: number,
+    limit: number,
+    skip?: readonly string[],
+  ): Promise<DeliveryRecord[]>;
   /** Writes an attempt's outcome unless the delivery moved on meanwhile (settled, or attempted by another node). */
   recordAttempt(a: DeliveryAttempt): Promise<void>;
   /** Deliveries of one webhook, newest event first; `starting_after` is an event id. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { limits } from '../../src/config/limits.ts';
 import { linkAudit } from '../../src/engine/audit.ts';
 import { unpackOutbox } from '../../src/events/event-body.ts';
 import { verifySignature } from '../../src/events/signature.ts';
@@ -244,19 +245,18 @@ test('a webhook created while a dispatcher round is under way gets the events co
   await withReceivers(1, async ([r]) => {
     assert.ok(r);
     const c = await activeCampaign(h);
-    // The round reads the webhooks; before it relays the outbox, a webhook is created (on this
+    // The round has relayed the outbox; before it claims deliveries, a webhook is created (on this
     // node or another) and then a campaign is paused: the event comes after the webhook.
-    const read = h.store.liveWebhooks.bind(h.store);
+    const claim = h.store.claimDeliveries.bind(h.store);
     let raced = false;
-    h.store.liveWebhooks = async () => {
-      const hooks = await read();
+    h.store.claimDeliveries = async (...args) => {
       if (!raced) {
         raced = true;
         await hook(h, r.url, ['campaign.paused']);
         h.clock.advance(1);
         await h.engine.campaignAction(c.id, 'pause', { actor: 'key_ops' }, 'drill');
       }
-      return hooks;
+      return claim(...args);
     };
     await h.events.dispatcher.runOnce();
     await h.events.dispatcher.runOnce();
@@ -325,6 +325,45 @@ test('at least once across a restart: a node dies mid-attempt and another one de
   });
   await h1.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+test("a receiver that never answers holds only its share of the attempts, and another webhook's deliveries go on", async () => {
+  // Attempts wait far longer than this test: only a dispatcher that settles each attempt on its own
+  // delivers the fast receiver's later events while the slow one's requests hang.
+  const tuning = { random: () => 0.5, retry: { attempts_max: 4, base_ms: 1_000, cap_ms: 10_000 }, timeout_ms: 600_000 };
+  const h = await eventsHarness({ tuning });
+  await withReceivers(2, async ([slow, fast]) => {
+    assert.ok(slow && fast);
+    for (let i = 0; i < 50; i++) slow.script.push('hang');
+    await hook(h, slow.url, ['campaign.activated', 'redemption.confirmed']);
+    await hook(h, fast.url, ['campaign.activated', 'redemption.confirmed']);
+    const c = await activeCampaign(h);
+    h.events.dispatcher.start();
+    const until = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 3_000 && !check(); i++) await sleep(10);
+      assert.ok(check(), what);
+    };
+    await until(
+      'both receivers got campaign.activated',
+      () => slow.received.length === 1 && fast.received.length === 1,
+    );
+    const users = Array.from({ length: 10 }, (_, i) => `u${i}`);
+    for (const u of users) await confirmedRedemption(h, c.id, u);
+    await until('the fast receiver got every redemption while the slow one hangs', () => fast.received.length === 11);
+    assert.deepEqual(
+      fast.received.slice(1).map((r) => r.body.type),
+      users.map(() => 'redemption.confirmed'),
+    );
+    // The slow receiver holds its share of the slots, no more: the rest of its deliveries wait.
+    await until('the slow receiver holds its share', () => slow.received.length === limits.deliveries_per_webhook_max);
+    await sleep(50);
+    assert.equal(slow.received.length, limits.deliveries_per_webhook_max, 'no more than its share in flight');
+    // The hanging requests end when the slow receiver goes away; stop() waits for them.
+    await slow.close();
+    await h.events.dispatcher.stop();
+    await assertInvariants(h.store);
+  });
+  await h.close();
 });
 
 test('events written while no dispatcher runs are delivered after a restart', async () => {

@@ -152,6 +152,22 @@ export function eventsContract(open: OpenStore): void {
     );
   });
 
+  storeTest('claimDeliveries leaves the targets it is told to skip for a later claim', open, async (store, b) => {
+    const events = await seedEvents(store, b, 3);
+    const t = b.now_ms;
+    await store.relayOutbox(10, t, (rows) =>
+      unpackOutbox(rows).flatMap((e) => [delivery(e, 'whk_a', t), delivery(e, 'whk_b', t), delivery(e, 'nats', t)]),
+    );
+    const first = await store.claimDeliveries(t, t + 60_000, 10, ['whk_a', 'nats']);
+    assert.deepEqual(
+      first.map((d) => d.webhook_id),
+      ['whk_b', 'whk_b', 'whk_b'],
+    );
+    const rest = await store.claimDeliveries(t, t + 60_000, 10, []);
+    assert.deepEqual(rest.map((d) => d.webhook_id).sort(), ['nats', 'nats', 'nats', 'whk_a', 'whk_a', 'whk_a']);
+    assert.deepEqual(new Set(rest.map((d) => d.event_id)), new Set(events.map((e) => e.id)));
+  });
+
   storeTest(
     'recordAttempt settles once; a stale attempt or a settled delivery is left alone',
     open,

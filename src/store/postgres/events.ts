@@ -26,7 +26,7 @@ const sql = {
   // One statement: the due rows are locked (others skip them) and leased before the lock goes.
   claim: `UPDATE webhook_deliveries d SET next_attempt_at_ms = $2
     FROM (SELECT webhook_id, event_id FROM webhook_deliveries
-          WHERE status = 'pending' AND next_attempt_at_ms <= $1
+          WHERE status = 'pending' AND next_attempt_at_ms <= $1 AND NOT (webhook_id = ANY($4::text[]))
           ORDER BY next_attempt_at_ms LIMIT $3 FOR UPDATE SKIP LOCKED) due
     WHERE d.webhook_id = due.webhook_id AND d.event_id = due.event_id
     RETURNING d.*`,
@@ -98,8 +98,9 @@ export async function claimDeliveries(
   now_ms: number,
   lease_until_ms: number,
   limit: number,
+  skip: readonly string[] = [],
 ): Promise<DeliveryRecord[]> {
-  return (await q(sql.claim, [now_ms, lease_until_ms, limit])).map(deliveryFromRow);
+  return (await q(sql.claim, [now_ms, lease_until_ms, limit, skip])).map(deliveryFromRow);
 }
 
 export async function recordAttempt(q: Query, a: DeliveryAttempt): Promise<void> {

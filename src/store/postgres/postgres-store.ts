@@ -488,8 +488,13 @@ export class PostgresStore implements Store {
     await this.write((db) => insertOutbox(db, list));
   }
 
-  claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]> {
-    return events.claimDeliveries(this.q, now_ms, lease_until_ms, limit);
+  claimDeliveries(
+    now_ms: number,
+    lease_until_ms: number,
+    limit: number,
+    skip?: readonly string[],
+  ): Promise<DeliveryRecord[]> {
+    return events.claimDeliveries(this.q, now_ms, lease_until_ms, limit, skip);
   }
 
   recordAttempt(a: DeliveryAttempt): Promise<void> {

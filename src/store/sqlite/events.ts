@@ -38,7 +38,8 @@ export class SqliteEvents {
         `INSERT INTO webhook_deliveries (${deliveryCols}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
       due: p(
-        `SELECT ${deliveryCols} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ? ORDER BY next_attempt_at_ms LIMIT ?`,
+        `SELECT ${deliveryCols} FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at_ms <= ?
+         AND webhook_id NOT IN (SELECT value FROM json_each(?)) ORDER BY next_attempt_at_ms LIMIT ?`,
       ),
       lease: p('UPDATE webhook_deliveries SET next_attempt_at_ms = ? WHERE webhook_id = ? AND event_id = ?'),
       attempt: p(
@@ -99,10 +100,15 @@ export class SqliteEvents {
     if (first) this.stmt.outboxInsert.run(first.id, JSON.stringify(events), first.created_at_ms);
   }
 
-  claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): DeliveryRecord[] {
+  claimDeliveries(
+    now_ms: number,
+    lease_until_ms: number,
+    limit: number,
+    skip: readonly string[] = [],
+  ): DeliveryRecord[] {
     return this.db
       .transaction(() => {
-        const due = (this.stmt.due.all(now_ms, limit) as Row[]).map(deliveryFromRow);
+        const due = (this.stmt.due.all(now_ms, JSON.stringify(skip), limit) as Row[]).map(deliveryFromRow);
         for (const d of due) {
           this.stmt.lease.run(lease_until_ms, d.webhook_id, d.event_id);
           d.next_attempt_at_ms = lease_until_ms;

@@ -908,8 +908,13 @@ export class SqliteStore implements Store {
     this.events.insertEvents(events);
   }
 
-  async claimDeliveries(now_ms: number, lease_until_ms: number, limit: number): Promise<DeliveryRecord[]> {
-    return this.events.claimDeliveries(now_ms, lease_until_ms, limit);
+  async claimDeliveries(
+    now_ms: number,
+    lease_until_ms: number,
+    limit: number,
+    skip?: readonly string[],
+  ): Promise<DeliveryRecord[]> {
+    return this.events.claimDeliveries(now_ms, lease_until_ms, limit, skip);
   }
 
   async recordAttempt(a: DeliveryAttempt): Promise<void> {
