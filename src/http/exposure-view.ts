@@ -1,5 +1,6 @@
 import type { Static } from '@sinclair/typebox';
-import { availableMinor, type Campaign } from '../domain/campaign.ts';
+import { availableMinor } from '../domain/campaign.ts';
+import { Rejection } from '../domain/errors.ts';
 import { maxExposureMinor } from '../domain/exposure.ts';
 import { isLive } from '../domain/redemption.ts';
 import type { ExposureRow, Store } from '../store/port.ts';
@@ -25,12 +26,14 @@ function liveByKey(rows: ExposureRow[]): Group[] {
     .slice(0, groups_max);
 }
 
-/** Reads only: the campaign's counters plus grouped sums of its redemption rows. */
-export async function exposureView(store: Store, c: Campaign): Promise<Static<typeof ExposureView>> {
-  const [merchants, kinds] = await Promise.all([
-    store.exposureRows(c.id, 'merchant_id'),
-    store.exposureRows(c.id, 'product_kind'),
-  ]);
+/**
+ * Reads only: the campaign's counters plus grouped sums of its redemption rows, read together
+ * (store.exposure), so the live groups sum to reserved + spent even while redemptions commit.
+ */
+export async function exposureView(store: Store, campaign_id: string): Promise<Static<typeof ExposureView>> {
+  const read = await store.exposure(campaign_id);
+  if (!read) throw new Rejection('not_found', 'no such campaign');
+  const { campaign: c, by_merchant: merchants, by_product_kind: kinds } = read;
   return {
     campaign_id: c.id,
     budget_minor: c.budget_minor,

@@ -181,6 +181,13 @@ export interface ExposureRow {
   discount_minor: number;
 }
 
+/** A campaign with its redemption rows grouped (exposureRows, both ways), all read at one moment. */
+export interface ExposureSnapshot {
+  campaign: Campaign;
+  by_merchant: ExposureRow[];
+  by_product_kind: ExposureRow[];
+}
+
 /** Thrown by adapters when an insert hits an existing idempotency key or code. */
 export class UniqueViolation extends Error {
   constructor(message: string) {
@@ -262,6 +269,11 @@ export interface Store
   expiredHolds(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>>;
   /** Counts and sums grouped by status and merchant / product kind. */
   exposureRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): Promise<ExposureRow[]>;
+  /**
+   * The campaign and exposureRows by merchant and by product kind from one snapshot, so the
+   * groups sum to its counters while batches commit (null: no such campaign).
+   */
+  exposure(campaign_id: string): Promise<ExposureSnapshot | null>;
   /** Sum of discount_minor and count per status, straight from the redemption rows. */
   redemptionTotals(campaign_id: string): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>>;
   /** Per-coupon counts of live redemptions above one, for single-use coupons (invariant 4). */

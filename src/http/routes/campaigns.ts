@@ -171,6 +171,6 @@ function codesAndExposure(app: TypedApp, { engine }: RouteDeps): void {
         response: { 200: ExposureView, ...errorResponses },
       },
     },
-    async (request) => exposureView(engine.store, await engine.getCampaign(request.params.id)),
+    async (request) => exposureView(engine.store, request.params.id),
   );
 }

@@ -129,7 +129,7 @@ export function readContract(open: OpenStore): void {
     },
   );
 
-  storeTest('exposureRows and redemptionTotals group counts and sums', open, async (store, b) => {
+  storeTest('exposureRows, exposure and redemptionTotals group counts and sums', open, async (store, b) => {
     const rs = await seedRedemptions(store, b, [
       { merchant_id: 'm1', product_kind: 'merchandise', status: 'confirmed', discount_minor: 100 },
       { merchant_id: 'm1', product_kind: 'virtual', status: 'confirmed', discount_minor: 250 },
@@ -158,6 +158,18 @@ export function readContract(open: OpenStore): void {
     ]);
     assert.deepEqual(await store.redemptionTotals(campaign_id), totals);
     assert.deepEqual(await store.redemptionTotals('cmp_missing'), new Map());
+    // exposure: the campaign and both groupings, read together.
+    const read = await store.exposure(campaign_id);
+    assert.ok(read);
+    assert.deepEqual(read.campaign, await store.getCampaign(campaign_id));
+    assert.deepEqual(read.by_merchant.sort(order), (await store.exposureRows(campaign_id, 'merchant_id')).sort(order));
+    assert.deepEqual(
+      read.by_product_kind.sort(order),
+      (await store.exposureRows(campaign_id, 'product_kind')).sort(order),
+    );
+    assert.equal(await store.exposure('cmp_missing'), null);
+    const bare = await seedCampaign(store, b);
+    assert.deepEqual(await store.exposure(bare.id), { campaign: bare, by_merchant: [], by_product_kind: [] });
   });
 
   storeTest(

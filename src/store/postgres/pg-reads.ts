@@ -1,6 +1,14 @@
 import type { Campaign, CampaignStatus } from '../../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
-import type { CampaignBudget, ExposureRow, Page, RedemptionQuery, SizedListQuery, UsageKey } from '../port.ts';
+import type {
+  CampaignBudget,
+  ExposureRow,
+  ExposureSnapshot,
+  Page,
+  RedemptionQuery,
+  SizedListQuery,
+  UsageKey,
+} from '../port.ts';
 import type { Query } from './pg-batch.ts';
 import { campaignFromRow, int, type Row, redemptionCols, redemptionFromRow } from './rows.ts';
 import { sizedPage } from './sized-page.ts';
@@ -98,6 +106,32 @@ export async function exposureRows(
     count: int(r.count),
     discount_minor: int(r.discount_minor),
   }));
+}
+
+/**
+ * The campaign and its groups in one statement: under READ COMMITTED a statement reads one
+ * snapshot, so a batch committing meanwhile is in all of it or in none.
+ */
+export async function exposure(q: Query, campaign_id: string): Promise<ExposureSnapshot | null> {
+  const sql = `SELECT c.doc, (SELECT COALESCE(json_agg(g), '[]') FROM (
+      SELECT GROUPING(merchant_id) AS by_kind, merchant_id, product_kind, status,
+        COUNT(*)::text AS count, SUM(discount_minor)::text AS discount_minor
+      FROM redemptions WHERE campaign_id = c.id
+      GROUP BY GROUPING SETS ((merchant_id, status), (product_kind, status))) g) AS groups
+    FROM campaigns c WHERE c.id = $1`;
+  const row = (await q(sql, [campaign_id]))[0];
+  if (!row) return null;
+  const out: ExposureSnapshot = { campaign: campaignFromRow(row), by_merchant: [], by_product_kind: [] };
+  for (const g of row.groups as Row[]) {
+    const by_kind = int(g.by_kind) === 1;
+    (by_kind ? out.by_product_kind : out.by_merchant).push({
+      key: String(by_kind ? g.product_kind : g.merchant_id),
+      status: g.status as RedemptionStatus,
+      count: int(g.count),
+      discount_minor: int(g.discount_minor),
+    });
+  }
+  return out;
 }
 
 export async function redemptionTotals(

@@ -11,6 +11,7 @@ import type {
   BatchLoad,
   CampaignBudget,
   ExposureRow,
+  ExposureSnapshot,
   IdempotencyRecord,
   ListQuery,
   OutboxEvent,
@@ -303,6 +304,10 @@ export class PostgresStore implements Store {
 
   exposureRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): Promise<ExposureRow[]> {
     return reads.exposureRows(this.q, campaign_id, by);
+  }
+
+  exposure(campaign_id: string): Promise<ExposureSnapshot | null> {
+    return reads.exposure(this.q, campaign_id);
   }
 
   redemptionTotals(campaign_id: string): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>> {

@@ -18,6 +18,7 @@ import {
   type BatchWrites,
   type CampaignBudget,
   type ExposureRow,
+  type ExposureSnapshot,
   type IdempotencyRecord,
   type ListQuery,
   type OutboxEvent,
@@ -603,6 +604,23 @@ export class SqliteStore implements Store {
   }
 
   async exposureRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): Promise<ExposureRow[]> {
+    return this.groupedRows(campaign_id, by);
+  }
+
+  async exposure(campaign_id: string): Promise<ExposureSnapshot | null> {
+    // One read transaction: another connection's batch (another process on the file) cannot commit between the reads.
+    return this.db.transaction((): ExposureSnapshot | null => {
+      const row = this.stmt.campaignGet.get(campaign_id) as Row | undefined;
+      if (!row) return null;
+      return {
+        campaign: JSON.parse(String(row.doc)) as Campaign,
+        by_merchant: this.groupedRows(campaign_id, 'merchant_id'),
+        by_product_kind: this.groupedRows(campaign_id, 'product_kind'),
+      };
+    })();
+  }
+
+  private groupedRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): ExposureRow[] {
     const sql = `SELECT ${by} AS key, status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY ${by}, status`;
     return (this.db.prepare(sql).all(campaign_id) as Row[]).map((r) => ({
       key: String(r.key),
