@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { limits } from '../../src/config/limits.ts';
 import type { Campaign } from '../../src/domain/campaign.ts';
 import type { Coupon } from '../../src/domain/coupon.ts';
+import type { Incident } from '../../src/domain/incident.ts';
 import type { Redemption } from '../../src/domain/redemption.ts';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { Engine } from '../../src/engine/engine.ts';
@@ -12,6 +14,7 @@ import { unpackOutbox } from '../../src/store/contract/builders.ts';
 import type { BatchItem } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, type Harness, harness, order, rejects } from '../support/fixtures.ts';
+import { crashing, Hold } from '../support/incident-faults.ts';
 
 const admin = { actor: 'key_admin' };
 const who = { actor: 'key_checkout' };
@@ -229,6 +232,63 @@ describe('incidents (engine, SQLite in memory)', () => {
     assert.equal((await h.engine.getCampaign(b.id)).reversed_count, 4);
     await assertInvariants(h.store);
   });
+
+  for (const run of ['stalled', 'crashed and resumed'] as const) {
+    test(`merchant scope: a campaign whose first row there came while it paused is paused and frozen too (${run})`, async () => {
+      const h = await harness();
+      const shared = (code: string) => activeCampaign(h, { code_mode: 'shared_code', code, per_user_limit: null });
+      const a = await shared('EARLY');
+      const b = await shared('LATE');
+      const redeem = (code: string, merchant_id: string) =>
+        h.engine.redeem({ user_id: 'u1', code, order: order({ merchant_id }), confirm: true }, who);
+      const first = await redeem('EARLY', 'm1');
+      const scope = { merchant_ids: ['m1'] };
+      const actions = ['pause_campaigns' as const, 'freeze_redemptions' as const];
+      // The pause step stops at a's pause: b has no row at m1 when the scope is resolved, then gets one.
+      // Crashed: the process dies once it has paused b too (the campaign freezing added), and another resumes.
+      const hold = new Hold();
+      let engine = crashing(h.engine, { at: 'pause', nth: 1, committed: false }, hold);
+      if (run !== 'stalled') engine = crashing(engine, { at: 'pause', nth: 2, committed: true });
+      const opening = new Incidents(engine).open(input({ scope, actions }), admin).then(
+        (done) => ({ done }),
+        (failed: unknown) => ({ failed }),
+      );
+      await hold.reached;
+      const late = await redeem('LATE', 'm1');
+      const elsewhere = await redeem('LATE', 'm2');
+      hold.release();
+      const opened = await opening;
+      let inc: Incident;
+      if ('done' in opened) inc = opened.done;
+      else {
+        assert.equal(run, 'crashed and resumed', String(opened.failed));
+        assert.equal((opened.failed as Error).message, 'injected crash');
+        assert.equal((await h.engine.getCampaign(b.id)).status, 'paused', 'it died after pausing b');
+        h.clock.advance(limits.incident_lease_ms + 1);
+        const [resumed] = await new Incidents(h.engine).resumeStuck();
+        assert.ok(resumed);
+        inc = resumed;
+      }
+      assert.deepEqual(inc.campaign_ids, [a.id, b.id]);
+      assert.equal(inc.report?.paused_campaigns, 2);
+      assert.equal(inc.report?.frozen_count, 2);
+      assert.deepEqual(
+        inc.report?.by_campaign.map((g) => [g.campaign_id, g.count, g.discount_minor]).sort(),
+        [
+          [a.id, 1, 1000],
+          [b.id, 1, 1000],
+        ].sort(),
+      );
+      for (const c of [a, b]) assert.equal((await h.engine.getCampaign(c.id)).status, 'paused');
+      for (const r of [first, late]) assert.equal((await h.store.getRedemption(r.id))?.status, 'frozen');
+      assert.equal((await h.store.getRedemption(elsewhere.id))?.status, 'confirmed', 'm2 is outside the scope');
+      await assertInvariants(h.store);
+      inc = await new Incidents(h.engine).resolve(inc.id, 'reverse', admin);
+      assert.deepEqual(inc.resolved, { count: 2, discount_minor: 2000 });
+      assert.deepEqual((await h.engine.getCampaign(b.id)).spent_minor, 1000, 'the m2 row stays spent');
+      await assertInvariants(h.store);
+    });
+  }
 
   test('bad input changes nothing; unknown incidents are not_found; two resolvers, one wins', async () => {
     const h = await harness();

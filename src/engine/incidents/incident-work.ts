@@ -170,6 +170,9 @@ export class IncidentWorker {
     if (start === null) return;
     const work = this.incident.work;
     if (this.incident.progress.phase !== 'freezing' || work.freeze_through_id === null) {
+      // A merchant scope is resolved again as freezing begins (see rescope): those campaigns are paused too when asked.
+      const added = this.incident.scope.campaign_ids === null && (await this.rescope(filter));
+      if (added && this.incident.actions.includes('pause_campaigns')) await this.pauseAll();
       work.freeze_through_id = await this.bound('rdm');
     }
     const last_id = work.freeze_through_id;
@@ -194,6 +197,24 @@ export class IncidentWorker {
       }
       await this.campaignDone();
     }
+  }
+
+  /**
+   * Adds the campaigns that have rows at the scope's merchants now but had none when it was
+   * scoped (their first one came while the pause step ran), saved before anything else happens
+   * to them, so a row stored before freezing begins is frozen whichever campaign it is in.
+   * Answers whether it added any. Appended, so a resumed pause step carries on into them.
+   */
+  private async rescope(filter: ScopeFilter): Promise<boolean> {
+    const incident = this.incident;
+    const known = new Set(incident.campaign_ids);
+    const found = await this.store.campaignsWithRedemptionsAt({ ...filter, merchant_ids: filter.merchant_ids ?? [] });
+    const added = found.filter((id) => !known.has(id));
+    if (added.length === 0) return false;
+    incident.campaign_ids = [...incident.campaign_ids, ...added];
+    incident.progress.campaigns_total = incident.campaign_ids.length;
+    await this.save();
+    return true;
   }
 
   /**
