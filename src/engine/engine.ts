@@ -494,7 +494,9 @@ export class Engine {
       if (verdict instanceof Rejection) throw verdict;
       return { valid: true, discount_minor: verdict.discount_minor, reason: null };
     } catch (e) {
-      if (!(e instanceof Rejection)) throw e;
+      // The lockout met during the lookup (guesses sent together) refuses the request, as it does
+      // before it (429 with Retry-After): it says nothing about the coupon.
+      if (!(e instanceof Rejection) || e.code === 'too_many_attempts') throw e;
       return { valid: false, discount_minor: 0, reason: { code: e.code, message: e.message } };
     }
   }

@@ -255,6 +255,27 @@ describe('code-guessing lockout', () => {
     assert.equal((await h.engine.validate(input(codes[0] ?? '', { user_id: 'v2' }))).valid, true);
   });
 
+  test('validations sent all at once: those past failures_max are refused with too_many_attempts, not answered', async () => {
+    const { h } = await setup();
+    const sent = 20;
+    const answers = await Promise.all(
+      Array.from({ length: sent }, async () => {
+        try {
+          const v = await h.engine.validate(input(guess(), { user_id: 'burst' }));
+          return `answered ${v.reason?.code ?? 'valid'}`;
+        } catch (e) {
+          assert.ok(e instanceof Rejection, String(e));
+          assert.ok((e.retry_after_s ?? 0) > 0, 'a lockout says when to retry');
+          return `refused ${e.code}`;
+        }
+      }),
+    );
+    const tally = (a: string) => answers.filter((x) => x === a).length;
+    assert.equal(tally('answered coupon_not_found'), failures_max, answers.join(','));
+    // As a validation sent after the lockout is (429 with Retry-After), never a 200 whose reason is the lockout.
+    assert.equal(tally('refused too_many_attempts'), sent - failures_max, answers.join(','));
+  });
+
   test('one device is locked across users; an unknown coupon_id counts as a failure', async () => {
     const { h, codes } = await setup();
     for (let i = 0; i < failures_max; i++) {
