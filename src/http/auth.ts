@@ -49,8 +49,15 @@ const keyCache = new WeakMap<Store, Map<string, CacheEntry>>();
  */
 const validSeen = new WeakMap<Store, Set<string>>();
 
+/**
+ * Keys forgotten on this node so far, per store: a lookup that read the store before a
+ * revocation here and answers after it must not put the key back in the cache.
+ */
+const forgotten = new WeakMap<Store, number>();
+
 /** A key revoked through this node stops working here at once, not a cache second later. */
 export function forgetCachedKey(store: Store, hash: string): void {
+  forgotten.set(store, (forgotten.get(store) ?? 0) + 1);
   keyCache.get(store)?.delete(hash);
   validSeen.get(store)?.delete(hash);
 }
@@ -113,8 +120,11 @@ export function authenticate(store: Store, request: FastifyRequest): ApiKeyRecor
   const now_ms = Date.now();
   const hit = cache.get(hash);
   if (hit && hit.until_ms > now_ms) return known(hit.key);
+  const forgotten_before = forgotten.get(store) ?? 0;
   return store.findApiKeyByHash(hash).then((record) => {
     const key = verified(record, hash);
+    // A key revoked here while this read was under way: this request was read before it, the next ones look again.
+    if ((forgotten.get(store) ?? 0) !== forgotten_before) return known(key);
     remember(store, hash, key !== null);
     if (cache.size >= key_cache_entries_max) cache.clear();
     cache.set(hash, { key, until_ms: now_ms + key_cache_ms });

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { limits } from '../../src/config/limits.ts';
+import { hashApiKey } from '../../src/http/api-keys.ts';
 import { key_cache_ms } from '../../src/http/auth.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { slowStore } from '../faults/slow-store.ts';
@@ -153,6 +154,54 @@ describe('API key revocation', () => {
     assertError(await h.call('POST', '/v1/api-keys/key_nope/revoke'), 404, 'not_found');
     const chain = await h.store.auditChain('platform');
     assert.ok(chain.some((e) => e.action === 'api_key.revoked' && e.subject === made.body.id));
+    await h.app.close();
+  });
+
+  test('a key lookup under way while the key is revoked does not keep it working here for a cache second', async () => {
+    // The store reads one key hash at once but answers only when the test lets it.
+    let held: { hash: string; started: () => void; release: Promise<void> } | null = null;
+    const inner = new SqliteStore({ path: ':memory:' });
+    const store = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'findApiKeyByHash') return typeof value === 'function' ? value.bind(target) : value;
+        return async (hash: string) => {
+          const found = await target.findApiKeyByHash(hash);
+          const hold = held;
+          if (hold !== null && hold.hash === hash) {
+            held = null;
+            hold.started();
+            await hold.release;
+          }
+          return found;
+        };
+      },
+    });
+    const h = await httpHarness({}, {}, store);
+    const made = await h.call<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { name: 'pos', scopes: ['read'] },
+    });
+    assert.equal(made.status, 201);
+    const use = () =>
+      h.app.inject({ method: 'GET', url: '/v1/campaigns', headers: { authorization: `Bearer ${made.body.key}` } });
+    let release = () => {};
+    const started = new Promise<void>((resolve) => {
+      held = {
+        hash: hashApiKey(made.body.key),
+        started: resolve,
+        release: new Promise<void>((r) => {
+          release = r;
+        }),
+      };
+    });
+    // Its first request reads the key (still live), and the read is slow to come back.
+    const inFlight = use();
+    await started;
+    assert.equal((await h.call('POST', `/v1/api-keys/${made.body.id}/revoke`)).status, 200);
+    release();
+    // Read before the revocation: whatever it answers, it must not be remembered as valid.
+    await inFlight;
+    assert.equal((await use()).statusCode, 401, 'revoked at once, not once the late lookup has expired');
     await h.app.close();
   });
 
