@@ -135,10 +135,16 @@ export function notFoundHook(request: FastifyRequest, reply: FastifyReply, done:
   else done();
 }
 
-/** Error handler, 404 handler and a JSON parser that treats an empty body as none and takes integers only. */
+/**
+ * Error handler, 404 handler and a JSON parser that treats an empty body as none and takes integers
+ * only. JSON is the only body taken: Fastify's built-in text/plain parser is removed, so a text body
+ * (what fetch() sends for a string without headers) is refused as XML or a form is, rather than read
+ * as a string that a route without a body schema (revoke, rotate) would act on regardless.
+ */
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler(sendNotFound);
+  app.removeContentTypeParser('text/plain');
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {

@@ -347,3 +347,28 @@ describe('ambiguous bodies', () => {
     await h.app.close();
   });
 });
+
+describe('bodies that are not JSON', () => {
+  test('a text/plain body is refused as any non-JSON body is (send JSON), even JSON text, and changes nothing', async () => {
+    const h = await httpHarness();
+    const sendJson = (res: Awaited<ReturnType<typeof h.call>>, what: string) => {
+      assertError(res, 400, 'invalid_request');
+      assert.equal(
+        (res.body as { error: { message: string } }).error.message,
+        'send JSON with Content-Type: application/json',
+        what,
+      );
+    };
+    // fetch() with a string body and no headers sends text/plain;charset=UTF-8.
+    for (const type of ['text/plain', 'text/plain;charset=UTF-8', 'application/xml']) {
+      const headers = { 'content-type': type };
+      sendJson(await h.call('POST', '/v1/campaigns', { raw: JSON.stringify(campaignBody()), headers }), type);
+      // A route that takes no body (revoke) must not act on one it cannot read either.
+      sendJson(await h.call('POST', `/v1/api-keys/${h.keys.read.id}/revoke`, { raw: 'revoke it', headers }), type);
+    }
+    const listed = await h.call<{ data: unknown[] }>('GET', '/v1/campaigns');
+    assert.deepEqual(listed.body.data, [], 'nothing created');
+    assert.equal((await h.call('GET', '/v1/campaigns', { key: 'read' })).status, 200, 'the read key is not revoked');
+    await h.app.close();
+  });
+});
