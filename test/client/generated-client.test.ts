@@ -57,6 +57,8 @@ test('the document says what may be left out: ?limit= (default 20) on every list
   );
   const id = '/v1/campaigns/{id}';
   assert.deepEqual(optionalBodies.sort(), [
+    'post /v1/api-keys/{id}/revoke',
+    'post /v1/api-keys/{id}/rotate',
     `post ${id}`,
     `post ${id}/approve`,
     `post ${id}/pause`,

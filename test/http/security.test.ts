@@ -143,6 +143,10 @@ describe('API key revocation', () => {
       h.app.inject({ method: 'GET', url: '/v1/campaigns', headers: { authorization: `Bearer ${made.body.key}` } });
     assert.equal((await use()).statusCode, 200);
     assertError(await h.call('POST', `/v1/api-keys/${made.body.id}/revoke`, { key: 'read' }), 403, 'forbidden');
+    // It takes no fields: one sent is refused, as on every other endpoint, and nothing is revoked.
+    const withField = await h.call('POST', `/v1/api-keys/${made.body.id}/revoke`, { body: { id: 'key_other' } });
+    assertError(withField, 400, 'invalid_request', 'id');
+    assert.equal((await use()).statusCode, 200, 'a refused revocation changes nothing');
     const revoked = await h.call<Record<string, unknown>>('POST', `/v1/api-keys/${made.body.id}/revoke`);
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     assert.equal(revoked.body.id, made.body.id);
@@ -292,6 +296,9 @@ describe('API key revocation', () => {
       h.app.inject({ method: 'GET', url: '/v1/campaigns', headers: { authorization: `Bearer ${key}` } });
     assert.equal((await use(made.body.key)).statusCode, 200);
     assertError(await h.call('POST', `/v1/api-keys/${made.body.id}/rotate`, { key: 'read' }), 403, 'forbidden');
+    // The new key keeps the name and scopes: a body asking for others is refused, not ignored.
+    const asking = { name: 'till 10', scopes: ['admin'] };
+    assertError(await h.call('POST', `/v1/api-keys/${made.body.id}/rotate`, { body: asking }), 400, 'invalid_request');
     assert.equal((await use(made.body.key)).statusCode, 200, 'a refused rotation changes nothing');
     const rotate = () =>
       h.call<Record<string, unknown>>('POST', `/v1/api-keys/${made.body.id}/rotate`, { idem: 'roll-1' });

@@ -8,6 +8,7 @@ import {
   ApiKeyCreate,
   ApiKeyCreatedView,
   ApiScope,
+  Body,
   errorResponses,
   IdempotencyHeaders,
   IdParams,
@@ -36,6 +37,9 @@ export const ApiKeyView = Type.Object({
     description: 'the key this one replaced by rotation, or null',
   }),
 });
+
+/** Revoke and rotate take no fields (rotation keeps the name and scopes): one sent is 400, not ignored. */
+const NoFields = Body({}, 'Takes no fields; the body may be left out.');
 
 const RotatedView = Type.Object({
   ...ApiKeyCreatedView.properties,
@@ -137,6 +141,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
         summary: 'Revoke an API key (admin); requests with it are 401 from then on',
         headers: IdempotencyHeaders,
         params: IdParams,
+        body: NoFields,
         response: { 200: ApiKeyView, ...errorResponses },
       },
     },
@@ -160,6 +165,7 @@ export async function apiKeyRoutes(base: FastifyInstance, deps: RouteDeps): Prom
           'Rotate an API key (admin): a new key with the same name and scopes, shown only in this answer; the old one is revoked at once',
         headers: IdempotencyHeaders,
         params: IdParams,
+        body: NoFields,
         response: { 201: RotatedView, ...errorResponses },
       },
     },
