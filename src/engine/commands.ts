@@ -43,7 +43,16 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
       expected_updated_at_ms?: number;
     }
   | { type: 'codes'; count: number }
-  | { type: 'alert'; alarm: Alarm; pause: boolean }
+  | {
+      type: 'alert';
+      alarm: Alarm;
+      pause: boolean;
+      /**
+       * budget_burn only: the campaign's last resume (burn_base.at_ms, null for none) in the copy the
+       * detector judged it on; a resume since then accepted that spending, so the alert does not pause.
+       */
+      resumed_at_ms?: number | null;
+    }
   | ({ type: 'reverse_many'; redemption_ids: string[] } & IncidentWork)
   /** through_id: the incident's coupon bound (see IncidentWork.revoke_through_id and Campaign.revoke_through_id). */
   | ({ type: 'revoke_coupons'; coupon_ids: string[]; through_id: string } & IncidentWork)

@@ -27,7 +27,13 @@ function round(x: number): number {
  */
 export function raiseAlert(ctx: BatchContext, cmd: Cmd<'alert'>): unknown {
   const c = ctx.campaign;
-  const pause = cmd.pause && c.auto_pause && c.status === 'active';
+  // A node judges budget burn on its last committed copy of the campaign, which may predate a resume made
+  // on another node: that burn is the spending the resume found in order, so it is recorded, not paused on.
+  const before_resume =
+    cmd.alarm.kind === 'budget_burn' &&
+    cmd.resumed_at_ms !== undefined &&
+    cmd.resumed_at_ms !== (c.burn_base?.at_ms ?? null);
+  const pause = cmd.pause && c.auto_pause && c.status === 'active' && !before_resume;
   const { kind, merchant_id, subject, observed, baseline } = cmd.alarm;
   const alert: Alert = {
     id: ctx.id('alr'),

@@ -332,4 +332,62 @@ describe('detection shared through Redis (two nodes on one store)', async () => 
     await Promise.all(nodes.map((d) => d.close()));
     await assertInvariants(a.store);
   });
+
+  test('a resume on one node holds against another node that last saw the campaign before the pause', {
+    skip: up ? false : `no Redis at ${redis_url}`,
+  }, async () => {
+    const a = await harness();
+    const b = {
+      ...a,
+      engine: await Engine.open(a.store, { clock: a.clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER }),
+    };
+    const shared = [a, b].map(() => new RedisDetectors({ url: redis_url, key_prefix: prefix }));
+    // Each node's client connects in the background: the ticks below must not meet one still connecting.
+    for (const s of shared) await connected(s);
+    const [on_a, on_b] = [a, b].map((n, i) => new Detection(n.engine, { timer: false, shared: shared[i] }).start()) as [
+      Detection,
+      Detection,
+    ];
+    try {
+      await resumeRace(a, b, on_a, on_b);
+    } finally {
+      await Promise.all([on_a.close(), on_b.close(), b.engine.close()]);
+    }
+    await assertInvariants(a.store);
+  });
 });
+
+/** Resolves once a step on the shared state goes through (the client is connected), or throws after 10 s. */
+async function connected(shared: RedisDetectors): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ((await shared.update('connected', () => []).catch(() => null)) !== null) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`Redis at ${redis_url} did not answer`);
+}
+
+/** The body of the test above: a pause on A, a resume on A, and B's copy of the campaign from before both. */
+async function resumeRace(a: Harness, b: Harness, on_a: Detection, on_b: Detection): Promise<void> {
+  const c = await activeCampaign(a, { ...detectSpec, budget_minor: 10_000, ends_at_ms: a.clock.now() + 2 * day_ms });
+  const spend = (n: Harness, tag: string) =>
+    n.engine.redeem({ user_id: tag, code: 'SPRING', order: order({ id: tag }), confirm: true }, { actor: 'k' });
+  // Both nodes took part: B committed last, so its copy shows the 90% spent, and nothing of what follows.
+  for (let i = 0; i < 9; i++) await spend(i % 2 === 0 ? b : a, `s${i}`);
+  a.clock.advance(60_000);
+  await on_a.tickNow();
+  assert.equal((await a.engine.getCampaign(c.id)).status, 'paused', '90% of the budget at once');
+  // Someone looked and found it in order, and resumed it on node A; nothing new is spent.
+  a.clock.advance(30_000);
+  await a.engine.campaignAction(c.id, 'resume', { actor: 'key_admin' });
+  for (let s = 0; s < 5; s++) {
+    a.clock.advance(31_000);
+    await Promise.all([on_a.tickNow(), on_b.tickNow()]);
+  }
+  assert.equal((await a.engine.getCampaign(c.id)).status, 'active', 'the same evidence does not pause it again');
+  assert.equal((await alertsOf(a, c.id)).filter((x) => x.action === 'paused').length, 1);
+  // New evidence still does, whichever node sees it: the rest of the budget spent at once on B.
+  await spend(b, 'late');
+  a.clock.advance(1_000);
+  await Promise.all([on_a.tickNow(), on_b.tickNow()]);
+  assert.equal((await a.engine.getCampaign(c.id)).status, 'paused', 'the rest burned at once');
+}

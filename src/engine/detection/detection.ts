@@ -44,7 +44,8 @@ export interface DetectionOptions {
   log?: DetectionLog;
 }
 
-type Tick = { now_ms: number; budget: BudgetSnapshot | null };
+/** A tick, with the campaign's last resume in the copy its budget was read from (see resumedAt). */
+type Tick = { now_ms: number; budget: BudgetSnapshot | null; resumed_at_ms: number | null };
 
 interface Tracked {
   campaign: Campaign;
@@ -57,7 +58,7 @@ interface Tracked {
   chain: Promise<unknown>;
   queued: boolean;
   /** Alarms whose alert command failed, with the attempts made: submitted again at the next tick. */
-  retry: Array<{ alarm: Alarm; attempts: number }>;
+  retry: Array<{ alarm: Alarm; attempts: number; resumed_at_ms: number | null }>;
 }
 
 /**
@@ -99,6 +100,11 @@ function budgetOf(c: Campaign): BudgetSnapshot | null {
     starts_at_ms,
     ends_at_ms: c.ends_at_ms,
   };
+}
+
+/** The campaign's last resume as this copy of it knows it: what its budget burn was judged from (budgetOf). */
+function resumedAt(c: Campaign): number | null {
+  return c.burn_base?.at_ms ?? null;
 }
 
 /**
@@ -147,11 +153,14 @@ export class Detection {
     for (const t of [...this.tracked.values()]) {
       // Before the status check: an alarm that fired while the campaign was active is recorded even if
       // it has been paused since (the alert then says `alerted`).
-      for (const { alarm, attempts } of t.retry.splice(0)) raised.push(this.raiseOne(t.campaign, alarm, attempts + 1));
+      for (const { alarm, attempts, resumed_at_ms } of t.retry.splice(0)) {
+        raised.push(this.raiseOne(t.campaign, alarm, attempts + 1, resumed_at_ms));
+      }
       if (t.campaign.status !== 'active') continue;
       const budget = budgetOf(t.campaign);
-      if (t.detector) raised.push(...this.raise(t.campaign, t.detector.tick(now_ms, budget)));
-      else raised.push(this.step(t, { now_ms, budget }));
+      const resumed_at_ms = resumedAt(t.campaign);
+      if (t.detector) raised.push(...this.raise(t.campaign, t.detector.tick(now_ms, budget), resumed_at_ms));
+      else raised.push(this.step(t, { now_ms, budget, resumed_at_ms }));
     }
     const alerts = (await Promise.all(raised)).flat();
     await this.settled();
@@ -185,7 +194,7 @@ export class Detection {
       if (t.detector) {
         const alarms: Alarm[] = [];
         for (const r of confirmed) alarms.push(...t.detector.observe(observation(r)));
-        this.raise(c, alarms);
+        this.raise(c, alarms, resumedAt(c));
         return;
       }
       this.buffer(t, confirmed);
@@ -266,16 +275,22 @@ export class Detection {
       t.pending.unshift(...events.slice(0, room));
       return [];
     }
-    return Promise.all(this.raise(t.campaign, alarms));
+    return Promise.all(this.raise(t.campaign, alarms, tick ? tick.resumed_at_ms : resumedAt(t.campaign)));
   }
 
-  private raise(c: Campaign, alarms: Alarm[]): Array<Promise<Alert | null>> {
-    return alarms.map((alarm) => this.raiseOne(c, alarm, 1));
+  private raise(c: Campaign, alarms: Alarm[], resumed_at_ms: number | null): Array<Promise<Alert | null>> {
+    return alarms.map((alarm) => this.raiseOne(c, alarm, 1, resumed_at_ms));
   }
 
   /** Records one alarm as an alert (and maybe a pause); a failed attempt is kept for the next tick. */
-  private raiseOne(c: Campaign, alarm: Alarm, attempts: number): Promise<Alert | null> {
-    const cmd = { type: 'alert' as const, actor: detectorActor, alarm, pause: pausingKinds.has(alarm.kind) };
+  private raiseOne(c: Campaign, alarm: Alarm, attempts: number, resumed_at_ms: number | null): Promise<Alert | null> {
+    const cmd = {
+      type: 'alert' as const,
+      actor: detectorActor,
+      alarm,
+      pause: pausingKinds.has(alarm.kind),
+      ...(alarm.kind === 'budget_burn' ? { resumed_at_ms } : {}),
+    };
     const p = this.engine.submitCommand<Alert>(c.id, cmd).then(
       (alert) => {
         this.log('warn', 'detector alert', {
@@ -287,7 +302,7 @@ export class Detection {
         return alert;
       },
       (err: unknown) => {
-        const retried = this.keepForRetry(c.id, alarm, attempts);
+        const retried = this.keepForRetry(c.id, { alarm, attempts, resumed_at_ms });
         this.log('error', 'could not record a detector alert', {
           campaign_id: c.id,
           kind: alarm.kind,
@@ -303,10 +318,10 @@ export class Detection {
     return p;
   }
 
-  private keepForRetry(campaign_id: string, alarm: Alarm, attempts: number): boolean {
+  private keepForRetry(campaign_id: string, failed: Tracked['retry'][number]): boolean {
     const t = this.tracked.peek(campaign_id);
-    if (this.closed || !t || attempts >= alert_attempts_max || t.retry.length >= alert_retries_max) return false;
-    t.retry.push({ alarm, attempts });
+    if (this.closed || !t || failed.attempts >= alert_attempts_max || t.retry.length >= alert_retries_max) return false;
+    t.retry.push(failed);
     return true;
   }
 }
