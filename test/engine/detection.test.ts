@@ -55,9 +55,9 @@ function redeemer(engine: Engine) {
   };
 }
 
-async function setup(over: Partial<CampaignSpec> = {}) {
+async function setup(over: Partial<CampaignSpec> = {}, shared: RedisDetectors | null = null) {
   const h = await harness();
-  const detection = new Detection(h.engine, { timer: false }).start();
+  const detection = new Detection(h.engine, { timer: false, shared }).start();
   const c = await activeCampaign(h, { ...detectSpec, ...over });
   const traffic = new Traffic({
     clock: h.clock,
@@ -71,6 +71,9 @@ async function setup(over: Partial<CampaignSpec> = {}) {
 async function alertsOf(h: Harness, campaign_id: string): Promise<Alert[]> {
   return (await h.store.listAlerts({ campaign_id, limit: 100 })).data;
 }
+
+/** Nothing listens here: a Redis that is down (connections refused). */
+const unreachable_redis_url = 'redis://127.0.0.1:1';
 
 /** The burst: 300 a second at one merchant on top of the ordinary traffic, for ten seconds. */
 const burst_per_s = 300;
@@ -252,6 +255,58 @@ describe('detection wired into the engine (ManualClock, SQLite in memory)', () =
       [['budget_burn', 'paused']],
     );
     await detection.close();
+    await assertInvariants(h.store);
+  });
+
+  test('Redis unreachable: the node judges its own traffic meanwhile, so a burst at one merchant still pauses', async () => {
+    const down = new RedisDetectors({ url: unreachable_redis_url });
+    const { h, detection, c, traffic } = await setup({}, down);
+    try {
+      await traffic.quiet(120);
+      for (let s = 0; s < burst_s; s++) await traffic.second(traffic.quietCount(), burst_per_s);
+      await detection.settled();
+      const burst_ok = traffic.totals.burst_ok;
+      assert.ok(burst_ok > 0 && burst_ok <= 1000, `${burst_ok} burst redemptions went through`);
+      assert.equal((await h.engine.getCampaign(c.id)).status, 'paused');
+      const alerts = await alertsOf(h, c.id);
+      assert.ok(alerts.some((a) => a.kind === 'merchant_spike' && a.merchant_id === 'm7' && a.action === 'paused'));
+      assert.equal(alerts.filter((a) => a.action === 'paused').length, 1, JSON.stringify(alerts));
+    } finally {
+      await detection.close();
+    }
+    await assertInvariants(h.store);
+  });
+
+  test('Redis unreachable: budget burn is still judged, and pauses once', async () => {
+    const h = await harness();
+    const detection = new Detection(h.engine, {
+      timer: false,
+      shared: new RedisDetectors({ url: unreachable_redis_url }),
+    }).start();
+    try {
+      const c = await activeCampaign(h, {
+        ...detectSpec,
+        budget_minor: 10_000,
+        ends_at_ms: h.clock.now() + 2 * day_ms,
+      });
+      for (let i = 0; i < 9; i++) {
+        await h.engine.redeem(
+          { user_id: `a${i}`, code: 'SPRING', order: order({ id: `a${i}` }), confirm: true },
+          { actor: 'key_checkout' },
+        );
+      }
+      for (let s = 0; s < 3; s++) {
+        h.clock.advance(60_000);
+        await detection.tickNow();
+      }
+      assert.equal((await h.engine.getCampaign(c.id)).status, 'paused', '90% of the budget at once');
+      assert.deepEqual(
+        (await alertsOf(h, c.id)).map((a) => [a.kind, a.action]),
+        [['budget_burn', 'paused']],
+      );
+    } finally {
+      await detection.close();
+    }
     await assertInvariants(h.store);
   });
 

@@ -51,6 +51,11 @@ interface Tracked {
   campaign: Campaign;
   /** In-process detector; null when the state lives in Redis. */
   detector: CampaignDetector | null;
+  /**
+   * While the shared state is unreachable: this node's own traffic, judged in process (as without
+   * Redis) rather than by nobody until Redis returns; dropped once a shared step succeeds again.
+   */
+  local: CampaignDetector | null;
   /** Observations not yet applied to the shared state. */
   pending: RedemptionObservation[];
   dropped: number;
@@ -217,6 +222,7 @@ export class Detection {
     const t: Tracked = {
       campaign: c,
       detector,
+      local: null,
       pending: [],
       dropped: 0,
       chain: Promise.resolve(),
@@ -229,7 +235,7 @@ export class Detection {
     return t;
   }
 
-  /** Bounded: while Redis is away observations pile up only to a limit; the rest are counted and dropped. */
+  /** Bounded: while the shared state is busy observations pile up only to a limit; the rest are counted and dropped. */
   private buffer(t: Tracked, confirmed: Redemption[]): void {
     const room = limits.detection_pending_events_max - t.pending.length;
     const taken = confirmed.slice(0, Math.max(0, room));
@@ -251,31 +257,50 @@ export class Detection {
     t.queued = false;
     const events = t.pending.splice(0);
     if (t.dropped > 0) {
-      this.log('warn', 'detector observations dropped (shared state unreachable)', {
+      this.log('warn', 'detector observations dropped (shared state busy)', {
         campaign_id: t.campaign.id,
         dropped: t.dropped,
       });
       t.dropped = 0;
     }
     if (events.length === 0 && tick === null) return [];
-    const alarms = await shared
-      .update(t.campaign.id, (d) => {
-        const out: Alarm[] = [];
-        for (const e of events) out.push(...d.observe(e));
-        if (tick) out.push(...d.tick(tick.now_ms, tick.budget));
-        return out;
-      })
-      .catch((err: unknown) => {
-        this.log('warn', 'shared detector state unavailable', { campaign_id: t.campaign.id, err: String(err) });
-        return null;
+    const judge = (d: CampaignDetector): Alarm[] => {
+      const out: Alarm[] = [];
+      for (const e of events) out.push(...d.observe(e));
+      if (tick) out.push(...d.tick(tick.now_ms, tick.budget));
+      return out;
+    };
+    const resumed_at_ms = tick ? tick.resumed_at_ms : resumedAt(t.campaign);
+    let alarms: Alarm[] | null;
+    try {
+      alarms = await shared.update(t.campaign.id, judge);
+    } catch (err) {
+      // Unreachable (not merely busy): these observations are judged here and do not reach the shared state.
+      this.log('warn', 'shared detector state unavailable; judging in process meanwhile', {
+        campaign_id: t.campaign.id,
+        err: String(err),
       });
+      return Promise.all(this.raise(t.campaign, this.judgeLocally(t, judge), resumed_at_ms));
+    }
     if (alarms === null) {
       // Not applied: keep them for the next step (the next commit or tick), within the bound.
       const room = Math.max(0, limits.detection_pending_events_max - t.pending.length);
       t.pending.unshift(...events.slice(0, room));
       return [];
     }
-    return Promise.all(this.raise(t.campaign, alarms, tick ? tick.resumed_at_ms : resumedAt(t.campaign)));
+    t.local = null;
+    return Promise.all(this.raise(t.campaign, alarms, resumed_at_ms));
+  }
+
+  /** The step on this node's fallback detector; never throws (a commit's step runs unawaited). */
+  private judgeLocally(t: Tracked, judge: (d: CampaignDetector) => Alarm[]): Alarm[] {
+    try {
+      t.local ??= new CampaignDetector(this.config);
+      return judge(t.local);
+    } catch (err) {
+      this.log('error', 'detector failed on a step', { campaign_id: t.campaign.id, err: String(err) });
+      return [];
+    }
   }
 
   private raise(c: Campaign, alarms: Alarm[], resumed_at_ms: number | null): Array<Promise<Alert | null>> {
