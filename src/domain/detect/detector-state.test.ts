@@ -85,10 +85,16 @@ describe('CampaignDetector toJSON / fromJSON', () => {
       ['cooldown not a pair', (s) => ({ ...s, cooldowns: [['a', 1, 2]] })],
       ['negative cash sum', (s) => ({ ...s, cash: { ...(s.cash as object), long_total: -5 } })],
       ['fractional interval', (s) => ({ ...s, interval_index: 1.5 })],
+      ['burn alarmed not a budget', (s) => ({ ...s, burn_alarmed: { budget_minor: 'x' } })],
     ];
     for (const [name, mutate] of corrupt) {
       assert.throws(() => CampaignDetector.fromJSON(mutate(validState())), InvariantViolation, name);
     }
+  });
+
+  test('state saved before the last budget burn was kept loads as none alarmed', () => {
+    const { burn_alarmed: _, ...older } = validState();
+    assert.equal(CampaignDetector.fromJSON(older).toJSON().burn_alarmed, null);
   });
 
   test('state bigger than the configured bounds is refused', () => {

@@ -1,4 +1,5 @@
 import { assert } from '../errors.ts';
+import type { BudgetSnapshot } from './burn.ts';
 import { assertCashShare, type CashShareState } from './cash-share.ts';
 import type { SpaceSavingState } from './heavy-hitters.ts';
 import { assertRateSeries, type RateSeries } from './rate-series.ts';
@@ -17,6 +18,8 @@ export interface DetectorState {
   cash: CashShareState;
   /** [alarm key, silent until ms]. */
   cooldowns: [string, number][];
+  /** The budget the last budget_burn alarm saw; null when none (and in state saved before it was kept). */
+  burn_alarmed: BudgetSnapshot | null;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -79,6 +82,17 @@ function parseCash(value: unknown): CashShareState {
   return cash;
 }
 
+function parseBurnAlarmed(value: unknown): BudgetSnapshot | null {
+  if (value === undefined || value === null) return null;
+  const o = record(value, 'burn_alarmed');
+  return {
+    budget_minor: num(o.budget_minor, 'burn_alarmed.budget_minor'),
+    spent_minor: num(o.spent_minor, 'burn_alarmed.spent_minor'),
+    starts_at_ms: num(o.starts_at_ms, 'burn_alarmed.starts_at_ms'),
+    ends_at_ms: num(o.ends_at_ms, 'burn_alarmed.ends_at_ms'),
+  };
+}
+
 /** Reads state back from a shared store; corrupt state is a loud bug, never a silently blind detector. */
 export function parseDetectorState(value: unknown): DetectorState {
   const o = record(value, 'root');
@@ -104,5 +118,6 @@ export function parseDetectorState(value: unknown): DetectorState {
       const [key, until_ms] = pair(item, 'cooldown');
       return [key, num(until_ms, 'cooldown until_ms')];
     }),
+    burn_alarmed: parseBurnAlarmed(o.burn_alarmed),
   };
 }

@@ -280,6 +280,46 @@ describe('CampaignDetector sub-detectors, both ways', () => {
     assert.deepEqual(large.alarms, []);
   });
 
+  test('budget burn alarms again past its cooldown only on new spending, or after a resume moved its basis', () => {
+    const d = new CampaignDetector();
+    const day_ms = 86_400_000;
+    const burned: BudgetSnapshot = {
+      budget_minor: 10_000,
+      spent_minor: 9_000,
+      starts_at_ms: t0_ms,
+      ends_at_ms: t0_ms + 30 * day_ms,
+    };
+    const burns = (now_ms: number, budget: BudgetSnapshot): number =>
+      d.tick(now_ms, budget).filter((a) => a.kind === 'budget_burn').length;
+    const cooldown_ms = defaultDetectorConfig.alarm_cooldown_ms;
+    let now_ms = t0_ms + 60_000;
+    assert.equal(burns(now_ms, burned), 1);
+    // Nothing new spent: the same evidence, minute after minute, for the days it stays ahead of plan.
+    for (let i = 0; i < 10; i++) {
+      now_ms += cooldown_ms + 1_000;
+      assert.equal(burns(now_ms, burned), 0, `minute ${i}`);
+    }
+    // A leak that goes on is new evidence each time.
+    now_ms += cooldown_ms + 1_000;
+    assert.equal(burns(now_ms, { ...burned, spent_minor: 9_500 }), 1);
+    assert.equal(burns(now_ms + 1_000, { ...burned, spent_minor: 9_600 }), 0, 'still within the cooldown');
+    // After a resume the snapshot is the spend since it, over the rest: a fresh basis, judged afresh.
+    now_ms += cooldown_ms + 1_000;
+    const resumed = {
+      budget_minor: 500,
+      spent_minor: 400,
+      starts_at_ms: now_ms - 1_000,
+      ends_at_ms: burned.ends_at_ms,
+    };
+    assert.equal(burns(now_ms, resumed), 1);
+    // And the state that remembers it travels with the detector (Redis).
+    const restored = CampaignDetector.fromJSON(JSON.parse(JSON.stringify(d.toJSON())));
+    assert.equal(
+      restored.tick(now_ms + cooldown_ms + 1_000, resumed).filter((a) => a.kind === 'budget_burn').length,
+      0,
+    );
+  });
+
   test('a sustained burst alarms once per cooldown, not once per redemption', () => {
     const traffic = new Traffic(new CampaignDetector(), seed);
     traffic.quiet(0, quiet_s);

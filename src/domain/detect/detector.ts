@@ -74,6 +74,8 @@ export class CampaignDetector {
   private readonly ips: SpaceSaving;
   private cash: CashShareState = cashShareEmpty;
   private readonly cooldowns = new Map<string, number>();
+  /** The budget as the last budget_burn alarm saw it: the same spend on the same basis is no new evidence. */
+  private burn_alarmed: BudgetSnapshot | null = null;
 
   /** `state` comes from `fromJSON`; without it the detector starts cold and warms up on live traffic. */
   constructor(
@@ -112,9 +114,11 @@ export class CampaignDetector {
     const alarms = this.advance(now_ms);
     if (budget === null) return alarms;
     const burn = checkBurn(budget, now_ms, this.config.burn);
-    if (burn.alarm) {
+    if (burn.alarm && !this.sameBurn(budget)) {
       const alarm = { merchant_id: null, subject: null, at_ms: now_ms };
+      const raised = alarms.length;
       this.emit(alarms, { ...alarm, kind: 'budget_burn', observed: budget.spent_minor, baseline: burn.planned_minor });
+      if (alarms.length > raised) this.burn_alarmed = { ...budget };
     }
     return alarms;
   }
@@ -142,6 +146,7 @@ export class CampaignDetector {
       ips: this.ips.toJSON(),
       cash: { ...this.cash },
       cooldowns: [...this.cooldowns],
+      burn_alarmed: this.burn_alarmed === null ? null : { ...this.burn_alarmed },
     };
   }
 
@@ -161,6 +166,23 @@ export class CampaignDetector {
     this.intervals_closed = state.intervals_closed;
     this.campaign = state.campaign;
     this.cash = state.cash;
+    this.burn_alarmed = state.burn_alarmed;
+  }
+
+  /**
+   * Whether this burn is what the last budget_burn alarm already said: the same window and budget (no
+   * resume or change since) and nothing more spent. A burn stays ahead of plan for days once it is, so
+   * without this the same figures would alarm again at the end of every cooldown.
+   */
+  private sameBurn(budget: BudgetSnapshot): boolean {
+    const last = this.burn_alarmed;
+    return (
+      last !== null &&
+      last.budget_minor === budget.budget_minor &&
+      last.starts_at_ms === budget.starts_at_ms &&
+      last.ends_at_ms === budget.ends_at_ms &&
+      budget.spent_minor <= last.spent_minor
+    );
   }
 
   private isWarm(): boolean {
