@@ -517,8 +517,9 @@ export class Engine {
     const coupon = this.codes.cachedRoute(input) ?? (await this.guards.lookup(subject, () => this.codes.route(input)));
     const admitted = this.guards.admit(coupon.campaign_id, subject);
     const ticket = admitted instanceof Promise ? await admitted : admitted;
+    let outcome: Outcome;
     try {
-      const outcome = await this.outcomeOf(coupon.campaign_id, {
+      outcome = await this.outcomeOf(coupon.campaign_id, {
         type: 'reserve',
         coupon_id: coupon.coupon_id,
         user_id: input.user_id,
@@ -529,14 +530,16 @@ export class Engine {
         actor: who.actor,
         ...idemPart,
       });
-      // A retry answered with its first request's redemption (both in flight at once) accepted none of its own.
-      if (ticket && outcome.replayed) await this.guards.giveBack(ticket);
-      return unwrap<Redemption>(outcome);
     } catch (e) {
       // Velocity counts redemptions the engine accepted: a refused one gives its place back.
       if (ticket && e instanceof Rejection) await this.guards.giveBack(ticket);
       throw e;
     }
+    // Given back once: by a refusal, or by a retry answered with its first request's answer (both in
+    // flight at once), which accepted none of its own. Given back twice (a replayed refusal), the
+    // place of a redemption accepted before would go with it.
+    if (ticket && (outcome.replayed || !outcome.ok)) await this.guards.giveBack(ticket);
+    return unwrap<Redemption>(outcome);
   }
 
   async confirm(redemption_id: string, who: Actor): Promise<Redemption> {

@@ -114,6 +114,40 @@ describe('velocity limits on redemptions', () => {
     await assertInvariants(h.store);
   });
 
+  test("a retry in flight together answered with its first request's refusal gives its place back once, not twice", async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 3 }));
+    await h.engine.redeem(input(code), who);
+    // Refused (below the minimum spend), sent twice with one Idempotency-Key: both take a place before either
+    // is decided; the first is refused, the second answered with that refusal. Each gives back its own place.
+    const low = input(code, { order: order({ id: 'low', amount_minor: 1 }) });
+    const retry = { actor: who.actor, idem: { key: 'key_checkout:low-1' } };
+    const both = await Promise.allSettled([h.engine.redeem(low, retry), h.engine.redeem(low, retry)]);
+    for (const r of both) assert.equal(r.status === 'rejected' && (r.reason as Rejection).code, 'min_spend_not_met');
+    // One redemption accepted this minute: two more, then the limit.
+    await h.engine.redeem(input(code), who);
+    await h.engine.redeem(input(code), who);
+    assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+    await assertInvariants(h.store);
+  });
+
+  test('one Idempotency-Key on two different redemptions in flight together: the reused one gives back only its own place', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 3 }));
+    await h.engine.redeem(input(code), who);
+    const key = { actor: who.actor, idem: { key: 'key_checkout:reused' } };
+    const [first, reused] = await Promise.allSettled([
+      h.engine.redeem(input(code), key),
+      h.engine.redeem(input(code), key),
+    ]);
+    assert.equal(first.status, 'fulfilled');
+    assert.equal(reused.status === 'rejected' && (reused.reason as Rejection).code, 'idempotency_key_reused');
+    // Two redemptions accepted this minute: one more, then the limit.
+    await h.engine.redeem(input(code), who);
+    assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+    await assertInvariants(h.store);
+  });
+
   test('50 concurrent redemptions at a limit of 5 admit exactly 5', async () => {
     const h = await harness();
     const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 5 }));
