@@ -147,15 +147,23 @@ function revoke(ctx: BatchContext, cmd: Cmd<'action'>): void {
 }
 
 /**
- * The sweeper's, once `ends_at` has passed: an active or paused campaign becomes `ended` (its
- * holds run their course: they may still be confirmed or released). Any other status, or a
- * campaign another node ended first, is left as it is.
+ * The sweeper's, once `ends_at` has passed: an active or paused campaign becomes `ended`. An active
+ * one's holds run their course: they may still be confirmed or released. A paused one's are
+ * released: its pause kept them from being confirmed, and an ended campaign is never resumed, so
+ * ending it must not lift the pause for them. Any other status, or a campaign another node ended
+ * first, is left as it is.
  */
 function end(ctx: BatchContext, cmd: Cmd<'action'>): void {
   const c = ctx.campaign;
   if (c.status !== 'active' && c.status !== 'paused') return;
   if (ctx.now_ms < c.ends_at_ms) throw new Rejection('invalid_state', 'the campaign has not reached its ends_at');
-  moveTo(ctx, cmd, 'ended');
+  if (c.status === 'active') {
+    moveTo(ctx, cmd, 'ended');
+    return;
+  }
+  const holds = ctx.reservedRedemptions();
+  for (const r of holds) releaseHold(ctx, r, cmd.actor, 'campaign_ended_paused');
+  moveTo(ctx, cmd, 'ended', { released_holds: holds.length });
 }
 
 export function campaignAction(ctx: BatchContext, cmd: Cmd<'action'>): unknown {

@@ -749,7 +749,8 @@ export class Engine {
           incidents.push({ incident_id: cmd.incident_id, redemption_ids: [] });
           break;
         case 'action':
-          if (cmd.action === 'revoke') load.all_reserved = true;
+          // An end releases a paused campaign's holds; a pause earlier in the batch may make it paused.
+          if (cmd.action === 'revoke' || cmd.action === 'end') load.all_reserved = true;
           if (cmd.action === 'approve' || cmd.action === 'submit') load.pausing_incidents = true;
           if (cmd.action === 'approve') load.key_origins = true;
           break;

@@ -39,3 +39,32 @@ test('past ends_at, the sweep ends active and paused campaigns (audited), once; 
   await assertInvariants(h.store);
   await h.engine.close();
 });
+
+test('a paused campaign that ends never confirms the holds its pause stopped: the end releases them', async () => {
+  const h = await harness();
+  const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PAUSEDEND', per_user_limit: 1 });
+  h.clock.set(c.ends_at_ms - 60_000);
+  const hold = await h.engine.redeem({ user_id: 'u1', code: 'PAUSEDEND', order: order() }, who);
+  await h.engine.campaignAction(c.id, 'pause', { actor: 'key_ops' }, 'abuse');
+  await rejects(h.engine.confirm(hold.id, who), 'campaign_paused');
+  h.clock.set(c.ends_at_ms);
+  assert.equal(await h.engine.endCampaigns(), 1);
+  // The pause can no longer be lifted, so the hold it kept from being confirmed is given back.
+  await rejects(h.engine.confirm(hold.id, who), 'invalid_state');
+  const now = await h.engine.getCampaign(c.id);
+  assert.equal(now.status, 'ended');
+  assert.equal(now.spent_minor, 0);
+  assert.equal(now.reserved_minor, 0);
+  assert.equal(now.released_count, 1);
+  assert.equal((await h.engine.getRedemption(hold.id)).status, 'released');
+  const last = (await h.store.auditChain(c.id)).at(-1);
+  assert.equal(last?.action, 'campaign.end');
+  assert.deepEqual(JSON.parse(last?.data_json ?? '{}'), {
+    from: 'paused',
+    to: 'ended',
+    reason: 'ends_at passed',
+    released_holds: 1,
+  });
+  await assertInvariants(h.store);
+  await h.engine.close();
+});
