@@ -77,6 +77,13 @@ export interface Campaign extends CampaignSpec, CampaignCounters {
    * is resumed, and resuming sends it to pending_approval, not active. Absent: false.
    */
   needs_approval?: boolean;
+  /**
+   * The largest discount an earlier setting of the discount could give (null: no cap, an uncapped
+   * percentage), kept while redemptions made under it may still be live: a changed discount leaves
+   * them at their amounts, so the worst case (exposure.ts) still counts them at it. Absent when no
+   * redemption was live at the last change of the discount.
+   */
+  prior_discount_max_minor?: number | null;
   /** Findings of the last lint run (create, change, submit). */
   lint: LintFinding[];
   audit_seq: number;

@@ -1,4 +1,4 @@
-import type { Campaign, CampaignSpec } from '../domain/campaign.ts';
+import { type Campaign, type CampaignSpec, liveRedemptions } from '../domain/campaign.ts';
 import {
   applyPatch,
   type CampaignPatch,
@@ -6,7 +6,9 @@ import {
   riskyChanges,
   tightensPerSubjectLimit,
 } from '../domain/campaign-change.ts';
+import { largestDiscountMinor } from '../domain/discount/discount.ts';
 import { Rejection } from '../domain/errors.ts';
+import { largerDiscountMinor } from '../domain/exposure.ts';
 import { hasErrors, lintCampaign } from '../domain/lint.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { Command } from './commands.ts';
@@ -35,6 +37,21 @@ function recountIfNeeded(ctx: BatchContext, prev: CampaignSpec, next: CampaignSp
     users: next.per_user_limit !== null,
     merchants: next.per_merchant_limit !== null,
   });
+}
+
+/**
+ * A changed discount leaves the live redemptions at the amounts the earlier one gave: the worst case
+ * keeps counting the largest of those settings while any redemption is live (Campaign.prior_discount_max_minor).
+ */
+function keepPriorDiscount(c: Campaign, prev: Campaign): void {
+  if (liveRedemptions(prev) === 0) {
+    delete c.prior_discount_max_minor;
+    return;
+  }
+  const earlier_minor = largestDiscountMinor(prev.discount);
+  const prior_minor = prev.prior_discount_max_minor;
+  c.prior_discount_max_minor =
+    prior_minor === undefined ? earlier_minor : largerDiscountMinor(earlier_minor, prior_minor);
 }
 
 /**
@@ -80,6 +97,7 @@ export function updateCampaign(ctx: BatchContext, cmd: Cmd): unknown {
     c.needs_approval = true;
     c.approved_by = null;
   }
+  if (changed.includes('discount')) keepPriorDiscount(c, prev);
   recountIfNeeded(ctx, prev, next);
   if (next.ends_at_ms !== prev.ends_at_ms) {
     ctx.writes.bulk.push({

@@ -6,6 +6,7 @@ import { after, describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import type { CampaignSpec } from '../../src/domain/campaign.ts';
 import { Rejection } from '../../src/domain/errors.ts';
+import { maxExposureMinor } from '../../src/domain/exposure.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
 import type { Store } from '../../src/store/port.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -277,6 +278,47 @@ function updateSuite(name: string, open: () => Promise<Store>): void {
       assert.equal(shorter.status, 'active');
       const shared = await h.store.findCouponByCode('LATE');
       assert.equal(shared?.expires_at_ms, h.clock.now() + day_ms);
+      await assertInvariants(h.store);
+      await h.store.close();
+    });
+
+    test('a lowered discount keeps the worst case of the redemptions made at the old one', async () => {
+      const h = await setup();
+      const c = await activeCampaign(h, { per_user_limit: null, max_redemptions: 4 });
+      assert.equal(maxExposureMinor(c), 4 * 1000);
+      for (const id of ['x1', 'x2', 'x3']) {
+        const coupon = await h.engine.claim({ campaign_id: c.id, user_id: `u_${id}` }, till);
+        const confirm = id !== 'x3';
+        await h.engine.redeem({ user_id: `u_${id}`, coupon_id: coupon.id, order: order({ id }), confirm }, till);
+      }
+      await h.engine.updateCampaign(c.id, { discount: { type: 'fixed', amount_minor: 100 } }, { actor: 'key_changer' });
+      const lowered = await h.engine.campaignAction(c.id, 'approve', checker);
+      assert.equal(lowered.status, 'active');
+      assert.equal(lowered.spent_minor + lowered.reserved_minor, 3000);
+      // The three live redemptions stay at 10.00 each; the fourth can be one of them again after a release.
+      assert.equal(maxExposureMinor(lowered), 4 * 1000);
+      const coupon = await h.engine.claim({ campaign_id: c.id, user_id: 'u_x4' }, till);
+      await h.engine.redeem({ user_id: 'u_x4', coupon_id: coupon.id, order: order({ id: 'x4' }), confirm: true }, till);
+      const full = await h.engine.getCampaign(c.id);
+      assert.equal(full.spent_minor + full.reserved_minor, 3100);
+      assert.ok(full.spent_minor + full.reserved_minor <= maxExposureMinor(full));
+      // An uncapped percentage before: the redemptions made under it are bounded by the budget only.
+      const uncapped = await activeCampaign(h, {
+        per_user_limit: null,
+        max_redemptions: 4,
+        discount: { type: 'percent', percent_bp: 1000, max_discount_minor: null },
+      });
+      const held = await h.engine.claim({ campaign_id: uncapped.id, user_id: 'u_p' }, till);
+      await h.engine.redeem(
+        { user_id: 'u_p', coupon_id: held.id, order: order({ id: 'p1', amount_minor: 90_000 }) },
+        till,
+      );
+      await h.engine.updateCampaign(uncapped.id, { discount: { type: 'fixed', amount_minor: 100 } }, maker);
+      assert.equal(maxExposureMinor(await h.engine.getCampaign(uncapped.id)), 100_000);
+      // With no live redemption left, the old discount bounds nothing: a later change drops it.
+      const draft = await h.engine.createCampaign(spec({ max_redemptions: 4 }), maker);
+      const cut = await h.engine.updateCampaign(draft.id, { discount: { type: 'fixed', amount_minor: 100 } }, maker);
+      assert.equal(maxExposureMinor(cut), 400);
       await assertInvariants(h.store);
       await h.store.close();
     });
