@@ -100,6 +100,44 @@ describe('PostgreSQL backends terminated or cancelled under the store', () => {
     await snapshotKilledBetweenReads((store) => store.campaignIds().catch(() => ['swallowed']));
   });
 
+  test('a backend terminated as its connection is handed from a finished read to a waiting transaction: the process lives on', async () => {
+    // One connection: the write waits for the read's, and gets it the moment the read is answered.
+    const store = new PostgresStore({ url, pool_connections_max: 1, connect_timeout_ms: 2000 });
+    // The pool's one client, to hold its socket: the test reaches into the store for it.
+    const pool = (store as unknown as { pool: pg.Pool }).pool;
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await store.migrate();
+      const acquired = new Promise<pg.PoolClient>((resolve) => pool.once('acquire', resolve));
+      await noUncaught(async () => {
+        const read = store.campaignIds();
+        const client = (await acquired) as pg.PoolClient & { connection: { stream: NodeJS.ReadableStream } };
+        // The read's answer and what follows it stay unread until the socket resumes.
+        client.connection.stream.pause();
+        const write = store.insertEvents([]);
+        const pid = await backendWhere(admin, "state = 'idle'", 'backend that answered the read');
+        await admin.query('SELECT pg_terminate_backend($1)', [pid]);
+        const alive = 'SELECT 1 FROM pg_stat_activity WHERE pid = $1';
+        await until(async () => (await admin.query(alive, [pid])).rowCount === 0, 'backend exit');
+        // One chunk: the read's rows and ReadyForQuery (which hands the client to the write, whose
+        // await has not resumed yet), then the server's FATAL 57P01 for a client nobody listens to.
+        client.connection.stream.resume();
+        assert.deepEqual(await read, []);
+        await assert.rejects(write, (err: unknown) => {
+          assert.ok(err instanceof StoreUnavailable, `StoreUnavailable, got ${String(err)}`);
+          return true;
+        });
+      });
+      // The broken client was destroyed; the pool's one slot serves the next read and write.
+      assert.deepEqual(await store.campaignIds(), []);
+      await store.insertEvents([]);
+    } finally {
+      await admin.end();
+      await store.close();
+    }
+  });
+
   /**
    * Holds an uncommitted usage row for `user_id` (on a connection of its own) so the batch of
    * `call` blocks in its usage upsert, after it has updated the campaign and inserted the

@@ -120,6 +120,10 @@ export class PostgresStore implements Store {
     });
     // An idle client that loses its server must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
+    // Nor one handed to a waiting pool.connect(): between the pool's hand-over and the await that
+    // adds its listener, the server's FATAL (pg_terminate_backend) may be parsed from the same chunk
+    // as the ReadyForQuery that freed it. Heard here for the client's whole life; its next query fails.
+    this.pool.on('connect', (client) => client.on('error', () => undefined));
     this.snapshots = new PinnedSnapshots(this.pool);
   }
 
