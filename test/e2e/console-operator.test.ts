@@ -143,6 +143,45 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
     }
   });
 
+  test('a pause refused because the key was revoked elsewhere says so on the sign-in screen: the campaign was not paused', async () => {
+    const id = await launch(admin, {
+      name: 'Revoked midway',
+      currency: 'CNY',
+      budget_minor: 10_000,
+      amount_minor: 100,
+    });
+    const made = await admin.POST('/v1/api-keys', { body: { name: 'on call', scopes: ['admin'] } });
+    assert.ok(made.data, JSON.stringify(made.error));
+    const other = await browser.context.newPage();
+    try {
+      other.setDefaultTimeout(wait_ms);
+      await signIn(other, server.url, made.data.key);
+      await other.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+      await other.goto(`${server.url}/console/campaigns/${id}`);
+      await other.getByRole('button', { name: 'Pause campaign' }).click();
+      const dialog = other.getByRole('dialog', { name: 'Pause this campaign?' });
+      await dialog.waitFor();
+      // The page's polls fail otherwise from now on, so it is the pause that meets the revoked key.
+      await other.route(
+        (u) => u.pathname.startsWith('/v1/'),
+        (route) =>
+          route.request().method() === 'GET' ? route.fulfill({ status: 503, body: 'stubbed' }) : route.fallback(),
+      );
+      const revoked = await admin.POST('/v1/api-keys/{id}/revoke', { params: { path: { id: made.data.id } } });
+      assert.equal(revoked.response.status, 200);
+      await dialog.getByRole('button', { name: 'Pause now' }).click();
+      await other.getByLabel('API key', { exact: true }).waitFor();
+      const why = other.getByRole('alert');
+      await why.waitFor();
+      assert.match((await why.textContent()) ?? '', /signed out: the server refused this console's key.*401/i);
+      assert.match((await why.textContent()) ?? '', /not carried out/);
+    } finally {
+      await other.close();
+    }
+    const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id } } });
+    assert.equal(got.data?.status, 'active', 'the refused pause changed nothing');
+  });
+
   test('the create form explains minor units in the currency typed: 1000 is 1,000 JPY, not 10.00', async () => {
     await page.goto(`${server.url}/console/campaigns/new`);
     await page.getByLabel('Currency').fill('JPY');

@@ -95,24 +95,40 @@ function Shell({ onSignOut }: { onSignOut: () => void }) {
   );
 }
 
+/** Why the console signed itself out: shown on the sign-in screen, so an action cut short is not taken for done. */
+const refused =
+  "Signed out: the server refused this console's key (401 unauthenticated): it was revoked or rotated away. The request it refused was not carried out; sign in with a valid key and check what you were doing.";
+
 function App() {
   const [key, setKey] = useState<string | null>(savedKey);
+  const [why, setWhy] = useState<string | null>(null);
   const api = useMemo(() => (key === null ? null : clientFor(key)), [key]);
   const signOut = () => {
     saveKey(null);
     setKey(null);
+    setWhy(null);
   };
   const switchKey = (next: string) => {
     saveKey(next);
     setKey(next);
   };
-  useEffect(() => onUnauthenticated(signOut), []);
+  useEffect(
+    () =>
+      onUnauthenticated(() => {
+        saveKey(null);
+        setKey(null);
+        setWhy(refused);
+      }),
+    [],
+  );
   if (api === null) {
     return (
       <SignIn
+        notice={why}
         onSignIn={(k) => {
           saveKey(k);
           setKey(k);
+          setWhy(null);
         }}
       />
     );

@@ -5,10 +5,10 @@ import { ErrorText } from '../components/error-text.tsx';
 const unreadable =
   'This key is valid but cannot read campaigns: the console needs a key with the read or admin scope (an approver key needs read too, to see the approval queue).';
 
-/** Checks the key with one read before keeping it. */
-export function SignIn({ onSignIn }: { onSignIn: (key: string) => void }) {
+/** Checks the key with one read before keeping it; `notice` says why the console was signed out, if it did that itself. */
+export function SignIn({ onSignIn, notice = null }: { onSignIn: (key: string) => void; notice?: string | null }) {
   const [key, setKey] = useState('');
-  const [error, setError] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(notice);
   const [busy, setBusy] = useState(false);
   const submit = async (e: Event) => {
     e.preventDefault();
