@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Page, Request, Route } from 'playwright-core';
 import type { VouchsafeClient } from '../../client/index.ts';
 import type { RunningServer } from '../../src/http/server.ts';
 import {
@@ -188,6 +188,55 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
     } finally {
       await other.close();
     }
+  });
+
+  test('a submitted campaign cannot be submitted again while the page still shows it as a draft', async () => {
+    const id = await draft(admin, 'Submitted once', 'claim');
+    await page.goto(`${server.url}/console/campaigns/${id}`);
+    const submit = page.getByRole('button', { name: 'Submit campaign' });
+    await submit.waitFor();
+    // Reads of the campaign are held: the page keeps showing the draft after the submit succeeds.
+    const held: Route[] = [];
+    let reads = 0;
+    let readsChanged: () => void = () => {};
+    const campaignRead = (u: URL) => u.pathname === `/v1/campaigns/${id}`;
+    let releasing = false;
+    const hold = (route: Route) => {
+      if (releasing || route.request().method() !== 'GET') return route.fallback();
+      held.push(route);
+      reads += 1;
+      readsChanged();
+      return undefined;
+    };
+    const readsReach = (n: number) =>
+      new Promise<void>((done) => {
+        readsChanged = () => (reads >= n ? done() : undefined);
+        readsChanged();
+      });
+    const submits: string[] = [];
+    const onRequest = (r: Request) => {
+      if (r.method() === 'POST' && r.url().endsWith(`/v1/campaigns/${id}/submit`)) submits.push(r.url());
+    };
+    await page.route(campaignRead, hold);
+    page.on('request', onRequest);
+    try {
+      // The page's poll waits for each answer before the next: one held read stops it.
+      await readsReach(1);
+      const answered = page.waitForResponse((r) => r.url().endsWith(`/v1/campaigns/${id}/submit`));
+      await submit.click();
+      assert.equal((await answered).status(), 200);
+      // The read the submit asked for: by now the page has drawn what follows the submit.
+      await readsReach(2);
+      assert.equal(await page.locator('article.campaign-page').getAttribute('data-status'), 'draft');
+      assert.equal(await submit.isDisabled(), true, 'the button waits for the campaign to show its new status');
+    } finally {
+      page.off('request', onRequest);
+      releasing = true;
+      for (const route of held) await route.continue();
+      await page.unroute(campaignRead, hold);
+    }
+    await page.locator('article.campaign-page[data-status="active"]').waitFor();
+    assert.equal(submits.length, 1);
   });
 
   test('no errors in the browser console', () => {

@@ -86,7 +86,8 @@ export function CampaignPage({ id }: { id: string }) {
           : ''}
       </p>
       <ErrorText error={error} prefix="Live updates failed:" />
-      <Launch c={c} onChange={reload} />
+      {/* Keyed by status: a campaign that moved on gets a fresh panel, not the last one's busy button. */}
+      <Launch key={c.status} c={c} onChange={reload} />
       <KillSwitch c={c} onChange={reload} />
       <section aria-labelledby="budget-title">
         <h2 id="budget-title">Budget</h2>
@@ -126,7 +127,10 @@ function Launch({ c, onChange }: { c: Campaign; onChange: () => void }) {
       const path = { params: { path: { id: c.id } }, body: {} };
       if (c.status === 'draft') await ok(api.POST('/v1/campaigns/{id}/submit', path));
       else await approveCampaign(api, c);
+      // Busy until the page shows the new status (a new panel, see the key): until then the button
+      // would submit or approve again what it still shows, and be refused for a step already taken.
       onChange();
+      return;
     } catch (e) {
       setError(messageOf(e));
       // Changed since it was displayed: show the new version to review.
