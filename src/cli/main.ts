@@ -6,6 +6,7 @@ import type { IncidentLog } from '../engine/incidents/incidents.ts';
 import { openStore } from '../store/open-store.ts';
 import type { Store } from '../store/port.ts';
 import { PostgresStore } from '../store/postgres/postgres-store.ts';
+import { NewerSchema } from '../store/schema-version.ts';
 import { auditCommand } from './audit.ts';
 import { campaignsCommand } from './campaigns.ts';
 import { codesCommand } from './codes.ts';
@@ -66,10 +67,16 @@ function context(): CliContext {
       }
       // A reading command changes nothing, the schema included: upgrading it is `migrate`'s, done
       // when the operator means to (servers of the older version may still run against it).
-      const pending = await store.pendingMigrations().catch(async (err: unknown) => {
+      const [pending, newer] = await Promise.all([store.pendingMigrations(), store.newerMigrations()]).catch(
+        async (err: unknown) => {
+          await store.close();
+          throw err;
+        },
+      );
+      if (newer.length > 0) {
         await store.close();
-        throw err;
-      });
+        throw new NewerSchema(newer);
+      }
       if (pending.length > 0) {
         await store.close();
         throw new Error(

@@ -221,6 +221,8 @@ export interface Store
   migrate(): Promise<void>;
   /** The ids of the migrations this build knows that the store has not applied (an older store); changes nothing. */
   pendingMigrations(): Promise<string[]>;
+  /** Migrations the store records that this build does not know (a newer build ran them): see NewerSchema. */
+  newerMigrations(): Promise<string[]>;
   close(): Promise<void>;
 
   /** Inserts a new campaign with its first audit entry (and idempotency record). */

@@ -32,6 +32,7 @@ import type {
   ScopeFilter,
 } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
+import { NewerSchema, unknownMigrations } from '../schema-version.ts';
 import * as events from './events.ts';
 import {
   applyWrites,
@@ -94,6 +95,14 @@ const appliedSql = 'SELECT id FROM migrations_applied';
 function unapplied(applied: readonly Row[]): typeof pgMigrations {
   const done = new Set(applied.map((r) => String(r.id)));
   return pgMigrations.filter((m) => !done.has(m.id));
+}
+
+/** The migrations the database has recorded that this build does not know (rows of appliedSql). */
+function newer(applied: readonly Row[]): string[] {
+  return unknownMigrations(
+    applied.map((r) => String(r.id)),
+    pgMigrations,
+  );
 }
 
 /** The cluster store: many API processes share one PostgreSQL; the campaign row lock serializes batches. */
@@ -174,6 +183,10 @@ export class PostgresStore implements Store {
     return unapplied(await this.q(appliedSql)).map((m) => m.id);
   }
 
+  async newerMigrations(): Promise<string[]> {
+    return newer(await this.q(appliedSql));
+  }
+
   async migrate(): Promise<void> {
     await this.write(async (db) => {
       // Migrations wait for each other (and their DDL for the tables' users) as long as it takes.
@@ -182,7 +195,10 @@ export class PostgresStore implements Store {
       await db.query(
         'CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)',
       );
-      for (const m of unapplied((await db.query<Row>(appliedSql)).rows)) {
+      const applied = (await db.query<Row>(appliedSql)).rows;
+      const ahead = newer(applied);
+      if (ahead.length > 0) throw new NewerSchema(ahead);
+      for (const m of unapplied(applied)) {
         await db.query(m.sql);
         await db.query('INSERT INTO migrations_applied (id, applied_at_ms) VALUES ($1, $2)', [m.id, Date.now()]);
       }

@@ -34,6 +34,7 @@ import type { CouponClass, CouponFacts, RedemptionFit, UnredeemedThrough } from 
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
+import { NewerSchema, unknownMigrations } from '../schema-version.ts';
 import { SqliteCampaignChange } from './campaign-change.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
 import { SqliteCouponChecks } from './coupon-checks.ts';
@@ -160,7 +161,14 @@ export class SqliteStore implements Store {
     // 64 MiB of page cache: the redemption indexes of millions of rows stay in memory.
     this.db.pragma('cache_size = -65536');
     this.db.pragma('foreign_keys = OFF');
-    if (!opts.readonly) this.migrateSync();
+    if (!opts.readonly) {
+      try {
+        this.migrateSync();
+      } catch (err) {
+        this.db.close();
+        throw err;
+      }
+    }
     if (opts.background_checkpoint && opts.path !== ':memory:' && !opts.readonly) {
       // Checkpoints move to a worker thread; the writer's own only bounds the WAL (32 MiB).
       this.db.pragma('wal_autocheckpoint = 8000');
@@ -199,6 +207,8 @@ export class SqliteStore implements Store {
   private migrateSync(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
     const apply = this.db.transaction(() => {
+      const newer = this.newerSync();
+      if (newer.length > 0) throw new NewerSchema(newer);
       for (const m of this.unapplied()) {
         this.db.exec(m.sql);
         this.db.prepare('INSERT INTO migrations_applied (id, applied_at_ms) VALUES (?, ?)').run(m.id, Date.now());
@@ -269,6 +279,18 @@ export class SqliteStore implements Store {
 
   async pendingMigrations(): Promise<string[]> {
     return this.unapplied().map((m) => m.id);
+  }
+
+  async newerMigrations(): Promise<string[]> {
+    return this.newerSync();
+  }
+
+  private newerSync(): string[] {
+    const rows = this.db.prepare('SELECT id FROM migrations_applied').all() as Row[];
+    return unknownMigrations(
+      rows.map((r) => String(r.id)),
+      migrations,
+    );
   }
 
   /** The migrations this build has that the file has not recorded, in order. */
