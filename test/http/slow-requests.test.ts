@@ -40,7 +40,12 @@ describe('requests that never finish arriving', () => {
           assert.match(answer, /^HTTP\/1\.1 408 /, what);
           assert.match(answer, /"code":"invalid_request"/, what);
         }
-        assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+        // The server is still up. With timeouts this short, a machine busy enough to hold the
+        // server's event loop past 50 ms between accepting a request and reading it answers 408 too.
+        let status = 0;
+        for (let i = 0; i < 10 && status !== 200; i++)
+          status = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+        assert.equal(status, 200);
       } finally {
         await h.app.close();
       }
