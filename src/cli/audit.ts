@@ -5,6 +5,7 @@ import { type AuditDigest, digestDefect, makeDigest } from '../engine/audit-dige
 import { writeNew } from '../http/audit-digests.ts';
 import { AuditDigestView } from '../http/event-schemas.ts';
 import type { CliContext } from './main.ts';
+import { dataDirOption } from './store-options.ts';
 
 /** `vouchsafe audit digest`: the head of every audit chain and one sha256 over them, to keep outside the database. */
 export function auditCommand(ctx: CliContext): Command {
@@ -15,7 +16,7 @@ export function auditCommand(ctx: CliContext): Command {
       'record the head of every audit chain (JSON); keep its digest outside the database and check against it later with verify --digest',
     )
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
-    .option('--data-dir <dir>', 'SQLite data dir (default: VOUCHSAFE_DATA_DIR or ./data)')
+    .addOption(dataDirOption())
     .option('--out <file>', 'write the digest to this file instead of stdout')
     .action(async (o: { databaseUrl?: string; dataDir?: string; out?: string }) => {
       const store = await ctx.openStore({

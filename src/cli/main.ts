@@ -13,6 +13,7 @@ import { codesCommand } from './codes.ts';
 import { keysCommand } from './keys.ts';
 import { serveCommand } from './serve.ts';
 import { simulateCommand } from './simulate.ts';
+import { dataDirOption } from './store-options.ts';
 import { verifyCommand } from './verify.ts';
 
 export interface CliContext {
@@ -51,7 +52,9 @@ function context(): CliContext {
     openStore: async (over = {}) => {
       const { config } = cli;
       const store = openStore({
-        database_url: over.database_url ?? config.database_url,
+        // A data dir named on the command line is the SQLite store there: DATABASE_URL in the
+        // environment must not send the command to another store (verify --data-dir said OK for it).
+        database_url: over.database_url ?? (over.data_dir === undefined ? config.database_url : undefined),
         data_dir: over.data_dir ?? config.data_dir,
         background_checkpoint: over.serving ?? false,
         existing: over.existing ?? false,
@@ -105,7 +108,7 @@ program
   .command('migrate')
   .description('create or upgrade the schema of the configured store')
   .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
-  .option('--data-dir <dir>', 'SQLite data dir (default: VOUCHSAFE_DATA_DIR or ./data)')
+  .addOption(dataDirOption())
   .action(async (o: { databaseUrl?: string; dataDir?: string }) => {
     const store = await ctx.openStore({
       ...(o.databaseUrl ? { database_url: o.databaseUrl } : {}),

@@ -4,6 +4,7 @@ import type { AuditDigest } from '../engine/audit-digest.ts';
 import { verifyStore } from '../engine/verify.ts';
 import { readDigest } from './audit.ts';
 import type { CliContext } from './main.ts';
+import { dataDirOption } from './store-options.ts';
 
 interface VerifyOptions {
   databaseUrl?: string;
@@ -36,7 +37,7 @@ export function verifyCommand(ctx: CliContext): Command {
   return new Command('verify')
     .description('check every money invariant, the coupon rows and the audit chains of a data dir or database')
     .option('--database-url <url>', 'PostgreSQL URL (default: DATABASE_URL)')
-    .option('--data-dir <dir>', 'SQLite data dir (default: VOUCHSAFE_DATA_DIR or ./data)')
+    .addOption(dataDirOption())
     .option(
       '--digest <file>',
       'also check that every audit chain still holds the link this digest recorded (vouchsafe audit digest)',

@@ -121,3 +121,28 @@ test('wrong usage exits 64, apart from a failure (1); help exits 0', async () =>
   const failed = await runCli(['verify', '--data-dir', join(dir, 'none')], {});
   assert.equal(failed.code, 1, failed.out);
 });
+
+test('--data-dir names the SQLite store even when DATABASE_URL is set; --data-dir with --database-url is wrong usage', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-data-dir-flag-'));
+  // A PostgreSQL URL nothing answers at: were it used, each command would fail, or check another store.
+  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', VOUCHSAFE_DATA_DIR: '', LOG_LEVEL: 'warn' };
+  const migrate = await runCli(['migrate', '--data-dir', dir], env);
+  assert.equal(migrate.code, 0, migrate.out);
+  assert.equal(migrate.out, 'migrated the sqlite store\n');
+  assert.ok(existsSync(join(dir, 'vouchsafe.db')));
+  const verify = await runCli(['verify', '--data-dir', dir], env);
+  assert.equal(verify.code, 0, verify.out);
+  assert.match(verify.out, /^OK: 0 campaigns/);
+  const digest = await runCli(['audit', 'digest', '--data-dir', dir], env);
+  assert.equal(digest.code, 0, digest.out);
+  assert.match(digest.out, /"object": "audit_digest"/);
+  // A data dir with no store is said so, not answered for the database in the environment.
+  const none = await runCli(['verify', '--data-dir', join(dir, 'none')], env);
+  assert.equal(none.code, 1, none.out);
+  assert.match(none.out, /^vouchsafe: no store at /);
+  for (const args of [['verify'], ['audit', 'digest'], ['migrate']]) {
+    const both = await runCli([...args, '--data-dir', dir, '--database-url', 'postgres://127.0.0.1:1/x'], env);
+    assert.equal(both.code, 64, `${args.join(' ')}: ${both.out}`);
+    assert.match(both.out, /error: option '--data-dir <dir>' cannot be used with option '--database-url <url>'/);
+  }
+});
