@@ -30,10 +30,12 @@ export interface Config {
   audit_digest_interval_s: number;
 }
 
+/** Whole decimal digits: Number() alone reads ' ' as 0, '0x50' as 80 and '1e3' as 1000. */
 function int(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got ${value}`);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+    throw new Error(`${name} must be a non-negative integer, got ${value}`);
   return n;
 }
 

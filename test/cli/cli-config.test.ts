@@ -30,6 +30,16 @@ test("PORT is 0-65535 (0: any free port) and LOG_LEVEL one of pino's levels; the
   const flag = await runCli(['serve', '--port', '70000'], {});
   assert.equal(flag.code, 64, `wrong usage is EX_USAGE: ${flag.out}`);
   assert.match(flag.out, /--port .* must be a port, 0-65535, got 70000/);
+  // Whole decimal numbers only: Number() reads ' ' as 0 (any free port; digests off), '0x50' as 80, '1e3' as 1000.
+  for (const bad of [' ', '0x50', '1e3', '+80', '80 ', '0b1']) {
+    for (const name of ['PORT', 'VOUCHSAFE_APPROVAL_THRESHOLD_MINOR', 'VOUCHSAFE_AUDIT_DIGEST_INTERVAL_S']) {
+      assert.throws(
+        () => loadConfig({ [name]: bad }),
+        (err: Error) => err.message === `${name} must be a non-negative integer, got ${bad}`,
+        `${name}=${JSON.stringify(bad)}`,
+      );
+    }
+  }
   const env = await runCli(['keys', 'list'], { PORT: '99999' });
   assert.equal(env.code, 1, env.out);
   assert.equal(env.out, 'vouchsafe: PORT must be a port, 0-65535, got 99999\n');
