@@ -120,6 +120,13 @@ export function port(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/** `1` or `0`: a `true` or `yes` read as off would leave the operator wondering why webhooks are refused. */
+function allowPrivate(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === '0') return false;
+  if (value === '1') return true;
+  throw new Error(`VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, got ${value}`);
+}
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 function logLevel(value: string | undefined): string {
@@ -142,7 +149,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       env.VOUCHSAFE_APPROVAL_THRESHOLD_MINOR,
       1_000_000,
     ),
-    webhook_allow_private: env.VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE === '1',
+    webhook_allow_private: allowPrivate(env.VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE),
     log_level: logLevel(env.LOG_LEVEL),
     trust_proxy: trustProxy(env.VOUCHSAFE_TRUST_PROXY),
     audit_digest_dir: auditDigestDir(env),

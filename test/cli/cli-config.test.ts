@@ -156,3 +156,20 @@ test('--data-dir names the SQLite store even when DATABASE_URL is set; --data-di
     assert.match(both.out, /error: option '--data-dir <dir>' cannot be used with option '--database-url <url>'/);
   }
 });
+
+test('VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE is 1 or 0 (or unset); anything else is refused at start, not taken as 0', async () => {
+  assert.equal(loadConfig({}).webhook_allow_private, false);
+  assert.equal(loadConfig({ VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE: '' }).webhook_allow_private, false);
+  assert.equal(loadConfig({ VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE: '0' }).webhook_allow_private, false);
+  assert.equal(loadConfig({ VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE: '1' }).webhook_allow_private, true);
+  for (const bad of ['true', 'yes', 'on', '2', ' 1', 'false']) {
+    assert.throws(
+      () => loadConfig({ VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE: bad }),
+      (err: Error) => err.message === `VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, got ${bad}`,
+      bad,
+    );
+  }
+  const run = await runCli(['keys', 'list'], { VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE: 'true' });
+  assert.equal(run.code, 1, run.out);
+  assert.equal(run.out, 'vouchsafe: VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, got true\n');
+});
