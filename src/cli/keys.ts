@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { limits } from '../config/limits.ts';
 import { atMostChars } from '../domain/text.ts';
 import { linkAudit } from '../engine/audit.ts';
@@ -6,6 +6,14 @@ import { IdGenerator } from '../engine/ids.ts';
 import { rotateApiKey } from '../http/api-key-lifecycle.ts';
 import { createApiKey, type Scope } from '../http/api-keys.ts';
 import type { CliContext } from './main.ts';
+
+/** The API's rule for names (1-128 characters, code points), so a key made here lists and rotates there. */
+function keyName(value: string): string {
+  if (value.length === 0 || !atMostChars(value, limits.name_chars_max)) {
+    throw new InvalidArgumentError(`must be 1-${limits.name_chars_max} characters`);
+  }
+  return value;
+}
 
 const scopes: Scope[] = ['admin', 'approver', 'checkout', 'read'];
 
@@ -15,13 +23,9 @@ export function keysCommand(ctx: CliContext): Command {
   keys
     .command('create')
     .description('create an API key and print its secret once')
-    .requiredOption('--name <name>', 'what the key is for')
+    .requiredOption('--name <name>', `what the key is for (1-${limits.name_chars_max} characters)`, keyName)
     .addOption(new Option('--scope <scope...>', 'scopes').choices(scopes).default(['read']))
     .action(async (o: { name: string; scope: Scope[] }) => {
-      // The API's rule for names (1-128 characters, code points), so a key made here lists and rotates there.
-      if (o.name.length === 0 || !atMostChars(o.name, limits.name_chars_max)) {
-        throw new Error(`--name must be 1-${limits.name_chars_max} characters`);
-      }
       // An existing store only: a mistyped data dir would otherwise get a new store and a key no server knows.
       const store = await ctx.openStore({ existing: true });
       const { record, secret } = await createApiKey(store, new IdGenerator(), Date.now(), {

@@ -8,6 +8,8 @@ import type { CliContext } from './main.ts';
 
 /** `vouchsafe serve`: the API and console; prints the URL and, on first start, the admin key. */
 function cliPort(value: string): number {
+  // PORT unset or blank means the default; a blank --port (`--port "$P"`, P unset) is a mistake, not 0.
+  if (value === '') throw new InvalidArgumentError('must be a port, 0-65535, got nothing');
   try {
     return port('--port', value, 0);
   } catch (err) {

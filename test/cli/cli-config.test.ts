@@ -125,6 +125,21 @@ test('wrong usage exits 64, apart from a failure (1); help exits 0', async () =>
     assert.equal(run.code, 64, `${args.join(' ')}: ${run.out}`);
     assert.match(run.out, /error: |Usage: /, args.join(' '));
   }
+  // An invalid value is wrong usage too: a blank --port is not "any free port", nor a blank --name a key's name.
+  for (const args of [
+    ['keys', 'create', '--name', ''],
+    ['keys', 'create', '--name', 'x'.repeat(129)],
+    ['serve', '--port', ''],
+  ]) {
+    const data = mkdtempSync(join(tmpdir(), 'vs-usage-'));
+    const run = await runCli(args, { PORT: '0', VOUCHSAFE_DATA_DIR: data }, { timeout_ms: 60_000 });
+    assert.equal(run.code, 64, `${JSON.stringify(args)}: ${run.out}`);
+    assert.match(
+      run.out,
+      /^error: option '(-p, )?--(name|port) <\w+>' argument '[^']*' is invalid\. /,
+      JSON.stringify(args),
+    );
+  }
   for (const args of [['--help'], ['verify', '--help']]) assert.equal((await runCli(args, {})).code, 0, args.join(' '));
   // A command that runs and fails is 1: here no store at the data dir it is given.
   const dir = mkdtempSync(join(tmpdir(), 'vs-usage-'));
