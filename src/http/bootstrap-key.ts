@@ -20,7 +20,8 @@ export interface BootstrapOptions {
 export type BootstrapResult =
   | { created: false }
   | { created: true; id: string; source: 'env' }
-  | { created: true; id: string; source: 'random'; secret: string; path: string };
+  /** `path`: null when admin.key could not be written (the key was printed all the same). */
+  | { created: true; id: string; source: 'random'; secret: string; path: string | null };
 
 /**
  * When the store has no API key, creates an admin key: VOUCHSAFE_ADMIN_KEY if set (a weak one
@@ -48,11 +49,20 @@ export async function ensureAdminKey(opts: BootstrapOptions): Promise<BootstrapR
   if (made === null) return { created: false };
   const { record, secret } = made;
   if (fromEnv) return { created: true, id: record.id, source: 'env' };
-  mkdirSync(opts.data_dir, { recursive: true, mode: 0o700 });
   const path = join(opts.data_dir, 'admin.key');
-  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
   const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // The key is in the store now, so the next start makes none: it is printed whether or not the
+  // file can be written (a PostgreSQL node on a read-only disk), never lost with a failed start.
+  try {
+    mkdirSync(opts.data_dir, { recursive: true, mode: 0o700 });
+    writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+    chmodSync(path, 0o600);
+  } catch (err) {
+    print(
+      `vouchsafe: created the admin API key (shown once; could not write ${path}: ${(err as Error).message}): ${secret}`,
+    );
+    return { created: true, id: record.id, source: 'random', secret, path: null };
+  }
   print(`vouchsafe: created the admin API key (shown once, also in ${path}): ${secret}`);
   return { created: true, id: record.id, source: 'random', secret, path };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -223,6 +223,27 @@ describe('bootstrap admin key', () => {
     assert.deepEqual(row?.scopes, ['admin']);
     assert.deepEqual(await ensureAdminKey({ store, data_dir, print: (l) => printed.push(l) }), { created: false });
     assert.equal(printed.length, 1);
+  });
+
+  test('random, where admin.key cannot be written (PostgreSQL on a read-only disk): still printed once, never lost', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const file = join(mkdtempSync(join(tmpdir(), 'vouchsafe-')), 'not-a-dir');
+    writeFileSync(file, '');
+    const data_dir = join(file, 'data');
+    const printed: string[] = [];
+    const first = await ensureAdminKey({ store, data_dir, print: (l) => printed.push(l) });
+    assert.ok(first.created && first.source === 'random');
+    assert.equal(first.path, null);
+    assert.equal(printed.length, 1);
+    assert.match(
+      printed[0] ?? '',
+      /^vouchsafe: created the admin API key \(shown once; could not write [^)]*admin\.key: /,
+    );
+    assert.ok(printed[0]?.endsWith(`: ${first.secret}`));
+    const row = await store.findApiKeyByHash(hashApiKey(first.secret));
+    assert.deepEqual(row?.scopes, ['admin']);
+    // The next start finds the key and makes none: the one printed is the way in.
+    assert.deepEqual(await ensureAdminKey({ store, data_dir, print: (l) => printed.push(l) }), { created: false });
   });
 
   test('VOUCHSAFE_ADMIN_KEY: that value becomes the admin key, nothing printed', async () => {
