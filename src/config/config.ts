@@ -120,6 +120,20 @@ export function port(name: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/**
+ * A redis:// or rediss:// URL (or what ioredis also takes: host:port, a socket path). Another
+ * scheme is a mistake ioredis would not report as one: it reads http://cache:6379 as a socket path,
+ * and every velocity-limited campaign answers 503. Only the scheme is repeated: a URL may carry a password.
+ */
+function redisUrl(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1];
+  if (scheme !== undefined && !/^rediss?$/i.test(scheme)) {
+    throw new Error(`REDIS_URL must start with redis:// or rediss://, got ${scheme}://...`);
+  }
+  return value;
+}
+
 /** `1` or `0`: a `true` or `yes` read as off would leave the operator wondering why webhooks are refused. */
 function allowPrivate(value: string | undefined): boolean {
   if (value === undefined || value === '' || value === '0') return false;
@@ -141,7 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || '127.0.0.1',
     data_dir: env.VOUCHSAFE_DATA_DIR || './data',
     database_url: env.DATABASE_URL || undefined,
-    redis_url: env.REDIS_URL || undefined,
+    redis_url: redisUrl(env.REDIS_URL),
     nats_url: env.NATS_URL || undefined,
     admin_key: adminKey(env.VOUCHSAFE_ADMIN_KEY),
     approval_threshold_minor: int(

@@ -188,3 +188,33 @@ test('VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE is 1 or 0 (or unset); anything else is ref
   assert.equal(run.code, 1, run.out);
   assert.equal(run.out, 'vouchsafe: VOUCHSAFE_WEBHOOK_ALLOW_PRIVATE must be 1 or 0, got true\n');
 });
+
+test('REDIS_URL with a scheme other than redis:// or rediss:// is refused at start, without its password', async () => {
+  assert.equal(loadConfig({}).redis_url, undefined);
+  for (const good of [
+    'redis://cache:6379',
+    'rediss://u:pw@cache:6380/2',
+    'REDIS://cache',
+    'cache:6379',
+    '/run/redis.sock',
+  ]) {
+    assert.equal(loadConfig({ REDIS_URL: good }).redis_url, good);
+  }
+  // ioredis reads http://host:6379 as a Unix socket path: every velocity-limited campaign would answer 503.
+  for (const [bad, scheme] of [
+    ['http://cache:6379', 'http'],
+    ['postgres://u:secret@db/vs', 'postgres'],
+    ['nats://u:secret@cache:4222', 'nats'],
+  ]) {
+    assert.throws(
+      () => loadConfig({ REDIS_URL: bad }),
+      (err: Error) =>
+        err.message === `REDIS_URL must start with redis:// or rediss://, got ${scheme}://...` &&
+        !err.message.includes('secret'),
+      bad,
+    );
+  }
+  const run = await runCli(['keys', 'list'], { REDIS_URL: 'http://cache:6379' });
+  assert.equal(run.code, 1, run.out);
+  assert.equal(run.out, 'vouchsafe: REDIS_URL must start with redis:// or rediss://, got http://...\n');
+});
