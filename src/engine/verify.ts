@@ -147,8 +147,15 @@ async function verifyCampaign(
     if (k > 1) fail('3', `order ${order} has ${k} live redemptions`);
     if (usage.get(order as UsageKey) !== k) fail('3', `usage counter of ${order} is off`);
   }
+  // A counter of a user, merchant or order with no live redemption is 0: below it (a user's set to
+  // -5, say), that user, merchant or order could take more than its limit allows.
   for (const [key, k] of usage) {
-    if (key.startsWith('order:') && k !== 0 && !perOrder.has(key)) fail('3', `usage counter of ${key} is off`);
+    if (k === 0) continue;
+    const off =
+      (key.startsWith('order:') && !perOrder.has(key)) ||
+      (c.per_user_limit !== null && key.startsWith('user:') && !perUser.has(key.slice('user:'.length))) ||
+      (c.per_merchant_limit !== null && key.startsWith('merchant:') && !perMerchant.has(key.slice('merchant:'.length)));
+    if (off) fail('3', `usage counter of ${key} is off`);
   }
   for (const coupon of await store.doubleRedeemedCoupons(c.id))
     fail('4', `coupon ${coupon} has more than one live redemption`);

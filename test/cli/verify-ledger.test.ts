@@ -87,6 +87,11 @@ const cases: Case[] = [
     says: () => 'claim counter of user unused is off',
   },
   {
+    name: 'the usage counter of a user with no live redemption set below zero (the user could redeem past per_user_limit)',
+    sql: (m) => [`UPDATE usage SET count = -5 WHERE campaign_id = '${m.campaigns.claim}' AND key = 'user:reversed'`],
+    says: () => 'usage counter of user:reversed is off',
+  },
+  {
     name: 'a hold whose expiry is cleared (the sweeper never releases it; it can be confirmed at any time)',
     sql: (m) => [`UPDATE redemptions SET hold_expires_at_ms = NULL WHERE id = '${rd(m, 'held')}'`],
     says: (m) => `${rd(m, 'held')} is reserved with hold expiry none, not after its creation`,
