@@ -92,6 +92,13 @@ const cases: Case[] = [
     says: () => 'usage counter of user:reversed is off',
   },
   {
+    name: 'an incident row that is not JSON: reported, not a crash',
+    sql: (m) => [
+      `UPDATE incidents SET doc = '{not json' WHERE id = (SELECT incident_id FROM incident_revocations WHERE campaign_id = '${m.campaigns.revoked_by_incident}')`,
+    ],
+    says: () => 'the incidents cannot be read',
+  },
+  {
     name: 'a hold whose expiry is cleared (the sweeper never releases it; it can be confirmed at any time)',
     sql: (m) => [`UPDATE redemptions SET hold_expires_at_ms = NULL WHERE id = '${rd(m, 'held')}'`],
     says: (m) => `${rd(m, 'held')} is reserved with hold expiry none, not after its creation`,

@@ -248,6 +248,16 @@ const cases: Array<{ name: string; tamper: (db: Database.Database) => void; bad:
     tamper: (db) => db.prepare(`UPDATE api_keys SET scopes = '["admin","approver"]'`).run(),
     bad: () => row((r) => r.action === 'api_key.created').seq,
   },
+  {
+    name: 'an API key row whose scopes are not JSON: reported, not a crash',
+    tamper: (db) =>
+      db
+        .prepare(
+          `INSERT INTO api_keys (id, name, hash, scopes, created_at_ms) VALUES ('key_forged', 'x', '${'f'.repeat(64)}', '{not json', 0)`,
+        )
+        .run(),
+    bad: () => platformTail().seq,
+  },
 ];
 
 type RedemptionRow = { id: string; campaign_id: string; user_id: string; discount_minor: number };
