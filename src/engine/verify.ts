@@ -1,7 +1,14 @@
-import { availableMinor, type Campaign, type CampaignSpec, liveRedemptions } from '../domain/campaign.ts';
+import {
+  availableMinor,
+  type Campaign,
+  type CampaignSpec,
+  type CampaignStatus,
+  liveRedemptions,
+} from '../domain/campaign.ts';
 import { discountMinor } from '../domain/discount/discount.ts';
 import { hasProductKind } from '../domain/product-kinds.ts';
 import type { Redemption, RedemptionStatus } from '../domain/redemption.ts';
+import { allRows } from '../store/all-rows.ts';
 import type { Store, UsageKey } from '../store/port.ts';
 import type { ChainCheck } from './audit.ts';
 import { specAt } from './audit-campaign.ts';
@@ -71,7 +78,38 @@ export async function verifyStore(
     }
     onProgress?.(++done, ids.length);
   });
+  await checkStatusColumns(store, ids, violations);
   return { ok: violations.length === 0, campaigns: ids.length, coupons, redemptions, violations, audit };
+}
+
+const statuses: readonly CampaignStatus[] = ['draft', 'pending_approval', 'active', 'paused', 'ended', 'revoked'];
+
+/**
+ * A campaign's status column says what its row (the document its chain is held to) says: the kill
+ * switch (emergency-stop.ts) and the end sweep find campaigns by that column, so an active campaign
+ * whose column alone says ended would be passed by while it redeems. Lists each status a page at a
+ * time; a campaign listed under none has a column that is no status.
+ */
+async function checkStatusColumns(store: Store, ids: readonly string[], out: Violation[]): Promise<void> {
+  const listed = new Set<string>();
+  try {
+    for (const status of statuses) {
+      for await (const c of allRows((q) => store.listCampaigns({ ...q, status }))) {
+        listed.add(c.id);
+        if (c.status === status) continue;
+        const detail = `campaign ${c.id} has status ${status} in its status column, ${c.status} in its row`;
+        out.push({ campaign_id: c.id, invariant: '7', detail });
+      }
+    }
+  } catch (err) {
+    // A row that cannot be read is reported by the chain check too; the columns are not judged then.
+    out.push({ campaign_id: null, invariant: 'unreadable', detail: `the campaigns cannot be listed: ${err}` });
+    return;
+  }
+  for (const id of ids) {
+    if (listed.has(id)) continue;
+    out.push({ campaign_id: id, invariant: '7', detail: `campaign ${id} has a status column that is no status` });
+  }
 }
 
 async function verifyCampaign(

@@ -92,6 +92,11 @@ const cases: Case[] = [
     says: () => 'usage counter of user:reversed is off',
   },
   {
+    name: "an active campaign's status column set to ended, its document left active (the kill switch, which lists campaigns by that column, would pass it by)",
+    sql: (m) => [`UPDATE campaigns SET status = 'ended' WHERE id = '${m.campaigns.claim}'`],
+    says: (m) => `campaign ${m.campaigns.claim} has status ended in its status column, active in its row`,
+  },
+  {
     name: 'an incident row that is not JSON: reported, not a crash',
     sql: (m) => [
       `UPDATE incidents SET doc = '{not json' WHERE id = (SELECT incident_id FROM incident_revocations WHERE campaign_id = '${m.campaigns.revoked_by_incident}')`,
