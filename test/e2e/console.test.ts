@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Page, Request, Route } from 'playwright-core';
 import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
 import { type AuditDigest, digestDefect } from '../../src/engine/audit-digest.ts';
 import { IdGenerator } from '../../src/engine/ids.ts';
@@ -268,6 +268,62 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     assert.equal(got.data?.status, 'active');
     const refused = await admin.GET('/v1/campaigns/{id}', { params: { path: { id: own } } });
     assert.equal(refused.data?.status, 'pending_approval');
+  });
+
+  test('an approved card cannot be approved again while the queue still shows it', async () => {
+    // A maker outside the signed-in key's lineage, as in the test before.
+    const made = await createApiKey(store, new IdGenerator(), Date.now(), {
+      name: 'maker of one',
+      scopes: ['admin'],
+      actor: 'cli',
+      created_by: null,
+    });
+    const maker = createVouchsafeClient(server.url, made.secret);
+    const id = await launchCampaign(
+      maker,
+      'E2E approved once',
+      'E2EONCE',
+      { per_user_limit: null },
+      'pending_approval',
+    );
+    await nav(page, 'Approvals');
+    const card = page.locator(`li[data-campaign-id="${id}"]`);
+    const approve = card.getByRole('button', { name: 'Approve E2E approved once' });
+    await approve.waitFor();
+    // Reads of the queue are held once the approval is sent: the card stays on the page after it succeeds.
+    const queueRead = (u: URL) => u.pathname === '/v1/campaigns';
+    const held: Route[] = [];
+    let holding = false;
+    let releasing = false;
+    const hold = (route: Route) => {
+      if (!holding || releasing) return route.fallback();
+      held.push(route);
+      return undefined;
+    };
+    const approvals: string[] = [];
+    const onRequest = (r: Request) => {
+      if (r.method() === 'POST' && r.url().endsWith(`/v1/campaigns/${id}/approve`)) approvals.push(r.url());
+    };
+    await page.route(queueRead, hold);
+    page.on('request', onRequest);
+    try {
+      holding = true;
+      const answered = page.waitForResponse((r) => r.url().endsWith(`/v1/campaigns/${id}/approve`));
+      await approve.click();
+      assert.equal((await answered).status(), 200);
+      assert.equal(await card.count(), 1, 'the queue has not been read again yet');
+      assert.equal(await approve.isDisabled(), true, 'the button waits for the queue to drop the card');
+      await approve.click({ force: true }).catch(() => undefined);
+    } finally {
+      page.off('request', onRequest);
+      releasing = true;
+      for (const route of held) await route.continue();
+      await page.unroute(queueRead, hold);
+    }
+    await card.waitFor({ state: 'detached' });
+    assert.equal(approvals.length, 1);
+    const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id } } });
+    assert.equal(got.data?.status, 'active');
   });
 
   test('the global emergency stop needs a reason and pauses every active campaign', async () => {

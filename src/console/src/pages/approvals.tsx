@@ -46,7 +46,10 @@ function Pending({ c, onDone }: { c: Campaign; onDone: () => void }) {
     setError(null);
     try {
       await approveCampaign(api, c);
+      // Approved: the button stays busy until the reloaded queue drops this card, so a second click
+      // on the card still shown cannot approve again (and be refused for a step already taken).
       onDone();
+      return;
     } catch (e) {
       setError(messageOf(e));
       // Changed since this card was drawn: show the new version to review.
