@@ -204,6 +204,47 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     assert.equal(committed(after.data?.budget), committed_before - given_back);
   });
 
+  test('opening an incident again after a lost answer sends the same Idempotency-Key: one incident, not two', async () => {
+    const listed = async () =>
+      (await admin.GET('/v1/incidents', { params: { query: { limit: 100 } } })).data?.data ?? [];
+    const before = (await listed()).length;
+    const keys: string[] = [];
+    const incidentsRoute = (u: URL) => u.pathname === '/v1/incidents';
+    await page.route(incidentsRoute, async (route) => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      keys.push(route.request().headers()['idempotency-key'] ?? '');
+      if (keys.length > 1) return route.fallback();
+      // The server opens the incident; the answer never reaches the console.
+      await route.fetch();
+      return route.abort('connectionreset');
+    });
+    try {
+      await nav(page, 'Incidents');
+      await page.getByLabel('Title').fill('E2E lost answer');
+      await page.getByLabel(`${campaign_name} (paused)`).check();
+      await page.getByLabel('Freeze their redemptions', { exact: false }).uncheck();
+      await page.getByRole('button', { name: 'Open incident' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Open this incident?' });
+      await dialog.getByRole('button', { name: 'Open incident now' }).click();
+      await dialog.getByRole('alert').filter({ hasText: 'The server could not be reached.' }).waitFor();
+      await dialog.getByRole('button', { name: 'Open incident now' }).click();
+      const article = page.locator('article.incident-page');
+      await article.waitFor();
+      assert.equal(keys.length, 2);
+      assert.match(keys[0] ?? '', /^console-incident-[0-9a-f]{32}$/);
+      assert.equal(keys[1], keys[0], 'the retry sends the same Idempotency-Key');
+      const after = await listed();
+      assert.equal(after.length, before + 1, 'one incident opened');
+      assert.equal(await article.getAttribute('data-incident-id'), after[0]?.id);
+    } finally {
+      await page.unroute(incidentsRoute);
+    }
+    // The lost answer is the browser's own log of the request it never got back.
+    const logged = errors.findIndex((e) => e.includes('ERR_CONNECTION_RESET'));
+    assert.notEqual(logged, -1, JSON.stringify(errors));
+    errors.splice(logged, 1);
+  });
+
   test('red envelopes show how far they have been grabbed', async () => {
     const expires_at = new Date(Date.now() + 86_400_000).toISOString();
     const made = await admin.POST('/v1/red-envelopes', {

@@ -155,3 +155,13 @@ export type ApiScope = ApiKey['scopes'][number];
 export type Webhook = Ok<'/v1/webhooks', 'get'>['data'][number];
 export type WebhookEvent = Body<'/v1/webhooks', 'post'>['events'][number];
 export type Delivery = Ok<'/v1/webhooks/{id}/deliveries', 'get'>['data'][number];
+
+/**
+ * An Idempotency-Key for one action the console sends (`console-<what>-` and 128 random bits), kept
+ * by the caller until the action's answer arrives, so that a retry after a lost answer replays it.
+ * Not crypto.randomUUID: that exists only in secure contexts, and a console may be served over plain HTTP.
+ */
+export function newIdempotencyKey(what: string): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return `console-${what}-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}

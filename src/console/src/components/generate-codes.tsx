@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type Campaign, ok, optional } from '../api.ts';
+import { type Campaign, newIdempotencyKey, ok, optional } from '../api.ts';
 import { useApi } from '../context.ts';
 import { count } from '../format.ts';
 import { useAction, usePoll } from '../hooks.ts';
@@ -22,12 +22,6 @@ function useIsAdmin(): boolean {
   const api = useApi();
   const me = usePoll(() => optional(api.GET('/v1/api-keys/current')), null, [api]);
   return me.data?.scopes.includes('admin') ?? false;
-}
-
-/** 128 random bits. Not crypto.randomUUID: that exists only in secure contexts, and a console may be served over plain HTTP. */
-function newIdempotencyKey(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  return `console-codes-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
 function save(file: CodesFile): void {
@@ -79,7 +73,7 @@ function CodesForm({ c }: { c: Campaign }) {
     setFile(null);
     // A retry of the same count after a failure keeps its key: the server finishes that set.
     if (pending.current === null || pending.current.count !== n) {
-      pending.current = { key: newIdempotencyKey(), count: n };
+      pending.current = { key: newIdempotencyKey('codes'), count: n };
     }
     const { key } = pending.current;
     try {

@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { type IncidentAction, ok } from '../api.ts';
+import { useRef, useState } from 'preact/hooks';
+import { type IncidentAction, newIdempotencyKey, ok } from '../api.ts';
 import { ConfirmDialog } from '../components/confirm-dialog.tsx';
 import { ErrorText } from '../components/error-text.tsx';
 import { Link } from '../components/link.tsx';
@@ -67,6 +67,9 @@ function OpenIncident() {
   const [to, setTo] = useState('');
   const [actions, setActions] = useState<IncidentAction[]>(['pause_campaigns', 'freeze_redemptions']);
   const [confirming, setConfirming] = useState(false);
+  // The opening's Idempotency-Key, kept until its answer arrives and only for the same request: a
+  // retry after a lost answer replays the incident opened, not a second one over the same scope.
+  const pending = useRef<{ key: string; body: string } | null>(null);
   const toggle = <T,>(list: T[], item: T, on: boolean) => (on ? [...list, item] : list.filter((x) => x !== item));
   const merchant_ids = merchants.split(/[\s,]+/).filter((m) => m.length > 0);
   const body = {
@@ -162,7 +165,11 @@ function OpenIncident() {
           confirm_label="Open incident now"
           danger
           run={async () => {
-            const opened = await ok(api.POST('/v1/incidents', { body }));
+            const sent = JSON.stringify(body);
+            if (pending.current?.body !== sent) pending.current = { key: newIdempotencyKey('incident'), body: sent };
+            const header = { 'idempotency-key': pending.current.key };
+            const opened = await ok(api.POST('/v1/incidents', { params: { header }, body }));
+            pending.current = null;
             navigate(`/incidents/${encodeURIComponent(opened.id)}`);
           }}
           onClose={() => setConfirming(false)}
