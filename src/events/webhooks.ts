@@ -19,6 +19,10 @@ function newSecret(): string {
   return `whsec_${randomBytes(24).toString('base64url')}`;
 }
 
+function tooMany(): Rejection {
+  return new Rejection('invalid_request', `at most ${limits.webhooks_max} webhooks; delete one first`);
+}
+
 function notFound(): Rejection {
   return new Rejection('not_found', 'no such webhook');
 }
@@ -37,9 +41,8 @@ export class Webhooks {
   async create(input: { url: string; events: string[] }, actor: string | null): Promise<WebhookRecord> {
     const url = await checkWebhookUrl(input.url, this.opts.allow_private);
     const { store } = this.engine;
-    if ((await store.liveWebhooks()).length >= limits.webhooks_max) {
-      throw new Rejection('invalid_request', `at most ${limits.webhooks_max} webhooks; delete one first`);
-    }
+    // Checked again in the insert's transaction (webhooks created at once on other nodes).
+    if ((await store.liveWebhooks()).length >= limits.webhooks_max) throw tooMany();
     const now_ms = this.engine.now();
     const w: WebhookRecord = {
       id: this.engine.ids.next('whk', now_ms),
@@ -49,7 +52,7 @@ export class Webhooks {
       created_at_ms: now_ms,
       deleted_at_ms: null,
     };
-    await store.insertWebhook(w, (prev) =>
+    const inserted = await store.insertWebhook(w, (prev) =>
       linkAudit(
         {
           chain: 'platform',
@@ -62,6 +65,7 @@ export class Webhooks {
         prev,
       ),
     );
+    if (!inserted) throw tooMany();
     await this.changed();
     return w;
   }

@@ -56,8 +56,13 @@ export type FanOut = (rows: OutboxEvent[], hooks: WebhookRecord[]) => DeliveryRe
 
 /** Webhooks, their delivery queue and log, and the outbox relay. */
 export interface EventStore {
-  /** Inserts a webhook with its platform audit entry, in one transaction. */
-  insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): Promise<void>;
+  /**
+   * Inserts a webhook with its platform audit entry, in one transaction, only while fewer than
+   * limits.webhooks_max are live: checked in that transaction, ordered with every other webhook
+   * insert (the platform chain's lock), so webhooks created at once on several nodes never pass it.
+   * False, and nothing written, when the bound is reached.
+   */
+  insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): Promise<boolean>;
   /** Marks a webhook deleted and cancels its pending deliveries, audited; false when it was not live. */
   deleteWebhook(id: string, at_ms: number, audit: MakePlatformAudit): Promise<boolean>;
   /** A webhook, deleted or not. */

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { limits } from '../../src/config/limits.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { assertError } from '../http/harness.ts';
 import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts';
 import { createTestDatabase, freshPostgresStore, pg_unavailable_message } from '../support/pg.ts';
 import { checkPublishedEvent, eventsHarness, receiver } from './support.ts';
@@ -62,5 +64,36 @@ test('PostgreSQL: a node event (the audit digest) reaches the outbox only when w
     await checkPublishedEvent(h);
   } finally {
     await h.close();
+  }
+});
+
+test('PostgreSQL: webhooks created at once on two nodes never pass webhooks_max (past it, the oldest would get no events)', {
+  skip: db ? false : pg_unavailable_message,
+}, async () => {
+  assert.ok(db);
+  const h1 = await eventsHarness({}, await freshPostgresStore(db));
+  const h2 = await eventsHarness({}, new PostgresStore({ url: db.url }), h1.clock.now());
+  try {
+    const events = ['campaign.paused'];
+    for (let i = 0; i < limits.webhooks_max - 1; i++) {
+      const res = await h1.call('POST', '/v1/webhooks', { url: `http://127.0.0.1:9/${i}`, events });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+    }
+    const racing = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        (i % 2 === 0 ? h1 : h2).call('POST', '/v1/webhooks', { url: `http://127.0.0.1:9/r${i}`, events }),
+      ),
+    );
+    assert.deepEqual(racing.map((r) => r.status).sort(), [201, 400, 400, 400, 400, 400]);
+    for (const res of racing.filter((r) => r.status !== 201)) assertError(res, 400, 'invalid_request');
+    // Counted past the bound that liveWebhooks reads up to: every live one, with an audit entry each.
+    const first = await h1.store.listWebhooks({ limit: limits.webhooks_max });
+    const rest = await h1.store.listWebhooks({ limit: 10, starting_after: first.data.at(-1)?.id });
+    assert.equal(first.data.length + rest.data.length, limits.webhooks_max);
+    const created = (await h1.store.auditChain('platform')).filter((e) => e.action === 'webhook.created');
+    assert.equal(created.length, limits.webhooks_max);
+  } finally {
+    await h2.close();
+    await h1.close();
   }
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { limits } from '../../config/limits.ts';
 import { linkAudit, verifyChain } from '../../engine/audit.ts';
 import type { OutboxEvent } from '../port.ts';
 import type { DeliveryRecord, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
@@ -190,6 +191,21 @@ export function eventsContract(open: OpenStore): void {
       assert.deepEqual(await store.claimDeliveries(t + 1_000_000, t + 2_000_000, 10), []);
     },
   );
+
+  storeTest('a webhook past webhooks_max is refused in its transaction, nothing written', open, async (store, b) => {
+    for (let i = 0; i < limits.webhooks_max; i++) {
+      const w = webhook(b);
+      assert.equal(await store.insertWebhook(w, audit(b, 'webhook.created', w.id)), true);
+    }
+    const over = webhook(b);
+    assert.equal(await store.insertWebhook(over, audit(b, 'webhook.created', over.id)), false);
+    assert.equal(await store.getWebhook(over.id), null);
+    assert.equal((await store.auditChain('platform')).length, limits.webhooks_max);
+    const [oldest] = (await store.liveWebhooks()).slice(-1);
+    assert.ok(oldest);
+    await store.deleteWebhook(oldest.id, b.now_ms, audit(b, 'webhook.deleted', oldest.id));
+    assert.equal(await store.insertWebhook(over, audit(b, 'webhook.created', over.id)), true);
+  });
 
   storeTest(
     'deleting a webhook cancels its pending deliveries; pruning drops old settled ones',

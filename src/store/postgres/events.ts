@@ -12,6 +12,7 @@ const deliveryCols =
 const sql = {
   webhookInsert:
     'INSERT INTO webhooks (id, url, events, secret, created_at_ms, deleted_at_ms) VALUES ($1, $2, $3, $4, $5, $6)',
+  liveCount: 'SELECT count(*) AS n FROM webhooks WHERE deleted_at_ms IS NULL',
   webhookDelete: 'UPDATE webhooks SET deleted_at_ms = $1 WHERE id = $2 AND deleted_at_ms IS NULL',
   cancelPending: `UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at_ms = NULL, updated_at_ms = $1
     WHERE webhook_id = $2 AND status = 'pending'`,
@@ -39,9 +40,22 @@ const sql = {
     ORDER BY id DESC LIMIT $2`,
 } as const;
 
-export async function insertWebhook(write: Write, w: WebhookRecord, audit: MakePlatformAudit): Promise<void> {
+const webhooksFull = new Error('webhooks_max live webhooks');
+
+/** The webhook only while fewer than limits.webhooks_max are live, checked under the platform chain's lock. */
+export async function insertWebhook(write: Write, w: WebhookRecord, audit: MakePlatformAudit): Promise<boolean> {
   const args = [w.id, w.url, JSON.stringify(w.events), w.secret, w.created_at_ms, w.deleted_at_ms];
-  await withPlatformAudit(write, audit, (db) => db.query(sql.webhookInsert, args));
+  try {
+    await withPlatformAudit(write, audit, async (db) => {
+      const live = (await db.query<Row>(sql.liveCount)).rows[0];
+      if (Number(live?.n ?? 0) >= limits.webhooks_max) throw webhooksFull;
+      await db.query(sql.webhookInsert, args);
+    });
+    return true;
+  } catch (err) {
+    if (err === webhooksFull) return false;
+    throw err;
+  }
 }
 
 export async function deleteWebhook(

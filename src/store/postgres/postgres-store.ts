@@ -485,7 +485,7 @@ export class PostgresStore implements Store {
     return events.auditHeads(this.q);
   }
 
-  insertWebhook(w: WebhookRecord, audit: MakeAudit): Promise<void> {
+  insertWebhook(w: WebhookRecord, audit: MakeAudit): Promise<boolean> {
     return events.insertWebhook(this.write, w, audit);
   }
 

@@ -28,6 +28,7 @@ export class SqliteEvents {
       cancelPending: p(
         "UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at_ms = NULL, updated_at_ms = ? WHERE webhook_id = ? AND status = 'pending'",
       ),
+      liveCount: p('SELECT count(*) AS n FROM webhooks WHERE deleted_at_ms IS NULL'),
       live: p('SELECT * FROM webhooks WHERE deleted_at_ms IS NULL ORDER BY id DESC LIMIT ?'),
       pending: p(
         'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?',
@@ -51,10 +52,19 @@ export class SqliteEvents {
     };
   }
 
-  insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): void {
-    this.withAudit(audit, () =>
-      this.stmt.webhookInsert.run(w.id, w.url, JSON.stringify(w.events), w.secret, w.created_at_ms, w.deleted_at_ms),
-    );
+  /** The webhook only while fewer than limits.webhooks_max are live, checked in the insert's transaction. */
+  insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): boolean {
+    const full = new Error('webhooks_max live webhooks');
+    try {
+      this.withAudit(audit, () => {
+        if ((this.stmt.liveCount.get() as { n: number }).n >= limits.webhooks_max) throw full;
+        this.stmt.webhookInsert.run(w.id, w.url, JSON.stringify(w.events), w.secret, w.created_at_ms, w.deleted_at_ms);
+      });
+      return true;
+    } catch (err) {
+      if (err === full) return false;
+      throw err;
+    }
   }
 
   deleteWebhook(id: string, at_ms: number, audit: MakePlatformAudit): boolean {

@@ -920,8 +920,8 @@ export class SqliteStore implements Store {
     }));
   }
 
-  async insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): Promise<void> {
-    this.events.insertWebhook(w, audit);
+  async insertWebhook(w: WebhookRecord, audit: MakePlatformAudit): Promise<boolean> {
+    return this.events.insertWebhook(w, audit);
   }
 
   async deleteWebhook(id: string, at_ms: number, audit: MakePlatformAudit): Promise<boolean> {
