@@ -81,6 +81,11 @@ export function classify(err: FastifyError | Error): Answer {
   return fastifyAnswer(fe) ?? answer('internal_error', 'internal error');
 }
 
+/** The API.md code the answer to this error carries (a store outage: store_unavailable; a bug: internal_error). */
+export function errorCodeOf(err: unknown): string {
+  return classify(err instanceof Error ? err : new Error(String(err))).body.error.code;
+}
+
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: FastifyError | Error): FastifyReply {
   const a = classify(err);
   if (a.log === 'fatal') request.log.fatal({ err }, 'invariant violated: this is a bug, money rules may be at stake');

@@ -21,7 +21,7 @@ export class HttpMetrics {
     );
     this.redemptions = new Counter({
       name: 'vouchsafe_redemptions_total',
-      help: 'Redemption requests (creations and confirmations) by outcome: reserved, confirmed, or the rejection code',
+      help: 'Redemption requests (creations and confirmations) by outcome: reserved, confirmed, or the error code answered',
       labelNames: ['outcome'],
       registers,
     });

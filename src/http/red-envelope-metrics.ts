@@ -32,7 +32,7 @@ export class RedEnvelopeMetrics {
     const registers = [registry];
     this.grabs = new Counter({
       name: 'vouchsafe_red_envelope_grabs_total',
-      help: 'Red-envelope grabs by outcome: grabbed, or the rejection code',
+      help: 'Red-envelope grabs by outcome: grabbed, or the error code answered',
       labelNames: ['outcome'],
       registers,
     });

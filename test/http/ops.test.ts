@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { activeCampaign, claim, httpHarness, orderBody } from './harness.ts';
+import { StoreUnavailable } from '../../src/store/port.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { activeCampaign, assertError, claim, day_ms, httpHarness, iso, orderBody } from './harness.ts';
 
 type OpenApi = {
   openapi: string;
@@ -73,5 +75,40 @@ describe('operations endpoints', () => {
     assert.ok(text.includes(`vouchsafe_campaign_budget_minor{campaign_id="${c.id}",part="available"} 0`));
     assert.match(text, /vouchsafe_engine_pending_commands 0/);
     assert.ok(!text.includes(a.code), 'no codes in metrics');
+  });
+
+  test('GET /metrics: a redemption or grab the store could not take counts as the code answered, store_unavailable', async () => {
+    const store = new SqliteStore({ path: ':memory:' });
+    const h = await httpHarness({}, {}, store);
+    const c = await activeCampaign(h);
+    const a = await claim(h, c.id, 'u1');
+    const expires_at = iso(h.clock.now() + day_ms);
+    const coupon = { min_spend_minor: 0, product_kinds: ['merchandise'], coupon_ttl_s: 86_400 };
+    const envelope = { currency: 'CNY', total_minor: 10_000, count: 10, expires_at, coupon };
+    const e = await h.call<{ id: string }>('POST', '/v1/red-envelopes', { body: envelope });
+    assert.equal(e.status, 201, JSON.stringify(e.body));
+    const down = async () => {
+      throw new StoreUnavailable('connection refused');
+    };
+    store.runBatch = down;
+    store.runBatches = down;
+    const redeemed = await h.call('POST', '/v1/redemptions', {
+      key: 'checkout',
+      body: { user_id: 'u1', code: a.code, order: orderBody(), confirm: true },
+    });
+    assertError(redeemed, 503, 'store_unavailable');
+    const grabbed = await h.call('POST', `/v1/red-envelopes/${e.body.id}/grab`, {
+      key: 'checkout',
+      body: { user_id: 'u1' },
+    });
+    assertError(grabbed, 503, 'store_unavailable');
+    const text = (await h.call<string>('GET', '/metrics', { key: 'read' })).body;
+    const outcomes = text
+      .split('\n')
+      .filter((l) => l.includes('{outcome='))
+      .join('\n');
+    assert.match(outcomes, /vouchsafe_redemptions_total\{outcome="store_unavailable"\} 1/);
+    assert.match(outcomes, /vouchsafe_red_envelope_grabs_total\{outcome="store_unavailable"\} 1/);
+    assert.doesNotMatch(outcomes, /outcome="error"/);
   });
 });

@@ -1,9 +1,9 @@
 import type { Static } from '@sinclair/typebox';
 import type { FastifyInstance } from 'fastify';
 import { limits } from '../../config/limits.ts';
-import { Rejection } from '../../domain/errors.ts';
 import type { RedEnvelopeTerms } from '../../domain/red-envelope-campaign.ts';
 import { defaultProductKinds } from '../campaign-input.ts';
+import { errorCodeOf } from '../errors.ts';
 import { actorOf } from '../idempotency.ts';
 import { productKindsOf } from '../product-kind-input.ts';
 import { RedEnvelopeMetrics } from '../red-envelope-metrics.ts';
@@ -115,7 +115,7 @@ export async function redEnvelopeRoutes(base: FastifyInstance, deps: RouteDeps):
         metrics.grab('grabbed');
         return reply.code(201).send(grabView(g));
       } catch (e) {
-        metrics.grab(e instanceof Rejection ? e.code : 'error');
+        metrics.grab(errorCodeOf(e));
         throw e;
       }
     },

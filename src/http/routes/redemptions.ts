@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { Rejection } from '../../domain/errors.ts';
 import type { Redemption } from '../../domain/redemption.ts';
+import { errorCodeOf } from '../errors.ts';
 import { actorOf } from '../idempotency.ts';
 import type { HttpMetrics } from '../metrics.ts';
 import { redeemInputOf } from '../redeem-input.ts';
@@ -20,14 +20,14 @@ const tags = ['redemptions'];
 const checkout = { scopes: ['checkout'] as const };
 const read = { scopes: ['read'] as const };
 
-/** Counts every redemption attempt (and confirmation) by its outcome. */
+/** Counts every redemption attempt (and confirmation) by its outcome: the status, or the error code answered. */
 async function counted(metrics: HttpMetrics, work: Promise<Redemption>): Promise<Redemption> {
   try {
     const r = await work;
     metrics.redemption(r.status);
     return r;
   } catch (e) {
-    metrics.redemption(e instanceof Rejection ? e.code : 'error');
+    metrics.redemption(errorCodeOf(e));
     throw e;
   }
 }
