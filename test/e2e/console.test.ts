@@ -264,16 +264,22 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     await page.locator(`article[data-envelope-id="${id}"] [data-grabbed-count="2"]`).waitFor();
   });
 
-  test('the approval queue approves a risky campaign made by another key, and says why it refuses one by a key it made', async () => {
-    // Made on the server, as `vouchsafe keys create` makes it: no creator, so the signed-in admin key
-    // is not in its lineage and may approve its work.
+  /**
+   * A client with an admin key made on the server, as `vouchsafe keys create` makes it: no creator,
+   * so the signed-in admin key is not in its lineage and may approve its work.
+   */
+  async function outsideMaker(name: string): Promise<VouchsafeClient> {
     const made = await createApiKey(store, new IdGenerator(), Date.now(), {
-      name: 'maker',
+      name,
       scopes: ['admin'],
       actor: 'cli',
       created_by: null,
     });
-    const maker = createVouchsafeClient(server.url, made.secret);
+    return createVouchsafeClient(server.url, made.secret);
+  }
+
+  test('the approval queue approves a risky campaign made by another key, and says why it refuses one by a key it made', async () => {
+    const maker = await outsideMaker('maker');
     // No per-user limit is a lint warning: submitting sends it for approval.
     const id = await launchCampaign(
       maker,
@@ -312,14 +318,7 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
   });
 
   test('an approved card cannot be approved again while the queue still shows it', async () => {
-    // A maker outside the signed-in key's lineage, as in the test before.
-    const made = await createApiKey(store, new IdGenerator(), Date.now(), {
-      name: 'maker of one',
-      scopes: ['admin'],
-      actor: 'cli',
-      created_by: null,
-    });
-    const maker = createVouchsafeClient(server.url, made.secret);
+    const maker = await outsideMaker('maker of one');
     const id = await launchCampaign(
       maker,
       'E2E approved once',
