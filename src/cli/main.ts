@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { type Config, loadConfig } from '../config/config.ts';
 import type { Counters } from '../engine/counters.ts';
@@ -99,8 +100,15 @@ function context(): CliContext {
   return cli;
 }
 
+/** This build's version, as package.json names it (`vouchsafe --version`). */
+function version(): string {
+  const pkg: unknown = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  return typeof pkg === 'object' && pkg !== null && 'version' in pkg ? String(pkg.version) : 'unknown';
+}
+
 const program = new Command('vouchsafe')
   .description('Vouchsafe: a coupon and promotion engine that cannot leak money')
+  .version(version(), '-V, --version', 'print the version')
   .showHelpAfterError();
 const ctx = context();
 program.addCommand(serveCommand(ctx));

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -141,6 +141,10 @@ test('wrong usage exits 64, apart from a failure (1); help exits 0', async () =>
     );
   }
   for (const args of [['--help'], ['verify', '--help']]) assert.equal((await runCli(args, {})).code, 0, args.join(' '));
+  const version = await runCli(['--version'], {});
+  assert.equal(version.code, 0, version.out);
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(version.out, `${pkg.version}\n`);
   // A command that runs and fails is 1: here no store at the data dir it is given.
   const dir = mkdtempSync(join(tmpdir(), 'vs-usage-'));
   const failed = await runCli(['verify', '--data-dir', join(dir, 'none')], {});
