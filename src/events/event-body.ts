@@ -1,4 +1,6 @@
+import type { Incident } from '../domain/incident.ts';
 import type { Redemption } from '../domain/redemption.ts';
+import { incidentView } from '../http/incident-views.ts';
 import { formatTimestamp } from '../http/time.ts';
 import { redemptionView } from '../http/views.ts';
 import type { OutboxEvent } from '../store/port.ts';
@@ -41,13 +43,24 @@ function redemptionData(data: unknown): unknown {
   return { ...redemptionView(r), ...(incident_id === undefined ? {} : { incident_id }) };
 }
 
+/**
+ * An event's data on the wire: a redemption's or an incident's is the resource as its GET shows it
+ * (an incident's without the opener's key id and the engine's work state, as `GET /v1/incidents/{id}`);
+ * others have their times in RFC 3339 (wireData).
+ */
+function eventData(evt: OutboxEvent): unknown {
+  if (evt.type.startsWith('redemption.')) return redemptionData(evt.data);
+  if (evt.type.startsWith('incident.')) return incidentView(evt.data as Incident);
+  return wireData(evt.data);
+}
+
 /** The exact body every delivery of an event sends: `{id, type, created_at, data}`. */
 export function eventPayload(evt: OutboxEvent): string {
   return JSON.stringify({
     id: evt.id,
     type: evt.type,
     created_at: formatTimestamp(evt.created_at_ms),
-    data: evt.type.startsWith('redemption.') ? redemptionData(evt.data) : wireData(evt.data),
+    data: eventData(evt),
   });
 }
 
