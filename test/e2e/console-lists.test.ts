@@ -113,7 +113,7 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
     assert.equal(await items.count(), 51);
   });
 
-  test('every page announces its errors (role="alert")', async () => {
+  test('every page announces its errors (role="alert"), with the wait a Retry-After asks for', async () => {
     const campaign_id = await pending(admin, 'Errors');
     const cases: { path: string; failing: (url: URL) => boolean }[] = [
       { path: '/incidents', failing: (u) => u.pathname === '/v1/incidents' },
@@ -130,13 +130,16 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
           ? route.fulfill({
               status: 503,
               contentType: 'application/json',
+              headers: { 'retry-after': '3' },
               body: JSON.stringify({ error: { code: 'store_unavailable', message: 'Stubbed outage.' } }),
             })
           : route.fallback();
       await page.route(c.failing, fail);
       try {
         await page.goto(`${server.url}/console${c.path}`);
-        await page.getByRole('alert').filter({ hasText: 'Stubbed outage. (store_unavailable)' }).first().waitFor();
+        // The API's message and code, and the wait its Retry-After asks for.
+        const said = 'Stubbed outage. (store_unavailable). Try again in 3 s.';
+        await page.getByRole('alert').filter({ hasText: said }).first().waitFor();
       } finally {
         await page.unroute(c.failing, fail);
       }

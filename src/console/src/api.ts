@@ -76,6 +76,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly param?: string,
+    /** Seconds the server's Retry-After asks to wait (429, 503), when it sent one. */
+    readonly retry_after_s?: number,
   ) {
     super(message);
   }
@@ -83,11 +85,12 @@ export class ApiError extends Error {
 
 type Answer<T> = { data?: T; error?: unknown; response: Response };
 
-function errorOf(status: number, body: unknown): ApiError {
+function errorOf(status: number, body: unknown, retry_after: string | null): ApiError {
   const e = (body as { error?: { code?: unknown; message?: unknown; param?: unknown } } | undefined)?.error;
   const code = typeof e?.code === 'string' ? e.code : `http_${status}`;
   const message = typeof e?.message === 'string' ? e.message : `The server answered ${status}.`;
-  return new ApiError(status, code, message, typeof e?.param === 'string' ? e.param : undefined);
+  const wait_s = retry_after !== null && /^\d+$/.test(retry_after) ? Number(retry_after) : undefined;
+  return new ApiError(status, code, message, typeof e?.param === 'string' ? e.param : undefined, wait_s);
 }
 
 /** Called when a request with the signed-in key answers 401: the key was revoked or mistyped (see clientFor). */
@@ -106,7 +109,7 @@ export async function ok<T>(pending: Promise<Answer<T>>): Promise<T> {
   }
   const { data, error, response } = answer;
   if (response.ok && data !== undefined) return data;
-  throw errorOf(response.status, error);
+  throw errorOf(response.status, error, response.headers.get('retry-after'));
 }
 
 /** Like ok, but a 404 for the route itself (a feature this server does not have yet) is null. */
@@ -137,9 +140,12 @@ export function isStaleApproval(e: unknown): boolean {
   return e instanceof ApiError && e.code === 'invalid_state' && e.param === 'expected_updated_at';
 }
 
+/** What an error says to the operator: the API's message and code, and how long to wait when the server said so. */
 export function messageOf(e: unknown): string {
-  if (e instanceof ApiError) return e.status === 0 ? e.message : `${e.message} (${e.code})`;
-  return e instanceof Error ? e.message : String(e);
+  if (!(e instanceof ApiError)) return e instanceof Error ? e.message : String(e);
+  if (e.status === 0) return e.message;
+  const wait = e.retry_after_s === undefined ? '' : ` Try again in ${e.retry_after_s} s.`;
+  return `${e.message} (${e.code}).${wait}`;
 }
 
 export type Alert = Ok<'/v1/alerts', 'get'>['data'][number];
