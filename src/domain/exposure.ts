@@ -2,8 +2,20 @@ import type { Campaign, CampaignSpec } from './campaign.ts';
 import { largestDiscountMinor } from './discount/discount.ts';
 
 /** The larger of two largest discounts; null (unbounded) wins. */
-export function largerDiscountMinor(a: number | null, b: number | null): number | null {
+function largerDiscountMinor(a: number | null, b: number | null): number | null {
   return a === null || b === null ? null : Math.max(a, b);
+}
+
+type DiscountHistory = Pick<CampaignSpec, 'discount'> & Pick<Campaign, 'prior_discount_max_minor'>;
+
+/**
+ * The largest discount a live redemption of the campaign can carry: its discount's, or an earlier
+ * setting's while redemptions made under it may be live (prior_discount_max_minor); null: no cap.
+ */
+export function largestDiscountEverMinor(c: DiscountHistory): number | null {
+  const current_minor = largestDiscountMinor(c.discount);
+  const prior_minor = c.prior_discount_max_minor;
+  return prior_minor === undefined ? current_minor : largerDiscountMinor(current_minor, prior_minor);
 }
 
 /**
@@ -12,12 +24,9 @@ export function largerDiscountMinor(a: number | null, b: number | null): number 
  * so the largest possible discount counts the earlier setting's while they may be live.
  */
 export function maxExposureMinor(
-  spec: Pick<CampaignSpec, 'budget_minor' | 'max_redemptions' | 'discount'> &
-    Pick<Campaign, 'prior_discount_max_minor'>,
+  spec: Pick<CampaignSpec, 'budget_minor' | 'max_redemptions'> & DiscountHistory,
 ): number {
-  const prior_minor = spec.prior_discount_max_minor;
-  const current_minor = largestDiscountMinor(spec.discount);
-  const largest_minor = prior_minor === undefined ? current_minor : largerDiscountMinor(current_minor, prior_minor);
+  const largest_minor = largestDiscountEverMinor(spec);
   if (spec.max_redemptions === null || largest_minor === null) return spec.budget_minor;
   const bound = BigInt(spec.max_redemptions) * BigInt(largest_minor);
   return bound < BigInt(spec.budget_minor) ? Number(bound) : spec.budget_minor;

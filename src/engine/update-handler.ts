@@ -6,9 +6,8 @@ import {
   riskyChanges,
   tightensPerSubjectLimit,
 } from '../domain/campaign-change.ts';
-import { largestDiscountMinor } from '../domain/discount/discount.ts';
 import { Rejection } from '../domain/errors.ts';
-import { largerDiscountMinor } from '../domain/exposure.ts';
+import { largestDiscountEverMinor } from '../domain/exposure.ts';
 import { hasErrors, lintCampaign } from '../domain/lint.ts';
 import type { BatchContext } from './batch-context.ts';
 import type { Command } from './commands.ts';
@@ -48,10 +47,7 @@ function keepPriorDiscount(c: Campaign, prev: Campaign): void {
     delete c.prior_discount_max_minor;
     return;
   }
-  const earlier_minor = largestDiscountMinor(prev.discount);
-  const prior_minor = prev.prior_discount_max_minor;
-  c.prior_discount_max_minor =
-    prior_minor === undefined ? earlier_minor : largerDiscountMinor(earlier_minor, prior_minor);
+  c.prior_discount_max_minor = largestDiscountEverMinor(prev);
 }
 
 /**
