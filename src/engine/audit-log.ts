@@ -217,10 +217,10 @@ export async function verifyAuditLog(
       // not JSON, a field of the wrong type) are a finding, not a crash: the other chains go on.
       fault = { seq: tail_seq, detail: `audit chain ${chain} cannot be checked: ${String(err)}` };
     }
-    if (fault && (worst === null || fault.seq < worst.seq)) worst = { ...fault, chain };
+    worst = earlier(worst, fault && { ...fault, chain });
   }
   const tables = await checkIncidentTables(store, incidents);
-  if (tables && (worst === null || tables.seq < worst.seq)) worst = { ...tables, chain: tables.campaign_id };
+  worst = earlier(worst, tables && { ...tables, chain: tables.campaign_id });
   return {
     ok: worst === null,
     entries,
