@@ -13,8 +13,22 @@ export class NewerSchema extends Error {
   }
 }
 
-/** The recorded migration ids this build's list does not hold, in order. */
-export function unknownMigrations(recorded: Iterable<string>, known: ReadonlyArray<{ id: string }>): string[] {
+/** A store's recorded migrations against this build's list. */
+export interface MigrationState<M extends { id: string }> {
+  /** This build's migrations the store has not recorded, in the build's order. */
+  unapplied: M[];
+  /** Recorded migrations this build does not know (a newer build ran them), in id order. */
+  newer: string[];
+}
+
+export function migrationState<M extends { id: string }>(
+  recorded: Iterable<string>,
+  known: readonly M[],
+): MigrationState<M> {
+  const done = new Set(recorded);
   const ours = new Set(known.map((m) => m.id));
-  return [...recorded].filter((id) => !ours.has(id)).sort();
+  return {
+    unapplied: known.filter((m) => !done.has(m.id)),
+    newer: [...done].filter((id) => !ours.has(id)).sort(),
+  };
 }

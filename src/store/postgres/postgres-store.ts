@@ -32,7 +32,7 @@ import type {
   ScopeFilter,
 } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
-import { NewerSchema, unknownMigrations } from '../schema-version.ts';
+import { type MigrationState, migrationState, NewerSchema } from '../schema-version.ts';
 import * as events from './events.ts';
 import {
   applyWrites,
@@ -91,15 +91,9 @@ function portError(err: unknown): unknown {
 
 const appliedSql = 'SELECT id FROM migrations_applied';
 
-/** The migrations this build has that the database has not recorded (rows of appliedSql), in order. */
-function unapplied(applied: readonly Row[]): typeof pgMigrations {
-  const done = new Set(applied.map((r) => String(r.id)));
-  return pgMigrations.filter((m) => !done.has(m.id));
-}
-
-/** The migrations the database has recorded that this build does not know (rows of appliedSql). */
-function newer(applied: readonly Row[]): string[] {
-  return unknownMigrations(
+/** The database's recorded migrations (rows of appliedSql) against this build's. */
+function migrationsOf(applied: readonly Row[]): MigrationState<(typeof pgMigrations)[number]> {
+  return migrationState(
     applied.map((r) => String(r.id)),
     pgMigrations,
   );
@@ -180,11 +174,11 @@ export class PostgresStore implements Store {
   }
 
   async pendingMigrations(): Promise<string[]> {
-    return unapplied(await this.q(appliedSql)).map((m) => m.id);
+    return migrationsOf(await this.q(appliedSql)).unapplied.map((m) => m.id);
   }
 
   async newerMigrations(): Promise<string[]> {
-    return newer(await this.q(appliedSql));
+    return migrationsOf(await this.q(appliedSql)).newer;
   }
 
   async migrate(): Promise<void> {
@@ -195,10 +189,9 @@ export class PostgresStore implements Store {
       await db.query(
         'CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)',
       );
-      const applied = (await db.query<Row>(appliedSql)).rows;
-      const ahead = newer(applied);
-      if (ahead.length > 0) throw new NewerSchema(ahead);
-      for (const m of unapplied(applied)) {
+      const { unapplied, newer } = migrationsOf((await db.query<Row>(appliedSql)).rows);
+      if (newer.length > 0) throw new NewerSchema(newer);
+      for (const m of unapplied) {
         await db.query(m.sql);
         await db.query('INSERT INTO migrations_applied (id, applied_at_ms) VALUES ($1, $2)', [m.id, Date.now()]);
       }

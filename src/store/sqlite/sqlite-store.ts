@@ -34,7 +34,7 @@ import type { CouponClass, CouponFacts, RedemptionFit, UnredeemedThrough } from 
 import type { DeliveryAttempt, DeliveryRecord, FanOut, MakePlatformAudit, WebhookRecord } from '../port-events.ts';
 import type { IncidentLease, IncidentMember, IncidentReportRow, ScopeFilter } from '../port-incidents.ts';
 import type { PacketCheck, RedEnvelopeRow, StoredRedEnvelopeRow } from '../port-red-envelopes.ts';
-import { NewerSchema, unknownMigrations } from '../schema-version.ts';
+import { type MigrationState, migrationState, NewerSchema } from '../schema-version.ts';
 import { SqliteCampaignChange } from './campaign-change.ts';
 import { BackgroundCheckpointer } from './checkpointer.ts';
 import { SqliteCouponChecks } from './coupon-checks.ts';
@@ -207,9 +207,9 @@ export class SqliteStore implements Store {
   private migrateSync(): void {
     this.db.exec('CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms INTEGER NOT NULL)');
     const apply = this.db.transaction(() => {
-      const newer = this.newerSync();
+      const { unapplied, newer } = this.schemaState();
       if (newer.length > 0) throw new NewerSchema(newer);
-      for (const m of this.unapplied()) {
+      for (const m of unapplied) {
         this.db.exec(m.sql);
         this.db.prepare('INSERT INTO migrations_applied (id, applied_at_ms) VALUES (?, ?)').run(m.id, Date.now());
       }
@@ -278,26 +278,20 @@ export class SqliteStore implements Store {
   }
 
   async pendingMigrations(): Promise<string[]> {
-    return this.unapplied().map((m) => m.id);
+    return this.schemaState().unapplied.map((m) => m.id);
   }
 
   async newerMigrations(): Promise<string[]> {
-    return this.newerSync();
+    return this.schemaState().newer;
   }
 
-  private newerSync(): string[] {
+  /** The file's recorded migrations against this build's. */
+  private schemaState(): MigrationState<(typeof migrations)[number]> {
     const rows = this.db.prepare('SELECT id FROM migrations_applied').all() as Row[];
-    return unknownMigrations(
+    return migrationState(
       rows.map((r) => String(r.id)),
       migrations,
     );
-  }
-
-  /** The migrations this build has that the file has not recorded, in order. */
-  private unapplied(): typeof migrations {
-    const rows = this.db.prepare('SELECT id FROM migrations_applied').all() as Row[];
-    const done = new Set(rows.map((r) => String(r.id)));
-    return migrations.filter((m) => !done.has(m.id));
   }
 
   /**
