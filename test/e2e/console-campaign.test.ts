@@ -1,17 +1,25 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Page, Request, Route } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { VouchsafeClient } from '../../client/index.ts';
 import type { RunningServer } from '../../src/http/server.ts';
 import {
   type Browser,
   browserUnavailable,
   collectErrors,
+  holdReads,
   horizontalOverflowPx,
   launchBrowser,
+  recordPosts,
 } from '../support/browser.ts';
-import { type ConsoleServer, createCampaign, signIn, startConsoleServer } from '../support/console-server.ts';
+import {
+  type ConsoleServer,
+  createCampaign,
+  signIn,
+  startConsoleServer,
+  withPageSignedIn,
+} from '../support/console-server.ts';
 
 /** The campaign page in a browser whose local time is not UTC (Tokyo: UTC+9, no daylight saving). */
 const admin_key = 'vs_test_admin_key_for_console_campaign_01';
@@ -175,19 +183,14 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
     assert.equal(await page.getByRole('region', { name: 'Unique codes' }).count(), 0);
     const made = await admin.POST('/v1/api-keys', { body: { name: 'reader', scopes: ['read'] } });
     assert.ok(made.data, JSON.stringify(made.error));
-    const other = await browser.context.newPage();
-    try {
-      other.setDefaultTimeout(wait_ms);
-      await signIn(other, server.url, made.data.key);
+    await withPageSignedIn(browser.context, server.url, made.data.key, wait_ms, async (other) => {
       await other.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
       await other.goto(`${server.url}/console/campaigns/${unique_id}`);
       await other.locator('article.campaign-page').waitFor();
       // Its key has been read by now: the top merchants and alerts have loaded after it.
       await other.getByText('No alerts.').waitFor();
       assert.equal(await other.getByRole('region', { name: 'Unique codes' }).count(), 0);
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   test('a submitted campaign cannot be submitted again while the page still shows it as a draft', async () => {
@@ -196,47 +199,24 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
     const submit = page.getByRole('button', { name: 'Submit campaign' });
     await submit.waitFor();
     // Reads of the campaign are held: the page keeps showing the draft after the submit succeeds.
-    const held: Route[] = [];
-    let reads = 0;
-    let readsChanged: () => void = () => {};
-    const campaignRead = (u: URL) => u.pathname === `/v1/campaigns/${id}`;
-    let releasing = false;
-    const hold = (route: Route) => {
-      if (releasing || route.request().method() !== 'GET') return route.fallback();
-      held.push(route);
-      reads += 1;
-      readsChanged();
-      return undefined;
-    };
-    const readsReach = (n: number) =>
-      new Promise<void>((done) => {
-        readsChanged = () => (reads >= n ? done() : undefined);
-        readsChanged();
-      });
-    const submits: string[] = [];
-    const onRequest = (r: Request) => {
-      if (r.method() === 'POST' && r.url().endsWith(`/v1/campaigns/${id}/submit`)) submits.push(r.url());
-    };
-    await page.route(campaignRead, hold);
-    page.on('request', onRequest);
+    const reads = await holdReads(page, (u) => u.pathname === `/v1/campaigns/${id}`);
+    const submits = recordPosts(page, `/v1/campaigns/${id}/submit`);
     try {
       // The page's poll waits for each answer before the next: one held read stops it.
-      await readsReach(1);
+      await reads.reach(1);
       const answered = page.waitForResponse((r) => r.url().endsWith(`/v1/campaigns/${id}/submit`));
       await submit.click();
       assert.equal((await answered).status(), 200);
       // The read the submit asked for: by now the page has drawn what follows the submit.
-      await readsReach(2);
+      await reads.reach(2);
       assert.equal(await page.locator('article.campaign-page').getAttribute('data-status'), 'draft');
       assert.equal(await submit.isDisabled(), true, 'the button waits for the campaign to show its new status');
     } finally {
-      page.off('request', onRequest);
-      releasing = true;
-      for (const route of held) await route.continue();
-      await page.unroute(campaignRead, hold);
+      submits.stop();
+      await reads.release();
     }
     await page.locator('article.campaign-page[data-status="active"]').waitFor();
-    assert.equal(submits.length, 1);
+    assert.equal(submits.urls.length, 1);
   });
 
   test('no errors in the browser console', () => {

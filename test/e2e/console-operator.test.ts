@@ -11,7 +11,13 @@ import {
   horizontalOverflowPx,
   launchBrowser,
 } from '../support/browser.ts';
-import { type ConsoleServer, createCampaign, signIn, startConsoleServer } from '../support/console-server.ts';
+import {
+  type ConsoleServer,
+  createCampaign,
+  signIn,
+  startConsoleServer,
+  withPageSignedIn,
+} from '../support/console-server.ts';
 
 /**
  * The console as an operator uses it during a leak: what the detector saw, an incident over
@@ -130,17 +136,12 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
   test('a key that cannot read (approver alone) is told what the console needs, not only "forbidden"', async () => {
     const made = await admin.POST('/v1/api-keys', { body: { name: 'reviewer', scopes: ['approver'] } });
     assert.ok(made.data, JSON.stringify(made.error));
-    const other = await browser.context.newPage();
-    try {
-      other.setDefaultTimeout(wait_ms);
-      await signIn(other, server.url, made.data.key);
+    await withPageSignedIn(browser.context, server.url, made.data.key, wait_ms, async (other) => {
       await other
         .getByRole('alert')
         .getByText(/needs a key with the read or admin scope/)
         .waitFor();
-    } finally {
-      await other.close();
-    }
+    });
   });
 
   test('a pause refused because the key was revoked elsewhere says so on the sign-in screen: the campaign was not paused', async () => {
@@ -152,10 +153,8 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
     });
     const made = await admin.POST('/v1/api-keys', { body: { name: 'on call', scopes: ['admin'] } });
     assert.ok(made.data, JSON.stringify(made.error));
-    const other = await browser.context.newPage();
-    try {
-      other.setDefaultTimeout(wait_ms);
-      await signIn(other, server.url, made.data.key);
+    const key = made.data;
+    await withPageSignedIn(browser.context, server.url, key.key, wait_ms, async (other) => {
       await other.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
       await other.goto(`${server.url}/console/campaigns/${id}`);
       await other.getByRole('button', { name: 'Pause campaign' }).click();
@@ -167,7 +166,7 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
         (route) =>
           route.request().method() === 'GET' ? route.fulfill({ status: 503, body: 'stubbed' }) : route.fallback(),
       );
-      const revoked = await admin.POST('/v1/api-keys/{id}/revoke', { params: { path: { id: made.data.id } } });
+      const revoked = await admin.POST('/v1/api-keys/{id}/revoke', { params: { path: { id: key.id } } });
       assert.equal(revoked.response.status, 200);
       await dialog.getByRole('button', { name: 'Pause now' }).click();
       await other.getByLabel('API key', { exact: true }).waitFor();
@@ -175,9 +174,7 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
       await why.waitFor();
       assert.match((await why.textContent()) ?? '', /signed out: the server refused this console's key.*401/i);
       assert.match((await why.textContent()) ?? '', /not carried out/);
-    } finally {
-      await other.close();
-    }
+    });
     const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id } } });
     assert.equal(got.data?.status, 'active', 'the refused pause changed nothing');
   });

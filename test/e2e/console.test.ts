@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import type { Page, Request, Route } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
 import { type AuditDigest, digestDefect } from '../../src/engine/audit-digest.ts';
 import { IdGenerator } from '../../src/engine/ids.ts';
@@ -15,8 +15,10 @@ import {
   type Browser,
   browserUnavailable,
   collectErrors,
+  holdReads,
   horizontalOverflowPx,
   launchBrowser,
+  recordPosts,
 } from '../support/browser.ts';
 import { type ConsoleServer, createCampaign, startConsoleServer } from '../support/console-server.ts';
 
@@ -330,24 +332,10 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
     const card = page.locator(`li[data-campaign-id="${id}"]`);
     const approve = card.getByRole('button', { name: 'Approve E2E approved once' });
     await approve.waitFor();
-    // Reads of the queue are held once the approval is sent: the card stays on the page after it succeeds.
-    const queueRead = (u: URL) => u.pathname === '/v1/campaigns';
-    const held: Route[] = [];
-    let holding = false;
-    let releasing = false;
-    const hold = (route: Route) => {
-      if (!holding || releasing) return route.fallback();
-      held.push(route);
-      return undefined;
-    };
-    const approvals: string[] = [];
-    const onRequest = (r: Request) => {
-      if (r.method() === 'POST' && r.url().endsWith(`/v1/campaigns/${id}/approve`)) approvals.push(r.url());
-    };
-    await page.route(queueRead, hold);
-    page.on('request', onRequest);
+    // Reads of the queue are held: the card stays on the page after the approval succeeds.
+    const reads = await holdReads(page, (u) => u.pathname === '/v1/campaigns');
+    const approvals = recordPosts(page, `/v1/campaigns/${id}/approve`);
     try {
-      holding = true;
       const answered = page.waitForResponse((r) => r.url().endsWith(`/v1/campaigns/${id}/approve`));
       await approve.click();
       assert.equal((await answered).status(), 200);
@@ -355,13 +343,11 @@ describe('admin console in Chromium', { skip: unavailable ?? false }, () => {
       assert.equal(await approve.isDisabled(), true, 'the button waits for the queue to drop the card');
       await approve.click({ force: true }).catch(() => undefined);
     } finally {
-      page.off('request', onRequest);
-      releasing = true;
-      for (const route of held) await route.continue();
-      await page.unroute(queueRead, hold);
+      approvals.stop();
+      await reads.release();
     }
     await card.waitFor({ state: 'detached' });
-    assert.equal(approvals.length, 1);
+    assert.equal(approvals.urls.length, 1);
     const got = await admin.GET('/v1/campaigns/{id}', { params: { path: { id } } });
     assert.equal(got.data?.status, 'active');
   });

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page, type Request, type Route } from 'playwright-core';
 
 /** Debian's Chromium (apt-get install chromium); tests never download a browser. */
 export const chromium_path = '/usr/bin/chromium';
@@ -68,4 +68,47 @@ export function collectErrors(page: Page): string[] {
 /** How many CSS pixels the page is wider than its viewport (0: no horizontal scrolling). */
 export async function horizontalOverflowPx(page: Page): Promise<number> {
   return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
+
+/** The page's GET requests that match, held unanswered until release: what the page drew stays on screen. */
+export interface HeldReads {
+  /** Resolves once `n` reads have been held. */
+  reach(n: number): Promise<void>;
+  /** Lets every held read go on, and holds no more. */
+  release(): Promise<void>;
+}
+
+export async function holdReads(page: Page, matches: (url: URL) => boolean): Promise<HeldReads> {
+  const held: Route[] = [];
+  let released = false;
+  let changed: () => void = () => {};
+  const hold = (route: Route) => {
+    if (released || route.request().method() !== 'GET') return route.fallback();
+    held.push(route);
+    changed();
+    return undefined;
+  };
+  await page.route(matches, hold);
+  return {
+    reach: (n) =>
+      new Promise<void>((done) => {
+        changed = () => (held.length >= n ? done() : undefined);
+        changed();
+      }),
+    release: async () => {
+      released = true;
+      for (const route of held) await route.continue();
+      await page.unroute(matches, hold);
+    },
+  };
+}
+
+/** The URLs of the page's POST requests whose URL ends with `suffix`, from now until stop(). */
+export function recordPosts(page: Page, suffix: string): { urls: string[]; stop(): void } {
+  const urls: string[] = [];
+  const onRequest = (r: Request) => {
+    if (r.method() === 'POST' && r.url().endsWith(suffix)) urls.push(r.url());
+  };
+  page.on('request', onRequest);
+  return { urls, stop: () => page.off('request', onRequest) };
 }

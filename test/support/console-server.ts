@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { createVouchsafeClient, type paths, type VouchsafeClient } from '../../client/index.ts';
 import { ensureConsoleBuilt } from '../../scripts/build-console.ts';
 import { Engine } from '../../src/engine/engine.ts';
@@ -61,6 +61,27 @@ export async function signIn(page: Page, url: string, key: string): Promise<void
   await page.goto(`${url}/console`);
   await page.getByLabel('API key', { exact: true }).fill(key);
   await page.keyboard.press('Enter');
+}
+
+/**
+ * A second page of the browser, signed in (signIn) with `key` and handed to `use`, then closed:
+ * another operator's console beside the test's own page.
+ */
+export async function withPageSignedIn(
+  context: BrowserContext,
+  url: string,
+  key: string,
+  timeout_ms: number,
+  use: (page: Page) => Promise<void>,
+): Promise<void> {
+  const page = await context.newPage();
+  try {
+    page.setDefaultTimeout(timeout_ms);
+    await signIn(page, url, key);
+    await use(page);
+  } finally {
+    await page.close();
+  }
 }
 
 type CampaignCreate = paths['/v1/campaigns']['post']['requestBody']['content']['application/json'];
