@@ -339,6 +339,14 @@ async function redisUp(): Promise<boolean> {
   }
 }
 
+/** A second node on the first one's store and clock: its own engine, as another process would have. */
+async function secondNode(a: Harness): Promise<Harness> {
+  return {
+    ...a,
+    engine: await Engine.open(a.store, { clock: a.clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER }),
+  };
+}
+
 describe('detection shared through Redis (two nodes on one store)', async () => {
   const up = await redisUp();
   const prefix = `vs-test:${randomBytes(6).toString('hex')}:`;
@@ -354,10 +362,7 @@ describe('detection shared through Redis (two nodes on one store)', async () => 
     skip: up ? false : `no Redis at ${redis_url}`,
   }, async () => {
     const a = await harness();
-    const b = {
-      ...a,
-      engine: await Engine.open(a.store, { clock: a.clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER }),
-    };
+    const b = await secondNode(a);
     const nodes = [a, b].map((n) =>
       new Detection(n.engine, {
         timer: false,
@@ -392,10 +397,7 @@ describe('detection shared through Redis (two nodes on one store)', async () => 
     skip: up ? false : `no Redis at ${redis_url}`,
   }, async () => {
     const a = await harness();
-    const b = {
-      ...a,
-      engine: await Engine.open(a.store, { clock: a.clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER }),
-    };
+    const b = await secondNode(a);
     const shared = [a, b].map(() => new RedisDetectors({ url: redis_url, key_prefix: prefix }));
     // Each node's client connects in the background: the ticks below must not meet one still connecting.
     for (const s of shared) await connected(s);
