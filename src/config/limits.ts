@@ -47,6 +47,15 @@ export const limits = {
    * its request and pooled connection for as long as some stalled process keeps the lock.
    */
   pg_lock_wait_ms_max: 5_000,
+  /**
+   * PostgreSQL: a statement whose answer has not come this long after it was sent fails with
+   * store_unavailable and its connection is dropped. A network that silently stops carrying
+   * packets (no reset) otherwise holds the request and its pooled connection until TCP gives up,
+   * many minutes later. Far above any statement's own time: reads and writes go in bounded pages,
+   * and a lock is waited for at most pg_lock_wait_ms_max. Migrations are exempt (they wait for
+   * each other and for long DDL as long as it takes).
+   */
+  pg_answer_wait_ms_max: 30_000,
   /** PostgreSQL ends a transaction left idle this long (its process stalled or hung), releasing its locks. */
   pg_idle_in_transaction_ms_max: 60_000,
   /** How long a node trusts its copy of a campaign's velocity settings (its own changes apply at once). */

@@ -29,7 +29,15 @@ function unavailableSqlState(code: string): boolean {
 
 /** Messages node-postgres raises without a code when a connection dies or never comes. */
 const lostConnection =
-  /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable/i;
+  /Connection terminated|connection timeout|timeout exceeded when trying to connect|not queryable|Query read timeout/i;
+
+/**
+ * node-postgres' `query_timeout` fired: no answer came in time. The statement may still be running
+ * (or its answer on the way), so the connection cannot take another one: it must be dropped.
+ */
+export function isAnswerTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Query read timeout';
+}
 
 function codeOf(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'code' in err) return String(err.code);

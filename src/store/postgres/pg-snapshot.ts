@@ -68,6 +68,15 @@ export class PinnedSnapshots {
     return this.scope.getStore()?.client ?? null;
   }
 
+  /**
+   * A read of this call's snapshot got no answer in time (isAnswerTimeout): its connection may
+   * still be busy with it, so the snapshot is over; closing it drops the connection, no COMMIT.
+   */
+  answerLost(err: Error): void {
+    const snap = this.scope.getStore();
+    if (snap) snap.failure ??= err;
+  }
+
   async run<T>(fn: () => Promise<T>): Promise<T> {
     const snap = this.current ?? new Snapshot(this.pool);
     this.current = snap;

@@ -45,7 +45,7 @@ import {
   loadUsage,
 } from './pg-batch.ts';
 import * as couponChecks from './pg-coupon-checks.ts';
-import { isUniqueViolation, mapPgError } from './pg-errors.ts';
+import { isAnswerTimeout, isUniqueViolation, mapPgError } from './pg-errors.ts';
 import * as incidents from './pg-incidents.ts';
 import type { MakeAudit } from './pg-platform.ts';
 import * as platform from './pg-platform.ts';
@@ -75,10 +75,20 @@ export interface PostgresOptions {
   lock_wait_ms_max?: number;
   /** How long a transaction may sit idle before the server ends it (default limits.pg_idle_in_transaction_ms_max). */
   idle_in_transaction_ms_max?: number;
+  /** How long a statement's answer is awaited before its connection is dropped (default limits.pg_answer_wait_ms_max). */
+  answer_wait_ms_max?: number;
 }
 
 /** pg_advisory_xact_lock key that lets one process at a time migrate (pg-platform.ts uses 7_305_002). */
 const migrateLockKey = 7_305_001;
+
+/** setTimeout's largest delay (about 24.8 days): a migration's statements wait as long as they take. */
+const unbounded_ms = 2_147_483_647;
+
+/** `db`'s query without the answer wait: for a migration, which waits for another and for its DDL. */
+function patient(db: Db): (text: string, values?: unknown[]) => Promise<pg.QueryResult<Row>> {
+  return (text, values) => db.query<Row>({ text, values, query_timeout: unbounded_ms } as pg.QueryConfig);
+}
 
 /** Carries an error thrown by `load` or `decide` through the rollback untouched: it is the engine's, not the database's. */
 class DecideFailed {
@@ -109,6 +119,7 @@ export class PostgresStore implements Store {
     try {
       return (await (this.snapshots.client ?? this.pool).query<Row>(sql, params)).rows;
     } catch (err) {
+      if (isAnswerTimeout(err) && this.snapshots.client) this.snapshots.answerLost(err as Error);
       throw mapPgError(err);
     }
   };
@@ -120,6 +131,10 @@ export class PostgresStore implements Store {
       connectionTimeoutMillis: opts.connect_timeout_ms ?? 5000,
       lock_timeout: opts.lock_wait_ms_max ?? limits.pg_lock_wait_ms_max,
       idle_in_transaction_session_timeout: opts.idle_in_transaction_ms_max ?? limits.pg_idle_in_transaction_ms_max,
+      // A silent network (no reset) must not hold a request for as long as TCP retries: see isAnswerTimeout.
+      query_timeout: opts.answer_wait_ms_max ?? limits.pg_answer_wait_ms_max,
+      // And an idle pooled connection to a server that went away is noticed before it is handed out.
+      keepAlive: true,
     });
     // An idle client that loses its server must not crash the process; the next query reports it.
     this.pool.on('error', () => undefined);
@@ -150,6 +165,9 @@ export class PostgresStore implements Store {
       await client.query('COMMIT');
       return value;
     } catch (err) {
+      // A statement that got no answer in time may still be running: the connection takes no ROLLBACK
+      // (it would queue behind it); dropping it ends the transaction on the server.
+      if (isAnswerTimeout(err)) broken = true;
       if (!broken) await client.query('ROLLBACK').catch(onError);
       throw err;
     } finally {
@@ -182,18 +200,17 @@ export class PostgresStore implements Store {
   }
 
   async migrate(): Promise<void> {
-    await this.write(async (db) => {
+    await this.write(async (client) => {
       // Migrations wait for each other (and their DDL for the tables' users) as long as it takes.
-      await db.query('SET LOCAL lock_timeout = 0');
-      await db.query('SELECT pg_advisory_xact_lock($1)', [migrateLockKey]);
-      await db.query(
-        'CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)',
-      );
-      const { unapplied, newer } = migrationsOf((await db.query<Row>(appliedSql)).rows);
+      const query = patient(client);
+      await query('SET LOCAL lock_timeout = 0');
+      await query('SELECT pg_advisory_xact_lock($1)', [migrateLockKey]);
+      await query('CREATE TABLE IF NOT EXISTS migrations_applied (id TEXT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)');
+      const { unapplied, newer } = migrationsOf((await query(appliedSql)).rows);
       if (newer.length > 0) throw new NewerSchema(newer);
       for (const m of unapplied) {
-        await db.query(m.sql);
-        await db.query('INSERT INTO migrations_applied (id, applied_at_ms) VALUES ($1, $2)', [m.id, Date.now()]);
+        await query(m.sql);
+        await query('INSERT INTO migrations_applied (id, applied_at_ms) VALUES ($1, $2)', [m.id, Date.now()]);
       }
     });
   }
