@@ -178,8 +178,17 @@ export interface ExposureRow {
   key: string;
   status: RedemptionStatus;
   count: number;
+  /** The group's discounts summed; 0 for released ones (see releasedUnsummedSql). */
   discount_minor: number;
 }
+
+/**
+ * A group's discount sum in SQL (both stores' dialects), leaving released holds out (0). Their sum
+ * has no bound: reserve-and-release cycles never touch the budget, so it passes 2^53 (and SQLite's
+ * 2^63, where SUM fails) while every live sum stays within the budget and reversed within 2^53 - 1
+ * (checkLimits). Nothing reads it: a hold given back costs nothing.
+ */
+export const releasedUnsummedSql = "COALESCE(SUM(CASE WHEN status <> 'released' THEN discount_minor END), 0)";
 
 /** A campaign with its redemption rows grouped (exposureRows, both ways), all read at one moment. */
 export interface ExposureSnapshot {
@@ -269,14 +278,14 @@ export interface Store
   listRedemptions(q: RedemptionQuery): Promise<Page<Redemption>>;
   /** Reserved redemptions whose hold expired, oldest first. */
   expiredHolds(now_ms: number, limit: number): Promise<Array<{ id: string; campaign_id: string }>>;
-  /** Counts and sums grouped by status and merchant / product kind. */
+  /** Counts and sums grouped by status and merchant / product kind (released ones unsummed: 0). */
   exposureRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): Promise<ExposureRow[]>;
   /**
    * The campaign and exposureRows by merchant and by product kind from one snapshot, so the
    * groups sum to its counters while batches commit (null: no such campaign).
    */
   exposure(campaign_id: string): Promise<ExposureSnapshot | null>;
-  /** Sum of discount_minor and count per status, straight from the redemption rows. */
+  /** Sum of discount_minor (released: 0, see releasedUnsummedSql) and count per status, from the redemption rows. */
   redemptionTotals(campaign_id: string): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>>;
   /** Per-coupon counts of live redemptions above one, for single-use coupons (invariant 4). */
   doubleRedeemedCoupons(campaign_id: string): Promise<string[]>;

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Rejection } from '../../src/domain/errors.ts';
 import { Engine } from '../../src/engine/engine.ts';
+import { exposureView } from '../../src/http/exposure-view.ts';
 import { StoreUnavailable } from '../../src/store/port.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
@@ -111,6 +112,39 @@ describe('engine on PostgreSQL', () => {
       await assertInvariants(store);
     } finally {
       await blocker.end();
+      await h.engine.close();
+      await store.close();
+    }
+  });
+
+  test('holds released past 2^53 in all leave exposure and verify readable', async () => {
+    const store = new PostgresStore({ url });
+    const h = await harness({}, store);
+    try {
+      const big = 2 ** 52 + 1;
+      const c = await activeCampaign(h, {
+        code_mode: 'shared_code',
+        code: 'PGHUGE',
+        discount: { type: 'fixed', amount_minor: big },
+        min_spend_minor: 0,
+        budget_minor: Number.MAX_SAFE_INTEGER,
+        max_redemptions: null,
+        per_user_limit: null,
+      });
+      const who = { actor: 'key_checkout' };
+      for (let i = 0; i < 3; i++) {
+        const huge = order({ amount_minor: Number.MAX_SAFE_INTEGER });
+        const r = await h.engine.redeem({ user_id: `u${i}`, code: 'PGHUGE', order: huge }, who);
+        await h.engine.release(r.id, who);
+      }
+      const kept = await h.engine.redeem({ user_id: 'u3', code: 'PGHUGE', order: order(), confirm: true }, who);
+      const exposure = await exposureView(store, c.id);
+      assert.deepEqual(
+        [exposure.spent_minor, exposure.counts.released, exposure.by_merchant],
+        [kept.discount_minor, 3, [{ merchant_id: 'm1', count: 1, discount_minor: kept.discount_minor }]],
+      );
+      await assertInvariants(store);
+    } finally {
       await h.engine.close();
       await store.close();
     }

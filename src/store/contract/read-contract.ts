@@ -36,6 +36,38 @@ export function readContract(open: OpenStore): void {
     assert.deepEqual(await store.getRedemption(r.id), r);
   });
 
+  storeTest('released holds are counted but not summed: their sum has no bound', open, async (store, b) => {
+    // Reserve-and-release cycles never touch the budget's counters, so released discounts add up past
+    // 2^53 (and past SQLite's 2^63) on a campaign whose live money stays within its budget.
+    const huge = Number.MAX_SAFE_INTEGER;
+    const released = 1025;
+    const rs = await seedRedemptions(store, b, [
+      { merchant_id: 'm1', status: 'confirmed', hold_expires_at_ms: null, discount_minor: 40 },
+      ...Array.from({ length: released }, () => ({
+        merchant_id: 'm1',
+        status: 'released' as const,
+        hold_expires_at_ms: null,
+        discount_minor: huge,
+      })),
+    ]);
+    const campaign_id = rs[0]?.campaign_id ?? '';
+    const groups = [
+      { key: 'm1', status: 'confirmed', count: 1, discount_minor: 40 },
+      { key: 'm1', status: 'released', count: released, discount_minor: 0 },
+    ];
+    const byStatus = (a: { status: string }, z: { status: string }) => a.status.localeCompare(z.status);
+    assert.deepEqual((await store.exposureRows(campaign_id, 'merchant_id')).sort(byStatus), groups);
+    const read = await store.exposure(campaign_id);
+    assert.deepEqual(read?.by_merchant.sort(byStatus), groups);
+    assert.deepEqual(
+      await store.redemptionTotals(campaign_id),
+      new Map([
+        ['confirmed', { count: 1, discount_minor: 40 }],
+        ['released', { count: released, discount_minor: 0 }],
+      ]),
+    );
+  });
+
   storeTest(
     'listRedemptions filters by campaign, merchant and status and pages newest first',
     open,

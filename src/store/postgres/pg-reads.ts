@@ -1,13 +1,14 @@
 import type { Campaign, CampaignStatus } from '../../domain/campaign.ts';
 import type { Redemption, RedemptionStatus } from '../../domain/redemption.ts';
-import type {
-  CampaignBudget,
-  ExposureRow,
-  ExposureSnapshot,
-  Page,
-  RedemptionQuery,
-  SizedListQuery,
-  UsageKey,
+import {
+  type CampaignBudget,
+  type ExposureRow,
+  type ExposureSnapshot,
+  type Page,
+  type RedemptionQuery,
+  releasedUnsummedSql,
+  type SizedListQuery,
+  type UsageKey,
 } from '../port.ts';
 import type { Query } from './pg-batch.ts';
 import { campaignFromRow, int, type Row, redemptionCols, redemptionFromRow } from './rows.ts';
@@ -98,7 +99,7 @@ export async function exposureRows(
   by: 'merchant_id' | 'product_kind',
 ): Promise<ExposureRow[]> {
   const column = by === 'merchant_id' ? 'merchant_id' : 'product_kind';
-  const sql = `SELECT ${column} AS key, status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor
+  const sql = `SELECT ${column} AS key, status, COUNT(*) AS count, ${releasedUnsummedSql} AS discount_minor
     FROM redemptions WHERE campaign_id = $1 GROUP BY ${column}, status`;
   return (await q(sql, [campaign_id])).map((r) => ({
     key: String(r.key),
@@ -115,7 +116,7 @@ export async function exposureRows(
 export async function exposure(q: Query, campaign_id: string): Promise<ExposureSnapshot | null> {
   const sql = `SELECT c.doc, (SELECT COALESCE(json_agg(g), '[]') FROM (
       SELECT GROUPING(merchant_id) AS by_kind, merchant_id, product_kind, status,
-        COUNT(*)::text AS count, SUM(discount_minor)::text AS discount_minor
+        COUNT(*)::text AS count, (${releasedUnsummedSql})::text AS discount_minor
       FROM redemptions WHERE campaign_id = c.id
       GROUP BY GROUPING SETS ((merchant_id, status), (product_kind, status))) g) AS groups
     FROM campaigns c WHERE c.id = $1`;
@@ -138,7 +139,7 @@ export async function redemptionTotals(
   q: Query,
   campaign_id: string,
 ): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>> {
-  const sql = `SELECT status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor
+  const sql = `SELECT status, COUNT(*) AS count, ${releasedUnsummedSql} AS discount_minor
     FROM redemptions WHERE campaign_id = $1 GROUP BY status`;
   const out = new Map<RedemptionStatus, { count: number; discount_minor: number }>();
   for (const r of await q(sql, [campaign_id])) {

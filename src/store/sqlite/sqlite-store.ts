@@ -24,6 +24,7 @@ import {
   type OutboxEvent,
   type Page,
   type RedemptionQuery,
+  releasedUnsummedSql,
   type SizedListQuery,
   type Store,
   UniqueViolation,
@@ -637,7 +638,7 @@ export class SqliteStore implements Store {
   }
 
   private groupedRows(campaign_id: string, by: 'merchant_id' | 'product_kind'): ExposureRow[] {
-    const sql = `SELECT ${by} AS key, status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY ${by}, status`;
+    const sql = `SELECT ${by} AS key, status, COUNT(*) AS count, ${releasedUnsummedSql} AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY ${by}, status`;
     return (this.db.prepare(sql).all(campaign_id) as Row[]).map((r) => ({
       key: String(r.key),
       status: r.status as RedemptionStatus,
@@ -649,8 +650,7 @@ export class SqliteStore implements Store {
   async redemptionTotals(
     campaign_id: string,
   ): Promise<Map<RedemptionStatus, { count: number; discount_minor: number }>> {
-    const sql =
-      'SELECT status, COUNT(*) AS count, SUM(discount_minor) AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY status';
+    const sql = `SELECT status, COUNT(*) AS count, ${releasedUnsummedSql} AS discount_minor FROM redemptions WHERE campaign_id = ? GROUP BY status`;
     const out = new Map<RedemptionStatus, { count: number; discount_minor: number }>();
     for (const r of this.db.prepare(sql).all(campaign_id) as Row[]) {
       out.set(r.status as RedemptionStatus, { count: Number(r.count), discount_minor: Number(r.discount_minor) });
