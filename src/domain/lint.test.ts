@@ -317,4 +317,19 @@ describe('formatMoney', () => {
     assert.equal(formatMoney(5000, 'JPY'), '5000 JPY');
     assert.equal(formatMoney(1, 'KWD'), '0.001 KWD');
   });
+
+  test('is exact to the minor unit up to 2^53 - 1, where dividing as a float is not', () => {
+    assert.equal(formatMoney(Number.MAX_SAFE_INTEGER, 'CNY'), '90071992547409.91 CNY');
+    assert.equal(formatMoney(Number.MAX_SAFE_INTEGER - 1, 'CNY'), '90071992547409.90 CNY');
+    assert.equal(formatMoney(Number.MAX_SAFE_INTEGER, 'KWD'), '9007199254740.991 KWD');
+    assert.equal(formatMoney(Number.MAX_SAFE_INTEGER, 'JPY'), '9007199254740991 JPY');
+    assert.equal(formatMoney(5, 'CNY'), '0.05 CNY');
+    // The budget one minor unit below the discount reads below it, not as the same amount.
+    const huge = { type: 'fixed', amount_minor: Number.MAX_SAFE_INTEGER } as const;
+    const found = lintCampaign(safeSpec({ discount: huge, budget_minor: Number.MAX_SAFE_INTEGER - 1 }), ctx);
+    assert.equal(
+      found.find((f) => f.rule === 'budget_below_one_discount')?.message,
+      'The budget (90071992547409.90 CNY) is smaller than a single discount (90071992547409.91 CNY).',
+    );
+  });
 });

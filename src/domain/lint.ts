@@ -43,7 +43,11 @@ export function formatMoney(amount_minor: number, currency: string): string {
   } catch {
     // Unknown currency: the edge rejects those; two decimals is the common case.
   }
-  return `${(amount_minor / 10 ** digits).toFixed(digits)} ${currency}`;
+  // Whole and fraction apart: dividing as a float rounds amounts near 2^53 to a neighbouring minor unit.
+  const unit = 10 ** digits;
+  const rest = amount_minor % unit;
+  const fraction = digits === 0 ? '' : `.${String(rest).padStart(digits, '0')}`;
+  return `${(amount_minor - rest) / unit}${fraction} ${currency}`;
 }
 
 /** Each amount the discount can give with the smallest order that gets it (tiers raise the minimum). */
