@@ -162,6 +162,9 @@ export class Engine {
   private last_incident_check_ms = Number.NEGATIVE_INFINITY;
   private last_end_check_ms = Number.NEGATIVE_INFINITY;
   private resuming: Promise<number> | null = null;
+  /** The hold sweep running now, and the one waiting for it to end (releaseExpiredHolds). */
+  private sweeping: Promise<number> | null = null;
+  private nextSweep: Promise<number> | null = null;
   private closing: Promise<void> | null = null;
   private readonly log: IncidentLog;
   readonly codes: CodeResolver;
@@ -632,15 +635,44 @@ export class Engine {
     return ended;
   }
 
-  /** Releases every hold whose time is up; returns how many. */
-  async releaseExpiredHolds(): Promise<number> {
+  /**
+   * Releases every hold whose time is up; returns how many. Sweeps do not overlap: until a sweep's
+   * releases commit their holds still read reserved, so a sweep beside it (the sweeper's next tick
+   * on a slow store) would queue every one of them again, each refused as released, taking the
+   * queue's places from checkouts and the store's time. A call while one runs is answered by the
+   * next sweep, which starts once that one has ended; the calls made meanwhile share it.
+   */
+  releaseExpiredHolds(): Promise<number> {
+    if (this.nextSweep) return this.nextSweep;
+    if (!this.sweeping) return this.startSweep();
+    this.nextSweep = this.sweeping
+      .catch(() => undefined)
+      .then(() => {
+        this.nextSweep = null;
+        return this.startSweep();
+      });
+    return this.nextSweep;
+  }
+
+  private startSweep(): Promise<number> {
+    const sweep: Promise<number> = this.sweepHolds().finally(() => {
+      if (this.sweeping === sweep) this.sweeping = null;
+    });
+    this.sweeping = sweep;
+    return sweep;
+  }
+
+  /** One sweep: every release it queues has settled before it ends (so no later sweep queues one again). */
+  private async sweepHolds(): Promise<number> {
     const due = await this.store.expiredHolds(this.now(), limits.expired_holds_per_sweep_max);
-    const outcomes = await Promise.all(
+    const settled = await Promise.allSettled(
       due.map((h) =>
         this.queue.submit(h.campaign_id, { type: 'release', redemption_id: h.id, expired: true, actor: null }),
       ),
     );
-    return outcomes.filter((o) => o.ok).length;
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    return settled.filter((s) => s.status === 'fulfilled' && s.value.ok).length;
   }
 
   /**
@@ -667,9 +699,9 @@ export class Engine {
   }
 
   /**
-   * Stops the sweeper and waits for an incident resume it started (its batches are still
-   * admitted, so it finishes rather than meeting a closed store halfway) and for every queued
-   * command to be answered.
+   * Stops the sweeper and waits for an incident resume and a hold sweep it started (their batches
+   * are still admitted, so they finish rather than meeting a closed store halfway) and for every
+   * queued command to be answered.
    */
   close(): Promise<void> {
     this.closing ??= this.shutDown();
@@ -684,6 +716,7 @@ export class Engine {
   private async shutDown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.resuming?.catch(() => undefined);
+    await (this.nextSweep ?? this.sweeping)?.catch(() => undefined);
     await this.queue.idle();
     await this.guards.counters.close();
   }

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type Database from 'better-sqlite3';
 import type { Coupon } from '../../src/domain/coupon.ts';
 import type { Redemption } from '../../src/domain/redemption.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
+import type { BatchItem, BatchSnapshot } from '../../src/store/port.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, day_ms, harness, order, rejects, t0 } from '../support/fixtures.ts';
 
 const who = { actor: 'key_checkout' };
@@ -245,6 +248,45 @@ describe('claim and redeem', () => {
     assert.equal(now.released_count, 1);
     assert.equal((await h.engine.getRedemption(r.id)).status, 'released');
     assert.equal((await h.engine.getCoupon(coupon.id)).status, 'active');
+    await assertInvariants(h.store);
+  });
+
+  test('sweeps that overlap (a slow store) queue each expired hold once', async () => {
+    // The sweeper starts a sweep every second; on a slow store the last one's releases are still in
+    // flight, so their holds still read reserved. Queued again by every sweep, they took the queue's
+    // places (503 overloaded for checkouts) and the store's time, each refused as already released.
+    const sqlite = new SqliteStore({ path: ':memory:' });
+    let batch_ms = 0;
+    let decided = 0;
+    const slow = new Proxy(sqlite, {
+      get(target, prop, receiver) {
+        if (prop !== 'runBatches') return Reflect.get(target, prop, receiver);
+        return async (items: Array<BatchItem<unknown[]>>) => {
+          await sleep(batch_ms);
+          return target.runBatches(
+            items.map((item) => ({
+              ...item,
+              decide: (snapshot: BatchSnapshot) => {
+                const d = item.decide(snapshot);
+                decided += d.result.length;
+                return d;
+              },
+            })),
+          );
+        };
+      },
+    });
+    const h = await harness({ hold_ms: 60_000 }, slow);
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'OVERLAP', per_user_limit: null });
+    for (let i = 0; i < 3; i++) await h.engine.redeem({ user_id: `u${i}`, code: 'OVERLAP', order: order() }, who);
+    h.clock.advance(60_000);
+    batch_ms = 100;
+    decided = 0;
+    const sweeps = await Promise.all([1, 2, 3].map(() => h.engine.releaseExpiredHolds()));
+    assert.equal(decided, 3, 'each expired hold is decided once');
+    assert.equal(Math.max(...sweeps), 3);
+    const now = await h.engine.getCampaign(c.id);
+    assert.deepEqual([now.reserved_count, now.released_count, now.reserved_minor], [0, 3, 0]);
     await assertInvariants(h.store);
   });
 });
