@@ -108,7 +108,7 @@ export const limits = {
   /** Lifetime of a grabbed packet's coupon when the envelope names none. */
   red_envelope_coupon_ttl_s_default: 7 * 24 * 3600,
   red_envelope_coupon_ttl_s_max: 366 * 24 * 3600,
-  /** Expired envelopes settled per sweep; the rest wait for the next one. */
+  /** Expired envelopes a sweep settles at once (one page); it reads the next page until none is due. */
   red_envelopes_per_sweep_max: 500,
   /** Envelope id -> campaign id routes one process remembers. */
   red_envelope_routes_max: 100_000,

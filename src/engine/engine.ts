@@ -165,6 +165,8 @@ export class Engine {
   /** The hold sweep running now, and the one waiting for it to end (releaseExpiredHolds). */
   private sweeping: Promise<number> | null = null;
   private nextSweep: Promise<number> | null = null;
+  /** The sweeper's envelope refunds under way: a sweep that outlasts the interval is not started twice. */
+  private expiring: Promise<number> | null = null;
   private closing: Promise<void> | null = null;
   private readonly log: IncidentLog;
   readonly codes: CodeResolver;
@@ -211,7 +213,12 @@ export class Engine {
     if (opts.sweep) {
       this.sweeper = setInterval(() => {
         void this.releaseExpiredHolds().catch(() => undefined);
-        void this.envelopes.expireEnvelopes().catch(() => undefined);
+        this.expiring ??= this.envelopes
+          .expireEnvelopes()
+          .catch(() => 0)
+          .finally(() => {
+            this.expiring = null;
+          });
         if (this.now() - this.last_idempotency_prune_ms >= limits.idempotency_prune_interval_ms) {
           this.last_idempotency_prune_ms = this.now();
           void this.pruneIdempotency().catch(() => undefined);

@@ -197,13 +197,24 @@ export class RedEnvelopes {
     return this.deps.store.listRedEnvelopes(q);
   }
 
-  /** Refunds the remainder of every envelope expired by `now_ms`, each in its own campaign batch; returns how many. */
+  /**
+   * Refunds the remainder of every envelope expired by `now_ms`, each in its own campaign batch; returns how
+   * many. A page of due envelopes at a time (bounded work in flight), until none is left: envelopes that share
+   * a promotion's deadline all expire at once, and a page per sweep would leave most of them unrefunded for
+   * minutes. Stops early when a full page settles none (every one of them fails: the next sweep retries).
+   */
   async expireEnvelopes(now_ms = this.deps.now()): Promise<number> {
-    const due = await this.deps.store.dueRedEnvelopes(now_ms, limits.red_envelopes_per_sweep_max);
-    const settled = await Promise.allSettled(
-      due.map((e) => this.deps.run(e.campaign_id, { type: 'settle_envelope', envelope_id: e.id, actor: null })),
-    );
-    return settled.filter((s) => s.status === 'fulfilled').length;
+    const page_max = limits.red_envelopes_per_sweep_max;
+    let total = 0;
+    for (;;) {
+      const due = await this.deps.store.dueRedEnvelopes(now_ms, page_max);
+      const settled = await Promise.allSettled(
+        due.map((e) => this.deps.run(e.campaign_id, { type: 'settle_envelope', envelope_id: e.id, actor: null })),
+      );
+      const done = settled.filter((s) => s.status === 'fulfilled').length;
+      total += done;
+      if (due.length < page_max || done === 0) return total;
+    }
   }
 
   /** Envelope id to campaign id; one store read per envelope at a time, however many grab at once. */

@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
+import { limits } from '../../src/config/limits.ts';
 import { Rejection } from '../../src/domain/errors.ts';
 import type { RedEnvelopeTerms } from '../../src/domain/red-envelope-campaign.ts';
 import type { Engine } from '../../src/engine/engine.ts';
 import type { GrabResult } from '../../src/engine/red-envelope-handlers.ts';
 import { verifyStore } from '../../src/engine/verify.ts';
+import { settle_grace_ms } from '../../src/engine/verify-red-envelopes.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { assertInvariants, day_ms, envelopeTerms, harness, order, rejects } from '../support/fixtures.ts';
 
@@ -246,6 +248,21 @@ describe('red envelopes in the engine', () => {
     } finally {
       await h.engine.close();
     }
+  });
+
+  test('one sweep refunds every expired envelope, however many pages of them are due at once', async () => {
+    // A promotion's envelopes share its deadline: more than two sweep pages of them expire together.
+    const h = await harness();
+    const expires_at_ms = h.clock.now() + hour_ms;
+    const made = 2 * limits.red_envelopes_per_sweep_max + 1;
+    const terms = envelopeTerms(h, { total_minor: 3, count: 1, expires_at_ms });
+    for (let i = 0; i < made; i++) await h.engine.envelopes.create(terms, { actor: 'k' });
+    h.clock.advance(hour_ms);
+    assert.equal(await h.engine.envelopes.expireEnvelopes(), made);
+    assert.deepEqual(await h.store.dueRedEnvelopes(h.clock.now(), made), []);
+    // Past verify's grace every remainder is refunded, not two pages of them only.
+    const report = await verifyStore(h.store, undefined, { now_ms: h.clock.now() + settle_grace_ms });
+    assert.deepEqual(report.violations, []);
   });
 
   test('an idempotent grab replays its first answer and pops nothing more', async () => {
