@@ -20,6 +20,12 @@ export interface RedEnvelope {
   /** When the remainder was refunded; null while the envelope is not settled. */
   settled_at_ms: number | null;
   created_at_ms: number;
+  /**
+   * The secret key of the creation entry's packet digest (engine/audit.ts packetsDigest), so that nobody
+   * who reads the audit log can find the split, and with it the next packet, by trying every one. Kept on
+   * the campaign row only, never shown; missing on envelopes made before it existed.
+   */
+  packets_key?: string;
 }
 
 export type RedEnvelopeStatus = 'active' | 'exhausted' | 'expired';

@@ -53,7 +53,7 @@ export function generatedCodes(chain: readonly Stored[]): number {
   return n;
 }
 
-/** The fingerprint of an envelope's packets its creation entry recorded (sha256 of their amounts in order); null if none. */
+/** The digest of an envelope's packets its creation entry recorded (audit.ts packetsDigest); null if none. */
 export function recordedPackets(chain: readonly Stored[]): string | null {
   const first = chain[0];
   if (first?.action !== 'red_envelope.created') return null;

@@ -79,7 +79,7 @@ export interface CampaignLedger {
   recorded: Map<string, Recorded>;
   /** Unique codes its `codes.generated` entries issued. */
   codes_generated: number;
-  /** A red envelope's packets as split at creation (sha256 of their amounts in order); null otherwise. */
+  /** A red envelope's packets as split at creation (their keyed digest: audit.ts packetsDigest); null otherwise. */
   packets_sha256: string | null;
   /** A red envelope's terms and settlement as its chain records them; null otherwise. */
   envelope: AuditedEnvelope | null;

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { AuditEntry } from '../store/port.ts';
 
 export const genesisHash = '0'.repeat(64);
@@ -17,6 +17,17 @@ export function canonicalJson(value: unknown): string {
 /** sha256 (hex) of a value's canonical JSON: the same value always gives the same fingerprint. */
 export function fingerprintOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('hex');
+}
+
+/**
+ * A red envelope's split as its creation entry records it: HMAC-SHA256 (hex) of the amounts in order, keyed
+ * by the envelope's own secret key (RedEnvelope.packets_key). The chain is readable with a read key, and a
+ * plain hash of a few small amounts is found by trying every split. Envelopes made before the key existed
+ * were recorded with the plain fingerprint, which is what a missing key gives.
+ */
+export function packetsDigest(packets_minor: readonly number[], key: string | undefined): string {
+  if (key === undefined) return fingerprintOf(packets_minor);
+  return createHmac('sha256', key).update(canonicalJson(packets_minor)).digest('hex');
 }
 
 export type AuditDraft = Omit<AuditEntry, 'prev_hash' | 'hash' | 'chain_seq' | 'data_json'> & { data: unknown };

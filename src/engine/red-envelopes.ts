@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { limits } from '../config/limits.ts';
 import { type Campaign, zeroCounters } from '../domain/campaign.ts';
 import { idempotencyKeyReused, Rejection } from '../domain/errors.ts';
@@ -7,7 +7,7 @@ import { hasErrors, hasWarnings, lintCampaign } from '../domain/lint.ts';
 import { type RandomInt, splitEnvelope, validateEnvelope } from '../domain/red-envelope.ts';
 import { envelopeCampaignSpec, type RedEnvelope, type RedEnvelopeTerms } from '../domain/red-envelope-campaign.ts';
 import { type IdempotencyRecord, type ListQuery, type Page, type Store, UniqueViolation } from '../store/port.ts';
-import { fingerprintOf, genesisHash, linkAudit } from './audit.ts';
+import { fingerprintOf, genesisHash, linkAudit, packetsDigest } from './audit.ts';
 import type { Command, IdemKey, Outcome } from './commands.ts';
 import type { Actor } from './engine.ts';
 import type { IdGenerator } from './ids.ts';
@@ -105,6 +105,7 @@ export class RedEnvelopes {
       refunded_minor: 0,
       settled_at_ms: null,
       created_at_ms: now_ms,
+      packets_key: randomBytes(32).toString('hex'),
     };
     const spec = envelopeCampaignSpec(envelope.id, terms, largest_minor, now_ms);
     const lint = lintCampaign(spec, { now_ms });
@@ -130,8 +131,9 @@ export class RedEnvelopes {
       audit_head: genesisHash,
       red_envelope: envelope,
     };
-    // The packets' digest makes the split itself tamper-evident without putting amounts in the log.
-    const packets_sha256 = fingerprintOf(packets_minor);
+    // The packets' digest makes the split itself tamper-evident without putting amounts in the log: keyed,
+    // as a plain hash of a few small amounts names them to anyone who tries every split.
+    const packets_sha256 = packetsDigest(packets_minor, envelope.packets_key);
     const draft = { chain: campaign.id, at_ms: now_ms, actor: who.actor, action: 'red_envelope.created' };
     const entry = linkAudit(
       { ...draft, subject: envelope.id, data: { spec, terms, packets_sha256, status } },

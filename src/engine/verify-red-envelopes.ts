@@ -2,7 +2,7 @@ import { availableMinor, type Campaign } from '../domain/campaign.ts';
 import type { RedEnvelope } from '../domain/red-envelope-campaign.ts';
 import type { Store } from '../store/port.ts';
 import type { PacketCheck, StoredRedEnvelopeRow } from '../store/port-red-envelopes.ts';
-import { fingerprintOf } from './audit.ts';
+import { packetsDigest } from './audit.ts';
 import type { AuditedEnvelope } from './audit-claims.ts';
 
 type Fail = (invariant: string, detail: string) => void;
@@ -39,7 +39,11 @@ export async function verifyRedEnvelope(
   const grabbers = checkPackets(env, packets, fail);
   // The split is fixed at creation: amounts moved between packets (a grabbed one raised, an ungrabbed
   // one lowered, the sum kept) show against the fingerprint the chain recorded.
-  if (packets_sha256 !== null && fingerprintOf(packets.map((p) => p.amount_minor)) !== packets_sha256) {
+  const digest = packetsDigest(
+    packets.map((p) => p.amount_minor),
+    env.packets_key,
+  );
+  if (packets_sha256 !== null && digest !== packets_sha256) {
     fail('6', 'the packets differ from the split its audit chain recorded at creation');
   }
   if (c.claimed_count !== env.grabbed_count)

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { limits } from '../../src/config/limits.ts';
+import { fingerprintOf } from '../../src/engine/audit.ts';
 import type { GrabWire, RedEnvelopeWire } from '../../src/http/red-envelope-view.ts';
 import type { RedemptionWire } from '../../src/http/views.ts';
 import {
@@ -169,6 +170,30 @@ describe('POST /v1/red-envelopes', () => {
     }
     const list = await h.call<ListWire<RedEnvelopeWire>>('GET', '/v1/red-envelopes', { key: 'read' });
     assert.deepEqual(list.body, { data: [], has_more: false });
+  });
+
+  test('a read key cannot recover the split from the audit log: the next packet stays unpredictable', async () => {
+    const h = await httpHarness();
+    const e = await createEnvelope(h, { total_minor: 300, count: 3 });
+    const audit = await h.call<ListWire<{ action: string; data: { packets_sha256?: unknown } }>>(
+      'GET',
+      '/v1/audit?limit=100',
+      { key: 'read' },
+    );
+    const created = audit.body.data.find((a) => a.action === 'red_envelope.created');
+    assert.equal(typeof created?.data.packets_sha256, 'string', 'the creation entry still fingerprints the split');
+    // Every split of 300 into three packets is only 44,551 candidates: an unkeyed digest names the one made.
+    const matches: number[][] = [];
+    for (let a = 1; a < 300; a++) {
+      for (let b = 1; a + b < 300; b++) {
+        const packets = [a, b, 300 - a - b];
+        if (fingerprintOf(packets) === created?.data.packets_sha256) matches.push(packets);
+      }
+    }
+    assert.deepEqual(matches, [], 'the packets, in the order grabs take them, read off the audit log');
+    const first = await grab(h, e.id, 'u1');
+    assert.equal(first.status, 201);
+    await assertInvariants(h.store);
   });
 
   test('scopes: admin creates, checkout grabs, read reads', async () => {
