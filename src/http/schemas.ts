@@ -115,10 +115,11 @@ export function pageBytesNote(items: string): string {
  * A query string. A field with a default may be left out, so the schema (and the OpenAPI
  * document, and the client generated from it) does not require it; validation fills the default
  * in before it checks (validator.ts), so handlers still see it as always present: Static keeps it
- * required, which is what a validated query holds.
+ * required, which is what a validated query holds. Closed, as bodies are: a misspelt filter
+ * (`?campaign=`) is a 400 naming it, not a list of everything that looks filtered.
  */
 export function Query<P extends TProperties>(properties: P): TObject<P> {
-  const schema = Type.Object(properties);
+  const schema = Type.Object(properties, { additionalProperties: false });
   const json = schema as { required?: string[] };
   const required = (json.required ?? []).filter((k) => (properties[k] as { default?: unknown }).default === undefined);
   if (required.length > 0) json.required = required;

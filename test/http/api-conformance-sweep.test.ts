@@ -149,6 +149,19 @@ describe('lists', () => {
     await w.h.app.close();
   });
 
+  test('a parameter a list does not take is 400 naming it, not a list that quietly ignores it', async () => {
+    const w = await world();
+    for (const path of lists(w)) {
+      const res = await w.call('GET', withQuery(path, 'limt=5'));
+      assertError(res, 400, 'invalid_request', 'limt');
+    }
+    // A misspelt filter would otherwise answer every redemption, of every campaign.
+    const res = await w.call('GET', `/v1/redemptions?campaign=${w.campaign.id}&status=reserved`);
+    assertError(res, 400, 'invalid_request', 'campaign');
+    assertError(await w.call('GET', '/v1/redemptions?user_id=u1'), 400, 'invalid_request', 'user_id');
+    await w.h.app.close();
+  });
+
   test('default 20, newest first, has_more exact at every boundary, starting_after walks every item once', async () => {
     const h = await httpHarness();
     const call = conforming(h);
