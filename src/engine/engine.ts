@@ -52,6 +52,7 @@ import { type IncidentLog, Incidents } from './incidents/incidents.ts';
 import { grab, packetsToLoad, settle } from './red-envelope-handlers.ts';
 import { RedEnvelopes } from './red-envelopes.ts';
 import { claim, confirm, orderKey, release, reserve, reverse } from './redeem-handlers.ts';
+import { lookedUp } from './unknown-refusal.ts';
 import { needsLiveMax, updateCampaign } from './update-handler.ts';
 
 export interface EngineOptions {
@@ -366,9 +367,10 @@ export class Engine {
     reason: string | null = null,
     expected_updated_at_ms: number | null = null,
   ): Promise<Campaign> {
-    await this.getCampaign(id);
     // Without an expected version the command and its fingerprint are what they always were.
     const expected = expected_updated_at_ms === null ? {} : { expected_updated_at_ms };
+    const idem = this.idemOf(who, { op: action, id, reason, ...expected });
+    await this.lookedUp(idem, () => this.getCampaign(id));
     return this.run<Campaign>(id, {
       type: 'action',
       action,
@@ -376,7 +378,7 @@ export class Engine {
       approval_threshold_minor: this.approval_threshold_minor,
       actor: who.actor,
       ...expected,
-      ...this.idemOf(who, { op: action, id, reason, ...expected }),
+      ...idem,
     });
   }
 
@@ -400,15 +402,11 @@ export class Engine {
    * limits it sets, and the row lock orders it with the queue's batches as with another node's.
    */
   async updateCampaign(id: string, patch: CampaignPatch, who: Actor): Promise<Campaign> {
-    await this.getCampaign(id);
+    const idem = this.idemOf(who, { op: 'update', id, patch });
+    await this.lookedUp(idem, () => this.getCampaign(id));
     if (this.isClosing) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
     const normalized = typeof patch.code === 'string' ? { ...patch, code: normalizeSharedCode(patch.code) } : patch;
-    const cmd: Command = {
-      type: 'update',
-      patch: normalized,
-      actor: who.actor,
-      ...this.idemOf(who, { op: 'update', id, patch }),
-    };
+    const cmd: Command = { type: 'update', patch: normalized, actor: who.actor, ...idem };
     const [outcome] = await this.applyBatch(id, [cmd]);
     assert(outcome !== undefined, 'a batch of one command answered nothing');
     return unwrap<Campaign>(outcome);
@@ -424,11 +422,11 @@ export class Engine {
    * holds, still bounded by the campaign's budget and max_redemptions.
    */
   async generateCodes(id: string, count: number, who: Actor): Promise<{ codes: string[] }> {
-    await this.getCampaign(id);
+    const whole = who.idem ? this.idemKey(who.idem, { op: 'codes', id, count }) : null;
+    await this.lookedUp(whole ? { idem: whole } : {}, () => this.getCampaign(id));
     if (!Number.isSafeInteger(count) || count < 1 || count > limits.codes_per_request_max) {
       throw new Rejection('invalid_request', `count must be 1-${limits.codes_per_request_max}`, 'count');
     }
-    const whole = who.idem ? this.idemKey(who.idem, { op: 'codes', id, count }) : null;
     const part_max = limits.codes_per_batch_max;
     const parts = Math.ceil(count / part_max);
     const codes: string[] = [];
@@ -451,12 +449,13 @@ export class Engine {
   // ---- coupons and redemptions ---------------------------------------------
 
   async claim(input: { campaign_id: string; user_id: string }, who: Actor): Promise<Coupon> {
-    await this.getCampaign(input.campaign_id);
+    const idem = this.idemOf(who, { op: 'claim', ...input });
+    await this.lookedUp(idem, () => this.getCampaign(input.campaign_id));
     return this.run(input.campaign_id, {
       type: 'claim',
       user_id: input.user_id,
       actor: who.actor,
-      ...this.idemOf(who, { op: 'claim', ...input }),
+      ...idem,
     });
   }
 
@@ -524,7 +523,9 @@ export class Engine {
     // counters, cached settings and route): the hot path then awaits only its batch.
     const attempts = this.guards.checkAttempts(subject);
     if (attempts) await attempts;
-    const coupon = this.codes.cachedRoute(input) ?? (await this.guards.lookup(subject, () => this.codes.route(input)));
+    const coupon =
+      this.codes.cachedRoute(input) ??
+      (await this.lookedUp(idemPart, () => this.guards.lookup(subject, () => this.codes.route(input))));
     const admitted = this.guards.admit(coupon.campaign_id, subject);
     const ticket = admitted instanceof Promise ? await admitted : admitted;
     let outcome: Outcome;
@@ -553,35 +554,21 @@ export class Engine {
   }
 
   async confirm(redemption_id: string, who: Actor): Promise<Redemption> {
-    const r = await this.getRedemption(redemption_id);
-    return this.run(r.campaign_id, {
-      type: 'confirm',
-      redemption_id,
-      actor: who.actor,
-      ...this.idemOf(who, { op: 'confirm', redemption_id }),
-    });
+    const idem = this.idemOf(who, { op: 'confirm', redemption_id });
+    const r = await this.lookedUp(idem, () => this.getRedemption(redemption_id));
+    return this.run(r.campaign_id, { type: 'confirm', redemption_id, actor: who.actor, ...idem });
   }
 
   async release(redemption_id: string, who: Actor): Promise<Redemption> {
-    const r = await this.getRedemption(redemption_id);
-    return this.run(r.campaign_id, {
-      type: 'release',
-      redemption_id,
-      expired: false,
-      actor: who.actor,
-      ...this.idemOf(who, { op: 'release', redemption_id }),
-    });
+    const idem = this.idemOf(who, { op: 'release', redemption_id });
+    const r = await this.lookedUp(idem, () => this.getRedemption(redemption_id));
+    return this.run(r.campaign_id, { type: 'release', redemption_id, expired: false, actor: who.actor, ...idem });
   }
 
   async reverse(redemption_id: string, restore_coupon: boolean, who: Actor): Promise<Redemption> {
-    const r = await this.getRedemption(redemption_id);
-    return this.run(r.campaign_id, {
-      type: 'reverse',
-      redemption_id,
-      restore_coupon,
-      actor: who.actor,
-      ...this.idemOf(who, { op: 'reverse', redemption_id, restore_coupon }),
-    });
+    const idem = this.idemOf(who, { op: 'reverse', redemption_id, restore_coupon });
+    const r = await this.lookedUp(idem, () => this.getRedemption(redemption_id));
+    return this.run(r.campaign_id, { type: 'reverse', redemption_id, restore_coupon, actor: who.actor, ...idem });
   }
 
   async getRedemption(id: string): Promise<Redemption> {
@@ -740,6 +727,11 @@ export class Engine {
 
   private idemOf(who: Actor, request: unknown): { idem?: IdemKey } {
     return who.idem ? { idem: this.idemKey(who.idem, request) } : {};
+  }
+
+  /** A lookup before the batch; its unknown-id refusal is kept under the key (unknown-refusal.ts). */
+  private lookedUp<T>(part: { idem?: IdemKey }, lookup: () => Promise<T>): Promise<T> {
+    return lookedUp(this.store, this.now(), part.idem, lookup);
   }
 
   private replay(prev: IdempotencyRecord, idem: IdemKey): Outcome {

@@ -12,6 +12,7 @@ import type { Command, IdemKey, Outcome } from './commands.ts';
 import type { Actor } from './engine.ts';
 import type { IdGenerator } from './ids.ts';
 import type { GrabResult } from './red-envelope-handlers.ts';
+import { lookedUp } from './unknown-refusal.ts';
 
 /** `crypto.randomInt` is half-open; the split asks for [lo, hi] inclusive. Nobody can predict a packet. */
 export const cryptoRandomInt: RandomInt = (lo, hi) => randomInt(lo, hi + 1);
@@ -175,10 +176,12 @@ export class RedEnvelopes {
 
   /** One grab: a fixed-value coupon for the next packet, or a refusal (expired, already grabbed, empty). */
   async grab(envelope_id: string, user_id: string, who: Actor): Promise<GrabResult> {
-    const campaign_id = this.routes.get(envelope_id) ?? (await this.route(envelope_id));
     const idem = who.idem
       ? { key: who.idem.key, fingerprint: who.idem.fingerprint ?? fingerprintOf({ op: 'grab', envelope_id, user_id }) }
       : undefined;
+    const campaign_id =
+      this.routes.get(envelope_id) ??
+      (await lookedUp(this.deps.store, this.deps.now(), idem, () => this.route(envelope_id)));
     return this.deps.run(campaign_id, {
       type: 'grab',
       envelope_id,

@@ -497,3 +497,129 @@ describe('names and money', () => {
     await w.h.app.close();
   });
 });
+
+describe('Idempotency-Key', () => {
+  test('every POST replays its first answer under the same key and body; another body is 409', async () => {
+    const w = await world();
+    const { h, call } = w;
+    const made = async (url: string, body: unknown, key: KeyName = 'admin') => {
+      const res = await call<{ id: string }>('POST', url, { key, body });
+      assert.ok(res.status === 200 || res.status === 201, `${url}: ${JSON.stringify(res.body)}`);
+      return res.body.id;
+    };
+    const draft = await made('/v1/campaigns', campaignBody({ name: 'draft' }));
+    const big = await made(
+      '/v1/campaigns',
+      campaignBody({ name: 'big', budget_minor: 5_000_000, max_redemptions: 10_000 }),
+    );
+    await made(`/v1/campaigns/${big}/submit`, undefined);
+    const codes = (await activeCampaign(h, { name: 'codes', code_mode: 'unique_codes' })).id;
+    const coupons = await Promise.all(['r1', 'r2', 'r3'].map((u) => claim(h, w.campaign.id, u)));
+    const held = await Promise.all(
+      coupons.map((c, i) =>
+        made(
+          '/v1/redemptions',
+          { user_id: c.user_id, coupon_id: c.id, order: orderBody(), confirm: i === 2 },
+          'checkout',
+        ),
+      ),
+    );
+    const revoked = await made('/v1/api-keys', { name: 'to revoke', scopes: ['read'] });
+    const rotated = await made('/v1/api-keys', { name: 'to rotate', scopes: ['read'] });
+    const envelope = (ttl: number) => ({
+      currency: 'CNY',
+      total_minor: 100,
+      count: 1,
+      expires_at: iso(h.clock.now() + ttl),
+    });
+    const incident = (title: string) => ({ title, scope: { merchant_ids: ['mx'] }, actions: ['freeze_redemptions'] });
+    const order = orderBody({ id: 'validated' });
+    // [path as OpenAPI names it, url, key, body, another body]; an empty body and none are one request.
+    const cases: Array<[string, string, KeyName, unknown, unknown]> = [
+      ['/v1/campaigns', '/v1/campaigns', 'admin', campaignBody({ name: 'a' }), campaignBody({ name: 'b' })],
+      ['/v1/campaigns/lint', '/v1/campaigns/lint', 'admin', campaignBody(), campaignBody({ name: 'b' })],
+      ['/v1/campaigns/{id}', `/v1/campaigns/${draft}`, 'admin', { name: 'renamed' }, { name: 'other' }],
+      ['/v1/campaigns/{id}/submit', `/v1/campaigns/${draft}/submit`, 'admin', undefined, { bogus: 1 }],
+      ['/v1/campaigns/{id}/approve', `/v1/campaigns/${big}/approve`, 'approver', undefined, { bogus: 1 }],
+      ['/v1/campaigns/{id}/pause', `/v1/campaigns/${w.campaign.id}/pause`, 'admin', { reason: 'a' }, { reason: 'b' }],
+      ['/v1/campaigns/{id}/resume', `/v1/campaigns/${w.campaign.id}/resume`, 'admin', {}, { bogus: 1 }],
+      ['/v1/campaigns/{id}/codes', `/v1/campaigns/${codes}/codes`, 'admin', { count: 2 }, { count: 3 }],
+      [
+        '/v1/claims',
+        '/v1/claims',
+        'checkout',
+        { campaign_id: w.campaign.id, user_id: 'i1' },
+        { campaign_id: w.campaign.id, user_id: 'i2' },
+      ],
+      [
+        '/v1/validations',
+        '/v1/validations',
+        'checkout',
+        { user_id: 'r1', coupon_id: coupons[0]?.id, order },
+        { user_id: 'r1', code: 'NOPE', order },
+      ],
+      [
+        '/v1/redemptions',
+        '/v1/redemptions',
+        'checkout',
+        { user_id: 'u9', code: 'NOPE', order },
+        { user_id: 'u8', code: 'NOPE', order },
+      ],
+      ['/v1/redemptions/{id}/confirm', `/v1/redemptions/${held[0]}/confirm`, 'checkout', undefined, { bogus: 1 }],
+      ['/v1/redemptions/{id}/release', `/v1/redemptions/${held[1]}/release`, 'checkout', {}, { bogus: 1 }],
+      ['/v1/redemptions/{id}/reverse', `/v1/redemptions/${held[2]}/reverse`, 'checkout', { restore_coupon: true }, {}],
+      ['/v1/red-envelopes', '/v1/red-envelopes', 'admin', envelope(day_ms), envelope(2 * day_ms)],
+      [
+        '/v1/red-envelopes/{id}/grab',
+        `/v1/red-envelopes/${w.envelope_id}/grab`,
+        'checkout',
+        { user_id: 'g1' },
+        { user_id: 'g2' },
+      ],
+      ['/v1/api-keys', '/v1/api-keys', 'admin', { name: 'a', scopes: ['read'] }, { name: 'b', scopes: ['read'] }],
+      ['/v1/api-keys/{id}/revoke', `/v1/api-keys/${revoked}/revoke`, 'admin', undefined, { bogus: 1 }],
+      ['/v1/api-keys/{id}/rotate', `/v1/api-keys/${rotated}/rotate`, 'admin', undefined, { bogus: 1 }],
+      ['/v1/incidents', '/v1/incidents', 'admin', incident('a'), incident('b')],
+      [
+        '/v1/incidents/{id}/resolve',
+        `/v1/incidents/${w.incident_id}/resolve`,
+        'admin',
+        { resolution: 'honour' },
+        { resolution: 'reverse' },
+      ],
+      [
+        '/v1/webhooks',
+        '/v1/webhooks',
+        'admin',
+        { url: `${hook_url}/a`, events: ['alert.raised'] },
+        { url: `${hook_url}/b`, events: ['alert.raised'] },
+      ],
+      ['/v1/campaigns/{id}/revoke', `/v1/campaigns/${w.campaign.id}/revoke`, 'admin', undefined, { bogus: 1 }],
+      ['/v1/emergency-stop', '/v1/emergency-stop', 'admin', { reason: 'a' }, { reason: 'b' }],
+    ];
+    const posts = (await operations(w)).filter((op) => op.method === 'POST').map((op) => op.path);
+    assert.deepEqual(cases.map((c) => c[0]).sort(), posts.sort(), 'every POST is tried');
+    for (const [path, url, key, body, other] of cases) {
+      const idem = `sweep:${path}`;
+      const opts = { key, idem, ...(body === undefined ? {} : { body }) };
+      const first = await call('POST', url, opts);
+      assert.ok(first.status < 300 || path === '/v1/redemptions', `${path}: ${JSON.stringify(first.body)}`);
+      const again = await call('POST', url, opts);
+      assert.deepEqual([again.status, again.body], [first.status, first.body], `${path}: replayed`);
+      const bare = await call('POST', url, { key, idem, body: body ?? {} });
+      assert.deepEqual([bare.status, bare.body], [first.status, first.body], `${path}: {} is no body`);
+      const reused = await call('POST', url, { key, idem, body: other });
+      // A body its route refuses (a field no-body routes do not take) is 400 before any key is looked at.
+      if (reused.status === 400) assertError(reused, 400, 'invalid_request', 'bogus');
+      else assertError(reused, 409, 'idempotency_key_reused', 'Idempotency-Key');
+      const elsewhere = await call('POST', '/v1/claims', {
+        key,
+        idem,
+        body: { campaign_id: w.campaign.id, user_id: 'elsewhere' },
+      });
+      if (elsewhere.status !== 403) assertError(elsewhere, 409, 'idempotency_key_reused', 'Idempotency-Key');
+    }
+    await assertInvariants(h.store);
+    await h.app.close();
+  });
+});

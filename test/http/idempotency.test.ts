@@ -9,6 +9,7 @@ import {
   campaignBody,
   claim,
   httpHarness,
+  type KeyName,
   type ListWire,
   orderBody,
 } from './harness.ts';
@@ -194,6 +195,78 @@ describe('Idempotency-Key', () => {
     const other = await h.call('POST', `/v1/api-keys/${h.keys.read.id}/revoke`, { idem: 'rv-1' });
     assertError(other, 409, 'idempotency_key_reused');
     assert.equal((await h.call('GET', '/v1/campaigns', { key: 'read' })).status, 200, 'the read key was not revoked');
+  });
+
+  test('an unknown id or code the engine refuses replays too, even once it exists; the key is then taken', async () => {
+    const h = await httpHarness();
+    const order = orderBody();
+    const body = { user_id: 'u1', code: 'LATER', order };
+    const missing = await h.call('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'later' });
+    assertError(missing, 404, 'coupon_not_found');
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'LATER', per_user_limit: null });
+    sameAnswer(missing, await h.call('POST', '/v1/redemptions', { key: 'checkout', body, idem: 'later' }));
+    const other = { ...body, user_id: 'u2' };
+    assertError(
+      await h.call('POST', '/v1/redemptions', { key: 'checkout', body: other, idem: 'later' }),
+      409,
+      'idempotency_key_reused',
+    );
+    const held = await h.call<RedemptionWire>('POST', '/v1/redemptions', {
+      key: 'checkout',
+      body: { ...body, order: orderBody() },
+    });
+    assert.equal(held.status, 201);
+    const draft = await h.call<CampaignWire>('POST', '/v1/campaigns', { body: campaignBody({ name: 'draft' }) });
+    const envelope = await h.call<{ id: string }>('POST', '/v1/red-envelopes', {
+      body: { currency: 'CNY', total_minor: 100, count: 1, expires_at: c.ends_at },
+    });
+    // [key, route of an unknown id, body; the same route for a real one, body]
+    const cases: Array<[KeyName, string, unknown, string, unknown]> = [
+      [
+        'checkout',
+        '/v1/claims',
+        { campaign_id: 'cmp_missing', user_id: 'u3' },
+        '/v1/claims',
+        { campaign_id: c.id, user_id: 'u3' },
+      ],
+      ...(['confirm', 'release', 'reverse'] as const).map((verb): [KeyName, string, unknown, string, unknown] => [
+        'checkout',
+        `/v1/redemptions/rdm_missing/${verb}`,
+        {},
+        `/v1/redemptions/${held.body.id}/${verb}`,
+        {},
+      ]),
+      ['admin', '/v1/campaigns/cmp_missing/submit', {}, `/v1/campaigns/${draft.body.id}/submit`, {}],
+      ['admin', '/v1/campaigns/cmp_missing/pause', { reason: 'r' }, `/v1/campaigns/${c.id}/pause`, { reason: 'r' }],
+      ['admin', '/v1/campaigns/cmp_missing', { name: 'n' }, `/v1/campaigns/${draft.body.id}`, { name: 'n' }],
+      ['admin', '/v1/campaigns/cmp_missing/codes', { count: 1 }, `/v1/campaigns/${c.id}/codes`, { count: 1 }],
+      [
+        'checkout',
+        '/v1/red-envelopes/env_missing/grab',
+        { user_id: 'g' },
+        `/v1/red-envelopes/${envelope.body.id}/grab`,
+        { user_id: 'g' },
+      ],
+    ];
+    for (const [key, unknown, unknownBody, real, realBody] of cases) {
+      const idem = `missing ${unknown}`.replace(/ /g, '-');
+      const first = await h.call('POST', unknown, { key, body: unknownBody, idem });
+      assertError(first, 404, 'not_found');
+      sameAnswer(first, await h.call('POST', unknown, { key, body: unknownBody, idem }));
+      assertError(await h.call('POST', real, { key, body: realBody, idem }), 409, 'idempotency_key_reused');
+    }
+    // Nothing the refused keys were reused for happened.
+    const after = await h.call<RedemptionWire>('GET', `/v1/redemptions/${held.body.id}`);
+    assert.equal(after.body.status, 'reserved');
+    assert.equal((await h.call<CampaignWire>('GET', `/v1/campaigns/${draft.body.id}`)).body.status, 'draft');
+    assert.equal((await h.call<CampaignWire>('GET', `/v1/campaigns/${draft.body.id}`)).body.name, 'draft');
+    assert.equal((await h.call<CampaignWire>('GET', `/v1/campaigns/${c.id}`)).body.status, 'active');
+    assert.equal(
+      (await h.call<{ grabbed_count: number }>('GET', `/v1/red-envelopes/${envelope.body.id}`)).body.grabbed_count,
+      0,
+    );
+    assert.equal((await h.call<CampaignWire>('GET', `/v1/campaigns/${c.id}`)).body.counts.claimed, 0);
+    await assertInvariants(h.store);
   });
 
   test('concurrent api-key creations with one Idempotency-Key create one key', async () => {
