@@ -693,7 +693,7 @@ export class Engine {
   }
 
   /**
-   * Stops the sweeper and waits for an incident resume and a hold sweep it started (their batches
+   * Stops the sweeper and waits for an incident resume, a hold sweep and an envelope sweep it started (their batches
    * are still admitted, so they finish rather than meeting a closed store halfway) and for every
    * queued command to be answered.
    */
@@ -711,6 +711,7 @@ export class Engine {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.resuming?.catch(() => undefined);
     await (this.nextSweep ?? this.sweeping)?.catch(() => undefined);
+    await this.expiring;
     await this.queue.idle();
     await this.guards.counters.close();
   }
