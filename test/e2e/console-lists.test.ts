@@ -125,15 +125,7 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
       { path: '/approvals', failing: (u) => u.pathname === '/v1/campaigns' },
     ];
     for (const c of cases) {
-      const fail = (route: Route) =>
-        route.request().method() === 'GET'
-          ? route.fulfill({
-              status: 503,
-              contentType: 'application/json',
-              headers: { 'retry-after': '3' },
-              body: JSON.stringify({ error: { code: 'store_unavailable', message: 'Stubbed outage.' } }),
-            })
-          : route.fallback();
+      const fail = (route: Route) => outage(route, 3);
       await page.route(c.failing, fail);
       try {
         await page.goto(`${server.url}/console${c.path}`);
@@ -146,6 +138,27 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
     }
   });
 
+  test('the incident form says when its campaigns failed to load, and lists them once the server answers again', async () => {
+    const name = 'Picker after an outage';
+    await createCampaign(admin, { name });
+    const campaigns = (u: URL) => u.pathname === '/v1/campaigns';
+    const fail = (route: Route) => outage(route);
+    await page.route(campaigns, fail);
+    try {
+      await page.goto(`${server.url}/console/incidents`);
+      await page
+        .getByRole('group', { name: 'Campaigns in scope' })
+        .getByRole('alert')
+        .filter({ hasText: 'Stubbed outage. (store_unavailable).' })
+        .waitFor();
+    } finally {
+      await page.unroute(campaigns, fail);
+    }
+    // The next try, as the Retry-After asks, finds the campaign to pick: no reload needed.
+    await page.getByLabel(`${name} (active)`).waitFor();
+    assert.equal(await page.getByRole('group', { name: 'Campaigns in scope' }).getByRole('alert').count(), 0);
+  });
+
   test('no errors in the browser console but the stubbed outages', () => {
     const stubbed = (e: string) => e.startsWith('console: ') && e.includes('status of 503');
     assert.deepEqual(
@@ -156,6 +169,18 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
 });
 
 if (unavailable) test.skip(`console list browser tests: ${unavailable}`);
+
+/** A GET answered 503 store_unavailable with a Retry-After; anything else goes on to the server. */
+function outage(route: Route, retry_after_s = 1): Promise<void> {
+  return route.request().method() === 'GET'
+    ? route.fulfill({
+        status: 503,
+        contentType: 'application/json',
+        headers: { 'retry-after': String(retry_after_s) },
+        body: JSON.stringify({ error: { code: 'store_unavailable', message: 'Stubbed outage.' } }),
+      })
+    : route.fallback();
+}
 
 /** Creates a campaign whose worst case is above the approval threshold and submits it: pending_approval. */
 function pending(admin: VouchsafeClient, name: string): Promise<string> {

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
-import { messageOf } from './api.ts';
+import { ApiError, messageOf } from './api.ts';
 
 export interface Loaded<T> {
   data: T | null;
@@ -8,8 +8,24 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
+/** How soon a one-shot load (usePoll with no interval) that failed is tried again, unless a Retry-After says. */
+export const retry_ms = 5000;
+
 /**
- * Loads once and then every interval_ms while the tab is visible (null: once). A failed poll
+ * When a failed one-shot load is tried again: as the server's Retry-After asks, else after retry_ms;
+ * null when asking again cannot help (a refusal of the request itself: 401, 403, 404...).
+ */
+function retryDelayMs(e: unknown): number | null {
+  if (!(e instanceof ApiError)) return null;
+  const passing = e.status === 0 || e.status === 408 || e.status === 429 || e.status >= 500;
+  if (!passing) return null;
+  return e.retry_after_s === undefined ? retry_ms : e.retry_after_s * 1000;
+}
+
+/**
+ * Loads once and then every interval_ms while the tab is visible (null: once, but a load that
+ * failed for a passing reason, a network error, 429 or 5xx, is tried again until one succeeds: an
+ * outage of a moment must not leave the page without its data until a reload). A failed poll
  * keeps the last good data and shows the error beside it.
  */
 export function usePoll<T>(load: () => Promise<T>, interval_ms: number | null, deps: unknown[]): Loaded<T> {
@@ -23,6 +39,7 @@ export function usePoll<T>(load: () => Promise<T>, interval_ms: number | null, d
     let alive = true;
     let timer: number | undefined;
     const run = async () => {
+      let next_ms = interval_ms;
       if (document.visibilityState !== 'hidden') {
         try {
           const value = await loadRef.current();
@@ -31,10 +48,11 @@ export function usePoll<T>(load: () => Promise<T>, interval_ms: number | null, d
           setError(null);
         } catch (e) {
           if (alive) setError(messageOf(e));
+          next_ms ??= retryDelayMs(e);
         }
         if (alive) setLoading(false);
       }
-      if (alive && interval_ms !== null) timer = window.setTimeout(run, interval_ms);
+      if (alive && next_ms !== null) timer = window.setTimeout(run, next_ms);
     };
     void run();
     return () => {

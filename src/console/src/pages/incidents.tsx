@@ -105,6 +105,8 @@ function OpenIncident() {
         </div>
         <fieldset class="checks">
           <legend>Campaigns in scope</legend>
+          <ErrorText error={campaigns.error} prefix="The campaigns could not be read:" />
+          {campaigns.loading && campaigns.data === null ? <p aria-busy="true">Loading campaigns…</p> : null}
           {campaigns.data?.data.map((c) => (
             <label key={c.id} class="check">
               <input
