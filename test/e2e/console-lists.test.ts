@@ -159,6 +159,28 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
     assert.equal(await page.getByRole('group', { name: 'Campaigns in scope' }).getByRole('alert').count(), 0);
   });
 
+  test('an incident page whose campaigns cannot be read says so, and reads its money in their currency once they can', async () => {
+    const campaign_id = await createCampaign(admin, { name: 'Read after an outage' });
+    const opened = await admin.POST('/v1/incidents', {
+      body: { title: 'Campaigns unreadable', scope: { campaign_ids: [campaign_id] }, actions: ['pause_campaigns'] },
+    });
+    assert.ok(opened.data, JSON.stringify(opened.error));
+    const campaign = (u: URL) => u.pathname === `/v1/campaigns/${campaign_id}`;
+    const fail = (route: Route) => outage(route);
+    await page.route(campaign, fail);
+    try {
+      await page.goto(`${server.url}/console/incidents/${opened.data.id}`);
+      await page.locator('article.incident-page').waitFor();
+      // Money in minor units and the campaign as its id: the page says why.
+      await page.getByRole('alert').filter({ hasText: 'Stubbed outage. (store_unavailable).' }).waitFor();
+    } finally {
+      await page.unroute(campaign, fail);
+    }
+    await page.getByRole('link', { name: 'Read after an outage' }).waitFor();
+    await page.getByTestId('frozen-money').getByText('0.00 CNY', { exact: true }).waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0);
+  });
+
   test('no errors in the browser console but the stubbed outages', () => {
     const stubbed = (e: string) => e.startsWith('console: ') && e.includes('status of 503');
     assert.deepEqual(

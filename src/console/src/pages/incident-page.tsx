@@ -40,8 +40,11 @@ function perCurrency(r: Incident['report'], currencyOf: (id: string) => string |
   return [...sums].map(([currency, minor]) => money(minor, currency)).join(' + ');
 }
 
-/** The campaigns an incident resolved to, each read by its id (a list page holds only the newest). */
-function useCampaigns(ids: readonly string[] | undefined): Map<string, Campaign> {
+/**
+ * The campaigns an incident resolved to, each read by its id (a list page holds only the newest),
+ * and why they could not be read while they cannot.
+ */
+function useCampaigns(ids: readonly string[] | undefined): { byId: Map<string, Campaign>; error: string | null } {
   const api = useApi();
   const key = ids?.join(',') ?? '';
   const loaded = usePoll(
@@ -60,7 +63,7 @@ function useCampaigns(ids: readonly string[] | undefined): Map<string, Campaign>
     null,
     [api, key],
   );
-  return loaded.data ?? new Map();
+  return { byId: loaded.data ?? new Map(), error: loaded.error };
 }
 
 function Breakdown(p: {
@@ -106,7 +109,7 @@ function Breakdown(p: {
 export function IncidentPage({ id }: { id: string }) {
   const api = useApi();
   const incident = usePoll(() => ok(api.GET('/v1/incidents/{id}', { params: { path: { id } } })), 2000, [api, id]);
-  const byId = useCampaigns(incident.data?.campaign_ids);
+  const { byId, error: campaigns_error } = useCampaigns(incident.data?.campaign_ids);
   const i = incident.data;
   if (i === null) {
     return (
@@ -128,6 +131,8 @@ export function IncidentPage({ id }: { id: string }) {
         <code>{i.id}</code> · opened {when(i.created_at)}
         {i.resolved_at ? ` · resolved ${when(i.resolved_at)} (${i.resolution})` : ''}
       </p>
+      {/* Until they are read, campaigns show as their ids and money in minor units: say why. */}
+      <ErrorText error={campaigns_error} prefix="The campaigns in scope could not be read:" />
       <section aria-labelledby="scope-title">
         <h2 id="scope-title">Scope and actions</h2>
         <ul>
