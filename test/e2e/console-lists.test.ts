@@ -181,6 +181,25 @@ describe('console lists and errors, in Chromium', { skip: unavailable ?? false }
     assert.equal(await page.getByRole('alert').count(), 0);
   });
 
+  test('an incident page shown says when its updates fail, not only before its first answer', async () => {
+    const opened = await admin.POST('/v1/incidents', {
+      body: { title: 'Updates failing', scope: { merchant_ids: ['m_updates'] }, actions: ['freeze_redemptions'] },
+    });
+    assert.ok(opened.data, JSON.stringify(opened.error));
+    await page.goto(`${server.url}/console/incidents/${opened.data.id}`);
+    await page.locator('article.incident-page[data-status="open"]').waitFor();
+    const incident = (u: URL) => u.pathname === `/v1/incidents/${opened.data?.id}`;
+    const fail = (route: Route) => outage(route);
+    await page.route(incident, fail);
+    try {
+      await page.getByRole('alert').filter({ hasText: 'Stubbed outage. (store_unavailable).' }).waitFor();
+      assert.equal(await page.locator('article.incident-page').count(), 1, 'the last answer stays on screen');
+    } finally {
+      await page.unroute(incident, fail);
+    }
+    await page.getByRole('alert').waitFor({ state: 'detached' });
+  });
+
   test('no errors in the browser console but the stubbed outages', () => {
     const stubbed = (e: string) => e.startsWith('console: ') && e.includes('status of 503');
     assert.deepEqual(

@@ -132,6 +132,7 @@ export function IncidentPage({ id }: { id: string }) {
         {i.resolved_at ? ` · resolved ${when(i.resolved_at)} (${i.resolution})` : ''}
       </p>
       {/* Until they are read, campaigns show as their ids and money in minor units: say why. */}
+      <ErrorText error={incident.error} prefix="Live updates failed:" />
       <ErrorText error={campaigns_error} prefix="The campaigns in scope could not be read:" />
       <section aria-labelledby="scope-title">
         <h2 id="scope-title">Scope and actions</h2>
