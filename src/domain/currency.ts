@@ -27,3 +27,18 @@ const in_circulation: ReadonlySet<string> = new Set(
 export function isCurrencyCode(code: string): boolean {
   return in_circulation.has(code);
 }
+
+/**
+ * ISO 4217's minor unit of each code whose exponent is not 2: what one unit of `_minor` money is
+ * (API.md). Not the runtime's ICU data either, which writes some currencies with fewer decimals than
+ * ISO 4217 has (IDR, HUF, COP, PKR with none, IQD with none for three) and differs between builds.
+ */
+const exponents: ReadonlyMap<string, number> = new Map([
+  ...'BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX VND VUV XAF XOF XPF'.split(' ').map((c) => [c, 0] as const),
+  ...'BHD IQD JOD KWD LYD OMR TND'.split(' ').map((c) => [c, 3] as const),
+]);
+
+/** Decimal places of the currency's minor unit (ISO 4217): 2 for CNY, 0 for JPY, 3 for KWD; 2 for a code not listed. */
+export function minorDigits(currency: string): number {
+  return exponents.get(currency) ?? 2;
+}

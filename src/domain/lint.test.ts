@@ -332,4 +332,11 @@ describe('formatMoney', () => {
       'The budget (90071992547409.90 CNY) is smaller than a single discount (90071992547409.91 CNY).',
     );
   });
+
+  test("is ISO 4217's exponent, not ICU's: IDR and HUF have two decimals, IQD three", () => {
+    assert.equal(formatMoney(100_000, 'IDR'), '1000.00 IDR');
+    assert.equal(formatMoney(100_000, 'HUF'), '1000.00 HUF');
+    assert.equal(formatMoney(100_000, 'IQD'), '100.000 IQD');
+    assert.equal(formatMoney(100_000, 'ISK'), '100000 ISK');
+  });
 });

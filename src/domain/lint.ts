@@ -1,4 +1,5 @@
 import type { Campaign, CampaignSpec } from './campaign.ts';
+import { minorDigits } from './currency.ts';
 import { largestDiscountMinor } from './discount/discount.ts';
 import { isCashEquivalent } from './product-kinds.ts';
 
@@ -37,17 +38,13 @@ export interface LintRule {
 
 /** Money in the currency's own units for messages: 10000 CNY minor units reads "100.00 CNY". */
 export function formatMoney(amount_minor: number, currency: string): string {
-  let digits = 2;
-  try {
-    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    // Unknown currency: the edge rejects those; two decimals is the common case.
-  }
+  const digits = minorDigits(currency);
   // Whole and fraction apart: dividing as a float rounds amounts near 2^53 to a neighbouring minor unit.
   const unit = 10 ** digits;
-  const rest = amount_minor % unit;
+  const abs = Math.abs(amount_minor);
+  const rest = abs % unit;
   const fraction = digits === 0 ? '' : `.${String(rest).padStart(digits, '0')}`;
-  return `${(amount_minor - rest) / unit}${fraction} ${currency}`;
+  return `${amount_minor < 0 ? '-' : ''}${(abs - rest) / unit}${fraction} ${currency}`;
 }
 
 /** Each amount the discount can give with the smallest order that gets it (tiers raise the minimum). */

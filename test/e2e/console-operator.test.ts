@@ -192,6 +192,25 @@ describe('the console during a leak, in Chromium', { skip: unavailable ?? false 
     await page.locator('#max_discount_minor-hint').getByText('minor units: 1,500 JPY', { exact: true }).waitFor();
   });
 
+  test("money reads in ISO 4217's exponent, not the browser's: rupiah and forints have two decimals, dinars three", async () => {
+    // ICU (Chromium's and Node's) writes IDR, HUF and IQD with no decimals; API.md's minor units are ISO 4217's.
+    for (const [currency, budget] of [
+      ['IDR', '1,000.00 IDR'],
+      ['HUF', '1,000.00 HUF'],
+      ['IQD', '100.000 IQD'],
+      ['JPY', '100,000 JPY'],
+    ] as const) {
+      const id = await createCampaign(admin, { name: `Exponent ${currency}`, currency, budget_minor: 100_000 }, null);
+      await page.goto(`${server.url}/console/campaigns/${id}`);
+      await page.getByTestId('max-exposure').getByText(budget, { exact: true }).waitFor();
+    }
+    await page.goto(`${server.url}/console/campaigns/new`);
+    await page.getByLabel('Currency').fill('IDR');
+    await page.getByLabel('Kind').selectOption('percent');
+    await page.getByLabel('Cap per order (optional)').fill('1500');
+    await page.locator('#max_discount_minor-hint').getByText('minor units: 15.00 IDR', { exact: true }).waitFor();
+  });
+
   test('no errors in the browser console', () => {
     // As in console.test.ts: a 400 of the create form's dry run is its verdict on a half-typed form, shown there.
     const dryRunVerdict = (e: string) =>

@@ -1,11 +1,8 @@
-/** Minor units in the currency's own digits: 12345 CNY reads "123.45 CNY". */
+import { minorDigits } from '../../domain/currency.ts';
+
+/** Minor units in the currency's own digits (ISO 4217's, minorDigits): 12345 CNY reads "123.45 CNY". */
 export function money(amount_minor: number, currency: string): string {
-  let digits = 2;
-  try {
-    digits = new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    // An unknown code: two decimals is the common case.
-  }
+  const digits = minorDigits(currency);
   const sign = amount_minor < 0 ? '-' : '';
   const abs = Math.abs(amount_minor);
   const unit = 10 ** digits;

@@ -1,6 +1,7 @@
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { useEffect, useRef } from 'preact/hooks';
+import { minorDigits } from '../../../domain/currency.ts';
 import { count, money } from '../format.ts';
 
 /** One poll of a campaign: running totals at a moment. */
@@ -36,14 +37,6 @@ export function ratesOf(samples: readonly Sample[]): Rates {
     out.burn_minor_per_s.push((b.committed_minor - a.committed_minor) / dt_s);
   }
   return out;
-}
-
-function digitsOf(currency: string): number {
-  try {
-    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  } catch {
-    return 2;
-  }
 }
 
 /** Seconds of history shown: from the first sample up to two minutes, never less than 20 s. */
@@ -122,7 +115,7 @@ export function LiveChart({ samples, currency }: { samples: readonly Sample[]; c
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   const rates = ratesOf(samples);
-  const unit = 10 ** digitsOf(currency);
+  const unit = 10 ** minorDigits(currency);
   const data: uPlot.AlignedData = [rates.t_s, rates.per_s, rates.burn_minor_per_s.map((m) => m / unit)];
 
   useEffect(() => {
