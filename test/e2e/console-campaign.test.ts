@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import type { VouchsafeClient } from '../../client/index.ts';
+import { createVouchsafeClient, type VouchsafeClient } from '../../client/index.ts';
 import type { RunningServer } from '../../src/http/server.ts';
 import {
   type Browser,
@@ -217,6 +217,56 @@ describe('the campaign page, in Chromium on Tokyo time', { skip: unavailable ?? 
     }
     await page.locator('article.campaign-page[data-status="active"]').waitFor();
     assert.equal(submits.urls.length, 1);
+  });
+
+  test("the chart's peak is the last two minutes' as it says, not one from before the page slept", async () => {
+    const made = await admin.POST('/v1/api-keys', { body: { name: 'checkout', scopes: ['checkout'] } });
+    assert.ok(made.data, JSON.stringify(made.error));
+    const checkout = createVouchsafeClient(server.url, made.data.key);
+    const id = await createCampaign(admin, { name: 'Peak window', code_mode: 'shared_code', code: 'PEAKWINDOW' });
+    const other = await browser.context.newPage();
+    try {
+      other.setDefaultTimeout(wait_ms);
+      // The page's own clock, so it can sleep (a laptop lid closed, a tab's timers frozen) on demand.
+      await other.clock.install();
+      await signIn(other, server.url, admin_key);
+      await other.getByRole('heading', { level: 1, name: 'Campaigns' }).waitFor();
+      await other.goto(`${server.url}/console/campaigns/${id}`);
+      const samples = () => other.getByTestId('live-chart').getAttribute('data-samples').then(Number);
+      await other.waitForFunction(
+        () => Number(document.querySelector('[data-testid="live-chart"]')?.getAttribute('data-samples')) >= 2,
+      );
+      for (let i = 0; i < 10; i++) {
+        const r = await checkout.POST('/v1/redemptions', {
+          body: {
+            user_id: `peak_${i}`,
+            code: 'PEAKWINDOW',
+            confirm: true,
+            order: {
+              id: `o_peak_${i}`,
+              merchant_id: 'm1',
+              amount_minor: 5000,
+              currency: 'CNY',
+              product_kind: 'merchandise',
+            },
+          },
+        });
+        assert.equal(r.response.status, 201, JSON.stringify(r.error));
+      }
+      await other.locator('[data-testid="live-chart"][data-redeemed="10"]').waitFor();
+      assert.ok(Number(await other.getByTestId('live-chart').getAttribute('data-peak-rate')) > 0);
+      // Three minutes asleep, then a few polls more: nothing was redeemed in the last two minutes.
+      await other.clock.fastForward(180_000);
+      const woke = await samples();
+      await other.waitForFunction(
+        (n) => Number(document.querySelector('[data-testid="live-chart"]')?.getAttribute('data-samples')) >= n,
+        woke + 3,
+      );
+      assert.equal(await other.getByTestId('live-chart').getAttribute('data-peak-rate'), '0.00');
+      assert.equal(await other.getByTestId('live-chart').getAttribute('data-redeemed'), '10');
+    } finally {
+      await other.close();
+    }
   });
 
   test('no errors in the browser console', () => {

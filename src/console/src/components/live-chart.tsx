@@ -15,6 +15,17 @@ export interface Sample {
 /** Samples kept for the chart: two minutes at one poll a second. */
 export const samples_max = 120;
 
+/** The chart's history, in time: what its peak and its window speak of. */
+const history_ms = samples_max * 1000;
+
+/**
+ * The samples with `next` added, those older than two minutes before it dropped: polls stop while
+ * the tab is hidden or the machine sleeps, and a count of samples would then reach back hours.
+ */
+export function withSample(samples: readonly Sample[], next: Sample): Sample[] {
+  return [...samples, next].filter((s) => s.at_ms >= next.at_ms - history_ms).slice(-samples_max);
+}
+
 interface Rates {
   t_s: number[];
   per_s: number[];

@@ -6,7 +6,7 @@ import { ErrorText } from '../components/error-text.tsx';
 import { GenerateCodes } from '../components/generate-codes.tsx';
 import { KillSwitch } from '../components/kill-switch.tsx';
 import { LintList } from '../components/lint-list.tsx';
-import { LiveChart, type Sample, samples_max } from '../components/live-chart.tsx';
+import { LiveChart, type Sample, withSample } from '../components/live-chart.tsx';
 import { StatusBadge } from '../components/status-badge.tsx';
 import { TopMerchants } from '../components/top-merchants.tsx';
 import { useApi } from '../context.ts';
@@ -46,7 +46,7 @@ function useLiveCampaign(id: string) {
             redeemed: c.counts.redeemed,
             committed_minor: c.budget.spent_minor + c.budget.reserved_minor,
           };
-          setSamples((s) => [...s, sample].slice(-samples_max));
+          setSamples((s) => withSample(s, sample));
         } catch (e) {
           if (alive) setError(messageOf(e));
         }
