@@ -21,6 +21,8 @@ import type { Clock } from './clock.ts';
  */
 export class CampaignCache {
   private readonly entries = new Map<string, { campaign: Campaign; fetched_at_ms: number }>();
+  /** Store reads in flight, by campaign id. */
+  private readonly reading = new Map<string, Promise<Campaign | null>>();
 
   constructor(
     private readonly store: Store,
@@ -34,13 +36,25 @@ export class CampaignCache {
     return hit.campaign;
   }
 
-  /** The fresh cached campaign, or the store's (then cached); null: no such campaign. */
+  /**
+   * The fresh cached campaign, or the store's (then cached); null: no such campaign. Requests that
+   * miss together share one read: a campaign with a large allowlist is megabytes to read and parse.
+   */
   async get(id: string): Promise<Campaign | null> {
     const hit = this.fresh(id);
     if (hit !== undefined) return hit;
-    const c = await this.store.getCampaign(id);
-    if (c) this.note(c);
-    return c;
+    let pending = this.reading.get(id);
+    if (pending === undefined) {
+      pending = this.store
+        .getCampaign(id)
+        .then((c) => {
+          if (c) this.note(c);
+          return c;
+        })
+        .finally(() => this.reading.delete(id));
+      this.reading.set(id, pending);
+    }
+    return pending;
   }
 
   /** A campaign as this node committed or read it. */

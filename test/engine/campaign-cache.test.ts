@@ -86,6 +86,35 @@ describe('campaigns cached for validations and velocity settings', () => {
     }
   });
 
+  test('claims read no campaign while it is cached: an allowlist of 100,000 users is not read and parsed per claim', async () => {
+    const h = await harness();
+    const user_ids = Array.from({ length: limits.allowlist_users_max }, (_, i) => `user-${i}`);
+    const c = await activeCampaign(h, {
+      audience: { type: 'allowlist', user_ids },
+      per_user_limit: 1,
+      max_redemptions: null,
+    });
+    let reads = 0;
+    const getCampaign = h.store.getCampaign.bind(h.store);
+    h.store.getCampaign = (id) => {
+      reads++;
+      return getCampaign(id);
+    };
+    const claims = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => h.engine.claim({ campaign_id: c.id, user_id: `user-${99_999 - i}` }, who)),
+    );
+    assert.equal(new Set(claims.map((x) => x.code)).size, 50);
+    assert.equal(reads, 0, 'the campaign came from the submit this node committed');
+    await rejects(h.engine.claim({ campaign_id: c.id, user_id: 'stranger' }, who), 'coupon_not_eligible_user');
+    await rejects(h.engine.claim({ campaign_id: 'cmp_missing', user_id: 'user-1' }, who), 'not_found');
+    h.clock.advance(limits.campaign_settings_ttl_ms);
+    await h.engine.claim({ campaign_id: c.id, user_id: 'user-1' }, who);
+    await h.engine.claim({ campaign_id: c.id, user_id: 'user-2' }, who);
+    assert.equal(reads, 2, 'past its TTL the campaign is read again, once (and the missing one once)');
+    assert.equal((await getCampaign(c.id))?.claimed_count, 52);
+    await assertInvariants(h.store);
+  });
+
   test('a read that finishes after a newer commit does not put the older campaign back', async () => {
     const h = await harness();
     const c = await activeCampaign(h, { name: 'v1' });
