@@ -261,6 +261,16 @@ describe('normalizeCode and formatCode', () => {
     assert.equal(normalizeCode('u'), 'U');
   });
 
+  test('full-width forms (a CJK input method) and Unicode dashes are the ASCII a person meant', () => {
+    const fullWidth = (s: string) => s.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+    assert.equal(normalizeCode(fullWidth('abcd-efgh-jkmn-pqrs')), 'ABCDEFGHJKMNPQRS');
+    assert.equal(normalizeCode('ABCD\u2013EFGH\u2014JKMN\u2010PQRS'), 'ABCDEFGHJKMNPQRS');
+    assert.equal(normalizeCode(`\u3000${fullWidth('o1l')}\u3000`), '011');
+    for (const code of sampleCodes(50)) {
+      assert.ok(hasValidCheck(normalizeCode(fullWidth(formatCode(code).toLowerCase())), key));
+    }
+  });
+
   test('format groups of four; normalize undoes it, also after look-alike typing', () => {
     for (const code of sampleCodes(200)) {
       const shown = formatCode(code);

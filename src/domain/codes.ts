@@ -229,11 +229,16 @@ export function hasValidCheck(code: string, key: Uint8Array | string | CodeKey):
 
 const lookAlikes: Readonly<Record<string, string>> = { O: '0', I: '1', L: '1' };
 
-/** What a person typed, as the code it most likely is: upper case, no separators, look-alikes mapped. */
+/**
+ * What a person typed, as the code it most likely is: compatibility forms folded (NFKC: the
+ * full-width letters and digits a CJK input method types), upper case, no separators (spaces,
+ * any dash), look-alikes mapped.
+ */
 export function normalizeCode(input: string): string {
   return input
+    .normalize('NFKC')
     .toUpperCase()
-    .replace(/[\s-]+/g, '')
+    .replace(/[\s\p{Pd}]+/gu, '')
     .replace(/[OIL]/g, (c) => lookAlikes[c] ?? c);
 }
 

@@ -10,9 +10,12 @@ function cacheKeyOf(input: { code?: string; coupon_id?: string }): string {
 
 const notFound = () => new Rejection('coupon_not_found', 'no such coupon', 'code');
 
-/** A shared code is what its creator typed, compared case-insensitively. */
+/**
+ * A shared code is what its creator typed, compared case-insensitively and with compatibility
+ * forms folded (NFKC), so `ｓｐｒｉｎｇ` from a full-width input method is `SPRING`.
+ */
 export function normalizeSharedCode(code: string): string {
-  return code.trim().toUpperCase();
+  return code.normalize('NFKC').trim().toUpperCase();
 }
 
 /** True when the text has the shape of a generated code, so it is never taken for a shared one. */
@@ -32,11 +35,13 @@ export class CodeResolver {
   private readonly inflight = new Map<string, Promise<{ coupon_id: string; campaign_id: string }>>();
 
   /**
-   * Shared codes created before issued codes grew to 20 symbols that have the shape of one
-   * (e.g. `BLACKFRIDAY2024DEALS`). Creation refuses such codes now, so this set only shrinks;
-   * Engine.open fills it once, and those codes keep resolving as the shared codes they are.
+   * Shared codes stored in a form creation no longer makes: with the shape of a generated code
+   * (created before issued codes grew to 20 symbols, e.g. `BLACKFRIDAY2024DEALS`), or not folded
+   * by NFKC (created before normalizeSharedCode folded full-width forms, e.g. `ＳＰＲＩＮＧ`).
+   * Creation makes neither now, so this map only shrinks; Engine.open fills it once, keyed by the
+   * code as normalizeSharedCode makes it, and those codes keep resolving as the shared codes they are.
    */
-  readonly legacySharedCodes = new Set<string>();
+  readonly legacySharedCodes = new Map<string, string>();
 
   constructor(
     private readonly store: Store,
@@ -119,14 +124,21 @@ export class CodeResolver {
       return c;
     }
     if (input.code === undefined) throw new Rejection('invalid_request', 'code or coupon_id is required', 'code');
-    if (looksGenerated(input.code) && !this.legacySharedCodes.has(normalizeSharedCode(input.code))) {
+    const shared = normalizeSharedCode(input.code);
+    const legacy = this.legacySharedCodes.get(shared);
+    if (legacy !== undefined) return this.sharedCoupon(legacy);
+    if (looksGenerated(input.code)) {
       const code = normalizeCode(input.code);
       if (!hasValidCheck(code, this.key)) throw notFound();
       const c = await this.store.findCouponByCode(code);
       if (!c || c.kind === 'shared') throw notFound();
       return c;
     }
-    const c = await this.store.findCouponByCode(normalizeSharedCode(input.code));
+    return this.sharedCoupon(shared);
+  }
+
+  private async sharedCoupon(code: string): Promise<Coupon> {
+    const c = await this.store.findCouponByCode(code);
     if (c?.kind !== 'shared') throw notFound();
     return c;
   }

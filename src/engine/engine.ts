@@ -8,14 +8,7 @@ import {
   zeroCounters,
 } from '../domain/campaign.ts';
 import type { CampaignPatch } from '../domain/campaign-change.ts';
-import {
-  type CodeKey,
-  codeKey,
-  codeLength,
-  codeRandomBytesNeeded,
-  issuedCodePrefix,
-  makeCode,
-} from '../domain/codes.ts';
+import { type CodeKey, codeKey, codeRandomBytesNeeded, issuedCodePrefix, makeCode } from '../domain/codes.ts';
 import type { Coupon } from '../domain/coupon.ts';
 import { evaluateRedemption } from '../domain/eligibility.ts';
 import { asError, assert, idempotencyKeyReused, Rejection } from '../domain/errors.ts';
@@ -241,9 +234,9 @@ export class Engine {
     await store.migrate();
     const key = await store.getOrCreateSecret('code_check_key', () => randomBytes(32).toString('hex'));
     const engine = new Engine(store, key, opts);
-    // Normalizing a code only drops characters, so none shorter than a bearer code can look generated.
-    for (const code of await store.sharedCodes(codeLength)) {
-      if (looksGenerated(code)) engine.codes.legacySharedCodes.add(code);
+    for (const code of await store.sharedCodes(1)) {
+      const folded = normalizeSharedCode(code);
+      if (looksGenerated(code) || folded !== code) engine.codes.legacySharedCodes.set(folded, code);
     }
     return engine;
   }
@@ -279,6 +272,10 @@ export class Engine {
     if (idem) {
       const prev = await this.store.getIdempotency(idem.key);
       if (prev) return unwrap(this.replay(prev, idem));
+    }
+    // A code stored before folding answers to this one's spelling (CodeResolver.legacySharedCodes).
+    if (spec.code !== null && this.codes.legacySharedCodes.has(spec.code)) {
+      throw new Rejection('invalid_request', 'this code is already in use', 'code');
     }
     const campaign: Campaign = {
       ...spec,
@@ -403,9 +400,12 @@ export class Engine {
    */
   async updateCampaign(id: string, patch: CampaignPatch, who: Actor): Promise<Campaign> {
     const idem = this.idemOf(who, { op: 'update', id, patch });
-    await this.lookedUp(idem, () => this.getCampaign(id));
+    const current = await this.lookedUp(idem, () => this.getCampaign(id));
     if (this.isClosing) throw new Rejection('overloaded', 'server is shutting down', undefined, 1);
-    const normalized = typeof patch.code === 'string' ? { ...patch, code: normalizeSharedCode(patch.code) } : patch;
+    // The code cannot change; one sent back as it is spelled now (stored unfolded by an older server) is no change.
+    const code = typeof patch.code === 'string' ? normalizeSharedCode(patch.code) : undefined;
+    const same = code !== undefined && current.code !== null && normalizeSharedCode(current.code) === code;
+    const normalized = code === undefined ? patch : { ...patch, code: same ? current.code : code };
     const cmd: Command = { type: 'update', patch: normalized, actor: who.actor, ...idem };
     const [outcome] = await this.applyBatch(id, [cmd]);
     assert(outcome !== undefined, 'a batch of one command answered nothing');

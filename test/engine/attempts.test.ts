@@ -20,7 +20,7 @@ import {
 import type { RedeemInput } from '../../src/engine/engine.ts';
 import { RedisCounters } from '../../src/engine/redis-counters.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
-import { activeCampaign, assertInvariants, harness, order, t0 } from '../support/fixtures.ts';
+import { activeCampaign, assertInvariants, harness, order, rejects, spec, t0 } from '../support/fixtures.ts';
 import { dead_redis_url } from '../support/redis.ts';
 
 /**
@@ -332,6 +332,38 @@ describe('code-guessing lockout', () => {
   });
 });
 
+/** As a CJK input method in full-width mode types it: every ASCII character as its full-width form. */
+function fullWidth(s: string): string {
+  return s.replace(/[!-~]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 0xfee0));
+}
+
+describe('codes typed in full-width forms or with Unicode dashes', () => {
+  test('are the codes they spell: they redeem, and never count toward the lockout', async () => {
+    const { h, codes } = await setup();
+    const shared = await activeCampaign(h, { code_mode: 'shared_code', code: 'spring', per_user_limit: null });
+    const typed = codes.slice(0, failures_max + 1).map((code, i) => {
+      const grouped = code.match(/.{4}/g)?.join(i % 2 === 0 ? '\u2013' : '-') ?? code;
+      return i % 2 === 0 ? grouped : fullWidth(grouped.toLowerCase());
+    });
+    for (const code of typed) assert.equal(await codeOf(h.engine.redeem(input(code), who)), 'ok', code);
+    const validated = await h.engine.validate(input(fullWidth(' Spring ')));
+    assert.equal(validated.reason, null);
+    const redeemed = await h.engine.redeem(input(`\u3000${fullWidth('SPRING')}`), who);
+    assert.equal(redeemed.campaign_id, shared.id);
+    assert.equal(await codeOf(h.engine.redeem(input(guess()), who)), 'coupon_not_found', 'no failure was counted');
+    await assertInvariants(h.store);
+  });
+
+  test('a shared code is stored as its ASCII form, and taken once whichever form is sent', async () => {
+    const h = await harness();
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: fullWidth('Summer') });
+    assert.equal(c.code, 'SUMMER');
+    await rejects(h.engine.createCampaign(spec({ code_mode: 'shared_code', code: 'summer' }), who), 'invalid_request');
+    const looks = fullWidth(codeAlphabet.slice(0, codeLength));
+    await rejects(h.engine.createCampaign(spec({ code_mode: 'shared_code', code: looks }), who), 'invalid_request');
+  });
+});
+
 type ChainRow = Parameters<typeof auditHash>[0] & { seq: number };
 
 /** Edits the data of every entry of one audit chain and links them again; returns the new head hash. */
@@ -350,6 +382,46 @@ function rewriteChain(db: Database.Database, chain: string, edit: (data_json: st
   }
   return prev;
 }
+
+describe('shared codes stored before full-width forms were folded', () => {
+  test('a code stored in full-width form still redeems, sent as it was stored or as its ASCII', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vs-unfolded-'));
+    const path = join(dir, 'v.db');
+    try {
+      const store = new SqliteStore({ path });
+      const h = await harness({}, store);
+      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PLACEHOLDER', per_user_limit: 100 });
+      await h.engine.close();
+      await store.close();
+      // As an older server stored what its creator typed: upper-cased, not folded.
+      const stored = fullWidth('WINTER');
+      const db = new Database(path);
+      db.prepare('UPDATE coupons SET code = ? WHERE code = ?').run(stored, 'PLACEHOLDER');
+      const row = db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(c.id) as { doc: string };
+      const doc = JSON.stringify({ ...JSON.parse(row.doc), code: stored });
+      db.prepare('UPDATE campaigns SET code = ?, doc = ? WHERE id = ?').run(stored, doc, c.id);
+      db.close();
+      const again = new SqliteStore({ path });
+      const h2 = await harness({}, again);
+      for (const sent of [fullWidth('winter'), stored, ' winter ']) {
+        assert.equal((await h2.engine.redeem(input(sent), who)).campaign_id, c.id, sent);
+      }
+      assert.equal(await codeOf(h2.engine.redeem(input(fullWidth('SUMMER')), who)), 'coupon_not_found');
+      // Sent back with a change (as a form does), its code is no change.
+      const updated = await h2.engine.updateCampaign(c.id, { code: fullWidth('winter'), name: 'w' }, who);
+      assert.equal(updated.code, stored);
+      // Its ASCII spelling names it, so no new campaign can take that spelling.
+      await rejects(
+        h2.engine.createCampaign(spec({ code_mode: 'shared_code', code: 'Winter' }), who),
+        'invalid_request',
+      );
+      await h2.engine.close();
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe('shared codes from before issued codes had 20 symbols', () => {
   test('a stored 20-symbol shared code that looks generated still redeems, and locks nobody out', async () => {
