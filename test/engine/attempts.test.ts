@@ -383,82 +383,78 @@ function rewriteChain(db: Database.Database, chain: string, edit: (data_json: st
   return prev;
 }
 
+type Harness = Awaited<ReturnType<typeof harness>>;
+
+/**
+ * A shared-code campaign whose code an older server stored as `stored` (its coupon, campaign row,
+ * document and creation entry, the chain rewritten so verify agrees), the store reopened; `body`
+ * gets an engine on it and the campaign's id.
+ */
+async function withStoredSharedCode(stored: string, body: (h: Harness, campaign_id: string) => Promise<void>) {
+  const dir = mkdtempSync(join(tmpdir(), 'vs-stored-code-'));
+  const path = join(dir, 'v.db');
+  try {
+    const store = new SqliteStore({ path });
+    const h = await harness({}, store);
+    const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PLACEHOLDER', per_user_limit: 100 });
+    await h.engine.close();
+    await store.close();
+    const db = new Database(path);
+    db.prepare('UPDATE coupons SET code = ? WHERE code = ?').run(stored, 'PLACEHOLDER');
+    const head = rewriteChain(db, c.id, (data) => data.replaceAll('PLACEHOLDER', stored));
+    const row = db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(c.id) as { doc: string };
+    db.prepare('UPDATE campaigns SET code = ?, doc = ? WHERE id = ?').run(
+      stored,
+      JSON.stringify({ ...JSON.parse(row.doc), code: stored, audit_head: head }),
+      c.id,
+    );
+    db.close();
+    const again = new SqliteStore({ path });
+    const h2 = await harness({}, again);
+    try {
+      await body(h2, c.id);
+      await assertInvariants(again);
+    } finally {
+      await h2.engine.close();
+      await again.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('shared codes stored before full-width forms were folded', () => {
   test('a code stored in full-width form still redeems, sent as it was stored or as its ASCII', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vs-unfolded-'));
-    const path = join(dir, 'v.db');
-    try {
-      const store = new SqliteStore({ path });
-      const h = await harness({}, store);
-      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PLACEHOLDER', per_user_limit: 100 });
-      await h.engine.close();
-      await store.close();
-      // As an older server stored what its creator typed: upper-cased, not folded.
-      const stored = fullWidth('WINTER');
-      const db = new Database(path);
-      db.prepare('UPDATE coupons SET code = ? WHERE code = ?').run(stored, 'PLACEHOLDER');
-      const row = db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(c.id) as { doc: string };
-      const doc = JSON.stringify({ ...JSON.parse(row.doc), code: stored });
-      db.prepare('UPDATE campaigns SET code = ?, doc = ? WHERE id = ?').run(stored, doc, c.id);
-      db.close();
-      const again = new SqliteStore({ path });
-      const h2 = await harness({}, again);
+    // As an older server stored what its creator typed: upper-cased, not folded.
+    const stored = fullWidth('WINTER');
+    await withStoredSharedCode(stored, async (h2, campaign_id) => {
       for (const sent of [fullWidth('winter'), stored, ' winter ']) {
-        assert.equal((await h2.engine.redeem(input(sent), who)).campaign_id, c.id, sent);
+        assert.equal((await h2.engine.redeem(input(sent), who)).campaign_id, campaign_id, sent);
       }
       assert.equal(await codeOf(h2.engine.redeem(input(fullWidth('SUMMER')), who)), 'coupon_not_found');
       // Sent back with a change (as a form does), its code is no change.
-      const updated = await h2.engine.updateCampaign(c.id, { code: fullWidth('winter'), name: 'w' }, who);
+      const updated = await h2.engine.updateCampaign(campaign_id, { code: fullWidth('winter'), name: 'w' }, who);
       assert.equal(updated.code, stored);
       // Its ASCII spelling names it, so no new campaign can take that spelling.
       await rejects(
         h2.engine.createCampaign(spec({ code_mode: 'shared_code', code: 'Winter' }), who),
         'invalid_request',
       );
-      await h2.engine.close();
-      await again.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
 describe('shared codes from before issued codes had 20 symbols', () => {
   test('a stored 20-symbol shared code that looks generated still redeems, and locks nobody out', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vs-legacy-'));
-    const path = join(dir, 'v.db');
-    try {
-      const store = new SqliteStore({ path });
-      const h = await harness({}, store);
-      const c = await activeCampaign(h, { code_mode: 'shared_code', code: 'PLACEHOLDER', per_user_limit: 100 });
-      await h.engine.close();
-      await store.close();
-      // As an older server could have stored it: creation refuses this shape now.
-      const legacy = 'HAPPYNEWYEAR2025SAVE';
-      assert.equal(looksGenerated(legacy), true);
-      const db = new Database(path);
-      db.prepare('UPDATE coupons SET code = ? WHERE code = ?').run(legacy, 'PLACEHOLDER');
-      // Its creation entry named that code too: rewrite the chain and its anchor, so verify agrees.
-      const head = rewriteChain(db, c.id, (data) => data.replaceAll('PLACEHOLDER', legacy));
-      const row = db.prepare('SELECT doc FROM campaigns WHERE id = ?').get(c.id) as { doc: string };
-      db.prepare('UPDATE campaigns SET code = ?, doc = ? WHERE id = ?').run(
-        legacy,
-        JSON.stringify({ ...JSON.parse(row.doc), code: legacy, audit_head: head }),
-        c.id,
-      );
-      db.close();
-      const again = new SqliteStore({ path });
-      const h2 = await harness({}, again);
+    // As an older server could have stored it: creation refuses this shape now.
+    const legacy = 'HAPPYNEWYEAR2025SAVE';
+    assert.equal(looksGenerated(legacy), true);
+    await withStoredSharedCode(legacy, async (h2) => {
       for (let i = 0; i < failures_max + 2; i++) {
         assert.equal(await codeOf(h2.engine.redeem(input(legacy.toLowerCase()), who)), 'ok', `redemption ${i + 1}`);
       }
       // A 20-symbol guess that is not a stored shared code is still refused by its check part.
       assert.equal(await codeOf(h2.engine.redeem(input(`${guess()}ABCD`), who)), 'coupon_not_found');
-      await assertInvariants(again);
-      await h2.engine.close();
-      await again.close();
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
