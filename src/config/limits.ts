@@ -58,9 +58,17 @@ export const limits = {
   pg_answer_wait_ms_max: 30_000,
   /** PostgreSQL ends a transaction left idle this long (its process stalled or hung), releasing its locks. */
   pg_idle_in_transaction_ms_max: 60_000,
-  /** How long a node trusts its copy of a campaign's velocity settings (its own changes apply at once). */
+  /**
+   * How long a node trusts its copy of a campaign (validations, and the velocity settings a
+   * redemption is first counted under; its own changes apply at once).
+   */
   campaign_settings_ttl_ms: 1_000,
   campaign_settings_cached_max: 10_000,
+  /**
+   * Times one redemption is counted again under velocity settings its batch found changed on
+   * another node (each count follows a committed change); past it the request is refused, 503.
+   */
+  velocity_recounts_max: 3,
   /**
    * /metrics: the budget gauges are read from the store (every node's spending, not only this
    * node's) at most this often; scrapes in between show what the last read got.

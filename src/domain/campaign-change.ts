@@ -86,6 +86,11 @@ function audienceWidened(prev: CampaignSpec['audience'], next: CampaignSpec['aud
   return next.type === 'public' || widened(prev.user_ids, next.user_ids);
 }
 
+/** The same limits (an absent limit, null or undefined, is none; no settings at all is no limits). */
+export function sameVelocity(a: Velocity | null, b: Velocity | null): boolean {
+  return velocityFields.every((f) => (a?.[f] ?? null) === (b?.[f] ?? null));
+}
+
 function velocityLoosened(prev: Velocity | null, next: Velocity | null): boolean {
   return velocityFields.some((f) => loosened(prev?.[f], next?.[f]));
 }

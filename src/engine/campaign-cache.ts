@@ -7,7 +7,7 @@ import type { Clock } from './clock.ts';
  * Campaigns as this node last committed or read them, trusted for limits.campaign_settings_ttl_ms.
  * Only what advises or guards in front of the batch queue reads them here: a validation's answer
  * and the velocity settings. Nothing that moves money decides from it: a redemption's batch
- * reads the locked row.
+ * reads the locked row, and refuses to decide under velocity settings other than its own.
  *
  * This node's own commits replace an entry at once (Engine.onCommit), so with one node (the
  * embedded store) nothing here is stale; another node's changes show within the TTL. A newer
@@ -55,6 +55,11 @@ export class CampaignCache {
       this.reading.set(id, pending);
     }
     return pending;
+  }
+
+  /** Forgets the campaign (another node changed it): the next get reads the store. */
+  forget(id: string): void {
+    this.entries.delete(id);
   }
 
   /** A campaign as this node committed or read it. */

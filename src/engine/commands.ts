@@ -1,3 +1,4 @@
+import type { Velocity } from '../domain/campaign.ts';
 import type { CampaignPatch } from '../domain/campaign-change.ts';
 import type { Alarm } from '../domain/detect/detector.ts';
 import type { Order } from '../domain/redemption.ts';
@@ -28,6 +29,12 @@ export type Command = { actor: string | null; idem?: IdemKey } & (
       device_id: string | null;
       ip: string | null;
       confirm: boolean;
+      /**
+       * The velocity settings the guards counted it under (this node's copy of the campaign): the
+       * batch decides nothing under others (see VelocityChanged), so a limit set on another node
+       * counts from the moment it is committed, not once this node's copy expires.
+       */
+      velocity: Velocity | null;
     }
   | { type: 'confirm'; redemption_id: string }
   | { type: 'release'; redemption_id: string; expired: boolean }
@@ -86,5 +93,10 @@ export interface RejectionBody {
 /**
  * What a command answered; stored verbatim for idempotent replays. `replayed` marks an answer a
  * batch gave from an earlier request's record (never stored): this command had no effect of its own.
+ * `velocity_now` marks a reservation the batch did not decide, counted under velocity settings the
+ * locked campaign no longer has (never stored): its caller counts it again under these and resubmits.
  */
-export type Outcome = ({ ok: true; value: unknown } | { ok: false; error: RejectionBody }) & { replayed?: true };
+export type Outcome = ({ ok: true; value: unknown } | { ok: false; error: RejectionBody }) & {
+  replayed?: true;
+  velocity_now?: { velocity: Velocity | null };
+};

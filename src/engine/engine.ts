@@ -5,6 +5,7 @@ import {
   type Campaign,
   type CampaignSpec,
   type CampaignStatus,
+  type Velocity,
   zeroCounters,
 } from '../domain/campaign.ts';
 import type { CampaignPatch } from '../domain/campaign-change.ts';
@@ -44,7 +45,7 @@ import { freeze, raiseAlert, reverseMany, revokeCoupons, unfreeze } from './inci
 import { type IncidentLog, Incidents } from './incidents/incidents.ts';
 import { grab, packetsToLoad, settle } from './red-envelope-handlers.ts';
 import { RedEnvelopes } from './red-envelopes.ts';
-import { claim, confirm, orderKey, release, reserve, reverse } from './redeem-handlers.ts';
+import { claim, confirm, orderKey, release, reserve, reverse, VelocityChanged } from './redeem-handlers.ts';
 import { lookedUp } from './unknown-refusal.ts';
 import { needsLiveMax, updateCampaign } from './update-handler.ts';
 
@@ -530,7 +531,31 @@ export class Engine {
     const coupon =
       this.codes.cachedRoute(input) ??
       (await this.lookedUp(idemPart, () => this.guards.lookup(subject, () => this.codes.route(input))));
-    const admitted = this.guards.admit(coupon.campaign_id, subject);
+    const settings = this.guards.velocityOf(coupon.campaign_id);
+    let velocity = (settings instanceof Promise ? await settings : settings).v;
+    for (let counts = 1; ; counts++) {
+      const outcome = await this.reserveUnder(velocity, coupon, input, who, idemPart);
+      if (outcome.velocity_now === undefined) return unwrap<Redemption>(outcome);
+      // Counted under this node's copy of the limits, which another node has changed since: nothing
+      // was decided. Counted again under the locked row's; the copy is read again by what follows.
+      this.campaigns.forget(coupon.campaign_id);
+      velocity = outcome.velocity_now.velocity;
+      if (counts >= limits.velocity_recounts_max) {
+        throw new Rejection('overloaded', "the campaign's velocity limits keep changing; retry", undefined, 1);
+      }
+    }
+  }
+
+  /** One reservation, counted in the velocity windows `velocity` sets; a place not used is given back. */
+  private async reserveUnder(
+    velocity: Velocity | null,
+    coupon: { coupon_id: string; campaign_id: string },
+    input: RedeemInput,
+    who: Actor,
+    idemPart: { idem?: IdemKey },
+  ): Promise<Outcome> {
+    const subject = subjectOf(input);
+    const admitted = this.guards.admit(velocity, coupon.campaign_id, subject);
     const ticket = admitted instanceof Promise ? await admitted : admitted;
     let outcome: Outcome;
     try {
@@ -542,6 +567,7 @@ export class Engine {
         device_id: subject.device_id,
         ip: subject.ip,
         confirm: input.confirm ?? false,
+        velocity,
         actor: who.actor,
         ...idemPart,
       });
@@ -550,11 +576,11 @@ export class Engine {
       if (ticket && e instanceof Rejection) await this.guards.giveBack(ticket);
       throw e;
     }
-    // Given back once: by a refusal, or by a retry answered with its first request's answer (both in
-    // flight at once), which accepted none of its own. Given back twice (a replayed refusal), the
-    // place of a redemption accepted before would go with it.
+    // Given back once: by a refusal (or a reservation not decided), or by a retry answered with its
+    // first request's answer (both in flight at once), which accepted none of its own. Given back
+    // twice (a replayed refusal), the place of a redemption accepted before would go with it.
     if (ticket && (outcome.replayed || !outcome.ok)) await this.guards.giveBack(ticket);
-    return unwrap<Redemption>(outcome);
+    return outcome;
   }
 
   async confirm(redemption_id: string, who: Actor): Promise<Redemption> {
@@ -891,6 +917,10 @@ export class Engine {
       const handler = handlers[cmd.type] as (ctx: BatchContext, cmd: Command) => unknown;
       outcome = { ok: true, value: handler(ctx, cmd) };
     } catch (e) {
+      // Not decided and not an answer: nothing is recorded under its key (see Engine.redeem).
+      if (e instanceof VelocityChanged) {
+        return { ok: false, error: { code: 'overloaded', message: e.message }, velocity_now: { velocity: e.velocity } };
+      }
       if (!(e instanceof Rejection)) throw e;
       outcome = toOutcomeError(e);
     }

@@ -208,19 +208,18 @@ export class Guards {
   }
 
   /**
-   * Takes a place in every velocity window of the campaign, or refuses (429, or 503 without
-   * counters). Answers at once, with nothing to wait for, when the campaign's settings are
-   * cached and it sets no velocity limit.
+   * The campaign's velocity settings as this node holds them (CampaignCache): at once while cached,
+   * else after a store read. Only what admit counts under; the batch holds them to the locked row.
    */
-  admit(campaign_id: string, subject: VelocitySubject): VelocityTicket | null | Promise<VelocityTicket | null> {
-    const cached = this.cachedVelocity(campaign_id);
-    if (cached === undefined) {
-      return this.loadVelocity(campaign_id).then(({ v }) => this.admitUnder(v, campaign_id, subject));
-    }
-    return this.admitUnder(cached.v, campaign_id, subject);
+  velocityOf(campaign_id: string): { v: Velocity | null } | Promise<{ v: Velocity | null }> {
+    return this.cachedVelocity(campaign_id) ?? this.loadVelocity(campaign_id);
   }
 
-  private admitUnder(
+  /**
+   * Takes a place in every velocity window these settings set for the campaign, or refuses (429,
+   * or 503 without counters). Answers at once, with nothing to wait for, when they set no limit.
+   */
+  admit(
     velocity: Velocity | null,
     campaign_id: string,
     subject: VelocitySubject,

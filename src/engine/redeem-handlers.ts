@@ -1,4 +1,5 @@
-import { liveRedemptions, restoredCouponStatus } from '../domain/campaign.ts';
+import { liveRedemptions, restoredCouponStatus, type Velocity } from '../domain/campaign.ts';
+import { sameVelocity } from '../domain/campaign-change.ts';
 import { claimedCouponExpiry, isSingleUse } from '../domain/coupon.ts';
 import { checkAudience, checkCampaignOpen, evaluateRedemption } from '../domain/eligibility.ts';
 import { assert, Rejection } from '../domain/errors.ts';
@@ -37,8 +38,20 @@ export function claim(ctx: BatchContext, cmd: Cmd<'claim'>): unknown {
   return { ...coupon };
 }
 
+/**
+ * A reservation counted under velocity settings the locked campaign no longer has (changed on
+ * another node since this node's copy was read): not decided, and not an answer (nothing recorded
+ * under its Idempotency-Key). The engine counts it again under `velocity` and resubmits it.
+ */
+export class VelocityChanged extends Error {
+  constructor(readonly velocity: Velocity | null) {
+    super("the campaign's velocity settings changed");
+  }
+}
+
 export function reserve(ctx: BatchContext, cmd: Cmd<'reserve'>): unknown {
   const c = ctx.campaign;
+  if (!sameVelocity(c.velocity, cmd.velocity)) throw new VelocityChanged(c.velocity ?? null);
   const coupon = ctx.coupon(cmd.coupon_id);
   if (!coupon || coupon.campaign_id !== c.id) throw new Rejection('coupon_not_found', 'no such coupon');
   const verdict = evaluateRedemption({

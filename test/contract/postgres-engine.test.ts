@@ -8,7 +8,7 @@ import { Engine } from '../../src/engine/engine.ts';
 import { exposureView } from '../../src/http/exposure-view.ts';
 import { StoreUnavailable } from '../../src/store/port.ts';
 import { PostgresStore } from '../../src/store/postgres/postgres-store.ts';
-import { activeCampaign, assertInvariants, harness, order } from '../support/fixtures.ts';
+import { activeCampaign, assertInvariants, harness, order, rejects } from '../support/fixtures.ts';
 import { createTestDatabase, pg_unavailable_message } from '../support/pg.ts';
 
 const db = await createTestDatabase();
@@ -72,6 +72,44 @@ describe('engine on PostgreSQL', () => {
       await assertInvariants(stores[0]);
     } finally {
       await Promise.all([h.engine.close(), other.close()]);
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  test('a velocity limit set on one node holds at once for redemptions on another that has the campaign cached', async () => {
+    // Node B cached the campaign without velocity limits (its CampaignCache, fresh for a second);
+    // node A then sets one. B's next redemptions must be counted against it, as the locked row says.
+    const stores = [new PostgresStore({ url }), new PostgresStore({ url })] as const;
+    const a = await harness({}, stores[0]);
+    const b = await Engine.open(stores[1], { clock: a.clock, approval_threshold_minor: Number.MAX_SAFE_INTEGER });
+    try {
+      const c = await activeCampaign(a, {
+        code_mode: 'shared_code',
+        code: 'PGVELO',
+        per_user_limit: null,
+        max_redemptions: null,
+        velocity: null,
+      });
+      const who = { actor: 'key_checkout' };
+      const redeemOn = (e: Engine, user_id: string) =>
+        e.redeem({ user_id, code: 'PGVELO', order: order(), confirm: true }, who);
+      await redeemOn(b, 'u0');
+      const changed = await a.engine.updateCampaign(
+        c.id,
+        { velocity: { per_user_per_minute: 1 } },
+        { actor: 'key_maker' },
+      );
+      assert.equal(changed.status, 'active', 'a tighter limit needs no approval');
+      await redeemOn(b, 'u1');
+      await rejects(redeemOn(b, 'u1'), 'rate_limited');
+      // Both nodes count in the same windows from now on (here: each node's own counters, one clock).
+      await redeemOn(a.engine, 'u2');
+      await rejects(redeemOn(a.engine, 'u2'), 'rate_limited');
+      const now = await a.engine.getCampaign(c.id);
+      assert.equal(now.confirmed_count, 3);
+      await assertInvariants(stores[0]);
+    } finally {
+      await Promise.all([a.engine.close(), b.close()]);
       await Promise.all(stores.map((s) => s.close()));
     }
   });
