@@ -151,6 +151,12 @@ export class Engine {
   private readonly listeners: Listener[] = [];
   private readonly hold_ms: number;
   wantsEvent: (type: string) => boolean;
+  /**
+   * Set when wantsEvent is this node's copy of what the webhooks subscribe to (re-read every
+   * second): each batch then also reads the live webhooks' types in its transaction and writes their
+   * events too, so a webhook made on another node gets them from its creation on, not a second later.
+   */
+  subscriptionsInBatch = false;
   readonly approval_threshold_minor: number;
   private sweeper: NodeJS.Timeout | null = null;
   private last_idempotency_prune_ms = Number.NEGATIVE_INFINITY;
@@ -200,7 +206,7 @@ export class Engine {
       now: () => this.now(),
       run: <T>(campaign_id: string, cmd: Command) => this.run<T>(campaign_id, cmd),
       approval_threshold_minor: this.approval_threshold_minor,
-      wantsEvent: (type) => this.wantsEvent(type),
+      wantsEventNow: (type) => this.wantsEventNow(type),
     });
     this.campaigns = new CampaignCache(store, this.clock);
     this.guards = new Guards(opts.counters ?? new MemoryCounters(this.clock), this.campaigns, this.clock);
@@ -240,6 +246,16 @@ export class Engine {
       if (looksGenerated(code) || folded !== code) engine.codes.legacySharedCodes.set(folded, code);
     }
     return engine;
+  }
+
+  /**
+   * For an event written outside a batch (an incident's, a red envelope's activation, a node's): wanted
+   * here, or by a webhook another node made since this node's copy was read (read from the store then).
+   */
+  async wantsEventNow(type: string): Promise<boolean> {
+    if (this.wantsEvent(type)) return true;
+    if (!this.subscriptionsInBatch) return false;
+    return (await this.store.liveWebhooks()).some((w) => w.events.includes(type));
   }
 
   onCommit(listener: Listener): void {
@@ -784,6 +800,7 @@ export class Engine {
   /** What a batch must read; usage counters for each order, and others only for the limits the campaign sets. */
   private loadFor(cmds: Command[], c: Campaign): BatchLoad {
     const load: BatchLoad = { coupon_ids: [], redemption_ids: [], usage_keys: [], idempotency_keys: [] };
+    if (this.subscriptionsInBatch) load.subscribed_types = true;
     const incidents: IncidentFenceLoad[] = [];
     let grabs = 0;
     for (const cmd of cmds) {
@@ -887,13 +904,15 @@ export class Engine {
     committed: Array<{ campaign: Campaign; confirmed: Redemption[] }>,
   ): { writes: BatchWrites | null; result: Outcome[] } {
     const now_ms = this.now();
+    const wants = this.wantsEvent;
+    const subscribed = snapshot.subscribed_types;
     const env: BatchEnv = {
       now_ms,
       ids: this.ids,
       newCode: () => this.newCode(),
       newIssuedCode: () => this.newCode(now_ms),
       hold_ms: this.hold_ms,
-      wantsEvent: this.wantsEvent,
+      wantsEvent: subscribed === undefined ? wants : (type) => wants(type) || subscribed.has(type),
     };
     // A store may run decide again (a retried or re-run transaction): only the last decision per
     // campaign counts, even when that one changes nothing.

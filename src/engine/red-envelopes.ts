@@ -25,8 +25,8 @@ export interface RedEnvelopeDeps {
   run: <T>(campaign_id: string, cmd: Command) => Promise<T>;
   /** An envelope whose total is above this (or whose backing campaign has lint warnings) waits for approval. */
   approval_threshold_minor: number;
-  /** Whether some subscriber wants events of this type (the outbox gets only those). */
-  wantsEvent: (type: string) => boolean;
+  /** Whether some subscriber wants events of this type (the outbox gets only those): Engine.wantsEventNow. */
+  wantsEventNow: (type: string) => Promise<boolean>;
   randomInt?: RandomInt;
 }
 
@@ -153,7 +153,7 @@ export class RedEnvelopes {
     // Created active, the backing campaign is activated here, as a submit or an approval announces
     // it for any other campaign (`from` null: it had no status before).
     const activated =
-      status === 'active' && this.deps.wantsEvent('campaign.activated')
+      status === 'active' && (await this.deps.wantsEventNow('campaign.activated'))
         ? [
             {
               id: ids.next('evt', now_ms),

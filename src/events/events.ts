@@ -51,10 +51,14 @@ export class EventSystem {
     this.log = opts.log;
   }
 
-  /** Loads the subscribed types and lets the engine write only those to the outbox. */
+  /**
+   * Loads the subscribed types and lets the engine write only those to the outbox; its batches also
+   * read them from the store (webhooks another node made since), unless NATS wants every type anyway.
+   */
   async wire(): Promise<void> {
     await this.subscriptions.refresh();
     this.engine.wantsEvent = this.subscriptions.wants;
+    this.engine.subscriptionsInBatch = this.nats === null;
   }
 
   /** wire(), then keeps the types fresh and starts dispatching. */
@@ -70,7 +74,9 @@ export class EventSystem {
    * the outbox when some webhook (or NATS) wants its type, then delivered like any other.
    */
   async publish(type: EventType, data: unknown): Promise<void> {
-    if (!this.subscriptions.wants(type)) return;
+    const wanted =
+      this.subscriptions.wants(type) || (this.engine.subscriptionsInBatch && (await this.engine.wantsEventNow(type)));
+    if (!wanted) return;
     const created_at_ms = this.engine.now();
     const event = { id: this.engine.ids.next('evt', created_at_ms), type, created_at_ms, data };
     await this.engine.store.insertEvents([event]);

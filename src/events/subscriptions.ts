@@ -4,7 +4,8 @@ import type { Store } from '../store/port.ts';
 /**
  * The event types some webhook (or NATS) wants, so that the engine writes no outbox rows
  * that nobody receives. Refreshed from the store every second and at once on this node's
- * own webhook changes; other nodes see a new webhook within a second.
+ * own webhook changes; what another node made since, each batch reads in its transaction
+ * (Engine.subscriptionsInBatch) and other writers ask the store for (Engine.wantsEventNow).
  */
 export class Subscriptions {
   private types = new Set<string>();

@@ -66,6 +66,11 @@ export interface BatchLoad {
   pausing_incidents?: boolean;
   /** Also read every API key's origin (an approval checks the lineages of the approver and the makers). */
   key_origins?: boolean;
+  /**
+   * Also read the event types live webhooks subscribe to, in the batch's transaction: a webhook
+   * another node made a moment ago gets this batch's events (Engine.subscriptionsInBatch).
+   */
+  subscribed_types?: boolean;
 }
 
 export interface BatchSnapshot {
@@ -84,6 +89,8 @@ export interface BatchSnapshot {
   pausing_incidents?: string[];
   /** When the load asked for `key_origins`: every stored API key's, by id. */
   key_origins?: Map<string, KeyOrigin>;
+  /** When the load asked for `subscribed_types`: every type some live webhook lists. */
+  subscribed_types?: Set<string>;
 }
 
 /** Set-wise changes that do not fit in a snapshot (a whole campaign at once). */

@@ -55,6 +55,53 @@ test('two nodes on one PostgreSQL relay and deliver every event exactly once bet
   }
 });
 
+test('PostgreSQL: a webhook made on one node receives the events another node commits right after, before that node re-reads its subscriptions', {
+  skip: db ? false : pg_unavailable_message,
+}, async () => {
+  assert.ok(db);
+  const r = await receiver();
+  const h1 = await eventsHarness({}, await freshPostgresStore(db));
+  // Node 2 is running: it read the subscriptions when nobody wanted anything, and its next re-read is
+  // up to a second away (its refresh timer is not started here).
+  const h2 = await eventsHarness({}, new PostgresStore({ url: db.url }), h1.clock.now());
+  try {
+    const c = await activeCampaign(h2, { per_user_limit: null, max_redemptions: null });
+    const hook = await h1.call('POST', '/v1/webhooks', {
+      url: r.url,
+      events: ['redemption.confirmed', 'campaign.paused', 'incident.opened'],
+    });
+    assert.equal(hook.status, 201, JSON.stringify(hook.body));
+    const who = { actor: 'k' };
+    const coupon = await h2.engine.claim({ campaign_id: c.id, user_id: 'u1' }, who);
+    const redeemed = await h2.engine.redeem(
+      { user_id: 'u1', coupon_id: coupon.id, order: order(), confirm: true },
+      who,
+    );
+    // A batch's event (the pause) and one written outside any batch (the incident's).
+    const opened = await h2.call<{ id: string }>('POST', '/v1/incidents', {
+      title: 'stop it',
+      scope: { campaign_ids: [c.id] },
+      actions: ['pause_campaigns'],
+    });
+    assert.equal(opened.status, 201, JSON.stringify(opened.body));
+    for (let i = 0; i < 20; i++) {
+      const round = await h1.events.dispatcher.runOnce();
+      if (round.relayed === 0 && round.attempted === 0) break;
+    }
+    const got = r.received.map((x) => [x.body.type, x.body.data.id ?? x.body.data.campaign_id]);
+    assert.deepEqual(got, [
+      ['redemption.confirmed', redeemed.id],
+      ['campaign.paused', c.id],
+      ['incident.opened', opened.body.id],
+    ]);
+    await assertInvariants(h1.store);
+  } finally {
+    await h2.close();
+    await h1.close();
+    await r.close();
+  }
+});
+
 test('PostgreSQL: a node event (the audit digest) reaches the outbox only when wanted, then is delivered signed', {
   skip: db ? false : pg_unavailable_message,
 }, async () => {

@@ -315,7 +315,7 @@ export class IncidentWorker {
   private async finish(from: Incident['status'], audit: MakePlatformAudit, event: string): Promise<void> {
     const events: OutboxEvent[] = [];
     const now_ms = this.engine.now();
-    if (this.engine.wantsEvent(event)) {
+    if (await this.engine.wantsEventNow(event)) {
       const data = incidentEventData(this.incident);
       events.push({ id: this.engine.ids.next('evt', now_ms), type: event, created_at_ms: now_ms, data });
     }

@@ -54,6 +54,18 @@ async function seedEvents(store: Parameters<Parameters<typeof storeTest>[2]>[0],
 
 /** Webhooks, the outbox relay, delivery claims and the platform chain's anchor. */
 export function eventsContract(open: OpenStore): void {
+  storeTest('a batch that asks for subscribed_types reads the types of the live webhooks', open, async (store, b) => {
+    const campaign = await seedCampaign(store, b);
+    const w1 = webhook(b, ['campaign.paused', 'redemption.confirmed']);
+    const w2 = webhook(b, ['alert.raised']);
+    await store.insertWebhook(w1, audit(b, 'webhook.created', w1.id));
+    await store.insertWebhook(w2, audit(b, 'webhook.created', w2.id));
+    await store.deleteWebhook(w2.id, b.now_ms + 1, audit(b, 'webhook.deleted', w2.id));
+    const seen = await batch(store, campaign.id, emptyLoad({ subscribed_types: true }), () => undefined);
+    assert.deepEqual(seen.subscribed_types, new Set(['campaign.paused', 'redemption.confirmed']));
+    assert.equal((await batch(store, campaign.id, emptyLoad(), () => undefined)).subscribed_types, undefined);
+  });
+
   storeTest(
     'webhooks: insert, get, list live newest first, delete once; each change audited',
     open,

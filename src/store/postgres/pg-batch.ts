@@ -123,6 +123,10 @@ export async function loadSnapshot(
   if (load.live_max) snapshot.live_max = await loadLiveMax(db, campaign_id);
   if (load.incidents) snapshot.incidents = await loadFences(db, campaign_id, load.incidents);
   if (load.pausing_incidents) snapshot.pausing_incidents = await loadPausingIncidents(db, campaign_id);
+  if (load.subscribed_types) {
+    const ws = await db.query<Row>('SELECT events FROM webhooks WHERE deleted_at_ms IS NULL');
+    snapshot.subscribed_types = new Set(ws.rows.flatMap((r) => JSON.parse(String(r.events)) as string[]));
+  }
   if (load.key_origins) {
     const ks = await db.query<Row>('SELECT id, created_by, replaces FROM api_keys');
     snapshot.key_origins = new Map(ks.rows.map((r) => [String(r.id), keyOriginFromRow(r)]));

@@ -527,6 +527,7 @@ export class SqliteStore implements Store {
     if (load.incidents) snapshot.incidents = this.incidents.fences(campaign_id, load.incidents);
     if (load.pausing_incidents) snapshot.pausing_incidents = this.incidents.pausing(campaign_id);
     if (load.key_origins) snapshot.key_origins = this.keyOrigins();
+    if (load.subscribed_types) snapshot.subscribed_types = this.subscribedTypes();
     for (const key of load.idempotency_keys) {
       const rec = this.readIdem(key);
       if (rec) snapshot.idempotency.set(key, rec);
@@ -867,6 +868,12 @@ export class SqliteStore implements Store {
     const sql = 'UPDATE api_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL';
     const { value } = this.withPlatformAudit(audit, () => this.db.prepare(sql).run(at_ms, id).changes > 0);
     return value;
+  }
+
+  /** Every type a live webhook lists, for a batch (see BatchLoad.subscribed_types). */
+  private subscribedTypes(): Set<string> {
+    const rows = this.db.prepare('SELECT events FROM webhooks WHERE deleted_at_ms IS NULL').all() as Row[];
+    return new Set(rows.flatMap((r) => JSON.parse(String(r.events)) as string[]));
   }
 
   /** Every key's origin, for a batch (see BatchLoad.key_origins). */
