@@ -42,6 +42,13 @@ export const limits = {
   counter_command_timeout_ms: 500,
   counter_connect_timeout_ms: 2_000,
   /**
+   * How long a Redis velocity take whose answer was lost (or a give-back that failed) can still be
+   * undone once Redis answers again; past it (or its window, when shorter) the place stays taken.
+   */
+  counter_undo_ms_max: 10 * 60_000,
+  /** Such undos a process keeps waiting for Redis; past it the oldest are dropped (their places stay taken). */
+  counter_undos_max: 10_000,
+  /**
    * PostgreSQL: a statement that waits this long for a lock (a campaign row another node's batch
    * holds, the platform chain's lock) fails with store_unavailable and a retry, instead of holding
    * its request and pooled connection for as long as some stalled process keeps the lock.

@@ -18,6 +18,8 @@ export interface CounterLimit extends CounterKey {
 export interface Take {
   admitted: boolean;
   counts: number[];
+  /** Names an admitted take for `giveBack`, so it is undone at most once (shared counters only). */
+  token?: string;
 }
 
 /**
@@ -33,11 +35,15 @@ export interface Counters {
   /**
    * Atomically: when every count is below its limit, adds one to each; otherwise changes
    * nothing. So N concurrent requests at a limit admit exactly the free places, and a
-   * refused request consumes none.
+   * refused request consumes none. A take that throws counted nothing, or is undone once the
+   * counters answer again: its caller refuses the request, so it must take no place.
    */
   take(keys: readonly CounterLimit[]): Promise<Take>;
-  /** Undoes an admitted take (never below zero, never recreating an expired key). */
-  giveBack(keys: readonly CounterKey[]): Promise<void>;
+  /**
+   * Undoes an admitted take (never below zero, never recreating an expired key); with its
+   * token, at most once, and still later when it throws (once the counters answer again).
+   */
+  giveBack(keys: readonly CounterKey[], token?: string): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -18,6 +18,8 @@ import { type CounterKey, type Counters, CountersUnavailable, MemoryCounters } f
 /** The places a redemption took in its velocity windows; given back if the engine refuses it. */
 export interface VelocityTicket {
   buckets: VelocityBucket[];
+  /** The take's name in shared counters, so that it is given back at most once. */
+  token?: string;
 }
 
 const counters_retry_after_s = 2;
@@ -238,16 +240,19 @@ export class Guards {
       if (err instanceof CountersUnavailable) throw countersDown();
       throw err;
     }
-    if (take.admitted) return { buckets };
+    if (take.admitted) return take.token === undefined ? { buckets } : { buckets, token: take.token };
     const refusal = checkVelocity(buckets, take.counts, now_ms);
     assert(refusal !== null, 'a refused take must have a full bucket');
     throw refusal;
   }
 
-  /** Gives places back after the engine refused the redemption; an outage keeps them taken (the safe side). */
+  /**
+   * Gives places back after the engine refused the redemption. When the counters cannot be reached
+   * the places stay taken until they answer again (the safe side), then are given back (counters.ts).
+   */
   async giveBack(ticket: VelocityTicket): Promise<void> {
     try {
-      await this.counters.giveBack(ticket.buckets);
+      await this.counters.giveBack(ticket.buckets, ticket.token);
     } catch (err) {
       if (!(err instanceof CountersUnavailable)) throw err;
     }

@@ -3,12 +3,14 @@ import { after, describe, test } from 'node:test';
 import { ManualClock } from '../../src/engine/clock.ts';
 import { type Counters, CountersUnavailable, MemoryCounters } from '../../src/engine/counters.ts';
 import { RedisCounters } from '../../src/engine/redis-counters.ts';
+import { waitFor } from '../faults/load.ts';
 import {
   connected,
   dead_redis_url,
   freshPrefix,
   redis_unavailable_message,
   redisAvailable,
+  redisProxy,
   testRedisCounters,
 } from '../support/redis.ts';
 
@@ -126,6 +128,58 @@ describe('counters', () => {
         ]),
         [0, 0],
       );
+    });
+  });
+
+  describe('redis answering late or going away mid-request', async () => {
+    if (!(await redisAvailable())) {
+      test.skip(redis_unavailable_message);
+      return;
+    }
+    /** Counters through a proxy, and a direct view of the same keys to read what Redis holds. */
+    async function throughProxy() {
+      const proxy = await redisProxy();
+      const prefix = freshPrefix();
+      const counters = new RedisCounters({ url: proxy.url, key_prefix: prefix, command_timeout_ms: 100 });
+      const direct = testRedisCounters(prefix);
+      await connected(counters);
+      await connected(direct);
+      const done = async () => {
+        await counters.close();
+        await direct.close();
+        proxy.close();
+      };
+      return { proxy, counters, direct, done };
+    }
+
+    test('a take Redis counted but answered too late is undone once Redis answers', async () => {
+      const { proxy, counters, direct, done } = await throughProxy();
+      const b = [key('late', 1)];
+      proxy.delay(400);
+      await assert.rejects(counters.take(b), CountersUnavailable);
+      proxy.delay(0);
+      await proxy.drained();
+      await waitFor(() => counters.pendingUndos === 0, 5000, 'the undo to be answered');
+      assert.deepEqual(await direct.get(b), [0], 'the failed take holds no place');
+      assert.equal((await direct.take(b)).admitted, true);
+      await done();
+    });
+
+    test('a give-back that fails while Redis is away is made once Redis is back, and only once', async () => {
+      const { proxy, counters, direct, done } = await throughProxy();
+      const b = [key('away', 2)];
+      const mine = await counters.take(b);
+      assert.equal(mine.admitted, true);
+      assert.equal((await direct.take(b)).admitted, true);
+      proxy.down();
+      await assert.rejects(counters.giveBack(b, mine.token), CountersUnavailable);
+      assert.deepEqual(await direct.get(b), [2], 'Redis kept both places meanwhile');
+      proxy.up();
+      await waitFor(() => counters.pendingUndos === 0, 10_000, 'Redis to come back and the give-back to be made');
+      assert.deepEqual(await direct.get(b), [1], "the other take's place stays");
+      await counters.giveBack(b, mine.token);
+      assert.deepEqual(await direct.get(b), [1], 'a second give-back of one take frees nothing more');
+      await done();
     });
   });
 

@@ -12,6 +12,7 @@ import {
   freshPrefix,
   redis_unavailable_message,
   redisAvailable,
+  redisProxy,
   testRedisCounters,
 } from '../support/redis.ts';
 
@@ -189,6 +190,34 @@ describe('velocity limits on redemptions', () => {
       await assertInvariants(a.store);
       await a.engine.close();
       await b.engine.close();
+    });
+  });
+
+  describe('with a slow Redis', async () => {
+    if (!(await redisAvailable())) {
+      test.skip(redis_unavailable_message);
+      return;
+    }
+    test('a redemption refused 503 because Redis answered too late takes no place, though Redis counted it', async (t) => {
+      const proxy = await redisProxy();
+      const counters = new RedisCounters({ url: proxy.url, key_prefix: freshPrefix(), command_timeout_ms: 100 });
+      await connected(counters);
+      const h = await harness({ counters });
+      t.after(async () => {
+        await h.engine.close();
+        proxy.close();
+      });
+      const code = await codeOf(h, velocityCampaign({ per_user_per_day: 1 }));
+      // Redis runs the take but its answer comes after the command timeout: the request fails closed.
+      proxy.delay(400);
+      assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'store_unavailable');
+      proxy.delay(0);
+      await proxy.drained();
+      // No redemption was accepted today, so the retry is (and the one after it is the limit).
+      const retried = await h.engine.redeem(input(code), who);
+      assert.equal(retried.status, 'reserved');
+      assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+      await assertInvariants(h.store);
     });
   });
 
