@@ -588,8 +588,11 @@ export class Engine {
         ...idemPart,
       });
     } catch (e) {
-      // Velocity counts redemptions the engine accepted: a refused one gives its place back.
-      if (ticket && e instanceof Rejection) await this.guards.giveBack(ticket);
+      // Velocity counts redemptions the engine accepted: a refused one gives its place back, and so
+      // does one the store failed to record (503: retry), else its retry would be rate_limited for
+      // the rest of the window. When such a batch did commit (its answer lost), the retry with the
+      // same Idempotency-Key is answered by the replay and takes no place either.
+      if (ticket) await this.guards.giveBack(ticket);
       throw e;
     }
     // Given back once: by a refusal (or a reservation not decided), or by a retry answered with its

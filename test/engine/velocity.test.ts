@@ -5,6 +5,8 @@ import { Rejection } from '../../src/domain/errors.ts';
 import type { RedeemInput } from '../../src/engine/engine.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { RedisCounters } from '../../src/engine/redis-counters.ts';
+import { type Store, StoreUnavailable } from '../../src/store/port.ts';
+import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { activeCampaign, assertInvariants, type Harness, harness, order } from '../support/fixtures.ts';
 import {
   connected,
@@ -17,6 +19,19 @@ import {
 } from '../support/redis.ts';
 
 const who = { actor: 'key_checkout' };
+
+/** A store whose batches fail (the database unreachable) while `down.now` is set. */
+function failingBatches(inner: Store, down: { now: boolean }): Store {
+  return new Proxy(inner, {
+    get(target, prop) {
+      const value = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
+      if (prop !== 'runBatch' && prop !== 'runBatches') return value.bind(target);
+      return (...args: unknown[]) =>
+        down.now ? Promise.reject(new StoreUnavailable('database unreachable')) : value.apply(target, args);
+    },
+  });
+}
 let order_seq = 0;
 
 /** A shared-code campaign with room for many redemptions, so only velocity refuses. */
@@ -155,6 +170,22 @@ describe('velocity limits on redemptions', () => {
     const rs = await Promise.allSettled(Array.from({ length: 50 }, () => h.engine.redeem(input(code), who)));
     assert.equal(rs.filter((r) => r.status === 'fulfilled').length, 5);
     for (const r of rs) if (r.status === 'rejected') assert.equal((r.reason as Rejection).code, 'rate_limited');
+    await assertInvariants(h.store);
+  });
+
+  test('a redemption the store failed to record (503) takes no place: its retry is admitted', async () => {
+    const down = { now: false };
+    const h = await harness({}, failingBatches(new SqliteStore({ path: ':memory:' }), down));
+    const code = await codeOf(h, velocityCampaign({ per_user_per_day: 1 }));
+    const once = input(code);
+    const retry = { actor: who.actor, idem: { key: 'key_checkout:store-down' } };
+    down.now = true;
+    await assert.rejects(h.engine.redeem(once, retry), StoreUnavailable);
+    down.now = false;
+    const r = await h.engine.redeem(once, retry);
+    assert.equal(r.status, 'reserved');
+    assert.equal((await h.engine.redeem(once, retry)).id, r.id, 'a replay is answered, not limited');
+    assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
     await assertInvariants(h.store);
   });
 
