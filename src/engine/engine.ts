@@ -592,13 +592,14 @@ export class Engine {
       // does one the store failed to record (503: retry), else its retry would be rate_limited for
       // the rest of the window. When such a batch did commit (its answer lost), the retry with the
       // same Idempotency-Key is answered by the replay and takes no place either.
-      if (ticket) await this.guards.giveBack(ticket);
+      if (ticket) await this.guards.settle(ticket, false);
       throw e;
     }
     // Given back once: by a refusal (or a reservation not decided), or by a retry answered with its
     // first request's answer (both in flight at once), which accepted none of its own. Given back
     // twice (a replayed refusal), the place of a redemption accepted before would go with it.
-    if (ticket && (outcome.replayed || !outcome.ok)) await this.guards.giveBack(ticket);
+    const settled = ticket && this.guards.settle(ticket, outcome.ok && !outcome.replayed);
+    if (settled) await settled;
     return outcome;
   }
 

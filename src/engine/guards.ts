@@ -32,6 +32,18 @@ function addCount(counts: Map<string, number>, key: string, delta: 1 | -1): numb
   return n;
 }
 
+/** A take waiting for a place; it waits on each of its full buckets and is woken once. */
+interface PlaceWaiter {
+  woken: boolean;
+  wake: () => void;
+}
+
+function wakeWaiter(w: PlaceWaiter): void {
+  if (w.woken) return;
+  w.woken = true;
+  w.wake();
+}
+
 /**
  * When each in-process counter store last counted a failed code lookup. Only Guards count
  * failures, and every Guards on the same counters records here, so a store with no failure
@@ -82,6 +94,10 @@ export class Guards {
   private readonly lookupsRunning = new Map<string, number>();
   /** Lookups waiting for one of this key's running lookups to settle (a settling lookup wakes its keys' waiters only). */
   private readonly lookupWaiters = new Map<string, Array<() => void>>();
+  /** This node's velocity places taken by redemptions the engine has not decided yet, by bucket key. */
+  private readonly held = new Map<string, { places: number; given_back: number }>();
+  /** Takes refused while this node held the last places of their full buckets, waiting for one to settle. */
+  private readonly placeWaiters = new Map<string, PlaceWaiter[]>();
 
   /**
    * Refuses a subject locked out for wrong codes, before any lookup. Answers null (nothing to
@@ -229,28 +245,123 @@ export class Guards {
     const now_ms = this.clock.now();
     const buckets = velocityBuckets(velocity, subject, campaign_id, now_ms);
     if (buckets.length === 0) return null;
-    return this.take(buckets, now_ms);
+    return this.take(buckets, now_ms, (later_ms) => velocityBuckets(velocity, subject, campaign_id, later_ms));
   }
 
-  private async take(buckets: VelocityBucket[], now_ms: number): Promise<VelocityTicket> {
-    let take: Awaited<ReturnType<Counters['take']>>;
-    try {
-      take = await this.counters.take(buckets);
-    } catch (err) {
-      if (err instanceof CountersUnavailable) throw countersDown();
-      throw err;
+  /**
+   * Takes a place in every bucket. A request refused only because this node's own redemptions in
+   * flight hold the last places waits for one of them to settle and tries again: one the engine
+   * refuses gives its place back, and a valid request beside it must not be told to come back
+   * when the window resets. Places held by other nodes are not waited for.
+   */
+  private async take(
+    first: VelocityBucket[],
+    first_ms: number,
+    bucketsAt: (now_ms: number) => VelocityBucket[],
+  ): Promise<VelocityTicket> {
+    let buckets = first;
+    let now_ms = first_ms;
+    for (;;) {
+      const before = buckets.map((b) => {
+        const h = this.held.get(b.key);
+        return h === undefined ? undefined : { h, given_back: h.given_back };
+      });
+      let take: Awaited<ReturnType<Counters['take']>>;
+      try {
+        take = await this.counters.take(buckets);
+      } catch (err) {
+        if (err instanceof CountersUnavailable) throw countersDown();
+        throw err;
+      }
+      if (take.admitted) {
+        for (const b of buckets) this.hold(b.key);
+        return take.token === undefined ? { buckets } : { buckets, token: take.token };
+      }
+      const full = buckets.flatMap((b, i) => ((take.counts[i] ?? 0) >= b.limit ? [i] : []));
+      // A place of this node's given back (or its last one settled) while the take was on its way: try again.
+      const settled = full.some((i) => {
+        const was = before[i];
+        return was !== undefined && (was.h.places === 0 || was.h.given_back !== was.given_back);
+      });
+      if (!settled) {
+        const keys = full.map((i) => buckets[i]?.key ?? '');
+        const free = keys.filter((k) => (this.held.get(k)?.places ?? 0) === 0);
+        if (keys.length === 0 || free.length > 0) {
+          // Nothing of this node's in flight to wait for here: nor can those waiting on these buckets.
+          for (const k of free) this.wakeAll(k);
+          const refusal = checkVelocity(buckets, take.counts, now_ms);
+          assert(refusal !== null, 'a refused take must have a full bucket');
+          throw refusal;
+        }
+        await new Promise<void>((resolve) => {
+          const waiter = { woken: false, wake: resolve };
+          for (const k of keys) {
+            const waiters = this.placeWaiters.get(k);
+            if (waiters) waiters.push(waiter);
+            else this.placeWaiters.set(k, [waiter]);
+          }
+        });
+      }
+      now_ms = this.clock.now();
+      buckets = bucketsAt(now_ms);
     }
-    if (take.admitted) return take.token === undefined ? { buckets } : { buckets, token: take.token };
-    const refusal = checkVelocity(buckets, take.counts, now_ms);
-    assert(refusal !== null, 'a refused take must have a full bucket');
-    throw refusal;
+  }
+
+  private hold(key: string): void {
+    const h = this.held.get(key);
+    if (h === undefined) this.held.set(key, { places: 1, given_back: 0 });
+    else h.places += 1;
+  }
+
+  /**
+   * The engine has decided a redemption that took places: accepted, they stay taken; otherwise
+   * (refused, failed, or answered by another request's answer) they are given back. Either way
+   * this node no longer holds them in flight, and requests waiting on them try again.
+   */
+  settle(ticket: VelocityTicket, accepted: boolean): Promise<void> | undefined {
+    if (accepted) {
+      this.release(ticket, false);
+      return undefined;
+    }
+    return this.giveBack(ticket).finally(() => this.release(ticket, true));
+  }
+
+  private release(ticket: VelocityTicket, given_back: boolean): void {
+    for (const b of ticket.buckets) {
+      const h = this.held.get(b.key);
+      assert(h !== undefined && h.places > 0, 'a settled velocity place must be held');
+      h.places -= 1;
+      if (given_back) h.given_back += 1;
+      if (h.places === 0) this.held.delete(b.key);
+      // A place came free: one waiter tries for it (waking all would cost waiters x give-backs takes);
+      // if it loses the place, it wakes the rest when none is in flight any more (see take).
+      if (given_back) this.wakeOne(b.key);
+      // None in flight any more and none came free: every waiter's refusal stands.
+      else if (h.places === 0) this.wakeAll(b.key);
+    }
+  }
+
+  private wakeOne(key: string): void {
+    const waiters = this.placeWaiters.get(key);
+    if (!waiters) return;
+    let w = waiters.shift();
+    while (w?.woken) w = waiters.shift();
+    if (w) wakeWaiter(w);
+    if (waiters.length === 0) this.placeWaiters.delete(key);
+  }
+
+  private wakeAll(key: string): void {
+    const waiters = this.placeWaiters.get(key);
+    if (!waiters) return;
+    this.placeWaiters.delete(key);
+    for (const w of waiters) wakeWaiter(w);
   }
 
   /**
    * Gives places back after the engine refused the redemption. When the counters cannot be reached
    * the places stay taken until they answer again (the safe side), then are given back (counters.ts).
    */
-  async giveBack(ticket: VelocityTicket): Promise<void> {
+  private async giveBack(ticket: VelocityTicket): Promise<void> {
     try {
       await this.counters.giveBack(ticket.buckets, ticket.token);
     } catch (err) {

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CampaignSpec, Velocity } from '../../src/domain/campaign.ts';
 import { Rejection } from '../../src/domain/errors.ts';
+import { ManualClock } from '../../src/engine/clock.ts';
+import { type Counters, MemoryCounters } from '../../src/engine/counters.ts';
 import type { RedeemInput } from '../../src/engine/engine.ts';
 import { Engine } from '../../src/engine/engine.ts';
 import { RedisCounters } from '../../src/engine/redis-counters.ts';
@@ -116,6 +118,62 @@ describe('velocity limits on redemptions', () => {
     await assertInvariants(h.store);
   });
 
+  test('a redemption the engine refuses, in flight beside a valid one, does not get the valid one rate_limited', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_day: 1 }));
+    // The refused one takes the day's place first and gives it back once the engine refuses it:
+    // the valid one, sent at the same moment, waits for that instead of being told to come back tomorrow.
+    const low = input(code, { order: order({ id: 'low-beside', amount_minor: 1 }) });
+    const [refused, valid] = await Promise.allSettled([h.engine.redeem(low, who), h.engine.redeem(input(code), who)]);
+    assert.equal(refused.status === 'rejected' && (refused.reason as Rejection).code, 'min_spend_not_met');
+    assert.equal(valid.status === 'fulfilled' ? valid.value.status : (valid.reason as Rejection).message, 'reserved');
+    assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+    await assertInvariants(h.store);
+  });
+
+  test('many at the limit beside refused ones: exactly the limit of the valid ones are accepted', async () => {
+    const h = await harness();
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 5 }));
+    const low = (i: number) => input(code, { order: order({ id: `low-many-${i}`, amount_minor: 1 }) });
+    const rs = await Promise.allSettled(
+      Array.from({ length: 40 }, (_, i) => h.engine.redeem(i % 2 === 0 ? low(i) : input(code), who)),
+    );
+    const codes = rs.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Rejection).code));
+    assert.equal(codes.filter((c) => c === 'reserved').length, 5, codes.join(','));
+    for (const c of codes) assert.ok(['reserved', 'rate_limited', 'min_spend_not_met'].includes(c), c);
+    await assertInvariants(h.store);
+  });
+
+  test('waiting for places in flight costs each request a bounded number of takes, not one per give-back', async () => {
+    const inner = new MemoryCounters(new ManualClock(0));
+    let takes = 0;
+    const counters: Counters = {
+      kind: 'memory',
+      get: (keys) => inner.get(keys),
+      incr: (keys) => inner.incr(keys),
+      take: (keys) => {
+        takes += 1;
+        return inner.take(keys);
+      },
+      giveBack: (keys) => inner.giveBack(keys),
+      close: () => inner.close(),
+    };
+    const h = await harness({ counters });
+    const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 5 }));
+    const n = 300;
+    const rs = await Promise.allSettled(
+      Array.from({ length: n }, (_, i) =>
+        h.engine.redeem(input(code, { order: order({ id: `flood-${i}`, amount_minor: i === 7 ? 10_000 : 1 }) }), who),
+      ),
+    );
+    const codes = rs.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Rejection).code));
+    // Each refused one gives its place to the next: every request is decided by the engine, none by the limiter.
+    assert.equal(codes.filter((c) => c === 'reserved').length, 1);
+    assert.equal(codes.filter((c) => c === 'min_spend_not_met').length, n - 1);
+    assert.ok(takes <= 3 * n, `${takes} takes for ${n} requests`);
+    await assertInvariants(h.store);
+  });
+
   test('retries of one redemption with one Idempotency-Key, in flight together, take one place between them', async () => {
     const h = await harness();
     const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 2 }));
@@ -207,6 +265,22 @@ describe('velocity limits on redemptions', () => {
       test.skip(redis_unavailable_message);
       return;
     }
+    test('with Redis too, refused redemptions beside valid ones leave the valid ones exactly the limit', async () => {
+      const h = await harness({ counters: testRedisCounters() });
+      await connected(h.engine.guards.counters as RedisCounters);
+      const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 3 }));
+      const low = (i: number) => input(code, { order: order({ id: `low-redis-${i}`, amount_minor: 1 }) });
+      const rs = await Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) => h.engine.redeem(i % 3 === 0 ? input(code) : low(i), who)),
+      );
+      const codes = rs.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Rejection).code));
+      assert.equal(codes.filter((c) => c === 'reserved').length, 3, codes.join(','));
+      for (const c of codes) assert.ok(['reserved', 'rate_limited', 'min_spend_not_met'].includes(c), c);
+      assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
+      await assertInvariants(h.store);
+      await h.engine.close();
+    });
+
     test('two engines on one store and one Redis admit exactly the limit between them', async () => {
       const prefix = freshPrefix();
       const a = await harness({ counters: testRedisCounters(prefix) });
