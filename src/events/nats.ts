@@ -13,10 +13,14 @@ export function natsSubject(type: string): string {
 
 const connect_timeout_ms = 5_000;
 
-/** The URL without a password, for the log. */
+/**
+ * The URL without a password, for the log. A user name without a password is a token (NATS token
+ * authentication, `nats://<token>@host`), so it goes too.
+ */
 function shownUrl(url: string): string {
   try {
     const u = new URL(url);
+    if (u.password === '') u.username = '';
     u.password = '';
     return u.toString();
   } catch {

@@ -99,6 +99,22 @@ test('an unreachable NATS_URL is logged at once, once per outage, without its pa
   await sink.close();
 });
 
+test('a NATS_URL with a token (nats://<token>@host) is logged without the token', async () => {
+  const lines: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+  const log = {
+    warn: (obj: object, msg: string) => lines.push({ obj: obj as Record<string, unknown>, msg }),
+    info: (obj: object, msg: string) => lines.push({ obj: obj as Record<string, unknown>, msg }),
+  };
+  // NATS token authentication puts the token where a user name goes; port 1 on loopback refuses at once.
+  const sink = new NatsSink('nats://t0kenS3cret@127.0.0.1:1', log);
+  sink.connectSoon();
+  for (let i = 0; i < 600 && lines.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.ok(!JSON.stringify(lines).includes('t0kenS3cret'), `no token in the log: ${JSON.stringify(lines)}`);
+  assert.equal(lines[0]?.obj.nats, 'nats://127.0.0.1:1');
+  await sink.close();
+});
+
 test("while NATS is down its deliveries keep waiting, past the webhooks' attempt limit", async () => {
   // Port 1 on loopback: nothing listens there. The harness gives webhooks 4 attempts, at most 10 s apart.
   const h = await eventsHarness({ nats_url: 'nats://127.0.0.1:1' });
