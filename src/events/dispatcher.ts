@@ -89,8 +89,11 @@ export class Dispatcher {
     while (!this.stopping) {
       let busy = false;
       try {
+        // Every round fills the free slots too: while traffic keeps the outbox from emptying, a round
+        // that only relayed would leave every delivery waiting for the traffic to stop.
         const relayed = await this.relay();
-        busy = relayed > 0 || (await this.fill()) > 0;
+        const claimed = await this.fill();
+        busy = relayed > 0 || claimed > 0;
         await this.pruneNow();
       } catch (err) {
         this.opts.log?.warn(

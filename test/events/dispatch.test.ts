@@ -448,3 +448,44 @@ test('a red envelope created active announces campaign.activated, as a submit do
   });
   await h.close();
 });
+
+test('under steady traffic (the outbox is never empty when the dispatcher looks) deliveries are still attempted', async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    await hook(h, r.url, ['campaign.activated', 'campaign.paused']);
+    const c = await activeCampaign(h);
+    // Every relay finds a new batch's events committed since the last one, as under a sale's load.
+    const relay = h.store.relayOutbox.bind(h.store);
+    let relays = 0;
+    let relays_at_first_delivery: number | null = null;
+    const traffic_max = 200;
+    h.store.relayOutbox = async (...args) => {
+      relays++;
+      if (relays < traffic_max) {
+        const at_ms = h.clock.now();
+        const data = { campaign_id: c.id, from: 'active', to: 'paused', reason: `burst ${relays}` };
+        await h.store.insertEvents([
+          { id: h.engine.ids.next('evt', at_ms), type: 'campaign.paused', created_at_ms: at_ms, data },
+        ]);
+      }
+      return relay(...args);
+    };
+    const claim = h.store.claimDeliveries.bind(h.store);
+    h.store.claimDeliveries = async (...args) => {
+      const due = await claim(...args);
+      if (due.length > 0) relays_at_first_delivery ??= relays;
+      return due;
+    };
+    h.events.dispatcher.start();
+    for (let i = 0; i < 3_000 && r.received.length === 0; i++) await sleep(10);
+    await h.events.dispatcher.stop();
+    assert.ok(r.received.length > 0, 'something was delivered');
+    assert.ok(
+      relays_at_first_delivery !== null && relays_at_first_delivery < traffic_max,
+      `the first delivery waited for the traffic to stop: claimed after relay ${relays_at_first_delivery}`,
+    );
+    await assertInvariants(h.store);
+  });
+  await h.close();
+});
