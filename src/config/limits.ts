@@ -108,6 +108,11 @@ export const limits = {
    * slow or hanging receiver holds at most that many and the others' deliveries go on); idle poll.
    */
   outbox_relay_rows_max: 100,
+  /**
+   * Events per relay: rows are taken while their events fit (one row always). A batch packs its events
+   * into one row (an incident's freeze batch thousands), so rows alone do not bound a relay's work.
+   */
+  outbox_relay_events_max: 1_000,
   deliveries_in_flight_max: 32,
   deliveries_per_webhook_max: 4,
   dispatcher_poll_ms: 250,

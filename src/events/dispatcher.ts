@@ -135,8 +135,11 @@ export class Dispatcher {
 
   private relay(): Promise<number> {
     const now_ms = this.opts.clock.now();
-    return this.opts.store.relayOutbox(limits.outbox_relay_rows_max, now_ms, (rows, hooks) =>
-      this.fanOut(rows, hooks, now_ms),
+    return this.opts.store.relayOutbox(
+      limits.outbox_relay_rows_max,
+      now_ms,
+      (rows, hooks) => this.fanOut(rows, hooks, now_ms),
+      limits.outbox_relay_events_max,
     );
   }
 

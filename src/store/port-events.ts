@@ -72,11 +72,13 @@ export interface EventStore {
   /** Every live webhook (bounded by limits.webhooks_max), for routing and subscriptions. */
   liveWebhooks(): Promise<WebhookRecord[]>;
   /**
-   * Takes up to `limit` pending outbox rows (rows another node holds are skipped), then reads the
-   * live webhooks, lets `fan` expand the rows for them, inserts the deliveries (a delivery that exists is kept as it is) and
-   * marks the rows dispatched, all in one transaction; returns how many rows it took.
+   * Takes up to `limit` pending outbox rows, oldest first (rows another node holds are skipped), and
+   * of those only as many as hold at most `events_max` events (the first row always: a batch packs
+   * its events into one row), then reads the live webhooks, lets `fan` expand the rows for them,
+   * inserts the deliveries (a delivery that exists is kept as it is) and marks the rows dispatched,
+   * all in one transaction; returns how many rows it took.
    */
-  relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number>;
+  relayOutbox(limit: number, at_ms: number, fan: FanOut, events_max?: number): Promise<number>;
   /**
    * Writes events made outside any campaign batch (the periodic audit digest) to the outbox, as
    * one row the relay hands out one by one, like a batch's.

@@ -489,3 +489,51 @@ test('under steady traffic (the outbox is never empty when the dispatcher looks)
   });
   await h.close();
 });
+
+test("a relay takes the outbox rows whose events fit in outbox_relay_events_max (an incident's rows hold thousands)", async () => {
+  const h = await eventsHarness();
+  await withReceivers(1, async ([r]) => {
+    assert.ok(r);
+    await hook(h, r.url, ['redemption.frozen']);
+    const c = await activeCampaign(h);
+    const rdm = await confirmedRedemption(h, c.id, 'u1');
+    const frozen = { ...(await h.store.getRedemption(rdm.id)), status: 'frozen', incident_id: 'inc_1' };
+    // Ten batches of 400 events, as freeze batches write them: one outbox row each.
+    const per_row = 400;
+    for (let row = 0; row < 10; row++) {
+      const at_ms = h.clock.now();
+      await h.store.insertEvents(
+        Array.from({ length: per_row }, (_, i) => ({
+          id: h.engine.ids.next('evt', at_ms),
+          type: 'redemption.frozen',
+          created_at_ms: at_ms,
+          data: { ...frozen, id: `rdm_${row}_${i}` },
+        })),
+      );
+    }
+    const relay = h.store.relayOutbox.bind(h.store);
+    const fanned: number[] = [];
+    h.store.relayOutbox = (limit, at_ms, fan, ...rest) =>
+      relay(
+        limit,
+        at_ms,
+        (rows, hooks) => {
+          fanned.push(unpackOutbox(rows).length);
+          return fan(rows, hooks);
+        },
+        ...rest,
+      );
+    for (let i = 0; i < 20 && (await h.events.dispatcher.runOnce()).relayed > 0; i++);
+    assert.equal(
+      fanned.reduce((a, b) => a + b, 0),
+      10 * per_row,
+      'every event relayed',
+    );
+    assert.ok(
+      fanned.every((n) => n <= limits.outbox_relay_events_max),
+      `events per relay: ${fanned.join(', ')} (at most ${limits.outbox_relay_events_max})`,
+    );
+    assert.equal((await h.store.pendingOutbox(100)).length, 0);
+  });
+  await h.close();
+});

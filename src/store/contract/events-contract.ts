@@ -133,6 +133,35 @@ export function eventsContract(open: OpenStore): void {
     );
   });
 
+  storeTest(
+    'relayOutbox takes the oldest rows whose events fit in events_max, the first row always',
+    open,
+    async (store, b) => {
+      const rows = [await seedEvents(store, b, 3), await seedEvents(store, b, 2), await seedEvents(store, b, 4)];
+      const relayed: string[][] = [];
+      const take = () =>
+        store.relayOutbox(
+          10,
+          b.now_ms,
+          (got) => {
+            relayed.push(unpackOutbox(got).map((e) => e.id));
+            return [];
+          },
+          5,
+        );
+      assert.equal(await take(), 2, '3 + 2 events fit, the third row would pass 5');
+      assert.equal(await take(), 1);
+      assert.deepEqual(relayed, [
+        [...(rows[0] ?? []), ...(rows[1] ?? [])].map((e) => e.id),
+        (rows[2] ?? []).map((e) => e.id),
+      ]);
+      await seedEvents(store, b, 7);
+      assert.equal(await take(), 1, 'a row with more events than events_max is taken alone');
+      assert.equal(relayed[2]?.length, 7);
+      assert.deepEqual(await store.pendingOutbox(10), []);
+    },
+  );
+
   storeTest('a delivery fanned out twice is kept as first written', open, async (store, b) => {
     const [e1] = await seedEvents(store, b, 1);
     assert.ok(e1);

@@ -16,9 +16,17 @@ const sql = {
   webhookDelete: 'UPDATE webhooks SET deleted_at_ms = $1 WHERE id = $2 AND deleted_at_ms IS NULL',
   cancelPending: `UPDATE webhook_deliveries SET status = 'cancelled', next_attempt_at_ms = NULL, updated_at_ms = $1
     WHERE webhook_id = $2 AND status = 'pending'`,
-  // Rows another node is relaying are skipped, not waited for.
-  pending: `SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL
-    ORDER BY created_at_ms, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
+  // Rows another node is relaying are skipped, not waited for. Of the rows locked, those whose events
+  // (a batch's array) fit in $2 are read, the first always; the others stay pending.
+  pending: `WITH locked AS (
+      SELECT id, created_at_ms,
+        CASE WHEN type = 'batch' AND left(data, 1) = '[' THEN greatest(1, json_array_length(data::json)) ELSE 1 END AS n
+      FROM outbox WHERE dispatched_at_ms IS NULL
+      ORDER BY created_at_ms, id LIMIT $1 FOR UPDATE SKIP LOCKED),
+    sized AS (SELECT id, n, sum(n) OVER (ORDER BY created_at_ms, id) AS upto FROM locked)
+    SELECT o.id, o.type, o.data, o.created_at_ms FROM sized s JOIN outbox o ON o.id = s.id
+    WHERE s.upto <= $2 OR s.upto = s.n
+    ORDER BY o.created_at_ms, o.id`,
   markDispatched: 'UPDATE outbox SET dispatched_at_ms = $1 WHERE id = ANY($2::text[])',
   deliveriesInsert: `INSERT INTO webhook_deliveries (${deliveryCols})
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::int[], $8::text[],
@@ -86,9 +94,15 @@ export async function liveWebhooks(q: Query, limit: number): Promise<WebhookReco
   return (await q(sql.webhooks, [null, limit])).map(webhookFromRow);
 }
 
-export function relayOutbox(write: Write, limit: number, at_ms: number, fan: FanOut): Promise<number> {
+export function relayOutbox(
+  write: Write,
+  limit: number,
+  at_ms: number,
+  fan: FanOut,
+  events_max = Number.MAX_SAFE_INTEGER,
+): Promise<number> {
   return write(async (db) => {
-    const rows = (await db.query<Row>(sql.pending, [limit])).rows.map(outboxFromRow);
+    const rows = (await db.query<Row>(sql.pending, [limit, events_max])).rows.map(outboxFromRow);
     if (rows.length === 0) return 0;
     // Read after the rows: a webhook committed before any of these events is seen.
     const hooks = (await db.query<Row>(sql.webhooks, [null, limits.webhooks_max])).rows.map(webhookFromRow);

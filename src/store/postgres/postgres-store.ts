@@ -515,8 +515,8 @@ export class PostgresStore implements Store {
     return events.liveWebhooks(this.q, limits.webhooks_max);
   }
 
-  relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number> {
-    return events.relayOutbox(this.write, limit, at_ms, fan);
+  relayOutbox(limit: number, at_ms: number, fan: FanOut, events_max?: number): Promise<number> {
+    return events.relayOutbox(this.write, limit, at_ms, fan, events_max);
   }
 
   async insertEvents(list: OutboxEvent[]): Promise<void> {

@@ -30,8 +30,11 @@ export class SqliteEvents {
       ),
       liveCount: p('SELECT count(*) AS n FROM webhooks WHERE deleted_at_ms IS NULL'),
       live: p('SELECT * FROM webhooks WHERE deleted_at_ms IS NULL ORDER BY id DESC LIMIT ?'),
+      // n: the row's events (a batch's array), counted only for the rows the relay steps through.
       pending: p(
-        'SELECT id, type, data, created_at_ms FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?',
+        `SELECT id, type, data, created_at_ms,
+           CASE WHEN type = 'batch' AND substr(data, 1, 1) = '[' THEN max(1, json_array_length(data)) ELSE 1 END AS n
+         FROM outbox WHERE dispatched_at_ms IS NULL ORDER BY created_at_ms, id LIMIT ?`,
       ),
       markDispatched: p('UPDATE outbox SET dispatched_at_ms = ? WHERE id = ? AND dispatched_at_ms IS NULL'),
       outboxInsert: p("INSERT INTO outbox (id, type, data, created_at_ms) VALUES (?, 'batch', ?, ?)"),
@@ -91,10 +94,10 @@ export class SqliteEvents {
     return (this.stmt.live.all(limit) as Row[]).map(webhookFromRow);
   }
 
-  relayOutbox(limit: number, at_ms: number, fan: FanOut): number {
+  relayOutbox(limit: number, at_ms: number, fan: FanOut, events_max = Number.MAX_SAFE_INTEGER): number {
     return this.db
       .transaction(() => {
-        const rows = (this.stmt.pending.all(limit) as Row[]).map(outboxFromRow);
+        const rows = this.pendingRows(limit, events_max).map(outboxFromRow);
         if (rows.length === 0) return 0;
         // Read after the rows: a webhook committed before any of these events is seen.
         const hooks = this.liveWebhooks(limits.webhooks_max);
@@ -103,6 +106,18 @@ export class SqliteEvents {
         return rows.length;
       })
       .immediate();
+  }
+
+  /** The oldest pending rows while their events fit in events_max (the first always); stops reading there. */
+  private pendingRows(limit: number, events_max: number): Row[] {
+    const rows: Row[] = [];
+    let events = 0;
+    for (const row of this.stmt.pending.iterate(limit) as IterableIterator<Row>) {
+      events += Number(row.n);
+      if (rows.length > 0 && events > events_max) break;
+      rows.push(row);
+    }
+    return rows;
   }
 
   insertEvents(events: OutboxEvent[]): void {

@@ -961,8 +961,8 @@ export class SqliteStore implements Store {
     return this.events.liveWebhooks(limits.webhooks_max);
   }
 
-  async relayOutbox(limit: number, at_ms: number, fan: FanOut): Promise<number> {
-    return this.events.relayOutbox(limit, at_ms, fan);
+  async relayOutbox(limit: number, at_ms: number, fan: FanOut, events_max?: number): Promise<number> {
+    return this.events.relayOutbox(limit, at_ms, fan, events_max);
   }
 
   async insertEvents(events: OutboxEvent[]): Promise<void> {
