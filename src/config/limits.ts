@@ -1,5 +1,8 @@
 const KiB = 1024;
 const MiB = 1024 * KiB;
+const webhooks_max = 100;
+const deliveries_per_webhook_max = 4;
+const nats_in_flight_max = 32;
 
 /** Every bound in one place, with its unit in its name. */
 export const limits = {
@@ -93,7 +96,7 @@ export const limits = {
   codes_chunk_max: 100_000,
   codes_generate_max: 10_000_000,
   /** Webhooks: live endpoints, URL length, attempts (~1 h of exponential backoff), per-attempt timeout. */
-  webhooks_max: 100,
+  webhooks_max,
   webhook_url_chars_max: 2048,
   webhook_attempts_max: 10,
   webhook_backoff_base_ms: 8_000,
@@ -104,8 +107,10 @@ export const limits = {
   webhook_response_bytes_max: 64 * KiB,
   webhook_error_chars_max: 500,
   /**
-   * Dispatcher: outbox rows per relay; attempts in flight on a node, and to one webhook (so that a
-   * slow or hanging receiver holds at most that many and the others' deliveries go on); idle poll.
+   * Dispatcher: outbox rows per relay; attempts in flight to one webhook (so that a slow or hanging
+   * receiver holds at most that many and the others' deliveries go on), NATS publishes in flight, and
+   * the sum of these shares as a node's cap, so that however many receivers hang, every other webhook
+   * still has its share; idle poll.
    */
   outbox_relay_rows_max: 100,
   /**
@@ -113,8 +118,9 @@ export const limits = {
    * into one row (an incident's freeze batch thousands), so rows alone do not bound a relay's work.
    */
   outbox_relay_events_max: 1_000,
-  deliveries_in_flight_max: 32,
-  deliveries_per_webhook_max: 4,
+  deliveries_per_webhook_max,
+  nats_in_flight_max,
+  deliveries_in_flight_max: webhooks_max * deliveries_per_webhook_max + nats_in_flight_max,
   dispatcher_poll_ms: 250,
   /** How often a node re-reads which event types some webhook wants. */
   subscriptions_refresh_ms: 1_000,

@@ -43,6 +43,7 @@ export interface RoundResult {
  * next due delivery: a receiver that answers slowly or not at all (an attempt waits up to its
  * timeout) holds at most `deliveries_per_webhook_max` slots, and the other webhooks' deliveries
  * and the NATS publishes go on past it (an alert is not queued behind a slow receiver's backlog).
+ * The node's cap is the sum of every share, so this holds however many receivers hang at once.
  */
 export class Dispatcher {
   private readonly retry: RetryPolicy;
@@ -143,9 +144,9 @@ export class Dispatcher {
     );
   }
 
-  /** A target's most attempts under way at once: a webhook's share, or all of them for NATS (ours, and fast). */
+  /** A target's most attempts under way at once: a webhook's share, or NATS's (ours, and fast). */
   private static laneMax(target: string): number {
-    return target === natsTarget ? limits.deliveries_in_flight_max : limits.deliveries_per_webhook_max;
+    return target === natsTarget ? limits.nats_in_flight_max : limits.deliveries_per_webhook_max;
   }
 
   /**

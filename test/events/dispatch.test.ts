@@ -537,3 +537,39 @@ test("a relay takes the outbox rows whose events fit in outbox_relay_events_max 
   });
   await h.close();
 });
+
+test('receivers that never answer, however many, hold only their own shares: a new webhook is still delivered to', async () => {
+  const tuning = { random: () => 0.5, retry: { attempts_max: 4, base_ms: 1_000, cap_ms: 10_000 }, timeout_ms: 600_000 };
+  const h = await eventsHarness({ tuning });
+  const share = limits.deliveries_per_webhook_max;
+  // Enough hanging receivers, each with a backlog of its share, to take the 32 slots a node once had in all.
+  const slow_count = Math.ceil(32 / share);
+  await withReceivers(slow_count + 1, async (rs) => {
+    const fast = rs[slow_count];
+    const slow = rs.slice(0, slow_count);
+    assert.ok(fast);
+    for (const r of slow) for (let i = 0; i < 50; i++) r.script.push('hang');
+    for (const r of slow) await hook(h, r.url, ['campaign.activated', 'redemption.confirmed']);
+    const c = await activeCampaign(h);
+    for (let i = 1; i < share; i++) await confirmedRedemption(h, c.id, `u${i}`);
+    h.events.dispatcher.start();
+    const until = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 1_000 && !check(); i++) await sleep(10);
+      assert.ok(check(), what);
+    };
+    await until('every slow receiver holds its share', () => slow.every((r) => r.received.length === share));
+    h.clock.advance(1);
+    await hook(h, fast.url, ['redemption.confirmed']);
+    const rdm = await confirmedRedemption(h, c.id, 'u-late');
+    await until('the new webhook got its event while the others hang', () => fast.received.length === 1);
+    assert.equal(fast.received[0]?.body.data.id, rdm.id);
+    assert.ok(
+      slow.every((r) => r.received.length === share),
+      'no slow receiver has more than its share in flight',
+    );
+    for (const r of slow) await r.close();
+    await h.events.dispatcher.stop();
+    await assertInvariants(h.store);
+  });
+  await h.close();
+});
