@@ -159,7 +159,6 @@ export class Dispatcher {
     const { store, clock } = this.opts;
     const lease_ms = this.opts.lease_ms ?? limits.webhook_lease_ms;
     let claimed = 0;
-    let byId: Map<string, WebhookRecord> | null = null;
     while (!this.stopping) {
       const free = limits.deliveries_in_flight_max - this.held;
       if (free <= 0) break;
@@ -169,8 +168,7 @@ export class Dispatcher {
       }
       const want = Math.min(free, limits.deliveries_per_webhook_max);
       const due = await store.claimDeliveries(clock.now(), clock.now() + lease_ms, want, skip);
-      if (due.length > 0 && byId === null) byId = new Map((await store.liveWebhooks()).map((h) => [h.id, h]));
-      for (const d of due) this.enqueue(d, byId ?? new Map());
+      for (const d of due) this.enqueue(d);
       claimed += due.length;
       if (due.length < want) break;
     }
@@ -178,23 +176,19 @@ export class Dispatcher {
   }
 
   /** Starts a claimed delivery in its target's lane, or leaves it waiting there while the lane is full. */
-  private enqueue(d: DeliveryRecord, hooks: Map<string, WebhookRecord>): void {
+  private enqueue(d: DeliveryRecord): void {
     const target = d.webhook_id;
     const lane = this.lanes.get(target) ?? { running: 0, waiting: [] };
     this.lanes.set(target, lane);
     this.held++;
     if (lane.running >= Dispatcher.laneMax(target)) lane.waiting.push(d);
-    else this.launch(d, lane, hooks);
+    else this.launch(d, lane);
   }
 
   /** Runs one attempt; when it settles, its lane starts the next waiting one, or the loop is woken to claim more. */
-  private launch(
-    d: DeliveryRecord,
-    lane: { running: number; waiting: DeliveryRecord[] },
-    hooks: Map<string, WebhookRecord>,
-  ) {
+  private launch(d: DeliveryRecord, lane: { running: number; waiting: DeliveryRecord[] }) {
     lane.running++;
-    const run = this.attempt(d, hooks)
+    const run = this.attempt(d)
       .catch((err: unknown) => {
         // Settling failed (the store is down): the lease runs out and the delivery is attempted again.
         const e = err as Error;
@@ -207,7 +201,7 @@ export class Dispatcher {
         // Stopping, the waiting ones are left to their lease (another node, or this one restarted).
         if (this.stopping) this.held -= lane.waiting.splice(0).length;
         const next = lane.waiting.shift();
-        if (next) this.launch(next, lane, hooks);
+        if (next) this.launch(next, lane);
         else if (lane.running === 0) this.lanes.delete(d.webhook_id);
         this.wake?.();
       });
@@ -240,13 +234,14 @@ export class Dispatcher {
     return out;
   }
 
-  private async attempt(d: DeliveryRecord, hooks: Map<string, WebhookRecord>): Promise<void> {
+  private async attempt(d: DeliveryRecord): Promise<void> {
     let result: PostResult | 'cancel';
     if (d.webhook_id === natsTarget) {
       result = await this.publish(d);
     } else {
-      // Made on another node after our list was read? Ask the store before giving up on it.
-      const hook = hooks.get(d.webhook_id) ?? (await this.opts.store.getWebhook(d.webhook_id));
+      // Read as the attempt starts (one that waited in its lane may start seconds after its claim):
+      // a webhook deleted meanwhile, on any node, gets nothing more.
+      const hook = await this.opts.store.getWebhook(d.webhook_id);
       result = !hook || hook.deleted_at_ms !== null ? 'cancel' : await this.post(d, hook);
     }
     await this.settle(d, result);

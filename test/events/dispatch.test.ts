@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -571,5 +574,59 @@ test('receivers that never answer, however many, hold only their own shares: a n
     await h.events.dispatcher.stop();
     await assertInvariants(h.store);
   });
+  await h.close();
+});
+
+test('a delivery waiting in its webhook lane when the webhook is deleted is cancelled, not sent', async () => {
+  const tuning = { random: () => 0.5, retry: { attempts_max: 4, base_ms: 1_000, cap_ms: 10_000 }, timeout_ms: 600_000 };
+  const h = await eventsHarness({ tuning });
+  // A receiver that holds every request until told to answer.
+  const got: Array<{ id: string; at: number }> = [];
+  const held: Array<() => void> = [];
+  let deleted_at = Number.POSITIVE_INFINITY;
+  let seq = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      got.push({ id: JSON.parse(Buffer.concat(chunks).toString()).id, at: ++seq });
+      const answer = () => res.writeHead(200).end('ok');
+      if (seq > deleted_at) answer();
+      else held.push(answer);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  try {
+    const w = await hook(h, `http://127.0.0.1:${port}/hook`, ['campaign.activated', 'redemption.confirmed']);
+    const c = await activeCampaign(h);
+    h.events.dispatcher.start();
+    const until = async (what: string, check: () => boolean) => {
+      for (let i = 0; i < 1_000 && !check(); i++) await sleep(10);
+      assert.ok(check(), what);
+    };
+    await until('the first event is under way', () => got.length === 1);
+    // Four more: the lane has room for three beside the held one, so the fourth waits on this node.
+    for (let i = 0; i < 4; i++) await confirmedRedemption(h, c.id, `u${i}`);
+    await until('the lane is full', () => got.length === limits.deliveries_per_webhook_max);
+    await sleep(50);
+    assert.equal((await h.call('DELETE', `/v1/webhooks/${w.id}`)).status, 200);
+    deleted_at = seq;
+    for (const answer of held.splice(0)) answer();
+    await sleep(300);
+    await h.events.dispatcher.stop();
+    const late = got.filter((x) => x.at > deleted_at);
+    assert.deepEqual(late, [], 'nothing is sent after the DELETE answered');
+    const log = (await h.store.listDeliveries(w.id, { limit: 10 })).data;
+    assert.equal(log.length, 5);
+    assert.ok(
+      log.every((d) => d.status !== 'pending'),
+      JSON.stringify(log.map((d) => d.status)),
+    );
+  } finally {
+    server.closeAllConnections();
+    server.close();
+  }
   await h.close();
 });
