@@ -10,8 +10,8 @@
  *   spend), a zero discount, then limits (one live redemption per order, max_redemptions, per
  *   user, per merchant, budget);
  * - an Idempotency-Key records an answer once the request was decided against the campaign
- *   (as Stripe: "results are saved once an endpoint started executing"); unknown ids or codes
- *   (404), lockouts and velocity refusals (429) are answered before that and not recorded;
+ *   (as Stripe: "results are saved once an endpoint started executing"), and so is a 404 for an
+ *   unknown id or code; lockouts and velocity refusals (429) are answered before and not recorded;
  * - per_user_limit also caps claims per user; a paused campaign cannot confirm its holds.
  */
 
@@ -211,6 +211,8 @@ export class RefModel {
     const coupon = coupon_ref === null ? undefined : this.coupons.get(coupon_ref);
     if (!coupon) {
       this.guards.countFailure(user_id, this.now_ms);
+      // The engine's answer too: recorded under the key (another body under it is then 409).
+      if (idem) this.idem.set(idem.key, { fingerprint: idem.fingerprint });
       return fail(404, 'coupon_not_found');
     }
     const place = this.guards.take(user_id, this.now_ms);
