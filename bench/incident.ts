@@ -20,7 +20,15 @@ async function statusSum(store: Store, ids: string[], status: 'frozen' | 'releas
   for (const id of ids) {
     const t = (await store.redemptionTotals(id)).get(status);
     count += t?.count ?? 0;
-    minor += t?.discount_minor ?? 0;
+    if (status !== 'released') minor += t?.discount_minor ?? 0;
+  }
+  // redemptionTotals leaves released holds unsummed (their sum has no bound): summed from the rows.
+  if (status === 'released') {
+    for (const id of ids) {
+      await store.forEachRedemption(id, (page) => {
+        for (const r of page) if (r.status === 'released') minor += r.discount_minor;
+      });
+    }
   }
   return { count, minor };
 }
