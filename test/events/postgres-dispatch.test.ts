@@ -10,6 +10,14 @@ import { checkPublishedEvent, eventsHarness, receiver } from './support.ts';
 const db = await createTestDatabase();
 after(() => db?.drop());
 
+/** Runs the node's dispatcher until a round relays and attempts nothing (at most 100 rounds). */
+async function drain(h: Awaited<ReturnType<typeof eventsHarness>>): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const round = await h.events.dispatcher.runOnce();
+    if (round.relayed === 0 && round.attempted === 0) return;
+  }
+}
+
 test('two nodes on one PostgreSQL relay and deliver every event exactly once between them', {
   skip: db ? false : pg_unavailable_message,
 }, async () => {
@@ -36,12 +44,6 @@ test('two nodes on one PostgreSQL relay and deliver every event exactly once bet
         );
       }),
     );
-    const drain = async (h: typeof h1) => {
-      for (let i = 0; i < 100; i++) {
-        const round = await h.events.dispatcher.runOnce();
-        if (round.relayed === 0 && round.attempted === 0) return;
-      }
-    };
     await Promise.all([drain(h1), drain(h2), drain(h1), drain(h2)]);
     await drain(h1);
     const ids = r.received.map((x) => x.body.id);
@@ -84,10 +86,7 @@ test('PostgreSQL: a webhook made on one node receives the events another node co
       actions: ['pause_campaigns'],
     });
     assert.equal(opened.status, 201, JSON.stringify(opened.body));
-    for (let i = 0; i < 20; i++) {
-      const round = await h1.events.dispatcher.runOnce();
-      if (round.relayed === 0 && round.attempted === 0) break;
-    }
+    await drain(h1);
     const got = r.received.map((x) => [x.body.type, x.body.data.id ?? x.body.data.campaign_id]);
     assert.deepEqual(got, [
       ['redemption.confirmed', redeemed.id],
