@@ -45,18 +45,32 @@ async function generate(
 ): Promise<void> {
   const { campaign: campaign_id, count } = o;
   const bar = progressBar(count);
+  // A reader gone (`| head`): no more codes nobody reads, and the operator learns how many were made.
+  let closed: unknown = null;
+  const onError = (err: unknown) => {
+    closed ??= err;
+  };
+  out.on('error', onError);
+  let done = 0;
   try {
     await write(out, 'code\n');
-    let done = 0;
-    while (done < count) {
+    while (done < count && closed === null) {
       const n = Math.min(o.chunk, count - done);
       const { codes } = await engine.generateCodes(campaign_id, n, { actor: 'cli' });
-      await write(out, `${codes.join('\n')}\n`);
       done += codes.length;
+      await write(out, `${codes.join('\n')}\n`);
       bar.update(done);
     }
+  } catch (err) {
+    // A write waiting for 'drain' rejects with the stream's error, which onError heard first.
+    if (closed === null) throw err;
   } finally {
     bar.stop();
+    out.removeListener('error', onError);
+  }
+  if (closed !== null) {
+    const why = closed instanceof Error ? closed.message : String(closed);
+    throw new Error(`output closed after ${done} codes (${why}); the codes made are in the store and redeemable`);
   }
 }
 

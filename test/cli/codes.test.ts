@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { Engine } from '../../src/engine/engine.ts';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 import { assertInvariants, spec } from '../support/fixtures.ts';
 import { runCli } from '../support/node-process.ts';
 
+const cliBin = fileURLToPath(new URL('../../bin/vouchsafe.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'vouchsafe-codes-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const env = { VOUCHSAFE_DATA_DIR: dir, LOG_LEVEL: 'warn' };
@@ -83,6 +87,38 @@ describe('vouchsafe codes generate', async () => {
       'the header and 3 codes replace the old content',
     );
     assert.equal(statSync(out).mode & 0o777, 0o600, 'bearer codes are readable by their owner only');
+  });
+
+  test('stdout closed early (a pipe into head): stops making codes, says how many it made, exits 1; no crash', async () => {
+    const child = spawn(
+      process.execPath,
+      [cliBin, 'codes', 'generate', '--campaign', ids.unique, '--count', '100000', '--chunk', '100'],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    // As `| head -1`: the reader takes its first chunk and goes away.
+    await once(child.stdout, 'data');
+    child.stdout.destroy();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 1, err);
+    assert.match(err, /output closed after \d+ codes/);
+    assert.ok(!err.includes('    at '), `no stack trace: ${err}`);
+    const store = new SqliteStore({ path: db });
+    try {
+      const made = (await store.auditChain(ids.unique))
+        .filter((e) => e.action === 'codes.generated')
+        .reduce((n, e) => n + (JSON.parse(e.data_json) as { count: number }).count, 0);
+      assert.ok(made < 100_000, `it stopped making codes nobody reads (${made} made)`);
+      await assertInvariants(store);
+    } finally {
+      await store.close();
+    }
   });
 
   test('refuses other campaigns, unknown ids and bad counts with exit code 1 and a message', async () => {
