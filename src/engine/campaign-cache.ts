@@ -2,6 +2,7 @@ import { limits } from '../config/limits.ts';
 import type { Campaign } from '../domain/campaign.ts';
 import type { Store } from '../store/port.ts';
 import type { Clock } from './clock.ts';
+import { SingleFlight } from './single-flight.ts';
 
 /**
  * Campaigns as this node last committed or read them, trusted for limits.campaign_settings_ttl_ms.
@@ -22,7 +23,7 @@ import type { Clock } from './clock.ts';
 export class CampaignCache {
   private readonly entries = new Map<string, { campaign: Campaign; fetched_at_ms: number }>();
   /** Store reads in flight, by campaign id. */
-  private readonly reading = new Map<string, Promise<Campaign | null>>();
+  private readonly reading = new SingleFlight<Campaign | null>();
 
   constructor(
     private readonly store: Store,
@@ -43,18 +44,11 @@ export class CampaignCache {
   async get(id: string): Promise<Campaign | null> {
     const hit = this.fresh(id);
     if (hit !== undefined) return hit;
-    let pending = this.reading.get(id);
-    if (pending === undefined) {
-      pending = this.store
-        .getCampaign(id)
-        .then((c) => {
-          if (c) this.note(c);
-          return c;
-        })
-        .finally(() => this.reading.delete(id));
-      this.reading.set(id, pending);
-    }
-    return pending;
+    return this.reading.run(id, async () => {
+      const c = await this.store.getCampaign(id);
+      if (c) this.note(c);
+      return c;
+    });
   }
 
   /** Forgets the campaign (another node changed it): the next get reads the store. */

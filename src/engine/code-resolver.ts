@@ -2,6 +2,7 @@ import { type CodeKey, codeLength, hasValidCheck, issuedCodeLength, normalizeCod
 import { type Coupon, nameableById } from '../domain/coupon.ts';
 import { Rejection } from '../domain/errors.ts';
 import type { Store } from '../store/port.ts';
+import { SingleFlight } from './single-flight.ts';
 
 /** How a request names its coupon: by id, or by the code as typed. */
 function cacheKeyOf(input: { code?: string; coupon_id?: string }): string {
@@ -32,7 +33,7 @@ export function looksGenerated(code: string): boolean {
 export class CodeResolver {
   /** Which campaign a coupon (by id or code) belongs to never changes, so it can be remembered. */
   private readonly routes = new Map<string, { coupon_id: string; campaign_id: string }>();
-  private readonly inflight = new Map<string, Promise<{ coupon_id: string; campaign_id: string }>>();
+  private readonly inflight = new SingleFlight<{ coupon_id: string; campaign_id: string }>();
 
   /**
    * Shared codes stored in a form creation no longer makes: with the shape of a generated code
@@ -103,14 +104,7 @@ export class CodeResolver {
     const hit = this.routes.get(cacheKey);
     if (hit) return hit;
     // One lookup per code at a time: a stampede on a new code costs one store read, not thousands.
-    let pending = this.inflight.get(cacheKey);
-    if (!pending) {
-      pending = this.resolve(input)
-        .then((c) => this.rememberRoute(cacheKey, c))
-        .finally(() => this.inflight.delete(cacheKey));
-      this.inflight.set(cacheKey, pending);
-    }
-    return pending;
+    return this.inflight.run(cacheKey, async () => this.rememberRoute(cacheKey, await this.resolve(input)));
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Command, IdemKey, Outcome } from './commands.ts';
 import type { Actor } from './engine.ts';
 import type { IdGenerator } from './ids.ts';
 import type { GrabResult } from './red-envelope-handlers.ts';
+import { SingleFlight } from './single-flight.ts';
 import { lookedUp } from './unknown-refusal.ts';
 
 /** `crypto.randomInt` is half-open; the split asks for [lo, hi] inclusive. Nobody can predict a packet. */
@@ -68,7 +69,7 @@ function replayed(prev: IdempotencyRecord, idem: IdemKey): Campaign {
  */
 export class RedEnvelopes {
   private readonly routes = new Map<string, string>();
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly inflight = new SingleFlight<string>();
   private readonly randomInt: RandomInt;
 
   constructor(private readonly deps: RedEnvelopeDeps) {
@@ -226,19 +227,12 @@ export class RedEnvelopes {
   private route(envelope_id: string): Promise<string> {
     const hit = this.routes.get(envelope_id);
     if (hit) return Promise.resolve(hit);
-    let pending = this.inflight.get(envelope_id);
-    if (!pending) {
-      pending = this.deps.store
-        .redEnvelopeCampaignId(envelope_id)
-        .then((campaign_id) => {
-          if (campaign_id === null) throw new Rejection('not_found', 'no such red envelope');
-          if (this.routes.size >= limits.red_envelope_routes_max) this.routes.clear();
-          this.routes.set(envelope_id, campaign_id);
-          return campaign_id;
-        })
-        .finally(() => this.inflight.delete(envelope_id));
-      this.inflight.set(envelope_id, pending);
-    }
-    return pending;
+    return this.inflight.run(envelope_id, async () => {
+      const campaign_id = await this.deps.store.redEnvelopeCampaignId(envelope_id);
+      if (campaign_id === null) throw new Rejection('not_found', 'no such red envelope');
+      if (this.routes.size >= limits.red_envelope_routes_max) this.routes.clear();
+      this.routes.set(envelope_id, campaign_id);
+      return campaign_id;
+    });
   }
 }
