@@ -43,6 +43,7 @@ import { Guards } from './guards.ts';
 import { IdGenerator } from './ids.ts';
 import { freeze, raiseAlert, reverseMany, revokeCoupons, unfreeze } from './incident-handlers.ts';
 import { type IncidentLog, Incidents } from './incidents/incidents.ts';
+import { OneAtATime } from './one-at-a-time.ts';
 import { grab, packetsToLoad, settle } from './red-envelope-handlers.ts';
 import { RedEnvelopes } from './red-envelopes.ts';
 import { claim, confirm, orderKey, release, reserve, reverse, VelocityChanged } from './redeem-handlers.ts';
@@ -163,11 +164,10 @@ export class Engine {
   private last_incident_check_ms = Number.NEGATIVE_INFINITY;
   private last_end_check_ms = Number.NEGATIVE_INFINITY;
   private resuming: Promise<number> | null = null;
-  /** The hold sweep running now, and the one waiting for it to end (releaseExpiredHolds). */
-  private sweeping: Promise<number> | null = null;
-  private nextSweep: Promise<number> | null = null;
-  /** The sweeper's envelope refunds under way: a sweep that outlasts the interval is not started twice. */
-  private expiring: Promise<number> | null = null;
+  /** Hold sweeps (releaseExpiredHolds), one at a time. */
+  private readonly holdSweeps = new OneAtATime(() => this.sweepHolds());
+  /** The sweeper's envelope refunds: a sweep that outlasts the interval is not started twice. */
+  private readonly envelopeSweeps = new OneAtATime(() => this.envelopes.expireEnvelopes());
   private closing: Promise<void> | null = null;
   private readonly log: IncidentLog;
   readonly codes: CodeResolver;
@@ -214,12 +214,7 @@ export class Engine {
     if (opts.sweep) {
       this.sweeper = setInterval(() => {
         void this.releaseExpiredHolds().catch(() => undefined);
-        this.expiring ??= this.envelopes
-          .expireEnvelopes()
-          .catch(() => 0)
-          .finally(() => {
-            this.expiring = null;
-          });
+        if (!this.envelopeSweeps.running) void this.envelopeSweeps.run().catch(() => undefined);
         if (this.now() - this.last_idempotency_prune_ms >= limits.idempotency_prune_interval_ms) {
           this.last_idempotency_prune_ms = this.now();
           void this.pruneIdempotency().catch(() => undefined);
@@ -687,23 +682,7 @@ export class Engine {
    * next sweep, which starts once that one has ended; the calls made meanwhile share it.
    */
   releaseExpiredHolds(): Promise<number> {
-    if (this.nextSweep) return this.nextSweep;
-    if (!this.sweeping) return this.startSweep();
-    this.nextSweep = this.sweeping
-      .catch(() => undefined)
-      .then(() => {
-        this.nextSweep = null;
-        return this.startSweep();
-      });
-    return this.nextSweep;
-  }
-
-  private startSweep(): Promise<number> {
-    const sweep: Promise<number> = this.sweepHolds().finally(() => {
-      if (this.sweeping === sweep) this.sweeping = null;
-    });
-    this.sweeping = sweep;
-    return sweep;
+    return this.holdSweeps.run();
   }
 
   /** One sweep: every release it queues has settled before it ends (so no later sweep queues one again). */
@@ -760,8 +739,8 @@ export class Engine {
   private async shutDown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await this.resuming?.catch(() => undefined);
-    await (this.nextSweep ?? this.sweeping)?.catch(() => undefined);
-    await this.expiring;
+    await this.holdSweeps.idle();
+    await this.envelopeSweeps.idle();
     await this.queue.idle();
     await this.guards.counters.close();
   }
