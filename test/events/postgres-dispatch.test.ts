@@ -7,11 +7,32 @@ import { activeCampaign, assertInvariants, order } from '../support/fixtures.ts'
 import { createTestDatabase, freshPostgresStore, pg_unavailable_message } from '../support/pg.ts';
 import { checkPublishedEvent, eventsHarness, receiver } from './support.ts';
 
+type Harness = Awaited<ReturnType<typeof eventsHarness>>;
+type Receiver = Awaited<ReturnType<typeof receiver>>;
+
 const db = await createTestDatabase();
 after(() => db?.drop());
 
+/**
+ * Two nodes on the test's database (the first on a fresh schema, the second a node already running
+ * beside it, its clock at the first's) and a webhook receiver; all closed after `body`.
+ */
+async function withTwoNodes(body: (h1: Harness, h2: Harness, r: Receiver) => Promise<void>): Promise<void> {
+  assert.ok(db);
+  const r = await receiver();
+  const h1 = await eventsHarness({}, await freshPostgresStore(db));
+  const h2 = await eventsHarness({}, new PostgresStore({ url: db.url }), h1.clock.now());
+  try {
+    await body(h1, h2, r);
+  } finally {
+    await h2.close();
+    await h1.close();
+    await r.close();
+  }
+}
+
 /** Runs the node's dispatcher until a round relays and attempts nothing (at most 100 rounds). */
-async function drain(h: Awaited<ReturnType<typeof eventsHarness>>): Promise<void> {
+async function drain(h: Harness): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const round = await h.events.dispatcher.runOnce();
     if (round.relayed === 0 && round.attempted === 0) return;
@@ -21,11 +42,7 @@ async function drain(h: Awaited<ReturnType<typeof eventsHarness>>): Promise<void
 test('two nodes on one PostgreSQL relay and deliver every event exactly once between them', {
   skip: db ? false : pg_unavailable_message,
 }, async () => {
-  assert.ok(db);
-  const r = await receiver();
-  const h1 = await eventsHarness({}, await freshPostgresStore(db));
-  const h2 = await eventsHarness({}, new PostgresStore({ url: db.url }), h1.clock.now());
-  try {
+  await withTwoNodes(async (h1, h2, r) => {
     const hook = await h1.call('POST', '/v1/webhooks', {
       url: r.url,
       events: ['redemption.confirmed', 'campaign.activated'],
@@ -50,23 +67,15 @@ test('two nodes on one PostgreSQL relay and deliver every event exactly once bet
     assert.equal(ids.length, users.length + 1, 'every confirmation and the activation');
     assert.equal(new Set(ids).size, ids.length, 'no event delivered twice');
     await assertInvariants(h1.store);
-  } finally {
-    await h2.close();
-    await h1.close();
-    await r.close();
-  }
+  });
 });
 
 test('PostgreSQL: a webhook made on one node receives the events another node commits right after, before that node re-reads its subscriptions', {
   skip: db ? false : pg_unavailable_message,
 }, async () => {
-  assert.ok(db);
-  const r = await receiver();
-  const h1 = await eventsHarness({}, await freshPostgresStore(db));
-  // Node 2 is running: it read the subscriptions when nobody wanted anything, and its next re-read is
-  // up to a second away (its refresh timer is not started here).
-  const h2 = await eventsHarness({}, new PostgresStore({ url: db.url }), h1.clock.now());
-  try {
+  await withTwoNodes(async (h1, h2, r) => {
+    // Node 2 is running: it read the subscriptions when nobody wanted anything, and its next re-read is
+    // up to a second away (its refresh timer is not started here).
     const c = await activeCampaign(h2, { per_user_limit: null, max_redemptions: null });
     const hook = await h1.call('POST', '/v1/webhooks', {
       url: r.url,
@@ -95,11 +104,7 @@ test('PostgreSQL: a webhook made on one node receives the events another node co
       ['redemption.confirmed', redeemed.id],
     ]);
     await assertInvariants(h1.store);
-  } finally {
-    await h2.close();
-    await h1.close();
-    await r.close();
-  }
+  });
 });
 
 test('PostgreSQL: a node event (the audit digest) reaches the outbox only when wanted, then is delivered signed', {
@@ -117,10 +122,7 @@ test('PostgreSQL: a node event (the audit digest) reaches the outbox only when w
 test('PostgreSQL: webhooks created at once on two nodes never pass webhooks_max (past it, the oldest would get no events)', {
   skip: db ? false : pg_unavailable_message,
 }, async () => {
-  assert.ok(db);
-  const h1 = await eventsHarness({}, await freshPostgresStore(db));
-  const h2 = await eventsHarness({}, new PostgresStore({ url: db.url }), h1.clock.now());
-  try {
+  await withTwoNodes(async (h1, h2) => {
     const events = ['campaign.paused'];
     for (let i = 0; i < limits.webhooks_max - 1; i++) {
       const res = await h1.call('POST', '/v1/webhooks', { url: `http://127.0.0.1:9/${i}`, events });
@@ -139,8 +141,5 @@ test('PostgreSQL: webhooks created at once on two nodes never pass webhooks_max 
     assert.equal(first.data.length + rest.data.length, limits.webhooks_max);
     const created = (await h1.store.auditChain('platform')).filter((e) => e.action === 'webhook.created');
     assert.equal(created.length, limits.webhooks_max);
-  } finally {
-    await h2.close();
-    await h1.close();
-  }
+  });
 });
