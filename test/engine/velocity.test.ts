@@ -69,6 +69,26 @@ async function codeOf(h: Harness, over: Partial<CampaignSpec>): Promise<string> 
   return c.code;
 }
 
+/**
+ * `count` redemptions of `code` at once, those where `valid(i)` is false below the minimum spend
+ * (order ids `low-<tag>-<i>`); the code of each answer, each checked to be one such a mix may get.
+ */
+async function besideRefused(
+  h: Harness,
+  code: string,
+  count: number,
+  valid: (i: number) => boolean,
+  tag: string,
+): Promise<string[]> {
+  const low = (i: number) => input(code, { order: order({ id: `low-${tag}-${i}`, amount_minor: 1 }) });
+  const rs = await Promise.allSettled(
+    Array.from({ length: count }, (_, i) => h.engine.redeem(valid(i) ? input(code) : low(i), who)),
+  );
+  const codes = rs.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Rejection).code));
+  for (const c of codes) assert.ok(['reserved', 'rate_limited', 'min_spend_not_met'].includes(c), c);
+  return codes;
+}
+
 describe('velocity limits on redemptions', () => {
   test('per user per minute: the limit-th passes, the next gets rate_limited with a retry time; a new minute resets', async () => {
     const h = await harness();
@@ -134,13 +154,8 @@ describe('velocity limits on redemptions', () => {
   test('many at the limit beside refused ones: exactly the limit of the valid ones are accepted', async () => {
     const h = await harness();
     const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 5 }));
-    const low = (i: number) => input(code, { order: order({ id: `low-many-${i}`, amount_minor: 1 }) });
-    const rs = await Promise.allSettled(
-      Array.from({ length: 40 }, (_, i) => h.engine.redeem(i % 2 === 0 ? low(i) : input(code), who)),
-    );
-    const codes = rs.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Rejection).code));
+    const codes = await besideRefused(h, code, 40, (i) => i % 2 !== 0, 'many');
     assert.equal(codes.filter((c) => c === 'reserved').length, 5, codes.join(','));
-    for (const c of codes) assert.ok(['reserved', 'rate_limited', 'min_spend_not_met'].includes(c), c);
     await assertInvariants(h.store);
   });
 
@@ -269,13 +284,8 @@ describe('velocity limits on redemptions', () => {
       const h = await harness({ counters: testRedisCounters() });
       await connected(h.engine.guards.counters as RedisCounters);
       const code = await codeOf(h, velocityCampaign({ per_user_per_minute: 3 }));
-      const low = (i: number) => input(code, { order: order({ id: `low-redis-${i}`, amount_minor: 1 }) });
-      const rs = await Promise.allSettled(
-        Array.from({ length: 30 }, (_, i) => h.engine.redeem(i % 3 === 0 ? input(code) : low(i), who)),
-      );
-      const codes = rs.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Rejection).code));
+      const codes = await besideRefused(h, code, 30, (i) => i % 3 === 0, 'redis');
       assert.equal(codes.filter((c) => c === 'reserved').length, 3, codes.join(','));
-      for (const c of codes) assert.ok(['reserved', 'rate_limited', 'min_spend_not_met'].includes(c), c);
       assert.equal((await refusal(h.engine.redeem(input(code), who))).code, 'rate_limited');
       await assertInvariants(h.store);
       await h.engine.close();
